@@ -1,0 +1,1 @@
+//! Typed configuration (to be written).

@@ -1,0 +1,1 @@
+//! Domain model (to be written).

@@ -1,0 +1,23 @@
+//! EscrowGrid: escrow / tokenization-as-a-service over a REST API.
+//!
+//! Layers, top to bottom (arrows only point down):
+//!
+//! | layer | module |
+//! |---|---|
+//! | HTTP API (axum router, auth, rate limits, error mapping, OpenAPI) | [`api`] |
+//! | typed configuration | [`config`] |
+//! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
+//! | the pure position state machine | [`lifecycle`] |
+//! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
+//! | the crate's one error type | [`error`] |
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod lifecycle;
+pub mod store;
+#[cfg(feature = "test-suite")]
+pub mod testing;
+
+pub use error::{Error, Result};

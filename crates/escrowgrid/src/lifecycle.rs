@@ -1,0 +1,1 @@
+//! Pure position lifecycle state machine (to be written).

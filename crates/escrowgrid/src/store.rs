@@ -1,0 +1,1 @@
+//! The EscrowStore trait and its backends (to be written).

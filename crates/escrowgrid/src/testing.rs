@@ -1,0 +1,1 @@
+//! Contract suite for EscrowStore (to be written).

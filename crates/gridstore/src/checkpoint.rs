@@ -1,0 +1,1 @@
+//! checkpoint primitive: trait and value types (to be written).

@@ -1,0 +1,1 @@
+//! dlq primitive: trait and value types (to be written).

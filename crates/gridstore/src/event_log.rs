@@ -1,0 +1,1 @@
+//! event_log primitive: trait and value types (to be written).

@@ -1,0 +1,1 @@
+//! kv primitive: trait and value types (to be written).

@@ -1,0 +1,1 @@
+//! lock primitive: trait and value types (to be written).

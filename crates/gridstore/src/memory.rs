@@ -1,0 +1,1 @@
+//! In-memory backends, one file per primitive.

@@ -1,0 +1,1 @@
+//! session primitive: trait and value types (to be written).

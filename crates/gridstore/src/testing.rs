@@ -1,0 +1,1 @@
+//! Contract suites: one generic async fn per behaviour, expanded per backend by a macro.

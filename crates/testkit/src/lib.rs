@@ -1,0 +1,1 @@
+//! Throwaway PostgreSQL servers for tests and benchmarks (to be written).
