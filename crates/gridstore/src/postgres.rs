@@ -20,3 +20,12 @@ pub use error::classify;
 pub use migrate::{Migration, migrate};
 pub use pool::{PgClient, PgPool, PoolStatus};
 pub use retry::{RetryPolicy, commit, retry, transaction, transaction_with};
+
+pub mod checkpoint;
+pub mod kv;
+pub mod migrations;
+pub mod session;
+
+pub use checkpoint::PgCheckpointStore;
+pub use kv::PgKvStore;
+pub use session::PgSessionStore;
