@@ -4,6 +4,7 @@
 //!
 //! - **Values** are any JSON, including `null`: a stored `null` reads back as
 //!   `Some(Value::Null)`, distinct from a missing key (`None`).
+//! - Values follow the [payload rules](crate::payload) (no NUL character).
 //! - **Keys** are non-empty strings of at most [`MAX_KEY_LEN`] bytes. There are no namespaces
 //!   in the store: callers prefix keys (`"idem:<id>"`, `"rate:<client>"`), which keeps one
 //!   primary-key lookup per operation.
@@ -146,6 +147,12 @@ impl Drop for SweeperHandle {
             task.abort();
         }
     }
+}
+
+/// Checks a key and the value about to be written under it.
+pub(crate) fn validate_write(key: &str, value: &Value) -> Result<()> {
+    validate_key(key)?;
+    crate::payload::check_storable(value)
 }
 
 /// Checks a key against the rules in the module docs.

@@ -8,7 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::metrics::observe;
 use crate::session::{
     Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
-    empty_by_state, validate_batch, validate_id,
+    empty_by_state, validate_batch, validate_session,
 };
 use crate::{Error, Result};
 
@@ -60,7 +60,7 @@ fn stored_copy(session: &Session, version: u64) -> Session {
 impl SessionStore for MemorySessionStore {
     async fn save(&self, session: &Session) -> Result<u64> {
         observe(PRIMITIVE, "save", BACKEND, async {
-            validate_id(&session.id)?;
+            validate_session(session)?;
             let mut sessions = self.lock();
             let version = next_version(&sessions, session)?;
             sessions.insert(session.id.clone(), stored_copy(session, version));

@@ -18,7 +18,7 @@ use crate::metrics::observe;
 use crate::postgres::{PgPool, RetryPolicy, commit, retry};
 use crate::session::{
     Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
-    empty_by_state, validate_batch, validate_id,
+    empty_by_state, validate_batch, validate_session,
 };
 use crate::{Error, Result};
 
@@ -138,7 +138,7 @@ fn batch_outcome(rows: &[Row], batch: &[Session]) -> Result<Vec<u64>> {
 impl SessionStore for PgSessionStore {
     async fn save(&self, session: &Session) -> Result<u64> {
         observe(PRIMITIVE, "save", BACKEND, async {
-            validate_id(&session.id)?;
+            validate_session(session)?;
             let p = Params::of(session)?;
             let client = self.pool.get().await?;
             let statement = client.prepare_cached(sql::SAVE).await?;
