@@ -20,6 +20,26 @@
 //!   touched.
 //! - **Workflow names** are non-empty and at most [`MAX_WORKFLOW_LEN`] bytes; payloads
 //!   follow the [payload rules](crate::payload) (no NUL character).
+//!
+//! # Example
+//!
+//! ```
+//! use gridstore::CheckpointStore;
+//! use gridstore::memory::MemoryCheckpointStore;
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let store = MemoryCheckpointStore::new();
+//! for step in 1..=3 {
+//!     store.save("import-42", json!({"step": step})).await?;
+//! }
+//! assert_eq!(store.keep_last("import-42", 1).await?, 2);
+//! let latest = store.load_latest("import-42").await?.expect("one is kept");
+//! assert_eq!((latest.version, latest.data), (3, json!({"step": 3})));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 

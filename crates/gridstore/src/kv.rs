@@ -24,6 +24,28 @@
 //!   compares [`serde_json::Value`]s, where numbers compare by their written form (`1.0` is not
 //!   `1`). Write numbers in one canonical form if a CAS depends on them.
 //! - KV is never touched by [`crate::session::SessionStore::clear`].
+//!
+//! # Example
+//!
+//! An idempotency key that remembers a request for a day:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use gridstore::KvStore;
+//! use gridstore::memory::MemoryKvStore;
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let kv = MemoryKvStore::new();
+//! let day = Some(Duration::from_secs(24 * 3600));
+//! assert!(kv.set_if_absent("idem:req-1", json!({"status": 201}), day).await?);
+//! assert!(!kv.set_if_absent("idem:req-1", json!({"status": 201}), day).await?);
+//! assert_eq!(kv.get("idem:req-1").await?, Some(json!({"status": 201})));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::sync::Arc;

@@ -39,6 +39,36 @@
 //!   PostgreSQL. Compare it only within one backend.
 //! - **Ids** must be non-empty and at most [`MAX_ID_LEN`] bytes; payloads follow the
 //!   [payload rules](crate::payload) (no NUL character).
+//!
+//! # Example
+//!
+//! A read-modify-write that retries when another writer got there first:
+//!
+//! ```
+//! use gridstore::memory::MemorySessionStore;
+//! use gridstore::{Error, Session, SessionState, SessionStore};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let store = MemorySessionStore::new();
+//! store.save(&Session::new("s-1", SessionState::Active, json!({"turns": 0}))).await?;
+//! loop {
+//!     let mut session = store.get("s-1").await?.expect("saved above");
+//!     session.data["turns"] = json!(1);
+//!     session.touch();
+//!     match store.save(&session).await {
+//!         Ok(version) => {
+//!             assert_eq!(version, 2);
+//!             break;
+//!         }
+//!         Err(Error::VersionConflict { .. }) => continue, // someone else wrote: read again
+//!         Err(other) => return Err(other),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;

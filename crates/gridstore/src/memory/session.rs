@@ -41,11 +41,14 @@ fn next_version(stored: &HashMap<String, Session>, session: &Session) -> Result<
     match actual {
         None if session.version == 0 => Ok(1),
         Some(v) if v == session.version && v > 0 => Ok(v + 1),
-        _ => Err(Error::VersionConflict {
-            key: session.id.clone(),
-            expected: session.version,
-            actual,
-        }),
+        _ => {
+            tracing::debug!(session.id = %session.id, expected = session.version, actual, "session version conflict");
+            Err(Error::VersionConflict {
+                key: session.id.clone(),
+                expected: session.version,
+                actual,
+            })
+        }
     }
 }
 

@@ -110,6 +110,12 @@ fn summary_from_row(row: &Row) -> Result<SessionSummary> {
 }
 
 fn conflict(id: &str, expected: u64, actual: Option<i64>) -> Error {
+    tracing::debug!(
+        session.id = id,
+        expected,
+        actual,
+        "session version conflict"
+    );
     Error::VersionConflict {
         key: id.to_owned(),
         expected,

@@ -1,4 +1,4 @@
-//! Contract suite for [`CheckpointStore`](crate::checkpoint::CheckpointStore).
+//! Contract suite for [`crate::checkpoint::CheckpointStore`].
 //!
 //! Expand it with [`checkpoint_contract_tests!`](crate::checkpoint_contract_tests) and an
 //! async factory returning `(store, guard)`. Data surviving a reopen is
