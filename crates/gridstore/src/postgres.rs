@@ -8,6 +8,10 @@
 //! | numbered migrations under an advisory lock | [`migrate`](mod@migrate) |
 //! | SQLSTATE classification into [`Error`](crate::Error) | [`error`] |
 //! | retrying transactions, commit with unknown outcome | [`retry`](mod@retry) |
+//! | gridstore's migrations (`gridstore_migrations`) | [`migrations`] |
+//! | sessions backend | [`session`] |
+//! | key-value backend | [`kv`] |
+//! | checkpoints backend | [`checkpoint`] |
 
 pub mod config;
 pub mod error;
