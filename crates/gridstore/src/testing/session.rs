@@ -32,15 +32,21 @@
 //! | 43–45 clear | [`maintenance`] |
 //! | 46–48 serialization | unit tests of [`crate::session::Session`] (serde) |
 //!
-//! Their gaps, covered here: stale-version conflicts ([`basics`]), an atomic batch that
-//! conflicts ([`batches::a_batch_with_one_stale_version_writes_nothing_and_names_it`]), 16
-//! writers racing one session
-//! ([`concurrency::sixteen_writers_racing_one_session_lose_no_update`]), data surviving a
-//! reopen ([`concurrency::sessions_written_through_one_store_are_read_through_another`], which
-//! takes two stores and is called by each backend's test file), `update_state`, `limit = 0`
-//! invalid ids and payloads, and `clear` leaving KV alone
-//! ([`maintenance::clearing_sessions_leaves_kv_untouched`], called by each backend's test file
-//! with a session store and a KV store on the same storage).
+//! Their gaps, covered here:
+//!
+//! - stale-version conflicts ([`basics`]);
+//! - an atomic batch that conflicts
+//!   ([`batches::a_batch_with_one_stale_version_writes_nothing_and_names_it`]);
+//! - 16 writers racing one session
+//!   ([`concurrency::sixteen_writers_racing_one_session_lose_no_update`]);
+//! - batches racing over the same sessions
+//!   ([`concurrency::racing_batches_over_the_same_sessions_apply_all_or_nothing`]);
+//! - data surviving a reopen
+//!   ([`concurrency::sessions_written_through_one_store_are_read_through_another`], which
+//!   takes two stores and is called by each backend's test file);
+//! - `clear` leaving KV alone ([`maintenance::clearing_sessions_leaves_kv_untouched`], called
+//!   by each backend's test file with a session store and a KV store on the same storage);
+//! - `update_state`, `limit = 0`, invalid ids and payloads.
 
 pub mod basics;
 pub mod batches;
