@@ -14,8 +14,6 @@ pub mod basics;
 pub mod conditional;
 pub mod expiry;
 
-use std::time::{Duration, Instant};
-
 /// Expands the KV contract suite as `#[tokio::test]`s for the store built by `$factory`, an
 /// async fn returning `(store, guard)`.
 #[macro_export]
@@ -55,22 +53,4 @@ macro_rules! kv_contract_tests {
             }
         )*)*
     };
-}
-
-/// Polls `condition` every 20 ms until it holds or `deadline` passes; returns whether it held.
-pub async fn eventually<F, Fut>(deadline: Duration, mut condition: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let started = Instant::now();
-    loop {
-        if condition().await {
-            return true;
-        }
-        if started.elapsed() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::eventually;
 use crate::kv::{KvStats, KvStore, spawn_sweeper};
+use crate::testing::eventually;
 
 const TTL: Duration = Duration::from_millis(200);
 const DEADLINE: Duration = Duration::from_secs(5);
