@@ -20,9 +20,16 @@ pub mod event_log;
 pub mod kv;
 pub mod lock;
 pub mod memory;
+pub(crate) mod metrics;
+pub mod payload;
 pub mod postgres;
 pub mod session;
 #[cfg(feature = "test-suite")]
 pub mod testing;
 
+pub use checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore};
 pub use error::{Error, Result, Retryable};
+pub use kv::{KvStats, KvStore};
+pub use session::{
+    Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
+};

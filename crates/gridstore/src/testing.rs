@@ -1,1 +1,10 @@
 //! Contract suites: one generic async fn per behaviour, expanded per backend by a macro.
+
+pub mod checkpoint;
+pub mod kv;
+pub mod pool;
+pub mod session;
+pub mod wait;
+
+pub use pool::migrated_pool;
+pub use wait::eventually;
