@@ -7,13 +7,15 @@
 --   * audit_events has every column the application writes (request id, outcome, status code,
 --     error, client ip) and no foreign key, so audit rows survive anything;
 --   * positions carry a version for optimistic locking;
+--   * ids compare in byte order (collate "C"), so "created_at, then id" orders like the memory
+--     store; append-only tables (lifecycle, ledger, audit) carry a seq giving their write order;
 --   * ledger_events carries its institution and rejects UPDATE, DELETE and TRUNCATE by trigger.
 -- Foreign keys do not cascade: there is no delete API, and deleting a position would have to
 -- delete immutable ledger rows.
 -- Never edit this file once it has landed: add a new numbered migration instead.
 
 create table institutions (
-    id         text primary key,
+    id         text collate "C" primary key,
     name       text not null check (length(name) > 0),
     regions    text[] not null
         constraint institutions_regions_check
@@ -28,8 +30,8 @@ create table institutions (
 create index idx_institutions_created on institutions (created_at, id);
 
 create table asset_templates (
-    id             text primary key,
-    institution_id text not null references institutions (id),
+    id             text collate "C" primary key,
+    institution_id text collate "C" not null references institutions (id),
     code           text not null
         constraint asset_templates_code_check
         check (code in ('CONSTR_ESCROW', 'CONSTR_RETAINAGE', 'TF_INVOICE', 'TF_LC')),
@@ -57,9 +59,9 @@ create index idx_asset_templates_institution on asset_templates (institution_id,
 create index idx_asset_templates_created on asset_templates (created_at, id);
 
 create table assets (
-    id             text primary key,
-    institution_id text not null references institutions (id),
-    template_id    text not null,
+    id             text collate "C" primary key,
+    institution_id text collate "C" not null references institutions (id),
+    template_id    text collate "C" not null,
     label          text not null,
     metadata       jsonb not null
         constraint assets_metadata_check
@@ -76,9 +78,9 @@ create index idx_assets_template on assets (template_id);
 create index idx_assets_created on assets (created_at, id);
 
 create table positions (
-    id                 text primary key,
-    institution_id     text not null references institutions (id),
-    asset_id           text not null,
+    id                 text collate "C" primary key,
+    institution_id     text collate "C" not null references institutions (id),
+    asset_id           text collate "C" not null,
     holder_reference   text not null,
     currency           text not null
         constraint positions_currency_check
@@ -96,7 +98,7 @@ create table positions (
         )),
     external_reference text,
     version            bigint not null
-        constraint positions_version_check check (version >= 0),
+        constraint positions_version_check check (version >= 1),
     created_at         timestamptz not null,
     updated_at         timestamptz not null,
     constraint positions_asset_fkey foreign key (institution_id, asset_id)
@@ -112,8 +114,9 @@ create index idx_positions_holder_reference on positions (holder_reference);
 create index idx_positions_created on positions (created_at, id);
 
 create table position_events (
-    id          text primary key,
-    position_id text not null references positions (id),
+    id          text collate "C" primary key,
+    seq         bigint generated always as identity,
+    position_id text collate "C" not null references positions (id),
     from_state  text
         constraint position_events_from_state_check
         check (from_state in (
@@ -130,16 +133,18 @@ create table position_events (
     created_at  timestamptz not null
 );
 
--- Seed 000: idx_position_events_position (position_id), extended with the event order.
-create index idx_position_events_position on position_events (position_id, at, id);
+-- Seed 000: idx_position_events_position (position_id), extended with the write order.
+create index idx_position_events_position on position_events (position_id, seq);
 
 create table ledger_events (
-    id             text primary key,
-    institution_id text not null,
+    id             text collate "C" primary key,
+    seq            bigint generated always as identity
+        constraint ledger_events_seq_key unique,
+    institution_id text collate "C" not null,
     kind           text not null
         constraint ledger_events_kind_check
         check (kind in ('POSITION_CREATED', 'POSITION_STATE_CHANGED')),
-    position_id    text not null,
+    position_id    text collate "C" not null,
     at             timestamptz not null,
     previous_state text
         constraint ledger_events_previous_state_check
@@ -157,10 +162,9 @@ create table ledger_events (
         references positions (institution_id, id)
 );
 
--- Seed 000: idx_ledger_events_position (position_id), extended with the event order.
-create index idx_ledger_events_position on ledger_events (position_id, at, id);
-create index idx_ledger_events_institution on ledger_events (institution_id, at, id);
-create index idx_ledger_events_at on ledger_events (at, id);
+-- Seed 000: idx_ledger_events_position (position_id), extended with the write order.
+create index idx_ledger_events_position on ledger_events (position_id, seq);
+create index idx_ledger_events_institution on ledger_events (institution_id, seq);
 
 -- The ledger is append-only. REVOKE is not enough (the table owner bypasses it): a trigger is
 -- the real guard, for rows (UPDATE, DELETE) and for the whole table (TRUNCATE).
@@ -181,8 +185,8 @@ create trigger ledger_events_no_truncate
     for each statement execute function escrowgrid_ledger_events_immutable();
 
 create table api_keys (
-    id             text primary key,
-    institution_id text not null references institutions (id),
+    id             text collate "C" primary key,
+    institution_id text collate "C" not null references institutions (id),
     key_hash       text not null
         constraint api_keys_key_hash_check check (key_hash ~ '^[0-9a-f]{64}$'),
     label          text not null,
@@ -197,12 +201,14 @@ create table api_keys (
 create index idx_api_keys_institution on api_keys (institution_id, created_at, id);
 
 create table audit_events (
-    id             text primary key,
+    id             text collate "C" primary key,
+    seq            bigint generated always as identity
+        constraint audit_events_seq_key unique,
     occurred_at    timestamptz not null,
     created_at     timestamptz not null,
     request_id     text,
-    api_key_id     text,
-    institution_id text,
+    api_key_id     text collate "C",
+    institution_id text collate "C",
     method         text not null,
     path           text not null,
     action         text not null
@@ -230,14 +236,15 @@ create table audit_events (
     client_ip      text
 );
 
--- Seed 000: idx_audit_events_institution, idx_audit_events_api_key.
-create index idx_audit_events_institution on audit_events (institution_id, occurred_at, id);
-create index idx_audit_events_api_key on audit_events (api_key_id, occurred_at, id);
-create index idx_audit_events_occurred on audit_events (occurred_at, id);
+-- Seed 000: idx_audit_events_institution, idx_audit_events_api_key (time-range queries).
+create index idx_audit_events_institution on audit_events (institution_id, occurred_at);
+create index idx_audit_events_api_key on audit_events (api_key_id, occurred_at);
+-- Listings page through a tenant's events in write order.
+create index idx_audit_events_institution_seq on audit_events (institution_id, seq);
 
 create table institution_policies (
-    id             text primary key,
-    institution_id text not null references institutions (id),
+    id             text collate "C" primary key,
+    institution_id text collate "C" not null references institutions (id),
     region         text not null
         constraint institution_policies_region_check
         check (region in ('US', 'EU_UK', 'SG', 'UAE')),
