@@ -1,9 +1,11 @@
 //! The migration runner: order, idempotence, checksums, failures and concurrent starts.
 
+use std::time::Duration;
+
 use gridstore::Error;
 use gridstore::postgres::{Migration, PgConfig, PgPool, migrate};
 
-use crate::support::fresh_pool;
+use crate::support::{fresh_pool, fresh_pool_with};
 
 const HISTORY: &str = "test_migrations";
 
@@ -203,4 +205,37 @@ async fn a_table_name_that_is_not_a_plain_identifier_is_rejected() {
         .expect_err("rejected");
 
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn migrations_may_outlast_the_statement_timeout_which_is_restored_afterwards() {
+    // Arrange
+    let (_db, pool) = fresh_pool_with(|config| {
+        config
+            .with_pool_max_size(1)
+            .with_statement_timeout(Some(Duration::from_millis(100)))
+    })
+    .await;
+    let slow = Migration {
+        version: 1,
+        name: "slow",
+        sql: "select pg_sleep(0.3)",
+    };
+
+    // Act
+    let applied = migrate(&pool, HISTORY, &[slow])
+        .await
+        .expect("slow migration runs");
+
+    // Assert: the one pooled connection is back at its configured timeout
+    assert_eq!(applied, vec![1]);
+    let timeout: String = pool
+        .get()
+        .await
+        .expect("checkout")
+        .query_one("select current_setting('statement_timeout')", &[])
+        .await
+        .expect("setting")
+        .get(0);
+    assert_eq!(timeout, "100ms");
 }
