@@ -174,16 +174,20 @@ pub async fn a_stale_expected_version_is_a_conflict_and_writes_nothing(store: &d
                 position_id,
                 expected_version,
                 actual_version,
+                expected_state,
                 actual_state,
-                ..
             } = &err
             else {
                 unreachable!()
             };
             assert_eq!(position_id, &created.id);
             assert_eq!((*expected_version, *actual_version), (1, 2));
-            assert_eq!(*actual_state, Funded);
-            assert!(err.conflict_details().unwrap().contains("actual: FUNDED"));
+            assert_eq!((*expected_state, *actual_state), (Created, Funded));
+            assert_eq!(
+                err.conflict_details().unwrap(),
+                "Position was modified by another request. Expected state: CREATED, actual: \
+                 FUNDED. Please retry."
+            );
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
