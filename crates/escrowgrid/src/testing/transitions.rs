@@ -249,4 +249,31 @@ pub async fn lifecycle_and_ledger_events_keep_their_order(store: &dyn EscrowStor
     let states: Vec<_> = ledger.iter().map(|e| e.new_state).collect();
     assert_eq!(states, vec![Created, Funded, PartiallyReleased, Released]);
     assert!(ledger.windows(2).all(|pair| pair[0].at <= pair[1].at));
+    assert_eq!(
+        ledger[1].payload,
+        json!({}),
+        "no reason, no metadata: empty payload"
+    );
+    let filter = AuditFilter {
+        action: Some(AuditAction::PositionTransitioned),
+        ..AuditFilter::default()
+    };
+    let audited = store
+        .list_audit_events(&Scope::Root, &filter, Page::default())
+        .await
+        .unwrap();
+    let payloads: Vec<_> = audited
+        .items
+        .iter()
+        .filter_map(|e| e.payload.clone())
+        .collect();
+    assert_eq!(
+        payloads,
+        vec![
+            json!({"fromState": "CREATED", "toState": "FUNDED"}),
+            json!({"fromState": "FUNDED", "toState": "PARTIALLY_RELEASED"}),
+            json!({"fromState": "PARTIALLY_RELEASED", "toState": "RELEASED"}),
+        ],
+        "an absent reason is omitted, as in the original"
+    );
 }
