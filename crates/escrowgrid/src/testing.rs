@@ -58,6 +58,8 @@ macro_rules! escrow_store_contract_tests {
             templates::templates_are_filtered_by_institution_and_paginated_with_a_total,
             assets::an_asset_needs_a_template_of_the_same_institution,
             assets::assets_are_filtered_by_template_and_keep_their_metadata,
+            assets::assets_are_listed_in_creation_order_and_paginated_with_a_total,
+            assets::oversized_or_too_deep_asset_metadata_is_rejected,
             positions::creating_a_position_writes_its_ledger_event_and_audit_row,
             positions::a_position_amount_round_trips_exactly,
             positions::a_position_on_another_institutions_asset_is_not_found,

@@ -115,6 +115,24 @@ pub struct Position {
     pub version: i64,
 }
 
+impl Position {
+    /// The state the position had at `version` (1 is `CREATED`; each applied transition adds
+    /// one version and one event), or `None` for a version it never had. Used to report the
+    /// state a stale writer based its change on.
+    #[must_use]
+    pub fn state_at_version(&self, version: i64) -> Option<PositionState> {
+        match version {
+            1 => Some(PositionState::Created),
+            v if v == self.version => Some(self.state),
+            v => usize::try_from(v - 2)
+                .ok()
+                .and_then(|index| self.events.get(index))
+                .filter(|_| v < self.version)
+                .map(|event| event.to_state),
+        }
+    }
+}
+
 /// One applied state change of a position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -321,6 +339,29 @@ mod tests {
         assert_eq!(
             serde_json::to_value(config).unwrap(),
             json!({"region":"US","position":{}})
+        );
+    }
+
+    #[test]
+    fn the_state_at_each_past_version_is_read_from_the_events() {
+        use PositionState::{Created, Funded, PartiallyReleased};
+        let mut current = position();
+        for to in [Funded, PartiallyReleased] {
+            current = crate::lifecycle::apply(&current, to, None, None, now_millis())
+                .unwrap()
+                .unwrap()
+                .position;
+        }
+        let states: Vec<_> = (0..=4).map(|v| current.state_at_version(v)).collect();
+        assert_eq!(
+            states,
+            vec![
+                None,
+                Some(Created),
+                Some(Funded),
+                Some(PartiallyReleased),
+                None
+            ]
         );
     }
 }

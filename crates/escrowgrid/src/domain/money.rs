@@ -1,11 +1,15 @@
 //! Money amounts: exact decimals, never floats.
 
+mod decimal_text;
+
 use std::fmt;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+
+use decimal_text::DecimalText;
 
 /// A positive amount of money: `0 < amount ≤ 1e15` with at most 8 decimal places.
 ///
@@ -30,6 +34,11 @@ const TOO_LARGE: &str = "Amount must not exceed 1000000000000000";
 const TOO_PRECISE: &str = "Amount must have at most 8 decimal places";
 const NOT_A_NUMBER: &str = "Invalid input: expected number";
 
+/// The power of ten of the smallest accepted amount, `1e-8`.
+const MIN_POWER: i64 = -8;
+/// The power of ten of the largest accepted amount, `1e15`.
+const MAX_POWER: i64 = 15;
+
 impl Amount {
     /// The maximum number of decimal places.
     pub const MAX_SCALE: u32 = 8;
@@ -45,23 +54,7 @@ impl Amount {
     /// # Errors
     /// [`InvalidAmount`] listing every violated rule.
     pub fn new(value: Decimal) -> Result<Self, InvalidAmount> {
-        let value = value.normalize();
-        let mut messages = Vec::new();
-        if value <= Decimal::ZERO {
-            messages.push(NOT_POSITIVE);
-            messages.push(TOO_SMALL);
-        }
-        if value > Self::max_value() {
-            messages.push(TOO_LARGE);
-        }
-        if value.scale() > Self::MAX_SCALE {
-            messages.push(TOO_PRECISE);
-        }
-        if messages.is_empty() {
-            Ok(Self(value))
-        } else {
-            Err(InvalidAmount { messages })
-        }
+        parse_amount_text(&value.to_string())
     }
 
     /// Parses an amount from a JSON value, which must be a number (strings are rejected).
@@ -71,12 +64,17 @@ impl Amount {
     /// # Errors
     /// [`InvalidAmount`] when the value is not a number or breaks a rule.
     pub fn from_json(value: &Value) -> Result<Self, InvalidAmount> {
-        let Value::Number(number) = value else {
-            return Err(InvalidAmount {
-                messages: vec![NOT_A_NUMBER],
-            });
+        let received = match value {
+            Value::Number(number) => return parse_amount_text(&number.to_string()),
+            Value::String(_) => "Invalid input: expected number, received string",
+            Value::Bool(_) => "Invalid input: expected number, received boolean",
+            Value::Null => "Invalid input: expected number, received null",
+            Value::Array(_) => "Invalid input: expected number, received array",
+            Value::Object(_) => "Invalid input: expected number, received object",
         };
-        Self::new(parse_decimal_text(&number.to_string())?)
+        Err(InvalidAmount {
+            messages: vec![received],
+        })
     }
 
     /// The exact decimal value.
@@ -86,29 +84,52 @@ impl Amount {
     }
 }
 
-/// Parses a JSON number's text exactly, classifying values a `Decimal` cannot hold.
+/// Every amount rule this exactly written number breaks, in the original's order.
+fn violations(text: &DecimalText) -> Vec<&'static str> {
+    let mut messages = Vec::new();
+    let non_positive = text.negative || text.is_zero();
+    if non_positive {
+        messages.push(NOT_POSITIVE);
+    }
+    if non_positive || text.is_below_power_of_ten(MIN_POWER) {
+        messages.push(TOO_SMALL);
+    }
+    if !text.negative && text.is_above_power_of_ten(MAX_POWER) {
+        messages.push(TOO_LARGE);
+    }
+    if text.scale() > i64::from(Amount::MAX_SCALE) {
+        messages.push(TOO_PRECISE);
+    }
+    messages
+}
+
+/// Reads an amount from a number's text: the rules are judged on the digits as written, so
+/// nothing is rounded before it is checked.
+fn parse_amount_text(text: &str) -> Result<Amount, InvalidAmount> {
+    let parsed = DecimalText::parse(text).ok_or(InvalidAmount {
+        messages: vec![NOT_A_NUMBER],
+    })?;
+    let messages = violations(&parsed);
+    match parsed.to_decimal() {
+        Some(value) if messages.is_empty() => Ok(Amount(value.normalize())),
+        _ if messages.is_empty() => Err(InvalidAmount {
+            messages: vec![TOO_PRECISE],
+        }),
+        _ => Err(InvalidAmount { messages }),
+    }
+}
+
+/// Parses a number's text exactly (no rounding), for decimals outside the amount rules
+/// (template limits, percentages, tenors).
+///
+/// # Errors
+/// [`InvalidAmount`] when the text is not a number or a `Decimal` cannot hold it exactly.
 pub(crate) fn parse_decimal_text(text: &str) -> Result<Decimal, InvalidAmount> {
-    let parsed = if text.contains(['e', 'E']) {
-        Decimal::from_scientific(text)
-    } else {
-        Decimal::from_str_exact(text)
-    };
-    parsed.map_err(|_| {
-        let integer_digits = text
-            .trim_start_matches('-')
-            .split(['.', 'e', 'E'])
-            .next()
-            .map_or(0, str::len);
-        let message = if text.starts_with('-') {
-            NOT_POSITIVE
-        } else if integer_digits > 16 || text.contains(['e', 'E']) && !text.contains("e-") {
-            TOO_LARGE
-        } else {
-            TOO_PRECISE
-        };
-        InvalidAmount {
-            messages: vec![message],
-        }
+    let parsed = DecimalText::parse(text).ok_or(InvalidAmount {
+        messages: vec![NOT_A_NUMBER],
+    })?;
+    parsed.to_decimal().ok_or_else(|| InvalidAmount {
+        messages: violations(&parsed),
     })
 }
 
@@ -134,7 +155,7 @@ impl fmt::Display for Amount {
 impl FromStr for Amount {
     type Err = InvalidAmount;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(parse_decimal_text(s)?)
+        parse_amount_text(s)
     }
 }
 
@@ -197,6 +218,10 @@ mod tests {
         );
         assert_eq!(
             Amount::new(dec("0.000000001")).unwrap_err().messages,
+            vec![TOO_SMALL, TOO_PRECISE]
+        );
+        assert_eq!(
+            Amount::new(dec("1.000000001")).unwrap_err().messages,
             vec![TOO_PRECISE]
         );
     }
@@ -217,11 +242,80 @@ mod tests {
         let tiny: Value = serde_json::from_str("0.0000000000000000000000000000001").unwrap();
         assert_eq!(
             Amount::from_json(&tiny).unwrap_err().messages,
-            vec![TOO_PRECISE]
+            vec![TOO_SMALL, TOO_PRECISE]
         );
         assert!(serde_json::from_str::<Amount>("\"10\"").is_err());
         assert!(serde_json::from_str::<Amount>("0").is_err());
         let scientific: Value = serde_json::from_str("1.5e2").unwrap();
         assert_eq!(Amount::from_json(&scientific).unwrap().to_string(), "150");
+    }
+
+    #[test]
+    fn digits_beyond_a_decimals_precision_are_rejected_not_rounded() {
+        for text in [
+            "1.00000000000000000000000000001e1",
+            "9.99999999999999999999999999999e14",
+            "1.0000000000000000000000000000000000001e0",
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(
+                Amount::from_json(&value).unwrap_err().messages,
+                vec![TOO_PRECISE],
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_amount_rule_is_reported_like_the_original() {
+        let cases: [(&str, &[&str]); 6] = [
+            ("1e-9", &[TOO_SMALL, TOO_PRECISE]),
+            ("-5", &[NOT_POSITIVE, TOO_SMALL]),
+            ("-0", &[NOT_POSITIVE, TOO_SMALL]),
+            ("-1e-400", &[NOT_POSITIVE, TOO_SMALL, TOO_PRECISE]),
+            ("1E-400", &[TOO_SMALL, TOO_PRECISE]),
+            ("1e400", &[TOO_LARGE]),
+        ];
+        for (text, messages) in cases {
+            assert_eq!(
+                text.parse::<Amount>().unwrap_err().messages,
+                messages,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            "ten".parse::<Amount>().unwrap_err().messages,
+            vec![NOT_A_NUMBER]
+        );
+        assert_eq!(
+            Amount::from_json(&Value::String("10".into()))
+                .unwrap_err()
+                .messages,
+            vec!["Invalid input: expected number, received string"]
+        );
+        assert_eq!(
+            Amount::from_json(&Value::Null).unwrap_err().messages,
+            vec!["Invalid input: expected number, received null"]
+        );
+    }
+
+    #[test]
+    fn accepted_amounts_serialize_as_their_exact_decimal() {
+        let cases = [
+            ("1e-8", "0.00000001"),
+            ("0.1", "0.1"),
+            ("1000000000000000", "1000000000000000"),
+            ("1e15", "1000000000000000"),
+            ("12345678901234.12345678", "12345678901234.12345678"),
+            ("1.5E+2", "150"),
+            ("0.30000000", "0.3"),
+        ];
+        for (text, expected) in cases {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let amount = Amount::from_json(&value).unwrap();
+            assert_eq!(serde_json::to_string(&amount).unwrap(), expected, "{text}");
+            assert_eq!(amount.to_string(), expected, "{text}");
+            assert_eq!(Amount::new(amount.value()), Ok(amount), "{text}");
+        }
     }
 }

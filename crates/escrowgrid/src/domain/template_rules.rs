@@ -1,7 +1,8 @@
 //! Template config rules per vertical × code, with the original service's exact messages.
 //!
 //! Fixes over the original: a code that does not belong to the vertical is rejected (instead of
-//! skipping validation), and the config currency must be in the whitelist.
+//! skipping validation), the config currency must be in the whitelist, and a `minAmount` /
+//! `maxAmount` a `Decimal` cannot hold exactly is rejected (it could not be enforced).
 
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -115,9 +116,13 @@ impl Rules<'_> {
         }
     }
 
+    /// An optional number; one a `Decimal` cannot hold exactly (e.g. `1e40`) is rejected
+    /// rather than silently ignored when limits are enforced.
     fn optional_number(&self, key: &str) -> Result<(), TemplateConfigError> {
         match self.config.get(key) {
-            None | Some(Value::Number(_)) => Ok(()),
+            None => Ok(()),
+            Some(value @ Value::Number(_)) if number(value).is_some() => Ok(()),
+            Some(Value::Number(_)) => self.fail(&format!("config.{key} is out of range")),
             Some(_) => self.fail(&format!("config.{key} must be a number when provided")),
         }
     }
@@ -177,6 +182,10 @@ mod tests {
             (
                 json!({"currency": "USD", "region": "US", "minAmount": 10, "maxAmount": 5}),
                 "CONSTR_ESCROW config.minAmount must be less than or equal to maxAmount",
+            ),
+            (
+                json!({"currency": "USD", "region": "US", "minAmount": 1e40}),
+                "CONSTR_ESCROW config.minAmount is out of range",
             ),
             (
                 json!({"currency": "XYZ", "region": "US"}),

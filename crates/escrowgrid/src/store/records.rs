@@ -184,8 +184,8 @@ pub fn position(
 }
 
 /// The `POSITION_STATE_CHANGED` ledger event (payload `{reason?, metadata?}`) and the
-/// `POSITION_TRANSITIONED` audit row (payload `{fromState, toState, reason}`) of an applied
-/// transition.
+/// `POSITION_TRANSITIONED` audit row (payload `{fromState, toState, reason?}`, an absent
+/// reason omitted as in the original) of an applied transition.
 #[must_use]
 pub fn transition(applied: &Applied, audit: &AuditContext) -> (LedgerEvent, AuditEvent) {
     let event = &applied.event;
@@ -207,11 +207,10 @@ pub fn transition(applied: &Applied, audit: &AuditContext) -> (LedgerEvent, Audi
         new_state: event.to_state,
         payload: Value::Object(payload),
     };
-    let audit_payload = json!({
-        "fromState": applied.from,
-        "toState": event.to_state,
-        "reason": event.reason,
-    });
+    let mut audit_payload = json!({ "fromState": applied.from, "toState": event.to_state });
+    if let (Some(reason), Value::Object(fields)) = (&event.reason, &mut audit_payload) {
+        fields.insert("reason".into(), json!(reason));
+    }
     let resource = (ResourceType::Position, applied.position.id.to_string());
     let audit_event = success(
         audit,

@@ -10,8 +10,8 @@ use super::fixtures::{amount, assert_invalid_fields, assert_not_found, audit, in
 pub async fn upserting_a_policy_keeps_its_id_and_replaces_its_config(store: &dyn EscrowStore) {
     let acme = institution(store, "Acme").await;
     let first_rules = PositionPolicy {
-        min_amount: Some(amount("10.5")),
-        max_amount: None,
+        min_amount: Some(amount("12345678901234.12345678")),
+        max_amount: Some(amount("1000000000000000")),
         allowed_currencies: Some(vec![Currency::USD, Currency::EUR]),
     };
     let first = store

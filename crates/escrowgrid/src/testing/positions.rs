@@ -123,6 +123,16 @@ pub async fn a_position_on_another_institutions_asset_is_not_found(store: &dyn E
         store.get_position(&Scope::Root, &PositionId::new()).await,
         "position",
     );
+    let (_, _, a_position) = position_setup(store).await;
+    assert_not_found(
+        store.get_position(&scope(&b), &a_position.id).await,
+        "position",
+    );
+    let b_sees = store
+        .list_positions(&scope(&b), &PositionFilter::default(), page(100, 0))
+        .await
+        .unwrap();
+    assert_eq!(b_sees.total, 0);
 }
 
 /// The institution's policy for the template's region is enforced; a violation writes nothing.

@@ -174,16 +174,20 @@ pub async fn a_stale_expected_version_is_a_conflict_and_writes_nothing(store: &d
                 position_id,
                 expected_version,
                 actual_version,
+                expected_state,
                 actual_state,
-                ..
             } = &err
             else {
                 unreachable!()
             };
             assert_eq!(position_id, &created.id);
             assert_eq!((*expected_version, *actual_version), (1, 2));
-            assert_eq!(*actual_state, Funded);
-            assert!(err.conflict_details().unwrap().contains("actual: FUNDED"));
+            assert_eq!((*expected_state, *actual_state), (Created, Funded));
+            assert_eq!(
+                err.conflict_details().unwrap(),
+                "Position was modified by another request. Expected state: CREATED, actual: \
+                 FUNDED. Please retry."
+            );
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -245,4 +249,31 @@ pub async fn lifecycle_and_ledger_events_keep_their_order(store: &dyn EscrowStor
     let states: Vec<_> = ledger.iter().map(|e| e.new_state).collect();
     assert_eq!(states, vec![Created, Funded, PartiallyReleased, Released]);
     assert!(ledger.windows(2).all(|pair| pair[0].at <= pair[1].at));
+    assert_eq!(
+        ledger[1].payload,
+        json!({}),
+        "no reason, no metadata: empty payload"
+    );
+    let filter = AuditFilter {
+        action: Some(AuditAction::PositionTransitioned),
+        ..AuditFilter::default()
+    };
+    let audited = store
+        .list_audit_events(&Scope::Root, &filter, Page::default())
+        .await
+        .unwrap();
+    let payloads: Vec<_> = audited
+        .items
+        .iter()
+        .filter_map(|e| e.payload.clone())
+        .collect();
+    assert_eq!(
+        payloads,
+        vec![
+            json!({"fromState": "CREATED", "toState": "FUNDED"}),
+            json!({"fromState": "FUNDED", "toState": "PARTIALLY_RELEASED"}),
+            json!({"fromState": "PARTIALLY_RELEASED", "toState": "RELEASED"}),
+        ],
+        "an absent reason is omitted, as in the original"
+    );
 }

@@ -27,11 +27,12 @@ impl State {
         page: Page,
     ) -> Paginated<AssetTemplate> {
         let wanted = filter.institution_id.as_ref();
-        page.apply(
-            self.templates
-                .iter()
-                .filter(|t| scope.matches(wanted, &t.institution_id))
-                .cloned(),
+        cloned_page(
+            page.apply(
+                self.templates
+                    .iter()
+                    .filter(|t| scope.matches(wanted, &t.institution_id)),
+            ),
         )
     }
 
@@ -42,17 +43,18 @@ impl State {
         page: Page,
     ) -> Paginated<Asset> {
         let wanted = filter.institution_id.as_ref();
-        page.apply(
-            self.assets
-                .iter()
-                .filter(|a| scope.matches(wanted, &a.institution_id))
-                .filter(|a| {
-                    filter
-                        .template_id
-                        .as_ref()
-                        .is_none_or(|t| *t == a.template_id)
-                })
-                .cloned(),
+        cloned_page(
+            page.apply(
+                self.assets
+                    .iter()
+                    .filter(|a| scope.matches(wanted, &a.institution_id))
+                    .filter(|a| {
+                        filter
+                            .template_id
+                            .as_ref()
+                            .is_none_or(|t| *t == a.template_id)
+                    }),
+            ),
         )
     }
 
@@ -63,18 +65,19 @@ impl State {
         page: Page,
     ) -> Paginated<Position> {
         let wanted = filter.institution_id.as_ref();
-        page.apply(
-            self.positions
-                .iter()
-                .filter(|p| scope.matches(wanted, &p.institution_id))
-                .filter(|p| filter.asset_id.as_ref().is_none_or(|a| *a == p.asset_id))
-                .filter(|p| {
-                    filter
-                        .holder_reference
-                        .as_ref()
-                        .is_none_or(|h| *h == p.holder_reference)
-                })
-                .cloned(),
+        cloned_page(
+            page.apply(
+                self.positions
+                    .iter()
+                    .filter(|p| scope.matches(wanted, &p.institution_id))
+                    .filter(|p| filter.asset_id.as_ref().is_none_or(|a| *a == p.asset_id))
+                    .filter(|p| {
+                        filter
+                            .holder_reference
+                            .as_ref()
+                            .is_none_or(|h| *h == p.holder_reference)
+                    }),
+            ),
         )
     }
 
@@ -120,28 +123,29 @@ impl State {
         filter: &AuditFilter,
         page: Page,
     ) -> Paginated<AuditEvent> {
-        page.apply(
-            self.audit
-                .iter()
-                .filter(|e| match scope.institution() {
-                    None => true,
-                    Some(own) => e.institution_id.as_ref() == Some(own),
-                })
-                .filter(|e| {
-                    filter
-                        .institution_id
-                        .as_ref()
-                        .is_none_or(|i| e.institution_id.as_ref() == Some(i))
-                })
-                .filter(|e| {
-                    filter
-                        .api_key_id
-                        .as_ref()
-                        .is_none_or(|k| e.api_key_id.as_ref() == Some(k))
-                })
-                .filter(|e| filter.action.is_none_or(|a| a == e.action))
-                .filter(|e| filter.outcome.is_none_or(|o| o == e.outcome))
-                .cloned(),
+        cloned_page(
+            page.apply(
+                self.audit
+                    .iter()
+                    .filter(|e| match scope.institution() {
+                        None => true,
+                        Some(own) => e.institution_id.as_ref() == Some(own),
+                    })
+                    .filter(|e| {
+                        filter
+                            .institution_id
+                            .as_ref()
+                            .is_none_or(|i| e.institution_id.as_ref() == Some(i))
+                    })
+                    .filter(|e| {
+                        filter
+                            .api_key_id
+                            .as_ref()
+                            .is_none_or(|k| e.api_key_id.as_ref() == Some(k))
+                    })
+                    .filter(|e| filter.action.is_none_or(|a| a == e.action))
+                    .filter(|e| filter.outcome.is_none_or(|o| o == e.outcome)),
+            ),
         )
     }
 
@@ -167,5 +171,13 @@ impl State {
             .filter_map(|index| self.ledger.get(*index))
             .cloned()
             .collect())
+    }
+}
+
+/// Clones only the rows of the page (a list may match far more rows than it returns).
+fn cloned_page<T: Clone>(page: Paginated<&T>) -> Paginated<T> {
+    Paginated {
+        items: page.items.into_iter().cloned().collect(),
+        total: page.total,
     }
 }

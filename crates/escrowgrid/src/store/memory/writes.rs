@@ -102,7 +102,7 @@ impl State {
                 position_id: id.clone(),
                 expected_version: expected,
                 actual_version: current.version,
-                expected_state: current.state,
+                expected_state: current.state_at_version(expected).unwrap_or(current.state),
                 actual_state: current.state,
             });
         }
