@@ -53,7 +53,7 @@ impl PgEscrowStore {
                 position_id: id.clone(),
                 expected_version: expected,
                 actual_version: current.version,
-                expected_state: current.state,
+                expected_state: current.state_at_version(expected).unwrap_or(current.state),
                 actual_state: current.state,
             });
         }
