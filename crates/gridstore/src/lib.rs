@@ -20,9 +20,18 @@ pub mod event_log;
 pub mod kv;
 pub mod lock;
 pub mod memory;
+mod metrics;
 pub mod postgres;
 pub mod session;
 #[cfg(feature = "test-suite")]
 pub mod testing;
 
+pub use dlq::{
+    ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
+};
 pub use error::{Error, Result, Retryable};
+pub use event_log::{
+    Event, EventFilter, EventLog, EventPosition, NewEvent, StreamStats, Subscription,
+    SubscriptionOptions, Wakeups,
+};
+pub use lock::{Lease, Locks};
