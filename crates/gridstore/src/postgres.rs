@@ -8,15 +8,30 @@
 //! | numbered migrations under an advisory lock | [`migrate`](mod@migrate) |
 //! | SQLSTATE classification into [`Error`](crate::Error) | [`error`] |
 //! | retrying transactions, commit with unknown outcome | [`retry`](mod@retry) |
+//! | gridstore's own migrations | [`migrations`] |
+//! | event log, DLQ, leases | [`event_log`], [`dlq`], [`lock`] |
+//! | the per-process LISTEN connection | [`listener`] |
+//! | health report | [`health`] |
 
 pub mod config;
+pub mod dlq;
 pub mod error;
+pub mod event_log;
+pub mod health;
+pub mod listener;
+pub mod lock;
 pub mod migrate;
+pub mod migrations;
 pub mod pool;
 pub mod retry;
 
 pub use config::{PgConfig, SslMode};
+pub use dlq::PgDeadLetterQueue;
 pub use error::classify;
+pub use event_log::PgEventLog;
+pub use health::HealthReport;
+pub use listener::PgListener;
+pub use lock::{PgLocks, advisory_key, try_advisory_xact_lock, with_advisory_xact_lock};
 pub use migrate::{Migration, migrate};
 pub use pool::{PgClient, PgPool, PoolStatus};
 pub use retry::{RetryPolicy, commit, retry, transaction, transaction_with};
