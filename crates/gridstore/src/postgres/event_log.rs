@@ -26,11 +26,11 @@
 //!   loads and 2.9× WAL, for an operator-only query. It runs as a filter over the rows narrowed
 //!   by the other predicates (stream, type, time range → partition pruning); add an expression
 //!   index in a later migration if a workload needs unbounded text search.
-//! - **Partitions**: monthly, see [`partitions`]; [`EventLog::drop_months_before`] detaches and
+//! - **Partitions**: monthly, created ahead (see [`partitions`]); [`EventLog::drop_months_before`] detaches and
 //!   drops whole months, [`PgEventLog::detach_months_before`] only detaches them (archive them
 //!   with `pg_dump -t`, then drop).
 
-mod partitions;
+pub mod partitions;
 mod sql;
 
 use std::time::Duration;

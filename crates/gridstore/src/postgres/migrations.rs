@@ -29,7 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
 /// Applies gridstore's pending migrations; returns the versions this call applied.
 ///
 /// # Errors
-/// See [`super::migrate`].
+/// See [`super::migrate()`](fn@super::migrate).
 pub async fn migrate(pool: &PgPool) -> Result<Vec<i64>> {
     super::migrate(pool, HISTORY_TABLE, MIGRATIONS).await
 }
