@@ -263,3 +263,27 @@ async fn detaching_old_months_leaves_archivable_tables_and_appends_recreate_the_
         .expect("append recreates");
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_maintenance_recreates_a_missing_future_partition() {
+    let f = fixture().await;
+    let log = PgEventLog::new(f.pool.clone());
+    let next_month = expected_partitions(1)[1].clone();
+    let admin = f.pool.get().await.expect("admin");
+    admin
+        .batch_execute(&format!("drop table {next_month}"))
+        .await
+        .expect("drop partition");
+    assert!(!health::check(&f.pool, 3).await.is_healthy());
+
+    let task = log.spawn_partition_maintenance(Duration::from_millis(50), 3);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !health::check(&f.pool, 3).await.is_healthy() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "partition never recreated"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+}
