@@ -38,3 +38,28 @@ mod memory {
         assert_eq!(store.stats().await.expect("stats").expired_pending, 1);
     }
 }
+
+mod postgres {
+    use gridstore::postgres::PgKvStore;
+    use gridstore::testing::migrated_pool;
+    use testkit::TestDatabase;
+
+    async fn store() -> (PgKvStore, TestDatabase) {
+        let db = testkit::database().await;
+        let pool = migrated_pool(db.url()).await.expect("connect and migrate");
+        (PgKvStore::new(pool), db)
+    }
+
+    gridstore::kv_contract_tests!(store);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn data_survives_reopening_the_store_on_a_new_pool() {
+        let (writer, db) = store().await;
+        let reopened = PgKvStore::new(migrated_pool(db.url()).await.expect("reopen"));
+
+        gridstore::testing::kv::basics::keys_written_through_one_store_are_read_through_another(
+            &writer, &reopened,
+        )
+        .await;
+    }
+}

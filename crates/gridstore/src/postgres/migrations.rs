@@ -1,14 +1,29 @@
-//! gridstore's own migrations, applied with [`migrate`] into the `gridstore_migrations` history
-//! table.
+//! gridstore's own migrations (numbered SQL in `crates/gridstore/migrations/`, never edited
+//! after landing) and the call that applies them.
 
-use super::{Migration, PgPool};
 use crate::Result;
+use crate::postgres::{Migration, PgPool};
 
-/// The history table of gridstore's migrations.
+/// The history table recording which of [`MIGRATIONS`] are applied.
 pub const HISTORY_TABLE: &str = "gridstore_migrations";
 
 /// Every gridstore migration, in version order.
 pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "sessions",
+        sql: include_str!("../../migrations/0001_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "kv",
+        sql: include_str!("../../migrations/0002_kv.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "checkpoints",
+        sql: include_str!("../../migrations/0003_checkpoints.sql"),
+    },
     Migration {
         version: 4,
         name: "event_log",
@@ -26,10 +41,12 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
-/// Applies gridstore's pending migrations; returns the versions this call applied.
+/// Applies the pending gridstore migrations (safe to call from several instances at once);
+/// returns the versions this call applied.
 ///
 /// # Errors
-/// See [`super::migrate()`](fn@super::migrate).
+///
+/// See [`crate::postgres::migrate()`].
 pub async fn migrate(pool: &PgPool) -> Result<Vec<i64>> {
-    super::migrate(pool, HISTORY_TABLE, MIGRATIONS).await
+    crate::postgres::migrate(pool, HISTORY_TABLE, MIGRATIONS).await
 }
