@@ -32,6 +32,10 @@
 //!
 //! `TESTKIT_KEEP=1` keeps server directories and test databases for debugging.
 //!
+//! Linux only (it reads `/proc`). The async functions must run inside a tokio runtime (they spawn the connection task).
+//! Connections use no TLS, also to a `TEST_DATABASE_URL` server. Database names come from
+//! the current thread's name, which libtest sets to the test's path.
+//!
 //! # Why not `pgtemp`
 //!
 //! The `pgtemp` crate has the right handle shape (and inspired this one), but it runs the

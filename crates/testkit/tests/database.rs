@@ -111,3 +111,21 @@ async fn many_tests_share_one_server() {
     };
     assert_eq!(port(&first), port(&second));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_databases_can_be_created_at_once() {
+    // Arrange
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        tasks.spawn(testkit::database());
+    }
+
+    // Act
+    let databases = tasks.join_all().await;
+
+    // Assert
+    let mut names: Vec<&str> = databases.iter().map(|db| db.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 8);
+}
