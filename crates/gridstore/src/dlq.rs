@@ -21,6 +21,7 @@
 //!   `max = 0` in a claim claims nothing.
 //! - [`DeadLetterQueue::purge_older_than`] deletes items that failed before the given instant
 //!   in any status except under a live claim.
+//! - Payloads and details follow the [payload rules](crate::payload); no text may contain NUL.
 //! - Timestamps are stamped by the backend (the database clock on PostgreSQL), in milliseconds.
 
 use std::collections::BTreeMap;
@@ -266,6 +267,30 @@ pub(crate) fn validate_item(item: &NewDlqItem) -> Result<()> {
     if item.job_id.is_empty() {
         return Err(Error::InvalidInput("dlq job id must not be empty".into()));
     }
+    reject_nul(&item.job_id)?;
+    reject_nul(&item.error)?;
+    crate::payload::check_storable(&item.payload)?;
+    crate::payload::check_storable(&item.details)
+}
+
+/// Validates the texts a settle stores.
+pub(crate) fn validate_outcome(worker: &str, outcome: &DlqOutcome) -> Result<()> {
+    reject_nul(worker)?;
+    match outcome {
+        DlqOutcome::Retried { error: text } | DlqOutcome::Ineligible { reason: text } => {
+            reject_nul(text)
+        }
+        DlqOutcome::Resolved => Ok(()),
+    }
+}
+
+/// PostgreSQL text cannot hold NUL: reject it in every backend alike.
+fn reject_nul(text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(Error::InvalidInput(
+            "dlq text fields must not contain the nul character".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -273,6 +298,10 @@ pub(crate) fn validate_item(item: &NewDlqItem) -> Result<()> {
 pub(crate) fn validate_claim(request: &ClaimRequest) -> Result<()> {
     if request.worker.is_empty() {
         return Err(Error::InvalidInput("dlq worker must not be empty".into()));
+    }
+    reject_nul(&request.worker)?;
+    if let Some(job) = &request.job_id {
+        reject_nul(job)?;
     }
     if request.visibility.is_zero() {
         return Err(Error::InvalidInput(

@@ -38,6 +38,7 @@
 //!
 //! - `limit = 0` in [`EventLog::query`] and [`EventLog::read_after`] returns no events.
 //! - Appending an empty batch is a no-op that returns no positions.
+//! - Payloads follow the [payload rules](crate::payload); no text field may contain NUL.
 //! - `recorded_at` is stamped by the backend (the database clock on PostgreSQL), truncated to
 //!   milliseconds. Callers cannot back-date events: partitions are by month of `recorded_at`.
 //! - [`EventFilter::contains`] is JSON containment (PostgreSQL `@>`): objects match when every
@@ -338,6 +339,17 @@ pub(crate) fn validate_batch(events: &[NewEvent]) -> Result<()> {
         if event.event_type.is_empty() {
             return Err(Error::InvalidInput("event type must not be empty".into()));
         }
+        let texts = [
+            Some(event.stream.as_str()),
+            Some(event.event_type.as_str()),
+            event.correlation_id.as_deref(),
+        ];
+        if texts.into_iter().flatten().any(|t| t.contains('\0')) {
+            return Err(Error::InvalidInput(
+                "event stream, type and correlation id must not contain the nul character".into(),
+            ));
+        }
+        crate::payload::check_storable(&event.payload)?;
     }
     Ok(())
 }

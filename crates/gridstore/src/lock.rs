@@ -89,6 +89,11 @@ pub(crate) fn validate_acquire(key: &str, holder: &str, ttl: Duration) -> Result
     if holder.is_empty() {
         return Err(Error::InvalidInput("lock holder must not be empty".into()));
     }
+    if key.contains('\0') || holder.contains('\0') {
+        return Err(Error::InvalidInput(
+            "lock key and holder must not contain the nul character".into(),
+        ));
+    }
     validate_ttl(ttl)
 }
 

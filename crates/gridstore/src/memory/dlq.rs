@@ -9,7 +9,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::dlq::{
     ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
-    not_held, validate_claim, validate_item,
+    not_held, validate_claim, validate_item, validate_outcome,
 };
 use crate::metrics::record;
 use crate::{Error, Result};
@@ -90,6 +90,7 @@ impl MemoryDeadLetterQueue {
     }
 
     fn settle_now(&self, id: i64, worker: &str, outcome: DlqOutcome) -> Result<DlqItem> {
+        validate_outcome(worker, &outcome)?;
         let now = now();
         let mut state = self.lock();
         let item = state

@@ -16,7 +16,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::dlq::{
     ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
-    not_held, validate_claim, validate_item,
+    not_held, validate_claim, validate_item, validate_outcome,
 };
 use crate::metrics::observe;
 use crate::postgres::PgPool;
@@ -162,6 +162,7 @@ impl PgDeadLetterQueue {
     }
 
     async fn settle_item(&self, id: i64, worker: &str, outcome: DlqOutcome) -> Result<DlqItem> {
+        validate_outcome(worker, &outcome)?;
         let (status, retries, error) = match outcome {
             DlqOutcome::Retried { error } => (DlqStatus::Pending, 1_i32, Some(error)),
             DlqOutcome::Resolved => (DlqStatus::Resolved, 0, None),
