@@ -23,6 +23,30 @@
 //!   in any status except under a live claim.
 //! - Payloads and details follow the [payload rules](crate::payload); no text may contain NUL.
 //! - Timestamps are stamped by the backend (the database clock on PostgreSQL), in milliseconds.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use gridstore::memory::MemoryDeadLetterQueue;
+//! use gridstore::{ClaimRequest, DeadLetterQueue, DlqOutcome, DlqStatus, NewDlqItem};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let dlq = MemoryDeadLetterQueue::new();
+//! dlq.enqueue(NewDlqItem::new("job-1", json!({"order": 7}), "timeout calling bank")).await?;
+//!
+//! let claimed = dlq.claim(&ClaimRequest::new("worker-a", 10, Duration::from_secs(60))).await?;
+//! for item in claimed {
+//!     // ... reprocess item.payload ...
+//!     let settled = dlq.settle(item.id, "worker-a", DlqOutcome::Resolved).await?;
+//!     assert_eq!(settled.status, DlqStatus::Resolved);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;

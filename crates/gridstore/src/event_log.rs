@@ -49,6 +49,36 @@
 //!   as a word of some string value. Words are runs of letters and digits.
 //! - [`EventLog::drop_months_before`] removes whole calendar months (UTC) strictly before the
 //!   month containing the given instant; it never touches the current month of that instant.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use gridstore::memory::MemoryEventLog;
+//! use gridstore::{EventFilter, EventLog, NewEvent, Subscription, SubscriptionOptions};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let log: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new());
+//! log.append(vec![
+//!     NewEvent::new("job-1", "step.started", json!({"step": 1})),
+//!     NewEvent::new("job-1", "step.completed", json!({"step": 1})).with_correlation_id("c-9"),
+//! ])
+//! .await?;
+//!
+//! // A consumer resumes from the position it saved last time (here: the beginning).
+//! let saved = None;
+//! let filter = EventFilter::all().stream("job-1");
+//! let mut sub = Subscription::new(log.clone(), saved, filter, SubscriptionOptions::default());
+//! let batch = sub.next_batch().await?;
+//! assert_eq!(batch.len(), 2);
+//! let checkpoint = sub.position().to_string(); // persist this after processing the batch
+//! assert!(!checkpoint.is_empty());
+//! # Ok(())
+//! # }
+//! ```
 
 mod subscription;
 

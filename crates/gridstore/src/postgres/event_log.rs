@@ -34,6 +34,38 @@
 //!   [`EventLog::drop_months_before`] detaches and drops whole months,
 //!   [`PgEventLog::detach_months_before`] only detaches them (archive them with `pg_dump -t`,
 //!   then drop).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, migrations};
+//! use gridstore::{EventFilter, EventLog, NewEvent, Subscription, SubscriptionOptions};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let config = PgConfig::from_url("postgres://app@localhost/app")?;
+//! let pool = PgPool::connect(&config).await?;
+//! migrations::migrate(&pool).await?;
+//! let listener = PgListener::start(&config).await?; // one per process, shared
+//! let log = PgEventLog::new(pool.clone()).with_listener(listener);
+//!
+//! // Transactional outbox: the event commits with the caller's other writes.
+//! let mut client = pool.get().await?;
+//! let tx = client.transaction().await.map_err(gridstore::Error::from)?;
+//! // ... tx.execute("update escrows ...", &[]) ...
+//! PgEventLog::append_in(&tx, &[NewEvent::new("escrow-1", "escrow.funded", json!({}))]).await?;
+//! gridstore::postgres::commit(tx).await?;
+//!
+//! let log: Arc<dyn EventLog> = Arc::new(log);
+//! let mut sub = Subscription::new(log, None, EventFilter::all(), SubscriptionOptions::default());
+//! let batch = sub.next_batch().await?;
+//! # let _ = batch;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod partitions;
 mod sql;
