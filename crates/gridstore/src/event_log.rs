@@ -90,11 +90,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::watch;
 
 use crate::{Error, Result};
 
-pub use subscription::{Subscription, SubscriptionOptions};
+pub use subscription::{Subscription, SubscriptionOptions, Wakeups};
 
 /// The position of an event in commit order: `(tx_id, seq)`, compared lexicographically.
 ///
@@ -282,39 +281,6 @@ pub struct StreamStats {
     pub first_recorded_at: DateTime<Utc>,
     /// When its latest event was recorded.
     pub last_recorded_at: DateTime<Utc>,
-}
-
-/// A wake-up signal: it changes whenever events may have been appended.
-///
-/// A hint only. Waiting on it never replaces polling (see [`Subscription`]).
-#[derive(Clone, Debug)]
-pub struct Wakeups(watch::Receiver<u64>);
-
-impl Wakeups {
-    /// Wraps a receiver whose value is bumped on every possible append.
-    pub fn new(receiver: watch::Receiver<u64>) -> Self {
-        Self(receiver)
-    }
-
-    /// A signal that never fires: its users rely on polling alone.
-    pub fn never() -> Self {
-        // With the sender dropped, `changed` pends forever.
-        let (_tx, rx) = watch::channel(0);
-        Self(rx)
-    }
-
-    /// Marks the current value as seen; call before reading, so no wake-up is lost.
-    pub fn mark_seen(&mut self) {
-        self.0.borrow_and_update();
-    }
-
-    /// Waits until the value changes after the last [`Wakeups::mark_seen`]. Pends forever once
-    /// the sender is gone (callers always race it against a poll timer).
-    pub async fn changed(&mut self) {
-        if self.0.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
 }
 
 /// An append-only event log. See the [module docs](self) for the semantics.
