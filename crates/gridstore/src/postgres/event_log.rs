@@ -275,7 +275,9 @@ impl EventLog for PgEventLog {
             let mut statement = Statement::filtered(filter);
             let sql = statement.sql(Shape::Count, None);
             let client = self.pool.get().await?;
-            let row = client.query_one(&sql, &statement.params()).await?;
+            let row = client
+                .query_one(&client.prepare_cached(&sql).await?, &statement.params())
+                .await?;
             let count: i64 = row.try_get(0)?;
             Ok(u64::try_from(count).unwrap_or_default())
         })
@@ -287,7 +289,9 @@ impl EventLog for PgEventLog {
             let mut statement = Statement::filtered(filter);
             let sql = statement.sql(Shape::Aggregate, None);
             let client = self.pool.get().await?;
-            let rows = client.query(&sql, &statement.params()).await?;
+            let rows = client
+                .query(&client.prepare_cached(&sql).await?, &statement.params())
+                .await?;
             let mut stats: Vec<StreamStats> = Vec::new();
             for row in rows {
                 let stream: String = row.try_get(0)?;
