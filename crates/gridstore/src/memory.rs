@@ -2,10 +2,16 @@
 
 pub mod checkpoint;
 pub mod clock;
+pub mod dlq;
+pub mod event_log;
 pub mod kv;
+pub mod lock;
 pub mod session;
 
 pub use checkpoint::MemoryCheckpointStore;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use dlq::MemoryDeadLetterQueue;
+pub use event_log::MemoryEventLog;
 pub use kv::MemoryKvStore;
+pub use lock::MemoryLocks;
 pub use session::MemorySessionStore;
