@@ -49,9 +49,15 @@ pub struct Migration {
 }
 
 impl Migration {
-    /// Returns the lowercase hex SHA-256 of the SQL text.
+    /// Returns the lowercase hex SHA-256 of the SQL text, with CRLF line endings read as LF:
+    /// a checkout that converts line endings (Git `autocrlf` on Windows) embeds the same
+    /// migration, not an edited one.
     pub fn checksum(&self) -> String {
-        hex::encode(Sha256::digest(self.sql.as_bytes()))
+        if self.sql.contains("\r\n") {
+            hex::encode(Sha256::digest(self.sql.replace("\r\n", "\n").as_bytes()))
+        } else {
+            hex::encode(Sha256::digest(self.sql.as_bytes()))
+        }
     }
 }
 
@@ -267,6 +273,31 @@ mod tests {
             sql: "",
         };
         assert!(sorted_unique(&[m, m]).is_err());
+    }
+
+    #[test]
+    fn a_checksum_ignores_crlf_line_endings_but_not_edits() {
+        let lf = Migration {
+            version: 1,
+            name: "a",
+            sql: "create table a (id int);\ncreate table b (id int);\n",
+        };
+        let crlf = Migration {
+            sql: "create table a (id int);\r\ncreate table b (id int);\r\n",
+            ..lf
+        };
+        let edited = Migration {
+            sql: "create table a (id bigint);\ncreate table b (id int);\n",
+            ..lf
+        };
+
+        assert_eq!(crlf.checksum(), lf.checksum());
+        assert_ne!(edited.checksum(), lf.checksum());
+        assert_eq!(
+            lf.checksum(),
+            hex::encode(Sha256::digest(lf.sql.as_bytes())),
+            "checksums of LF files are unchanged"
+        );
     }
 
     #[test]
