@@ -9,7 +9,8 @@
 //!   no save ever fails on the `(workflow, version)` unique key). The counter of a workflow is
 //!   kept after all its checkpoints are deleted, which is what makes versions never reused.
 //! - **`created_at`** is stamped by the store with its clock (the database clock for
-//!   PostgreSQL), truncated to the millisecond.
+//!   PostgreSQL), truncated to the millisecond, after the version is assigned, so it never
+//!   decreases as versions grow (unless the clock itself steps back).
 //! - **Latest** means the highest version, not the newest timestamp.
 //! - **`list`** returns the workflow's checkpoints without their payloads, newest (highest
 //!   version) first.

@@ -93,7 +93,8 @@ pub enum Error {
     /// The transaction was chosen as a deadlock victim (SQLSTATE 40P01); retrying may succeed.
     #[error("deadlock detected")]
     Deadlock,
-    /// The connection failed or was lost (SQLSTATE class 08, or an I/O error).
+    /// The connection failed or was lost (SQLSTATE class 08, an I/O error, the server
+    /// closing an idle session: 57P05, 25P03) or was refused for now (53300).
     #[error("database connection failed")]
     Connection(#[source] BoxError),
     /// The server is shutting down or was restarted (SQLSTATE 57P01, 57P02, 57P03).

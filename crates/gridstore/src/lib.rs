@@ -2,7 +2,11 @@
 //!
 //! Every primitive is one small async trait free of driver types, with an in-memory backend
 //! ([`memory`]) and a PostgreSQL backend ([`postgres`]) that pass one contract suite
-//! ([`testing`], feature `test-suite`).
+//! (module `testing`, behind the cargo feature `test-suite`).
+#![cfg_attr(
+    feature = "test-suite",
+    doc = "\nThe contract suites are in [`testing`]: one generic async fn per behaviour."
+)]
 //!
 //! | primitive | trait module |
 //! |---|---|

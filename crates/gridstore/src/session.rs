@@ -33,7 +33,8 @@
 //!   how many existed.
 //! - **`clear(older_than)`** deletes sessions only (never KV, checkpoints or anything else)
 //!   whose `updated_at` is strictly before `older_than`, or every session when `None`; it
-//!   returns how many were deleted.
+//!   returns how many were deleted. The cutoff is read to the microsecond (truncated, as
+//!   PostgreSQL keeps time) by both backends.
 //! - **Stats.** `bytes` is a backend-specific approximation of the payload size: the length of
 //!   the serialized JSON in memory, `sum(pg_column_size(data))` (compressed, binary jsonb) in
 //!   PostgreSQL. Compare it only within one backend.

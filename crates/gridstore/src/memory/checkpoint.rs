@@ -55,8 +55,9 @@ impl CheckpointStore for MemoryCheckpointStore {
     async fn save(&self, workflow: &str, data: Value) -> Result<CheckpointInfo> {
         observe(PRIMITIVE, "save", BACKEND, async {
             validate_save(workflow, &data)?;
-            let created_at = Utc::now().trunc_subsecs(3);
             let mut workflows = self.lock();
+            // Stamped under the lock, so `created_at` grows with the version (as in PostgreSQL).
+            let created_at = Utc::now().trunc_subsecs(3);
             let entry = workflows.entry(workflow.to_owned()).or_default();
             entry.last_version += 1;
             entry

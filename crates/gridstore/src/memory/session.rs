@@ -173,7 +173,11 @@ impl SessionStore for MemorySessionStore {
             let mut sessions = self.lock();
             let before = sessions.len();
             match older_than {
-                Some(cutoff) => sessions.retain(|_, s| s.updated_at >= cutoff),
+                // Read to the microsecond, as PostgreSQL stores (and the driver sends) it.
+                Some(cutoff) => {
+                    let cutoff = cutoff.trunc_subsecs(6);
+                    sessions.retain(|_, s| s.updated_at >= cutoff);
+                }
                 None => sessions.clear(),
             }
             Ok((before - sessions.len()) as u64)

@@ -204,7 +204,8 @@ impl PgConfig {
         self
     }
 
-    /// Sets the server-side `statement_timeout` of every connection (default none).
+    /// Sets the server-side `statement_timeout` of every connection (default none), in whole
+    /// milliseconds rounded up; `Some(Duration::ZERO)` means no timeout, as in PostgreSQL.
     pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.statement_timeout = timeout;
         self
@@ -329,7 +330,10 @@ impl PgConfig {
             if !options.is_empty() {
                 options.push(' ');
             }
-            options.push_str(&format!("-c statement_timeout={}", timeout.as_millis()));
+            // Whole milliseconds, rounded up: PostgreSQL reads 0 as "no timeout", so a
+            // sub-millisecond timeout must not silently become none.
+            let millis = timeout.as_nanos().div_ceil(1_000_000);
+            options.push_str(&format!("-c statement_timeout={millis}"));
         }
         if !options.is_empty() {
             config.options(&options);

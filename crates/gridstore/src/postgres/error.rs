@@ -28,6 +28,13 @@ const CRASH_SHUTDOWN: &str = "57P02";
 const CANNOT_CONNECT_NOW: &str = "57P03";
 /// Class 08, connection exceptions.
 const CONNECTION_EXCEPTION_CLASS: &str = "08";
+/// `idle_session_timeout` (PostgreSQL 14+): the server closed an idle session.
+const IDLE_SESSION_TIMEOUT: &str = "57P05";
+/// `idle_in_transaction_session_timeout`: the server closed a session idle inside a
+/// transaction (which it rolled back).
+const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
+/// `too_many_connections`: the server refused a new connection for now.
+const TOO_MANY_CONNECTIONS: &str = "53300";
 
 /// Display text of the driver's connect timeout, which carries no source to match on.
 const DRIVER_CONNECT_TIMEOUT: &str = "timeout waiting for server";
@@ -37,6 +44,12 @@ const DRIVER_CONNECT_TIMEOUT: &str = "timeout waiting for server";
 /// Constraint violations, serialization failures, deadlocks, statement timeouts, server
 /// shutdowns and lost connections get their own variants; anything else becomes
 /// [`Error::Database`] with its SQLSTATE and is logged at `warn`.
+///
+/// [`Error::Connection`] covers class 08, I/O failures, and the server closing the session
+/// (idle-session and idle-in-transaction timeouts, 57P05 and 25P03) or refusing it for now
+/// (too many connections, 53300): all of them leave no transaction open, so a transaction
+/// may be run again; a `COMMIT` that meets one has an unknown outcome (see
+/// [`commit`](super::commit)).
 pub fn classify(err: tokio_postgres::Error) -> Error {
     let Some(code) = err.code().map(SqlState::code) else {
         return classify_without_code(err);
@@ -64,6 +77,9 @@ pub fn classify(err: tokio_postgres::Error) -> Error {
         DEADLOCK_DETECTED => Error::Deadlock,
         QUERY_CANCELED => Error::StatementTimeout,
         ADMIN_SHUTDOWN | CRASH_SHUTDOWN | CANNOT_CONNECT_NOW => Error::Shutdown(Box::new(err)),
+        IDLE_SESSION_TIMEOUT | IDLE_IN_TRANSACTION_SESSION_TIMEOUT | TOO_MANY_CONNECTIONS => {
+            Error::Connection(Box::new(err))
+        }
         code if code.starts_with(CONNECTION_EXCEPTION_CLASS) => Error::Connection(Box::new(err)),
         code => {
             let code = code.to_owned();

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{ClientWrapper, Object};
 use sha2::{Digest, Sha256};
 
 use super::PgPool;
@@ -18,9 +18,8 @@ const MAX_IDENTIFIER_LEN: usize = 63;
 const TABLE: &str = "{table}";
 
 /// Lifts the connection's `statement_timeout`: waiting for the lock and running a migration
-/// may legitimately take long. `reset` restores the connection's configured default.
+/// may legitimately take long. The connection is closed afterwards, never pooled again.
 const LIFT_STATEMENT_TIMEOUT: &str = "set statement_timeout = 0";
-const RESET_STATEMENT_TIMEOUT: &str = "reset statement_timeout";
 const LOCK: &str = "select pg_advisory_lock($1)";
 const UNLOCK: &str = "select pg_advisory_unlock($1)";
 const CREATE_HISTORY: &str = "create table if not exists {table} (
@@ -50,9 +49,15 @@ pub struct Migration {
 }
 
 impl Migration {
-    /// Returns the lowercase hex SHA-256 of the SQL text.
+    /// Returns the lowercase hex SHA-256 of the SQL text, with CRLF line endings read as LF:
+    /// a checkout that converts line endings (Git `autocrlf` on Windows) embeds the same
+    /// migration, not an edited one.
     pub fn checksum(&self) -> String {
-        hex::encode(Sha256::digest(self.sql.as_bytes()))
+        if self.sql.contains("\r\n") {
+            hex::encode(Sha256::digest(self.sql.replace("\r\n", "\n").as_bytes()))
+        } else {
+            hex::encode(Sha256::digest(self.sql.as_bytes()))
+        }
     }
 }
 
@@ -71,6 +76,10 @@ struct Applied {
 /// Versions missing from the history are applied even when a later one is recorded already,
 /// so migrations merged from parallel branches still run.
 ///
+/// The lock is taken on a connection that leaves the pool for good and is closed when the
+/// call ends, however it ends: dropping the future mid-run (e.g. under a startup timeout)
+/// cannot leave the lock, or the lifted `statement_timeout`, on a pooled connection.
+///
 /// # Errors
 ///
 /// [`Error::InvalidInput`] for a bad table name or duplicate versions, [`Error::Migration`]
@@ -83,22 +92,25 @@ pub async fn migrate(
 ) -> Result<Vec<i64>> {
     validate_table_name(history_table)?;
     let migrations = sorted_unique(migrations)?;
-    let mut client = pool.get().await?;
+    // A dedicated connection, taken out of the pool for good: whatever happens to this
+    // future (an error, a startup timeout, an aborted task), the connection holding the
+    // session lock and the lifted statement timeout is closed, never handed back to the pool,
+    // so the server always releases the lock.
+    let mut client = Object::take(pool.get().await?);
     let key = lock_key(history_table);
     client.batch_execute(LIFT_STATEMENT_TIMEOUT).await?;
-    let locked = client.execute(LOCK, &[&key]).await;
-    if let Err(err) = locked {
-        client.batch_execute(RESET_STATEMENT_TIMEOUT).await?;
-        return Err(err.into());
-    }
+    client.execute(LOCK, &[&key]).await?;
     let result = apply_locked(&mut client, history_table, &migrations).await;
-    release_lock(client, key).await;
+    // Released explicitly too, so a waiting instance does not wait for the disconnect.
+    if let Err(err) = client.execute(UNLOCK, &[&key]).await {
+        tracing::warn!(error = %err, "could not release migration lock; closing the connection releases it");
+    }
     result
 }
 
 /// Does the work of [`migrate`] while holding the advisory lock.
 async fn apply_locked(
-    client: &mut Object,
+    client: &mut ClientWrapper,
     table: &str,
     migrations: &[Migration],
 ) -> Result<Vec<i64>> {
@@ -129,7 +141,7 @@ async fn apply_locked(
 }
 
 /// Reads the history table.
-async fn load_history(client: &Object, table: &str) -> Result<BTreeMap<i64, Applied>> {
+async fn load_history(client: &ClientWrapper, table: &str) -> Result<BTreeMap<i64, Applied>> {
     let rows = client
         .query(&SELECT_HISTORY.replace(TABLE, table), &[])
         .await?;
@@ -164,7 +176,7 @@ fn verify(migration: &Migration, applied: &Applied) -> Result<()> {
 }
 
 /// Runs one migration and records it, in one transaction.
-async fn apply_one(client: &mut Object, table: &str, migration: &Migration) -> Result<()> {
+async fn apply_one(client: &mut ClientWrapper, table: &str, migration: &Migration) -> Result<()> {
     let failed = |err: tokio_postgres::Error| Error::Migration {
         version: migration.version,
         name: migration.name.to_owned(),
@@ -196,19 +208,6 @@ async fn apply_one(client: &mut Object, table: &str, migration: &Migration) -> R
         "applied migration"
     );
     Ok(())
-}
-
-/// Releases the advisory lock and restores the statement timeout; if that fails the
-/// connection is discarded so the lock (held by the session) cannot leak back into the pool.
-async fn release_lock(client: Object, key: i64) {
-    let released = match client.execute(UNLOCK, &[&key]).await {
-        Ok(_) => client.batch_execute(RESET_STATEMENT_TIMEOUT).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = released {
-        tracing::warn!(error = %err, "could not release migration lock; discarding connection");
-        drop(Object::take(client));
-    }
 }
 
 /// Sorts migrations by version and rejects duplicates.
@@ -274,6 +273,31 @@ mod tests {
             sql: "",
         };
         assert!(sorted_unique(&[m, m]).is_err());
+    }
+
+    #[test]
+    fn a_checksum_ignores_crlf_line_endings_but_not_edits() {
+        let lf = Migration {
+            version: 1,
+            name: "a",
+            sql: "create table a (id int);\ncreate table b (id int);\n",
+        };
+        let crlf = Migration {
+            sql: "create table a (id int);\r\ncreate table b (id int);\r\n",
+            ..lf
+        };
+        let edited = Migration {
+            sql: "create table a (id bigint);\ncreate table b (id int);\n",
+            ..lf
+        };
+
+        assert_eq!(crlf.checksum(), lf.checksum());
+        assert_ne!(edited.checksum(), lf.checksum());
+        assert_eq!(
+            lf.checksum(),
+            hex::encode(Sha256::digest(lf.sql.as_bytes())),
+            "checksums of LF files are unchanged"
+        );
     }
 
     #[test]

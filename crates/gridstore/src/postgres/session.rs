@@ -6,8 +6,8 @@
 //! between the check and the write. On a conflict, the `actual` version of the error is read
 //! by one more statement, so it is the version committed by the writer that won.
 //!
-//! `save_many` runs its one `unnest` statement in a transaction that is rolled back when any
-//! item conflicts, and is retried on deadlocks and lost connections before commit (via
+//! `save_many` runs its one `unnest` statement (whatever the batch size) in a transaction that
+//! is rolled back when any item conflicts (so three round trips: begin, statement, commit), and is retried on deadlocks and lost connections before commit (via
 //! [`crate::postgres::retry()`]). Single-statement operations are not retried: a lost
 //! connection may or may not have applied them, and callers know which of theirs are safe to
 //! repeat.

@@ -102,6 +102,7 @@ macro_rules! session_contract_tests {
                 stats_count_sessions_by_state_and_size,
                 clearing_without_a_cutoff_deletes_every_session,
                 clearing_with_a_cutoff_deletes_only_strictly_older_sessions,
+                a_clear_cutoff_is_read_to_the_microsecond,
             ],
             performance: [
                 save_p95_is_under_50_ms,

@@ -195,6 +195,9 @@ async fn raised_sqlstates_map_to_their_variants() {
         ("57P03", "Shutdown"),
         ("08006", "Connection"),
         ("08001", "Connection"),
+        ("57P05", "Connection"),
+        ("25P03", "Connection"),
+        ("53300", "Connection"),
         ("22012", "Database"),
     ] {
         let err = error_of(&pool, &raise(code)).await;

@@ -144,3 +144,14 @@ async fn statement_timeout_and_application_name_reach_the_server() {
     assert_eq!(row.get::<_, String>(0), "1500ms");
     assert_eq!(row.get::<_, String>(1), "plumbing-test");
 }
+
+#[test]
+fn a_statement_timeout_under_a_millisecond_is_rounded_up_not_disabled() {
+    // PostgreSQL reads `statement_timeout=0` as "no timeout".
+    let config = PgConfig::new()
+        .with_statement_timeout(Some(Duration::from_micros(500)))
+        .to_driver_config()
+        .expect("driver config");
+
+    assert_eq!(config.get_options(), Some("-c statement_timeout=1"));
+}

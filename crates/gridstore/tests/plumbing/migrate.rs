@@ -5,7 +5,7 @@ use std::time::Duration;
 use gridstore::Error;
 use gridstore::postgres::{Migration, PgConfig, PgPool, migrate};
 
-use crate::support::{fresh_pool, fresh_pool_with};
+use crate::support::{fresh_pool, fresh_pool_with, wait_until};
 
 const HISTORY: &str = "test_migrations";
 
@@ -238,4 +238,61 @@ async fn migrations_may_outlast_the_statement_timeout_which_is_restored_afterwar
         .expect("setting")
         .get(0);
     assert_eq!(timeout, "100ms");
+}
+
+/// Regression: a `migrate` future dropped while it holds the advisory lock (a startup timeout,
+/// an aborted task) used to hand its connection back to the pool still holding the session
+/// lock, so every later `migrate` of that database waited forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_does_not_leave_its_lock_behind_in_the_pool() {
+    // Arrange: a migration slow enough to be cancelled while it runs under the lock
+    let (_db, pool) = fresh_pool().await;
+    let slow = Migration {
+        version: 1,
+        name: "slow",
+        sql: "select pg_sleep(1.5)",
+    };
+    let run = tokio::spawn({
+        let pool = pool.clone();
+        async move { migrate(&pool, HISTORY, &[slow]).await }
+    });
+    let observer = pool.get().await.expect("observer connection");
+    wait_until("the slow migration runs", || async {
+        let rows = observer
+            .query(
+                "select 1 from pg_stat_activity
+                  where datname = current_database() and query like '%pg_sleep(1.5)%'
+                    and state = 'active' and pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity");
+        !rows.is_empty()
+    })
+    .await;
+
+    // Act
+    run.abort();
+    assert!(run.await.expect_err("aborted").is_cancelled());
+
+    // Assert: the lock goes away with the cancelled run's connection, and nothing was recorded
+    wait_until("no advisory lock is held in this database", || async {
+        let held: i64 = observer
+            .query_one(
+                "select count(*) from pg_locks
+                  where locktype = 'advisory'
+                    and database = (select oid from pg_database where datname = current_database())",
+                &[],
+            )
+            .await
+            .expect("pg_locks")
+            .get(0);
+        held == 0
+    })
+    .await;
+    drop(observer);
+    let applied = migrate(&pool, HISTORY, &[CREATE_ACCOUNTS])
+        .await
+        .expect("a later run is not blocked");
+    assert_eq!(applied, vec![1]);
 }

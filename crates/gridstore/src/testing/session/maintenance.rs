@@ -74,6 +74,27 @@ pub async fn clearing_with_a_cutoff_deletes_only_strictly_older_sessions<S: Sess
     assert!(store.has("new-session").await.expect("has"));
 }
 
+/// `clear`'s cutoff is read to the microsecond (PostgreSQL's precision) by every backend: a
+/// session updated at `t` survives a cutoff less than a microsecond after `t`.
+pub async fn a_clear_cutoff_is_read_to_the_microsecond<S: SessionStore>(store: &S) {
+    let t = Utc::now().trunc_subsecs(3);
+    store
+        .save(&session_at("at-t", SessionState::Active, t))
+        .await
+        .expect("save fixture");
+
+    let sub_microsecond = store
+        .clear(Some(t + Duration::nanoseconds(999)))
+        .await
+        .expect("clear");
+    let one_microsecond = store
+        .clear(Some(t + Duration::microseconds(1)))
+        .await
+        .expect("clear");
+
+    assert_eq!((sub_microsecond, one_microsecond), (0, 1));
+}
+
 /// Gap (SmallTalk never checked it): `clear` deletes sessions only; KV keys on the same
 /// storage survive it.
 pub async fn clearing_sessions_leaves_kv_untouched<S: SessionStore, K: KvStore>(
