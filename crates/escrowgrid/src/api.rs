@@ -23,7 +23,8 @@
 //! | [`routes`] | the single route table (router + OpenAPI) |
 //! | [`error`] | [`ApiError`]: the one error → response mapping |
 //! | [`extract`] | JSON body and query extractors with JSON rejections |
-//! | [`auth`] | authentication, [`AuthContext`], the `Caller` extractor |
+//! | [`auth`] | authentication, [`AuthContext`], failure audit rows |
+//! | [`caller`] | the `Caller` extractor and the acting-institution rule |
 //! | [`client_ip`] | the client address (`ConnectInfo`, `X-Forwarded-For` with `TRUST_PROXY`) |
 //! | [`rate_limit`] | general and sensitive-operation limiters |
 //! | [`idempotency`] | `Idempotency-Key` replay on every `POST` |
@@ -38,6 +39,7 @@ pub mod asset_templates;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod caller;
 pub mod client_ip;
 pub mod error;
 pub mod extract;

@@ -14,12 +14,28 @@ use escrowgrid::store::memory::MemoryStore;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod endpoints;
+
 /// The root key every `TestApp` is configured with.
 pub const ROOT: &str = "root-test-key-0123456789";
 
 /// A JSON number with exact text (serde_json `arbitrary_precision`).
 pub fn number(text: &str) -> Value {
     Value::Number(text.parse().expect("a JSON number"))
+}
+
+/// Shows the API's request logs when `TEST_LOG` is set (once per test binary).
+fn init_tracing() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+                .with_test_writer()
+                .try_init();
+        }
+    });
 }
 
 /// The router over a memory store.
@@ -193,6 +209,7 @@ impl TestApp {
 
     /// Default settings with the root key, adjusted by `adjust`.
     pub fn with(adjust: impl FnOnce(&mut ApiSettings)) -> Self {
+        init_tracing();
         let mut settings = ApiSettings {
             root_api_key: Some(ROOT.to_owned()),
             ..ApiSettings::default()
@@ -227,128 +244,6 @@ impl TestApp {
 
     pub fn put(&self, path: &str) -> Call<'_> {
         self.call(Method::PUT, path)
-    }
-
-    // ---- one method per endpoint ----
-
-    pub async fn create_institution(&self, key: &str, body: Value) -> Reply {
-        self.post("/institutions").key(key).json(&body).send().await
-    }
-
-    pub async fn list_institutions(&self, key: &str) -> Reply {
-        self.get("/institutions").key(key).send().await
-    }
-
-    pub async fn get_institution(&self, key: &str, id: &str) -> Reply {
-        self.get(&format!("/institutions/{id}"))
-            .key(key)
-            .send()
-            .await
-    }
-
-    pub async fn create_api_key(&self, key: &str, institution: &str, body: Value) -> Reply {
-        self.post(&format!("/institutions/{institution}/api-keys"))
-            .key(key)
-            .json(&body)
-            .send()
-            .await
-    }
-
-    pub async fn list_api_keys(&self, key: &str, institution: &str) -> Reply {
-        self.get(&format!("/institutions/{institution}/api-keys"))
-            .key(key)
-            .send()
-            .await
-    }
-
-    pub async fn revoke_api_key(&self, key: &str, institution: &str, key_id: &str) -> Reply {
-        self.post(&format!(
-            "/institutions/{institution}/api-keys/{key_id}/revoke"
-        ))
-        .key(key)
-        .send()
-        .await
-    }
-
-    pub async fn list_policies(&self, key: &str, institution: &str) -> Reply {
-        self.get(&format!("/institutions/{institution}/policies"))
-            .key(key)
-            .send()
-            .await
-    }
-
-    pub async fn get_policy(&self, key: &str, institution: &str, region: &str) -> Reply {
-        self.get(&format!("/institutions/{institution}/policies/{region}"))
-            .key(key)
-            .send()
-            .await
-    }
-
-    pub async fn put_policy(
-        &self,
-        key: &str,
-        institution: &str,
-        region: &str,
-        body: Value,
-    ) -> Reply {
-        self.put(&format!("/institutions/{institution}/policies/{region}"))
-            .key(key)
-            .json(&body)
-            .send()
-            .await
-    }
-
-    pub async fn create_template(&self, key: &str, body: Value) -> Reply {
-        self.post("/asset-templates")
-            .key(key)
-            .json(&body)
-            .send()
-            .await
-    }
-
-    pub async fn get_template(&self, key: &str, id: &str) -> Reply {
-        self.get(&format!("/asset-templates/{id}"))
-            .key(key)
-            .send()
-            .await
-    }
-
-    pub async fn create_asset(&self, key: &str, body: Value) -> Reply {
-        self.post("/assets").key(key).json(&body).send().await
-    }
-
-    pub async fn get_asset(&self, key: &str, id: &str) -> Reply {
-        self.get(&format!("/assets/{id}")).key(key).send().await
-    }
-
-    pub async fn create_position(&self, key: &str, body: Value) -> Reply {
-        self.post("/positions").key(key).json(&body).send().await
-    }
-
-    pub async fn get_position(&self, key: &str, id: &str) -> Reply {
-        self.get(&format!("/positions/{id}")).key(key).send().await
-    }
-
-    pub async fn transition(&self, key: &str, id: &str, body: Value) -> Reply {
-        self.post(&format!("/positions/{id}/transition"))
-            .key(key)
-            .json(&body)
-            .send()
-            .await
-    }
-
-    pub async fn ledger_events(&self, key: &str, query: &str) -> Reply {
-        self.get(&format!("/ledger-events{query}"))
-            .key(key)
-            .send()
-            .await
-    }
-
-    pub async fn audit_events(&self, key: &str, query: &str) -> Reply {
-        self.get(&format!("/audit-events{query}"))
-            .key(key)
-            .send()
-            .await
     }
 
     // ---- fixtures ----
