@@ -143,3 +143,125 @@ async fn the_docs_page_lists_operations_without_external_scripts() {
     assert!(page.text.contains("/positions/{id}/transition"));
     assert!(!page.text.contains("<script"));
 }
+
+/// Checks that `value` has every required property of `schema` and no undocumented one.
+fn check_shape(
+    doc: &serde_json::Value,
+    name: &str,
+    value: &serde_json::Value,
+    problems: &mut Vec<String>,
+) {
+    let schema = &doc["components"]["schemas"][name];
+    let parts: Vec<&serde_json::Value> = match schema["allOf"].as_array() {
+        Some(parts) => parts
+            .iter()
+            .map(|part| match part["$ref"].as_str() {
+                Some(reference) => {
+                    &doc["components"]["schemas"]
+                        [reference.trim_start_matches("#/components/schemas/")]
+                }
+                None => part,
+            })
+            .collect(),
+        None => vec![schema],
+    };
+    let mut properties = std::collections::HashSet::new();
+    let mut required = Vec::new();
+    for part in parts {
+        properties.extend(
+            part["properties"]
+                .as_object()
+                .expect("properties")
+                .keys()
+                .cloned(),
+        );
+        required.extend(
+            part["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str().map(str::to_owned)),
+        );
+    }
+    let object = value.as_object().expect("an object");
+    for key in object.keys() {
+        if !properties.contains(key) {
+            problems.push(format!("{name}: property {key} is not documented"));
+        }
+    }
+    for key in required {
+        if !object.contains_key(&key) {
+            problems.push(format!("{name}: required property {key} is missing"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_documented_schemas_match_the_real_responses() {
+    let app = TestApp::new();
+    let world = app.world("Acme").await;
+    let key = &world.tenant.admin;
+    app.transition(
+        key,
+        &world.position,
+        json!({ "toState": "FUNDED", "reason": "r", "metadata": {} }),
+    )
+    .await
+    .expect(200);
+    app.put_policy(
+        key,
+        &world.tenant.id,
+        "US",
+        json!({ "position": { "minAmount": 1, "allowedCurrencies": ["USD"] } }),
+    )
+    .await
+    .expect(200);
+    let created_key = app
+        .create_api_key(
+            key,
+            &world.tenant.id,
+            json!({ "label": "l", "role": "admin" }),
+        )
+        .await;
+    let doc = app.get("/openapi.json").key(ROOT).send().await.json;
+    let position = app.get_position(key, &world.position).await.json;
+    let ledger = app
+        .ledger_events(key, &format!("?positionId={}", world.position))
+        .await
+        .json;
+    let audit = app.audit_events(ROOT, "").await.json;
+    let samples = vec![
+        (
+            "Institution",
+            app.get_institution(key, &world.tenant.id).await.json,
+        ),
+        (
+            "AssetTemplate",
+            app.get_template(key, &world.template).await.json,
+        ),
+        ("Asset", app.get_asset(key, &world.asset).await.json),
+        ("PositionLifecycleEvent", position["events"][0].clone()),
+        ("Position", position),
+        ("LedgerEvent", ledger[0].clone()),
+        ("LedgerEvent", ledger[1].clone()),
+        (
+            "InstitutionPolicy",
+            app.get_policy(key, &world.tenant.id, "US").await.json,
+        ),
+        ("CreatedApiKey", created_key.json.clone()),
+        (
+            "ApiKey",
+            app.list_api_keys(key, &world.tenant.id).await.json[0].clone(),
+        ),
+        ("AuditEvent", audit["data"][0].clone()),
+        ("Health", app.get("/health").send().await.json),
+        ("Ready", app.get("/ready").send().await.json),
+        ("Metrics", app.get("/metrics").key(ROOT).send().await.json),
+        ("Error", app.get("/nope").key(ROOT).send().await.json),
+    ];
+    let mut problems = Vec::new();
+    for (name, value) in &samples {
+        check_shape(&doc, name, value, &mut problems);
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
