@@ -46,6 +46,7 @@ pub type StoreGuard = Box<dyn std::any::Any + Send>;
 macro_rules! escrow_store_contract_tests {
     ($factory:expr) => {
         $crate::escrow_store_contract_tests!(@each $factory;
+            institutions::a_fresh_store_is_healthy,
             institutions::creating_an_institution_returns_it_and_records_an_audit_row,
             institutions::an_invalid_institution_is_rejected_and_nothing_is_written,
             institutions::an_unknown_or_malformed_institution_is_not_found,

@@ -9,6 +9,11 @@ use super::fixtures::{
     assert_invalid_fields, assert_not_found, audit, institution, is_list_ordered, scope,
 };
 
+/// A fresh store passes its readiness check.
+pub async fn a_fresh_store_is_healthy(store: &dyn EscrowStore) {
+    store.health().await.unwrap();
+}
+
 /// Creating an institution returns it as stored, and writes `INSTITUTION_CREATED`.
 pub async fn creating_an_institution_returns_it_and_records_an_audit_row(store: &dyn EscrowStore) {
     // Arrange
