@@ -12,6 +12,7 @@ mod api {
     mod institutions;
     mod ledger_audit;
     mod metrics_docs;
+    mod outages;
     mod policies;
     mod positions;
     mod rate_limits;

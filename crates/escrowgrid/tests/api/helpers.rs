@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod endpoints;
+pub mod outage;
 
 /// The root key every `TestApp` is configured with.
 pub const ROOT: &str = "root-test-key-0123456789";
@@ -42,7 +43,7 @@ fn init_tracing() {
 #[derive(Clone)]
 pub struct TestApp {
     pub router: Router,
-    pub store: Arc<MemoryStore>,
+    pub store: Arc<dyn EscrowStore>,
 }
 
 /// A request under construction.
@@ -209,15 +210,18 @@ impl TestApp {
 
     /// Default settings with the root key, adjusted by `adjust`.
     pub fn with(adjust: impl FnOnce(&mut ApiSettings)) -> Self {
+        Self::on_store(Arc::new(MemoryStore::new()), adjust)
+    }
+
+    /// The router over `store`, with the root key and adjusted settings.
+    pub fn on_store(store: Arc<dyn EscrowStore>, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
         init_tracing();
         let mut settings = ApiSettings {
             root_api_key: Some(ROOT.to_owned()),
             ..ApiSettings::default()
         };
         adjust(&mut settings);
-        let store = Arc::new(MemoryStore::new());
-        let dyn_store: Arc<dyn EscrowStore> = store.clone();
-        let router = router(AppState::new(dyn_store, settings));
+        let router = router(AppState::new(Arc::clone(&store), settings));
         Self { router, store }
     }
 
