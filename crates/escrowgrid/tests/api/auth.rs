@@ -1,7 +1,7 @@
 //! Authentication: token sources, root key, allow-list, revoked keys, failure audit rows.
 
 use escrowgrid::domain::{AuditAction, AuditOutcome};
-use escrowgrid::store::{AuditFilter, EscrowStore, Page, Scope};
+use escrowgrid::store::{AuditFilter, Page, Scope};
 use serde_json::json;
 
 use super::helpers::{ROOT, TestApp};

@@ -1,7 +1,7 @@
 //! `/institutions`.
 
 use escrowgrid::domain::AuditAction;
-use escrowgrid::store::{AuditFilter, EscrowStore, Page, Scope};
+use escrowgrid::store::{AuditFilter, Page, Scope};
 use serde_json::json;
 
 use super::helpers::{ROOT, TestApp};
