@@ -1,6 +1,7 @@
 //! Store outages: `/ready` answers 503 and every other failure is an opaque JSON 5xx.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -66,4 +67,16 @@ async fn health_stays_up_during_a_store_outage() {
     let app = TestApp::on_store(Arc::clone(&store) as _, |_| {});
     store.set_down(true);
     app.get("/health").send().await.expect(200);
+}
+
+#[tokio::test]
+async fn a_request_that_outlives_the_timeout_is_answered_503_json() {
+    let store = OutageStore::shared();
+    let app = TestApp::on_store(store.clone(), |s| {
+        s.request_timeout = Duration::from_millis(50);
+    });
+    store.set_hung(true);
+    let reply = app.list_institutions(ROOT).await;
+    assert_eq!(reply.expect(503), &json!({ "error": "Request timed out" }));
+    assert!(reply.header("x-request-id").is_some());
 }

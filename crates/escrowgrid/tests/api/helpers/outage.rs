@@ -1,5 +1,5 @@
-//! `OutageStore`: the memory store behind a switch that makes every call fail like a lost
-//! database connection, to test 5xx answers and `/ready`.
+//! `OutageStore`: the memory store behind switches that make every call fail like a lost
+//! database connection, or hang, to test 5xx answers, `/ready` and the request timeout.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,11 +18,13 @@ use escrowgrid::store::{
 };
 use escrowgrid::{Error, Result};
 
-/// A memory store that fails every call while `down` is set.
+/// A memory store that fails every call while `down` is set, and never answers while `hung`
+/// is set.
 #[derive(Debug, Default)]
 pub struct OutageStore {
     pub inner: MemoryStore,
     pub down: AtomicBool,
+    pub hung: AtomicBool,
 }
 
 impl OutageStore {
@@ -34,7 +36,14 @@ impl OutageStore {
         self.down.store(down, Ordering::SeqCst);
     }
 
-    fn check(&self) -> Result<()> {
+    pub fn set_hung(&self, hung: bool) {
+        self.hung.store(hung, Ordering::SeqCst);
+    }
+
+    async fn gate(&self) -> Result<()> {
+        if self.hung.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.down.load(Ordering::SeqCst) {
             let cause: Box<dyn std::error::Error + Send + Sync> =
                 "connection refused (10.0.0.9:5432)".into();
@@ -47,7 +56,7 @@ impl OutageStore {
 #[async_trait]
 impl EscrowStore for OutageStore {
     async fn health(&self) -> Result<()> {
-        self.check()?;
+        self.gate().await?;
         self.inner.health().await
     }
 
@@ -56,17 +65,17 @@ impl EscrowStore for OutageStore {
         new: NewInstitution,
         audit: &AuditContext,
     ) -> Result<Institution> {
-        self.check()?;
+        self.gate().await?;
         self.inner.create_institution(new, audit).await
     }
 
     async fn get_institution(&self, scope: &Scope, id: &InstitutionId) -> Result<Institution> {
-        self.check()?;
+        self.gate().await?;
         self.inner.get_institution(scope, id).await
     }
 
     async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.list_institutions(scope).await
     }
 
@@ -76,12 +85,12 @@ impl EscrowStore for OutageStore {
         new: NewAssetTemplate,
         audit: &AuditContext,
     ) -> Result<AssetTemplate> {
-        self.check()?;
+        self.gate().await?;
         self.inner.create_asset_template(scope, new, audit).await
     }
 
     async fn get_asset_template(&self, scope: &Scope, id: &TemplateId) -> Result<AssetTemplate> {
-        self.check()?;
+        self.gate().await?;
         self.inner.get_asset_template(scope, id).await
     }
 
@@ -91,7 +100,7 @@ impl EscrowStore for OutageStore {
         filter: &TemplateFilter,
         page: Page,
     ) -> Result<Paginated<AssetTemplate>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.list_asset_templates(scope, filter, page).await
     }
 
@@ -101,12 +110,12 @@ impl EscrowStore for OutageStore {
         new: NewAsset,
         audit: &AuditContext,
     ) -> Result<Asset> {
-        self.check()?;
+        self.gate().await?;
         self.inner.create_asset(scope, new, audit).await
     }
 
     async fn get_asset(&self, scope: &Scope, id: &AssetId) -> Result<Asset> {
-        self.check()?;
+        self.gate().await?;
         self.inner.get_asset(scope, id).await
     }
 
@@ -116,7 +125,7 @@ impl EscrowStore for OutageStore {
         filter: &AssetFilter,
         page: Page,
     ) -> Result<Paginated<Asset>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.list_assets(scope, filter, page).await
     }
 
@@ -126,12 +135,12 @@ impl EscrowStore for OutageStore {
         new: NewPosition,
         audit: &AuditContext,
     ) -> Result<Position> {
-        self.check()?;
+        self.gate().await?;
         self.inner.create_position(scope, new, audit).await
     }
 
     async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
-        self.check()?;
+        self.gate().await?;
         self.inner.get_position(scope, id).await
     }
 
@@ -141,7 +150,7 @@ impl EscrowStore for OutageStore {
         filter: &PositionFilter,
         page: Page,
     ) -> Result<Paginated<Position>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.list_positions(scope, filter, page).await
     }
 
@@ -152,7 +161,7 @@ impl EscrowStore for OutageStore {
         request: TransitionRequest,
         audit: &AuditContext,
     ) -> Result<Position> {
-        self.check()?;
+        self.gate().await?;
         self.inner
             .transition_position(scope, id, request, audit)
             .await
@@ -164,12 +173,12 @@ impl EscrowStore for OutageStore {
         new: NewApiKey,
         audit: &AuditContext,
     ) -> Result<CreatedApiKey> {
-        self.check()?;
+        self.gate().await?;
         self.inner.create_api_key(scope, new, audit).await
     }
 
     async fn find_api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.find_api_key_by_token(token).await
     }
 
@@ -178,7 +187,7 @@ impl EscrowStore for OutageStore {
         scope: &Scope,
         institution_id: &InstitutionId,
     ) -> Result<Vec<ApiKey>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.list_api_keys(scope, institution_id).await
     }
 
@@ -189,7 +198,7 @@ impl EscrowStore for OutageStore {
         id: &ApiKeyId,
         audit: &AuditContext,
     ) -> Result<ApiKey> {
-        self.check()?;
+        self.gate().await?;
         self.inner
             .revoke_api_key(scope, institution_id, id, audit)
             .await
@@ -203,7 +212,7 @@ impl EscrowStore for OutageStore {
         position: PositionPolicy,
         audit: &AuditContext,
     ) -> Result<InstitutionPolicy> {
-        self.check()?;
+        self.gate().await?;
         self.inner
             .upsert_policy(scope, institution_id, region, position, audit)
             .await
@@ -215,7 +224,7 @@ impl EscrowStore for OutageStore {
         institution_id: &InstitutionId,
         region: Region,
     ) -> Result<InstitutionPolicy> {
-        self.check()?;
+        self.gate().await?;
         self.inner.get_policy(scope, institution_id, region).await
     }
 
@@ -224,12 +233,12 @@ impl EscrowStore for OutageStore {
         scope: &Scope,
         institution_id: &InstitutionId,
     ) -> Result<Vec<InstitutionPolicy>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.list_policies(scope, institution_id).await
     }
 
     async fn record_audit(&self, event: AuditEvent) -> Result<()> {
-        self.check()?;
+        self.gate().await?;
         self.inner.record_audit(event).await
     }
 
@@ -239,7 +248,7 @@ impl EscrowStore for OutageStore {
         filter: &AuditFilter,
         page: Page,
     ) -> Result<Paginated<AuditEvent>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.list_audit_events(scope, filter, page).await
     }
 
@@ -248,12 +257,12 @@ impl EscrowStore for OutageStore {
         scope: &Scope,
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.list_ledger_events(scope, position_id).await
     }
 
     async fn idempotency_get(&self, scope_key: &str, key: &str) -> Result<Option<StoredResponse>> {
-        self.check()?;
+        self.gate().await?;
         self.inner.idempotency_get(scope_key, key).await
     }
 
@@ -263,7 +272,7 @@ impl EscrowStore for OutageStore {
         key: &str,
         response: StoredResponse,
     ) -> Result<()> {
-        self.check()?;
+        self.gate().await?;
         self.inner.idempotency_put(scope_key, key, response).await
     }
 }
