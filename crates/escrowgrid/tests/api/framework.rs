@@ -9,7 +9,7 @@ use super::helpers::{ROOT, TestApp};
 #[tokio::test]
 async fn health_is_public_and_echoes_the_store_backend() {
     let app = TestApp::with(|s| s.store_backend = "memory".into());
-    let reply = app.get("/health").send().await;
+    let reply = app.health().await;
     assert_eq!(
         reply.expect(200),
         &json!({ "status": "ok", "service": "taas-platform", "storeBackend": "memory" })
@@ -20,7 +20,7 @@ async fn health_is_public_and_echoes_the_store_backend() {
 async fn ready_on_memory_is_ok_without_a_db_block() {
     let app = TestApp::new();
     assert_eq!(
-        app.get("/ready").send().await.expect(200),
+        app.ready().await.expect(200),
         &json!({ "ok": true, "storeBackend": "memory" })
     );
 }
@@ -66,10 +66,7 @@ async fn a_request_id_is_generated_when_none_is_sent() {
 #[tokio::test]
 async fn security_headers_are_set_on_every_response() {
     let app = TestApp::new();
-    for reply in [
-        app.get("/health").send().await,
-        app.get("/institutions").send().await,
-    ] {
+    for reply in [app.health().await, app.get("/institutions").send().await] {
         assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(reply.header("x-frame-options"), Some("DENY"));
         assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));

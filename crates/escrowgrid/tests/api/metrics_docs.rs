@@ -21,9 +21,9 @@ async fn metrics_are_root_only() {
 #[tokio::test]
 async fn the_json_metrics_count_requests_by_status_and_method() {
     let app = TestApp::new();
-    app.get("/health").send().await.expect(200);
+    app.health().await.expect(200);
     app.get("/institutions").send().await.expect(401);
-    let reply = app.get("/metrics").key(ROOT).send().await;
+    let reply = app.metrics(ROOT).await;
     let body = reply.expect(200);
     assert_eq!(body["totalRequests"], 2);
     assert_eq!(body["totalErrors"], 0);
@@ -42,7 +42,7 @@ async fn the_prometheus_text_has_the_taas_series_and_route_histograms() {
     )
     .await
     .expect(404);
-    let reply = app.get("/metrics/prometheus").key(ROOT).send().await;
+    let reply = app.metrics_prometheus(ROOT).await;
     assert_eq!(reply.status.as_u16(), 200);
     assert_eq!(
         reply.header("content-type"),
@@ -71,12 +71,12 @@ async fn the_prometheus_text_has_the_taas_series_and_route_histograms() {
 async fn disabled_metrics_answer_404_before_the_role_check() {
     let app = TestApp::with(|s| s.metrics_enabled = false);
     let tenant = app.tenant("Acme").await;
-    let json_reply = app.get("/metrics").key(&tenant.read_only).send().await;
+    let json_reply = app.metrics(&tenant.read_only).await;
     assert_eq!(
         json_reply.expect(404),
         &json!({ "error": "Metrics disabled by configuration" })
     );
-    let text = app.get("/metrics/prometheus").key(ROOT).send().await;
+    let text = app.metrics_prometheus(ROOT).await;
     assert_eq!(text.status.as_u16(), 404);
     assert_eq!(text.text, "# metrics disabled\n");
 }
@@ -84,7 +84,7 @@ async fn disabled_metrics_answer_404_before_the_role_check() {
 #[tokio::test]
 async fn the_openapi_document_is_3_1_and_covers_every_route() {
     let app = TestApp::new();
-    let reply = app.get("/openapi.json").key(ROOT).send().await;
+    let reply = app.openapi(ROOT).await;
     let doc = reply.expect(200);
     assert_eq!(doc["openapi"], "3.1.0");
     let routes = route_list();
@@ -138,7 +138,7 @@ async fn every_documented_route_is_served_by_the_router() {
 #[tokio::test]
 async fn the_docs_page_lists_operations_without_external_scripts() {
     let app = TestApp::new();
-    let page = app.get("/docs").key(ROOT).send().await;
+    let page = app.docs(ROOT).await;
     assert_eq!(page.status.as_u16(), 200);
     assert!(page.text.contains("/positions/{id}/transition"));
     assert!(!page.text.contains("<script"));
@@ -223,7 +223,7 @@ async fn the_documented_schemas_match_the_real_responses() {
             json!({ "label": "l", "role": "admin" }),
         )
         .await;
-    let doc = app.get("/openapi.json").key(ROOT).send().await.json;
+    let doc = app.openapi(ROOT).await.json;
     let position = app.get_position(key, &world.position).await.json;
     let ledger = app
         .ledger_events(key, &format!("?positionId={}", world.position))
@@ -254,9 +254,9 @@ async fn the_documented_schemas_match_the_real_responses() {
             app.list_api_keys(key, &world.tenant.id).await.json[0].clone(),
         ),
         ("AuditEvent", audit["data"][0].clone()),
-        ("Health", app.get("/health").send().await.json),
-        ("Ready", app.get("/ready").send().await.json),
-        ("Metrics", app.get("/metrics").key(ROOT).send().await.json),
+        ("Health", app.health().await.json),
+        ("Ready", app.ready().await.json),
+        ("Metrics", app.metrics(ROOT).await.json),
         ("Error", app.get("/nope").key(ROOT).send().await.json),
     ];
     let mut problems = Vec::new();

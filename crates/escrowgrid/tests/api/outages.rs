@@ -13,17 +13,17 @@ async fn ready_is_503_with_a_fixed_message_when_the_store_is_down() {
     let store = OutageStore::shared();
     let app = TestApp::on_store(store.clone(), |s| s.store_backend = "postgres".into());
     assert_eq!(
-        app.get("/ready").send().await.expect(200),
+        app.ready().await.expect(200),
         &json!({ "ok": true, "storeBackend": "postgres", "db": { "ok": true } })
     );
     store.set_down(true);
-    let reply = app.get("/ready").send().await;
+    let reply = app.ready().await;
     assert_eq!(
         reply.expect(503),
         &json!({ "ok": false, "storeBackend": "postgres", "db": { "ok": false, "error": "database unavailable" } })
     );
     store.set_down(false);
-    app.get("/ready").send().await.expect(200);
+    app.ready().await.expect(200);
 }
 
 #[tokio::test]
@@ -46,7 +46,7 @@ async fn a_store_outage_is_an_opaque_503_that_never_leaks_the_cause() {
         assert!(reply.header("x-request-id").is_some());
     }
     store.set_down(false);
-    let metrics = app.get("/metrics/prometheus").key(ROOT).send().await;
+    let metrics = app.metrics_prometheus(ROOT).await;
     assert!(
         metrics.text.contains("taas_requests_errors_total 3"),
         "{}",
@@ -66,7 +66,7 @@ async fn health_stays_up_during_a_store_outage() {
     let store = OutageStore::shared();
     let app = TestApp::on_store(Arc::clone(&store) as _, |_| {});
     store.set_down(true);
-    app.get("/health").send().await.expect(200);
+    app.health().await.expect(200);
 }
 
 #[tokio::test]
@@ -79,4 +79,43 @@ async fn a_request_that_outlives_the_timeout_is_answered_503_json() {
     let reply = app.list_institutions(ROOT).await;
     assert_eq!(reply.expect(503), &json!({ "error": "Request timed out" }));
     assert!(reply.header("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn a_lost_race_is_409_with_the_original_details_and_audited() {
+    let store = OutageStore::shared();
+    let app = TestApp::on_store(store.clone(), |_| {});
+    let world = app.world("Acme").await;
+    store
+        .lose_next_race
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let reply = app
+        .post(&format!("/positions/{}/transition", world.position))
+        .key(&world.tenant.admin)
+        .header("x-request-id", "req-race")
+        .json(&json!({ "toState": "FUNDED" }))
+        .send()
+        .await;
+    assert_eq!(
+        reply.expect(409),
+        &json!({
+            "error": "Concurrent modification detected",
+            "details": "Position was modified by another request. Expected state: CREATED, actual: FUNDED. Please retry.",
+        })
+    );
+    let audit = app.audit_events(ROOT, "?action=CONCURRENCY_CONFLICT").await;
+    let body = audit.expect(200);
+    assert_eq!(body["pagination"]["total"], 1);
+    let row = &body["data"][0];
+    assert_eq!(row["requestId"], "req-race");
+    assert_eq!(row["statusCode"], 409);
+    assert_eq!(row["resourceId"], world.position.as_str());
+    assert_eq!(row["institutionId"], world.tenant.id.as_str());
+    app.transition(
+        &world.tenant.admin,
+        &world.position,
+        json!({ "toState": "FUNDED" }),
+    )
+    .await
+    .expect(200);
 }

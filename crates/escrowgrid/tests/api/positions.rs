@@ -270,7 +270,7 @@ async fn positions_are_listed_with_filters_and_events() {
     app.transition(key, &world.position, json!({ "toState": "FUNDED" }))
         .await
         .expect(200);
-    let all = app.get("/positions").key(key).send().await;
+    let all = app.list_positions(key, "").await;
     assert_eq!(all.expect(200)["pagination"]["total"], 2);
     let holder = app
         .get("/positions?holderReference=holder-1")

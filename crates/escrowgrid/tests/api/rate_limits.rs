@@ -44,7 +44,7 @@ async fn the_general_limiter_skips_root_and_public_routes_and_counts_per_key() {
     let tenant = app.tenant("Acme").await;
     for _ in 0..3 {
         app.list_institutions(ROOT).await.expect(200);
-        app.get("/health").send().await.expect(200);
+        app.health().await.expect(200);
     }
     app.list_institutions(&tenant.admin).await.expect(429);
     app.list_institutions(&tenant.read_only).await.expect(200);

@@ -124,7 +124,7 @@ async fn template_lists_are_paginated_and_tenant_scoped() {
         .send()
         .await;
     assert_eq!(ignored.expect(200)["pagination"]["total"], 3);
-    let root_all = app.get("/asset-templates").key(ROOT).send().await;
+    let root_all = app.list_templates(ROOT, "").await;
     assert_eq!(root_all.expect(200)["pagination"]["total"], 4);
     let root_filtered = app
         .get(&format!("/asset-templates?institutionId={}", other.id))
@@ -240,7 +240,7 @@ async fn assets_are_filtered_by_template() {
     )
     .await
     .expect(201);
-    let all = app.get("/assets").key(&world.tenant.admin).send().await;
+    let all = app.list_assets(&world.tenant.admin, "").await;
     assert_eq!(all.expect(200)["pagination"]["total"], 2);
     let filtered = app
         .get(&format!("/assets?templateId={second}"))

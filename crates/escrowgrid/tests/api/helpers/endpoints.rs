@@ -124,4 +124,46 @@ impl TestApp {
             .send()
             .await
     }
+
+    pub async fn health(&self) -> Reply {
+        self.get("/health").send().await
+    }
+
+    pub async fn ready(&self) -> Reply {
+        self.get("/ready").send().await
+    }
+
+    pub async fn list_templates(&self, key: &str, query: &str) -> Reply {
+        self.get(&format!("/asset-templates{query}"))
+            .key(key)
+            .send()
+            .await
+    }
+
+    pub async fn list_assets(&self, key: &str, query: &str) -> Reply {
+        self.get(&format!("/assets{query}")).key(key).send().await
+    }
+
+    pub async fn list_positions(&self, key: &str, query: &str) -> Reply {
+        self.get(&format!("/positions{query}"))
+            .key(key)
+            .send()
+            .await
+    }
+
+    pub async fn metrics(&self, key: &str) -> Reply {
+        self.get("/metrics").key(key).send().await
+    }
+
+    pub async fn metrics_prometheus(&self, key: &str) -> Reply {
+        self.get("/metrics/prometheus").key(key).send().await
+    }
+
+    pub async fn openapi(&self, key: &str) -> Reply {
+        self.get("/openapi.json").key(key).send().await
+    }
+
+    pub async fn docs(&self, key: &str) -> Reply {
+        self.get("/docs").key(key).send().await
+    }
 }

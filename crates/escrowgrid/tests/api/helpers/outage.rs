@@ -25,6 +25,8 @@ pub struct OutageStore {
     pub inner: MemoryStore,
     pub down: AtomicBool,
     pub hung: AtomicBool,
+    /// The next transition loses an (injected) optimistic-concurrency race.
+    pub lose_next_race: AtomicBool,
 }
 
 impl OutageStore {
@@ -162,6 +164,16 @@ impl EscrowStore for OutageStore {
         audit: &AuditContext,
     ) -> Result<Position> {
         self.gate().await?;
+        if self.lose_next_race.swap(false, Ordering::SeqCst) {
+            let current = self.inner.get_position(scope, id).await?;
+            return Err(Error::Conflict {
+                position_id: id.clone(),
+                expected_version: current.version,
+                actual_version: current.version + 1,
+                expected_state: current.state,
+                actual_state: request.to_state,
+            });
+        }
         self.inner
             .transition_position(scope, id, request, audit)
             .await
