@@ -294,7 +294,15 @@ pub fn all() -> Value {
     schemas.insert(
         "LedgerEvent".into(),
         object(
-            &["id", "kind", "positionId", "institutionId", "at", "newState", "payload"],
+            &[
+                "id",
+                "kind",
+                "positionId",
+                "institutionId",
+                "at",
+                "newState",
+                "payload",
+            ],
             json!({
                 "id": id("led"), "kind": string_enum(LedgerEventKind::ALL, LedgerEventKind::as_str),
                 "positionId": id("pos"), "institutionId": id("inst"), "at": timestamp(),
