@@ -14,9 +14,8 @@
 //! `/health` and `/ready` are public; so are `/openapi.json` and `/docs` when
 //! `PUBLIC_DOCS_ENABLED` is set.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -109,8 +108,9 @@ pub fn is_public(path: &str, public_docs: bool) -> bool {
             && (path == "/openapi.json" || path == "/docs" || path.starts_with("/docs/")))
 }
 
-/// Middleware: authenticates the request and stores [`AuthContext`] and [`AuditContext`].
-pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Authenticates the request and stores [`AuthContext`] (non-public paths) and
+/// [`AuditContext`] in its extensions, or answers the rejection (see the module docs).
+pub async fn authenticate(state: &AppState, req: Request) -> Result<Request, Response> {
     let settings = state.settings();
     let (mut parts, body) = req.into_parts();
     let ip = client_ip(&parts, settings.trust_proxy);
@@ -122,19 +122,17 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
         path: parts.uri.path().to_owned(),
         client_ip: ip.map(|ip| ip.to_string()),
     };
-    if is_public(parts.uri.path(), settings.public_docs_enabled) {
-        parts.extensions.insert(audit);
-        return next.run(Request::from_parts(parts, body)).await;
+    if !is_public(parts.uri.path(), settings.public_docs_enabled) {
+        let auth = match identify(state, &parts.headers, ip).await {
+            Ok(auth) => auth,
+            Err(rejection) => return Err(reject(state, &audit, rejection).await),
+        };
+        audit.api_key_id.clone_from(&auth.api_key_id);
+        audit.institution_id.clone_from(&auth.institution_id);
+        parts.extensions.insert(auth);
     }
-    let auth = match identify(&state, &parts.headers, ip).await {
-        Ok(auth) => auth,
-        Err(rejection) => return reject(&state, &audit, rejection).await,
-    };
-    audit.api_key_id.clone_from(&auth.api_key_id);
-    audit.institution_id.clone_from(&auth.institution_id);
-    parts.extensions.insert(auth);
     parts.extensions.insert(audit);
-    next.run(Request::from_parts(parts, body)).await
+    Ok(Request::from_parts(parts, body))
 }
 
 /// Why authentication failed.
