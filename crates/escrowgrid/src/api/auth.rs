@@ -154,7 +154,11 @@ async fn identify(
     if let Some(root_key) = settings.root_api_key.as_deref() {
         if digest_eq(token, root_key) {
             let allowed = &settings.root_api_key_allowed_ips;
-            if !allowed.is_empty() && !ip.is_some_and(|ip| allowed.contains(&ip.to_canonical())) {
+            let listed = |ip: std::net::IpAddr| {
+                let ip = ip.to_canonical();
+                allowed.iter().any(|entry| entry.to_canonical() == ip)
+            };
+            if !allowed.is_empty() && !ip.is_some_and(listed) {
                 return Err(Rejection::RootIpNotAllowed);
             }
             return Ok(AuthContext {

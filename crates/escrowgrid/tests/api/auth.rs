@@ -187,6 +187,19 @@ async fn the_forwarded_header_is_used_with_trust_proxy() {
 }
 
 #[tokio::test]
+async fn an_ipv4_mapped_allow_list_entry_matches_the_plain_address() {
+    let app = TestApp::with(|s| {
+        s.root_api_key_allowed_ips = vec!["::ffff:10.0.0.7".parse().expect("ip")];
+    });
+    app.get("/institutions")
+        .key(ROOT)
+        .peer("10.0.0.7:1")
+        .send()
+        .await
+        .expect(200);
+}
+
+#[tokio::test]
 async fn an_unknown_client_address_never_matches_the_allow_list() {
     let app = allow_list_app(false);
     app.get("/institutions")
