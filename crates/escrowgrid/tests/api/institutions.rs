@@ -158,3 +158,17 @@ async fn an_institution_is_fetched_by_id_and_unknown_or_malformed_ids_are_404() 
         .await
         .expect_error(404, "Institution not found");
 }
+
+#[tokio::test]
+async fn unknown_body_keys_are_ignored() {
+    let app = TestApp::new();
+    let reply = app
+        .create_institution(
+            ROOT,
+            json!({ "name": "Acme", "regions": ["US"], "id": "inst_mine", "admin": true }),
+        )
+        .await;
+    let body = reply.expect(201);
+    assert_ne!(body["id"], "inst_mine");
+    assert!(body.get("admin").is_none());
+}
