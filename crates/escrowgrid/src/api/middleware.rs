@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -37,7 +37,7 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
     let started = Instant::now();
     let request_id = request_id_for(req.headers());
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let method = req.method().clone();
+    let method = metric_method(req.method());
     let limit = state.settings().request_timeout;
     let response = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => json_framework_errors(response),
@@ -54,8 +54,23 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert(X_REQUEST_ID.clone(), value);
     }
-    record(&state, &request_id, method.as_str(), &response, started);
+    record(&state, &request_id, method, &response, started);
     response
+}
+
+/// The method label of metrics and logs; non-standard methods share one label so that
+/// clients cannot grow the label set without bound.
+fn metric_method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// Per-route middleware, see the module docs.

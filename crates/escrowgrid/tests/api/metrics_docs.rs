@@ -265,3 +265,18 @@ async fn the_documented_schemas_match_the_real_responses() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[tokio::test]
+async fn unusual_methods_share_one_metrics_label() {
+    let app = TestApp::new();
+    for method in ["FOO", "BAR"] {
+        let method = axum::http::Method::from_bytes(method.as_bytes()).expect("method");
+        app.call(method, "/institutions")
+            .key(ROOT)
+            .send()
+            .await
+            .expect(405);
+    }
+    let body = app.metrics(ROOT).await.json;
+    assert_eq!(body["requestsByMethod"], json!({ "OTHER": 2 }));
+}
