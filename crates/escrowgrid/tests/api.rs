@@ -11,6 +11,7 @@ mod api {
     mod idempotency;
     mod institutions;
     mod ledger_audit;
+    mod logging;
     mod metrics_docs;
     mod outages;
     mod policies;
