@@ -257,8 +257,12 @@ fn storage_error(err: &gridstore::Error) -> ApiError {
             ApiError::unavailable(err).store_kind("unavailable")
         }
         G::StatementTimeout => ApiError::unavailable(err).store_kind("timeout"),
+        // A lost race inside the database is a conflict the client can retry, like a version
+        // conflict (but without states to report).
         G::SerializationFailure | G::Deadlock => {
-            ApiError::unavailable(err).store_kind("contention")
+            ApiError::conflict("Concurrent modification detected")
+                .with_details("The request conflicted with a concurrent request. Please retry.")
+                .store_kind("contention")
         }
         _ => ApiError::internal(err).store_kind("storage"),
     }
@@ -354,6 +358,16 @@ mod tests {
                 })
             )
         );
+    }
+
+    #[test]
+    fn a_serialization_failure_is_a_retryable_409() {
+        let err = ApiError::from(crate::Error::Storage(
+            gridstore::Error::SerializationFailure,
+        ));
+        let (status, body) = body_of(err);
+        assert_eq!(status, 409);
+        assert_eq!(body["error"], "Concurrent modification detected");
     }
 
     #[test]
