@@ -1,1 +1,140 @@
-//! HTTP API (to be written).
+//! The EscrowGrid HTTP API: an axum [`Router`] over an [`EscrowStore`](crate::store::EscrowStore).
+//!
+//! The observable contract of the original TypeScript service is kept (paths, status codes,
+//! `error` strings, camelCase fields, id prefixes, `X-API-KEY` / Bearer, `X-Request-Id`, the
+//! `{data, pagination}` envelope, 429 bodies with `Retry-After`, the `taas_*` series), with its
+//! known defects fixed:
+//!
+//! - every error is JSON, including malformed JSON (400), unknown routes (404), wrong methods
+//!   (405) and bodies over the limit (413); validation lists every bad field;
+//! - another tenant's ids answer 404 exactly like ids that do not exist (the original's 403
+//!   told callers the id existed);
+//! - the root key is compared in constant time and `X-Forwarded-For` is only trusted with
+//!   `TRUST_PROXY`;
+//! - the API-key-creation limiter is keyed by the caller, not by the target institution;
+//! - every `POST` honours `Idempotency-Key`.
+//!
+//! Layers, outermost first: [`middleware::frame`] (request id, timeout, JSON framework errors,
+//! security headers, logging, metrics) → CORS → body limit → routing → [`middleware::gate`]
+//! (auth, rate limits, idempotency) → route.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`state`] | [`AppState`], [`ApiSettings`], [`RateLimitSettings`] |
+//! | [`routes`] | the single route table (router + OpenAPI) |
+//! | [`error`] | [`ApiError`]: the one error → response mapping |
+//! | [`extract`] | JSON body and query extractors with JSON rejections |
+//! | [`auth`] | authentication, [`AuthContext`], failure audit rows |
+//! | [`caller`] | the `Caller` extractor and the acting-institution rule |
+//! | [`client_ip`] | the client address (`ConnectInfo`, `X-Forwarded-For` with `TRUST_PROXY`) |
+//! | [`rate_limit`] | general and sensitive-operation limiters |
+//! | [`idempotency`] | `Idempotency-Key` replay on every `POST` |
+//! | [`request_id`] | `X-Request-Id` |
+//! | [`middleware`] | the outer `frame` and the per-route `gate` |
+//! | [`pagination`] | `limit`/`offset` and the list envelope |
+//! | [`validate`] | raw JSON bodies → validated domain inputs, every bad field listed |
+//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`metrics`], [`openapi`] |
+
+pub mod api_keys;
+pub mod asset_templates;
+pub mod assets;
+pub mod audit;
+pub mod auth;
+pub mod caller;
+pub mod client_ip;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod institutions;
+pub mod ledger;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod pagination;
+pub mod policies;
+pub mod positions;
+pub mod rate_limit;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+pub mod validate;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::from_fn_with_state;
+use tower::ServiceBuilder;
+use tower::util::option_layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use auth::{AuthContext, AuthRole};
+pub use error::{ApiError, ApiResult};
+pub use state::{ApiSettings, AppState, RateLimitSettings};
+
+/// Origins allowed when `CORS_ALLOWED_ORIGINS` is unset outside production (as the original).
+const DEV_ORIGINS: [&str; 5] = [
+    "http://localhost:3000",
+    "http://localhost:4000",
+    "http://localhost:5173",
+    "http://localhost:5174",
+    "http://localhost:8080",
+];
+
+/// The complete application: every route with every middleware layer.
+pub fn router(state: AppState) -> Router {
+    let settings = state.settings().clone();
+    let routes = routes::build()
+        .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), middleware::gate))
+        .with_state(state.clone());
+    let app = ServiceBuilder::new()
+        .layer(from_fn_with_state(state, middleware::frame))
+        .layer(option_layer(cors_layer(&settings)))
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+        .service(routes);
+    Router::new().fallback_service(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::route_not_found()
+}
+
+/// CORS per the original: explicit origins, else the localhost origins outside production,
+/// else no CORS layer at all.
+fn cors_layer(settings: &ApiSettings) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = match &settings.cors_allowed_origins {
+        Some(origins) => origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin.trim()).ok())
+            .collect(),
+        None if settings.production => return None,
+        None => DEV_ORIGINS
+            .iter()
+            .map(|origin| HeaderValue::from_static(origin))
+            .collect(),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                HeaderName::from_static("x-api-key"),
+                HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .expose_headers([
+                HeaderName::from_static("x-request-id"),
+                HeaderName::from_static("idempotency-replayed"),
+                header::RETRY_AFTER,
+            ]),
+    )
+}

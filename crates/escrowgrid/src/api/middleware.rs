@@ -1,0 +1,142 @@
+//! The two middleware functions of the API.
+//!
+//! - [`frame`] wraps the whole application once: request id, timeout, JSON bodies for
+//!   framework errors, security headers, `X-Request-Id`, one log event and the metrics of the
+//!   request. It sits outside CORS, so preflight answers get a request id too, and outside
+//!   auth, so 401/403 answers are counted (the original missed them).
+//! - [`gate`] runs inside routing, around every route and the fallback: authentication, rate
+//!   limits, idempotency; it also hands the matched route template to [`frame`] (in the
+//!   response extensions) for the per-route metrics and logs.
+//!
+//! Few, flat layers keep the per-request cost low: every layer of a tower stack is cloned on
+//! each call.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ApiError, ErrorReport, StoreErrorKind};
+use super::request_id::{RequestId, X_REQUEST_ID, request_id_for};
+use super::state::AppState;
+use super::{auth, idempotency, rate_limit};
+
+const SECURITY_HEADERS: [(&str, &str); 6] = [
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("x-xss-protection", "0"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+];
+
+/// Outer middleware, see the module docs.
+pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = request_id_for(req.headers());
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let method = metric_method(req.method());
+    let limit = state.settings().request_timeout;
+    let response = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => json_framework_errors(response),
+        Err(_) => ApiError::timed_out().into_response(),
+    };
+    let mut response = response;
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(X_REQUEST_ID.clone(), value);
+    }
+    record(&state, &request_id, method, &response, started);
+    response
+}
+
+/// The method label of metrics and logs; non-standard methods share one label so that
+/// clients cannot grow the label set without bound.
+fn metric_method(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Per-route middleware, see the module docs.
+pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let mut response = match auth::authenticate(&state, req).await {
+        Err(rejection) => rejection,
+        Ok(req) => match rate_limit::enforce(&state, req).await {
+            Err(rejection) => rejection,
+            Ok(req) => idempotency::handle(&state, req, next).await,
+        },
+    };
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Gives framework-generated error responses (no `Content-Type`, e.g. axum's 405) the API's
+/// JSON error body, keeping their headers (`Allow`, ...).
+fn json_framework_errors(response: Response) -> Response {
+    let status = response.status();
+    if status.as_u16() < 400 || response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    let (mut parts, _body) = response.into_parts();
+    let replacement = match status {
+        StatusCode::NOT_FOUND => ApiError::route_not_found(),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
+        StatusCode::REQUEST_TIMEOUT => ApiError::timed_out(),
+        other if other.is_server_error() => {
+            ApiError::internal(format!("framework answered {other}"))
+        }
+        other => ApiError::bad_request(other.canonical_reason().unwrap_or("Bad request")),
+    }
+    .into_response();
+    let (new_parts, body) = replacement.into_parts();
+    parts.headers.extend(new_parts.headers);
+    parts.extensions.extend(new_parts.extensions);
+    let mut response = Response::from_parts(parts, body);
+    *response.status_mut() = status;
+    response
+}
+
+/// One metrics update and one structured log event (request id, method, route template,
+/// status, latency; never headers, bodies or keys). A 5xx cause ([`ErrorReport`]) is logged
+/// here with the request id.
+fn record(state: &AppState, request_id: &str, method: &str, response: &Response, started: Instant) {
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let metrics = state.metrics();
+    metrics.record_request(method, route, status, elapsed);
+    if let Some(StoreErrorKind(kind)) = response.extensions().get::<StoreErrorKind>() {
+        metrics.record_store_error(kind);
+    }
+    match response.extensions().get::<ErrorReport>() {
+        Some(ErrorReport(cause)) => tracing::error!(
+            request_id, method, route, status, latency_ms, error = %cause, "request failed"
+        ),
+        None => tracing::info!(request_id, method, route, status, latency_ms, "request"),
+    }
+}
