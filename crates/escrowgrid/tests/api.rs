@@ -11,7 +11,6 @@ mod api {
     mod idempotency;
     mod institutions;
     mod ledger_audit;
-    mod logging;
     mod metrics_docs;
     mod outages;
     mod policies;
