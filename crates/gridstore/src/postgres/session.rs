@@ -3,8 +3,8 @@
 //! Every operation is one statement; `save` and `save_many` decide the version check inside
 //! that statement (an `update ... where version = $expected` and an
 //! `insert ... on conflict do nothing` in two CTEs), so a concurrent writer can never slip
-//! between the check and the write. On a conflict, the `actual` version of the error is read
-//! by one more statement, so it is the version committed by the writer that won.
+//! between the check and the write. On a conflict of `save`, the `actual` version of the error
+//! is read by one more statement, so it is the version committed by the writer that won.
 //!
 //! `save_many` is one round trip whatever the batch size: one autocommit call of
 //! `gs_sessions_save_many` (migration 0007), sent with its parameter types so that no prepare
