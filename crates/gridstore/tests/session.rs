@@ -1,4 +1,7 @@
-//! The session contract suite against every backend.
+//! The session contract suite against every backend, and PostgreSQL's batch round trips.
+
+#[path = "session/round_trips.rs"]
+mod round_trips;
 
 mod memory {
     use gridstore::memory::MemorySessionStore;

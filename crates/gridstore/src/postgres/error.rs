@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 
-use tokio_postgres::error::SqlState;
+use tokio_postgres::error::{DbError, SqlState};
 
 use crate::Error;
 
@@ -36,13 +36,18 @@ const IDLE_IN_TRANSACTION_SESSION_TIMEOUT: &str = "25P03";
 /// `too_many_connections`: the server refused a new connection for now.
 const TOO_MANY_CONNECTIONS: &str = "53300";
 
+/// gridstore's own SQLSTATE for an optimistic-locking conflict raised by a database function
+/// (e.g. `gs_sessions_save_many`, migration 0007), with the conflict as JSON in DETAIL.
+const VERSION_CONFLICT: &str = "GS409";
+
 /// Display text of the driver's connect timeout, which carries no source to match on.
 const DRIVER_CONNECT_TIMEOUT: &str = "timeout waiting for server";
 
 /// Maps a driver error to a typed [`Error`].
 ///
 /// Constraint violations, serialization failures, deadlocks, statement timeouts, server
-/// shutdowns and lost connections get their own variants; anything else becomes
+/// shutdowns and lost connections get their own variants; gridstore's own `GS409` becomes
+/// [`Error::VersionConflict`] from the JSON in its DETAIL; anything else becomes
 /// [`Error::Database`] with its SQLSTATE and is logged at `warn`.
 ///
 /// [`Error::Connection`] covers class 08, I/O failures, and the server closing the session
@@ -81,16 +86,46 @@ pub fn classify(err: tokio_postgres::Error) -> Error {
             Error::Connection(Box::new(err))
         }
         code if code.starts_with(CONNECTION_EXCEPTION_CLASS) => Error::Connection(Box::new(err)),
-        code => {
-            let code = code.to_owned();
-            let message = db.map(|db| db.message()).unwrap_or_default();
-            tracing::warn!(sqlstate = %code, message, "unexpected database error");
-            Error::Database {
-                code,
-                source: Box::new(err),
-            }
-        }
+        VERSION_CONFLICT => match db.and_then(version_conflict) {
+            Some(conflict) => conflict,
+            None => unexpected(code.to_owned(), err),
+        },
+        code => unexpected(code.to_owned(), err),
     }
+}
+
+/// [`Error::Database`] for a SQLSTATE without a variant of its own, logged at `warn`.
+fn unexpected(code: String, err: tokio_postgres::Error) -> Error {
+    let message = err.as_db_error().map(|db| db.message()).unwrap_or_default();
+    tracing::warn!(sqlstate = %code, message, "unexpected database error");
+    Error::Database {
+        code,
+        source: Box::new(err),
+    }
+}
+
+/// The DETAIL of a `GS409` error: the first conflicting item of a batch.
+#[derive(serde::Deserialize)]
+struct ConflictDetail {
+    key: String,
+    expected: u64,
+    actual: Option<u64>,
+}
+
+/// The [`Error::VersionConflict`] described by a `GS409` error's DETAIL, if it parses.
+fn version_conflict(db: &DbError) -> Option<Error> {
+    let detail: ConflictDetail = serde_json::from_str(db.detail()?).ok()?;
+    tracing::debug!(
+        key = %detail.key,
+        expected = detail.expected,
+        actual = detail.actual,
+        "version conflict raised by the database"
+    );
+    Some(Error::VersionConflict {
+        key: detail.key,
+        expected: detail.expected,
+        actual: detail.actual,
+    })
 }
 
 /// Classifies errors the server did not send: lost connections, I/O failures, timeouts, and

@@ -39,6 +39,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "leases",
         sql: include_str!("../../migrations/0006_leases.sql"),
     },
+    Migration {
+        version: 7,
+        name: "sessions_save_many",
+        sql: include_str!("../../migrations/0007_sessions_save_many.sql"),
+    },
 ];
 
 /// Applies the pending gridstore migrations (safe to call from several instances at once);

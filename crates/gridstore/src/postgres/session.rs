@@ -3,30 +3,40 @@
 //! Every operation is one statement; `save` and `save_many` decide the version check inside
 //! that statement (an `update ... where version = $expected` and an
 //! `insert ... on conflict do nothing` in two CTEs), so a concurrent writer can never slip
-//! between the check and the write. On a conflict, the `actual` version of the error is read
-//! by one more statement, so it is the version committed by the writer that won.
+//! between the check and the write. On a conflict of `save`, the `actual` version of the error
+//! is read by one more statement, so it is the version committed by the writer that won.
 //!
-//! `save_many` runs its one `unnest` statement (whatever the batch size) in a transaction that
-//! is rolled back when any item conflicts (so three round trips: begin, statement, commit), and is retried on deadlocks and lost connections before commit (via
-//! [`crate::postgres::retry()`]). Single-statement operations are not retried: a lost
-//! connection may or may not have applied them, and callers know which of theirs are safe to
-//! repeat.
+//! `save_many` is one round trip whatever the batch size: one autocommit call of
+//! `gs_sessions_save_many` (migration 0007), sent with its parameter types so that no prepare
+//! is needed. The function locks the stored rows of the batch in id order (so overlapping
+//! batches queue rather than deadlock), upserts every item with its version check, and raises
+//! `GS409` naming the first conflicting item in input order when any item conflicts; the raise
+//! rolls the whole statement back, so the batch is atomic, and `actual` is read by a later
+//! statement of the function, so it is the version committed by the writer that won.
+//!
+//! Retries: `save_many` runs again after a deadlock or a serialization failure (the statement
+//! was rolled back) and after a failure to check a connection out (nothing was sent). Like
+//! the other single-statement operations it is not retried once the statement may have
+//! reached the server and the connection is lost: it may or may not have been applied, and
+//! callers know which of theirs are safe to repeat (a repeated batch whose first attempt was
+//! applied fails its version check).
 
 mod sql;
 
 use std::collections::HashMap;
+use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use crate::metrics::observe;
-use crate::postgres::{PgPool, RetryPolicy, commit, retry};
+use crate::postgres::{PgPool, RetryPolicy, retry};
 use crate::session::{
     Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
     empty_by_state, validate_batch, validate_session,
 };
-use crate::{Error, Result};
+use crate::{Error, Result, Retryable};
 
 const PRIMITIVE: &str = "session";
 const BACKEND: &str = "postgres";
@@ -47,24 +57,54 @@ impl PgSessionStore {
         }
     }
 
-    /// One attempt of `save_many`: the batch statement in a transaction, committed only when
-    /// no item conflicts (an early return drops the transaction, which rolls it back).
+    /// One attempt of `save_many`: one call of the batch function on a checked-out
+    /// connection.
     async fn save_many_once(
         &self,
         columns: &sql::BatchColumns<'_>,
-        batch: &[Session],
-    ) -> Result<Vec<u64>> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        let statement = tx.prepare_cached(sql::SAVE_MANY).await?;
-        let rows = tx.query(&statement, &columns.params()).await?;
-        match batch_outcome(&rows, batch)? {
-            Ok(versions) => {
-                commit(tx).await?;
-                Ok(versions)
-            }
-            // Dropping the transaction rolls it back.
-            Err(conflicting) => Err(conflict(&tx, conflicting).await),
+    ) -> Result<Vec<u64>, BatchAttempt> {
+        let client = self.pool.get().await.map_err(BatchAttempt::Unsent)?;
+        let row = client
+            .query_typed_one(sql::SAVE_MANY, &columns.params())
+            .await
+            .map_err(|err| BatchAttempt::Sent(err.into()))?;
+        let versions: Vec<i64> = row
+            .try_get(0)
+            .map_err(|err| BatchAttempt::Sent(err.into()))?;
+        Ok(versions.into_iter().map(from_db_version).collect())
+    }
+}
+
+/// A failed attempt of `save_many`, by whether the statement may have reached the server.
+#[derive(Debug)]
+enum BatchAttempt {
+    /// No connection could be checked out: nothing was sent.
+    Unsent(Error),
+    /// The statement was sent: only a failure that rolled it back is safe to run again.
+    Sent(Error),
+}
+
+impl BatchAttempt {
+    fn into_error(self) -> Error {
+        match self {
+            Self::Unsent(err) | Self::Sent(err) => err,
+        }
+    }
+}
+
+impl Retryable for BatchAttempt {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Unsent(err) => err.is_retryable(),
+            Self::Sent(err) => matches!(err, Error::Deadlock | Error::SerializationFailure),
+        }
+    }
+}
+
+impl fmt::Display for BatchAttempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unsent(err) | Self::Sent(err) => err.fmt(f),
         }
     }
 }
@@ -142,18 +182,6 @@ async fn conflict<C: GenericClient>(client: &C, session: &Session) -> Error {
         expected: session.version,
         actual,
     }
-}
-
-/// The new versions from the batch statement in input order, or the first conflicting item.
-fn batch_outcome<'s>(rows: &[Row], batch: &'s [Session]) -> Result<Result<Vec<u64>, &'s Session>> {
-    let mut versions = Vec::with_capacity(batch.len());
-    for (row, session) in rows.iter().zip(batch) {
-        match row.try_get::<_, Option<i64>>("new_version")? {
-            Some(version) => versions.push(from_db_version(version)),
-            None => return Ok(Err(session)),
-        }
-    }
-    Ok(Ok(versions))
 }
 
 #[async_trait::async_trait]
@@ -244,7 +272,9 @@ impl SessionStore for PgSessionStore {
                 return Ok(Vec::new());
             }
             let columns = sql::BatchColumns::of(batch)?;
-            retry(&self.retry, || self.save_many_once(&columns, batch)).await
+            retry(&self.retry, || self.save_many_once(&columns))
+                .await
+                .map_err(BatchAttempt::into_error)
         })
         .await
     }

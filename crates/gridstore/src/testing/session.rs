@@ -40,7 +40,9 @@
 //! - 16 writers racing one session
 //!   ([`concurrency::sixteen_writers_racing_one_session_lose_no_update`]);
 //! - batches racing over the same sessions
-//!   ([`concurrency::racing_batches_over_the_same_sessions_apply_all_or_nothing`]);
+//!   ([`concurrency::racing_batches_over_the_same_sessions_apply_all_or_nothing`]) and
+//!   creating the same new sessions
+//!   ([`concurrency::racing_batches_creating_the_same_sessions_apply_all_or_nothing`]);
 //! - data surviving a reopen
 //!   ([`concurrency::sessions_written_through_one_store_are_read_through_another`], which
 //!   takes two stores and is called by each backend's test file);
@@ -97,6 +99,7 @@ macro_rules! session_contract_tests {
                 concurrent_saves_of_distinct_sessions_all_land,
                 sixteen_writers_racing_one_session_lose_no_update,
                 racing_batches_over_the_same_sessions_apply_all_or_nothing,
+                racing_batches_creating_the_same_sessions_apply_all_or_nothing,
             ],
             maintenance: [
                 stats_count_sessions_by_state_and_size,

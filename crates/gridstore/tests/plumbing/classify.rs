@@ -74,6 +74,34 @@ async fn constraint_violations_carry_their_constraint_or_column() {
 }
 
 #[tokio::test]
+async fn gridstore_version_conflicts_raised_by_the_database_carry_their_detail() {
+    let (_db, pool) = fresh_pool().await;
+
+    let conflict = error_of(
+        &pool,
+        r#"do $$ begin raise exception 'version conflict' using errcode = 'GS409',
+           detail = '{"key": "s-1", "expected": 3, "actual": null}'; end $$"#,
+    )
+    .await;
+    let garbled = error_of(
+        &pool,
+        "do $$ begin raise exception 'version conflict' using errcode = 'GS409',
+           detail = 'not json'; end $$",
+    )
+    .await;
+
+    assert!(
+        matches!(&conflict, Error::VersionConflict { key, expected: 3, actual: None } if key == "s-1"),
+        "{conflict:?}"
+    );
+    assert!(!conflict.is_retryable());
+    assert!(
+        matches!(&garbled, Error::Database { code, .. } if code == "GS409"),
+        "{garbled:?}"
+    );
+}
+
+#[tokio::test]
 async fn two_serializable_transactions_updating_one_row_fail_to_serialize() {
     // Arrange: the loser takes its snapshot before the winner commits
     let (_db, pool) = pool_with_schema().await;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::to_db_version;
 use crate::Result;
@@ -25,35 +25,10 @@ with updated as (
 )
 select coalesce((select version from updated), (select version from inserted)) as written";
 
-/// The batch form of [`SAVE`]: one row per input item in input order, with `new_version`
-/// null for a conflicting item.
-pub(super) const SAVE_MANY: &str = "
-with input as (
-    select *
-      from unnest($1::text[], $2::text[], $3::jsonb[], $4::int8[],
-                  $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
-           with ordinality
-           as t(id, state, data, version, created_at, updated_at, expires_at, ord)
-), updated as (
-    update gs_sessions s
-       set state = i.state, data = i.data, version = s.version + 1,
-           created_at = i.created_at, updated_at = i.updated_at, expires_at = i.expires_at
-      from input i
-     where s.id = i.id and i.version > 0 and s.version = i.version
- returning s.id, s.version
-), inserted as (
-    insert into gs_sessions (id, state, data, version, created_at, updated_at, expires_at)
-    select id, state, data, 1, created_at, updated_at, expires_at
-      from input
-     where version = 0
-        on conflict (id) do nothing
- returning id, version
-)
-select coalesce(u.version, n.version) as new_version
-  from input i
-  left join updated u on u.id = i.id
-  left join inserted n on n.id = i.id
- order by i.ord";
+/// The batch form of [`SAVE`], one autocommit statement: `gs_sessions_save_many` (migration
+/// 0007) returns the new versions in input order, or raises `GS409` naming the first
+/// conflicting item, which rolls the whole statement back.
+pub(super) const SAVE_MANY: &str = "select gs_sessions_save_many($1, $2, $3, $4, $5, $6, $7)";
 
 /// The committed version of one session, read after a conflict.
 pub(super) const VERSION: &str = "select version from gs_sessions where id = $1";
@@ -103,7 +78,7 @@ select state, count(*), coalesce(sum(pg_column_size(data)), 0)::int8
   from gs_sessions
  group by state";
 
-/// A batch as the parallel arrays [`SAVE_MANY`] unnests.
+/// A batch as the parallel arrays [`SAVE_MANY`] takes.
 pub(super) struct BatchColumns<'a> {
     ids: Vec<&'a str>,
     states: Vec<&'static str>,
@@ -139,15 +114,17 @@ impl<'a> BatchColumns<'a> {
         })
     }
 
-    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+    /// The parameters of [`SAVE_MANY`] with their types, so the statement needs no prepare
+    /// round trip.
+    pub(super) fn params(&self) -> [(&(dyn ToSql + Sync), Type); 7] {
         [
-            &self.ids,
-            &self.states,
-            &self.data,
-            &self.versions,
-            &self.created,
-            &self.updated,
-            &self.expires,
+            (&self.ids, Type::TEXT_ARRAY),
+            (&self.states, Type::TEXT_ARRAY),
+            (&self.data, Type::JSONB_ARRAY),
+            (&self.versions, Type::INT8_ARRAY),
+            (&self.created, Type::TIMESTAMPTZ_ARRAY),
+            (&self.updated, Type::TIMESTAMPTZ_ARRAY),
+            (&self.expires, Type::TIMESTAMPTZ_ARRAY),
         ]
     }
 }

@@ -116,6 +116,61 @@ pub async fn racing_batches_over_the_same_sessions_apply_all_or_nothing<S: Sessi
     assert!(ids.iter().all(|id| stored[id].version == 2));
 }
 
+/// Gap: 8 batches race to create the same 4 new sessions (version 0, in rotated orders),
+/// each with one more new session of its own: exactly one batch lands whole, every other one
+/// fails whole with a `VersionConflict` (a concurrent insert of the same id is a conflict,
+/// never a unique violation or a deadlock), so only the winner's own session exists.
+pub async fn racing_batches_creating_the_same_sessions_apply_all_or_nothing<S: SessionStore>(
+    store: &S,
+) {
+    let ids: Vec<String> = (0..4).map(|n| format!("new-{n}")).collect();
+
+    let batches = (0..8_usize).map(|writer| {
+        let mut batch: Vec<Session> = ids
+            .iter()
+            .map(|id| session(id, SessionState::Active))
+            .collect();
+        batch.rotate_left(writer % ids.len());
+        batch.push(session(&format!("own-{writer}"), SessionState::Active));
+        for s in &mut batch {
+            s.data = json!({"writer": writer});
+        }
+        async move { store.save_many(&batch).await }
+    });
+    let results = join_all(batches).await;
+
+    let mut winners = Vec::new();
+    for (writer, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(versions) => {
+                assert_eq!(versions, [1, 1, 1, 1, 1]);
+                winners.push(writer);
+            }
+            Err(Error::VersionConflict { expected: 0, .. }) => {}
+            Err(other) => panic!("unexpected error: {other:?}"),
+        }
+    }
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one batch can create them: {winners:?}"
+    );
+    let winner = winners[0];
+    let own: Vec<String> = (0..8).map(|writer| format!("own-{writer}")).collect();
+    let stored = store.get_many(&own).await.expect("read own");
+    assert_eq!(
+        stored.keys().collect::<Vec<_>>(),
+        [&format!("own-{winner}")],
+        "only the winner's own session may exist"
+    );
+    let shared = store.get_many(&ids).await.expect("read shared");
+    assert!(
+        ids.iter()
+            .all(|id| shared[id].data["writer"] == json!(winner) && shared[id].version == 1),
+        "mixed writers: {shared:?}"
+    );
+}
+
 /// Gap: what one store handle wrote is read through another handle on the same storage (for
 /// PostgreSQL: a new pool on the same database, i.e. a reopened store).
 pub async fn sessions_written_through_one_store_are_read_through_another<S: SessionStore>(
