@@ -25,6 +25,7 @@
 pub mod api_keys;
 pub mod assets;
 pub mod audit;
+pub mod audit_filters;
 pub mod fixtures;
 pub mod idempotency;
 pub mod institutions;
@@ -81,6 +82,8 @@ macro_rules! escrow_store_contract_tests {
             policies::a_policy_with_its_minimum_above_its_maximum_is_rejected,
             audit::audit_events_are_listed_with_filters_and_pages_in_write_order,
             audit::a_tenant_sees_only_its_own_audit_events,
+            audit_filters::audit_events_are_filtered_by_resource_type_and_id,
+            audit_filters::audit_events_are_filtered_by_an_inclusive_time_range,
             ledger::ledger_events_are_scoped_to_the_tenant,
             idempotency::an_idempotent_response_is_stored_once,
             idempotency::an_expired_idempotent_response_is_gone_and_can_be_replaced,

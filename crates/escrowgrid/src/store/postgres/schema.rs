@@ -17,6 +17,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency",
         sql: include_str!("../../../migrations/0002_idempotency.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit_filters",
+        sql: include_str!("../../../migrations/0003_audit_filters.sql"),
+    },
 ];
 
 #[cfg(test)]
