@@ -1,7 +1,5 @@
 //! Scopes, filters, pages and other values exchanged with an [`super::EscrowStore`].
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
@@ -223,30 +221,6 @@ impl std::fmt::Debug for CreatedApiKey {
             .field("api_key", &self.api_key)
             .field("token", &"<redacted>")
             .finish()
-    }
-}
-
-/// How long a stored idempotent response is replayed: 24 hours.
-pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// A response remembered for an idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// Hash of the request it answered (a replay with another body is a client error).
-    pub request_hash: String,
-    /// HTTP status.
-    pub status: u16,
-    /// Body bytes.
-    pub body: Vec<u8>,
-    /// When it was stored; it expires [`IDEMPOTENCY_TTL`] later.
-    pub created_at: DateTime<Utc>,
-}
-
-impl StoredResponse {
-    /// Whether it is still replayable at `now`.
-    #[must_use]
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        chrono::Duration::from_std(IDEMPOTENCY_TTL).is_ok_and(|ttl| self.created_at + ttl > now)
     }
 }
 

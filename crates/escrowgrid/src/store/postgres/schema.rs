@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_filters",
         sql: include_str!("../../../migrations/0003_audit_filters.sql"),
     },
+    Migration {
+        version: 4,
+        name: "idempotency_reservations",
+        sql: include_str!("../../../migrations/0004_idempotency_reservations.sql"),
+    },
 ];
 
 #[cfg(test)]
