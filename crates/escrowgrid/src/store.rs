@@ -49,6 +49,7 @@
 //! [`Error::NotFound`]: crate::Error::NotFound
 //! [`Error::Conflict`]: crate::Error::Conflict
 
+mod idempotency;
 pub mod memory;
 pub mod postgres;
 mod query;
@@ -64,9 +65,10 @@ use crate::domain::{
     TransitionRequest,
 };
 
+pub use idempotency::{IDEMPOTENCY_LEASE, IDEMPOTENCY_TTL, Reservation, StoredResponse};
 pub use query::{
-    AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, IDEMPOTENCY_TTL, MAX_LIMIT, Page,
-    Paginated, PositionFilter, Scope, StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated,
+    PositionFilter, Scope, TemplateFilter,
 };
 
 /// Persistence of every EscrowGrid entity. Object-safe: use it as `Arc<dyn EscrowStore>`.
@@ -265,16 +267,35 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
 
     // ---- idempotency ----
 
-    /// The response stored under (`scope_key`, `key`), unless it is older than
-    /// [`IDEMPOTENCY_TTL`].
-    async fn idempotency_get(&self, scope_key: &str, key: &str) -> Result<Option<StoredResponse>>;
+    /// Reserves (`scope_key`, `key`) for a request with `request_hash`, or says why not.
+    ///
+    /// Atomic across instances sharing the store: of concurrent callers on a free key exactly
+    /// one gets [`Reservation::Reserved`]. A completed record younger than [`IDEMPOTENCY_TTL`]
+    /// is [`Reservation::Replay`] (same hash) or [`Reservation::Mismatch`]; a reservation
+    /// younger than `lease` is [`Reservation::InProgress`] (same hash) or
+    /// [`Reservation::Mismatch`]. An expired record of either kind is replaced by the new
+    /// reservation.
+    async fn idempotency_reserve(
+        &self,
+        scope_key: &str,
+        key: &str,
+        request_hash: &str,
+        lease: std::time::Duration,
+    ) -> Result<Reservation>;
 
-    /// Stores a response under (`scope_key`, `key`), replacing an expired one. A live one is
-    /// [`crate::Error::Duplicate`] `"idempotency key"` (the first writer wins).
-    async fn idempotency_put(
+    /// Turns the caller's reservation of (`scope_key`, `key`) into the stored `response`
+    /// (replayed until `response.created_at` + [`IDEMPOTENCY_TTL`]). The reservation must
+    /// still be there with `response.request_hash` (even if its lease ran out); otherwise
+    /// nothing is written and the answer is NotFound `"idempotency reservation"`.
+    async fn idempotency_complete(
         &self,
         scope_key: &str,
         key: &str,
         response: StoredResponse,
     ) -> Result<()>;
+
+    /// Drops the reservation of (`scope_key`, `key`) after a request whose answer is not
+    /// stored (409, 429, 5xx, cancellation), so a retry may run. A completed record is never
+    /// dropped; a missing reservation is not an error.
+    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()>;
 }

@@ -25,6 +25,7 @@
 pub mod api_keys;
 pub mod assets;
 pub mod audit;
+pub mod audit_filters;
 pub mod fixtures;
 pub mod idempotency;
 pub mod institutions;
@@ -81,15 +82,29 @@ macro_rules! escrow_store_contract_tests {
             policies::a_policy_with_its_minimum_above_its_maximum_is_rejected,
             audit::audit_events_are_listed_with_filters_and_pages_in_write_order,
             audit::a_tenant_sees_only_its_own_audit_events,
+            audit_filters::audit_events_are_filtered_by_resource_type_and_id,
+            audit_filters::audit_events_are_filtered_by_an_inclusive_time_range,
             ledger::ledger_events_are_scoped_to_the_tenant,
-            idempotency::an_idempotent_response_is_stored_once,
-            idempotency::an_expired_idempotent_response_is_gone_and_can_be_replaced,
+            idempotency::a_reserved_key_is_in_progress_until_completed_then_replayed,
+            idempotency::completing_needs_the_reservation_with_the_same_hash,
+            idempotency::a_released_reservation_frees_the_key_but_a_completed_record_stays,
+            idempotency::an_expired_reservation_is_taken_over,
+            idempotency::an_expired_response_is_gone_and_its_key_can_be_reserved_again,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn thirty_two_concurrent_transitions_have_one_winner_per_version() {
             let (store, _guard) = ($factory)().await;
             $crate::testing::race::thirty_two_concurrent_transitions_have_one_winner_per_version(
+                store,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn eight_concurrent_reservations_of_one_key_have_one_winner() {
+            let (store, _guard) = ($factory)().await;
+            $crate::testing::idempotency::eight_concurrent_reservations_of_one_key_have_one_winner(
                 store,
             )
             .await;

@@ -9,6 +9,7 @@ mod api {
     mod concurrency;
     mod framework;
     mod idempotency;
+    mod idempotency_reservations;
     mod institutions;
     mod ledger_audit;
     mod metrics_docs;

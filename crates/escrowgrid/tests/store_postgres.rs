@@ -1,7 +1,7 @@
 //! The `EscrowStore` contract suite on PostgreSQL (one throwaway database per test, from
 //! testkit), plus PostgreSQL-specific tests: schema guards (immutable ledger, CHECK
-//! constraints, composite foreign keys), statement budgets, concurrent migrations, exact
-//! decimals and one-transaction writes.
+//! constraints, composite foreign keys), statement budgets, index use of the audit filters,
+//! concurrent migrations, exact decimals and one-transaction writes.
 //!
 //! Run against an existing server with `TEST_DATABASE_URL=postgres://...`.
 
@@ -18,5 +18,8 @@ mod statements;
 
 #[path = "store_postgres/atomicity.rs"]
 mod atomicity;
+
+#[path = "store_postgres/plans.rs"]
+mod plans;
 
 escrowgrid::escrow_store_contract_tests!(support::postgres_store);

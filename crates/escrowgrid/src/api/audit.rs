@@ -3,10 +3,9 @@
 //! Root sees every event (and may filter by `institutionId`); an admin key sees the events of
 //! its own institution; read-only keys get 403 `Forbidden to access audit events`.
 //!
-//! Filters: `action`, `outcome`, `apiKeyId` (in the store), and `resourceType`, `resourceId`,
-//! `from`, `to` (RFC 3339, inclusive bounds on `occurredAt`). The store's `AuditFilter` has no
-//! resource or time fields yet, so when one of those is given the handler reads the
-//! store-filtered list in pages of 1000 and filters and paginates the rest itself.
+//! Filters: `action`, `outcome`, `apiKeyId`, `resourceType`, `resourceId`, `from`, `to`
+//! (RFC 3339, inclusive bounds on `occurredAt`). All of them are applied by the store, which
+//! also counts the total and cuts the page.
 
 use axum::Json;
 use axum::extract::State;
@@ -15,7 +14,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{AuditAction, AuditEvent, AuditOutcome, FieldError, ResourceType};
-use crate::store::{AuditFilter, MAX_LIMIT, Page};
+use crate::store::AuditFilter;
 
 use super::asset_templates::{any_filter, root_filter};
 use super::auth::AuthRole;
@@ -69,36 +68,7 @@ pub(super) fn routes() -> Vec<Route> {
     }]
 }
 
-/// Filters the store cannot apply (yet).
-#[derive(Debug, Default)]
-struct LocalFilter {
-    resource_type: Option<ResourceType>,
-    resource_id: Option<String>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-}
-
-impl LocalFilter {
-    fn is_empty(&self) -> bool {
-        self.resource_type.is_none()
-            && self.resource_id.is_none()
-            && self.from.is_none()
-            && self.to.is_none()
-    }
-
-    fn accepts(&self, event: &AuditEvent) -> bool {
-        self.resource_type
-            .is_none_or(|wanted| event.resource_type == Some(wanted))
-            && self
-                .resource_id
-                .as_ref()
-                .is_none_or(|wanted| event.resource_id.as_ref() == Some(wanted))
-            && self.from.is_none_or(|from| event.occurred_at >= from)
-            && self.to.is_none_or(|to| event.occurred_at <= to)
-    }
-}
-
-fn parse_filters(caller: &Caller, query: &QueryMap) -> ApiResult<(AuditFilter, LocalFilter)> {
+fn parse_filter(caller: &Caller, query: &QueryMap) -> ApiResult<AuditFilter> {
     let mut errors = Vec::new();
     let action = parse_enum::<AuditAction>(
         &mut errors,
@@ -123,22 +93,19 @@ fn parse_filters(caller: &Caller, query: &QueryMap) -> ApiResult<(AuditFilter, L
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let store_filter = AuditFilter {
+    Ok(AuditFilter {
         institution_id: root_filter(caller, query.get("institutionId")),
         api_key_id: any_filter(query.get("apiKeyId")),
         action,
         outcome,
-    };
-    let local = LocalFilter {
         resource_type,
         resource_id: query
             .get("resourceId")
             .filter(|raw| !raw.is_empty())
             .map(str::to_owned),
-        from,
-        to,
-    };
-    Ok((store_filter, local))
+        occurred_from: from,
+        occurred_to: to,
+    })
 }
 
 fn parse_enum<T: std::str::FromStr>(
@@ -181,31 +148,10 @@ async fn list(
         return Err(ApiError::forbidden("Forbidden to access audit events"));
     }
     let page = page_from_query(&query)?;
-    let (filter, local) = parse_filters(&caller, &query)?;
-    let scope = caller.auth.scope();
-    let result = if local.is_empty() {
-        state
-            .store()
-            .list_audit_events(&scope, &filter, page)
-            .await?
-    } else {
-        let mut matching = Vec::new();
-        let mut offset = 0_i64;
-        loop {
-            let chunk = Page::new(i64::from(MAX_LIMIT), offset).map_err(ApiError::validation)?;
-            let batch = state
-                .store()
-                .list_audit_events(&scope, &filter, chunk)
-                .await?;
-            let fetched = batch.items.len();
-            let more = batch.has_more(chunk);
-            matching.extend(batch.items.into_iter().filter(|event| local.accepts(event)));
-            offset += i64::try_from(fetched).unwrap_or(i64::MAX);
-            if fetched == 0 || !more {
-                break;
-            }
-        }
-        page.apply(matching.into_iter())
-    };
+    let filter = parse_filter(&caller, &query)?;
+    let result = state
+        .store()
+        .list_audit_events(&caller.auth.scope(), &filter, page)
+        .await?;
     Ok(Json(PageBody::new(result, page)))
 }

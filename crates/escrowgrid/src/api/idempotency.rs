@@ -6,16 +6,15 @@
 //! - A stored response for (caller, key) younger than 24 hours is replayed (status and body,
 //!   plus `Idempotency-Replayed: true`) when the hash matches; another request under the same
 //!   key is 422 `Idempotency-Key reused with a different request`.
-//! - Concurrent requests with the same key on one instance: the first reserves the key in
-//!   process, the others get 409 `A request with this Idempotency-Key is in progress` and may
-//!   retry. (Across instances the store's first-writer-wins `idempotency_put` keeps one stored
-//!   answer, but both requests may execute: a store-level reservation needs a trait method to
-//!   complete a reservation, noted as future work.)
-//! - Only final answers are stored: 2xx and 4xx except 409 and 429 (a retry may succeed
-//!   there); 5xx are not stored either.
-
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+//! - Concurrent requests with the same key, on one instance or several sharing the store: the
+//!   first reserves the key in the store (`idempotency_reserve`), the others get 409
+//!   `A request with this Idempotency-Key is in progress` and may retry. The reservation's
+//!   lease (at least [`IDEMPOTENCY_LEASE`], and twice the request timeout) frees the key of a
+//!   crashed instance.
+//! - Only final answers are stored (`idempotency_complete`): 2xx and 4xx except 409 and 429
+//!   (a retry may succeed there); 5xx are not stored either. For those, and when the request
+//!   is cancelled (timeout, client gone) or panics, the reservation is released
+//!   (`idempotency_release`) so a retry runs.
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::Request;
@@ -25,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::domain::now_millis;
-use crate::store::StoredResponse;
+use crate::store::{IDEMPOTENCY_LEASE, Reservation, StoredResponse};
 
 use super::auth::AuthContext;
 use super::error::ApiError;
@@ -37,39 +36,63 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub const IDEMPOTENCY_REPLAYED: &str = "idempotency-replayed";
 const MAX_KEY_LEN: usize = 255;
 
-/// Keys whose first request is still running in this process.
-#[derive(Debug, Clone, Default)]
-pub struct InFlight {
-    keys: Arc<Mutex<HashSet<(String, String)>>>,
+/// A store reservation held by the running request. Completing or releasing it consumes it;
+/// dropped while still held (cancellation, panic, an unreadable response), it is released in
+/// a background task.
+struct Held {
+    state: AppState,
+    scope: String,
+    key: String,
+    armed: bool,
 }
 
-/// Releases an in-flight reservation when dropped (also on panic or cancellation).
-#[derive(Debug)]
-struct Reservation {
-    keys: Arc<Mutex<HashSet<(String, String)>>>,
-    entry: (String, String),
-}
+impl Held {
+    /// Stores the final response. On failure the reservation is released on drop, so a retry
+    /// runs the request again (as it would have without a key).
+    async fn complete(mut self, response: StoredResponse) {
+        match self
+            .state
+            .store()
+            .idempotency_complete(&self.scope, &self.key, response)
+            .await
+        {
+            Ok(()) => self.armed = false,
+            Err(err) => tracing::warn!(error = %err, "idempotent response not stored"),
+        }
+    }
 
-impl InFlight {
-    fn reserve(&self, scope: &str, key: &str) -> Option<Reservation> {
-        let entry = (scope.to_owned(), key.to_owned());
-        let mut keys = self
-            .keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.insert(entry.clone()).then(|| Reservation {
-            keys: Arc::clone(&self.keys),
-            entry,
-        })
+    /// Releases the reservation after an answer that is not stored.
+    async fn release(mut self) {
+        let released = self
+            .state
+            .store()
+            .idempotency_release(&self.scope, &self.key)
+            .await;
+        self.armed = false;
+        if let Err(err) = released {
+            tracing::warn!(error = %err, "idempotency reservation not released");
+        }
     }
 }
 
-impl Drop for Reservation {
+impl Drop for Held {
     fn drop(&mut self) {
-        self.keys
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.entry);
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (state, scope, key) = (
+            self.state.clone(),
+            std::mem::take(&mut self.scope),
+            std::mem::take(&mut self.key),
+        );
+        runtime.spawn(async move {
+            if let Err(err) = state.store().idempotency_release(&scope, &key).await {
+                tracing::warn!(error = %err, "idempotency reservation not released");
+            }
+        });
     }
 }
 
@@ -110,23 +133,39 @@ async fn run(
     let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
     let hash = request_hash(parts.method.as_str(), target, &bytes);
 
-    if let Some(response) = replay(state, &scope, &key, &hash).await? {
-        return Ok(response);
+    let lease = IDEMPOTENCY_LEASE.max(state.settings().request_timeout.saturating_mul(2));
+    let reservation = state
+        .store()
+        .idempotency_reserve(&scope, &key, &hash, lease)
+        .await
+        .map_err(|err| ApiError::from(err).into_response())?;
+    match reservation {
+        Reservation::Reserved => {}
+        Reservation::Replay(stored) => return Ok(replayed(stored)),
+        Reservation::Mismatch => {
+            return Err(
+                ApiError::unprocessable("Idempotency-Key reused with a different request")
+                    .into_response(),
+            );
+        }
+        Reservation::InProgress => {
+            return Err(
+                ApiError::conflict("A request with this Idempotency-Key is in progress")
+                    .into_response(),
+            );
+        }
     }
-    let Some(_reservation) = state.in_flight().reserve(&scope, &key) else {
-        return Err(
-            ApiError::conflict("A request with this Idempotency-Key is in progress")
-                .into_response(),
-        );
+    let held = Held {
+        state: state.clone(),
+        scope,
+        key,
+        armed: true,
     };
-    // Another request may have finished between the lookup and the reservation.
-    if let Some(response) = replay(state, &scope, &key, &hash).await? {
-        return Ok(response);
-    }
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
     if !is_final(response.status()) {
+        held.release().await;
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
@@ -139,33 +178,8 @@ async fn run(
         body: body.to_vec(),
         created_at: now_millis(),
     };
-    if let Err(err) = state.store().idempotency_put(&scope, &key, stored).await {
-        tracing::warn!(error = %err, "idempotent response not stored");
-    }
+    held.complete(stored).await;
     Ok(Response::from_parts(parts, Body::from(body)))
-}
-
-async fn replay(
-    state: &AppState,
-    scope: &str,
-    key: &str,
-    hash: &str,
-) -> Result<Option<Response>, Response> {
-    let stored = state
-        .store()
-        .idempotency_get(scope, key)
-        .await
-        .map_err(|err| ApiError::from(err).into_response())?;
-    let Some(stored) = stored else {
-        return Ok(None);
-    };
-    if stored.request_hash != hash {
-        return Err(
-            ApiError::unprocessable("Idempotency-Key reused with a different request")
-                .into_response(),
-        );
-    }
-    Ok(Some(replayed(stored)))
 }
 
 fn replayed(stored: StoredResponse) -> Response {
@@ -210,17 +224,6 @@ mod tests {
         assert_ne!(base, request_hash("POST", "/assets", b"{}"));
         assert_ne!(base, request_hash("POST", "/positions", b"{ }"));
         assert_eq!(base, request_hash("POST", "/positions", b"{}"));
-    }
-
-    #[test]
-    fn a_key_is_reserved_once_until_released() {
-        let in_flight = InFlight::default();
-        let first = in_flight.reserve("root", "k");
-        assert!(first.is_some());
-        assert!(in_flight.reserve("root", "k").is_none());
-        assert!(in_flight.reserve("ak_other", "k").is_some());
-        drop(first);
-        assert!(in_flight.reserve("root", "k").is_some());
     }
 
     #[test]

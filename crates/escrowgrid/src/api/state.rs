@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use crate::store::EscrowStore;
 
-use super::idempotency::InFlight;
 use super::metrics::MetricsRegistry;
 use super::rate_limit::RateLimiters;
 
@@ -22,7 +21,6 @@ struct Inner {
     settings: ApiSettings,
     metrics: MetricsRegistry,
     limiters: RateLimiters,
-    in_flight: InFlight,
     pool: Option<gridstore::postgres::PgPool>,
 }
 
@@ -36,7 +34,6 @@ impl AppState {
                 settings,
                 metrics: MetricsRegistry::default(),
                 limiters,
-                in_flight: InFlight::default(),
                 pool: None,
             }),
         }
@@ -56,7 +53,6 @@ impl AppState {
                 settings: shared.settings.clone(),
                 metrics: MetricsRegistry::default(),
                 limiters: RateLimiters::new(&shared.settings.rate_limit),
-                in_flight: InFlight::default(),
                 pool: Some(pool),
             },
         };
@@ -81,10 +77,6 @@ impl AppState {
 
     pub(crate) fn limiters(&self) -> &RateLimiters {
         &self.inner.limiters
-    }
-
-    pub(crate) fn in_flight(&self) -> &InFlight {
-        &self.inner.in_flight
     }
 
     pub(crate) fn pool(&self) -> Option<&gridstore::postgres::PgPool> {

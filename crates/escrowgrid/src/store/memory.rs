@@ -5,12 +5,14 @@
 //! for its whole "transaction" (check, then mutate), so writes are atomic and serialized. No
 //! lock is held across an `.await`. Data lives only as long as the process.
 
+mod idempotency;
 mod reads;
 mod state;
 mod table;
 mod writes;
 
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -21,15 +23,12 @@ use crate::domain::{
     TemplateId, TransitionRequest, now_millis,
 };
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
-    StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter,
+    Reservation, Scope, StoredResponse, TemplateFilter,
 };
 use crate::{Error, Result};
 
 use state::State;
-
-/// Expired idempotency entries are swept whenever the map reaches a multiple of this size.
-const IDEMPOTENCY_SWEEP_EVERY: usize = 1024;
 
 /// The in-memory [`EscrowStore`]. Cheap to create; share it as `Arc<dyn EscrowStore>`.
 #[derive(Debug, Default)]
@@ -249,39 +248,30 @@ impl EscrowStore for MemoryStore {
         self.read().list_ledger_events(scope, position_id)
     }
 
-    async fn idempotency_get(&self, scope_key: &str, key: &str) -> Result<Option<StoredResponse>> {
-        let now = now_millis();
+    async fn idempotency_reserve(
+        &self,
+        scope_key: &str,
+        key: &str,
+        request_hash: &str,
+        lease: Duration,
+    ) -> Result<Reservation> {
         Ok(self
-            .read()
+            .write()
             .idempotency
-            .get(&(scope_key.to_owned(), key.to_owned()))
-            .filter(|stored| stored.is_live(now))
-            .cloned())
+            .reserve(scope_key, key, request_hash, lease, now_millis()))
     }
 
-    async fn idempotency_put(
+    async fn idempotency_complete(
         &self,
         scope_key: &str,
         key: &str,
         response: StoredResponse,
     ) -> Result<()> {
-        let now = now_millis();
-        let mut state = self.write();
-        let map = &mut state.idempotency;
-        let entry_key = (scope_key.to_owned(), key.to_owned());
-        if map
-            .get(&entry_key)
-            .is_some_and(|stored| stored.is_live(now))
-        {
-            return Err(Error::Duplicate {
-                resource: "idempotency key",
-                key: key.to_owned(),
-            });
-        }
-        if map.len() % IDEMPOTENCY_SWEEP_EVERY == IDEMPOTENCY_SWEEP_EVERY - 1 {
-            map.retain(|_, stored| stored.is_live(now));
-        }
-        map.insert(entry_key, response);
+        self.write().idempotency.complete(scope_key, key, response)
+    }
+
+    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()> {
+        self.write().idempotency.release(scope_key, key);
         Ok(())
     }
 }

@@ -1,11 +1,10 @@
 //! Scopes, filters, pages and other values exchanged with an [`super::EscrowStore`].
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, AssetId, AuditAction, AuditOutcome, FieldError, InstitutionId, TemplateId,
+    ApiKey, ApiKeyId, AssetId, AuditAction, AuditEvent, AuditOutcome, FieldError, InstitutionId,
+    ResourceType, TemplateId,
 };
 
 /// Whose rows a call may see and touch.
@@ -169,6 +168,42 @@ pub struct AuditFilter {
     pub action: Option<AuditAction>,
     /// Only events with this outcome.
     pub outcome: Option<AuditOutcome>,
+    /// Only events about this kind of resource.
+    pub resource_type: Option<ResourceType>,
+    /// Only events about this resource (exact id).
+    pub resource_id: Option<String>,
+    /// Only events that occurred at or after this instant (inclusive).
+    pub occurred_from: Option<DateTime<Utc>>,
+    /// Only events that occurred at or before this instant (inclusive).
+    pub occurred_to: Option<DateTime<Utc>>,
+}
+
+impl AuditFilter {
+    /// Whether `event` passes every field of the filter (the scope is checked separately).
+    /// The reference semantics both backends implement.
+    #[must_use]
+    pub fn accepts(&self, event: &AuditEvent) -> bool {
+        self.institution_id
+            .as_ref()
+            .is_none_or(|id| event.institution_id.as_ref() == Some(id))
+            && self
+                .api_key_id
+                .as_ref()
+                .is_none_or(|id| event.api_key_id.as_ref() == Some(id))
+            && self.action.is_none_or(|action| action == event.action)
+            && self.outcome.is_none_or(|outcome| outcome == event.outcome)
+            && self
+                .resource_type
+                .is_none_or(|kind| event.resource_type == Some(kind))
+            && self
+                .resource_id
+                .as_ref()
+                .is_none_or(|id| event.resource_id.as_ref() == Some(id))
+            && self
+                .occurred_from
+                .is_none_or(|from| event.occurred_at >= from)
+            && self.occurred_to.is_none_or(|to| event.occurred_at <= to)
+    }
 }
 
 /// A created API key and its plaintext token (shown once, never stored).
@@ -186,30 +221,6 @@ impl std::fmt::Debug for CreatedApiKey {
             .field("api_key", &self.api_key)
             .field("token", &"<redacted>")
             .finish()
-    }
-}
-
-/// How long a stored idempotent response is replayed: 24 hours.
-pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// A response remembered for an idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// Hash of the request it answered (a replay with another body is a client error).
-    pub request_hash: String,
-    /// HTTP status.
-    pub status: u16,
-    /// Body bytes.
-    pub body: Vec<u8>,
-    /// When it was stored; it expires [`IDEMPOTENCY_TTL`] later.
-    pub created_at: DateTime<Utc>,
-}
-
-impl StoredResponse {
-    /// Whether it is still replayable at `now`.
-    #[must_use]
-    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
-        chrono::Duration::from_std(IDEMPOTENCY_TTL).is_ok_and(|ttl| self.created_at + ttl > now)
     }
 }
 

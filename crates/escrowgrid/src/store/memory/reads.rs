@@ -131,20 +131,7 @@ impl State {
                         None => true,
                         Some(own) => e.institution_id.as_ref() == Some(own),
                     })
-                    .filter(|e| {
-                        filter
-                            .institution_id
-                            .as_ref()
-                            .is_none_or(|i| e.institution_id.as_ref() == Some(i))
-                    })
-                    .filter(|e| {
-                        filter
-                            .api_key_id
-                            .as_ref()
-                            .is_none_or(|k| e.api_key_id.as_ref() == Some(k))
-                    })
-                    .filter(|e| filter.action.is_none_or(|a| a == e.action))
-                    .filter(|e| filter.outcome.is_none_or(|o| o == e.outcome)),
+                    .filter(|e| filter.accepts(e)),
             ),
         )
     }

@@ -6,9 +6,10 @@ use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Institution, InstitutionId,
     InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId, Region, TemplateId,
 };
-use crate::store::{Scope, StoredResponse};
+use crate::store::Scope;
 use crate::{Error, Result};
 
+use super::idempotency::IdempotencyRecords;
 use super::table::Table;
 
 /// Everything the memory store holds. One `RwLock` guards it all, so a write holding the
@@ -30,7 +31,8 @@ pub(super) struct State {
     pub(super) policy_by_region: HashMap<(InstitutionId, Region), PolicyId>,
     /// Audit events in write order.
     pub(super) audit: Vec<AuditEvent>,
-    pub(super) idempotency: HashMap<(String, String), StoredResponse>,
+    /// Idempotency reservations and stored responses.
+    pub(super) idempotency: IdempotencyRecords,
 }
 
 /// Rows that belong to one institution.

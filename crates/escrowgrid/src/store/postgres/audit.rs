@@ -19,8 +19,10 @@ insert into audit_events (id, occurred_at, created_at, request_id, api_key_id, i
     client_ip)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
-/// Scope (`$1`, null for root) and filters (`$2`..`$5`, null for any) are all parameters, so
-/// this is one prepared statement; the window count gives the total alongside the page.
+/// Scope (`$1`, null for root) and filters (`$2`..`$9`, null for any; the time bounds are
+/// inclusive) are all parameters, so this is one prepared statement; the window count gives the
+/// total alongside the page. Indexes: `migrations/0001` (institution, api key) and `0003`
+/// (resource id, occurred_at).
 const LIST_AUDIT: &str = "\
 select id, occurred_at, created_at, request_id, api_key_id, institution_id, method, path,
     action, outcome, resource_type, resource_id, payload, error, status_code, client_ip,
@@ -31,8 +33,12 @@ where ($1::text is null or institution_id = $1)
   and ($3::text is null or api_key_id = $3)
   and ($4::text is null or action = $4)
   and ($5::text is null or outcome = $5)
+  and ($6::text is null or resource_type = $6)
+  and ($7::text is null or resource_id = $7)
+  and ($8::timestamptz is null or occurred_at >= $8)
+  and ($9::timestamptz is null or occurred_at <= $9)
 order by seq
-limit $6 offset $7";
+limit $10 offset $11";
 
 /// The total alone, for a page past the end (where the window count has no row to ride on).
 const COUNT_AUDIT: &str = "\
@@ -42,7 +48,11 @@ where ($1::text is null or institution_id = $1)
   and ($2::text is null or institution_id = $2)
   and ($3::text is null or api_key_id = $3)
   and ($4::text is null or action = $4)
-  and ($5::text is null or outcome = $5)";
+  and ($5::text is null or outcome = $5)
+  and ($6::text is null or resource_type = $6)
+  and ($7::text is null or resource_id = $7)
+  and ($8::timestamptz is null or occurred_at >= $8)
+  and ($9::timestamptz is null or occurred_at <= $9)";
 
 /// Inserts one audit row with `statement`, prepared from [`INSERT_AUDIT`].
 pub(super) async fn insert<C: GenericClient>(
@@ -95,24 +105,25 @@ impl PgEscrowStore {
         let api_key = filter.api_key_id.as_ref().map(|id| id.as_str());
         let action = filter.action.map(|action| action.as_str());
         let outcome = filter.outcome.map(|outcome| outcome.as_str());
+        let resource_type = filter.resource_type.map(|kind| kind.as_str());
+        let resource_id = filter.resource_id.as_deref();
         let (limit, offset) = paging::limits(page);
         let client = self.pool.get().await?;
         let db = Db::new(&client, &self.counter);
-        let rows = db
-            .query(
-                LIST_AUDIT,
-                &[
-                    &own,
-                    &institution,
-                    &api_key,
-                    &action,
-                    &outcome,
-                    &limit,
-                    &offset,
-                ],
-            )
-            .await?;
-        let filters: &Params<'_> = &[&own, &institution, &api_key, &action, &outcome];
+        let filters: &Params<'_> = &[
+            &own,
+            &institution,
+            &api_key,
+            &action,
+            &outcome,
+            &resource_type,
+            &resource_id,
+            &filter.occurred_from,
+            &filter.occurred_to,
+        ];
+        let mut params = filters.to_vec();
+        params.extend_from_slice(&[&limit, &offset]);
+        let rows = db.query(LIST_AUDIT, &params).await?;
         let total = paging::total(&db, &rows, offset, COUNT_AUDIT, filters).await?;
         let items = rows
             .iter()

@@ -37,7 +37,7 @@ fn corrupt(
     }
 }
 
-fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> Result<T> {
+pub(super) fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> Result<T> {
     row.try_get(column).map_err(classify)
 }
 

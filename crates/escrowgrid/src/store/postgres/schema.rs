@@ -17,6 +17,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency",
         sql: include_str!("../../../migrations/0002_idempotency.sql"),
     },
+    Migration {
+        version: 3,
+        name: "audit_filters",
+        sql: include_str!("../../../migrations/0003_audit_filters.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "idempotency_reservations",
+        sql: include_str!("../../../migrations/0004_idempotency_reservations.sql"),
+    },
 ];
 
 #[cfg(test)]

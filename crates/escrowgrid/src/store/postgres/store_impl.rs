@@ -3,6 +3,8 @@
 //! deadlocks and connections lost before commit are retried; a commit with an unknown
 //! outcome never is), then translate storage errors into domain errors.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use gridstore::postgres::retry;
 
@@ -14,8 +16,8 @@ use crate::domain::{
     TransitionRequest,
 };
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
-    StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter,
+    Reservation, Scope, StoredResponse, TemplateFilter,
 };
 
 use super::PgEscrowStore;
@@ -264,11 +266,25 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.ledger(scope, position_id)).await
     }
 
-    async fn idempotency_get(&self, scope_key: &str, key: &str) -> Result<Option<StoredResponse>> {
-        retry(&self.retry, || self.stored_response(scope_key, key)).await
+    async fn idempotency_reserve(
+        &self,
+        scope_key: &str,
+        key: &str,
+        request_hash: &str,
+        lease: Duration,
+    ) -> Result<Reservation> {
+        let subject = Subject {
+            key: Some(key),
+            ..Subject::default()
+        };
+        retry(&self.retry, || {
+            self.reserve_key(scope_key, key, request_hash, lease)
+        })
+        .await
+        .map_err(|err| translate(err, &subject))
     }
 
-    async fn idempotency_put(
+    async fn idempotency_complete(
         &self,
         scope_key: &str,
         key: &str,
@@ -278,10 +294,18 @@ impl EscrowStore for PgEscrowStore {
             key: Some(key),
             ..Subject::default()
         };
-        retry(&self.retry, || {
-            self.store_response(scope_key, key, &response)
-        })
-        .await
-        .map_err(|err| translate(err, &subject))
+        retry(&self.retry, || self.complete_key(scope_key, key, &response))
+            .await
+            .map_err(|err| translate(err, &subject))
+    }
+
+    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()> {
+        let subject = Subject {
+            key: Some(key),
+            ..Subject::default()
+        };
+        retry(&self.retry, || self.release_key(scope_key, key))
+            .await
+            .map_err(|err| translate(err, &subject))
     }
 }

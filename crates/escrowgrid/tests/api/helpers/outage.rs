@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use escrowgrid::domain::{
@@ -13,8 +14,8 @@ use escrowgrid::domain::{
 };
 use escrowgrid::store::memory::MemoryStore;
 use escrowgrid::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
-    StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter,
+    Reservation, Scope, StoredResponse, TemplateFilter,
 };
 use escrowgrid::{Error, Result};
 
@@ -27,6 +28,8 @@ pub struct OutageStore {
     pub hung: AtomicBool,
     /// The next transition loses an (injected) optimistic-concurrency race.
     pub lose_next_race: AtomicBool,
+    /// Position creations never answer while set (other calls do).
+    pub hung_positions: AtomicBool,
 }
 
 impl OutageStore {
@@ -138,6 +141,9 @@ impl EscrowStore for OutageStore {
         audit: &AuditContext,
     ) -> Result<Position> {
         self.gate().await?;
+        if self.hung_positions.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         self.inner.create_position(scope, new, audit).await
     }
 
@@ -273,18 +279,33 @@ impl EscrowStore for OutageStore {
         self.inner.list_ledger_events(scope, position_id).await
     }
 
-    async fn idempotency_get(&self, scope_key: &str, key: &str) -> Result<Option<StoredResponse>> {
+    async fn idempotency_reserve(
+        &self,
+        scope_key: &str,
+        key: &str,
+        request_hash: &str,
+        lease: Duration,
+    ) -> Result<Reservation> {
         self.gate().await?;
-        self.inner.idempotency_get(scope_key, key).await
+        self.inner
+            .idempotency_reserve(scope_key, key, request_hash, lease)
+            .await
     }
 
-    async fn idempotency_put(
+    async fn idempotency_complete(
         &self,
         scope_key: &str,
         key: &str,
         response: StoredResponse,
     ) -> Result<()> {
         self.gate().await?;
-        self.inner.idempotency_put(scope_key, key, response).await
+        self.inner
+            .idempotency_complete(scope_key, key, response)
+            .await
+    }
+
+    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()> {
+        self.gate().await?;
+        self.inner.idempotency_release(scope_key, key).await
     }
 }

@@ -1,0 +1,122 @@
+//! `Idempotency-Key` reservations live in the store: they hold across instances sharing it,
+//! and answers that are not stored (409, 5xx, cancellation) free the key for a retry.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use escrowgrid::store::EscrowStore;
+use escrowgrid::store::memory::MemoryStore;
+use serde_json::{Value, json};
+
+use super::helpers::TestApp;
+use super::helpers::outage::OutageStore;
+
+fn position(asset: &str, holder: &str) -> Value {
+    json!({ "assetId": asset, "holderReference": holder, "currency": "USD", "amount": 1 })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_sharing_a_store_run_a_keyed_request_once() {
+    let store: Arc<dyn EscrowStore> = Arc::new(MemoryStore::new());
+    let first = TestApp::on_store(Arc::clone(&store), |_| {});
+    let second = TestApp::on_store(Arc::clone(&store), |_| {});
+    let world = first.world("Acme").await;
+    let mut tasks = Vec::new();
+    for task in 0..16 {
+        let app = if task % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let (key, body) = (world.tenant.admin.clone(), position(&world.asset, "shared"));
+        tasks.push(tokio::spawn(async move {
+            app.post("/positions")
+                .key(&key)
+                .header("idempotency-key", "across")
+                .json(&body)
+                .send()
+                .await
+        }));
+    }
+    let mut created = std::collections::HashSet::new();
+    for task in tasks {
+        let reply = task.await.expect("task");
+        match reply.status.as_u16() {
+            201 => {
+                created.insert(reply.id());
+            }
+            409 => assert_eq!(
+                reply.json["error"],
+                "A request with this Idempotency-Key is in progress"
+            ),
+            other => panic!("unexpected {other}: {}", reply.text),
+        }
+    }
+    assert_eq!(created.len(), 1);
+    let listed = second
+        .get("/positions?holderReference=shared")
+        .key(&world.tenant.admin)
+        .send()
+        .await;
+    assert_eq!(listed.expect(200)["pagination"]["total"], 1);
+}
+
+#[tokio::test]
+async fn a_retry_runs_again_after_a_conflict_that_was_not_stored() {
+    let store = OutageStore::shared();
+    let app = TestApp::on_store(store.clone(), |_| {});
+    let world = app.world("Acme").await;
+    store.lose_next_race.store(true, Ordering::SeqCst);
+    let path = format!("/positions/{}/transition", world.position);
+    let send = || {
+        app.post(&path)
+            .key(&world.tenant.admin)
+            .header("idempotency-key", "retry-me")
+            .json(&json!({ "toState": "FUNDED" }))
+            .send()
+    };
+    send().await.expect(409);
+    let retried = send().await;
+    assert_eq!(retried.expect(200)["state"], "FUNDED");
+    assert_eq!(retried.header("idempotency-replayed"), None);
+    let replayed = send().await;
+    assert_eq!(replayed.header("idempotency-replayed"), Some("true"));
+}
+
+#[tokio::test]
+async fn a_request_cut_by_the_timeout_releases_its_key() {
+    let store = OutageStore::shared();
+    let app = TestApp::on_store(store.clone(), |settings| {
+        settings.request_timeout = Duration::from_millis(100);
+    });
+    let world = app.world("Acme").await;
+    let send = || {
+        app.post("/positions")
+            .key(&world.tenant.admin)
+            .header("idempotency-key", "slow")
+            .json(&position(&world.asset, "slow"))
+            .send()
+    };
+    store.hung_positions.store(true, Ordering::SeqCst);
+    send().await.expect_error(503, "Request timed out");
+    store.hung_positions.store(false, Ordering::SeqCst);
+    // The cancelled request releases its reservation in a background task.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = send().await;
+        if reply.status.as_u16() == 201 {
+            assert_eq!(reply.header("idempotency-replayed"), None);
+            break;
+        }
+        assert_eq!(
+            reply.expect(409)["error"],
+            "A request with this Idempotency-Key is in progress"
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the key was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
