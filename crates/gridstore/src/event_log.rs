@@ -24,7 +24,7 @@
 //! after another one committed always sorts after it, and every event is delivered exactly
 //! once per cursor while the cursor only moves forward. A long-running writer delays (never
 //! skips) delivery of everything behind it; the lag is exported as the gauge
-//! `gridstore_subscription_lag_seconds`.
+//! `gridstore_subscription_lag_seconds{subscription}` (see [`Subscription::with_name`]).
 //!
 //! # Subscriptions
 //!

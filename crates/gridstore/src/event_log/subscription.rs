@@ -12,6 +12,9 @@ use tokio::sync::watch;
 use super::{Event, EventFilter, EventLog, EventPosition};
 use crate::Result;
 
+/// The `subscription` label of subscriptions that were not named.
+const UNNAMED: &str = "unnamed";
+
 /// The first re-read delay after a wake-up that found nothing new.
 const FENCE_RETRY_DELAY: Duration = Duration::from_millis(10);
 
@@ -40,6 +43,11 @@ impl Default for SubscriptionOptions {
 /// or restart, persist [`Subscription::position`] after processing a batch and pass it to
 /// [`Subscription::new`] again: events after it are delivered again, so delivery is
 /// at-least-once across restarts and exactly once within one subscription.
+///
+/// Each read that returns events sets the gauge
+/// `gridstore_subscription_lag_seconds{subscription}`: how long ago the last returned event was
+/// recorded. Name subscriptions with [`Subscription::with_name`] so each gets its own series;
+/// unnamed ones share the series `subscription="unnamed"`.
 #[derive(Debug)]
 pub struct Subscription {
     log: Arc<dyn EventLog>,
@@ -47,6 +55,7 @@ pub struct Subscription {
     cursor: EventPosition,
     options: SubscriptionOptions,
     wakeups: Wakeups,
+    name: String,
 }
 
 impl Subscription {
@@ -65,7 +74,21 @@ impl Subscription {
             cursor: from.unwrap_or(EventPosition::START),
             options,
             wakeups,
+            name: UNNAMED.to_owned(),
         }
+    }
+
+    /// Names the subscription: the `subscription` label of its lag gauge (use the consumer's
+    /// name, e.g. the key its checkpoint is saved under).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The subscription's name (`"unnamed"` unless set with [`Subscription::with_name`]).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The position of the last event returned (the start position before the first one).
@@ -84,9 +107,7 @@ impl Subscription {
             .await?;
         if let Some(last) = batch.last() {
             self.cursor = last.position;
-            let lag = (Utc::now() - last.recorded_at).num_milliseconds().max(0);
-            #[allow(clippy::cast_precision_loss)] // milliseconds fit an f64 exactly
-            metrics::gauge!("gridstore_subscription_lag_seconds").set(lag as f64 / 1000.0);
+            record_lag(&self.name, last);
         }
         Ok(batch)
     }
@@ -143,6 +164,14 @@ impl Subscription {
     }
 }
 
+/// Sets the lag gauge of subscription `name` from the last event it returned.
+fn record_lag(name: &str, last: &Event) {
+    let lag = (Utc::now() - last.recorded_at).num_milliseconds().max(0);
+    #[allow(clippy::cast_precision_loss)] // milliseconds fit an f64 exactly
+    metrics::gauge!("gridstore_subscription_lag_seconds", "subscription" => name.to_owned())
+        .set(lag as f64 / 1000.0);
+}
+
 /// A wake-up signal: it changes whenever events may have been appended.
 ///
 /// A hint only. Waiting on it never replaces polling (see [`Subscription`]).
@@ -173,5 +202,92 @@ impl Wakeups {
         if self.0.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+    use serde_json::json;
+
+    use super::*;
+    use crate::event_log::NewEvent;
+    use crate::memory::MemoryEventLog;
+
+    /// Records the key of every gauge registered.
+    #[derive(Debug, Default)]
+    struct GaugeKeys(Arc<Mutex<Vec<String>>>);
+
+    impl Recorder for GaugeKeys {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::noop()
+        }
+
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let line = format!("{}{{{}}}", key.name(), labels.join(","));
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line);
+            Gauge::noop()
+        }
+
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn each_named_subscription_reports_lag_under_its_own_label() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let log: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new());
+        let mut billing = Subscription::new(
+            log.clone(),
+            None,
+            EventFilter::all(),
+            SubscriptionOptions::default(),
+        )
+        .with_name("billing");
+        let mut audit =
+            Subscription::new(log.clone(), None, EventFilter::all(), Default::default());
+        runtime
+            .block_on(log.append(vec![NewEvent::new("s", "t", json!(1))]))
+            .expect("append");
+
+        let recorder = GaugeKeys::default();
+        metrics::with_local_recorder(&recorder, || {
+            for sub in [&mut billing, &mut audit] {
+                let batch = runtime.block_on(sub.poll()).expect("poll");
+                assert_eq!(batch.len(), 1);
+            }
+        });
+
+        let keys = recorder
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(
+            keys,
+            [
+                "gridstore_subscription_lag_seconds{subscription=billing}",
+                "gridstore_subscription_lag_seconds{subscription=unnamed}",
+            ]
+        );
+        assert_eq!(billing.name(), "billing");
     }
 }
