@@ -13,6 +13,9 @@ use rand::Rng;
 use serde_json::json;
 use testkit::TestDatabase;
 
+#[path = "event_log_pg/xid_digits.rs"]
+mod xid_digits;
+
 struct Fixture {
     _db: TestDatabase,
     config: PgConfig,

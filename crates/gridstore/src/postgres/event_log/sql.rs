@@ -16,7 +16,13 @@ select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
 returning seq, tx_id::text";
 
 /// The columns every event read selects, in the order [`event_from_row`] expects.
-const COLUMNS: &str = "seq, tx_id::text, recorded_at, stream, event_type, correlation_id, payload";
+///
+/// The text form of `tx_id` must not be named `tx_id`: `order by tx_id` would then sort by
+/// the output column, as text ("10000000" < "9999999"), so a limited read could return a
+/// later transaction first and move a cursor past an earlier one (and no index could serve
+/// the order).
+const COLUMNS: &str =
+    "seq, tx_id::text as tx_id_text, recorded_at, stream, event_type, correlation_id, payload";
 
 /// The commit fence: only transactions older than the oldest one still running.
 const FENCE: &str = "tx_id < pg_snapshot_xmin(pg_current_snapshot())";
