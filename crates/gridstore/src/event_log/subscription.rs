@@ -37,9 +37,22 @@ impl Default for SubscriptionOptions {
     }
 }
 
+/// The result of [`EventLog::read_after_scanned`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScannedBatch {
+    /// The matching events, in position order.
+    pub events: Vec<Event>,
+    /// How far the read looked: no matching event with a position up to here is missing from
+    /// `events` or can still appear. At least the last event's position.
+    pub scanned: EventPosition,
+}
+
 /// Follows an event log from a cursor, in position order, never skipping a late committer.
 ///
-/// The cursor advances only past events this subscription returned. To resume after a crash
+/// Its [`position`](Subscription::position) advances only past events this subscription
+/// returned; its reads start from [`Subscription::scanned_position`], which also moves past
+/// events that did not match the filter, so a selective filter does not re-read the same
+/// non-matching events on every poll. To resume after a crash
 /// or restart, persist [`Subscription::position`] after processing a batch and pass it to
 /// [`Subscription::new`] again: events after it are delivered again, so delivery is
 /// at-least-once across restarts and exactly once within one subscription.
@@ -53,6 +66,7 @@ pub struct Subscription {
     log: Arc<dyn EventLog>,
     filter: EventFilter,
     cursor: EventPosition,
+    scanned: EventPosition,
     options: SubscriptionOptions,
     wakeups: Wakeups,
     name: String,
@@ -72,6 +86,7 @@ impl Subscription {
             log,
             filter,
             cursor: from.unwrap_or(EventPosition::START),
+            scanned: from.unwrap_or(EventPosition::START),
             options,
             wakeups,
             name: UNNAMED.to_owned(),
@@ -96,6 +111,14 @@ impl Subscription {
         self.cursor
     }
 
+    /// How far the subscription has looked: every matching event up to this position was
+    /// returned. Past [`Subscription::position`] when the events after the last one returned
+    /// did not match the filter (or were not there), so the next read starts here instead of
+    /// re-reading them. Also a valid resume point once every returned event was processed.
+    pub fn scanned_position(&self) -> EventPosition {
+        self.scanned
+    }
+
     /// Reads the next batch without waiting; empty when nothing new is committed yet.
     ///
     /// # Errors
@@ -103,13 +126,14 @@ impl Subscription {
     pub async fn poll(&mut self) -> Result<Vec<Event>> {
         let batch = self
             .log
-            .read_after(self.cursor, &self.filter, self.options.batch_size.max(1))
+            .read_after_scanned(self.scanned, &self.filter, self.options.batch_size.max(1))
             .await?;
-        if let Some(last) = batch.last() {
+        if let Some(last) = batch.events.last() {
             self.cursor = last.position;
             record_lag(&self.name, last);
         }
-        Ok(batch)
+        self.scanned = batch.scanned.max(self.cursor);
+        Ok(batch.events)
     }
 
     /// Waits until at least one new event is committed and returns the next batch.
