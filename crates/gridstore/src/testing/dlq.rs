@@ -196,7 +196,8 @@ pub async fn claims_take_the_oldest_pending_items_and_hide_them(dlq: impl DeadLe
 /// After the visibility timeout the item is pending again and another worker can claim it.
 pub async fn an_expired_claim_can_be_claimed_again(dlq: impl DeadLetterQueue) {
     let stored = dlq.enqueue(item("job", 1)).await.expect("enqueue");
-    let short = Duration::from_millis(200);
+    // Long enough that the second claim below still sees it on a loaded box.
+    let short = Duration::from_millis(1000);
     let first = dlq
         .claim(&ClaimRequest::new("a", 1, short))
         .await
