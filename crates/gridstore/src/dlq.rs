@@ -19,6 +19,10 @@
 //!   `dlq:<id>`; a missing item fails with [`Error::NotFound`].
 //! - `limit = Some(0)` in [`DlqFilter`] lists nothing; `None` lists everything matching.
 //!   `max = 0` in a claim claims nothing.
+//! - [`DeadLetterQueue::force_settle`] is the administrator's override (like
+//!   [`force_release`](crate::Locks::force_release) for leases): it applies an outcome to any
+//!   item in any status — also a final one, so `Retried` re-opens a resolved or ineligible
+//!   item — and ends a live claim.
 //! - [`DeadLetterQueue::purge_older_than`] deletes items that failed before the given instant
 //!   in any status except under a live claim.
 //! - Payloads and details follow the [payload rules](crate::payload); no text may contain NUL.
@@ -278,6 +282,14 @@ pub trait DeadLetterQueue: Send + Sync + fmt::Debug + 'static {
     /// hold the item's claim.
     async fn settle(&self, id: i64, worker: &str, outcome: DlqOutcome) -> Result<DlqItem>;
 
+    /// The administrator's override: records `outcome` for an item whatever its status and
+    /// whoever holds its claim, without claiming it, and returns the updated item. A live claim
+    /// ends: its worker's later [`DeadLetterQueue::settle`] fails with [`Error::LockNotHeld`].
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown id.
+    async fn force_settle(&self, id: i64, outcome: DlqOutcome) -> Result<DlqItem>;
+
     /// Deletes items that failed before `before` (except those under a live claim); returns how
     /// many were deleted.
     async fn purge_older_than(&self, before: DateTime<Utc>) -> Result<u64>;
@@ -300,6 +312,11 @@ pub(crate) fn validate_item(item: &NewDlqItem) -> Result<()> {
 /// Validates the texts a settle stores.
 pub(crate) fn validate_outcome(worker: &str, outcome: &DlqOutcome) -> Result<()> {
     reject_nul(worker)?;
+    validate_outcome_text(outcome)
+}
+
+/// Validates the text an outcome stores.
+pub(crate) fn validate_outcome_text(outcome: &DlqOutcome) -> Result<()> {
     match outcome {
         DlqOutcome::Retried { error: text } | DlqOutcome::Ineligible { reason: text } => {
             reject_nul(text)

@@ -24,7 +24,7 @@
 //! after another one committed always sorts after it, and every event is delivered exactly
 //! once per cursor while the cursor only moves forward. A long-running writer delays (never
 //! skips) delivery of everything behind it; the lag is exported as the gauge
-//! `gridstore_subscription_lag_seconds`.
+//! `gridstore_subscription_lag_seconds{subscription}` (see [`Subscription::with_name`]).
 //!
 //! # Subscriptions
 //!
@@ -32,7 +32,9 @@
 //! event it processed (for example with the checkpoint primitive) and resumes from it with
 //! [`Subscription::new`]. Wake-ups ([`Wakeups`]) only shorten the wait; a subscription polls
 //! every [`SubscriptionOptions::poll_interval`] anyway, so it stays correct when notifications
-//! are lost (a listener disconnect, a restart).
+//! are lost (a listener disconnect, a restart). A filtered subscription reads with
+//! [`EventLog::read_after_scanned`], which also reports how far it looked, so it moves past
+//! non-matching events (up to the commit fence) without skipping a matching one.
 //!
 //! # Semantic choices
 //!
@@ -93,7 +95,7 @@ use serde_json::Value;
 
 use crate::{Error, Result};
 
-pub use subscription::{Subscription, SubscriptionOptions, Wakeups};
+pub use subscription::{ScannedBatch, Subscription, SubscriptionOptions, Wakeups};
 
 /// The position of an event in commit order: `(tx_id, seq)`, compared lexicographically.
 ///
@@ -321,6 +323,22 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<Event>>;
+
+    /// [`EventLog::read_after`], also reporting how far the read looked: every event matching
+    /// `filter` with a position in `(after, scanned]` is in the batch, and no event can appear
+    /// there later. Subscriptions continue from `scanned`, so a filtered subscription does not
+    /// re-read the non-matching events it already passed. The default reports the last
+    /// returned position (or `after`); backends that know their commit fence report up to it.
+    async fn read_after_scanned(
+        &self,
+        after: EventPosition,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<ScannedBatch> {
+        let events = self.read_after(after, filter, limit).await?;
+        let scanned = events.last().map_or(after, |e| e.position);
+        Ok(ScannedBatch { events, scanned })
+    }
 
     /// A wake-up signal for subscribers (a hint; see [`Wakeups`]).
     fn wakeups(&self) -> Wakeups;

@@ -37,7 +37,7 @@ pub use dlq::{
 };
 pub use error::{Error, Result, Retryable};
 pub use event_log::{
-    Event, EventFilter, EventLog, EventPosition, NewEvent, StreamStats, Subscription,
+    Event, EventFilter, EventLog, EventPosition, NewEvent, ScannedBatch, StreamStats, Subscription,
     SubscriptionOptions, Wakeups,
 };
 pub use kv::{KvStats, KvStore};

@@ -1,9 +1,10 @@
 //! Leases: distributed locks with a TTL and a fencing token.
 //!
 //! A [`Lease`] is granted to one holder for a key until `expires_at`. Each grant carries a
-//! fencing token that is strictly greater than every token granted before it (for any key):
-//! pass it to the protected resource so it can reject writes from a holder that lost the
-//! lease without noticing.
+//! fencing token that is strictly greater than every token granted before it for the same key
+//! (tokens are also unique across keys, but grants of different keys are not ordered): pass it
+//! to the protected resource so it can reject writes from a holder that lost the lease without
+//! noticing.
 //!
 //! # Semantic choices
 //!
@@ -63,7 +64,7 @@ pub struct Lease {
     pub key: String,
     /// Who holds it.
     pub holder: String,
-    /// Strictly increasing across grants; pass it to the protected resource.
+    /// Strictly increasing across the grants of this key; pass it to the protected resource.
     pub fencing_token: u64,
     /// When this grant was made.
     pub acquired_at: DateTime<Utc>,

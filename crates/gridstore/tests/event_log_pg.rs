@@ -13,6 +13,9 @@ use rand::Rng;
 use serde_json::json;
 use testkit::TestDatabase;
 
+#[path = "event_log_pg/xid_digits.rs"]
+mod xid_digits;
+
 struct Fixture {
     _db: TestDatabase,
     config: PgConfig,
@@ -108,13 +111,22 @@ async fn eight_writers_with_random_commit_delays_are_delivered_once_in_order_acr
     let mut sub = Subscription::new(log, None, EventFilter::all(), options(17, 200));
 
     // Writers: each transaction appends two events, then waits 0-20 ms before committing, so
-    // commits land out of xid order all the time.
+    // commits land out of xid order all the time. Halfway through, each writer waits until the
+    // listener was killed, so the second half is written across the disconnect.
+    let (killed_tx, killed_rx) = tokio::sync::watch::channel(false);
     let mut writers = Vec::new();
     for w in 0..WRITERS {
         let pool = f.pool.clone();
+        let mut killed = killed_rx.clone();
         writers.push(tokio::spawn(async move {
             let stream = format!("writer-{w}");
             for t in 0..TRANSACTIONS {
+                if t == TRANSACTIONS / 2 {
+                    tokio::time::timeout(Duration::from_secs(60), killed.wait_for(|k| *k))
+                        .await
+                        .expect("the listener was not killed within 60 s")
+                        .expect("kill signal");
+                }
                 let mut client = pool.get().await.expect("client");
                 let tx = client.transaction().await.expect("begin");
                 PgEventLog::append_in(&tx, &[event(&stream, t * 2), event(&stream, t * 2 + 1)])
@@ -140,6 +152,7 @@ async fn eight_writers_with_random_commit_delays_are_delivered_once_in_order_acr
                     .await
                     .expect("terminate listener");
                 killed = true;
+                killed_tx.send_replace(true);
             }
         }
     })

@@ -45,7 +45,10 @@ mod memory {
 }
 
 mod postgres {
+    use std::time::Duration;
+
     use gridstore::postgres::{PgConfig, PgLocks, PgPool, migrations};
+    use gridstore::{Error, Locks};
     use testkit::TestDatabase;
 
     async fn store() -> (PgLocks, TestDatabase) {
@@ -57,6 +60,69 @@ mod postgres {
     }
 
     gridstore::lock_contract_tests!(store);
+
+    /// Delays the insert of a grant to holder `slow` by one second, after its token was drawn.
+    const SLOW_GRANTS: &str = "create function slow_grant() returns trigger language plpgsql as $$
+        begin
+            if new.holder = 'slow' then perform pg_sleep(1); end if;
+            return new;
+        end $$;
+        create trigger slow_grant before insert on gs_leases
+            for each row execute function slow_grant()";
+
+    const SLEEPING: &str = "select count(*) from pg_stat_activity where wait_event = 'PgSleep' and pid <> pg_backend_pid()";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_grant_that_drew_its_token_before_a_faster_grant_still_gets_a_larger_token() {
+        // Arrange: a grant of a free key that stalls between drawing its token and inserting.
+        let (locks, db) = store().await;
+        let admin = PgPool::connect(&PgConfig::from_url(db.url()).expect("config"))
+            .await
+            .expect("pool");
+        let admin = admin.get().await.expect("client");
+        admin.batch_execute(SLOW_GRANTS).await.expect("trigger");
+        let slow_locks = locks.clone();
+        let slow = tokio::spawn(async move {
+            slow_locks
+                .acquire("k", "slow", Duration::from_secs(30))
+                .await
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let sleeping: i64 = admin
+                .query_one(SLEEPING, &[])
+                .await
+                .expect("activity")
+                .get(0);
+            if sleeping == 1 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "slow grant never stalled"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        // Act: another holder asks for the same key while the slow grant is stalled.
+        let fast = locks.acquire("k", "fast", Duration::from_secs(30)).await;
+        if let Ok(lease) = &fast {
+            locks.release(lease).await.expect("release");
+        }
+        let slow = slow.await.expect("join").expect("slow grant");
+
+        // Assert: either the fast grant waited and lost, or it came first with a smaller token.
+        match fast {
+            Err(Error::LockHeld { holder, .. }) => assert_eq!(holder, "slow"),
+            Ok(fast) => assert!(
+                slow.fencing_token > fast.fencing_token,
+                "the later grant got token {} after token {}",
+                slow.fencing_token,
+                fast.fencing_token
+            ),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
 }
 
 mod advisory {

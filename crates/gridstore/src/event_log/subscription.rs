@@ -12,6 +12,9 @@ use tokio::sync::watch;
 use super::{Event, EventFilter, EventLog, EventPosition};
 use crate::Result;
 
+/// The `subscription` label of subscriptions that were not named.
+const UNNAMED: &str = "unnamed";
+
 /// The first re-read delay after a wake-up that found nothing new.
 const FENCE_RETRY_DELAY: Duration = Duration::from_millis(10);
 
@@ -34,19 +37,39 @@ impl Default for SubscriptionOptions {
     }
 }
 
+/// The result of [`EventLog::read_after_scanned`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScannedBatch {
+    /// The matching events, in position order.
+    pub events: Vec<Event>,
+    /// How far the read looked: no matching event with a position up to here is missing from
+    /// `events` or can still appear. At least the last event's position.
+    pub scanned: EventPosition,
+}
+
 /// Follows an event log from a cursor, in position order, never skipping a late committer.
 ///
-/// The cursor advances only past events this subscription returned. To resume after a crash
+/// Its [`position`](Subscription::position) advances only past events this subscription
+/// returned; its reads start from [`Subscription::scanned_position`], which also moves past
+/// events that did not match the filter, so a selective filter does not re-read the same
+/// non-matching events on every poll. To resume after a crash
 /// or restart, persist [`Subscription::position`] after processing a batch and pass it to
 /// [`Subscription::new`] again: events after it are delivered again, so delivery is
 /// at-least-once across restarts and exactly once within one subscription.
+///
+/// Each read that returns events sets the gauge
+/// `gridstore_subscription_lag_seconds{subscription}`: how long ago the last returned event was
+/// recorded. Name subscriptions with [`Subscription::with_name`] so each gets its own series;
+/// unnamed ones share the series `subscription="unnamed"`.
 #[derive(Debug)]
 pub struct Subscription {
     log: Arc<dyn EventLog>,
     filter: EventFilter,
     cursor: EventPosition,
+    scanned: EventPosition,
     options: SubscriptionOptions,
     wakeups: Wakeups,
+    name: String,
 }
 
 impl Subscription {
@@ -63,14 +86,37 @@ impl Subscription {
             log,
             filter,
             cursor: from.unwrap_or(EventPosition::START),
+            scanned: from.unwrap_or(EventPosition::START),
             options,
             wakeups,
+            name: UNNAMED.to_owned(),
         }
+    }
+
+    /// Names the subscription: the `subscription` label of its lag gauge (use the consumer's
+    /// name, e.g. the key its checkpoint is saved under).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The subscription's name (`"unnamed"` unless set with [`Subscription::with_name`]).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The position of the last event returned (the start position before the first one).
     pub fn position(&self) -> EventPosition {
         self.cursor
+    }
+
+    /// How far the subscription has looked: every matching event up to this position was
+    /// returned. Past [`Subscription::position`] when the events after the last one returned
+    /// did not match the filter (or were not there), so the next read starts here instead of
+    /// re-reading them. Also a valid resume point once every returned event was processed.
+    pub fn scanned_position(&self) -> EventPosition {
+        self.scanned
     }
 
     /// Reads the next batch without waiting; empty when nothing new is committed yet.
@@ -80,15 +126,14 @@ impl Subscription {
     pub async fn poll(&mut self) -> Result<Vec<Event>> {
         let batch = self
             .log
-            .read_after(self.cursor, &self.filter, self.options.batch_size.max(1))
+            .read_after_scanned(self.scanned, &self.filter, self.options.batch_size.max(1))
             .await?;
-        if let Some(last) = batch.last() {
+        if let Some(last) = batch.events.last() {
             self.cursor = last.position;
-            let lag = (Utc::now() - last.recorded_at).num_milliseconds().max(0);
-            #[allow(clippy::cast_precision_loss)] // milliseconds fit an f64 exactly
-            metrics::gauge!("gridstore_subscription_lag_seconds").set(lag as f64 / 1000.0);
+            record_lag(&self.name, last);
         }
-        Ok(batch)
+        self.scanned = batch.scanned.max(self.cursor);
+        Ok(batch.events)
     }
 
     /// Waits until at least one new event is committed and returns the next batch.
@@ -143,6 +188,14 @@ impl Subscription {
     }
 }
 
+/// Sets the lag gauge of subscription `name` from the last event it returned.
+fn record_lag(name: &str, last: &Event) {
+    let lag = (Utc::now() - last.recorded_at).num_milliseconds().max(0);
+    #[allow(clippy::cast_precision_loss)] // milliseconds fit an f64 exactly
+    metrics::gauge!("gridstore_subscription_lag_seconds", "subscription" => name.to_owned())
+        .set(lag as f64 / 1000.0);
+}
+
 /// A wake-up signal: it changes whenever events may have been appended.
 ///
 /// A hint only. Waiting on it never replaces polling (see [`Subscription`]).
@@ -173,5 +226,92 @@ impl Wakeups {
         if self.0.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+    use serde_json::json;
+
+    use super::*;
+    use crate::event_log::NewEvent;
+    use crate::memory::MemoryEventLog;
+
+    /// Records the key of every gauge registered.
+    #[derive(Debug, Default)]
+    struct GaugeKeys(Arc<Mutex<Vec<String>>>);
+
+    impl Recorder for GaugeKeys {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn register_counter(&self, _: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::noop()
+        }
+
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let line = format!("{}{{{}}}", key.name(), labels.join(","));
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(line);
+            Gauge::noop()
+        }
+
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn each_named_subscription_reports_lag_under_its_own_label() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let log: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new());
+        let mut billing = Subscription::new(
+            log.clone(),
+            None,
+            EventFilter::all(),
+            SubscriptionOptions::default(),
+        )
+        .with_name("billing");
+        let mut audit =
+            Subscription::new(log.clone(), None, EventFilter::all(), Default::default());
+        runtime
+            .block_on(log.append(vec![NewEvent::new("s", "t", json!(1))]))
+            .expect("append");
+
+        let recorder = GaugeKeys::default();
+        metrics::with_local_recorder(&recorder, || {
+            for sub in [&mut billing, &mut audit] {
+                let batch = runtime.block_on(sub.poll()).expect("poll");
+                assert_eq!(batch.len(), 1);
+            }
+        });
+
+        let keys = recorder
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        assert_eq!(
+            keys,
+            [
+                "gridstore_subscription_lag_seconds{subscription=billing}",
+                "gridstore_subscription_lag_seconds{subscription=unnamed}",
+            ]
+        );
+        assert_eq!(billing.name(), "billing");
     }
 }

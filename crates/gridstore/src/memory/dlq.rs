@@ -9,7 +9,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::dlq::{
     ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
-    not_held, validate_claim, validate_item, validate_outcome,
+    not_held, validate_claim, validate_item, validate_outcome, validate_outcome_text,
 };
 use crate::memory::clock::{Clock, SystemClock};
 use crate::metrics::record;
@@ -116,22 +116,39 @@ impl MemoryDeadLetterQueue {
         if item.status != DlqStatus::Claimed || item.claimed_by.as_deref() != Some(worker) {
             return Err(not_held(id, worker));
         }
-        match outcome {
-            DlqOutcome::Retried { error } => {
-                item.status = DlqStatus::Pending;
-                item.retry_count = item.retry_count.saturating_add(1);
-                item.error = error;
-            }
-            DlqOutcome::Resolved => item.status = DlqStatus::Resolved,
-            DlqOutcome::Ineligible { reason } => {
-                item.status = DlqStatus::Ineligible;
-                item.error = reason;
-            }
-        }
-        item.claimed_until = None;
-        item.updated_at = now;
+        apply(item, outcome, now);
         Ok(item.clone())
     }
+
+    fn force_settle_now(&self, id: i64, outcome: DlqOutcome) -> Result<DlqItem> {
+        validate_outcome_text(&outcome)?;
+        let now = self.now();
+        let mut state = self.lock();
+        let item = state
+            .items
+            .get_mut(&id)
+            .ok_or_else(|| Error::not_found("dlq item", id.to_string()))?;
+        apply(item, outcome, now);
+        Ok(item.clone())
+    }
+}
+
+/// Records `outcome` on `item` and ends its claim.
+fn apply(item: &mut DlqItem, outcome: DlqOutcome, now: DateTime<Utc>) {
+    match outcome {
+        DlqOutcome::Retried { error } => {
+            item.status = DlqStatus::Pending;
+            item.retry_count = item.retry_count.saturating_add(1);
+            item.error = error;
+        }
+        DlqOutcome::Resolved => item.status = DlqStatus::Resolved,
+        DlqOutcome::Ineligible { reason } => {
+            item.status = DlqStatus::Ineligible;
+            item.error = reason;
+        }
+    }
+    item.claimed_until = None;
+    item.updated_at = now;
 }
 
 #[async_trait]
@@ -196,6 +213,13 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
         let started = Instant::now();
         let result = self.settle_now(id, worker, outcome);
         record(PRIMITIVE, "settle", BACKEND, started, &result);
+        result
+    }
+
+    async fn force_settle(&self, id: i64, outcome: DlqOutcome) -> Result<DlqItem> {
+        let started = Instant::now();
+        let result = self.force_settle_now(id, outcome);
+        record(PRIMITIVE, "force_settle", BACKEND, started, &result);
         result
     }
 

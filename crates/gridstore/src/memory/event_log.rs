@@ -13,7 +13,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::event_log::{
-    Event, EventFilter, EventLog, EventPosition, NewEvent, StreamStats, Wakeups, validate_batch,
+    Event, EventFilter, EventLog, EventPosition, NewEvent, ScannedBatch, StreamStats, Wakeups,
+    validate_batch,
 };
 use crate::metrics::record;
 use crate::{Error, Result};
@@ -83,18 +84,40 @@ impl MemoryEventLog {
     }
 
     fn select(&self, filter: &EventFilter, after: EventPosition, limit: usize) -> Vec<Event> {
+        self.select_scanned(filter, after, limit).events
+    }
+}
+
+impl MemoryEventLog {
+    /// [`MemoryEventLog::select`], also reporting how far it looked: to the end of the log when
+    /// it returned fewer than `limit` events (every append is committed).
+    fn select_scanned(
+        &self,
+        filter: &EventFilter,
+        after: EventPosition,
+        limit: usize,
+    ) -> ScannedBatch {
         if limit == 0 {
-            return Vec::new();
+            return ScannedBatch {
+                events: Vec::new(),
+                scanned: after,
+            };
         }
         let state = self.read();
         // Events are stored in position order: skip to the first one after the cursor.
         let start = state.events.partition_point(|e| e.position <= after);
-        state.events[start..]
+        let events: Vec<Event> = state.events[start..]
             .iter()
             .filter(|e| matches(filter, e))
             .take(limit)
             .cloned()
-            .collect()
+            .collect();
+        let scanned = if events.len() == limit {
+            events.last().map_or(after, |e| e.position)
+        } else {
+            state.events.last().map_or(after, |e| e.position.max(after))
+        };
+        ScannedBatch { events, scanned }
     }
 }
 
@@ -175,6 +198,18 @@ impl EventLog for MemoryEventLog {
     ) -> Result<Vec<Event>> {
         let started = Instant::now();
         let result = Ok(self.select(filter, after, limit));
+        record(PRIMITIVE, "read_after", BACKEND, started, &result);
+        result
+    }
+
+    async fn read_after_scanned(
+        &self,
+        after: EventPosition,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<ScannedBatch> {
+        let started = Instant::now();
+        let result = Ok(self.select_scanned(filter, after, limit));
         record(PRIMITIVE, "read_after", BACKEND, started, &result);
         result
     }

@@ -4,7 +4,8 @@
 //! rows in id order and the surrounding `update` stamps `claimed_by` and
 //! `claimed_until = now() + visibility`, so concurrent workers skip each other's rows instead
 //! of blocking, and never get the same row. The visibility timeout is judged by the database
-//! clock. Settling is an `update … where status = 'claimed' and claimed_by = $worker`.
+//! clock. Settling is an `update … where status = 'claimed' and claimed_by = $worker`;
+//! force-settling (the administrator's override) the same `update` without that condition.
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::dlq::{
     ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
-    not_held, validate_claim, validate_item, validate_outcome,
+    not_held, validate_claim, validate_item, validate_outcome, validate_outcome_text,
 };
 use crate::metrics::observe;
 use crate::postgres::PgPool;
@@ -59,6 +60,17 @@ set status = $3,
     claimed_until = null,
     updated_at = date_trunc('milliseconds', now())
 where id = $1 and status = 'claimed' and claimed_by = $2
+returning id, job_id, payload, error, details, retry_count, status, failed_at, updated_at,
+    claimed_by, claimed_until";
+
+/// [`SETTLE`] without the claim check: the administrator's override.
+const FORCE_SETTLE: &str = "update gs_dlq
+set status = $2,
+    retry_count = retry_count + $3,
+    error = coalesce($4, error),
+    claimed_until = null,
+    updated_at = date_trunc('milliseconds', now())
+where id = $1
 returning id, job_id, payload, error, details, retry_count, status, failed_at, updated_at,
     claimed_by, claimed_until";
 
@@ -163,11 +175,7 @@ impl PgDeadLetterQueue {
 
     async fn settle_item(&self, id: i64, worker: &str, outcome: DlqOutcome) -> Result<DlqItem> {
         validate_outcome(worker, &outcome)?;
-        let (status, retries, error) = match outcome {
-            DlqOutcome::Retried { error } => (DlqStatus::Pending, 1_i32, Some(error)),
-            DlqOutcome::Resolved => (DlqStatus::Resolved, 0, None),
-            DlqOutcome::Ineligible { reason } => (DlqStatus::Ineligible, 0, Some(reason)),
-        };
+        let (status, retries, error) = columns(outcome);
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(SETTLE).await?;
         let row = client
@@ -185,6 +193,20 @@ impl PgDeadLetterQueue {
             {
                 Err(not_held(id, worker))
             }
+            None => Err(Error::not_found("dlq item", id.to_string())),
+        }
+    }
+
+    async fn force_settle_item(&self, id: i64, outcome: DlqOutcome) -> Result<DlqItem> {
+        validate_outcome_text(&outcome)?;
+        let (status, retries, error) = columns(outcome);
+        let client = self.pool.get().await?;
+        let statement = client.prepare_cached(FORCE_SETTLE).await?;
+        let row = client
+            .query_opt(&statement, &[&id, &status.as_str(), &retries, &error])
+            .await?;
+        match row {
+            Some(row) => item_from_row(&row),
             None => Err(Error::not_found("dlq item", id.to_string())),
         }
     }
@@ -212,6 +234,15 @@ impl PgDeadLetterQueue {
             stats.newest_failed_at = Some(stats.newest_failed_at.map_or(newest, |t| t.max(newest)));
         }
         Ok(stats)
+    }
+}
+
+/// The stored status, retry-count increment and new error of an outcome.
+fn columns(outcome: DlqOutcome) -> (DlqStatus, i32, Option<String>) {
+    match outcome {
+        DlqOutcome::Retried { error } => (DlqStatus::Pending, 1, Some(error)),
+        DlqOutcome::Resolved => (DlqStatus::Resolved, 0, None),
+        DlqOutcome::Ineligible { reason } => (DlqStatus::Ineligible, 0, Some(reason)),
     }
 }
 
@@ -296,6 +327,16 @@ impl DeadLetterQueue for PgDeadLetterQueue {
             "settle",
             BACKEND,
             self.settle_item(id, worker, outcome),
+        )
+        .await
+    }
+
+    async fn force_settle(&self, id: i64, outcome: DlqOutcome) -> Result<DlqItem> {
+        observe(
+            PRIMITIVE,
+            "force_settle",
+            BACKEND,
+            self.force_settle_item(id, outcome),
         )
         .await
     }

@@ -9,9 +9,16 @@
 //!   [`PgEventLog::append_in`] appends inside the caller's transaction (transactional outbox).
 //! - **Order and fence**: rows carry `tx_id xid8 default pg_current_xact_id()`; the fenced read
 //!   is `where (tx_id, seq) > cursor and tx_id < pg_snapshot_xmin(pg_current_snapshot()) order
-//!   by tx_id, seq`, so a transaction that commits late is never skipped (prior-art §0.1). One
-//!   long transaction anywhere in the cluster delays subscribers; bound
-//!   `idle_in_transaction_session_timeout` and watch `gridstore_subscription_lag_seconds`.
+//!   by tx_id, seq`, so a transaction that commits late is never skipped (prior-art §0.1). The
+//!   read runs as one autocommit statement outside any transaction of the caller (a reader
+//!   holding an xid would fence itself), and it selects `tx_id` as text under another name:
+//!   `order by tx_id` must sort the `xid8` column (numerically, through the index), not a text
+//!   alias. Subscriptions use the scanned form, which computes the fence once in an outer
+//!   query and returns it with the rows: when fewer than `limit` rows came back, the read
+//!   looked up to `(fence - 1, i64::MAX)`, since every transaction that can still commit has an
+//!   id at or above the fence. One long transaction anywhere in the cluster (any database)
+//!   delays subscribers; bound `idle_in_transaction_session_timeout` and watch
+//!   `gridstore_subscription_lag_seconds`.
 //! - **Wake-ups**: a statement-level trigger runs `pg_notify('gs_events', '')`, folded by
 //!   PostgreSQL into one notification per transaction, small and constant. Subscribers get them
 //!   through one shared [`PgListener`] per process ([`PgEventLog::with_listener`]); without one,
@@ -68,6 +75,7 @@
 //! ```
 
 pub mod partitions;
+mod read;
 mod sql;
 
 use std::time::Duration;
@@ -78,9 +86,10 @@ use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-use self::sql::{APPEND, Shape, Statement, event_from_row, parse_tx_id};
+use self::sql::{APPEND, Shape, Statement, parse_tx_id};
 use crate::event_log::{
-    Event, EventFilter, EventLog, EventPosition, NewEvent, StreamStats, Wakeups, validate_batch,
+    Event, EventFilter, EventLog, EventPosition, NewEvent, ScannedBatch, StreamStats, Wakeups,
+    validate_batch,
 };
 use crate::metrics::observe;
 use crate::postgres::{PgListener, PgPool};
@@ -226,17 +235,6 @@ impl PgEventLog {
                 _ => AppendError::Other(err),
             })
     }
-
-    async fn select(&self, mut statement: Statement, limit: usize) -> Result<Vec<Event>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let sql = statement.sql(Shape::Rows, Some(limit));
-        let client = self.pool.get().await?;
-        let prepared = client.prepare_cached(&sql).await?;
-        let rows = client.query(&prepared, &statement.params()).await?;
-        rows.iter().map(event_from_row).collect()
-    }
 }
 
 /// Why an append failed, keeping "no partition for this row" apart.
@@ -342,6 +340,24 @@ impl EventLog for PgEventLog {
             "read_after",
             BACKEND,
             self.select(statement, limit),
+        )
+        .await
+    }
+
+    async fn read_after_scanned(
+        &self,
+        after: EventPosition,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<ScannedBatch> {
+        let mut statement = Statement::filtered(filter);
+        statement.after(after);
+        statement.fenced_outer();
+        observe(
+            PRIMITIVE,
+            "read_after",
+            BACKEND,
+            self.select_scanned(statement, after, limit),
         )
         .await
     }

@@ -6,7 +6,10 @@
 //! `insert … on conflict (key) do update … where gs_leases.expires_at <= now() or
 //! gs_leases.holder = excluded.holder`; the token of a take-over is drawn with `nextval` *after*
 //! the row lock is held, so it is greater than the token it replaces even when racing
-//! acquirers drew theirs earlier. Expiry is judged by the database clock (`now()`).
+//! acquirers drew theirs earlier. The grant of a free key has no row to lock, so the statement
+//! first takes a transaction-scoped advisory lock on the key (released at its commit): the next
+//! grant of that key can only draw its token after this one committed. Expiry is judged by the
+//! database clock (`now()`).
 //!
 //! Tokens come from the sequence `gs_lease_tokens`, which survives clean restarts. (After a
 //! crash PostgreSQL skips ahead in sequences, so tokens still increase — unless the server ran
@@ -26,10 +29,18 @@ use crate::{Error, Result};
 const PRIMITIVE: &str = "lock";
 const BACKEND: &str = "postgres";
 
-const ACQUIRE: &str =
-    "insert into gs_leases as l (key, holder, fencing_token, acquired_at, expires_at)
-values ($1, $2, nextval('gs_lease_tokens'), date_trunc('milliseconds', now()),
-        date_trunc('milliseconds', now() + $3::bigint * interval '1 millisecond'))
+/// Grants are serialized per key by a transaction-scoped advisory lock (two-`int4` key space:
+/// `hashtext('gs_leases')`, `hashtext(key)`; it never collides with the one-`bigint` keys of
+/// [`with_advisory_xact_lock`]) taken before the insert path draws its token: without it, a
+/// grant of a free key could draw its token, stall, and insert after a faster grant and
+/// release of the same key had used a larger one.
+const ACQUIRE: &str = "with serialized as (
+    select pg_advisory_xact_lock(hashtext('gs_leases'), hashtext($1))
+)
+insert into gs_leases as l (key, holder, fencing_token, acquired_at, expires_at)
+select $1, $2, nextval('gs_lease_tokens'), date_trunc('milliseconds', now()),
+       date_trunc('milliseconds', now() + $3::bigint * interval '1 millisecond')
+from serialized
 on conflict (key) do update
 set holder = excluded.holder,
     fencing_token = nextval('gs_lease_tokens'),

@@ -50,7 +50,9 @@ pub(super) async fn ensure(client: &impl GenericClient, months_ahead: u32) -> Re
 }
 
 /// Detaches every partition of a month before the month of `before`; when `drop` is set also
-/// drops it. Returns `(name, rows)` per partition, in one transaction.
+/// drops it. Returns `(name, rows)` per partition, in one transaction. Detaching waits for
+/// every transaction that touched `gs_events` (a long outbox transaction delays it) and blocks
+/// appends and reads meanwhile: run it off-peak.
 pub(super) async fn remove_before(
     pool: &PgPool,
     before: DateTime<Utc>,
@@ -64,19 +66,24 @@ pub(super) async fn remove_before(
         .iter()
         .map(|r| r.try_get(0))
         .collect::<Result<_, _>>()?;
+    // Count every partition first: the first detach takes an access-exclusive lock on
+    // gs_events that blocks appends and reads until commit, so nothing slow may follow it.
     let mut removed = Vec::with_capacity(names.len());
+    let mut ddl = String::new();
     for name in names {
         // Names come from pg_class and match ^gs_events_p[0-9]{6}$: safe to splice in.
         let count: i64 = tx
             .query_one(&format!("select count(*) from {name}"), &[])
             .await?
             .try_get(0)?;
-        let mut ddl = format!("alter table gs_events detach partition {name};");
+        ddl.push_str(&format!("alter table gs_events detach partition {name};"));
         if drop {
             ddl.push_str(&format!(" drop table {name};"));
         }
-        tx.batch_execute(&ddl).await?;
         removed.push((name, u64::try_from(count).unwrap_or_default()));
+    }
+    if !ddl.is_empty() {
+        tx.batch_execute(&ddl).await?;
     }
     crate::postgres::commit(tx).await?;
     if !removed.is_empty() {

@@ -16,10 +16,20 @@ select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
 returning seq, tx_id::text";
 
 /// The columns every event read selects, in the order [`event_from_row`] expects.
-const COLUMNS: &str = "seq, tx_id::text, recorded_at, stream, event_type, correlation_id, payload";
+///
+/// The text form of `tx_id` must not be named `tx_id`: `order by tx_id` would then sort by
+/// the output column, as text ("10000000" < "9999999"), so a limited read could return a
+/// later transaction first and move a cursor past an earlier one (and no index could serve
+/// the order).
+const COLUMNS: &str =
+    "seq, tx_id::text as tx_id_text, recorded_at, stream, event_type, correlation_id, payload";
 
 /// The commit fence: only transactions older than the oldest one still running.
 const FENCE: &str = "tx_id < pg_snapshot_xmin(pg_current_snapshot())";
+
+/// The commit fence of [`Shape::Scanned`]: the `fence` column of its outer query, so the rows
+/// and the reported fence come from the same value.
+const FENCE_OUTER: &str = "tx_id < f.fence";
 
 /// What a built statement returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +40,9 @@ pub(super) enum Shape {
     Count,
     /// `(stream, event_type, count, min(recorded_at), max(recorded_at))` per group.
     Aggregate,
+    /// Fenced event rows (columns as [`Shape::Rows`]) plus the fence as column 7; a single row
+    /// of nulls and the fence when no event matched. Build with [`Statement::fenced_outer`].
+    Scanned,
 }
 
 /// A statement with its parameters, built from an [`EventFilter`].
@@ -84,7 +97,12 @@ impl Statement {
         self.conditions.push(FENCE.to_owned());
     }
 
-    /// The SQL text for `shape`, with `limit` for [`Shape::Rows`].
+    /// Only events behind the commit fence computed once per statement by [`Shape::Scanned`].
+    pub(super) fn fenced_outer(&mut self) {
+        self.conditions.push(FENCE_OUTER.to_owned());
+    }
+
+    /// The SQL text for `shape`, with `limit` for [`Shape::Rows`] and [`Shape::Scanned`].
     pub(super) fn sql(&mut self, shape: Shape, limit: Option<usize>) -> String {
         let filter = if self.conditions.is_empty() {
             String::new()
@@ -98,6 +116,14 @@ impl Statement {
                     format!(" limit {}", self.param(n))
                 });
                 format!("select {COLUMNS} from gs_events{filter} order by tx_id, seq{limit}")
+            }
+            Shape::Scanned => {
+                let rows = self.sql(Shape::Rows, limit);
+                format!(
+                    "select e.*, f.fence::text from \
+                     (select pg_snapshot_xmin(pg_current_snapshot()) as fence) f \
+                     left join lateral ({rows}) e on true"
+                )
             }
             Shape::Count => format!("select count(*) from gs_events{filter}"),
             Shape::Aggregate => format!(
@@ -178,5 +204,18 @@ mod tests {
         assert!(sql.contains(FENCE));
         assert!(sql.ends_with("order by tx_id, seq limit $6"));
         assert_eq!(s.params().len(), 6);
+    }
+
+    #[test]
+    fn a_scanned_read_returns_the_fence_it_filtered_with() {
+        let mut s = Statement::filtered(&EventFilter::all().stream("s"));
+        s.after(EventPosition::new(9, 3));
+        s.fenced_outer();
+        let sql = s.sql(Shape::Scanned, Some(10));
+        assert!(sql.starts_with(
+            "select e.*, f.fence::text from (select pg_snapshot_xmin(pg_current_snapshot()) as fence) f"
+        ));
+        assert!(sql.contains("and tx_id < f.fence order by tx_id, seq limit $4) e on true"));
+        assert!(!sql.contains(FENCE));
     }
 }

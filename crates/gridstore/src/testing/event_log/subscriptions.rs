@@ -79,6 +79,52 @@ pub async fn subscription_delivers_only_matching_events(log: impl EventLog) {
     assert!(sub.poll().await.expect("poll").is_empty());
 }
 
+/// A filtered subscription delivers every matching event between non-matching ones, and its
+/// reads move past the non-matching events instead of re-reading them.
+pub async fn a_filtered_subscription_moves_past_non_matching_events(log: impl EventLog) {
+    // Arrange: four rounds of one matching event and five non-matching ones, each its own
+    // append (transaction).
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let mut matching = Vec::new();
+    let mut last_other = EventPosition::START;
+    for round in 0..4 {
+        let wanted = vec![event("wanted", "tick", json!({ "n": round }))];
+        matching.extend(log.append(wanted).await.expect("append"));
+        for _ in 0..5 {
+            let other = vec![event("other", "tick", json!({ "n": 0 }))];
+            last_other = log.append(other).await.expect("append")[0];
+        }
+    }
+    let filter = EventFilter::all().stream("wanted");
+    let mut sub = Subscription::new(log.clone(), None, filter, options(50));
+
+    // Act + assert: batches of three deliver all four matching events in order.
+    let got = collect(&mut sub, 4).await;
+    assert_eq!(got.iter().map(|e| e.position).collect::<Vec<_>>(), matching);
+    assert_eq!(sub.position(), matching[3]);
+
+    // Reads move past the trailing non-matching events (once the commit fence passes them).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sub.scanned_position() < last_other {
+        assert!(sub.poll().await.expect("poll").is_empty(), "extra delivery");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "reads never moved past {last_other}; at {}",
+            sub.scanned_position()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(sub.position(), matching[3]);
+
+    // A later matching event is still delivered, after the ones before it.
+    let next = log
+        .append(vec![event("wanted", "tick", json!({ "n": 4 }))])
+        .await
+        .expect("append");
+    let more = collect(&mut sub, 1).await;
+    assert_eq!(more.iter().map(|e| e.position).collect::<Vec<_>>(), next);
+}
+
 /// With a poll interval far longer than the deadline, only a wake-up can deliver in time.
 pub async fn subscription_wakes_up_on_append_before_the_poll_interval(log: impl EventLog) {
     let log: Arc<dyn EventLog> = Arc::new(log);

@@ -1,0 +1,66 @@
+//! Reads of the PostgreSQL event log: plain and scanned (fenced, reporting the fence).
+
+use super::PgEventLog;
+use super::sql::{Shape, Statement, event_from_row, parse_tx_id};
+use crate::Result;
+use crate::event_log::{Event, EventPosition, ScannedBatch};
+
+impl PgEventLog {
+    /// Runs a [`Shape::Rows`] read of up to `limit` events.
+    pub(super) async fn select(
+        &self,
+        mut statement: Statement,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let sql = statement.sql(Shape::Rows, Some(limit));
+        let client = self.pool.get().await?;
+        let prepared = client.prepare_cached(&sql).await?;
+        let rows = client.query(&prepared, &statement.params()).await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Runs a [`Shape::Scanned`] read. When it returned fewer than `limit` events, every
+    /// matching event of a transaction below the fence was returned, and every transaction
+    /// that can still commit has an id at or above the fence: the read looked up to
+    /// `(fence - 1, i64::MAX)`.
+    pub(super) async fn select_scanned(
+        &self,
+        mut statement: Statement,
+        after: EventPosition,
+        limit: usize,
+    ) -> Result<ScannedBatch> {
+        if limit == 0 {
+            return Ok(ScannedBatch {
+                events: Vec::new(),
+                scanned: after,
+            });
+        }
+        let sql = statement.sql(Shape::Scanned, Some(limit));
+        let client = self.pool.get().await?;
+        let prepared = client.prepare_cached(&sql).await?;
+        let rows = client.query(&prepared, &statement.params()).await?;
+        let mut fence = None;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            fence = Some(parse_tx_id(&row.try_get::<_, String>(7)?)?);
+            if row.try_get::<_, Option<i64>>(0)?.is_some() {
+                events.push(event_from_row(row)?);
+            }
+        }
+        events.sort_unstable_by_key(|e: &Event| e.position);
+        let last = events.last().map_or(after, |e| e.position);
+        let scanned = match fence {
+            Some(fence) if events.len() < limit => {
+                EventPosition::new(fence.saturating_sub(1), i64::MAX).max(last)
+            }
+            _ => last,
+        };
+        Ok(ScannedBatch {
+            events,
+            scanned: scanned.max(after),
+        })
+    }
+}
