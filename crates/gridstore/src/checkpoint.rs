@@ -1,1 +1,105 @@
-//! checkpoint primitive: trait and value types (to be written).
+//! Versioned workflow checkpoints.
+//!
+//! # Semantics
+//!
+//! - **Versions are assigned by the store**: 1, 2, 3, ... per workflow, in save order, and
+//!   never reused, not even after [`CheckpointStore::delete`] or
+//!   [`CheckpointStore::keep_last`] removed the newest ones. Concurrent saves for one workflow
+//!   each get their own version (PostgreSQL serializes them on a per-workflow counter row, so
+//!   no save ever fails on the `(workflow, version)` unique key). The counter of a workflow is
+//!   kept after all its checkpoints are deleted, which is what makes versions never reused.
+//! - **`created_at`** is stamped by the store with its clock (the database clock for
+//!   PostgreSQL), truncated to the millisecond.
+//! - **Latest** means the highest version, not the newest timestamp.
+//! - **`list`** returns the workflow's checkpoints without their payloads, newest (highest
+//!   version) first.
+//! - **`delete(workflow, Some(v))`** deletes one version; **`delete(workflow, None)`** deletes
+//!   all of the workflow's checkpoints. Both return how many were deleted.
+//! - **`keep_last(workflow, n)`** deletes all but the `n` highest versions of one workflow
+//!   (`n = 0` deletes them all) and returns how many were deleted. Other workflows are never
+//!   touched.
+//! - **Workflow names** are non-empty and at most [`MAX_WORKFLOW_LEN`] bytes.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Error, Result};
+
+/// The longest workflow name accepted, in bytes.
+pub const MAX_WORKFLOW_LEN: usize = 256;
+
+/// One saved checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The workflow it belongs to.
+    pub workflow: String,
+    /// Its version, assigned by the store (1, 2, 3, ... per workflow).
+    pub version: i64,
+    /// The payload.
+    pub data: Value,
+    /// When it was saved (store clock, millisecond precision).
+    pub created_at: DateTime<Utc>,
+}
+
+impl Checkpoint {
+    /// This checkpoint without its payload.
+    pub fn info(&self) -> CheckpointInfo {
+        CheckpointInfo {
+            workflow: self.workflow.clone(),
+            version: self.version,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A checkpoint without its payload, as listed and as returned by a save.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// The workflow it belongs to.
+    pub workflow: String,
+    /// Its version.
+    pub version: i64,
+    /// When it was saved.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Versioned workflow checkpoints. See the [module docs](self) for the rules.
+#[async_trait::async_trait]
+pub trait CheckpointStore: Send + Sync + fmt::Debug + 'static {
+    /// Saves a new checkpoint of `workflow` and returns its version and timestamp.
+    async fn save(&self, workflow: &str, data: Value) -> Result<CheckpointInfo>;
+
+    /// The highest-version checkpoint of `workflow`, if any.
+    async fn load_latest(&self, workflow: &str) -> Result<Option<Checkpoint>>;
+
+    /// The checkpoint `version` of `workflow`, if it exists.
+    async fn load(&self, workflow: &str, version: i64) -> Result<Option<Checkpoint>>;
+
+    /// The checkpoints of `workflow`, newest first, without payloads.
+    async fn list(&self, workflow: &str) -> Result<Vec<CheckpointInfo>>;
+
+    /// Deletes one version (`Some`) or all (`None`) of `workflow`'s checkpoints; returns how
+    /// many were deleted.
+    async fn delete(&self, workflow: &str, version: Option<i64>) -> Result<u64>;
+
+    /// Deletes all but the `keep` newest checkpoints of `workflow`; returns how many.
+    async fn keep_last(&self, workflow: &str, keep: usize) -> Result<u64>;
+}
+
+/// Checks a workflow name against the rules in the module docs.
+pub(crate) fn validate_workflow(workflow: &str) -> Result<()> {
+    if workflow.is_empty() {
+        return Err(Error::InvalidInput(
+            "checkpoint workflow must not be empty".into(),
+        ));
+    }
+    if workflow.len() > MAX_WORKFLOW_LEN {
+        return Err(Error::InvalidInput(format!(
+            "checkpoint workflow must be at most {MAX_WORKFLOW_LEN} bytes"
+        )));
+    }
+    Ok(())
+}

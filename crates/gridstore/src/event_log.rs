@@ -1,1 +1,366 @@
-//! event_log primitive: trait and value types (to be written).
+//! Append-only event log with commit-ordered, gap-free subscriptions.
+//!
+//! An [`EventLog`] stores [`Event`]s appended in atomic batches ([`EventLog::append`]) and
+//! answers queries over them ([`EventLog::query`], [`EventLog::count`],
+//! [`EventLog::aggregate`]). Consumers follow the log with a [`Subscription`].
+//!
+//! # Positions and order
+//!
+//! Every event has an [`EventPosition`] `(tx_id, seq)`: the id of the transaction that wrote it
+//! and a sequence number taken at insert time. Positions are totally ordered, first by
+//! `tx_id`, then by `seq`. All events of one [`EventLog::append`] share one `tx_id` and keep the
+//! order of the batch.
+//!
+//! A plain sequence is not a safe cursor: sequence values are taken at insert time but become
+//! visible at commit time, so a reader that advanced past a gap would silently skip the late
+//! committer (prior-art §0.1, Marten's long-running bug). The fenced read
+//! [`EventLog::read_after`] therefore only returns events whose transaction is older than the
+//! oldest transaction still running, so nothing can ever appear behind a position once it was
+//! handed out. On PostgreSQL `tx_id` is the writer's `xid8` and the fence is
+//! `pg_snapshot_xmin(pg_current_snapshot())`; the memory backend commits under a lock, so its
+//! fence is trivially "everything appended".
+//!
+//! The order is "commit order" in the sense that matters to consumers: a transaction that began
+//! after another one committed always sorts after it, and every event is delivered exactly
+//! once per cursor while the cursor only moves forward. A long-running writer delays (never
+//! skips) delivery of everything behind it; the lag is exported as the gauge
+//! `gridstore_subscription_lag_seconds`.
+//!
+//! # Subscriptions
+//!
+//! [`Subscription`] delivers at least once: the consumer persists the position of the last
+//! event it processed (for example with the checkpoint primitive) and resumes from it with
+//! [`Subscription::new`]. Wake-ups ([`Wakeups`]) only shorten the wait; a subscription polls
+//! every [`SubscriptionOptions::poll_interval`] anyway, so it stays correct when notifications
+//! are lost (a listener disconnect, a restart).
+//!
+//! # Semantic choices
+//!
+//! - `limit = 0` in [`EventLog::query`] and [`EventLog::read_after`] returns no events.
+//! - Appending an empty batch is a no-op that returns no positions.
+//! - `recorded_at` is stamped by the backend (the database clock on PostgreSQL), truncated to
+//!   milliseconds. Callers cannot back-date events: partitions are by month of `recorded_at`.
+//! - [`EventFilter::contains`] is JSON containment (PostgreSQL `@>`): objects match when every
+//!   key of the filter is present with a contained value, arrays when every filter element is
+//!   contained in some element, scalars when equal.
+//! - [`EventFilter::text`] is a full-text match over the string values of the payload with the
+//!   `simple` configuration (no stemming, case-insensitive): every word of the text must occur
+//!   as a word of some string value. Words are runs of letters and digits.
+//! - [`EventLog::drop_months_before`] removes whole calendar months (UTC) strictly before the
+//!   month containing the given instant; it never touches the current month of that instant.
+
+mod subscription;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::{Error, Result};
+
+pub use subscription::{Subscription, SubscriptionOptions};
+
+/// The position of an event in commit order: `(tx_id, seq)`, compared lexicographically.
+///
+/// Serializes as `{"tx_id": .., "seq": ..}` and displays as `tx_id:seq` (parsable again with
+/// [`FromStr`]), so it can be stored as a consumer checkpoint.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct EventPosition {
+    tx_id: u64,
+    seq: i64,
+}
+
+impl EventPosition {
+    /// The position before every event: subscribing from here replays the whole log.
+    pub const START: Self = Self { tx_id: 0, seq: 0 };
+
+    /// Builds a position from its parts.
+    pub const fn new(tx_id: u64, seq: i64) -> Self {
+        Self { tx_id, seq }
+    }
+
+    /// The id of the transaction that wrote the event.
+    pub const fn tx_id(self) -> u64 {
+        self.tx_id
+    }
+
+    /// The event's sequence number (unique, assigned at insert time).
+    pub const fn seq(self) -> i64 {
+        self.seq
+    }
+}
+
+impl fmt::Display for EventPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.tx_id, self.seq)
+    }
+}
+
+impl FromStr for EventPosition {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let invalid = || Error::InvalidInput(format!("event position {s:?} is not tx_id:seq"));
+        let (tx, seq) = s.split_once(':').ok_or_else(invalid)?;
+        Ok(Self {
+            tx_id: tx.parse().map_err(|_| invalid())?,
+            seq: seq.parse().map_err(|_| invalid())?,
+        })
+    }
+}
+
+/// An event to append.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    /// The stream (job id) the event belongs to.
+    pub stream: String,
+    /// The event's type, e.g. `"step.completed"`.
+    pub event_type: String,
+    /// Correlates events across streams.
+    pub correlation_id: Option<String>,
+    /// The event's JSON payload.
+    pub payload: Value,
+}
+
+impl NewEvent {
+    /// Builds an event without a correlation id.
+    pub fn new(stream: impl Into<String>, event_type: impl Into<String>, payload: Value) -> Self {
+        Self {
+            stream: stream.into(),
+            event_type: event_type.into(),
+            correlation_id: None,
+            payload,
+        }
+    }
+
+    /// Sets the correlation id.
+    #[must_use]
+    pub fn with_correlation_id(mut self, correlation_id: impl Into<String>) -> Self {
+        self.correlation_id = Some(correlation_id.into());
+        self
+    }
+}
+
+/// A stored event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Where the event sits in commit order.
+    pub position: EventPosition,
+    /// The stream (job id) the event belongs to.
+    pub stream: String,
+    /// The event's type.
+    pub event_type: String,
+    /// Correlates events across streams.
+    pub correlation_id: Option<String>,
+    /// The event's JSON payload.
+    pub payload: Value,
+    /// When the backend recorded the event (millisecond precision).
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Which events a query, count, aggregate or subscription selects; every set field must match.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventFilter {
+    /// Only this stream.
+    pub stream: Option<String>,
+    /// Only this event type.
+    pub event_type: Option<String>,
+    /// Only this correlation id.
+    pub correlation_id: Option<String>,
+    /// Only events recorded at or after this instant.
+    pub recorded_from: Option<DateTime<Utc>>,
+    /// Only events recorded strictly before this instant.
+    pub recorded_before: Option<DateTime<Utc>>,
+    /// Only events whose payload contains this JSON value (see the module docs).
+    pub contains: Option<Value>,
+    /// Only events whose payload's string values contain every word of this text.
+    pub text: Option<String>,
+}
+
+impl EventFilter {
+    /// A filter that matches every event.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Restricts to one stream.
+    #[must_use]
+    pub fn stream(mut self, stream: impl Into<String>) -> Self {
+        self.stream = Some(stream.into());
+        self
+    }
+
+    /// Restricts to one event type.
+    #[must_use]
+    pub fn event_type(mut self, event_type: impl Into<String>) -> Self {
+        self.event_type = Some(event_type.into());
+        self
+    }
+
+    /// Restricts to one correlation id.
+    #[must_use]
+    pub fn correlation_id(mut self, correlation_id: impl Into<String>) -> Self {
+        self.correlation_id = Some(correlation_id.into());
+        self
+    }
+
+    /// Restricts to events recorded in `[from, before)`; either bound may be open.
+    #[must_use]
+    pub fn recorded_between(
+        mut self,
+        from: Option<DateTime<Utc>>,
+        before: Option<DateTime<Utc>>,
+    ) -> Self {
+        self.recorded_from = from;
+        self.recorded_before = before;
+        self
+    }
+
+    /// Restricts to payloads containing `value`.
+    #[must_use]
+    pub fn contains(mut self, value: Value) -> Self {
+        self.contains = Some(value);
+        self
+    }
+
+    /// Restricts to payloads matching a full-text search.
+    #[must_use]
+    pub fn text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+}
+
+/// Per-stream aggregate of the events selected by a filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamStats {
+    /// The stream (job id).
+    pub stream: String,
+    /// How many events it has.
+    pub count: u64,
+    /// How many events of each type it has.
+    pub by_type: BTreeMap<String, u64>,
+    /// When its earliest event was recorded.
+    pub first_recorded_at: DateTime<Utc>,
+    /// When its latest event was recorded.
+    pub last_recorded_at: DateTime<Utc>,
+}
+
+/// A wake-up signal: it changes whenever events may have been appended.
+///
+/// A hint only. Waiting on it never replaces polling (see [`Subscription`]).
+#[derive(Clone, Debug)]
+pub struct Wakeups(watch::Receiver<u64>);
+
+impl Wakeups {
+    /// Wraps a receiver whose value is bumped on every possible append.
+    pub fn new(receiver: watch::Receiver<u64>) -> Self {
+        Self(receiver)
+    }
+
+    /// A signal that never fires: its users rely on polling alone.
+    pub fn never() -> Self {
+        // With the sender dropped, `changed` pends forever.
+        let (_tx, rx) = watch::channel(0);
+        Self(rx)
+    }
+
+    /// Marks the current value as seen; call before reading, so no wake-up is lost.
+    pub fn mark_seen(&mut self) {
+        self.0.borrow_and_update();
+    }
+
+    /// Waits until the value changes after the last [`Wakeups::mark_seen`]. Pends forever once
+    /// the sender is gone (callers always race it against a poll timer).
+    pub async fn changed(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// An append-only event log. See the [module docs](self) for the semantics.
+#[async_trait]
+pub trait EventLog: Send + Sync + fmt::Debug + 'static {
+    /// Appends a batch atomically (all or nothing) and returns the positions in batch order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when a stream or event type is empty; backend errors otherwise.
+    async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<EventPosition>>;
+
+    /// Returns up to `limit` committed events matching `filter` with a position after `after`
+    /// (all when `None`), in position order. Not fenced: use [`EventLog::read_after`] to follow
+    /// the log.
+    async fn query(
+        &self,
+        filter: &EventFilter,
+        after: Option<EventPosition>,
+        limit: usize,
+    ) -> Result<Vec<Event>>;
+
+    /// Counts the events matching `filter`.
+    async fn count(&self, filter: &EventFilter) -> Result<u64>;
+
+    /// Aggregates the events matching `filter` per stream, ordered by stream.
+    async fn aggregate(&self, filter: &EventFilter) -> Result<Vec<StreamStats>>;
+
+    /// Removes every event of the calendar months (UTC) strictly before the month of `before`;
+    /// returns how many events were removed.
+    async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// The fenced read behind subscriptions: up to `limit` events matching `filter` after
+    /// `after`, in position order, never returning an event behind which another one could
+    /// still commit.
+    async fn read_after(
+        &self,
+        after: EventPosition,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<Event>>;
+
+    /// A wake-up signal for subscribers (a hint; see [`Wakeups`]).
+    fn wakeups(&self) -> Wakeups;
+}
+
+/// Validates a batch before any backend touches it.
+pub(crate) fn validate_batch(events: &[NewEvent]) -> Result<()> {
+    for event in events {
+        if event.stream.is_empty() {
+            return Err(Error::InvalidInput("event stream must not be empty".into()));
+        }
+        if event.event_type.is_empty() {
+            return Err(Error::InvalidInput("event type must not be empty".into()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_order_by_transaction_then_sequence() {
+        let a = EventPosition::new(5, 100);
+        let b = EventPosition::new(6, 1);
+        assert!(EventPosition::START < a);
+        assert!(a < b);
+        assert!(EventPosition::new(5, 101) > a);
+    }
+
+    #[test]
+    fn positions_round_trip_through_display_and_json() {
+        let pos = EventPosition::new(77, 12);
+        assert_eq!(pos.to_string().parse::<EventPosition>().ok(), Some(pos));
+        let json = serde_json::to_value(pos).expect("serialize");
+        assert_eq!(json, serde_json::json!({"tx_id": 77, "seq": 12}));
+        assert!("12".parse::<EventPosition>().is_err());
+    }
+}

@@ -20,9 +20,23 @@ pub mod event_log;
 pub mod kv;
 pub mod lock;
 pub mod memory;
+pub(crate) mod metrics;
 pub mod postgres;
 pub mod session;
 #[cfg(feature = "test-suite")]
 pub mod testing;
 
+pub use checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore};
+pub use dlq::{
+    ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
+};
 pub use error::{Error, Result, Retryable};
+pub use event_log::{
+    Event, EventFilter, EventLog, EventPosition, NewEvent, StreamStats, Subscription,
+    SubscriptionOptions, Wakeups,
+};
+pub use kv::{KvStats, KvStore};
+pub use lock::{Lease, Locks};
+pub use session::{
+    Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
+};

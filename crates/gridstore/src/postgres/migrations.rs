@@ -1,0 +1,37 @@
+//! gridstore's own migrations (numbered SQL in `crates/gridstore/migrations/`, never edited
+//! after landing) and the call that applies them.
+
+use crate::Result;
+use crate::postgres::{Migration, PgPool};
+
+/// The history table recording which of [`MIGRATIONS`] are applied.
+pub const HISTORY_TABLE: &str = "gridstore_migrations";
+
+/// Every gridstore migration, in version order.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "sessions",
+        sql: include_str!("../../migrations/0001_sessions.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "kv",
+        sql: include_str!("../../migrations/0002_kv.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "checkpoints",
+        sql: include_str!("../../migrations/0003_checkpoints.sql"),
+    },
+];
+
+/// Applies the pending gridstore migrations (safe to call from several instances at once);
+/// returns the versions this call applied.
+///
+/// # Errors
+///
+/// See [`crate::postgres::migrate()`].
+pub async fn migrate(pool: &PgPool) -> Result<Vec<i64>> {
+    crate::postgres::migrate(pool, HISTORY_TABLE, MIGRATIONS).await
+}

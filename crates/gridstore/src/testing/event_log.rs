@@ -1,0 +1,459 @@
+//! Contract suite for [`EventLog`]: one generic async fn per behaviour.
+//!
+//! Expand it with [`event_log_contract_tests!`](crate::event_log_contract_tests), giving a
+//! factory `async fn() -> (impl EventLog, guard)`; the guard (e.g. a test database) lives as
+//! long as the test. Subscription tests expect wake-ups to work (on PostgreSQL: a listener).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{Duration as ChronoDuration, Utc};
+use serde_json::{Value, json};
+
+use crate::event_log::{
+    EventFilter, EventLog, EventPosition, NewEvent, Subscription, SubscriptionOptions,
+};
+
+/// Expands the event-log contract suite into `#[tokio::test]`s for one backend factory.
+#[macro_export]
+macro_rules! event_log_contract_tests {
+    ($factory:expr) => {
+        $crate::event_log_contract_tests!(@expand $factory;
+            appending_returns_positions_in_batch_order,
+            appending_an_empty_batch_stores_nothing,
+            a_batch_with_an_invalid_event_is_rejected_as_a_whole,
+            events_round_trip_every_field,
+            query_filters_by_stream_type_and_correlation_id,
+            query_filters_by_json_containment,
+            query_filters_by_full_text,
+            query_filters_by_time_range,
+            query_pages_after_a_position_and_limit_zero_returns_nothing,
+            count_and_aggregate_summarise_per_stream,
+            dropping_old_months_keeps_the_current_month,
+            subscription_replays_then_follows_in_order,
+            subscription_resumes_after_a_saved_position,
+            subscription_delivers_only_matching_events,
+            subscription_wakes_up_on_append_before_the_poll_interval,
+            concurrent_writers_are_delivered_once_in_commit_order,
+        );
+    };
+    (@expand $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _guard) = ($factory)().await;
+                $crate::testing::event_log::$name(store).await;
+            }
+        )*
+    };
+}
+
+fn event(stream: &str, event_type: &str, payload: Value) -> NewEvent {
+    NewEvent::new(stream, event_type, payload)
+}
+
+/// A batch gets positions in batch order sharing one transaction; later batches sort after.
+pub async fn appending_returns_positions_in_batch_order(log: impl EventLog) {
+    let first = log
+        .append(vec![
+            event("job-1", "a", json!(1)),
+            event("job-1", "b", json!(2)),
+            event("job-2", "c", json!(3)),
+        ])
+        .await
+        .expect("append");
+    assert_eq!(first.len(), 3);
+    assert!(first.windows(2).all(|w| w[0] < w[1]));
+    assert!(first.iter().all(|p| p.tx_id() == first[0].tx_id()));
+    let second = log
+        .append(vec![event("job-1", "d", json!(4))])
+        .await
+        .expect("append");
+    assert!(second[0] > first[2]);
+    assert!(second[0].tx_id() > first[0].tx_id());
+}
+
+/// An empty batch is a no-op.
+pub async fn appending_an_empty_batch_stores_nothing(log: impl EventLog) {
+    assert!(log.append(Vec::new()).await.expect("append").is_empty());
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
+}
+
+/// A batch is atomic: one invalid event rejects the whole batch.
+pub async fn a_batch_with_an_invalid_event_is_rejected_as_a_whole(log: impl EventLog) {
+    let result = log
+        .append(vec![
+            event("job-1", "a", json!(1)),
+            event("", "b", json!(2)),
+        ])
+        .await;
+    assert!(matches!(result, Err(crate::Error::InvalidInput(_))));
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
+}
+
+/// Stream, type, correlation id, payload (exact numbers, unicode) and timestamps round-trip.
+pub async fn events_round_trip_every_field(log: impl EventLog) {
+    let before = Utc::now() - ChronoDuration::seconds(5);
+    let payload = json!({
+        "exact": serde_json::from_str::<Value>("100000000000000000000.000000001").expect("num"),
+        "text": "héllo ✓",
+        "nested": {"list": [1, null, true, "x"]}
+    });
+    let new = event("job-é", "step.completed", payload.clone()).with_correlation_id("corr-1");
+    let positions = log.append(vec![new]).await.expect("append");
+    let events = log
+        .query(&EventFilter::all(), None, 10)
+        .await
+        .expect("query");
+    assert_eq!(events.len(), 1);
+    let got = &events[0];
+    assert_eq!(got.position, positions[0]);
+    assert_eq!(got.stream, "job-é");
+    assert_eq!(got.event_type, "step.completed");
+    assert_eq!(got.correlation_id.as_deref(), Some("corr-1"));
+    assert_eq!(got.payload, payload);
+    assert!(
+        got.recorded_at >= before && got.recorded_at <= Utc::now() + ChronoDuration::seconds(5)
+    );
+    assert_eq!(got.recorded_at.timestamp_subsec_nanos() % 1_000_000, 0);
+}
+
+async fn seed(log: &impl EventLog) {
+    log.append(vec![
+        event(
+            "job-1",
+            "step.started",
+            json!({"step": 1, "status": "running"}),
+        ),
+        event(
+            "job-1",
+            "step.failed",
+            json!({"step": 1, "status": "failed", "message": "Disk full on worker"}),
+        )
+        .with_correlation_id("c-1"),
+        event(
+            "job-2",
+            "step.started",
+            json!({"step": 1, "tags": ["gpu", "eu"]}),
+        ),
+        event(
+            "job-2",
+            "step.completed",
+            json!({"step": 2, "message": "finished successfully"}),
+        )
+        .with_correlation_id("c-1"),
+        event("job-3", "step.started", json!({"step": 1, "tags": ["cpu"]})),
+    ])
+    .await
+    .expect("seed");
+}
+
+async fn types_of(log: &impl EventLog, filter: EventFilter) -> Vec<String> {
+    let events = log.query(&filter, None, 100).await.expect("query");
+    events
+        .into_iter()
+        .map(|e| format!("{}/{}", e.stream, e.event_type))
+        .collect()
+}
+
+/// Equality filters select exactly the matching events, in position order.
+pub async fn query_filters_by_stream_type_and_correlation_id(log: impl EventLog) {
+    seed(&log).await;
+    assert_eq!(
+        types_of(&log, EventFilter::all().stream("job-1")).await,
+        ["job-1/step.started", "job-1/step.failed"]
+    );
+    assert_eq!(
+        types_of(&log, EventFilter::all().event_type("step.started")).await,
+        [
+            "job-1/step.started",
+            "job-2/step.started",
+            "job-3/step.started"
+        ]
+    );
+    assert_eq!(
+        types_of(&log, EventFilter::all().correlation_id("c-1")).await,
+        ["job-1/step.failed", "job-2/step.completed"]
+    );
+    assert_eq!(
+        types_of(
+            &log,
+            EventFilter::all()
+                .stream("job-2")
+                .event_type("step.started")
+        )
+        .await,
+        ["job-2/step.started"]
+    );
+    assert!(
+        types_of(&log, EventFilter::all().stream("nope"))
+            .await
+            .is_empty()
+    );
+}
+
+/// JSON containment matches objects by key and arrays by element.
+pub async fn query_filters_by_json_containment(log: impl EventLog) {
+    seed(&log).await;
+    assert_eq!(
+        types_of(
+            &log,
+            EventFilter::all().contains(json!({"status": "failed"}))
+        )
+        .await,
+        ["job-1/step.failed"]
+    );
+    assert_eq!(
+        types_of(&log, EventFilter::all().contains(json!({"tags": ["eu"]}))).await,
+        ["job-2/step.started"]
+    );
+    assert_eq!(
+        types_of(&log, EventFilter::all().contains(json!({"step": 2}))).await,
+        ["job-2/step.completed"]
+    );
+    assert!(
+        types_of(&log, EventFilter::all().contains(json!({"tags": ["arm"]})))
+            .await
+            .is_empty()
+    );
+}
+
+/// Full-text search needs every word, ignores case, and looks only at string values.
+pub async fn query_filters_by_full_text(log: impl EventLog) {
+    seed(&log).await;
+    assert_eq!(
+        types_of(&log, EventFilter::all().text("disk FULL")).await,
+        ["job-1/step.failed"]
+    );
+    assert_eq!(
+        types_of(&log, EventFilter::all().text("successfully")).await,
+        ["job-2/step.completed"]
+    );
+    assert!(
+        types_of(&log, EventFilter::all().text("disk successfully"))
+            .await
+            .is_empty()
+    );
+    assert!(
+        types_of(&log, EventFilter::all().text("message"))
+            .await
+            .is_empty()
+    );
+}
+
+/// Time bounds are `[from, before)` on `recorded_at`.
+pub async fn query_filters_by_time_range(log: impl EventLog) {
+    seed(&log).await;
+    let all = log
+        .query(&EventFilter::all(), None, 100)
+        .await
+        .expect("query");
+    let at = all[0].recorded_at;
+    let inclusive = EventFilter::all().recorded_between(Some(at), None);
+    assert_eq!(log.count(&inclusive).await.expect("count"), 5);
+    let exclusive = EventFilter::all().recorded_between(None, Some(at));
+    assert_eq!(log.count(&exclusive).await.expect("count"), 0);
+    let future = EventFilter::all().recorded_between(Some(at + ChronoDuration::hours(1)), None);
+    assert_eq!(log.count(&future).await.expect("count"), 0);
+}
+
+/// `after` pages through the log; `limit` caps a page and 0 returns nothing.
+pub async fn query_pages_after_a_position_and_limit_zero_returns_nothing(log: impl EventLog) {
+    seed(&log).await;
+    let page1 = log
+        .query(&EventFilter::all(), None, 2)
+        .await
+        .expect("query");
+    assert_eq!(page1.len(), 2);
+    let page2 = log
+        .query(&EventFilter::all(), Some(page1[1].position), 2)
+        .await
+        .expect("query");
+    assert_eq!(page2.len(), 2);
+    assert!(page2[0].position > page1[1].position);
+    let page3 = log
+        .query(&EventFilter::all(), Some(page2[1].position), 2)
+        .await
+        .expect("query");
+    assert_eq!(page3.len(), 1);
+    assert!(
+        log.query(&EventFilter::all(), None, 0)
+            .await
+            .expect("query")
+            .is_empty()
+    );
+}
+
+/// Count honours filters; aggregate groups per stream with per-type counts.
+pub async fn count_and_aggregate_summarise_per_stream(log: impl EventLog) {
+    seed(&log).await;
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 5);
+    assert_eq!(
+        log.count(&EventFilter::all().stream("job-2"))
+            .await
+            .expect("count"),
+        2
+    );
+    let stats = log
+        .aggregate(
+            &EventFilter::all()
+                .event_type("step.started")
+                .stream("job-1"),
+        )
+        .await
+        .expect("aggregate");
+    assert_eq!(stats.len(), 1);
+    let stats = log.aggregate(&EventFilter::all()).await.expect("aggregate");
+    let streams: Vec<_> = stats.iter().map(|s| (s.stream.as_str(), s.count)).collect();
+    assert_eq!(streams, [("job-1", 2), ("job-2", 2), ("job-3", 1)]);
+    assert_eq!(stats[0].by_type.get("step.failed"), Some(&1));
+    assert_eq!(stats[0].by_type.get("step.started"), Some(&1));
+    assert!(stats[0].first_recorded_at <= stats[0].last_recorded_at);
+}
+
+/// Dropping months before now keeps this month; dropping through next month removes it and
+/// appends keep working afterwards.
+pub async fn dropping_old_months_keeps_the_current_month(log: impl EventLog) {
+    seed(&log).await;
+    assert_eq!(log.drop_months_before(Utc::now()).await.expect("drop"), 0);
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 5);
+    let next_month = Utc::now() + ChronoDuration::days(40);
+    assert_eq!(log.drop_months_before(next_month).await.expect("drop"), 5);
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
+    log.append(vec![event("job-9", "after.drop", json!({}))])
+        .await
+        .expect("append after drop");
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 1);
+}
+
+fn options(poll_ms: u64) -> SubscriptionOptions {
+    SubscriptionOptions {
+        batch_size: 3,
+        poll_interval: Duration::from_millis(poll_ms),
+    }
+}
+
+/// Reads batches until `n` events arrived or a deadline passed.
+async fn collect(sub: &mut Subscription, n: usize) -> Vec<crate::event_log::Event> {
+    let mut got = Vec::new();
+    let deadline = Duration::from_secs(30);
+    tokio::time::timeout(deadline, async {
+        while got.len() < n {
+            got.extend(sub.next_batch().await.expect("next batch"));
+        }
+    })
+    .await
+    .expect("events did not arrive within the deadline");
+    got
+}
+
+/// A subscription from the start replays what exists, then follows new appends, in order.
+pub async fn subscription_replays_then_follows_in_order(log: impl EventLog) {
+    seed(&log).await;
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let mut sub = Subscription::new(log.clone(), None, EventFilter::all(), options(50));
+    let replay = collect(&mut sub, 5).await;
+    log.append(vec![
+        event("job-4", "x", json!(1)),
+        event("job-4", "y", json!(2)),
+    ])
+    .await
+    .expect("append");
+    let live = collect(&mut sub, 2).await;
+    let all: Vec<_> = replay.iter().chain(&live).map(|e| e.position).collect();
+    assert_eq!(all.len(), 7);
+    assert!(all.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(sub.position(), all[6]);
+    assert!(sub.poll().await.expect("poll").is_empty());
+}
+
+/// Resuming from a saved position delivers exactly the events after it.
+pub async fn subscription_resumes_after_a_saved_position(log: impl EventLog) {
+    seed(&log).await;
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let mut sub = Subscription::new(log.clone(), None, EventFilter::all(), options(50));
+    let first = sub.next_batch().await.expect("batch");
+    assert_eq!(first.len(), 3);
+    let saved = sub.position().to_string();
+    drop(sub);
+    let resume_at: EventPosition = saved.parse().expect("position");
+    let mut resumed = Subscription::new(log, Some(resume_at), EventFilter::all(), options(50));
+    let rest = collect(&mut resumed, 2).await;
+    assert_eq!(rest.len(), 2);
+    assert!(rest[0].position > first[2].position);
+}
+
+/// A filtered subscription skips non-matching events.
+pub async fn subscription_delivers_only_matching_events(log: impl EventLog) {
+    seed(&log).await;
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let filter = EventFilter::all().stream("job-2");
+    let mut sub = Subscription::new(log, None, filter, options(50));
+    let got = collect(&mut sub, 2).await;
+    assert!(got.iter().all(|e| e.stream == "job-2"));
+    assert!(sub.poll().await.expect("poll").is_empty());
+}
+
+/// With a poll interval far longer than the deadline, only a wake-up can deliver in time.
+pub async fn subscription_wakes_up_on_append_before_the_poll_interval(log: impl EventLog) {
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let mut sub = Subscription::new(log.clone(), None, EventFilter::all(), options(600_000));
+    let waiter = tokio::spawn(async move { sub.next_batch().await.map(|b| b.len()) });
+    // Let the subscriber start waiting; it must not see anything yet.
+    tokio::task::yield_now().await;
+    log.append(vec![event("job-1", "a", json!(1))])
+        .await
+        .expect("append");
+    let got = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("no wake-up within 10 s")
+        .expect("join")
+        .expect("next batch");
+    assert_eq!(got, 1);
+}
+
+/// Eight concurrent writers: every event delivered exactly once, positions strictly
+/// increasing, each writer's events in the order it committed them.
+pub async fn concurrent_writers_are_delivered_once_in_commit_order(log: impl EventLog) {
+    const WRITERS: usize = 8;
+    const BATCHES: usize = 15;
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let mut sub = Subscription::new(log.clone(), None, EventFilter::all(), options(20));
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let log = log.clone();
+        writers.push(tokio::spawn(async move {
+            for b in 0..BATCHES {
+                let batch = (0..2)
+                    .map(|i| event(&format!("writer-{w}"), "tick", json!({"n": b * 2 + i})))
+                    .collect();
+                log.append(batch).await.expect("append");
+                tokio::time::sleep(Duration::from_millis(((w * 7 + b * 3) % 5) as u64)).await;
+            }
+        }));
+    }
+    let got = collect(&mut sub, WRITERS * BATCHES * 2).await;
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    assert_delivered_once_in_order(&got, WRITERS * BATCHES * 2);
+    assert!(sub.poll().await.expect("poll").is_empty());
+}
+
+/// Asserts `events` holds `expected` distinct events, positions strictly increasing, and each
+/// stream's `n` payload counting up from 0 without gaps.
+pub fn assert_delivered_once_in_order(events: &[crate::event_log::Event], expected: usize) {
+    assert_eq!(events.len(), expected, "wrong number of deliveries");
+    assert!(
+        events.windows(2).all(|w| w[0].position < w[1].position),
+        "positions are not strictly increasing"
+    );
+    let mut next: HashMap<&str, u64> = HashMap::new();
+    for e in events {
+        let n = e.payload["n"].as_u64().expect("payload n");
+        let expected_n = next.entry(e.stream.as_str()).or_insert(0);
+        assert_eq!(n, *expected_n, "stream {} out of order", e.stream);
+        *expected_n += 1;
+    }
+}
