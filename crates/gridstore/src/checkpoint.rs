@@ -18,7 +18,28 @@
 //! - **`keep_last(workflow, n)`** deletes all but the `n` highest versions of one workflow
 //!   (`n = 0` deletes them all) and returns how many were deleted. Other workflows are never
 //!   touched.
-//! - **Workflow names** are non-empty and at most [`MAX_WORKFLOW_LEN`] bytes.
+//! - **Workflow names** are non-empty and at most [`MAX_WORKFLOW_LEN`] bytes; payloads
+//!   follow the [payload rules](crate::payload) (no NUL character).
+//!
+//! # Example
+//!
+//! ```
+//! use gridstore::CheckpointStore;
+//! use gridstore::memory::MemoryCheckpointStore;
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let store = MemoryCheckpointStore::new();
+//! for step in 1..=3 {
+//!     store.save("import-42", json!({"step": step})).await?;
+//! }
+//! assert_eq!(store.keep_last("import-42", 1).await?, 2);
+//! let latest = store.load_latest("import-42").await?.expect("one is kept");
+//! assert_eq!((latest.version, latest.data), (3, json!({"step": 3})));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 
@@ -87,6 +108,12 @@ pub trait CheckpointStore: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes all but the `keep` newest checkpoints of `workflow`; returns how many.
     async fn keep_last(&self, workflow: &str, keep: usize) -> Result<u64>;
+}
+
+/// Checks a workflow name and a payload about to be saved.
+pub(crate) fn validate_save(workflow: &str, data: &Value) -> Result<()> {
+    validate_workflow(workflow)?;
+    crate::payload::check_storable(data)
 }
 
 /// Checks a workflow name against the rules in the module docs.

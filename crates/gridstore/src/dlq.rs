@@ -15,8 +15,8 @@
 //! - [`DlqOutcome::Retried`] means "reprocessing failed again": the retry count goes up by one,
 //!   the error is replaced and the item is pending again.
 //! - Settling an item the worker does not hold (never claimed, claimed by another worker, or
-//!   already settled) fails with [`Error::LockNotHeld`](crate::Error::LockNotHeld) with key
-//!   `dlq:<id>`; a missing item fails with [`Error::NotFound`](crate::Error::NotFound).
+//!   already settled) fails with [`Error::LockNotHeld`] with key
+//!   `dlq:<id>`; a missing item fails with [`Error::NotFound`].
 //! - `limit = Some(0)` in [`DlqFilter`] lists nothing; `None` lists everything matching.
 //!   `max = 0` in a claim claims nothing.
 //! - [`DeadLetterQueue::purge_older_than`] deletes items that failed before the given instant

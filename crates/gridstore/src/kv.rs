@@ -4,6 +4,7 @@
 //!
 //! - **Values** are any JSON, including `null`: a stored `null` reads back as
 //!   `Some(Value::Null)`, distinct from a missing key (`None`).
+//! - Values follow the [payload rules](crate::payload) (no NUL character).
 //! - **Keys** are non-empty strings of at most [`MAX_KEY_LEN`] bytes. There are no namespaces
 //!   in the store: callers prefix keys (`"idem:<id>"`, `"rate:<client>"`), which keeps one
 //!   primary-key lookup per operation.
@@ -23,6 +24,28 @@
 //!   compares [`serde_json::Value`]s, where numbers compare by their written form (`1.0` is not
 //!   `1`). Write numbers in one canonical form if a CAS depends on them.
 //! - KV is never touched by [`crate::session::SessionStore::clear`].
+//!
+//! # Example
+//!
+//! An idempotency key that remembers a request for a day:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use gridstore::KvStore;
+//! use gridstore::memory::MemoryKvStore;
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let kv = MemoryKvStore::new();
+//! let day = Some(Duration::from_secs(24 * 3600));
+//! assert!(kv.set_if_absent("idem:req-1", json!({"status": 201}), day).await?);
+//! assert!(!kv.set_if_absent("idem:req-1", json!({"status": 201}), day).await?);
+//! assert_eq!(kv.get("idem:req-1").await?, Some(json!({"status": 201})));
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -146,6 +169,12 @@ impl Drop for SweeperHandle {
             task.abort();
         }
     }
+}
+
+/// Checks a key and the value about to be written under it.
+pub(crate) fn validate_write(key: &str, value: &Value) -> Result<()> {
+    validate_key(key)?;
+    crate::payload::check_storable(value)
 }
 
 /// Checks a key against the rules in the module docs.

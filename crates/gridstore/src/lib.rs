@@ -21,6 +21,7 @@ pub mod kv;
 pub mod lock;
 pub mod memory;
 pub(crate) mod metrics;
+pub mod payload;
 pub mod postgres;
 pub mod session;
 #[cfg(feature = "test-suite")]

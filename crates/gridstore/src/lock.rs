@@ -11,12 +11,12 @@
 //!   caller's. A lease is held while `now < expires_at`.
 //! - [`Locks::acquire`] succeeds when the key is free or its lease expired, and also when the
 //!   same holder asks again (a re-grant: new token, new expiry; the old token stops working).
-//!   Otherwise it fails with [`Error::LockHeld`](crate::Error::LockHeld) naming the holder and
+//!   Otherwise it fails with [`Error::LockHeld`] naming the holder and
 //!   the expiry.
 //! - [`Locks::extend`] and [`Locks::release`] identify the lease by key, holder and token.
 //!   Extending needs an unexpired lease. Releasing works as long as the lease was not granted to
 //!   anyone since (its token is still the stored one), even if it expired. Otherwise both fail
-//!   with [`Error::LockNotHeld`](crate::Error::LockNotHeld): a holder whose lease expired and
+//!   with [`Error::LockNotHeld`]: a holder whose lease expired and
 //!   was taken over can never extend or release the new holder's lease.
 //! - [`Locks::force_release`] is the administrator's override: it removes any lease on the key.
 //! - [`Locks::get`] and [`Locks::list`] return live (unexpired) leases only.

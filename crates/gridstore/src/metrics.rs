@@ -113,4 +113,114 @@ mod tests {
         let err: Result<()> = Err(Error::PoolTimeout);
         record("kv", "get", "memory", Instant::now(), &err);
     }
+
+    #[test]
+    fn a_failed_operation_is_counted_timed_and_counted_as_an_error_of_its_kind() {
+        let recorder = capture::Capture::default();
+
+        metrics::with_local_recorder(&recorder, || {
+            let failed: Result<()> = Err(Error::not_found("session", "s"));
+            record(
+                "session",
+                "update_state",
+                "postgres",
+                Instant::now(),
+                &failed,
+            );
+            record("session", "get", "memory", Instant::now(), &Ok(()));
+        });
+
+        let events = recorder.events();
+        assert_eq!(
+            events,
+            [
+                "gridstore_operations_total{primitive=session,op=update_state,backend=postgres} += 1",
+                "gridstore_operation_seconds{primitive=session,op=update_state,backend=postgres} observed",
+                "gridstore_errors_total{primitive=session,op=update_state,kind=not_found} += 1",
+                "gridstore_operations_total{primitive=session,op=get,backend=memory} += 1",
+                "gridstore_operation_seconds{primitive=session,op=get,backend=memory} observed",
+            ]
+        );
+    }
+
+    /// A recorder that writes every counter increment and histogram sample as a line.
+    mod capture {
+        use std::sync::{Arc, Mutex, PoisonError};
+
+        use metrics::{
+            Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+            SharedString, Unit,
+        };
+
+        #[derive(Debug, Default)]
+        pub(super) struct Capture {
+            events: Arc<Mutex<Vec<String>>>,
+        }
+
+        impl Capture {
+            pub(super) fn events(&self) -> Vec<String> {
+                self.events
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            }
+
+            fn line(&self, key: &Key) -> Line {
+                let labels: Vec<String> = key
+                    .labels()
+                    .map(|l| format!("{}={}", l.key(), l.value()))
+                    .collect();
+                Line {
+                    name: format!("{}{{{}}}", key.name(), labels.join(",")),
+                    events: Arc::clone(&self.events),
+                }
+            }
+        }
+
+        struct Line {
+            name: String,
+            events: Arc<Mutex<Vec<String>>>,
+        }
+
+        impl Line {
+            fn push(&self, event: String) {
+                let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+                events.push(event);
+            }
+        }
+
+        impl CounterFn for Line {
+            fn increment(&self, value: u64) {
+                self.push(format!("{} += {value}", self.name));
+            }
+
+            fn absolute(&self, value: u64) {
+                self.push(format!("{} = {value}", self.name));
+            }
+        }
+
+        impl HistogramFn for Line {
+            fn record(&self, _value: f64) {
+                self.push(format!("{} observed", self.name));
+            }
+        }
+
+        impl Recorder for Capture {
+            fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+            fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+            fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+            fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+                Counter::from_arc(Arc::new(self.line(key)))
+            }
+
+            fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+                Gauge::noop()
+            }
+
+            fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+                Histogram::from_arc(Arc::new(self.line(key)))
+            }
+        }
+    }
 }

@@ -8,24 +8,41 @@
 //! | numbered migrations under an advisory lock | [`migrate`](mod@migrate) |
 //! | SQLSTATE classification into [`Error`](crate::Error) | [`error`] |
 //! | retrying transactions, commit with unknown outcome | [`retry`](mod@retry) |
-
-pub mod config;
-pub mod error;
-pub mod migrate;
-pub mod pool;
-pub mod retry;
-
-pub use config::{PgConfig, SslMode};
-pub use error::classify;
-pub use migrate::{Migration, migrate};
-pub use pool::{PgClient, PgPool, PoolStatus};
-pub use retry::{RetryPolicy, commit, retry, transaction, transaction_with};
+//! | gridstore's migrations (`gridstore_migrations`) | [`migrations`] |
+//! | sessions backend | [`session`] |
+//! | key-value backend | [`kv`] |
+//! | checkpoints backend | [`checkpoint`] |
+//! | event log backend, monthly partitions | [`event_log`] |
+//! | dead-letter queue backend | [`dlq`] |
+//! | leases backend, advisory transaction locks | [`lock`] |
+//! | the per-process LISTEN connection | [`listener`] |
+//! | health report | [`health`] |
 
 pub mod checkpoint;
+pub mod config;
+pub mod dlq;
+pub mod error;
+pub mod event_log;
+pub mod health;
 pub mod kv;
+pub mod listener;
+pub mod lock;
+pub mod migrate;
 pub mod migrations;
+pub mod pool;
+pub mod retry;
 pub mod session;
 
 pub use checkpoint::PgCheckpointStore;
+pub use config::{PgConfig, SslMode};
+pub use dlq::PgDeadLetterQueue;
+pub use error::classify;
+pub use event_log::PgEventLog;
+pub use health::HealthReport;
 pub use kv::PgKvStore;
+pub use listener::PgListener;
+pub use lock::{PgLocks, advisory_key, try_advisory_xact_lock, with_advisory_xact_lock};
+pub use migrate::{Migration, migrate};
+pub use pool::{PgClient, PgPool, PoolStatus};
+pub use retry::{RetryPolicy, commit, retry, transaction, transaction_with};
 pub use session::PgSessionStore;

@@ -37,7 +37,38 @@
 //! - **Stats.** `bytes` is a backend-specific approximation of the payload size: the length of
 //!   the serialized JSON in memory, `sum(pg_column_size(data))` (compressed, binary jsonb) in
 //!   PostgreSQL. Compare it only within one backend.
-//! - **Ids** must be non-empty and at most [`MAX_ID_LEN`] bytes.
+//! - **Ids** must be non-empty and at most [`MAX_ID_LEN`] bytes; payloads follow the
+//!   [payload rules](crate::payload) (no NUL character).
+//!
+//! # Example
+//!
+//! A read-modify-write that retries when another writer got there first:
+//!
+//! ```
+//! use gridstore::memory::MemorySessionStore;
+//! use gridstore::{Error, Session, SessionState, SessionStore};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let store = MemorySessionStore::new();
+//! store.save(&Session::new("s-1", SessionState::Active, json!({"turns": 0}))).await?;
+//! loop {
+//!     let mut session = store.get("s-1").await?.expect("saved above");
+//!     session.data["turns"] = json!(1);
+//!     session.touch();
+//!     match store.save(&session).await {
+//!         Ok(version) => {
+//!             assert_eq!(version, 2);
+//!             break;
+//!         }
+//!         Err(Error::VersionConflict { .. }) => continue, // someone else wrote: read again
+//!         Err(other) => return Err(other),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -295,11 +326,17 @@ pub(crate) fn validate_id(id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks every id of a batch and that no id appears twice.
+/// Checks a session's id and payload before it is written.
+pub(crate) fn validate_session(session: &Session) -> Result<()> {
+    validate_id(&session.id)?;
+    crate::payload::check_storable(&session.data)
+}
+
+/// Checks every session of a batch and that no id appears twice.
 pub(crate) fn validate_batch(sessions: &[Session]) -> Result<()> {
     let mut seen = std::collections::HashSet::with_capacity(sessions.len());
     for session in sessions {
-        validate_id(&session.id)?;
+        validate_session(session)?;
         if !seen.insert(session.id.as_str()) {
             return Err(Error::InvalidInput(format!(
                 "session id {:?} appears twice in one batch",

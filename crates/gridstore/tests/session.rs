@@ -2,13 +2,19 @@
 
 mod memory {
     use gridstore::memory::MemorySessionStore;
-    use gridstore::testing::session::concurrency;
+    use gridstore::testing::session::{concurrency, maintenance};
 
     async fn store() -> (MemorySessionStore, ()) {
         (MemorySessionStore::new(), ())
     }
 
     gridstore::session_contract_tests!(store);
+
+    #[tokio::test]
+    async fn clearing_memory_sessions_leaves_memory_kv_untouched() {
+        let kv = gridstore::memory::MemoryKvStore::new();
+        maintenance::clearing_sessions_leaves_kv_untouched(&MemorySessionStore::new(), &kv).await;
+    }
 
     #[tokio::test]
     async fn clones_of_a_memory_store_share_their_sessions() {
@@ -40,5 +46,16 @@ mod postgres {
         let reopened = PgSessionStore::new(migrated_pool(db.url()).await.expect("reopen"));
 
         gridstore::testing::session::concurrency::sessions_written_through_one_store_are_read_through_another(&writer, &reopened).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clearing_sessions_leaves_kv_in_the_same_database_untouched() {
+        let (sessions, db) = store().await;
+        let kv = gridstore::postgres::PgKvStore::new(migrated_pool(db.url()).await.expect("pool"));
+
+        gridstore::testing::session::maintenance::clearing_sessions_leaves_kv_untouched(
+            &sessions, &kv,
+        )
+        .await;
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
 use crate::Result;
-use crate::checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore, validate_workflow};
+use crate::checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore, validate_save};
 use crate::metrics::observe;
 
 const PRIMITIVE: &str = "checkpoint";
@@ -54,7 +54,7 @@ fn checkpoint(workflow: &str, version: i64, data: &Value, created_at: DateTime<U
 impl CheckpointStore for MemoryCheckpointStore {
     async fn save(&self, workflow: &str, data: Value) -> Result<CheckpointInfo> {
         observe(PRIMITIVE, "save", BACKEND, async {
-            validate_workflow(workflow)?;
+            validate_save(workflow, &data)?;
             let created_at = Utc::now().trunc_subsecs(3);
             let mut workflows = self.lock();
             let entry = workflows.entry(workflow.to_owned()).or_default();

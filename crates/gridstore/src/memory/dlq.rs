@@ -146,8 +146,11 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
     }
 
     async fn get(&self, id: i64) -> Result<Option<DlqItem>> {
+        let started = Instant::now();
         let now = now();
-        Ok(self.lock().items.get(&id).map(|i| effective(i, now)))
+        let result = Ok(self.lock().items.get(&id).map(|i| effective(i, now)));
+        record(PRIMITIVE, "get", BACKEND, started, &result);
+        result
     }
 
     async fn list(&self, filter: &DlqFilter) -> Result<Vec<DlqItem>> {
@@ -193,6 +196,15 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
     }
 
     async fn stats(&self, job_id: Option<&str>) -> Result<DlqStats> {
+        let started = Instant::now();
+        let result = Ok(self.stats_now(job_id));
+        record(PRIMITIVE, "stats", BACKEND, started, &result);
+        result
+    }
+}
+
+impl MemoryDeadLetterQueue {
+    fn stats_now(&self, job_id: Option<&str>) -> DlqStats {
         let now = now();
         let mut stats = DlqStats::default();
         for item in self.lock().items.values() {
@@ -214,6 +226,6 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
                     .map_or(item.failed_at, |t| t.max(item.failed_at)),
             );
         }
-        Ok(stats)
+        stats
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
 use crate::Result;
-use crate::kv::{KvStats, KvStore, SweeperHandle, spawn_sweeper, ttl_millis, validate_key};
+use crate::kv::{KvStats, KvStore, SweeperHandle, spawn_sweeper, ttl_millis, validate_write};
 use crate::memory::clock::{Clock, SystemClock};
 use crate::metrics::observe;
 
@@ -80,7 +80,7 @@ impl MemoryKvStore {
 impl KvStore for MemoryKvStore {
     async fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
         observe(PRIMITIVE, "set", BACKEND, async {
-            validate_key(key)?;
+            validate_write(key, &value)?;
             let entry = self.entry(value, ttl)?;
             self.lock().insert(key.to_owned(), entry);
             Ok(())
@@ -118,7 +118,7 @@ impl KvStore for MemoryKvStore {
 
     async fn set_if_absent(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<bool> {
         observe(PRIMITIVE, "set_if_absent", BACKEND, async {
-            validate_key(key)?;
+            validate_write(key, &value)?;
             let entry = self.entry(value, ttl)?;
             let now = self.now();
             let mut entries = self.lock();
@@ -139,7 +139,7 @@ impl KvStore for MemoryKvStore {
         ttl: Option<Duration>,
     ) -> Result<bool> {
         observe(PRIMITIVE, "compare_and_set", BACKEND, async {
-            validate_key(key)?;
+            validate_write(key, &new)?;
             let entry = self.entry(new, ttl)?;
             let now = self.now();
             let mut entries = self.lock();

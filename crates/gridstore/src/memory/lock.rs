@@ -136,23 +136,31 @@ impl Locks for MemoryLocks {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Lease>> {
+        let started = Instant::now();
         let now = now();
-        Ok(self
+        let lease = self
             .lock()
             .leases
             .get(key)
             .filter(|l| l.expires_at > now)
-            .cloned())
+            .cloned();
+        let result = Ok(lease);
+        record(PRIMITIVE, "get", BACKEND, started, &result);
+        result
     }
 
     async fn list(&self) -> Result<Vec<Lease>> {
+        let started = Instant::now();
         let now = now();
-        Ok(self
+        let leases = self
             .lock()
             .leases
             .values()
             .filter(|l| l.expires_at > now)
             .cloned()
-            .collect())
+            .collect();
+        let result = Ok(leases);
+        record(PRIMITIVE, "list", BACKEND, started, &result);
+        result
     }
 }

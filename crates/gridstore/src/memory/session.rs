@@ -8,7 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::metrics::observe;
 use crate::session::{
     Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
-    empty_by_state, validate_batch, validate_id,
+    empty_by_state, validate_batch, validate_session,
 };
 use crate::{Error, Result};
 
@@ -41,11 +41,14 @@ fn next_version(stored: &HashMap<String, Session>, session: &Session) -> Result<
     match actual {
         None if session.version == 0 => Ok(1),
         Some(v) if v == session.version && v > 0 => Ok(v + 1),
-        _ => Err(Error::VersionConflict {
-            key: session.id.clone(),
-            expected: session.version,
-            actual,
-        }),
+        _ => {
+            tracing::debug!(session.id = %session.id, expected = session.version, actual, "session version conflict");
+            Err(Error::VersionConflict {
+                key: session.id.clone(),
+                expected: session.version,
+                actual,
+            })
+        }
     }
 }
 
@@ -60,7 +63,7 @@ fn stored_copy(session: &Session, version: u64) -> Session {
 impl SessionStore for MemorySessionStore {
     async fn save(&self, session: &Session) -> Result<u64> {
         observe(PRIMITIVE, "save", BACKEND, async {
-            validate_id(&session.id)?;
+            validate_session(session)?;
             let mut sessions = self.lock();
             let version = next_version(&sessions, session)?;
             sessions.insert(session.id.clone(), stored_copy(session, version));

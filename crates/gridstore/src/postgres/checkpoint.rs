@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::Result;
-use crate::checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore, validate_workflow};
+use crate::checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore, validate_save};
 use crate::metrics::observe;
 use crate::postgres::PgPool;
 
@@ -99,7 +99,7 @@ fn info_from_row(workflow: &str, row: &Row) -> Result<CheckpointInfo> {
 impl CheckpointStore for PgCheckpointStore {
     async fn save(&self, workflow: &str, data: Value) -> Result<CheckpointInfo> {
         observe(PRIMITIVE, "save", BACKEND, async {
-            validate_workflow(workflow)?;
+            validate_save(workflow, &data)?;
             let client = self.pool.get().await?;
             let statement = client.prepare_cached(SAVE).await?;
             let row = client.query_one(&statement, &[&workflow, &data]).await?;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::Result;
-use crate::kv::{KvStats, KvStore, SweeperHandle, spawn_sweeper, ttl_millis, validate_key};
+use crate::kv::{KvStats, KvStore, SweeperHandle, spawn_sweeper, ttl_millis, validate_write};
 use crate::metrics::observe;
 use crate::postgres::PgPool;
 
@@ -122,7 +122,7 @@ impl PgKvStore {
 impl KvStore for PgKvStore {
     async fn set(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<()> {
         observe(PRIMITIVE, "set", BACKEND, async {
-            validate_key(key)?;
+            validate_write(key, &value)?;
             let ttl = ttl_millis(ttl)?;
             self.execute(SET, &[&key, &value, &ttl]).await?;
             Ok(())
@@ -156,7 +156,7 @@ impl KvStore for PgKvStore {
 
     async fn set_if_absent(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<bool> {
         observe(PRIMITIVE, "set_if_absent", BACKEND, async {
-            validate_key(key)?;
+            validate_write(key, &value)?;
             let ttl = ttl_millis(ttl)?;
             Ok(self.execute(SET_IF_ABSENT, &[&key, &value, &ttl]).await? > 0)
         })
@@ -171,7 +171,7 @@ impl KvStore for PgKvStore {
         ttl: Option<Duration>,
     ) -> Result<bool> {
         observe(PRIMITIVE, "compare_and_set", BACKEND, async {
-            validate_key(key)?;
+            validate_write(key, &new)?;
             let ttl = ttl_millis(ttl)?;
             let swapped = self
                 .execute(COMPARE_AND_SET, &[&key, expected, &new, &ttl])

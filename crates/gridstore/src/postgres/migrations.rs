@@ -24,6 +24,21 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "checkpoints",
         sql: include_str!("../../migrations/0003_checkpoints.sql"),
     },
+    Migration {
+        version: 4,
+        name: "event_log",
+        sql: include_str!("../../migrations/0004_event_log.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "dlq",
+        sql: include_str!("../../migrations/0005_dlq.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "leases",
+        sql: include_str!("../../migrations/0006_leases.sql"),
+    },
 ];
 
 /// Applies the pending gridstore migrations (safe to call from several instances at once);

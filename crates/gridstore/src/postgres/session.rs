@@ -3,22 +3,28 @@
 //! Every operation is one statement; `save` and `save_many` decide the version check inside
 //! that statement (an `update ... where version = $expected` and an
 //! `insert ... on conflict do nothing` in two CTEs), so a concurrent writer can never slip
-//! between the check and the write. `save_many` runs its one `unnest` statement in a
-//! transaction that is rolled back when any item conflicts, and is retried on deadlocks and
-//! lost connections before commit (via [`crate::postgres::retry()`]). Single-statement operations are not retried.
+//! between the check and the write. On a conflict, the `actual` version of the error is read
+//! by one more statement, so it is the version committed by the writer that won.
+//!
+//! `save_many` runs its one `unnest` statement in a transaction that is rolled back when any
+//! item conflicts, and is retried on deadlocks and lost connections before commit (via
+//! [`crate::postgres::retry()`]). Single-statement operations are not retried: a lost
+//! connection may or may not have applied them, and callers know which of theirs are safe to
+//! repeat.
 
 mod sql;
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use crate::metrics::observe;
 use crate::postgres::{PgPool, RetryPolicy, commit, retry};
 use crate::session::{
     Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
-    empty_by_state, validate_batch, validate_id,
+    empty_by_state, validate_batch, validate_session,
 };
 use crate::{Error, Result};
 
@@ -52,9 +58,14 @@ impl PgSessionStore {
         let tx = client.transaction().await?;
         let statement = tx.prepare_cached(sql::SAVE_MANY).await?;
         let rows = tx.query(&statement, &columns.params()).await?;
-        let versions = batch_outcome(&rows, batch)?;
-        commit(tx).await?;
-        Ok(versions)
+        match batch_outcome(&rows, batch)? {
+            Ok(versions) => {
+                commit(tx).await?;
+                Ok(versions)
+            }
+            // Dropping the transaction rolls it back.
+            Err(conflicting) => Err(conflict(&tx, conflicting).await),
+        }
     }
 }
 
@@ -109,36 +120,47 @@ fn summary_from_row(row: &Row) -> Result<SessionSummary> {
     })
 }
 
-fn conflict(id: &str, expected: u64, actual: Option<i64>) -> Error {
+/// The conflict error for `session`, naming the version committed now: read by a new
+/// statement, so with a fresh snapshot that sees the writer that won.
+async fn conflict<C: GenericClient>(client: &C, session: &Session) -> Error {
+    let actual = match client.query_opt(sql::VERSION, &[&session.id]).await {
+        Ok(row) => row.map(|r| r.try_get::<_, i64>(0)).transpose(),
+        Err(err) => return err.into(),
+    };
+    let actual = match actual {
+        Ok(version) => version.map(from_db_version),
+        Err(err) => return err.into(),
+    };
+    tracing::debug!(
+        session.id = %session.id,
+        expected = session.version,
+        actual,
+        "session version conflict"
+    );
     Error::VersionConflict {
-        key: id.to_owned(),
-        expected,
-        actual: actual.map(from_db_version),
+        key: session.id.clone(),
+        expected: session.version,
+        actual,
     }
 }
 
-/// The outcome of the batch statement: new versions in input order, or the first conflict.
-fn batch_outcome(rows: &[Row], batch: &[Session]) -> Result<Vec<u64>> {
-    rows.iter()
-        .zip(batch)
-        .map(
-            |(row, session)| match row.try_get::<_, Option<i64>>("new_version")? {
-                Some(version) => Ok(from_db_version(version)),
-                None => Err(conflict(
-                    &session.id,
-                    session.version,
-                    row.try_get("current")?,
-                )),
-            },
-        )
-        .collect()
+/// The new versions from the batch statement in input order, or the first conflicting item.
+fn batch_outcome<'s>(rows: &[Row], batch: &'s [Session]) -> Result<Result<Vec<u64>, &'s Session>> {
+    let mut versions = Vec::with_capacity(batch.len());
+    for (row, session) in rows.iter().zip(batch) {
+        match row.try_get::<_, Option<i64>>("new_version")? {
+            Some(version) => versions.push(from_db_version(version)),
+            None => return Ok(Err(session)),
+        }
+    }
+    Ok(Ok(versions))
 }
 
 #[async_trait::async_trait]
 impl SessionStore for PgSessionStore {
     async fn save(&self, session: &Session) -> Result<u64> {
         observe(PRIMITIVE, "save", BACKEND, async {
-            validate_id(&session.id)?;
+            validate_session(session)?;
             let p = Params::of(session)?;
             let client = self.pool.get().await?;
             let statement = client.prepare_cached(sql::SAVE).await?;
@@ -156,14 +178,9 @@ impl SessionStore for PgSessionStore {
                     ],
                 )
                 .await?;
-            let written: Option<i64> = row.try_get("written")?;
-            match written {
+            match row.try_get::<_, Option<i64>>("written")? {
                 Some(version) => Ok(from_db_version(version)),
-                None => Err(conflict(
-                    &session.id,
-                    session.version,
-                    row.try_get("current")?,
-                )),
+                None => Err(conflict(&client, session).await),
             }
         })
         .await

@@ -1,4 +1,4 @@
-//! Contract suite for [`CheckpointStore`](crate::checkpoint::CheckpointStore).
+//! Contract suite for [`crate::checkpoint::CheckpointStore`].
 //!
 //! Expand it with [`checkpoint_contract_tests!`](crate::checkpoint_contract_tests) and an
 //! async factory returning `(store, guard)`. Data surviving a reopen is
@@ -31,7 +31,7 @@ macro_rules! checkpoint_contract_tests {
             keep_last_keeps_the_newest_of_one_workflow_only,
             concurrent_saves_get_distinct_consecutive_versions,
             created_at_is_stamped_by_the_store_to_the_millisecond,
-            an_empty_or_overlong_workflow_is_invalid_input,
+            an_invalid_workflow_or_payload_is_invalid_input,
         );
     };
     (@expand $factory:path; $($name:ident),* $(,)?) => {
@@ -203,15 +203,19 @@ pub async fn created_at_is_stamped_by_the_store_to_the_millisecond<S: Checkpoint
     assert_eq!(loaded.created_at, saved.created_at);
 }
 
-/// Empty and overlong workflow names are rejected without writing.
-pub async fn an_empty_or_overlong_workflow_is_invalid_input<S: CheckpointStore>(store: &S) {
+/// Empty and overlong workflow names and payloads with a NUL character are rejected without
+/// writing.
+pub async fn an_invalid_workflow_or_payload_is_invalid_input<S: CheckpointStore>(store: &S) {
     let empty = store.save("", json!(1)).await;
     let long = store
         .save(&"w".repeat(MAX_WORKFLOW_LEN + 1), json!(1))
         .await;
+    let nul = store.save("wf", json!({"s": "\u{0}"})).await;
 
     assert!(matches!(empty, Err(Error::InvalidInput(_))), "{empty:?}");
     assert!(matches!(long, Err(Error::InvalidInput(_))), "{long:?}");
+    assert!(matches!(nul, Err(Error::InvalidInput(_))), "{nul:?}");
+    assert!(store.list("wf").await.expect("list").is_empty());
 }
 
 /// Gap: checkpoints written through one store are read through another on the same storage

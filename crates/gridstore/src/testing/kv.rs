@@ -29,7 +29,7 @@ macro_rules! kv_contract_tests {
                 deleting_returns_whether_the_key_existed,
                 has_tells_whether_a_key_exists,
                 setting_again_replaces_the_value,
-                an_empty_key_or_a_sub_millisecond_ttl_is_invalid_input,
+                an_invalid_key_ttl_or_value_is_invalid_input,
             ],
             conditional: [
                 set_if_absent_writes_only_when_the_key_is_absent,

@@ -38,7 +38,9 @@
 //! ([`concurrency::sixteen_writers_racing_one_session_lose_no_update`]), data surviving a
 //! reopen ([`concurrency::sessions_written_through_one_store_are_read_through_another`], which
 //! takes two stores and is called by each backend's test file), `update_state`, `limit = 0`
-//! and invalid ids.
+//! invalid ids and payloads, and `clear` leaving KV alone
+//! ([`maintenance::clearing_sessions_leaves_kv_untouched`], called by each backend's test file
+//! with a session store and a KV store on the same storage).
 
 pub mod basics;
 pub mod batches;
@@ -71,7 +73,7 @@ macro_rules! session_contract_tests {
                 has_tells_whether_a_session_exists,
                 updating_the_state_stamps_updated_at_and_bumps_the_version,
                 updating_the_state_of_a_missing_session_is_not_found,
-                an_empty_or_overlong_id_is_invalid_input,
+                an_invalid_id_or_payload_is_invalid_input,
             ],
             listing: [
                 listing_filters_by_state,

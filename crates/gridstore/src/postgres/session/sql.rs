@@ -8,9 +8,7 @@ use super::to_db_version;
 use crate::Result;
 use crate::session::Session;
 
-/// `$4` is the version the caller read. `written` is the new version, or null on a conflict;
-/// `current` is the version stored before this statement (null: no such session), read from
-/// the statement's snapshot, which the CTEs' writes do not change.
+/// `$4` is the version the caller read. `written` is the new version, or null on a conflict.
 pub(super) const SAVE: &str = "
 with updated as (
     update gs_sessions
@@ -25,11 +23,10 @@ with updated as (
         on conflict (id) do nothing
  returning version
 )
-select coalesce((select version from updated), (select version from inserted)) as written,
-       (select version from gs_sessions where id = $1) as current";
+select coalesce((select version from updated), (select version from inserted)) as written";
 
 /// The batch form of [`SAVE`]: one row per input item in input order, with `new_version`
-/// null for a conflicting item and `current` its version before the statement.
+/// null for a conflicting item.
 pub(super) const SAVE_MANY: &str = "
 with input as (
     select *
@@ -52,12 +49,14 @@ with input as (
         on conflict (id) do nothing
  returning id, version
 )
-select coalesce(u.version, n.version) as new_version, c.version as current
+select coalesce(u.version, n.version) as new_version
   from input i
   left join updated u on u.id = i.id
   left join inserted n on n.id = i.id
-  left join gs_sessions c on c.id = i.id
  order by i.ord";
+
+/// The committed version of one session, read after a conflict.
+pub(super) const VERSION: &str = "select version from gs_sessions where id = $1";
 
 pub(super) const GET: &str = "
 select id, state, data, version, created_at, updated_at, expires_at

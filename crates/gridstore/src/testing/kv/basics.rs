@@ -87,8 +87,9 @@ pub async fn setting_again_replaces_the_value<S: KvStore>(store: &S) {
     );
 }
 
-/// Empty and overlong keys and TTLs under a millisecond are rejected without writing.
-pub async fn an_empty_key_or_a_sub_millisecond_ttl_is_invalid_input<S: KvStore>(store: &S) {
+/// Empty and overlong keys, TTLs under a millisecond and values with a NUL character are
+/// rejected by every backend without writing.
+pub async fn an_invalid_key_ttl_or_value_is_invalid_input<S: KvStore>(store: &S) {
     let empty = store.set("", json!(1), None).await;
     let long = store
         .set(&"k".repeat(MAX_KEY_LEN + 1), json!(1), None)
@@ -97,6 +98,8 @@ pub async fn an_empty_key_or_a_sub_millisecond_ttl_is_invalid_input<S: KvStore>(
     let tiny_ttl = store
         .set_if_absent("k", json!(1), Some(Duration::from_micros(10)))
         .await;
+    let nul_value = store.set("k", json!(["a\u{0}"]), None).await;
+    let nul_object_key = store.set_if_absent("k", json!({"\u{0}": 1}), None).await;
 
     assert!(matches!(empty, Err(Error::InvalidInput(_))), "{empty:?}");
     assert!(matches!(long, Err(Error::InvalidInput(_))), "{long:?}");
@@ -107,6 +110,14 @@ pub async fn an_empty_key_or_a_sub_millisecond_ttl_is_invalid_input<S: KvStore>(
     assert!(
         matches!(tiny_ttl, Err(Error::InvalidInput(_))),
         "{tiny_ttl:?}"
+    );
+    assert!(
+        matches!(nul_value, Err(Error::InvalidInput(_))),
+        "{nul_value:?}"
+    );
+    assert!(
+        matches!(nul_object_key, Err(Error::InvalidInput(_))),
+        "{nul_object_key:?}"
     );
     assert_eq!(store.stats().await.expect("stats"), KvStats::default());
 }

@@ -236,14 +236,28 @@ pub async fn updating_the_state_of_a_missing_session_is_not_found<S: SessionStor
     );
 }
 
-/// Empty and overlong ids are rejected before anything is written.
-pub async fn an_empty_or_overlong_id_is_invalid_input<S: SessionStore>(store: &S) {
+/// Empty and overlong ids, and payloads PostgreSQL cannot store (a NUL character), are
+/// rejected by every backend before anything is written.
+pub async fn an_invalid_id_or_payload_is_invalid_input<S: SessionStore>(store: &S) {
     let empty = store.save(&session("", SessionState::Active)).await;
     let long = store
         .save(&session(&"x".repeat(MAX_ID_LEN + 1), SessionState::Active))
         .await;
+    let nul = Session::new("nul", SessionState::Active, json!({"text": "a\u{0}b"}));
+    let nul_single = store.save(&nul).await;
+    let nul_batch = store
+        .save_many(&[session("fine", SessionState::Active), nul])
+        .await;
 
     assert!(matches!(empty, Err(Error::InvalidInput(_))), "{empty:?}");
     assert!(matches!(long, Err(Error::InvalidInput(_))), "{long:?}");
+    assert!(
+        matches!(nul_single, Err(Error::InvalidInput(_))),
+        "{nul_single:?}"
+    );
+    assert!(
+        matches!(nul_batch, Err(Error::InvalidInput(_))),
+        "{nul_batch:?}"
+    );
     assert_eq!(store.stats().await.expect("stats").total, 0);
 }

@@ -1,8 +1,10 @@
 //! `stats` and `clear`.
 
 use chrono::{Duration, SubsecRound, Utc};
+use serde_json::json;
 
 use super::{session, session_at};
+use crate::kv::KvStore;
 use crate::session::{SessionState, SessionStore};
 
 /// SmallTalk 40–42: totals, per-state counts (every state present) and a positive size.
@@ -70,4 +72,21 @@ pub async fn clearing_with_a_cutoff_deletes_only_strictly_older_sessions<S: Sess
     assert!(!store.has("old-session").await.expect("has"));
     assert!(store.has("at-cutoff").await.expect("has"));
     assert!(store.has("new-session").await.expect("has"));
+}
+
+/// Gap (SmallTalk never checked it): `clear` deletes sessions only; KV keys on the same
+/// storage survive it.
+pub async fn clearing_sessions_leaves_kv_untouched<S: SessionStore, K: KvStore>(
+    sessions: &S,
+    kv: &K,
+) {
+    sessions
+        .save(&session("s", SessionState::Active))
+        .await
+        .expect("save");
+    kv.set("k", json!("kept"), None).await.expect("set");
+
+    assert_eq!(sessions.clear(None).await.expect("clear"), 1);
+
+    assert_eq!(kv.get("k").await.expect("get"), Some(json!("kept")));
 }

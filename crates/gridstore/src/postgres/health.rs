@@ -1,0 +1,150 @@
+//! Health of the PostgreSQL backend: reachability, NOTIFY queue usage, future event-log
+//! partitions and the pool, also exported as gauges through the `metrics` facade.
+//!
+//! [`check`] never fails: a problem becomes a line in [`HealthReport::problems`].
+
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, Months, NaiveDate, Utc};
+
+use super::event_log::ATTACHED_PARTITIONS;
+use super::{PgPool, PoolStatus};
+
+/// Above this share of the 8 GB NOTIFY queue the report is unhealthy: at 100% notifying
+/// transactions fail at commit, and PostgreSQL itself warns from 50%.
+pub const NOTIFY_QUEUE_LIMIT: f64 = 0.5;
+
+const SELECT_ONE: &str = "select 1";
+const QUEUE_USAGE: &str = "select pg_notification_queue_usage()";
+
+/// The outcome of one [`check`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthReport {
+    /// Whether `select 1` succeeded.
+    pub reachable: bool,
+    /// How long `select 1` took, pool checkout included.
+    pub latency: Duration,
+    /// `pg_notification_queue_usage()` (0.0–1.0), when it could be read.
+    pub notification_queue_usage: Option<f64>,
+    /// Expected `gs_events` partitions (this month and the months ahead) that do not exist.
+    pub missing_partitions: Vec<String>,
+    /// The pool's state at the time of the check.
+    pub pool: PoolStatus,
+    /// One line per problem found; empty when healthy.
+    pub problems: Vec<String>,
+}
+
+impl HealthReport {
+    /// Whether no problem was found.
+    pub fn is_healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Checks the database behind `pool`, expecting event-log partitions for the current month
+/// and the next `months_ahead` months (UTC).
+pub async fn check(pool: &PgPool, months_ahead: u32) -> HealthReport {
+    let started = Instant::now();
+    let mut problems = Vec::new();
+    let mut usage = None;
+    let mut missing = Vec::new();
+    let reachable = match pool.get().await {
+        Ok(client) => match client.query_one(SELECT_ONE, &[]).await {
+            Ok(_) => {
+                match client.query_one(QUEUE_USAGE, &[]).await {
+                    Ok(row) => usage = row.try_get::<_, f64>(0).ok(),
+                    Err(err) => {
+                        problems.push(format!("notification queue usage unreadable: {err}"));
+                    }
+                }
+                match client.query(ATTACHED_PARTITIONS, &[]).await {
+                    Ok(rows) => {
+                        let attached: Vec<String> =
+                            rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
+                        missing = expected_partitions(months_ahead)
+                            .into_iter()
+                            .filter(|name| !attached.contains(name))
+                            .collect();
+                    }
+                    Err(err) => problems.push(format!("event log partitions unreadable: {err}")),
+                }
+                true
+            }
+            Err(err) => {
+                problems.push(format!("select 1 failed: {err}"));
+                false
+            }
+        },
+        Err(err) => {
+            problems.push(format!("no connection: {err}"));
+            false
+        }
+    };
+    let latency = started.elapsed();
+    if let Some(u) = usage.filter(|u| *u > NOTIFY_QUEUE_LIMIT) {
+        problems.push(format!("notification queue {:.0}% full", u * 100.0));
+    }
+    if !missing.is_empty() {
+        problems.push(format!(
+            "missing event log partitions: {}",
+            missing.join(", ")
+        ));
+    }
+    let report = HealthReport {
+        reachable,
+        latency,
+        notification_queue_usage: usage,
+        missing_partitions: missing,
+        pool: pool.status(),
+        problems,
+    };
+    export(&report);
+    report
+}
+
+/// The partition names [`check`] expects: `gs_events_pYYYYMM` for this month and the next
+/// `months_ahead`.
+pub fn expected_partitions(months_ahead: u32) -> Vec<String> {
+    let today = Utc::now().date_naive();
+    let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
+    (0..=months_ahead)
+        .filter_map(|i| first.checked_add_months(Months::new(i)))
+        .map(|m| format!("gs_events_p{:04}{:02}", m.year(), m.month()))
+        .collect()
+}
+
+#[allow(clippy::cast_precision_loss)] // pool sizes and counts are far below 2^52
+fn export(report: &HealthReport) {
+    metrics::gauge!("gridstore_health_up").set(if report.reachable { 1.0 } else { 0.0 });
+    metrics::gauge!("gridstore_health_latency_seconds").set(report.latency.as_secs_f64());
+    if let Some(usage) = report.notification_queue_usage {
+        metrics::gauge!("gridstore_notification_queue_usage").set(usage);
+    }
+    metrics::gauge!("gridstore_event_partitions_missing")
+        .set(report.missing_partitions.len() as f64);
+    metrics::gauge!("gridstore_pool_connections", "state" => "open").set(report.pool.size as f64);
+    metrics::gauge!("gridstore_pool_connections", "state" => "idle")
+        .set(report.pool.available as f64);
+    metrics::gauge!("gridstore_pool_waiting").set(report.pool.waiting as f64);
+    metrics::gauge!("gridstore_pool_max_size").set(report.pool.max_size as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_partitions_start_this_month_and_roll_over_years() {
+        let names = expected_partitions(13);
+        assert_eq!(names.len(), 14);
+        let now = Utc::now();
+        assert_eq!(
+            names[0],
+            format!("gs_events_p{:04}{:02}", now.year(), now.month())
+        );
+        assert_eq!(
+            names[12],
+            format!("gs_events_p{:04}{:02}", now.year() + 1, now.month())
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! PostgreSQL-only event-log behaviour: the commit fence against late committers, eight
+//! writers with random commit delays across a listener disconnect, partitions and health.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use gridstore::postgres::health::{self, expected_partitions};
+use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, migrations};
+use gridstore::testing::event_log::assert_delivered_once_in_order;
+use gridstore::{Event, EventFilter, EventLog, NewEvent, Subscription, SubscriptionOptions};
+use rand::Rng;
+use serde_json::json;
+use testkit::TestDatabase;
+
+struct Fixture {
+    _db: TestDatabase,
+    config: PgConfig,
+    pool: PgPool,
+}
+
+async fn fixture() -> Fixture {
+    let db = testkit::database().await;
+    let config = PgConfig::from_url(db.url()).expect("config");
+    let pool = PgPool::connect(&config).await.expect("pool");
+    migrations::migrate(&pool).await.expect("migrate");
+    Fixture {
+        _db: db,
+        config,
+        pool,
+    }
+}
+
+fn event(stream: &str, n: u64) -> NewEvent {
+    NewEvent::new(stream, "tick", json!({ "n": n }))
+}
+
+fn options(batch_size: usize, poll_ms: u64) -> SubscriptionOptions {
+    SubscriptionOptions {
+        batch_size,
+        poll_interval: Duration::from_millis(poll_ms),
+    }
+}
+
+/// Waits until `condition` holds, polling every 20 ms, failing after `secs` seconds.
+async fn eventually(secs: u64, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn collect(sub: &mut Subscription, n: usize) -> Vec<Event> {
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        while got.len() < n {
+            got.extend(sub.next_batch().await.expect("next batch"));
+        }
+    })
+    .await
+    .expect("events did not arrive within 60 s");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_committer_is_delivered_before_later_transactions_not_skipped() {
+    // Arrange: an open transaction appends first (smaller xid) but commits last.
+    let f = fixture().await;
+    let log: Arc<dyn EventLog> = Arc::new(PgEventLog::new(f.pool.clone()));
+    let mut early_client = f.pool.get().await.expect("client");
+    let early = early_client.transaction().await.expect("begin");
+    PgEventLog::append_in(&early, &[event("early", 0)])
+        .await
+        .expect("early append");
+    log.append(vec![event("late", 0)])
+        .await
+        .expect("late append");
+
+    // Act + assert: the committed late event is visible but held back by the fence.
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 1);
+    let mut sub = Subscription::new(log.clone(), None, EventFilter::all(), options(10, 20));
+    assert!(
+        sub.poll().await.expect("poll").is_empty(),
+        "fence let an event pass"
+    );
+    early.commit().await.expect("commit early");
+    let got = collect(&mut sub, 2).await;
+    let streams: Vec<_> = got.iter().map(|e| e.stream.as_str()).collect();
+    assert_eq!(streams, ["early", "late"]);
+    assert!(got[0].position < got[1].position);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_writers_with_random_commit_delays_are_delivered_once_in_order_across_a_listener_kill()
+ {
+    const WRITERS: usize = 8;
+    const TRANSACTIONS: u64 = 25;
+    const TOTAL: usize = WRITERS * TRANSACTIONS as usize * 2;
+    let f = fixture().await;
+    let listener = PgListener::start(&f.config).await.expect("listener");
+    let first_pid = listener.backend_pid().expect("listener pid");
+    let log = PgEventLog::new(f.pool.clone()).with_listener(listener.clone());
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let mut sub = Subscription::new(log, None, EventFilter::all(), options(17, 200));
+
+    // Writers: each transaction appends two events, then waits 0-20 ms before committing, so
+    // commits land out of xid order all the time.
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let pool = f.pool.clone();
+        writers.push(tokio::spawn(async move {
+            let stream = format!("writer-{w}");
+            for t in 0..TRANSACTIONS {
+                let mut client = pool.get().await.expect("client");
+                let tx = client.transaction().await.expect("begin");
+                PgEventLog::append_in(&tx, &[event(&stream, t * 2), event(&stream, t * 2 + 1)])
+                    .await
+                    .expect("append");
+                let delay = rand::thread_rng().gen_range(0..20);
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                tx.commit().await.expect("commit");
+            }
+        }));
+    }
+
+    // Reader: after a third of the events, kill the listener's connection.
+    let mut got = Vec::new();
+    let mut killed = false;
+    tokio::time::timeout(Duration::from_secs(120), async {
+        while got.len() < TOTAL {
+            got.extend(sub.next_batch().await.expect("next batch"));
+            if !killed && got.len() >= TOTAL / 3 {
+                let admin = f.pool.get().await.expect("admin");
+                admin
+                    .execute("select pg_terminate_backend($1)", &[&first_pid])
+                    .await
+                    .expect("terminate listener");
+                killed = true;
+            }
+        }
+    })
+    .await
+    .expect("not every event arrived within 120 s");
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+
+    assert!(killed);
+    assert_delivered_once_in_order(&got, TOTAL);
+    assert!(
+        sub.poll().await.expect("poll").is_empty(),
+        "extra deliveries"
+    );
+    eventually(10, "the listener to reconnect", || {
+        listener.reconnects() >= 1
+    })
+    .await;
+    assert_ne!(listener.backend_pid(), Some(first_pid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminated_listener_reconnects_and_wakes_subscribers_again() {
+    let f = fixture().await;
+    let listener = PgListener::start(&f.config).await.expect("listener");
+    let pid = listener.backend_pid().expect("pid");
+    let admin = f.pool.get().await.expect("admin");
+    admin
+        .execute("select pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate");
+    eventually(10, "a new listener connection", || {
+        listener.is_connected() && listener.backend_pid().is_some_and(|p| p != pid)
+    })
+    .await;
+
+    // A ten-minute poll interval: only a wake-up delivers within the 10 s deadline.
+    let log: Arc<dyn EventLog> = Arc::new(PgEventLog::new(f.pool.clone()).with_listener(listener));
+    let mut sub = Subscription::new(log.clone(), None, EventFilter::all(), options(10, 600_000));
+    let waiter = tokio::spawn(async move { sub.next_batch().await.map(|b| b.len()) });
+    log.append(vec![event("s", 0)]).await.expect("append");
+    let n = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("no wake-up after reconnect")
+        .expect("join")
+        .expect("batch");
+    assert_eq!(n, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_in_a_rolled_back_transaction_leave_no_events() {
+    let f = fixture().await;
+    let log = PgEventLog::new(f.pool.clone());
+    let mut client = f.pool.get().await.expect("client");
+    let tx = client.transaction().await.expect("begin");
+    PgEventLog::append_in(&tx, &[event("s", 0), event("s", 1)])
+        .await
+        .expect("append");
+    tx.rollback().await.expect("rollback");
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_a_missing_future_partition_until_it_is_recreated() {
+    let f = fixture().await;
+    let log = PgEventLog::new(f.pool.clone());
+    let report = health::check(&f.pool, 3).await;
+    assert!(report.is_healthy(), "{:?}", report.problems);
+    assert!(report.reachable);
+    assert!(report.notification_queue_usage.is_some_and(|u| u < 0.5));
+
+    let next_month = expected_partitions(1)[1].clone();
+    let admin = f.pool.get().await.expect("admin");
+    admin
+        .batch_execute(&format!("drop table {next_month}"))
+        .await
+        .expect("drop partition");
+    let report = health::check(&f.pool, 3).await;
+    assert!(!report.is_healthy());
+    assert_eq!(report.missing_partitions, std::slice::from_ref(&next_month));
+
+    assert_eq!(
+        log.ensure_partitions(3).await.expect("ensure"),
+        [next_month]
+    );
+    assert!(health::check(&f.pool, 3).await.is_healthy());
+    assert!(log.ensure_partitions(3).await.expect("ensure").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detaching_old_months_leaves_archivable_tables_and_appends_recreate_the_month() {
+    let f = fixture().await;
+    let log = PgEventLog::new(f.pool.clone());
+    log.append(vec![event("s", 0), event("s", 1)])
+        .await
+        .expect("append");
+    let this_month = expected_partitions(0)[0].clone();
+
+    let detached = log
+        .detach_months_before(Utc::now() + chrono::Duration::days(40))
+        .await
+        .expect("detach");
+    assert_eq!(detached, std::slice::from_ref(&this_month));
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
+    let admin = f.pool.get().await.expect("admin");
+    let archived: i64 = admin
+        .query_one(&format!("select count(*) from {this_month}"), &[])
+        .await
+        .expect("archived rows")
+        .get(0);
+    assert_eq!(archived, 2);
+
+    // The month's partition is gone from gs_events: the next append creates it again.
+    admin
+        .batch_execute(&format!("drop table {this_month}"))
+        .await
+        .expect("drop archive");
+    log.append(vec![event("s", 2)])
+        .await
+        .expect("append recreates");
+    assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_maintenance_recreates_a_missing_future_partition() {
+    let f = fixture().await;
+    let log = PgEventLog::new(f.pool.clone());
+    let next_month = expected_partitions(1)[1].clone();
+    let admin = f.pool.get().await.expect("admin");
+    admin
+        .batch_execute(&format!("drop table {next_month}"))
+        .await
+        .expect("drop partition");
+    assert!(!health::check(&f.pool, 3).await.is_healthy());
+
+    let task = log.spawn_partition_maintenance(Duration::from_millis(50), 3);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !health::check(&f.pool, 3).await.is_healthy() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "partition never recreated"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+}
