@@ -106,6 +106,10 @@ pub trait KvStore: Send + Sync + fmt::Debug + 'static {
 /// Runs [`KvStore::sweep_expired`] every `interval`, repeating within a round while full
 /// batches come back, until the returned handle is dropped or stopped. Sweep errors are logged
 /// and retried at the next round.
+///
+/// # Panics
+///
+/// When called outside a tokio runtime, or with a zero `interval`.
 pub fn spawn_sweeper<S: KvStore + ?Sized>(
     store: Arc<S>,
     interval: Duration,

@@ -92,6 +92,7 @@ macro_rules! session_contract_tests {
             concurrency: [
                 concurrent_saves_of_distinct_sessions_all_land,
                 sixteen_writers_racing_one_session_lose_no_update,
+                racing_batches_over_the_same_sessions_apply_all_or_nothing,
             ],
             maintenance: [
                 stats_count_sessions_by_state_and_size,
