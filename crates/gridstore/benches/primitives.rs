@@ -20,6 +20,8 @@ mod baseline;
 mod batch;
 #[path = "primitives/data.rs"]
 mod data;
+#[path = "primitives/events.rs"]
+mod events;
 #[path = "primitives/load.rs"]
 mod load;
 #[path = "primitives/memory.rs"]
@@ -74,6 +76,14 @@ async fn run(settings: Settings) -> Result<(), BoxError> {
         if settings.runs("batch") {
             println!("== sessions: batch save");
             batch::batch(&bench, &mut report).await?;
+        }
+        if settings.runs("events") {
+            println!("== events: append vs \\copy");
+            events::append(&bench, &mut report).await?;
+        }
+        if settings.runs("delivery") {
+            println!("== events: commit to subscriber delivery");
+            events::delivery(&bench, &mut report).await?;
         }
     }
     println!(

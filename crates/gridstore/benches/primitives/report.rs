@@ -29,10 +29,11 @@ impl Percentiles {
     /// `p50 / p95 / p99` in milliseconds.
     pub fn describe(&self) -> String {
         format!(
-            "p50 {} / p95 {} / p99 {} ms (n={})",
+            "p50 {} / p95 {} / p99 {} / max {} ms (n={})",
             ms(self.p50),
             ms(self.p95),
             ms(self.p99),
+            ms(self.max),
             self.samples
         )
     }
