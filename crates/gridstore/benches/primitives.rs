@@ -54,17 +54,21 @@ fn main() -> Result<(), BoxError> {
 
 async fn run(settings: Settings) -> Result<(), BoxError> {
     let started = Instant::now();
+    let load_before = setup::load_average();
+    println!("== load average at start: {load_before}");
     let mut report = Report::default();
     if settings.runs("memory") {
         println!("== memory backend");
         memory::memory(&settings, &mut report).await?;
     }
+    let mut server = String::from("not started");
     let needs_postgres = ["sessions", "batch", "events", "delivery"]
         .iter()
         .any(|section| settings.runs(section));
     if needs_postgres {
         let bench = Bench::start(settings.clone()).await?;
-        println!("== server: {}", bench.describe_server().await?);
+        server = bench.describe_server().await?;
+        println!("== server: {server}");
         if settings.runs("sessions") {
             println!("== sessions: loading");
             let store = sessions::prepare(&bench).await?;
@@ -87,11 +91,13 @@ async fn run(settings: Settings) -> Result<(), BoxError> {
         }
     }
     println!(
-        "\n## Results ({} s per run, median of {} repetitions, {:.0} s in total)\n",
+        "\n## Results ({} s per run, median of {} repetitions, {:.0} s in total; load average {load_before} at start, {} at end)\n",
         settings.run_time.as_secs_f64(),
         settings.reps,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        setup::load_average()
     );
+    println!("Server: {server}.\n");
     println!("{}", report.to_markdown());
     Ok(())
 }

@@ -137,7 +137,8 @@ pub async fn gets(
         target: "p95 ≤ 1 ms".into(),
         verdict: Verdict::from_bool(p95 <= Duration::from_millis(1)),
     });
-    raw_driver_get(bench, report).await
+    raw_driver_get(bench, report).await?;
+    pool_checkout(bench, report).await
 }
 
 async fn get_run(
@@ -157,23 +158,67 @@ async fn get_run(
     .await
 }
 
-/// The same statement on one dedicated tokio-postgres connection (no pool), to show what the
-/// pool checkout and the `Session` decoding cost.
+/// The same statement on dedicated tokio-postgres connections (one per client, no pool, no
+/// decoding into a `Session`), to show what the pool checkout and the decoding cost.
 async fn raw_driver_get(bench: &Bench, report: &mut Report) -> Result<(), BoxError> {
-    let (client, connection) =
-        tokio_postgres::connect(bench.db.url(), tokio_postgres::NoTls).await?;
-    let driver = tokio::spawn(connection);
-    let client = Arc::new(client);
-    let statement = client.prepare(RAW_GET).await?;
+    let mut connections = Vec::new();
+    let mut drivers = Vec::new();
+    for _ in 0..4 {
+        let (client, connection) =
+            tokio_postgres::connect(bench.db.url(), tokio_postgres::NoTls).await?;
+        drivers.push(tokio::spawn(connection));
+        let statement = client.prepare(RAW_GET).await?;
+        connections.push((client, statement));
+    }
+    let connections = Arc::new(connections);
+    for clients in [1_usize, 4] {
+        let mut rates = Vec::new();
+        let mut p95s = Vec::new();
+        for _ in 0..bench.settings.reps {
+            let connections = Arc::clone(&connections);
+            let mut run = run_clients(clients, bench.settings.run_time, move |c, n| {
+                let connections = Arc::clone(&connections);
+                async move {
+                    let (client, statement) = &connections[c];
+                    let id = session_id(any_key(c, n, SESSIONS));
+                    client.query_one(statement, &[&id]).await?;
+                    Ok(())
+                }
+            })
+            .await?;
+            rates.push(run.per_second());
+            p95s.push(run.percentiles().p95);
+        }
+        report.push(Row {
+            measurement: format!(
+                "diagnostic: raw tokio-postgres get (no pool, no decoding), {clients} client(s)"
+            ),
+            gridstore: format!(
+                "{}, p95 {} ms",
+                rate(median(&mut rates)),
+                ms(median_duration(&mut p95s))
+            ),
+            baseline: "-".into(),
+            ratio: None,
+            target: "-".into(),
+            verdict: Verdict::Info,
+        });
+    }
+    drivers.iter().for_each(tokio::task::JoinHandle::abort);
+    Ok(())
+}
+
+/// A pool checkout and return alone: deadpool's `RecyclingMethod::Verified` sends a test
+/// query on every checkout, one extra round trip per operation.
+async fn pool_checkout(bench: &Bench, report: &mut Report) -> Result<(), BoxError> {
     let mut rates = Vec::new();
     let mut p95s = Vec::new();
     for _ in 0..bench.settings.reps {
-        let (client, statement) = (Arc::clone(&client), statement.clone());
-        let mut run = run_clients(1, bench.settings.run_time, move |c, n| {
-            let (client, statement) = (Arc::clone(&client), statement.clone());
+        let pool = bench.pool.clone();
+        let mut run = run_clients(1, bench.settings.run_time, move |_, _| {
+            let pool = pool.clone();
             async move {
-                let id = session_id(any_key(c, n, SESSIONS));
-                client.query_one(&statement, &[&id]).await?;
+                drop(pool.get().await?);
                 Ok(())
             }
         })
@@ -181,9 +226,8 @@ async fn raw_driver_get(bench: &Bench, report: &mut Report) -> Result<(), BoxErr
         rates.push(run.per_second());
         p95s.push(run.percentiles().p95);
     }
-    driver.abort();
     report.push(Row {
-        measurement: "diagnostic: raw tokio-postgres get, 1 connection, no pool".into(),
+        measurement: "diagnostic: pool checkout + return alone, 1 client".into(),
         gridstore: format!(
             "{}, p95 {} ms",
             rate(median(&mut rates)),

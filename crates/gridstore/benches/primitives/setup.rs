@@ -140,6 +140,19 @@ impl Bench {
     }
 }
 
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`); on this 2-core machine anything
+/// above 2 means the benchmark competed for CPU.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 /// A private temporary directory for pgbench scripts, logs and COPY data; removed on drop.
 #[derive(Debug)]
 pub struct Scratch {
