@@ -13,6 +13,8 @@ use crate::setup::Bench;
 pub struct PgbenchRun {
     /// Transactions per second, without connection time (pgbench's own figure).
     pub tps: f64,
+    /// Transactions pgbench completed.
+    pub transactions: u64,
     /// Per-transaction latencies, when the run was logged (`-l`).
     pub latencies: Vec<Duration>,
 }
@@ -80,8 +82,18 @@ pub async fn pgbench(
         .and_then(|rest| rest.split_whitespace().next())
         .ok_or_else(|| format!("no tps in pgbench output: {stdout}"))?
         .parse()?;
+    let transactions = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("number of transactions actually processed: "))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .ok_or_else(|| format!("no transaction count in pgbench output: {stdout}"))?
+        .parse()?;
     let latencies = if log { read_logs(&prefix)? } else { Vec::new() };
-    Ok(PgbenchRun { tps, latencies })
+    Ok(PgbenchRun {
+        tps,
+        transactions,
+        latencies,
+    })
 }
 
 /// Reads every `<prefix>.*` pgbench log: `client_id transaction_no time_us script_no ...`.

@@ -36,7 +36,15 @@ pub async fn saves(
     for rep in 0..bench.settings.reps {
         for (slot, clients) in [1_usize, 4].into_iter().enumerate() {
             bench.execute("checkpoint").await?;
+            let versions_before = version_sum(bench).await?;
             let mut base_run = pgbench(bench, &script, clients, clients == 1).await?;
+            let applied = version_sum(bench).await? - versions_before;
+            if applied != i64::try_from(base_run.transactions)? {
+                println!(
+                    "  note: {applied} of {} pgbench CAS transactions updated a row",
+                    base_run.transactions
+                );
+            }
             bench.execute("checkpoint").await?;
             let mut run = rmw_run(store, clients, bench.settings.run_time).await?;
             println!(
@@ -81,6 +89,15 @@ pub async fn saves(
         verdict: Verdict::from_bool(rmw_p95 <= Duration::from_millis(2)),
     });
     save_only(bench, store, report).await
+}
+
+/// The sum of `bench_sessions.version`: it grows by one per successful CAS update.
+async fn version_sum(bench: &Bench) -> Result<i64, BoxError> {
+    let client = bench.pool.get().await?;
+    let row = client
+        .query_one("select sum(version)::int8 from bench_sessions", &[])
+        .await?;
+    Ok(row.try_get(0)?)
 }
 
 async fn rmw_run(
