@@ -208,35 +208,48 @@ async fn raw_driver_get(bench: &Bench, report: &mut Report) -> Result<(), BoxErr
     Ok(())
 }
 
-/// A pool checkout and return alone: deadpool's `RecyclingMethod::Verified` sends a test
-/// query on every checkout, one extra round trip per operation.
+/// A pool checkout alone, then a checkout plus the raw `get` statement (no decoding), at 1
+/// client: deadpool's `RecyclingMethod::Verified` sends a test query on every checkout, one
+/// extra round trip per operation.
 async fn pool_checkout(bench: &Bench, report: &mut Report) -> Result<(), BoxError> {
-    let mut rates = Vec::new();
-    let mut p95s = Vec::new();
-    for _ in 0..bench.settings.reps {
-        let pool = bench.pool.clone();
-        let mut run = run_clients(1, bench.settings.run_time, move |_, _| {
-            let pool = pool.clone();
-            async move {
-                drop(pool.get().await?);
-                Ok(())
-            }
-        })
-        .await?;
-        rates.push(run.per_second());
-        p95s.push(run.percentiles().p95);
+    for with_query in [false, true] {
+        let mut rates = Vec::new();
+        let mut p95s = Vec::new();
+        for _ in 0..bench.settings.reps {
+            let pool = bench.pool.clone();
+            let mut run = run_clients(1, bench.settings.run_time, move |c, n| {
+                let pool = pool.clone();
+                async move {
+                    let client = pool.get().await?;
+                    if with_query {
+                        let statement = client.prepare_cached(RAW_GET).await?;
+                        let id = session_id(any_key(c, n, SESSIONS));
+                        client.query_one(&statement, &[&id]).await?;
+                    }
+                    Ok(())
+                }
+            })
+            .await?;
+            rates.push(run.per_second());
+            p95s.push(run.percentiles().p95);
+        }
+        let what = if with_query {
+            "pool checkout + raw get statement (no decoding)"
+        } else {
+            "pool checkout + return alone"
+        };
+        report.push(Row {
+            measurement: format!("diagnostic: {what}, 1 client"),
+            gridstore: format!(
+                "{}, p95 {} ms",
+                rate(median(&mut rates)),
+                ms(median_duration(&mut p95s))
+            ),
+            baseline: "-".into(),
+            ratio: None,
+            target: "-".into(),
+            verdict: Verdict::Info,
+        });
     }
-    report.push(Row {
-        measurement: "diagnostic: pool checkout + return alone, 1 client".into(),
-        gridstore: format!(
-            "{}, p95 {} ms",
-            rate(median(&mut rates)),
-            ms(median_duration(&mut p95s))
-        ),
-        baseline: "-".into(),
-        ratio: None,
-        target: "-".into(),
-        verdict: Verdict::Info,
-    });
     Ok(())
 }
