@@ -20,6 +20,8 @@ mod baseline;
 mod batch;
 #[path = "primitives/data.rs"]
 mod data;
+#[path = "primitives/diagnostics.rs"]
+mod diagnostics;
 #[path = "primitives/events.rs"]
 mod events;
 #[path = "primitives/load.rs"]
@@ -74,6 +76,7 @@ async fn run(settings: Settings) -> Result<(), BoxError> {
             let store = sessions::prepare(&bench).await?;
             println!("== sessions: get");
             sessions::gets(&bench, &store, &mut report).await?;
+            diagnostics::get_paths(&bench, &mut report).await?;
             println!("== sessions: versioned save");
             saves::saves(&bench, &store, &mut report).await?;
         }

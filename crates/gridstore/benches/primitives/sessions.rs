@@ -25,10 +25,6 @@ const SELECT_SCRIPT: &str = "\\set i random(0, 9999)
 select id, state, data, version, created_at, updated_at, expires_at from bench_sessions where id = 's-' || :i;
 ";
 
-/// gridstore's `get` statement, for the raw-driver diagnostic.
-const RAW_GET: &str = "select id, state, data, version, created_at, updated_at, expires_at
-  from gs_sessions where id = $1";
-
 /// Saves [`SESSIONS`] sessions of ~1 KB (in batches of 1,000) and copies them into the
 /// baseline table.
 pub async fn prepare(bench: &Bench) -> Result<Arc<PgSessionStore>, BoxError> {
@@ -78,7 +74,7 @@ impl Series {
     }
 }
 
-/// Session `get` at 1 and 4 clients against pgbench, plus a raw-driver diagnostic.
+/// Session `get` at 1 and 4 clients against pgbench.
 pub async fn gets(
     bench: &Bench,
     store: &Arc<PgSessionStore>,
@@ -137,8 +133,7 @@ pub async fn gets(
         target: "p95 ≤ 1 ms".into(),
         verdict: Verdict::from_bool(p95 <= Duration::from_millis(1)),
     });
-    raw_driver_get(bench, report).await?;
-    pool_checkout(bench, report).await
+    Ok(())
 }
 
 async fn get_run(
@@ -156,100 +151,4 @@ async fn get_run(
         }
     })
     .await
-}
-
-/// The same statement on dedicated tokio-postgres connections (one per client, no pool, no
-/// decoding into a `Session`), to show what the pool checkout and the decoding cost.
-async fn raw_driver_get(bench: &Bench, report: &mut Report) -> Result<(), BoxError> {
-    let mut connections = Vec::new();
-    let mut drivers = Vec::new();
-    for _ in 0..4 {
-        let (client, connection) =
-            tokio_postgres::connect(bench.db.url(), tokio_postgres::NoTls).await?;
-        drivers.push(tokio::spawn(connection));
-        let statement = client.prepare(RAW_GET).await?;
-        connections.push((client, statement));
-    }
-    let connections = Arc::new(connections);
-    for clients in [1_usize, 4] {
-        let mut rates = Vec::new();
-        let mut p95s = Vec::new();
-        for _ in 0..bench.settings.reps {
-            let connections = Arc::clone(&connections);
-            let mut run = run_clients(clients, bench.settings.run_time, move |c, n| {
-                let connections = Arc::clone(&connections);
-                async move {
-                    let (client, statement) = &connections[c];
-                    let id = session_id(any_key(c, n, SESSIONS));
-                    client.query_one(statement, &[&id]).await?;
-                    Ok(())
-                }
-            })
-            .await?;
-            rates.push(run.per_second());
-            p95s.push(run.percentiles().p95);
-        }
-        report.push(Row {
-            measurement: format!(
-                "diagnostic: raw tokio-postgres get (no pool, no decoding), {clients} client(s)"
-            ),
-            gridstore: format!(
-                "{}, p95 {} ms",
-                rate(median(&mut rates)),
-                ms(median_duration(&mut p95s))
-            ),
-            baseline: "-".into(),
-            ratio: None,
-            target: "-".into(),
-            verdict: Verdict::Info,
-        });
-    }
-    drivers.iter().for_each(tokio::task::JoinHandle::abort);
-    Ok(())
-}
-
-/// A pool checkout alone, then a checkout plus the raw `get` statement (no decoding), at 1
-/// client: deadpool's `RecyclingMethod::Verified` sends a test query on every checkout, one
-/// extra round trip per operation.
-async fn pool_checkout(bench: &Bench, report: &mut Report) -> Result<(), BoxError> {
-    for with_query in [false, true] {
-        let mut rates = Vec::new();
-        let mut p95s = Vec::new();
-        for _ in 0..bench.settings.reps {
-            let pool = bench.pool.clone();
-            let mut run = run_clients(1, bench.settings.run_time, move |c, n| {
-                let pool = pool.clone();
-                async move {
-                    let client = pool.get().await?;
-                    if with_query {
-                        let statement = client.prepare_cached(RAW_GET).await?;
-                        let id = session_id(any_key(c, n, SESSIONS));
-                        client.query_one(&statement, &[&id]).await?;
-                    }
-                    Ok(())
-                }
-            })
-            .await?;
-            rates.push(run.per_second());
-            p95s.push(run.percentiles().p95);
-        }
-        let what = if with_query {
-            "pool checkout + raw get statement (no decoding)"
-        } else {
-            "pool checkout + return alone"
-        };
-        report.push(Row {
-            measurement: format!("diagnostic: {what}, 1 client"),
-            gridstore: format!(
-                "{}, p95 {} ms",
-                rate(median(&mut rates)),
-                ms(median_duration(&mut p95s))
-            ),
-            baseline: "-".into(),
-            ratio: None,
-            target: "-".into(),
-            verdict: Verdict::Info,
-        });
-    }
-    Ok(())
 }
