@@ -21,7 +21,32 @@
 //!   `max = 0` in a claim claims nothing.
 //! - [`DeadLetterQueue::purge_older_than`] deletes items that failed before the given instant
 //!   in any status except under a live claim.
+//! - Payloads and details follow the [payload rules](crate::payload); no text may contain NUL.
 //! - Timestamps are stamped by the backend (the database clock on PostgreSQL), in milliseconds.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use gridstore::memory::MemoryDeadLetterQueue;
+//! use gridstore::{ClaimRequest, DeadLetterQueue, DlqOutcome, DlqStatus, NewDlqItem};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let dlq = MemoryDeadLetterQueue::new();
+//! dlq.enqueue(NewDlqItem::new("job-1", json!({"order": 7}), "timeout calling bank")).await?;
+//!
+//! let claimed = dlq.claim(&ClaimRequest::new("worker-a", 10, Duration::from_secs(60))).await?;
+//! for item in claimed {
+//!     // ... reprocess item.payload ...
+//!     let settled = dlq.settle(item.id, "worker-a", DlqOutcome::Resolved).await?;
+//!     assert_eq!(settled.status, DlqStatus::Resolved);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -266,6 +291,30 @@ pub(crate) fn validate_item(item: &NewDlqItem) -> Result<()> {
     if item.job_id.is_empty() {
         return Err(Error::InvalidInput("dlq job id must not be empty".into()));
     }
+    reject_nul(&item.job_id)?;
+    reject_nul(&item.error)?;
+    crate::payload::check_storable(&item.payload)?;
+    crate::payload::check_storable(&item.details)
+}
+
+/// Validates the texts a settle stores.
+pub(crate) fn validate_outcome(worker: &str, outcome: &DlqOutcome) -> Result<()> {
+    reject_nul(worker)?;
+    match outcome {
+        DlqOutcome::Retried { error: text } | DlqOutcome::Ineligible { reason: text } => {
+            reject_nul(text)
+        }
+        DlqOutcome::Resolved => Ok(()),
+    }
+}
+
+/// PostgreSQL text cannot hold NUL: reject it in every backend alike.
+fn reject_nul(text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(Error::InvalidInput(
+            "dlq text fields must not contain the nul character".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -273,6 +322,10 @@ pub(crate) fn validate_item(item: &NewDlqItem) -> Result<()> {
 pub(crate) fn validate_claim(request: &ClaimRequest) -> Result<()> {
     if request.worker.is_empty() {
         return Err(Error::InvalidInput("dlq worker must not be empty".into()));
+    }
+    reject_nul(&request.worker)?;
+    if let Some(job) = &request.job_id {
+        reject_nul(job)?;
     }
     if request.visibility.is_zero() {
         return Err(Error::InvalidInput(

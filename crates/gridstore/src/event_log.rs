@@ -38,6 +38,7 @@
 //!
 //! - `limit = 0` in [`EventLog::query`] and [`EventLog::read_after`] returns no events.
 //! - Appending an empty batch is a no-op that returns no positions.
+//! - Payloads follow the [payload rules](crate::payload); no text field may contain NUL.
 //! - `recorded_at` is stamped by the backend (the database clock on PostgreSQL), truncated to
 //!   milliseconds. Callers cannot back-date events: partitions are by month of `recorded_at`.
 //! - [`EventFilter::contains`] is JSON containment (PostgreSQL `@>`): objects match when every
@@ -48,6 +49,36 @@
 //!   as a word of some string value. Words are runs of letters and digits.
 //! - [`EventLog::drop_months_before`] removes whole calendar months (UTC) strictly before the
 //!   month containing the given instant; it never touches the current month of that instant.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use gridstore::memory::MemoryEventLog;
+//! use gridstore::{EventFilter, EventLog, NewEvent, Subscription, SubscriptionOptions};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let log: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new());
+//! log.append(vec![
+//!     NewEvent::new("job-1", "step.started", json!({"step": 1})),
+//!     NewEvent::new("job-1", "step.completed", json!({"step": 1})).with_correlation_id("c-9"),
+//! ])
+//! .await?;
+//!
+//! // A consumer resumes from the position it saved last time (here: the beginning).
+//! let saved = None;
+//! let filter = EventFilter::all().stream("job-1");
+//! let mut sub = Subscription::new(log.clone(), saved, filter, SubscriptionOptions::default());
+//! let batch = sub.next_batch().await?;
+//! assert_eq!(batch.len(), 2);
+//! let checkpoint = sub.position().to_string(); // persist this after processing the batch
+//! assert!(!checkpoint.is_empty());
+//! # Ok(())
+//! # }
+//! ```
 
 mod subscription;
 
@@ -59,11 +90,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::sync::watch;
 
 use crate::{Error, Result};
 
-pub use subscription::{Subscription, SubscriptionOptions};
+pub use subscription::{Subscription, SubscriptionOptions, Wakeups};
 
 /// The position of an event in commit order: `(tx_id, seq)`, compared lexicographically.
 ///
@@ -253,39 +283,6 @@ pub struct StreamStats {
     pub last_recorded_at: DateTime<Utc>,
 }
 
-/// A wake-up signal: it changes whenever events may have been appended.
-///
-/// A hint only. Waiting on it never replaces polling (see [`Subscription`]).
-#[derive(Clone, Debug)]
-pub struct Wakeups(watch::Receiver<u64>);
-
-impl Wakeups {
-    /// Wraps a receiver whose value is bumped on every possible append.
-    pub fn new(receiver: watch::Receiver<u64>) -> Self {
-        Self(receiver)
-    }
-
-    /// A signal that never fires: its users rely on polling alone.
-    pub fn never() -> Self {
-        // With the sender dropped, `changed` pends forever.
-        let (_tx, rx) = watch::channel(0);
-        Self(rx)
-    }
-
-    /// Marks the current value as seen; call before reading, so no wake-up is lost.
-    pub fn mark_seen(&mut self) {
-        self.0.borrow_and_update();
-    }
-
-    /// Waits until the value changes after the last [`Wakeups::mark_seen`]. Pends forever once
-    /// the sender is gone (callers always race it against a poll timer).
-    pub async fn changed(&mut self) {
-        if self.0.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
 /// An append-only event log. See the [module docs](self) for the semantics.
 #[async_trait]
 pub trait EventLog: Send + Sync + fmt::Debug + 'static {
@@ -338,6 +335,17 @@ pub(crate) fn validate_batch(events: &[NewEvent]) -> Result<()> {
         if event.event_type.is_empty() {
             return Err(Error::InvalidInput("event type must not be empty".into()));
         }
+        let texts = [
+            Some(event.stream.as_str()),
+            Some(event.event_type.as_str()),
+            event.correlation_id.as_deref(),
+        ];
+        if texts.into_iter().flatten().any(|t| t.contains('\0')) {
+            return Err(Error::InvalidInput(
+                "event stream, type and correlation id must not contain the nul character".into(),
+            ));
+        }
+        crate::payload::check_storable(&event.payload)?;
     }
     Ok(())
 }

@@ -23,6 +23,29 @@
 //! - Timestamps have millisecond precision.
 //! - The PostgreSQL backend draws tokens from a sequence, so they keep increasing across a
 //!   clean server restart.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use gridstore::memory::MemoryLocks;
+//! use gridstore::{Error, Locks};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let locks = MemoryLocks::new();
+//! let lease = locks.acquire("leader:reconciler", "node-a", Duration::from_secs(30)).await?;
+//! // Pass lease.fencing_token along with every write the lease protects.
+//! match locks.acquire("leader:reconciler", "node-b", Duration::from_secs(30)).await {
+//!     Err(Error::LockHeld { holder, .. }) => assert_eq!(holder, "node-a"),
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//! let lease = locks.extend(&lease, Duration::from_secs(30)).await?;
+//! locks.release(&lease).await?;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::time::Duration;
@@ -88,6 +111,11 @@ pub(crate) fn validate_acquire(key: &str, holder: &str, ttl: Duration) -> Result
     }
     if holder.is_empty() {
         return Err(Error::InvalidInput("lock holder must not be empty".into()));
+    }
+    if key.contains('\0') || holder.contains('\0') {
+        return Err(Error::InvalidInput(
+            "lock key and holder must not contain the nul character".into(),
+        ));
     }
     validate_ttl(ttl)
 }

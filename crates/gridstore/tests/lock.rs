@@ -1,13 +1,47 @@
 //! The lease contract suite against every backend.
 
 mod memory {
-    use gridstore::memory::MemoryLocks;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use gridstore::memory::{ManualClock, MemoryLocks};
+    use gridstore::{Error, Locks};
 
     async fn store() -> (MemoryLocks, ()) {
         (MemoryLocks::new(), ())
     }
 
     gridstore::lock_contract_tests!(store);
+
+    #[tokio::test]
+    async fn on_a_manual_clock_a_lease_expires_exactly_at_its_ttl() {
+        let clock = ManualClock::default();
+        let locks = MemoryLocks::with_clock(Arc::new(clock.clone()));
+        let lease = locks
+            .acquire("k", "a", Duration::from_millis(1000))
+            .await
+            .expect("acquire");
+
+        clock.advance(chrono::Duration::milliseconds(999));
+        assert!(matches!(
+            locks.acquire("k", "b", Duration::from_secs(1)).await,
+            Err(Error::LockHeld { .. })
+        ));
+        let extended = locks
+            .extend(&lease, Duration::from_millis(1000))
+            .await
+            .expect("extend before expiry");
+        clock.advance(chrono::Duration::milliseconds(1000));
+        assert!(matches!(
+            locks.extend(&extended, Duration::from_secs(1)).await,
+            Err(Error::LockNotHeld { .. })
+        ));
+        let taken = locks
+            .acquire("k", "b", Duration::from_secs(1))
+            .await
+            .expect("take over exactly at expiry");
+        assert!(taken.fencing_token > lease.fencing_token);
+    }
 }
 
 mod postgres {

@@ -1,4 +1,4 @@
-//! A resumable, at-least-once subscription over any [`EventLog`].
+//! A resumable, at-least-once subscription over any [`EventLog`], and its wake-up signal.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -7,7 +7,9 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::Stream;
 
-use super::{Event, EventFilter, EventLog, EventPosition, Wakeups};
+use tokio::sync::watch;
+
+use super::{Event, EventFilter, EventLog, EventPosition};
 use crate::Result;
 
 /// The first re-read delay after a wake-up that found nothing new.
@@ -138,5 +140,38 @@ impl Subscription {
                 }
             },
         )
+    }
+}
+
+/// A wake-up signal: it changes whenever events may have been appended.
+///
+/// A hint only. Waiting on it never replaces polling (see [`Subscription`]).
+#[derive(Clone, Debug)]
+pub struct Wakeups(watch::Receiver<u64>);
+
+impl Wakeups {
+    /// Wraps a receiver whose value is bumped on every possible append.
+    pub fn new(receiver: watch::Receiver<u64>) -> Self {
+        Self(receiver)
+    }
+
+    /// A signal that never fires: its users rely on polling alone.
+    pub fn never() -> Self {
+        // With the sender dropped, `changed` pends forever.
+        let (_tx, rx) = watch::channel(0);
+        Self(rx)
+    }
+
+    /// Marks the current value as seen; call before reading, so no wake-up is lost.
+    pub fn mark_seen(&mut self) {
+        self.0.borrow_and_update();
+    }
+
+    /// Waits until the value changes after the last [`Wakeups::mark_seen`]. Pends forever once
+    /// the sender is gone (callers always race it against a poll timer).
+    pub async fn changed(&mut self) {
+        if self.0.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! In-memory [`DeadLetterQueue`]: a map under a mutex (claims are atomic under the lock).
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -9,18 +9,26 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::dlq::{
     ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
-    not_held, validate_claim, validate_item,
+    not_held, validate_claim, validate_item, validate_outcome,
 };
+use crate::memory::clock::{Clock, SystemClock};
 use crate::metrics::record;
 use crate::{Error, Result};
 
 const PRIMITIVE: &str = "dlq";
 const BACKEND: &str = "memory";
 
-/// An in-memory dead-letter queue.
-#[derive(Debug, Default)]
+/// An in-memory dead-letter queue; visibility timeouts read an injectable [`Clock`].
+#[derive(Debug)]
 pub struct MemoryDeadLetterQueue {
     state: Mutex<State>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryDeadLetterQueue {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -30,18 +38,26 @@ struct State {
 }
 
 impl MemoryDeadLetterQueue {
-    /// An empty queue.
+    /// An empty queue on the system clock.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty queue reading time from `clock` (e.g. a [`crate::memory::ManualClock`]).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            clock,
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(3)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(3)
 }
 
 /// The item as callers see it: an expired claim reads as pending.
@@ -68,7 +84,7 @@ impl MemoryDeadLetterQueue {
         validate_claim(request)?;
         let visibility = chrono::Duration::from_std(request.visibility)
             .map_err(|_| Error::InvalidInput("dlq visibility timeout is too large".into()))?;
-        let now = now();
+        let now = self.now();
         let until = now + visibility;
         let mut state = self.lock();
         let mut claimed = Vec::new();
@@ -90,7 +106,8 @@ impl MemoryDeadLetterQueue {
     }
 
     fn settle_now(&self, id: i64, worker: &str, outcome: DlqOutcome) -> Result<DlqItem> {
-        let now = now();
+        validate_outcome(worker, &outcome)?;
+        let now = self.now();
         let mut state = self.lock();
         let item = state
             .items
@@ -122,7 +139,7 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
     async fn enqueue(&self, item: NewDlqItem) -> Result<DlqItem> {
         let started = Instant::now();
         let result = validate_item(&item).map(|()| {
-            let now = now();
+            let now = self.now();
             let mut state = self.lock();
             state.last_id += 1;
             let stored = DlqItem {
@@ -147,7 +164,7 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
 
     async fn get(&self, id: i64) -> Result<Option<DlqItem>> {
         let started = Instant::now();
-        let now = now();
+        let now = self.now();
         let result = Ok(self.lock().items.get(&id).map(|i| effective(i, now)));
         record(PRIMITIVE, "get", BACKEND, started, &result);
         result
@@ -155,7 +172,7 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
 
     async fn list(&self, filter: &DlqFilter) -> Result<Vec<DlqItem>> {
         let started = Instant::now();
-        let now = now();
+        let now = self.now();
         let result = Ok(self
             .lock()
             .items
@@ -184,7 +201,7 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
 
     async fn purge_older_than(&self, before: DateTime<Utc>) -> Result<u64> {
         let started = Instant::now();
-        let now = now();
+        let now = self.now();
         let mut state = self.lock();
         let len = state.items.len();
         state
@@ -205,7 +222,7 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
 
 impl MemoryDeadLetterQueue {
     fn stats_now(&self, job_id: Option<&str>) -> DlqStats {
-        let now = now();
+        let now = self.now();
         let mut stats = DlqStats::default();
         for item in self.lock().items.values() {
             if job_id.is_some_and(|j| j != item.job_id) {

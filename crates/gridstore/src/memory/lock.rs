@@ -1,23 +1,32 @@
 //! In-memory [`Locks`]: a map of leases under a mutex and a token counter.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::lock::{Lease, Locks, not_held, record_contention, validate_acquire, validate_ttl};
+use crate::memory::clock::{Clock, SystemClock};
 use crate::metrics::record;
 use crate::{Error, Result};
 
 const PRIMITIVE: &str = "lock";
 const BACKEND: &str = "memory";
 
-/// In-memory leases, with fencing tokens from a per-store counter.
-#[derive(Debug, Default)]
+/// In-memory leases, with fencing tokens from a per-store counter and expiry read from an
+/// injectable [`Clock`].
+#[derive(Debug)]
 pub struct MemoryLocks {
     state: Mutex<State>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Default for MemoryLocks {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -27,9 +36,22 @@ struct State {
 }
 
 impl MemoryLocks {
-    /// A store with no leases.
+    /// A store with no leases, on the system clock.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A store with no leases reading time from `clock` (e.g. a
+    /// [`crate::memory::ManualClock`]).
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            clock,
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(3)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -38,7 +60,7 @@ impl MemoryLocks {
 
     fn acquire_now(&self, key: &str, holder: &str, ttl: Duration) -> Result<Lease> {
         validate_acquire(key, holder, ttl)?;
-        let now = now();
+        let now = self.now();
         let expires_at = expiry(now, ttl)?;
         let mut state = self.lock();
         if let Some(current) = state.leases.get(key) {
@@ -65,7 +87,7 @@ impl MemoryLocks {
 
     fn extend_now(&self, lease: &Lease, ttl: Duration) -> Result<Lease> {
         validate_ttl(ttl)?;
-        let now = now();
+        let now = self.now();
         let expires_at = expiry(now, ttl)?;
         let mut state = self.lock();
         match state.leases.get_mut(&lease.key) {
@@ -87,10 +109,6 @@ impl MemoryLocks {
             _ => Err(not_held(lease)),
         }
     }
-}
-
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(3)
 }
 
 fn expiry(now: DateTime<Utc>, ttl: Duration) -> Result<DateTime<Utc>> {
@@ -137,7 +155,7 @@ impl Locks for MemoryLocks {
 
     async fn get(&self, key: &str) -> Result<Option<Lease>> {
         let started = Instant::now();
-        let now = now();
+        let now = self.now();
         let lease = self
             .lock()
             .leases
@@ -151,7 +169,7 @@ impl Locks for MemoryLocks {
 
     async fn list(&self) -> Result<Vec<Lease>> {
         let started = Instant::now();
-        let now = now();
+        let now = self.now();
         let leases = self
             .lock()
             .leases

@@ -16,7 +16,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::dlq::{
     ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
-    not_held, validate_claim, validate_item,
+    not_held, validate_claim, validate_item, validate_outcome,
 };
 use crate::metrics::observe;
 use crate::postgres::PgPool;
@@ -162,6 +162,7 @@ impl PgDeadLetterQueue {
     }
 
     async fn settle_item(&self, id: i64, worker: &str, outcome: DlqOutcome) -> Result<DlqItem> {
+        validate_outcome(worker, &outcome)?;
         let (status, retries, error) = match outcome {
             DlqOutcome::Retried { error } => (DlqStatus::Pending, 1_i32, Some(error)),
             DlqOutcome::Resolved => (DlqStatus::Resolved, 0, None),
@@ -177,7 +178,13 @@ impl PgDeadLetterQueue {
             .await?;
         match row {
             Some(row) => item_from_row(&row),
-            None if client.query_opt(EXISTS, &[&id]).await?.is_some() => Err(not_held(id, worker)),
+            None if client
+                .query_opt(&client.prepare_cached(EXISTS).await?, &[&id])
+                .await?
+                .is_some() =>
+            {
+                Err(not_held(id, worker))
+            }
             None => Err(Error::not_found("dlq item", id.to_string())),
         }
     }
@@ -188,7 +195,9 @@ impl PgDeadLetterQueue {
              from gs_dlq where ($1::text is null or job_id = $1) group by 1, 2"
         );
         let client = self.pool.get().await?;
-        let rows = client.query(&sql, &[&job_id]).await?;
+        let rows = client
+            .query(&client.prepare_cached(&sql).await?, &[&job_id])
+            .await?;
         let mut stats = DlqStats::default();
         for row in rows {
             let status = DlqStatus::parse(row.try_get(0)?)?;
@@ -265,7 +274,9 @@ impl DeadLetterQueue for PgDeadLetterQueue {
                  updated_at, claimed_by, claimed_until from gs_dlq where id = $1"
             );
             let client = self.pool.get().await?;
-            let row = client.query_opt(&sql, &[&id]).await?;
+            let row = client
+                .query_opt(&client.prepare_cached(&sql).await?, &[&id])
+                .await?;
             row.as_ref().map(item_from_row).transpose()
         })
         .await
@@ -292,7 +303,9 @@ impl DeadLetterQueue for PgDeadLetterQueue {
     async fn purge_older_than(&self, before: DateTime<Utc>) -> Result<u64> {
         observe(PRIMITIVE, "purge_older_than", BACKEND, async {
             let client = self.pool.get().await?;
-            Ok(client.execute(PURGE, &[&before]).await?)
+            Ok(client
+                .execute(&client.prepare_cached(PURGE).await?, &[&before])
+                .await?)
         })
         .await
     }

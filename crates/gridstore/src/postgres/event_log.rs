@@ -34,6 +34,38 @@
 //!   [`EventLog::drop_months_before`] detaches and drops whole months,
 //!   [`PgEventLog::detach_months_before`] only detaches them (archive them with `pg_dump -t`,
 //!   then drop).
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, migrations};
+//! use gridstore::{EventFilter, EventLog, NewEvent, Subscription, SubscriptionOptions};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> gridstore::Result<()> {
+//! let config = PgConfig::from_url("postgres://app@localhost/app")?;
+//! let pool = PgPool::connect(&config).await?;
+//! migrations::migrate(&pool).await?;
+//! let listener = PgListener::start(&config).await?; // one per process, shared
+//! let log = PgEventLog::new(pool.clone()).with_listener(listener);
+//!
+//! // Transactional outbox: the event commits with the caller's other writes.
+//! let mut client = pool.get().await?;
+//! let tx = client.transaction().await.map_err(gridstore::Error::from)?;
+//! // ... tx.execute("update escrows ...", &[]) ...
+//! PgEventLog::append_in(&tx, &[NewEvent::new("escrow-1", "escrow.funded", json!({}))]).await?;
+//! gridstore::postgres::commit(tx).await?;
+//!
+//! let log: Arc<dyn EventLog> = Arc::new(log);
+//! let mut sub = Subscription::new(log, None, EventFilter::all(), SubscriptionOptions::default());
+//! let batch = sub.next_batch().await?;
+//! # let _ = batch;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod partitions;
 mod sql;
@@ -243,7 +275,9 @@ impl EventLog for PgEventLog {
             let mut statement = Statement::filtered(filter);
             let sql = statement.sql(Shape::Count, None);
             let client = self.pool.get().await?;
-            let row = client.query_one(&sql, &statement.params()).await?;
+            let row = client
+                .query_one(&client.prepare_cached(&sql).await?, &statement.params())
+                .await?;
             let count: i64 = row.try_get(0)?;
             Ok(u64::try_from(count).unwrap_or_default())
         })
@@ -255,7 +289,9 @@ impl EventLog for PgEventLog {
             let mut statement = Statement::filtered(filter);
             let sql = statement.sql(Shape::Aggregate, None);
             let client = self.pool.get().await?;
-            let rows = client.query(&sql, &statement.params()).await?;
+            let rows = client
+                .query(&client.prepare_cached(&sql).await?, &statement.params())
+                .await?;
             let mut stats: Vec<StreamStats> = Vec::new();
             for row in rows {
                 let stream: String = row.try_get(0)?;

@@ -77,7 +77,10 @@ impl PgLocks {
             if let Some(row) = client.query_opt(&acquire, &[&key, &holder, &ttl]).await? {
                 return lease_from_row(&row);
             }
-            if let Some(row) = client.query_opt(CURRENT, &[&key]).await? {
+            if let Some(row) = client
+                .query_opt(&client.prepare_cached(CURRENT).await?, &[&key])
+                .await?
+            {
                 let current = lease_from_row(&row)?;
                 record_contention(BACKEND);
                 return Err(Error::LockHeld {
@@ -135,7 +138,10 @@ impl Locks for PgLocks {
             let client = self.pool.get().await?;
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
                 [&lease.key, &lease.holder, &token(lease)?, &millis(ttl)?];
-            match client.query_opt(EXTEND, &params).await? {
+            match client
+                .query_opt(&client.prepare_cached(EXTEND).await?, &params)
+                .await?
+            {
                 Some(row) => lease_from_row(&row),
                 None => Err(not_held(lease)),
             }
@@ -147,7 +153,10 @@ impl Locks for PgLocks {
         observe(PRIMITIVE, "release", BACKEND, async {
             let client = self.pool.get().await?;
             let deleted = client
-                .execute(RELEASE, &[&lease.key, &lease.holder, &token(lease)?])
+                .execute(
+                    &client.prepare_cached(RELEASE).await?,
+                    &[&lease.key, &lease.holder, &token(lease)?],
+                )
                 .await?;
             if deleted == 0 {
                 return Err(not_held(lease));
@@ -160,7 +169,9 @@ impl Locks for PgLocks {
     async fn force_release(&self, key: &str) -> Result<bool> {
         observe(PRIMITIVE, "force_release", BACKEND, async {
             let client = self.pool.get().await?;
-            let deleted = client.execute(FORCE_RELEASE, &[&key]).await?;
+            let deleted = client
+                .execute(&client.prepare_cached(FORCE_RELEASE).await?, &[&key])
+                .await?;
             if deleted > 0 {
                 tracing::warn!(lock.key = key, "lease force-released");
             }
@@ -172,7 +183,9 @@ impl Locks for PgLocks {
     async fn get(&self, key: &str) -> Result<Option<Lease>> {
         observe(PRIMITIVE, "get", BACKEND, async {
             let client = self.pool.get().await?;
-            let row = client.query_opt(CURRENT, &[&key]).await?;
+            let row = client
+                .query_opt(&client.prepare_cached(CURRENT).await?, &[&key])
+                .await?;
             row.as_ref().map(lease_from_row).transpose()
         })
         .await
@@ -181,7 +194,9 @@ impl Locks for PgLocks {
     async fn list(&self) -> Result<Vec<Lease>> {
         observe(PRIMITIVE, "list", BACKEND, async {
             let client = self.pool.get().await?;
-            let rows = client.query(LIST, &[]).await?;
+            let rows = client
+                .query(&client.prepare_cached(LIST).await?, &[])
+                .await?;
             rows.iter().map(lease_from_row).collect()
         })
         .await

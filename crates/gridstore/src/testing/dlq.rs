@@ -63,6 +63,10 @@ pub async fn enqueued_items_round_trip_with_failure_details(dlq: impl DeadLetter
     assert_eq!(dlq.get(stored.id + 1000).await.expect("get"), None);
     let empty = dlq.enqueue(item("", 2)).await;
     assert!(matches!(empty, Err(Error::InvalidInput(_))));
+    let nul = dlq
+        .enqueue(item("job-1", 3).with_details(json!({"k": "a\u{0}b"})))
+        .await;
+    assert!(matches!(nul, Err(Error::InvalidInput(_))));
 }
 
 /// Filters combine; results come in id order; `limit` caps them and `Some(0)` lists nothing.

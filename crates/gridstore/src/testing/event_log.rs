@@ -92,6 +92,15 @@ pub async fn a_batch_with_an_invalid_event_is_rejected_as_a_whole(log: impl Even
         ])
         .await;
     assert!(matches!(result, Err(crate::Error::InvalidInput(_))));
+    let nul = log
+        .append(vec![
+            event("job-1", "a", json!(1)),
+            event("job-1", "b", json!({"text": "nul \u{0} inside"})),
+        ])
+        .await;
+    assert!(matches!(nul, Err(crate::Error::InvalidInput(_))));
+    let nul_stream = log.append(vec![event("job\u{0}", "a", json!(1))]).await;
+    assert!(matches!(nul_stream, Err(crate::Error::InvalidInput(_))));
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
 }
 

@@ -66,6 +66,8 @@ pub async fn acquiring_a_free_key_grants_a_lease(locks: impl Locks) {
     assert_eq!(locks.get("k").await.expect("get"), Some(lease));
     let bad = locks.acquire("", "a", LONG).await;
     assert!(matches!(bad, Err(Error::InvalidInput(_))));
+    let nul = locks.acquire("k\u{0}", "a", LONG).await;
+    assert!(matches!(nul, Err(Error::InvalidInput(_))));
     let zero = locks.acquire("k2", "a", Duration::ZERO).await;
     assert!(matches!(zero, Err(Error::InvalidInput(_))));
 }
