@@ -14,6 +14,17 @@
 //! - Claims take the oldest claimable items first (by id, i.e. enqueue order).
 //! - [`DlqOutcome::Retried`] means "reprocessing failed again": the retry count goes up by one,
 //!   the error is replaced and the item is pending again.
+//! - Every claim is a delivery attempt, and one that ends without a settle counts as a failed
+//!   attempt too: when an item whose claim expired is claimed again, its retry count goes up by
+//!   one first (the error is kept). So a worker that crashes on an item every time still moves
+//!   its count, exactly as if it had settled [`DlqOutcome::Retried`]. (An expired claim whose
+//!   worker settles it before anyone reclaims it counts once, through that settle.)
+//! - [`ClaimRequest::with_max_retries`] bounds the poison loop: an item picked by such a claim
+//!   whose retry count (including the expired claim just counted) has reached the maximum is
+//!   not handed out but parked as [`DlqStatus::Ineligible`] with the error
+//!   `retry limit <max> reached; last error: <error>`; an administrator can re-open it with
+//!   [`DeadLetterQueue::force_settle`]. Parked items count towards the claim's `max`, so such a
+//!   claim may return fewer items than are claimable.
 //! - Settling an item the worker does not hold (never claimed, claimed by another worker, or
 //!   already settled) fails with [`Error::LockNotHeld`] with key
 //!   `dlq:<id>`; a missing item fails with [`Error::NotFound`].
@@ -151,7 +162,8 @@ pub struct DlqItem {
     pub error: String,
     /// Structured failure details.
     pub details: Value,
-    /// How many times reprocessing was attempted and failed.
+    /// How many times reprocessing was attempted and failed (settled as retried, or claimed
+    /// and abandoned: see the [module docs](self)).
     pub retry_count: u32,
     /// The item's status (an expired claim reads as [`DlqStatus::Pending`]).
     pub status: DlqStatus,
@@ -204,6 +216,9 @@ pub struct ClaimRequest {
     pub max: usize,
     /// How long the items stay invisible to other claimers.
     pub visibility: Duration,
+    /// Park (mark ineligible) instead of claiming items retried at least this often
+    /// (`None`: no limit). See the [module docs](self).
+    pub max_retries: Option<u32>,
 }
 
 impl ClaimRequest {
@@ -214,7 +229,15 @@ impl ClaimRequest {
             job_id: None,
             max,
             visibility,
+            max_retries: None,
         }
+    }
+
+    /// Parks items that failed `max_retries` times instead of claiming them again.
+    #[must_use]
+    pub fn with_max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = Some(max_retries);
+        self
     }
 
     /// Restricts the claim to one job.
@@ -350,6 +373,11 @@ pub(crate) fn validate_claim(request: &ClaimRequest) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The error stored on an item parked by [`ClaimRequest::max_retries`].
+pub(crate) fn parked_error(max_retries: u32, last_error: &str) -> String {
+    format!("retry limit {max_retries} reached; last error: {last_error}")
 }
 
 /// The error for settling an item the worker does not hold.

@@ -103,6 +103,10 @@ pub enum Error {
     /// The statement was cancelled, usually by `statement_timeout` (SQLSTATE 57014).
     #[error("statement timed out")]
     StatementTimeout,
+    /// A lock could not be acquired in time: `lock_timeout` expired or a `nowait` lock was
+    /// taken (SQLSTATE 55P03). Not retried automatically: the holder may keep it for long.
+    #[error("timed out waiting for a lock")]
+    LockTimeout,
     /// No pooled connection became available in time.
     #[error("timed out waiting for a database connection")]
     PoolTimeout,

@@ -79,6 +79,7 @@ pub(crate) fn error_kind(err: &Error) -> &'static str {
         Error::Connection(_) => "connection",
         Error::Shutdown(_) => "shutdown",
         Error::StatementTimeout => "statement_timeout",
+        Error::LockTimeout => "lock_timeout",
         Error::PoolTimeout => "pool_timeout",
         Error::CommitOutcomeUnknown(_) => "commit_outcome_unknown",
         Error::Config(_) => "config",

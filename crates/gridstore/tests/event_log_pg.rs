@@ -13,6 +13,10 @@ use rand::Rng;
 use serde_json::json;
 use testkit::TestDatabase;
 
+#[path = "event_log_pg/listener_ping.rs"]
+mod listener_ping;
+#[path = "event_log_pg/maintenance.rs"]
+mod maintenance;
 #[path = "event_log_pg/xid_digits.rs"]
 mod xid_digits;
 

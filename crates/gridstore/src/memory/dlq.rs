@@ -9,7 +9,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::dlq::{
     ClaimRequest, DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome, DlqStats, DlqStatus, NewDlqItem,
-    not_held, validate_claim, validate_item, validate_outcome, validate_outcome_text,
+    not_held, parked_error, validate_claim, validate_item, validate_outcome, validate_outcome_text,
 };
 use crate::memory::clock::{Clock, SystemClock};
 use crate::metrics::record;
@@ -88,19 +88,32 @@ impl MemoryDeadLetterQueue {
         let until = now + visibility;
         let mut state = self.lock();
         let mut claimed = Vec::new();
+        let mut picked = 0;
         for item in state.items.values_mut() {
-            if claimed.len() >= request.max {
+            if picked >= request.max {
                 break;
             }
             let claimable = effective(item, now).status == DlqStatus::Pending
                 && request.job_id.as_ref().is_none_or(|j| *j == item.job_id);
-            if claimable {
-                item.status = DlqStatus::Claimed;
-                item.claimed_by = Some(request.worker.clone());
-                item.claimed_until = Some(until);
-                item.updated_at = now;
-                claimed.push(item.clone());
+            if !claimable {
+                continue;
             }
+            picked += 1;
+            if item.status == DlqStatus::Claimed {
+                // The expired claim was a failed delivery attempt.
+                item.retry_count = item.retry_count.saturating_add(1);
+            }
+            item.updated_at = now;
+            if let Some(max) = request.max_retries.filter(|&max| item.retry_count >= max) {
+                item.status = DlqStatus::Ineligible;
+                item.error = parked_error(max, &item.error);
+                item.claimed_until = None;
+                continue;
+            }
+            item.status = DlqStatus::Claimed;
+            item.claimed_by = Some(request.worker.clone());
+            item.claimed_until = Some(until);
+            claimed.push(item.clone());
         }
         Ok(claimed)
     }

@@ -4,8 +4,11 @@
 //! rows in id order and the surrounding `update` stamps `claimed_by` and
 //! `claimed_until = now() + visibility`, so concurrent workers skip each other's rows instead
 //! of blocking, and never get the same row. The visibility timeout is judged by the database
-//! clock. Settling is an `update … where status = 'claimed' and claimed_by = $worker`;
-//! force-settling (the administrator's override) the same `update` without that condition.
+//! clock. A claimed row whose claim had expired gets `retry_count + 1` (the abandoned claim was
+//! a failed attempt); with a retry limit, rows that reached it are parked (`ineligible`) by the
+//! same `update` and filtered out of the result. Settling is an
+//! `update … where status = 'claimed' and claimed_by = $worker`; force-settling (the
+//! administrator's override) the same `update` without that condition.
 
 use std::time::Duration;
 
@@ -36,20 +39,30 @@ returning id, job_id, payload, error, details, retry_count, status, failed_at, u
     claimed_by, claimed_until";
 
 const CLAIM: &str = "with picked as (
-    select id from gs_dlq
+    select id,
+        -- an expired claim was a failed delivery attempt
+        retry_count + case when status = 'claimed' then 1 else 0 end as attempts
+    from gs_dlq
     where (status = 'pending' or (status = 'claimed' and claimed_until <= now()))
       and ($2::text is null or job_id = $2)
     order by id
     limit $3
     for update skip locked
+), decided as (
+    select id, attempts, ($5::integer is not null and attempts >= $5) as parked from picked
 )
 update gs_dlq d
-set status = 'claimed',
-    claimed_by = $1,
-    claimed_until = date_trunc('milliseconds', now() + $4::bigint * interval '1 millisecond'),
+set retry_count = decided.attempts,
+    status = case when decided.parked then 'ineligible' else 'claimed' end,
+    error = case when decided.parked
+        then format('retry limit %s reached; last error: %s', $5::integer, d.error)
+        else d.error end,
+    claimed_by = case when decided.parked then d.claimed_by else $1 end,
+    claimed_until = case when decided.parked then null
+        else date_trunc('milliseconds', now() + $4::bigint * interval '1 millisecond') end,
     updated_at = date_trunc('milliseconds', now())
-from picked
-where d.id = picked.id
+from decided
+where d.id = decided.id
 returning d.id, d.job_id, d.payload, d.error, d.details, d.retry_count, d.status, d.failed_at,
     d.updated_at, d.claimed_by, d.claimed_until";
 
@@ -160,15 +173,26 @@ impl PgDeadLetterQueue {
         }
         let max = i64::try_from(request.max).unwrap_or(i64::MAX);
         let visibility = millis(request.visibility)?;
+        let max_retries = request
+            .max_retries
+            .map(|n| i32::try_from(n).unwrap_or(i32::MAX));
         let client = self.pool.get().await?;
         let statement = client.prepare_cached(CLAIM).await?;
         let rows = client
             .query(
                 &statement,
-                &[&request.worker, &request.job_id, &max, &visibility],
+                &[
+                    &request.worker,
+                    &request.job_id,
+                    &max,
+                    &visibility,
+                    &max_retries,
+                ],
             )
             .await?;
         let mut items = rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?;
+        // Parked items come back from the update too: they are not claimed.
+        items.retain(|i| i.status == DlqStatus::Claimed);
         items.sort_unstable_by_key(|i| i.id);
         Ok(items)
     }

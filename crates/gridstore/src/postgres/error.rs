@@ -20,6 +20,8 @@ const SERIALIZATION_FAILURE: &str = "40001";
 const DEADLOCK_DETECTED: &str = "40P01";
 /// `query_canceled`, raised by `statement_timeout` (and by explicit cancellation).
 const QUERY_CANCELED: &str = "57014";
+/// `lock_not_available`, raised by `lock_timeout` and by `nowait` locks.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
 /// `admin_shutdown`, e.g. `pg_terminate_backend` or a fast shutdown.
 const ADMIN_SHUTDOWN: &str = "57P01";
 /// `crash_shutdown`.
@@ -45,7 +47,7 @@ const DRIVER_CONNECT_TIMEOUT: &str = "timeout waiting for server";
 
 /// Maps a driver error to a typed [`Error`].
 ///
-/// Constraint violations, serialization failures, deadlocks, statement timeouts, server
+/// Constraint violations, serialization failures, deadlocks, statement and lock timeouts, server
 /// shutdowns and lost connections get their own variants; gridstore's own `GS409` becomes
 /// [`Error::VersionConflict`] from the JSON in its DETAIL; anything else becomes
 /// [`Error::Database`] with its SQLSTATE and is logged at `warn`.
@@ -81,6 +83,7 @@ pub fn classify(err: tokio_postgres::Error) -> Error {
         SERIALIZATION_FAILURE => Error::SerializationFailure,
         DEADLOCK_DETECTED => Error::Deadlock,
         QUERY_CANCELED => Error::StatementTimeout,
+        LOCK_NOT_AVAILABLE => Error::LockTimeout,
         ADMIN_SHUTDOWN | CRASH_SHUTDOWN | CANNOT_CONNECT_NOW => Error::Shutdown(Box::new(err)),
         IDLE_SESSION_TIMEOUT | IDLE_IN_TRANSACTION_SESSION_TIMEOUT | TOO_MANY_CONNECTIONS => {
             Error::Connection(Box::new(err))

@@ -95,8 +95,8 @@ use crate::metrics::observe;
 use crate::postgres::{PgListener, PgPool};
 use crate::{Error, Result};
 
-pub(crate) use partitions::ATTACHED as ATTACHED_PARTITIONS;
-pub use partitions::DEFAULT_MONTHS_AHEAD;
+pub(crate) use partitions::MISSING as MISSING_PARTITIONS;
+pub use partitions::{DEFAULT_MONTHS_AHEAD, DEFAULT_PARTITION_LOCK_TIMEOUT};
 
 const PRIMITIVE: &str = "event_log";
 const BACKEND: &str = "postgres";
@@ -106,6 +106,7 @@ const BACKEND: &str = "postgres";
 pub struct PgEventLog {
     pool: PgPool,
     listener: Option<PgListener>,
+    partition_lock_timeout: Duration,
 }
 
 impl PgEventLog {
@@ -115,7 +116,18 @@ impl PgEventLog {
         Self {
             pool,
             listener: None,
+            partition_lock_timeout: DEFAULT_PARTITION_LOCK_TIMEOUT,
         }
+    }
+
+    /// Bounds how long removing old months ([`PgEventLog::detach_months_before`],
+    /// [`EventLog::drop_months_before`]) waits for its locks on `gs_events` (default
+    /// [`DEFAULT_PARTITION_LOCK_TIMEOUT`]; zero: unbounded). While it waits, appends and reads
+    /// queue behind it; past the timeout it fails with [`Error::LockTimeout`](crate::Error).
+    #[must_use]
+    pub fn with_partition_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.partition_lock_timeout = timeout;
+        self
     }
 
     /// Wakes subscriptions through `listener` (share one listener per process).
@@ -194,9 +206,12 @@ impl PgEventLog {
     /// detaching the current month): partitions are created under that name.
     ///
     /// # Errors
-    /// Classified database errors.
+    /// [`Error::LockTimeout`](crate::Error) when the partition lock timeout passed (see
+    /// [`PgEventLog::with_partition_lock_timeout`]); other classified database errors.
     pub async fn detach_months_before(&self, before: DateTime<Utc>) -> Result<Vec<String>> {
-        let removed = partitions::remove_before(&self.pool, before, false).await?;
+        let removed =
+            partitions::remove_before(&self.pool, before, false, self.partition_lock_timeout)
+                .await?;
         Ok(removed.into_iter().map(|(name, _)| name).collect())
     }
 
@@ -320,7 +335,9 @@ impl EventLog for PgEventLog {
 
     async fn drop_months_before(&self, before: DateTime<Utc>) -> Result<u64> {
         observe(PRIMITIVE, "drop_months_before", BACKEND, async {
-            let removed = partitions::remove_before(&self.pool, before, true).await?;
+            let removed =
+                partitions::remove_before(&self.pool, before, true, self.partition_lock_timeout)
+                    .await?;
             Ok(removed.iter().map(|(_, rows)| rows).sum())
         })
         .await

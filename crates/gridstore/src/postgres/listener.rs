@@ -11,6 +11,13 @@
 //! and bumps the counter on every disconnect and reconnect, so subscribers re-read from their
 //! cursors and catch up on anything whose notification was lost. Subscribers poll anyway.
 //!
+//! A connection can also die silently (a peer or NAT that vanished, a hung server): no error
+//! ever arrives and only polling would cover it. Two guards find it: TCP keepalives on the
+//! socket (idle 30 s, then probes every 10 s, 3 of them) and a `select 1` health ping every
+//! [`ListenerOptions::ping_interval`] that must answer within
+//! [`ListenerOptions::ping_timeout`]; a failed or late ping drops the connection and takes the
+//! reconnect path above.
+//!
 //! The task stops when the last handle is dropped. It runs on the Tokio runtime that called
 //! [`PgListener::start`].
 
@@ -21,6 +28,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
+use tokio::time::MissedTickBehavior;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::PgConfig;
@@ -34,6 +42,28 @@ const LISTEN: &str = "listen gs_events";
 const BACKEND_PID: &str = "select pg_backend_pid()";
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const PING: &str = "select 1";
+const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
+const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVES_RETRIES: u32 = 3;
+
+/// How the listener checks that its connection is alive; see the [module docs](self).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenerOptions {
+    /// How often the health ping (`select 1`) runs (default 30 s).
+    pub ping_interval: Duration,
+    /// How long a ping may take before the connection is declared dead (default 10 s).
+    pub ping_timeout: Duration,
+}
+
+impl Default for ListenerOptions {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(30),
+            ping_timeout: Duration::from_secs(10),
+        }
+    }
+}
 
 /// A shared handle on the LISTEN connection; see the [module docs](self).
 #[derive(Clone, Debug)]
@@ -68,13 +98,33 @@ impl Shared {
 }
 
 impl PgListener {
-    /// Connects, runs `LISTEN`, and keeps the connection alive in a background task.
+    /// Connects, runs `LISTEN`, and keeps the connection alive in a background task, with the
+    /// default [`ListenerOptions`].
     ///
     /// # Errors
     /// [`crate::Error::Config`] for an unusable configuration; a classified error when the first
     /// connection fails (later failures are retried in the background).
     pub async fn start(config: &PgConfig) -> Result<Self> {
-        let driver_config = config.to_driver_config()?;
+        Self::start_with(config, ListenerOptions::default()).await
+    }
+
+    /// [`PgListener::start`] with explicit health-ping options.
+    ///
+    /// # Errors
+    /// As [`PgListener::start`]; also [`crate::Error::Config`] for a zero ping interval or
+    /// timeout.
+    pub async fn start_with(config: &PgConfig, options: ListenerOptions) -> Result<Self> {
+        if options.ping_interval.is_zero() || options.ping_timeout.is_zero() {
+            return Err(crate::Error::Config(
+                "listener ping interval and timeout must be positive".into(),
+            ));
+        }
+        let mut driver_config = config.to_driver_config()?;
+        driver_config
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVES_IDLE)
+            .keepalives_interval(KEEPALIVES_INTERVAL)
+            .keepalives_retries(KEEPALIVES_RETRIES);
         let shared = Arc::new(Shared {
             wake: watch::Sender::new(0),
             backend_pid: AtomicI32::new(0),
@@ -82,7 +132,7 @@ impl PgListener {
             reconnects: AtomicU64::new(0),
         });
         let first = connect(&driver_config, &shared).await?;
-        let task = tokio::spawn(run(driver_config, shared.clone(), first)).abort_handle();
+        let task = tokio::spawn(run(driver_config, options, shared.clone(), first)).abort_handle();
         Ok(Self {
             inner: Arc::new(Inner { shared, task }),
         })
@@ -110,17 +160,71 @@ impl PgListener {
     }
 }
 
-/// A live LISTEN session: the client (kept alive) and the stream of notifications.
+/// A live LISTEN session: the client (kept alive, and pinged) and the stream of notifications.
 struct Session {
-    _client: tokio_postgres::Client,
+    client: tokio_postgres::Client,
     notifications: mpsc::UnboundedReceiver<()>,
+    /// The task driving the socket, aborted with the session: a silently dead connection
+    /// would otherwise keep its task and socket forever.
+    connection: AbortHandle,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.connection.abort();
+    }
+}
+
+impl Session {
+    /// Forwards notifications until the connection ends or a ping fails or times out.
+    async fn serve(&mut self, options: ListenerOptions, shared: &Shared) {
+        let mut ping = tokio::time::interval_at(
+            tokio::time::Instant::now() + options.ping_interval,
+            options.ping_interval,
+        );
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                notification = self.notifications.recv() => match notification {
+                    Some(()) => {
+                        metrics::counter!("gridstore_listener_notifications_total").increment(1);
+                        shared.bump();
+                    }
+                    None => return,
+                },
+                _ = ping.tick() => {
+                    let answered = tokio::time::timeout(
+                        options.ping_timeout,
+                        self.client.simple_query(PING),
+                    )
+                    .await;
+                    match answered {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => {
+                            tracing::warn!(error = %err, "event listener ping failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::warn!(
+                                timeout_ms = options.ping_timeout.as_millis(),
+                                "event listener ping timed out"
+                            );
+                            metrics::counter!("gridstore_listener_ping_timeouts_total")
+                                .increment(1);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Connects, listens and records the backend pid.
 async fn connect(config: &tokio_postgres::Config, shared: &Shared) -> Result<Session> {
     let (client, mut connection) = config.connect(NoTls).await?;
     let (tx, notifications) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
+    let connection = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
@@ -136,7 +240,15 @@ async fn connect(config: &tokio_postgres::Config, shared: &Shared) -> Result<Ses
                 }
             }
         }
-    });
+    })
+    .abort_handle();
+    // Dropped on an early return below: that aborts the connection task too.
+    let session = Session {
+        client,
+        notifications,
+        connection,
+    };
+    let client = &session.client;
     client.batch_execute(LISTEN).await?;
     let pid: i32 = client.query_one(BACKEND_PID, &[]).await?.try_get(0)?;
     shared.backend_pid.store(pid, Ordering::Release);
@@ -144,22 +256,23 @@ async fn connect(config: &tokio_postgres::Config, shared: &Shared) -> Result<Ses
     // Anything committed while we were not listening has lost its notification: wake everyone.
     shared.bump();
     tracing::debug!(backend_pid = pid, "event listener connected");
-    Ok(Session {
-        _client: client,
-        notifications,
-    })
+    Ok(session)
 }
 
-/// Forwards notifications; reconnects with backoff whenever the connection ends.
-async fn run(config: tokio_postgres::Config, shared: Arc<Shared>, first: Session) {
+/// Forwards notifications; reconnects with backoff whenever the connection ends or its ping
+/// fails.
+async fn run(
+    config: tokio_postgres::Config,
+    options: ListenerOptions,
+    shared: Arc<Shared>,
+    first: Session,
+) {
     let mut session = Some(first);
     let mut backoff = MIN_BACKOFF;
     loop {
         if let Some(mut live) = session.take() {
-            while live.notifications.recv().await.is_some() {
-                metrics::counter!("gridstore_listener_notifications_total").increment(1);
-                shared.bump();
-            }
+            live.serve(options, &shared).await;
+            drop(live);
             shared.connected.store(false, Ordering::Release);
             shared.bump();
             tracing::warn!("event listener disconnected; reconnecting");

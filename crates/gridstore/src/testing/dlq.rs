@@ -22,6 +22,8 @@ macro_rules! dlq_contract_tests {
             list_filters_by_job_status_retries_and_time,
             claims_take_the_oldest_pending_items_and_hide_them,
             an_expired_claim_can_be_claimed_again,
+            an_expired_claim_counts_as_a_failed_attempt,
+            a_retry_limit_parks_a_poison_item,
             settling_records_the_outcome,
             only_the_claimer_can_settle,
             an_administrator_can_settle_any_item_without_claiming_it,
@@ -41,7 +43,12 @@ macro_rules! dlq_contract_tests {
     };
 }
 
+mod redelivery;
 mod settling;
+
+pub use redelivery::{
+    a_retry_limit_parks_a_poison_item, an_expired_claim_counts_as_a_failed_attempt,
+};
 
 pub use settling::{
     an_administrator_can_settle_any_item_without_claiming_it, only_the_claimer_can_settle,

@@ -218,6 +218,7 @@ async fn raised_sqlstates_map_to_their_variants() {
         ("40001", "SerializationFailure"),
         ("40P01", "Deadlock"),
         ("57014", "StatementTimeout"),
+        ("55P03", "LockTimeout"),
         ("57P01", "Shutdown"),
         ("57P02", "Shutdown"),
         ("57P03", "Shutdown"),

@@ -7,6 +7,8 @@
 //! and, as a last resort, by an append that found its month missing. The health check
 //! ([`crate::postgres::health`]) reports missing future partitions.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 
@@ -15,6 +17,12 @@ use crate::postgres::PgPool;
 
 /// How many months ahead partitions are kept by default.
 pub const DEFAULT_MONTHS_AHEAD: u32 = 3;
+
+/// How long removing old months waits for its locks on `gs_events` by default.
+pub const DEFAULT_PARTITION_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sets `lock_timeout` for the rest of the transaction (`$1` like `'5000ms'`).
+const SET_LOCK_TIMEOUT: &str = "select set_config('lock_timeout', $1, true)";
 
 const ENSURE: &str = "select gs_events_ensure_partitions($1)";
 
@@ -29,11 +37,24 @@ where i.inhparent = 'gs_events'::regclass
       < (date_trunc('month', $1::timestamptz at time zone 'utc'))::date
 order by c.relname";
 
-/// Partition names of `gs_events` that exist (attached).
-pub(crate) const ATTACHED: &str = "select c.relname::text
-from pg_inherits i
-join pg_class c on c.oid = i.inhrelid
-where i.inhparent = 'gs_events'::regclass";
+/// The partitions of this month and the next `$1` months that are not attached to
+/// `gs_events`, in month order. "This month" is the database clock's (UTC), as in
+/// `gs_events_ensure_partitions`, so the check and the creation agree even when the
+/// application's clock is off.
+pub(crate) const MISSING: &str = "select expected.name
+from (
+    select m, 'gs_events_p' || to_char(
+        date_trunc('month', now() at time zone 'utc') + make_interval(months => m),
+        'YYYYMM') as name
+    from generate_series(0, $1::integer) as m
+) expected
+where not exists (
+    select 1
+    from pg_inherits i
+    join pg_class c on c.oid = i.inhrelid
+    where i.inhparent = 'gs_events'::regclass and c.relname = expected.name
+)
+order by expected.m";
 
 /// Creates the missing partitions of this month and the next `months_ahead`; returns their names.
 pub(super) async fn ensure(client: &impl GenericClient, months_ahead: u32) -> Result<Vec<String>> {
@@ -52,14 +73,19 @@ pub(super) async fn ensure(client: &impl GenericClient, months_ahead: u32) -> Re
 /// Detaches every partition of a month before the month of `before`; when `drop` is set also
 /// drops it. Returns `(name, rows)` per partition, in one transaction. Detaching waits for
 /// every transaction that touched `gs_events` (a long outbox transaction delays it) and blocks
-/// appends and reads meanwhile: run it off-peak.
+/// appends and reads meanwhile: run it off-peak. The wait is bounded by `lock_timeout` (zero:
+/// unbounded); past it the transaction rolls back with [`Error::LockTimeout`](crate::Error)
+/// and the queued appends go on.
 pub(super) async fn remove_before(
     pool: &PgPool,
     before: DateTime<Utc>,
     drop: bool,
+    lock_timeout: Duration,
 ) -> Result<Vec<(String, u64)>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    tx.query_one(SET_LOCK_TIMEOUT, &[&lock_timeout_setting(lock_timeout)])
+        .await?;
     let names: Vec<String> = tx
         .query(OLD_PARTITIONS, &[&before])
         .await?
@@ -90,4 +116,26 @@ pub(super) async fn remove_before(
         tracing::info!(partitions = ?removed, dropped = drop, "removed old event log partitions");
     }
     Ok(removed)
+}
+
+/// `lock_timeout` in milliseconds, rounded up so that a positive timeout never means "none".
+fn lock_timeout_setting(timeout: Duration) -> String {
+    let millis = timeout.as_millis() + u128::from(timeout.subsec_nanos() % 1_000_000 != 0);
+    format!("{}ms", millis.min(i32::MAX as u128))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_timeouts_round_up_to_whole_milliseconds_and_zero_stays_unbounded() {
+        assert_eq!(lock_timeout_setting(Duration::from_secs(5)), "5000ms");
+        assert_eq!(lock_timeout_setting(Duration::from_micros(1)), "1ms");
+        assert_eq!(lock_timeout_setting(Duration::ZERO), "0ms");
+        assert_eq!(
+            lock_timeout_setting(Duration::MAX),
+            format!("{}ms", i32::MAX)
+        );
+    }
 }

@@ -1,0 +1,93 @@
+//! Partition maintenance against clocks and locks: health judges partitions by the database
+//! clock, and removing old months gives up after the lock timeout instead of queueing appends.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use gridstore::EventLog;
+use gridstore::postgres::health::{self, expected_partitions};
+use gridstore::postgres::{PgConfig, PgEventLog, PgPool};
+
+use super::{event, fixture};
+
+/// Health expects the partitions the database clock creates, not the app clock's. The
+/// database clock is moved 200 days ahead (beyond the 3 months kept ahead) by shadowing
+/// `now()` with `public.now()` ahead of `pg_catalog` on the search path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_judges_partitions_by_the_database_clock() {
+    let f = fixture().await;
+    let admin = f.pool.get().await.expect("admin");
+    let mut ddl = String::from(
+        "create function public.now() returns timestamptz language sql stable \
+         as $$ select pg_catalog.now() + interval '200 days' $$;",
+    );
+    for name in expected_partitions(3) {
+        ddl.push_str(&format!("drop table {name};"));
+    }
+    ddl.push_str(&format!(
+        "alter database \"{}\" set search_path = public, pg_catalog;",
+        f.config.dbname()
+    ));
+    admin
+        .batch_execute(&ddl)
+        .await
+        .expect("skew the database clock");
+    let skewed = PgPool::connect(&f.config).await.expect("pool");
+    let created = PgEventLog::new(skewed.clone())
+        .ensure_partitions(3)
+        .await
+        .expect("ensure");
+    assert_eq!(created.len(), 4);
+    assert!(created.iter().all(|n| !expected_partitions(3).contains(n)));
+
+    let report = health::check(&skewed, 3).await;
+    assert!(report.is_healthy(), "{:?}", report.problems);
+    admin
+        .batch_execute(&format!("drop table {}", created[1]))
+        .await
+        .expect("drop partition");
+    let report = health::check(&skewed, 3).await;
+    assert_eq!(report.missing_partitions, std::slice::from_ref(&created[1]));
+}
+
+/// A long transaction on `gs_events` makes detaching wait for its lock: after the configured
+/// lock timeout the removal fails with a typed error and appends were never queued for long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_old_months_gives_up_after_the_lock_timeout() {
+    let f = fixture().await;
+    let config: PgConfig = f.config.clone();
+    let log =
+        PgEventLog::new(f.pool.clone()).with_partition_lock_timeout(Duration::from_millis(300));
+    log.append(vec![event("s", 0)]).await.expect("append");
+
+    let mut long_client = f.pool.get().await.expect("client");
+    let long = long_client.transaction().await.expect("begin");
+    long.query("select count(*) from gs_events", &[])
+        .await
+        .expect("read in the long transaction");
+
+    let started = std::time::Instant::now();
+    let detached = log
+        .detach_months_before(Utc::now() + chrono::Duration::days(40))
+        .await;
+    assert!(
+        matches!(detached, Err(gridstore::Error::LockTimeout)),
+        "{detached:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let dropped = log
+        .drop_months_before(Utc::now() + chrono::Duration::days(40))
+        .await;
+    assert!(
+        matches!(dropped, Err(gridstore::Error::LockTimeout)),
+        "{dropped:?}"
+    );
+
+    // Nothing was removed, and appends go on.
+    let other = PgPool::connect(&config).await.expect("pool");
+    PgEventLog::new(other)
+        .append(vec![event("s", 1)])
+        .await
+        .expect("append after the timeout");
+    long.rollback().await.expect("rollback");
+}
