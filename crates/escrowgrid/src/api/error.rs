@@ -256,7 +256,7 @@ fn storage_error(err: &gridstore::Error) -> ApiError {
         G::PoolTimeout | G::Connection(_) | G::Shutdown(_) => {
             ApiError::unavailable(err).store_kind("unavailable")
         }
-        G::StatementTimeout => ApiError::unavailable(err).store_kind("timeout"),
+        G::StatementTimeout | G::LockTimeout => ApiError::unavailable(err).store_kind("timeout"),
         // A lost race inside the database is a conflict the client can retry, like a version
         // conflict (but without states to report).
         G::SerializationFailure | G::Deadlock => {
