@@ -1,4 +1,5 @@
-//! The connection pool: deadpool-postgres with verified recycling, lifetimes and idle reaping.
+//! The connection pool: deadpool-postgres with idle-aware verification, lifetimes and idle
+//! reaping.
 
 use std::fmt;
 use std::time::Duration;
@@ -34,9 +35,25 @@ pub struct PoolStatus {
 
 /// A pool of PostgreSQL connections shared by every PostgreSQL backend. Cheap to clone.
 ///
-/// Connections are verified (`SELECT 1`-style round trip) before reuse, closed when older than
-/// the configured maximum lifetime or idle for longer than the idle timeout, and carry the
-/// configured `statement_timeout` and `application_name`.
+/// Connections are closed when older than the configured maximum lifetime or idle for longer
+/// than the idle timeout, and carry the configured `statement_timeout` and `application_name`.
+///
+/// # Verification on checkout
+///
+/// Every checkout first makes the local check that costs nothing: a connection whose socket
+/// the driver has seen close (the server terminated it, restarted, or the peer reset the TCP
+/// connection) is discarded and another one is handed out. A connection that has not been
+/// checked out for [`PgConfig::verify_after_idle`] (default 1 s) or longer is also verified
+/// with a round trip (an empty query, bounded by the connect timeout) and replaced
+/// transparently when that fails. `Duration::ZERO` verifies every checkout.
+///
+/// The trade-off: a connection that dies *silently* (no FIN or RST reaches the client, e.g. a
+/// network partition or a half-open TCP connection) less than `verify_after_idle` after its
+/// previous checkout is handed out unverified, and the caller's first statement on it fails
+/// with [`Error::Connection`]. That error is [retryable](crate::Retryable), so gridstore's
+/// retry helpers take a fresh connection on the next attempt (the broken one is discarded
+/// by the next checkout that sees it closed). In exchange, a busy pool saves one round trip
+/// per checkout, which on a loopback server is most of the cost of a primary-key read.
 #[derive(Clone)]
 pub struct PgPool {
     pool: Pool,
@@ -69,7 +86,7 @@ impl PgPool {
             config.to_driver_config()?,
             NoTls,
             ManagerConfig {
-                recycling_method: RecyclingMethod::Verified,
+                recycling_method: RecyclingMethod::Fast,
             },
         );
         let pool = Pool::builder(manager)
@@ -78,6 +95,10 @@ impl PgPool {
             .create_timeout(Some(config.connect_timeout()))
             .recycle_timeout(Some(config.connect_timeout()))
             .pre_recycle(expiry_hook(config.idle_timeout(), config.max_lifetime()))
+            .post_recycle(verify_hook(
+                config.verify_after_idle(),
+                config.connect_timeout(),
+            ))
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|err| Error::Config(err.to_string().to_lowercase()))?;
@@ -192,6 +213,39 @@ fn expiry_hook(idle_timeout: Option<Duration>, max_lifetime: Option<Duration>) -
         } else {
             Ok(())
         }
+    })
+}
+
+/// A `post_recycle` hook (it runs after deadpool's local `is_closed` check) that verifies a
+/// connection with an empty query when its last checkout began at least `verify_after_idle`
+/// ago, and discards it when the query fails or takes longer than `timeout`.
+fn verify_hook(verify_after_idle: Duration, timeout: Duration) -> Hook {
+    Hook::async_fn(move |client, metrics| {
+        Box::pin(async move {
+            let idle = metrics.last_used();
+            if idle < verify_after_idle {
+                return Ok(());
+            }
+            match tokio::time::timeout(timeout, client.simple_query("")).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => {
+                    tracing::debug!(
+                        error = %err,
+                        idle_ms = idle.as_millis(),
+                        "pooled postgres connection failed verification; replacing it"
+                    );
+                    Err(HookError::Backend(err))
+                }
+                Err(_) => {
+                    tracing::debug!(
+                        idle_ms = idle.as_millis(),
+                        timeout_ms = timeout.as_millis(),
+                        "pooled postgres connection verification timed out; replacing it"
+                    );
+                    Err(HookError::message("connection verification timed out"))
+                }
+            }
+        })
     })
 }
 
