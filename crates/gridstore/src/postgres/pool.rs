@@ -47,13 +47,18 @@ pub struct PoolStatus {
 /// with a round trip (an empty query, bounded by the connect timeout) and replaced
 /// transparently when that fails. `Duration::ZERO` verifies every checkout.
 ///
-/// The trade-off: a connection that dies *silently* (no FIN or RST reaches the client, e.g. a
-/// network partition or a half-open TCP connection) less than `verify_after_idle` after its
-/// previous checkout is handed out unverified, and the caller's first statement on it fails
-/// with [`Error::Connection`]. That error is [retryable](crate::Retryable), so gridstore's
-/// retry helpers take a fresh connection on the next attempt (the broken one is discarded
-/// by the next checkout that sees it closed). In exchange, a busy pool saves one round trip
-/// per checkout, which on a loopback server is most of the cost of a primary-key read.
+/// The trade-off: a connection that died less than `verify_after_idle` after its previous
+/// checkout, in a way the driver has not noticed yet, is handed out unverified. When the
+/// server or the network closed it (FIN or RST, e.g. `pg_terminate_backend` or a restart whose
+/// close the driver had not processed yet), the caller's first statement fails with
+/// [`Error::Connection`], which is [retryable](crate::Retryable): gridstore's retry helpers
+/// take a fresh connection on the next attempt, and the broken one is discarded by the next
+/// checkout that sees it closed. When it died *silently* (a network partition or half-open
+/// TCP connection: no FIN, no RST, no reply), the statement waits until TCP keepalive or the
+/// caller's own timeout gives up, where a verifying checkout would have given up after the
+/// connect timeout. Both cases need a death within the window of a recent successful use. In
+/// exchange, a busy pool saves one round trip per checkout, which on a loopback server is most
+/// of the cost of a primary-key read.
 #[derive(Clone)]
 pub struct PgPool {
     pool: Pool,

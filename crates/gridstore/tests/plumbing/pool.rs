@@ -6,6 +6,7 @@ use gridstore::postgres::{PgConfig, PgPool};
 use gridstore::{Error, Retryable};
 use testkit::TestPostgres;
 
+use crate::blackhole::Blackhole;
 use crate::support::{
     backend_pid, direct_connection, fresh_pool_with, last_query, terminate_backend, wait_until,
 };
@@ -161,6 +162,37 @@ async fn a_connection_killed_while_idle_past_the_window_is_replaced_transparentl
     let client = pool.get().await.expect("checkout after the window");
 
     // Assert: a working connection to a new backend, and no extra connection
+    assert_ne!(backend_pid(&client).await, pid);
+    assert_eq!(pool.status().size, 1);
+}
+
+#[tokio::test]
+async fn a_connection_that_went_silent_past_the_window_fails_verification_and_is_replaced() {
+    // Arrange: the only pooled connection goes through a proxy that then stops answering on
+    // it without closing it, so only a round trip can tell it is dead
+    const WINDOW: Duration = Duration::from_millis(100);
+    let db = testkit::database().await;
+    let direct = PgConfig::from_url(db.url()).expect("testkit url parses");
+    let proxy = Blackhole::start(direct.port()).await;
+    let config = direct
+        .with_host("127.0.0.1")
+        .with_port(proxy.port())
+        .with_pool_max_size(1)
+        .with_connect_timeout(Duration::from_millis(500))
+        .with_verify_after_idle(WINDOW);
+    let pool = PgPool::connect(&config)
+        .await
+        .expect("pool through the proxy");
+    let checked_out_at = Instant::now();
+    let pid = backend_pid(&pool.get().await.expect("first checkout")).await;
+    proxy.silence_open_connections();
+    // Not a race dodge: the behaviour under test needs the connection to be idle this long.
+    tokio::time::sleep_until((checked_out_at + WINDOW).into()).await;
+
+    // Act
+    let client = pool.get().await.expect("checkout after the window");
+
+    // Assert: the verification timed out and a new, answering connection was opened
     assert_ne!(backend_pid(&client).await, pid);
     assert_eq!(pool.status().size, 1);
 }
