@@ -4,7 +4,7 @@
 //! | concern | module |
 //! |---|---|
 //! | typed settings, password-redacting `Debug` | [`config`] |
-//! | deadpool pool with verified recycling | [`pool`] |
+//! | deadpool pool, connections verified after idling | [`pool`] |
 //! | numbered migrations under an advisory lock | [`migrate`](mod@migrate) |
 //! | SQLSTATE classification into [`Error`](crate::Error) | [`error`] |
 //! | retrying transactions, commit with unknown outcome | [`retry`](mod@retry) |

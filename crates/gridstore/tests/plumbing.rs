@@ -1,5 +1,7 @@
 //! Integration tests of `gridstore::postgres` plumbing against a real PostgreSQL (testkit).
 
+#[path = "plumbing/blackhole.rs"]
+mod blackhole;
 #[path = "plumbing/classify.rs"]
 mod classify;
 #[path = "plumbing/commit.rs"]

@@ -1,11 +1,14 @@
 //! Where the time of a session `get` goes: the same statement on dedicated connections, a pool
-//! checkout alone, and a checkout plus the statement with deadpool's `Verified` recycling
-//! (gridstore's `PgPool`) and with `Fast` recycling.
+//! checkout alone, and a checkout plus the statement through gridstore's `PgPool` (verification
+//! after 1 s idle, the default, and on every checkout, the old behaviour) and through a plain
+//! deadpool pool with `Fast` recycling.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use gridstore::postgres::PgPool;
 use tokio_postgres::NoTls;
 
 use crate::BoxError;
@@ -32,25 +35,28 @@ pub async fn get_paths(bench: &Bench, report: &mut Report) -> Result<(), BoxErro
     .await?;
     push(
         report,
-        "pool checkout + return alone (`Verified` recycling), 1 client",
+        "`PgPool` checkout + return alone (verify after 1 s idle), 1 client",
         checkout,
     );
-    let pool = bench.pool.clone();
-    let verified = measure(bench, 1, move |c, n| {
-        let pool = pool.clone();
-        async move {
-            let client = pool.get().await?;
-            let statement = client.prepare_cached(RAW_GET).await?;
-            client
-                .query_one(&statement, &[&session_id(any_key(c, n, SESSIONS))])
-                .await?;
-            Ok(())
-        }
-    })
-    .await?;
+    let default = checkout_and_get(bench, bench.pool.clone()).await?;
     push(
         report,
-        "pool checkout (`Verified`) + get statement, 1 client",
+        "`PgPool` checkout (verify after 1 s idle) + get statement, 1 client",
+        default,
+    );
+    let always = PgPool::connect(
+        &bench
+            .config
+            .clone()
+            .with_pool_max_size(4)
+            .with_verify_after_idle(Duration::ZERO),
+    )
+    .await?;
+    let verified = checkout_and_get(bench, always.clone()).await?;
+    always.close();
+    push(
+        report,
+        "`PgPool` checkout (verify every checkout) + get statement, 1 client",
         verified,
     );
     let manager = Manager::from_config(
@@ -79,6 +85,25 @@ pub async fn get_paths(bench: &Bench, report: &mut Report) -> Result<(), BoxErro
         fast,
     );
     Ok(())
+}
+
+/// A `PgPool` checkout plus the statement, at 1 client.
+async fn checkout_and_get(
+    bench: &Bench,
+    pool: PgPool,
+) -> Result<(f64, std::time::Duration), BoxError> {
+    measure(bench, 1, move |c, n| {
+        let pool = pool.clone();
+        async move {
+            let client = pool.get().await?;
+            let statement = client.prepare_cached(RAW_GET).await?;
+            client
+                .query_one(&statement, &[&session_id(any_key(c, n, SESSIONS))])
+                .await?;
+            Ok(())
+        }
+    })
+    .await
 }
 
 /// The statement on dedicated connections, one per client, at 1 and 4 clients.

@@ -14,6 +14,8 @@ const DEFAULT_POOL_MAX_SIZE: usize = 16;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default time a caller waits for a pooled connection.
 const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default idle time after which a pooled connection is verified with a round trip on checkout.
+const DEFAULT_VERIFY_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// Default `application_name` reported to the server.
 const DEFAULT_APPLICATION_NAME: &str = "gridstore";
 
@@ -53,6 +55,7 @@ pub struct PgConfig {
     max_lifetime: Option<Duration>,
     statement_timeout: Option<Duration>,
     wait_timeout: Duration,
+    verify_after_idle: Duration,
     application_name: String,
     ssl_mode: SslMode,
 }
@@ -66,8 +69,8 @@ impl Default for PgConfig {
 impl PgConfig {
     /// Returns the defaults: `localhost:5432`, database and user `postgres`, no password,
     /// 16 connections, 5 s connect timeout, 10 s pool wait timeout, no idle timeout, no
-    /// maximum lifetime, no statement timeout, `application_name` `gridstore`, TLS preferred
-    /// (which means plain TCP, see [`SslMode`]).
+    /// maximum lifetime, no statement timeout, checkouts verified after 1 s idle,
+    /// `application_name` `gridstore`, TLS preferred (which means plain TCP, see [`SslMode`]).
     pub fn new() -> Self {
         Self {
             host: "localhost".to_owned(),
@@ -83,6 +86,7 @@ impl PgConfig {
             max_lifetime: None,
             statement_timeout: None,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            verify_after_idle: DEFAULT_VERIFY_AFTER_IDLE,
             application_name: DEFAULT_APPLICATION_NAME.to_owned(),
             ssl_mode: SslMode::Prefer,
         }
@@ -217,6 +221,16 @@ impl PgConfig {
         self
     }
 
+    /// Sets how long a pooled connection may go without a checkout before the next checkout
+    /// verifies it with a round trip to the server (default 1 s). Connections checked out
+    /// more recently get only a local check that the driver has not seen the socket close.
+    /// `Duration::ZERO` verifies every checkout. See [`PgPool`](super::PgPool) for the
+    /// trade-off.
+    pub fn with_verify_after_idle(mut self, idle: Duration) -> Self {
+        self.verify_after_idle = idle;
+        self
+    }
+
     /// Sets the `application_name` reported to the server (default `gridstore`).
     pub fn with_application_name(mut self, name: &str) -> Self {
         name.clone_into(&mut self.application_name);
@@ -289,6 +303,11 @@ impl PgConfig {
         self.wait_timeout
     }
 
+    /// Returns the idle time after which a checkout verifies the connection.
+    pub fn verify_after_idle(&self) -> Duration {
+        self.verify_after_idle
+    }
+
     /// Returns the `application_name`.
     pub fn application_name(&self) -> &str {
         &self.application_name
@@ -358,6 +377,7 @@ impl fmt::Debug for PgConfig {
             .field("max_lifetime", &self.max_lifetime)
             .field("statement_timeout", &self.statement_timeout)
             .field("wait_timeout", &self.wait_timeout)
+            .field("verify_after_idle", &self.verify_after_idle)
             .field("application_name", &self.application_name)
             .field("ssl_mode", &self.ssl_mode)
             .finish()

@@ -1,4 +1,5 @@
-//! The connection pool: deadpool-postgres with verified recycling, lifetimes and idle reaping.
+//! The connection pool: deadpool-postgres with idle-aware verification, lifetimes and idle
+//! reaping.
 
 use std::fmt;
 use std::time::Duration;
@@ -34,9 +35,30 @@ pub struct PoolStatus {
 
 /// A pool of PostgreSQL connections shared by every PostgreSQL backend. Cheap to clone.
 ///
-/// Connections are verified (`SELECT 1`-style round trip) before reuse, closed when older than
-/// the configured maximum lifetime or idle for longer than the idle timeout, and carry the
-/// configured `statement_timeout` and `application_name`.
+/// Connections are closed when older than the configured maximum lifetime or idle for longer
+/// than the idle timeout, and carry the configured `statement_timeout` and `application_name`.
+///
+/// # Verification on checkout
+///
+/// Every checkout first makes the local check that costs nothing: a connection whose socket
+/// the driver has seen close (the server terminated it, restarted, or the peer reset the TCP
+/// connection) is discarded and another one is handed out. A connection that has not been
+/// checked out for [`PgConfig::verify_after_idle`] (default 1 s) or longer is also verified
+/// with a round trip (an empty query, bounded by the connect timeout) and replaced
+/// transparently when that fails. `Duration::ZERO` verifies every checkout.
+///
+/// The trade-off: a connection that died less than `verify_after_idle` after its previous
+/// checkout, in a way the driver has not noticed yet, is handed out unverified. When the
+/// server or the network closed it (FIN or RST, e.g. `pg_terminate_backend` or a restart whose
+/// close the driver had not processed yet), the caller's first statement fails with
+/// [`Error::Connection`], which is [retryable](crate::Retryable): gridstore's retry helpers
+/// take a fresh connection on the next attempt, and the broken one is discarded by the next
+/// checkout that sees it closed. When it died *silently* (a network partition or half-open
+/// TCP connection: no FIN, no RST, no reply), the statement waits until TCP keepalive or the
+/// caller's own timeout gives up, where a verifying checkout would have given up after the
+/// connect timeout. Both cases need a death within the window of a recent successful use. In
+/// exchange, a busy pool saves one round trip per checkout, which on a loopback server is most
+/// of the cost of a primary-key read.
 #[derive(Clone)]
 pub struct PgPool {
     pool: Pool,
@@ -69,7 +91,7 @@ impl PgPool {
             config.to_driver_config()?,
             NoTls,
             ManagerConfig {
-                recycling_method: RecyclingMethod::Verified,
+                recycling_method: RecyclingMethod::Fast,
             },
         );
         let pool = Pool::builder(manager)
@@ -78,6 +100,10 @@ impl PgPool {
             .create_timeout(Some(config.connect_timeout()))
             .recycle_timeout(Some(config.connect_timeout()))
             .pre_recycle(expiry_hook(config.idle_timeout(), config.max_lifetime()))
+            .post_recycle(verify_hook(
+                config.verify_after_idle(),
+                config.connect_timeout(),
+            ))
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|err| Error::Config(err.to_string().to_lowercase()))?;
@@ -192,6 +218,39 @@ fn expiry_hook(idle_timeout: Option<Duration>, max_lifetime: Option<Duration>) -
         } else {
             Ok(())
         }
+    })
+}
+
+/// A `post_recycle` hook (it runs after deadpool's local `is_closed` check) that verifies a
+/// connection with an empty query when its last checkout began at least `verify_after_idle`
+/// ago, and discards it when the query fails or takes longer than `timeout`.
+fn verify_hook(verify_after_idle: Duration, timeout: Duration) -> Hook {
+    Hook::async_fn(move |client, metrics| {
+        Box::pin(async move {
+            let idle = metrics.last_used();
+            if idle < verify_after_idle {
+                return Ok(());
+            }
+            match tokio::time::timeout(timeout, client.simple_query("")).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(err)) => {
+                    tracing::debug!(
+                        error = %err,
+                        idle_ms = idle.as_millis(),
+                        "pooled postgres connection failed verification; replacing it"
+                    );
+                    Err(HookError::Backend(err))
+                }
+                Err(_) => {
+                    tracing::debug!(
+                        idle_ms = idle.as_millis(),
+                        timeout_ms = timeout.as_millis(),
+                        "pooled postgres connection verification timed out; replacing it"
+                    );
+                    Err(HookError::message("connection verification timed out"))
+                }
+            }
+        })
     })
 }
 

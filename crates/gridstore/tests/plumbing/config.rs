@@ -48,6 +48,7 @@ fn defaults_match_the_documentation() {
     assert_eq!(config.pool_min_idle(), 0);
     assert_eq!(config.connect_timeout(), Duration::from_secs(5));
     assert_eq!(config.wait_timeout(), Duration::from_secs(10));
+    assert_eq!(config.verify_after_idle(), Duration::from_secs(1));
     assert_eq!(config.idle_timeout(), None);
     assert_eq!(config.max_lifetime(), None);
     assert_eq!(config.statement_timeout(), None);
@@ -70,6 +71,7 @@ fn setters_override_every_field() {
         .with_max_lifetime(Some(Duration::from_secs(3)))
         .with_statement_timeout(Some(Duration::from_secs(4)))
         .with_wait_timeout(Duration::from_secs(5))
+        .with_verify_after_idle(Duration::from_secs(6))
         .with_application_name("app")
         .with_ssl_mode(SslMode::Disable);
 
@@ -84,6 +86,7 @@ fn setters_override_every_field() {
     assert_eq!(config.max_lifetime(), Some(Duration::from_secs(3)));
     assert_eq!(config.statement_timeout(), Some(Duration::from_secs(4)));
     assert_eq!(config.wait_timeout(), Duration::from_secs(5));
+    assert_eq!(config.verify_after_idle(), Duration::from_secs(6));
     assert_eq!(config.application_name(), "app");
     assert_eq!(config.ssl_mode(), SslMode::Disable);
 }

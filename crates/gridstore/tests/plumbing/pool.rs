@@ -1,12 +1,18 @@
 //! `PgPool`: checkout, status, timeouts, expiry, closing, and surviving a server restart.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gridstore::postgres::{PgConfig, PgPool};
 use gridstore::{Error, Retryable};
 use testkit::TestPostgres;
 
-use crate::support::{backend_pid, fresh_pool_with, terminate_backend, wait_until};
+use crate::blackhole::Blackhole;
+use crate::support::{
+    backend_pid, direct_connection, fresh_pool_with, last_query, terminate_backend, wait_until,
+};
+
+/// What `pg_stat_activity` shows for a connection whose last query was the pid look-up.
+const PID_QUERY: &str = "select pg_backend_pid()";
 
 #[tokio::test]
 async fn connect_opens_min_idle_connections_and_ping_answers() {
@@ -70,8 +76,14 @@ async fn connections_are_replaced_after_their_max_lifetime() {
 
 #[tokio::test]
 async fn a_broken_idle_connection_is_replaced_on_checkout() {
-    // Arrange: one of the two pooled connections is killed, then returned to the pool
-    let (_db, pool) = fresh_pool_with(|config| config.with_pool_max_size(2)).await;
+    // Arrange: one of the two pooled connections is killed, then returned to the pool; every
+    // checkout is verified, so noticing the death does not depend on the driver's timing
+    let (_db, pool) = fresh_pool_with(|config| {
+        config
+            .with_pool_max_size(2)
+            .with_verify_after_idle(Duration::ZERO)
+    })
+    .await;
     let victim = pool.get().await.expect("checkout");
     let pid = backend_pid(&victim).await;
     terminate_backend(&pool, pid).await;
@@ -85,6 +97,104 @@ async fn a_broken_idle_connection_is_replaced_on_checkout() {
     for client in [&first, &second] {
         assert_ne!(backend_pid(client).await, pid);
     }
+}
+
+#[tokio::test]
+async fn a_checkout_inside_the_idle_window_sends_no_query() {
+    // Arrange
+    let (db, pool) = fresh_pool_with(|config| {
+        config
+            .with_pool_max_size(1)
+            .with_verify_after_idle(Duration::from_secs(60))
+    })
+    .await;
+    let observer = direct_connection(db.url()).await;
+    let pid = backend_pid(&pool.get().await.expect("first checkout")).await;
+    assert_eq!(last_query(&observer, pid).await, PID_QUERY);
+
+    // Act
+    let again = pool.get().await.expect("second checkout");
+
+    // Assert: same connection, and the server received nothing since the pid look-up
+    assert_eq!(last_query(&observer, pid).await, PID_QUERY);
+    assert_eq!(backend_pid(&again).await, pid);
+}
+
+#[tokio::test]
+async fn with_a_zero_idle_window_every_checkout_is_verified() {
+    // Arrange
+    let (db, pool) = fresh_pool_with(|config| {
+        config
+            .with_pool_max_size(1)
+            .with_verify_after_idle(Duration::ZERO)
+    })
+    .await;
+    let observer = direct_connection(db.url()).await;
+    let pid = backend_pid(&pool.get().await.expect("first checkout")).await;
+    assert_eq!(last_query(&observer, pid).await, PID_QUERY);
+
+    // Act
+    let _again = pool.get().await.expect("second checkout");
+
+    // Assert: the checkout sent the empty verification query
+    assert_eq!(last_query(&observer, pid).await, "");
+}
+
+#[tokio::test]
+async fn a_connection_killed_while_idle_past_the_window_is_replaced_transparently() {
+    // Arrange: the only pooled connection is killed while it sits in the pool
+    const WINDOW: Duration = Duration::from_millis(100);
+    let (db, pool) =
+        fresh_pool_with(|config| config.with_pool_max_size(1).with_verify_after_idle(WINDOW)).await;
+    let observer = direct_connection(db.url()).await;
+    let checked_out_at = Instant::now();
+    let pid = backend_pid(&pool.get().await.expect("first checkout")).await;
+    let terminated: bool = observer
+        .query_one("select pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(terminated, "backend {pid} was not terminated");
+    // Not a race dodge: the behaviour under test needs the connection to be idle this long.
+    tokio::time::sleep_until((checked_out_at + WINDOW).into()).await;
+
+    // Act
+    let client = pool.get().await.expect("checkout after the window");
+
+    // Assert: a working connection to a new backend, and no extra connection
+    assert_ne!(backend_pid(&client).await, pid);
+    assert_eq!(pool.status().size, 1);
+}
+
+#[tokio::test]
+async fn a_connection_that_went_silent_past_the_window_fails_verification_and_is_replaced() {
+    // Arrange: the only pooled connection goes through a proxy that then stops answering on
+    // it without closing it, so only a round trip can tell it is dead
+    const WINDOW: Duration = Duration::from_millis(100);
+    let db = testkit::database().await;
+    let direct = PgConfig::from_url(db.url()).expect("testkit url parses");
+    let proxy = Blackhole::start(direct.port()).await;
+    let config = direct
+        .with_host("127.0.0.1")
+        .with_port(proxy.port())
+        .with_pool_max_size(1)
+        .with_connect_timeout(Duration::from_millis(500))
+        .with_verify_after_idle(WINDOW);
+    let pool = PgPool::connect(&config)
+        .await
+        .expect("pool through the proxy");
+    let checked_out_at = Instant::now();
+    let pid = backend_pid(&pool.get().await.expect("first checkout")).await;
+    proxy.silence_open_connections();
+    // Not a race dodge: the behaviour under test needs the connection to be idle this long.
+    tokio::time::sleep_until((checked_out_at + WINDOW).into()).await;
+
+    // Act
+    let client = pool.get().await.expect("checkout after the window");
+
+    // Assert: the verification timed out and a new, answering connection was opened
+    assert_ne!(backend_pid(&client).await, pid);
+    assert_eq!(pool.status().size, 1);
 }
 
 #[tokio::test]

@@ -38,6 +38,25 @@ where
     }
 }
 
+/// A connection outside any pool, e.g. to watch pooled connections without taking one; its
+/// driver task runs until the connection is dropped.
+pub async fn direct_connection(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("direct connection");
+    tokio::spawn(connection);
+    client
+}
+
+/// The text of the last query backend `pid` received, as `pg_stat_activity` reports it.
+pub async fn last_query(observer: &tokio_postgres::Client, pid: i32) -> String {
+    observer
+        .query_one("select query from pg_stat_activity where pid = $1", &[&pid])
+        .await
+        .expect("pg_stat_activity")
+        .get(0)
+}
+
 /// The backend pid of a pooled connection.
 pub async fn backend_pid(client: &tokio_postgres::Client) -> i32 {
     client

@@ -3,8 +3,8 @@
 //!
 //! A round trip is a message the client must wait on: a `Sync` (the end of an extended-
 //! protocol statement, including a prepare) or a simple `Query`. The pool's liveness check on
-//! checkout (an empty simple query, deadpool's `Verified` recycling) belongs to every pooled
-//! operation alike, so it is counted apart.
+//! checkout (an empty simple query, sent only when the connection idled past
+//! `verify_after_idle`) belongs to every pooled operation alike, so it is counted apart.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
