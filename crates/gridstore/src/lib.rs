@@ -16,6 +16,19 @@
 //! | workflow checkpoints | [`checkpoint`] |
 //! | dead-letter queue | [`dlq`] |
 //! | leases (distributed locks with fencing tokens) | [`lock`] |
+//!
+//! # Semantic choices, and where each is written down
+//!
+//! | choice | documented in |
+//! |---|---|
+//! | conflict rule (the version a save carries is the version it read; stale = `VersionConflict`) | [`session`] |
+//! | `limit = 0` (an empty page; `None` = no limit), what `clear` touches (sessions only) | [`session`] |
+//! | TTL (expired keys invisible at once, swept in batches in the background) | [`kv`] |
+//! | checkpoint versions (per workflow, assigned by the store, never reused) | [`checkpoint`] |
+//! | subscriptions (at-least-once, commit order, never skip a late committer; LISTEN/NOTIFY only wakes) | [`event_log`] |
+//! | claims (`for update skip locked`, visibility timeout, expired claims count as attempts) | [`dlq`] |
+//! | leases (TTL by the database clock, fencing tokens increasing per key, holder checks) | [`lock`] |
+//! | SQLSTATE mapping, retries, commits with unknown outcome | [`postgres`] |
 
 pub mod checkpoint;
 pub mod dlq;
