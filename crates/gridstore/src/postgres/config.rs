@@ -1,0 +1,358 @@
+//! Typed connection and pool settings for PostgreSQL.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio_postgres::config::{Host, SslMode as DriverSslMode};
+
+use crate::{Error, Result};
+
+/// Default pool size.
+const DEFAULT_POOL_MAX_SIZE: usize = 16;
+/// Default time allowed to open one connection.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time a caller waits for a pooled connection.
+const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `application_name` reported to the server.
+const DEFAULT_APPLICATION_NAME: &str = "gridstore";
+
+/// Whether the connection uses TLS.
+///
+/// TLS is not compiled into gridstore: [`SslMode::Require`] makes
+/// [`PgPool::connect`](super::PgPool::connect) fail with [`Error::Config`], and
+/// [`SslMode::Prefer`] (the libpq default) silently connects without TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SslMode {
+    /// Never use TLS.
+    Disable,
+    /// Use TLS when available; gridstore has no TLS support compiled in, so this never does.
+    #[default]
+    Prefer,
+    /// Require TLS; rejected at connect because TLS is not compiled in.
+    Require,
+}
+
+/// Connection and pool settings for a PostgreSQL backend.
+///
+/// Built from a URL ([`PgConfig::from_url`]) or field by field ([`PgConfig::new`] and the
+/// consuming `with_*` setters). `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgConfig {
+    host: String,
+    port: u16,
+    dbname: String,
+    user: String,
+    password: Option<String>,
+    options: Option<String>,
+    pool_max_size: usize,
+    pool_min_idle: usize,
+    connect_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    statement_timeout: Option<Duration>,
+    wait_timeout: Duration,
+    application_name: String,
+    ssl_mode: SslMode,
+}
+
+impl Default for PgConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PgConfig {
+    /// Returns the defaults: `localhost:5432`, database and user `postgres`, no password,
+    /// 16 connections, 5 s connect timeout, 10 s pool wait timeout, no idle timeout, no
+    /// maximum lifetime, no statement timeout, `application_name` `gridstore`, TLS preferred
+    /// (which means plain TCP, see [`SslMode`]).
+    pub fn new() -> Self {
+        Self {
+            host: "localhost".to_owned(),
+            port: 5432,
+            dbname: "postgres".to_owned(),
+            user: "postgres".to_owned(),
+            password: None,
+            options: None,
+            pool_max_size: DEFAULT_POOL_MAX_SIZE,
+            pool_min_idle: 0,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            idle_timeout: None,
+            max_lifetime: None,
+            statement_timeout: None,
+            wait_timeout: DEFAULT_WAIT_TIMEOUT,
+            application_name: DEFAULT_APPLICATION_NAME.to_owned(),
+            ssl_mode: SslMode::Prefer,
+        }
+    }
+
+    /// Parses a `postgres://user:password@host:port/db?...` URL or a libpq `key=value`
+    /// connection string. Settings the string does not mention keep their defaults.
+    ///
+    /// A host starting with `/` is a Unix socket directory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the string does not parse, names several hosts, or the password
+    /// is not UTF-8. The message never contains the password.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let parsed = tokio_postgres::Config::from_str(url)
+            .map_err(|err| Error::Config(format!("invalid database url: {err}")))?;
+        let mut config = Self::new();
+        match parsed.get_hosts() {
+            [] => {}
+            [Host::Tcp(host)] => config.host.clone_from(host),
+            #[cfg(unix)]
+            [Host::Unix(path)] => config.host = path.to_string_lossy().into_owned(),
+            _ => return Err(Error::Config("several hosts are not supported".to_owned())),
+        }
+        match parsed.get_ports() {
+            [] => {}
+            [port] => config.port = *port,
+            _ => return Err(Error::Config("several ports are not supported".to_owned())),
+        }
+        if let Some(dbname) = parsed.get_dbname() {
+            config.dbname = dbname.to_owned();
+        }
+        if let Some(user) = parsed.get_user() {
+            config.user = user.to_owned();
+        }
+        if let Some(password) = parsed.get_password() {
+            let password = String::from_utf8(password.to_vec())
+                .map_err(|_| Error::Config("password is not valid utf-8".to_owned()))?;
+            config.password = Some(password);
+        }
+        config.options = parsed.get_options().map(str::to_owned);
+        if let Some(name) = parsed.get_application_name() {
+            config.application_name = name.to_owned();
+        }
+        if let Some(timeout) = parsed.get_connect_timeout() {
+            config.connect_timeout = *timeout;
+        }
+        config.ssl_mode = match parsed.get_ssl_mode() {
+            DriverSslMode::Disable => SslMode::Disable,
+            DriverSslMode::Prefer => SslMode::Prefer,
+            _ => SslMode::Require,
+        };
+        Ok(config)
+    }
+
+    /// Sets the host name, IP address, or Unix socket directory (starting with `/`).
+    pub fn with_host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// Sets the TCP port (or the socket file suffix for Unix sockets).
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Sets the database name.
+    pub fn with_dbname(mut self, dbname: impl Into<String>) -> Self {
+        self.dbname = dbname.into();
+        self
+    }
+
+    /// Sets the user name.
+    pub fn with_user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// Sets the password.
+    pub fn with_password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Sets the maximum number of pooled connections (default 16).
+    pub fn with_pool_max_size(mut self, size: usize) -> Self {
+        self.pool_max_size = size;
+        self
+    }
+
+    /// Sets how many connections [`PgPool::connect`](super::PgPool::connect) opens up front
+    /// (default 0). deadpool does not keep a minimum alive afterwards: connections closed by
+    /// the idle timeout or maximum lifetime are reopened on demand.
+    pub fn with_pool_min_idle(mut self, size: usize) -> Self {
+        self.pool_min_idle = size;
+        self
+    }
+
+    /// Sets the time allowed to open one connection (default 5 s).
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Closes connections that stayed unused in the pool for longer than this (default never).
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Closes connections older than this when they come back to the pool (default never).
+    pub fn with_max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Sets the server-side `statement_timeout` of every connection (default none).
+    pub fn with_statement_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a caller waits for a pooled connection (default 10 s).
+    pub fn with_wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Sets the `application_name` reported to the server (default `gridstore`).
+    pub fn with_application_name(mut self, name: &str) -> Self {
+        name.clone_into(&mut self.application_name);
+        self
+    }
+
+    /// Sets the TLS mode (see [`SslMode`] for what is supported).
+    pub fn with_ssl_mode(mut self, mode: SslMode) -> Self {
+        self.ssl_mode = mode;
+        self
+    }
+
+    /// Returns the host name, IP address or Unix socket directory.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Returns the port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Returns the database name.
+    pub fn dbname(&self) -> &str {
+        &self.dbname
+    }
+
+    /// Returns the user name.
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Returns whether a password is set (the password itself is never handed out).
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+
+    /// Returns the maximum number of pooled connections.
+    pub fn pool_max_size(&self) -> usize {
+        self.pool_max_size
+    }
+
+    /// Returns how many connections are opened up front.
+    pub fn pool_min_idle(&self) -> usize {
+        self.pool_min_idle
+    }
+
+    /// Returns the time allowed to open one connection.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Returns the idle timeout of pooled connections.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// Returns the maximum lifetime of pooled connections.
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        self.max_lifetime
+    }
+
+    /// Returns the per-connection `statement_timeout`.
+    pub fn statement_timeout(&self) -> Option<Duration> {
+        self.statement_timeout
+    }
+
+    /// Returns how long a caller waits for a pooled connection.
+    pub fn wait_timeout(&self) -> Duration {
+        self.wait_timeout
+    }
+
+    /// Returns the `application_name`.
+    pub fn application_name(&self) -> &str {
+        &self.application_name
+    }
+
+    /// Returns the TLS mode.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl_mode
+    }
+
+    /// Builds the driver configuration, e.g. for a dedicated `LISTEN` connection outside the
+    /// pool. It carries the `statement_timeout` and `application_name`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for [`SslMode::Require`] (TLS is not compiled in).
+    pub fn to_driver_config(&self) -> Result<tokio_postgres::Config> {
+        if self.ssl_mode == SslMode::Require {
+            return Err(Error::Config("tls is not compiled in".to_owned()));
+        }
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host(&self.host)
+            .port(self.port)
+            .dbname(&self.dbname)
+            .user(&self.user)
+            .application_name(&self.application_name)
+            .connect_timeout(self.connect_timeout)
+            .keepalives(true)
+            .ssl_mode(match self.ssl_mode {
+                SslMode::Disable => DriverSslMode::Disable,
+                _ => DriverSslMode::Prefer,
+            });
+        if let Some(password) = &self.password {
+            config.password(password);
+        }
+        let mut options = self.options.clone().unwrap_or_default();
+        if let Some(timeout) = self.statement_timeout {
+            if !options.is_empty() {
+                options.push(' ');
+            }
+            options.push_str(&format!("-c statement_timeout={}", timeout.as_millis()));
+        }
+        if !options.is_empty() {
+            config.options(&options);
+        }
+        Ok(config)
+    }
+}
+
+impl fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("options", &self.options)
+            .field("pool_max_size", &self.pool_max_size)
+            .field("pool_min_idle", &self.pool_min_idle)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_lifetime", &self.max_lifetime)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("wait_timeout", &self.wait_timeout)
+            .field("application_name", &self.application_name)
+            .field("ssl_mode", &self.ssl_mode)
+            .finish()
+    }
+}

@@ -1,0 +1,206 @@
+//! The connection pool: deadpool-postgres with verified recycling, lifetimes and idle reaping.
+
+use std::fmt;
+use std::time::Duration;
+
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Metrics, Pool, RecyclingMethod, Runtime, WeakPool,
+};
+use futures_util::future::try_join_all;
+use tokio_postgres::NoTls;
+
+use super::PgConfig;
+use crate::{Error, Result};
+
+/// A pooled connection; derefs to [`tokio_postgres::Client`] and implements
+/// [`deadpool_postgres::GenericClient`]. Dropping it returns it to the pool.
+pub type PgClient = deadpool_postgres::Object;
+
+/// The shortest interval at which the background reaper looks for idle or expired connections.
+const MIN_REAP_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A snapshot of the pool's occupancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most connections the pool will open.
+    pub max_size: usize,
+    /// Connections currently open (checked out or idle).
+    pub size: usize,
+    /// Idle connections ready to be checked out.
+    pub available: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+/// A pool of PostgreSQL connections shared by every PostgreSQL backend. Cheap to clone.
+///
+/// Connections are verified (`SELECT 1`-style round trip) before reuse, closed when older than
+/// the configured maximum lifetime or idle for longer than the idle timeout, and carry the
+/// configured `statement_timeout` and `application_name`.
+#[derive(Clone)]
+pub struct PgPool {
+    pool: Pool,
+    config: PgConfig,
+}
+
+impl fmt::Debug for PgPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgPool")
+            .field("config", &self.config)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+impl PgPool {
+    /// Builds the pool, opens `pool_min_idle` connections (at least one) and checks that the
+    /// server answers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an unusable configuration (e.g. [`SslMode::Require`](super::SslMode)),
+    /// [`Error::Connection`] when the server cannot be reached, and any classified error of the
+    /// check query.
+    pub async fn connect(config: &PgConfig) -> Result<Self> {
+        if config.pool_max_size() == 0 {
+            return Err(Error::Config("pool max size must be at least 1".to_owned()));
+        }
+        let manager = Manager::from_config(
+            config.to_driver_config()?,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Verified,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_max_size())
+            .wait_timeout(Some(config.wait_timeout()))
+            .create_timeout(Some(config.connect_timeout()))
+            .recycle_timeout(Some(config.connect_timeout()))
+            .pre_recycle(expiry_hook(config.idle_timeout(), config.max_lifetime()))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|err| Error::Config(err.to_string().to_lowercase()))?;
+        let this = Self {
+            pool,
+            config: config.clone(),
+        };
+        this.prewarm().await?;
+        this.spawn_reaper();
+        tracing::debug!(
+            host = this.config.host(),
+            port = this.config.port(),
+            dbname = this.config.dbname(),
+            max_size = this.config.pool_max_size(),
+            "postgres pool connected"
+        );
+        Ok(this)
+    }
+
+    /// Checks a connection out of the pool, opening one if none is idle.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PoolTimeout`] when none became free within the wait timeout,
+    /// [`Error::Connection`] when a new one cannot be opened or the pool is closed.
+    pub async fn get(&self) -> Result<PgClient> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Returns how many connections are open, idle and awaited.
+    pub fn status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        }
+    }
+
+    /// Runs `select 1` on a pooled connection.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgPool::get`], plus any classified error of the query.
+    pub async fn ping(&self) -> Result<()> {
+        let client = self.get().await?;
+        client.simple_query("select 1").await?;
+        Ok(())
+    }
+
+    /// Closes the pool: idle connections are closed at once, checked-out ones when returned,
+    /// and later [`PgPool::get`] calls fail.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    /// Returns the configuration this pool was built from, e.g. to open a dedicated `LISTEN`
+    /// connection with [`PgConfig::to_driver_config`].
+    pub fn config(&self) -> &PgConfig {
+        &self.config
+    }
+
+    /// Opens `pool_min_idle` connections (at least one) at once and returns them to the pool.
+    async fn prewarm(&self) -> Result<()> {
+        let count = self
+            .config
+            .pool_min_idle()
+            .clamp(1, self.config.pool_max_size());
+        let clients = try_join_all((0..count).map(|_| self.get())).await?;
+        if let Some(client) = clients.first() {
+            client.simple_query("select 1").await?;
+        }
+        Ok(())
+    }
+
+    /// Spawns a task that closes idle or expired connections sitting in the pool. It holds only
+    /// a weak reference and ends when the pool is dropped or closed.
+    fn spawn_reaper(&self) {
+        let idle_timeout = self.config.idle_timeout();
+        let max_lifetime = self.config.max_lifetime();
+        let Some(shortest) = [idle_timeout, max_lifetime].into_iter().flatten().min() else {
+            return;
+        };
+        let interval = (shortest / 2).max(MIN_REAP_INTERVAL);
+        let weak: WeakPool = self.pool.weak();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(pool) = weak.upgrade() else { break };
+                if pool.is_closed() {
+                    break;
+                }
+                let removed = pool
+                    .retain(|_, metrics| !is_expired(&metrics, idle_timeout, max_lifetime))
+                    .removed
+                    .len();
+                if removed > 0 {
+                    tracing::debug!(removed, "closed idle or expired postgres connections");
+                }
+            }
+        });
+    }
+}
+
+/// A `pre_recycle` hook that discards connections past their idle timeout or lifetime instead
+/// of handing them out.
+fn expiry_hook(idle_timeout: Option<Duration>, max_lifetime: Option<Duration>) -> Hook {
+    Hook::sync_fn(move |_, metrics| {
+        if is_expired(metrics, idle_timeout, max_lifetime) {
+            Err(HookError::message("connection expired"))
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// Whether a connection has been idle or alive for too long.
+fn is_expired(
+    metrics: &Metrics,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+) -> bool {
+    idle_timeout.is_some_and(|limit| metrics.last_used() > limit)
+        || max_lifetime.is_some_and(|limit| metrics.age() > limit)
+}
