@@ -1,0 +1,149 @@
+//! Child processes and process inspection, without `libc` (this workspace forbids `unsafe`).
+//!
+//! As root, PostgreSQL programs run as the `postgres` OS user through `runuser`, because
+//! `initdb` and `postgres` refuse to run as root.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::TestkitError;
+
+/// The OS user that owns the server files when we run as root.
+const SERVER_OS_USER: &str = "postgres";
+
+/// Whether this process runs with effective user id 0.
+pub(crate) fn running_as_root() -> bool {
+    // `/proc/self` is owned by the effective user id of the process.
+    std::fs::metadata("/proc/self").is_ok_and(|meta| meta.uid() == 0)
+}
+
+/// Builds commands for PostgreSQL programs, dropping root privileges when needed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Runner {
+    as_server_user: bool,
+}
+
+impl Runner {
+    /// A runner for the current process: switches to `postgres` when we are root.
+    pub(crate) fn for_current_user() -> Self {
+        Self {
+            as_server_user: running_as_root(),
+        }
+    }
+
+    /// Whether programs run as the `postgres` OS user.
+    pub(crate) fn as_server_user(self) -> bool {
+        self.as_server_user
+    }
+
+    /// A command that runs `program` as the server's OS user.
+    pub(crate) fn command(self, program: &Path) -> Command {
+        if self.as_server_user {
+            let mut command = Command::new("runuser");
+            command.args(["-u", SERVER_OS_USER, "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// Gives `path` (recursively) to the server's OS user; a no-op unless we are root.
+    pub(crate) fn hand_over(self, path: &Path) -> Result<(), TestkitError> {
+        if !self.as_server_user {
+            return Ok(());
+        }
+        let mut chown = Command::new("chown");
+        chown.arg("-R").arg(format!("{SERVER_OS_USER}:")).arg(path);
+        run(&mut chown).map(drop)
+    }
+}
+
+/// Runs a command to completion with stdin closed and returns its combined output; a
+/// non-zero exit is an error carrying that output.
+pub(crate) fn run(command: &mut Command) -> Result<String, TestkitError> {
+    let description = format!("{command:?}");
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(TestkitError::io(format!("run {description}")))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(TestkitError::CommandFailed {
+            command: description,
+            status: output.status,
+            output: text,
+        })
+    }
+}
+
+/// Sends SIGKILL to every process in the process group `pgid`.
+pub(crate) fn kill_group(pgid: u32) -> Result<(), TestkitError> {
+    let mut kill = Command::new("kill");
+    kill.args(["-s", "KILL", "--", &format!("-{pgid}")]);
+    run(&mut kill).map(drop)
+}
+
+/// Whether `pid` names a live process (zombies count as dead: nothing may reap them here).
+pub(crate) fn is_alive(pid: u32) -> bool {
+    stat(pid).is_some_and(|stat| !matches!(stat.state, 'Z' | 'X' | 'x'))
+}
+
+/// Live processes whose process group is `pgid`.
+pub(crate) fn live_group_members(pgid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            stat(pid).is_some_and(|s| s.pgrp == pgid && !matches!(s.state, 'Z' | 'X' | 'x'))
+        })
+        .collect()
+}
+
+/// The fields of `/proc/<pid>/stat` we need.
+#[derive(Debug)]
+struct Stat {
+    state: char,
+    pgrp: u32,
+}
+
+fn stat(pid: u32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Parses `pid (comm) state ppid pgrp ...`; `comm` may itself contain spaces and parentheses.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let after_comm = &text[text.rfind(')')? + 1..];
+    let mut fields = after_comm.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(Stat { state, pgrp })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names_parse() {
+        let stat = parse_stat("42 (post gres) (x)) S 1 4242 4242 0 -1").expect("parses");
+        assert_eq!(stat.state, 'S');
+        assert_eq!(stat.pgrp, 4242);
+    }
+
+    #[test]
+    fn this_process_is_alive() {
+        assert!(is_alive(std::process::id()));
+    }
+}

@@ -1,0 +1,59 @@
+//! [`TestPostgresBuilder`]: options for starting a [`TestPostgres`].
+
+use std::path::PathBuf;
+
+use super::{TestPostgres, keep_requested};
+use crate::TestkitError;
+use crate::binaries::PgBinaries;
+use crate::process::Runner;
+
+/// Options for [`TestPostgres`]; consume it with [`start`](Self::start).
+#[derive(Debug, Default)]
+#[must_use]
+pub struct TestPostgresBuilder {
+    bin_dir: Option<PathBuf>,
+    settings: Vec<(String, String)>,
+}
+
+impl TestPostgresBuilder {
+    /// Uses `initdb` and `pg_ctl` from this directory instead of searching for them.
+    pub fn with_bin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.bin_dir = Some(dir.into());
+        self
+    }
+
+    /// Adds a `postgresql.conf` setting, e.g. `("log_statement", "all")`; it overrides the
+    /// defaults. The value is written as a quoted string.
+    pub fn with_setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// Initialises and starts the server, waiting until it accepts connections. Blocking.
+    ///
+    /// # Errors
+    ///
+    /// As [`TestPostgres::start`].
+    pub fn start(self) -> Result<TestPostgres, TestkitError> {
+        let binaries = match self.bin_dir {
+            Some(dir) => PgBinaries::in_dir(dir)?,
+            None => PgBinaries::find()?,
+        };
+        let base_dir =
+            std::env::temp_dir().join(format!("testkit-{}", uuid::Uuid::new_v4().simple()));
+        // From here on, Drop cleans up whatever exists, also on a failed start.
+        let mut server = TestPostgres {
+            binaries,
+            runner: Runner::for_current_user(),
+            settings: self.settings,
+            base_dir,
+            port: 0,
+            keep: keep_requested(),
+        };
+        server.create_cluster()?;
+        server.spawn_watchdog()?;
+        server.launch_on_free_port()?;
+        tracing::debug!(port = server.port, dir = %server.base_dir.display(), "test server started");
+        Ok(server)
+    }
+}
