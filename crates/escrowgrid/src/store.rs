@@ -1,1 +1,256 @@
-//! The EscrowStore trait and its backends (to be written).
+//! The [`EscrowStore`] trait, its query types, and its backends.
+//!
+//! # Contract (both backends)
+//!
+//! - **One transaction per write.** A create writes the entity, its ledger event (positions)
+//!   and its audit row together or not at all; a transition writes the position update, its
+//!   lifecycle event, its ledger event and its audit row together.
+//! - **Tenant scoping.** Every read and write takes a [`Scope`]. A row of another institution
+//!   is reported exactly like a missing one ([`Error::NotFound`]); lists are intersected with
+//!   the scope.
+//! - **Validation.** Stores call the inputs' `validate()` and the domain rules
+//!   ([`crate::domain::validate_template_config`], [`crate::domain::evaluate`],
+//!   [`crate::lifecycle::apply`]) and persist the rows built by [`records`]; they hold no
+//!   business logic of their own. Invalid input is a typed error, never a panic or a
+//!   half-written change.
+//! - **Ordering.** Entity lists (institutions, templates, assets, positions, API keys,
+//!   policies) are ordered by `created_at` ascending, ties by id (byte order; PostgreSQL must
+//!   compare ids with `collate "C"`). Append-only rows (lifecycle events, ledger events, audit
+//!   events) are ordered by write order (a sequence column in PostgreSQL).
+//! - **Optimistic concurrency.** A transition is written only if the position's `version` is
+//!   still the one read (or the request's `expected_version`); otherwise
+//!   [`Error::Conflict`]. A same-state request is a no-op that writes nothing.
+//! - **Timestamps** are truncated to milliseconds ([`crate::domain::now_millis`]).
+//!
+//! [`Error::NotFound`]: crate::Error::NotFound
+//! [`Error::Conflict`]: crate::Error::Conflict
+
+pub mod memory;
+pub mod postgres;
+mod query;
+pub mod records;
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::domain::{
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, AuditEvent, Institution,
+    InstitutionId, InstitutionPolicy, LedgerEvent, NewApiKey, NewAsset, NewAssetTemplate,
+    NewInstitution, NewPosition, Position, PositionId, PositionPolicy, Region, TemplateId,
+    TransitionRequest,
+};
+
+pub use query::{
+    AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, IDEMPOTENCY_TTL, MAX_LIMIT, Page,
+    Paginated, PositionFilter, Scope, StoredResponse, TemplateFilter,
+};
+
+/// Persistence of every EscrowGrid entity. Object-safe: use it as `Arc<dyn EscrowStore>`.
+///
+/// Errors common to every method: [`crate::Error::Storage`] for backend failures. Writes also
+/// return [`crate::Error::Validation`] for invalid input and [`crate::Error::NotFound`] for a
+/// missing or out-of-scope institution / parent.
+#[async_trait]
+pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Checks that the backend can serve requests (readiness).
+    async fn health(&self) -> Result<()>;
+
+    // ---- institutions ----
+
+    /// Creates an institution and its `INSTITUTION_CREATED` audit row.
+    async fn create_institution(
+        &self,
+        new: NewInstitution,
+        audit: &AuditContext,
+    ) -> Result<Institution>;
+
+    /// Loads an institution in scope.
+    async fn get_institution(&self, scope: &Scope, id: &InstitutionId) -> Result<Institution>;
+
+    /// Lists the institutions in scope (root: all; tenant: its own, if it exists).
+    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>>;
+
+    // ---- asset templates ----
+
+    /// Creates a template (after checking the institution, then the config rules) and its
+    /// audit row. A config rule violation is [`crate::Error::TemplateConfig`].
+    async fn create_asset_template(
+        &self,
+        scope: &Scope,
+        new: NewAssetTemplate,
+        audit: &AuditContext,
+    ) -> Result<AssetTemplate>;
+
+    /// Loads a template in scope.
+    async fn get_asset_template(&self, scope: &Scope, id: &TemplateId) -> Result<AssetTemplate>;
+
+    /// Lists templates in scope matching the filter, one page of them, with the total.
+    async fn list_asset_templates(
+        &self,
+        scope: &Scope,
+        filter: &TemplateFilter,
+        page: Page,
+    ) -> Result<Paginated<AssetTemplate>>;
+
+    // ---- assets ----
+
+    /// Creates an asset on a template of the same institution (else NotFound
+    /// `"asset template"`) and its audit row.
+    async fn create_asset(
+        &self,
+        scope: &Scope,
+        new: NewAsset,
+        audit: &AuditContext,
+    ) -> Result<Asset>;
+
+    /// Loads an asset in scope.
+    async fn get_asset(&self, scope: &Scope, id: &AssetId) -> Result<Asset>;
+
+    /// Lists assets in scope matching the filter, one page of them, with the total.
+    async fn list_assets(
+        &self,
+        scope: &Scope,
+        filter: &AssetFilter,
+        page: Page,
+    ) -> Result<Paginated<Asset>>;
+
+    // ---- positions ----
+
+    /// Creates a position in state `CREATED` (version 1, no events) on an asset of the same
+    /// institution (else NotFound `"asset"`; a missing template is NotFound
+    /// `"asset template"`), after evaluating the institution's policy for the template's
+    /// region and the template's limits ([`crate::Error::PolicyViolation`]). Writes the
+    /// `POSITION_CREATED` ledger event and audit row in the same transaction.
+    async fn create_position(
+        &self,
+        scope: &Scope,
+        new: NewPosition,
+        audit: &AuditContext,
+    ) -> Result<Position>;
+
+    /// Loads a position in scope, with its events.
+    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position>;
+
+    /// Lists positions in scope matching the filter, one page of them (with their events),
+    /// with the total.
+    async fn list_positions(
+        &self,
+        scope: &Scope,
+        filter: &PositionFilter,
+        page: Page,
+    ) -> Result<Paginated<Position>>;
+
+    /// Applies a lifecycle transition. Same-state: returns the position unchanged and writes
+    /// nothing. Otherwise writes the position (state, `updated_at`, version + 1) guarded by
+    /// the version check, the lifecycle event, the `POSITION_STATE_CHANGED` ledger event and
+    /// the `POSITION_TRANSITIONED` audit row in one transaction.
+    ///
+    /// Errors: [`crate::Error::InvalidTransition`], [`crate::Error::Conflict`] when the version
+    /// is not the expected one (the change was not written).
+    async fn transition_position(
+        &self,
+        scope: &Scope,
+        id: &PositionId,
+        request: TransitionRequest,
+        audit: &AuditContext,
+    ) -> Result<Position>;
+
+    // ---- API keys ----
+
+    /// Creates an API key and its audit row; returns the record and the plaintext token (the
+    /// only time it is available: only its SHA-256 is stored).
+    async fn create_api_key(
+        &self,
+        scope: &Scope,
+        new: NewApiKey,
+        audit: &AuditContext,
+    ) -> Result<CreatedApiKey>;
+
+    /// Finds the active (not revoked) key whose token this is. Unscoped: used by auth.
+    async fn find_api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>>;
+
+    /// Lists an institution's active keys (revoked ones are excluded).
+    async fn list_api_keys(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<ApiKey>>;
+
+    /// Revokes an active key of the institution and writes its audit row. Unknown, another
+    /// institution's and already revoked keys are all NotFound `"api key"`.
+    async fn revoke_api_key(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        id: &ApiKeyId,
+        audit: &AuditContext,
+    ) -> Result<ApiKey>;
+
+    // ---- policies ----
+
+    /// Creates or replaces (whole config; id and `created_at` kept) the institution's policy
+    /// for a region, audited as `POLICY_UPDATED` in the same transaction.
+    async fn upsert_policy(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+        position: PositionPolicy,
+        audit: &AuditContext,
+    ) -> Result<InstitutionPolicy>;
+
+    /// Loads the institution's policy for a region (NotFound `"policy"` when none).
+    async fn get_policy(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+    ) -> Result<InstitutionPolicy>;
+
+    /// Lists the institution's policies.
+    async fn list_policies(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<InstitutionPolicy>>;
+
+    // ---- audit ----
+
+    /// Records a standalone audit event (failures such as `AUTH_FAILED`, `RATE_LIMITED`,
+    /// `CONCURRENCY_CONFLICT`).
+    async fn record_audit(&self, event: AuditEvent) -> Result<()>;
+
+    /// Lists audit events in scope (tenant: those whose `institution_id` is its own) matching
+    /// the filter, in write order, one page of them, with the total.
+    async fn list_audit_events(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<Paginated<AuditEvent>>;
+
+    // ---- ledger ----
+
+    /// Lists ledger events in write order: of one position (NotFound `"position"` when it is
+    /// not in scope), or of every position in scope.
+    async fn list_ledger_events(
+        &self,
+        scope: &Scope,
+        position_id: Option<&PositionId>,
+    ) -> Result<Vec<LedgerEvent>>;
+
+    // ---- idempotency ----
+
+    /// The response stored under (`scope_key`, `key`), unless it is older than
+    /// [`IDEMPOTENCY_TTL`].
+    async fn idempotency_get(&self, scope_key: &str, key: &str) -> Result<Option<StoredResponse>>;
+
+    /// Stores a response under (`scope_key`, `key`), replacing an expired one. A live one is
+    /// [`crate::Error::Duplicate`] `"idempotency key"` (the first writer wins).
+    async fn idempotency_put(
+        &self,
+        scope_key: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<()>;
+}

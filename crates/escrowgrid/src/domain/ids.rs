@@ -1,0 +1,191 @@
+//! Prefixed entity ids: `<prefix>_<uuid v4>`, e.g. `pos_550e8400-e29b-41d4-a716-446655440000`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A string that is not a well-formed id of the expected kind (wrong prefix or not a
+/// lowercase hyphenated UUID). The API answers such ids with 404, like unknown ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed {resource} id: {value:?}")]
+pub struct InvalidId {
+    /// The resource the id was meant to name, e.g. `"position"`.
+    pub resource: &'static str,
+    /// The rejected input.
+    pub value: String,
+}
+
+/// Defines one id newtype over the full prefixed string.
+macro_rules! prefixed_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal, $resource:literal) => {
+        $(#[$meta])*
+        ///
+        /// Serialized transparently as its string. Deserialization does not validate (an
+        /// unknown or malformed id simply matches nothing); use [`Self::parse`] on untrusted
+        /// input that must be well-formed.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every id of this kind starts with, underscore included.
+            pub const PREFIX: &'static str = $prefix;
+            /// The resource name used in errors, e.g. `"position"`.
+            pub const RESOURCE: &'static str = $resource;
+
+            /// Generates a fresh random id.
+            #[must_use]
+            pub fn new() -> Self {
+                Self(format!("{}{}", $prefix, Uuid::new_v4().hyphenated()))
+            }
+
+            /// Parses and validates an id: the prefix, then a lowercase hyphenated UUID.
+            ///
+            /// # Errors
+            /// [`InvalidId`] when the prefix or the UUID part is wrong.
+            pub fn parse(value: &str) -> Result<Self, InvalidId> {
+                if is_valid(value, $prefix) {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(InvalidId { resource: $resource, value: value.to_owned() })
+                }
+            }
+
+            /// The id as a string slice.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The id as an owned string.
+            #[must_use]
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            /// A fresh random id, same as [`Self::new`].
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+fn is_valid(value: &str, prefix: &str) -> bool {
+    let Some(rest) = value.strip_prefix(prefix) else {
+        return false;
+    };
+    rest.len() == 36
+        && Uuid::try_parse(rest).is_ok_and(|uuid| uuid.hyphenated().to_string() == rest)
+}
+
+prefixed_id!(
+    /// Id of an institution (`inst_`).
+    InstitutionId, "inst_", "institution"
+);
+prefixed_id!(
+    /// Id of an asset template (`tmpl_`).
+    TemplateId, "tmpl_", "asset template"
+);
+prefixed_id!(
+    /// Id of an asset (`ast_`).
+    AssetId, "ast_", "asset"
+);
+prefixed_id!(
+    /// Id of a position (`pos_`).
+    PositionId, "pos_", "position"
+);
+prefixed_id!(
+    /// Id of a position lifecycle event (`ple_`).
+    LifecycleEventId, "ple_", "position lifecycle event"
+);
+prefixed_id!(
+    /// Id of a ledger event (`led_`).
+    LedgerEventId, "led_", "ledger event"
+);
+prefixed_id!(
+    /// Id of an API key record (`ak_`); not the secret token, which shares the prefix.
+    ApiKeyId, "ak_", "api key"
+);
+prefixed_id!(
+    /// Id of an audit event (`aud_`).
+    AuditEventId, "aud_", "audit event"
+);
+prefixed_id!(
+    /// Id of an institution policy (`pol_`).
+    PolicyId, "pol_", "policy"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_id_has_its_prefix_and_parses_back() {
+        let id = PositionId::new();
+        assert!(id.as_str().starts_with("pos_"));
+        assert_eq!(PositionId::parse(id.as_str()), Ok(id.clone()));
+        assert_eq!(id.to_string().parse::<PositionId>(), Ok(id));
+    }
+
+    #[test]
+    fn an_id_with_another_prefix_is_rejected() {
+        let asset = AssetId::new();
+        let err = PositionId::parse(asset.as_str()).unwrap_err();
+        assert_eq!(err.resource, "position");
+    }
+
+    #[test]
+    fn malformed_uuid_parts_are_rejected() {
+        for bad in [
+            "pos_",
+            "pos_123",
+            "pos_550E8400-E29B-41D4-A716-446655440000",
+            "pos_550e8400e29b41d4a716446655440000",
+            "pos_{550e8400-e29b-41d4-a716-446655440000}",
+            "pos_550e8400-e29b-41d4-a716-44665544000g",
+            "POS_550e8400-e29b-41d4-a716-446655440000",
+            " pos_550e8400-e29b-41d4-a716-446655440000",
+        ] {
+            assert!(PositionId::parse(bad).is_err(), "{bad} must be rejected");
+        }
+        assert!(PositionId::parse("pos_550e8400-e29b-41d4-a716-446655440000").is_ok());
+    }
+
+    #[test]
+    fn ids_serialize_as_plain_strings() {
+        let id = InstitutionId::parse("inst_550e8400-e29b-41d4-a716-446655440000").unwrap();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, "\"inst_550e8400-e29b-41d4-a716-446655440000\"");
+        assert_eq!(serde_json::from_str::<InstitutionId>(&json).unwrap(), id);
+    }
+}

@@ -1,0 +1,287 @@
+//! In-memory backend of [`EscrowStore`]: the embedded default, and the reference the contract
+//! suite is checked against.
+//!
+//! All state sits behind one `RwLock`: readers share it, and every write holds the write lock
+//! for its whole "transaction" (check, then mutate), so writes are atomic and serialized. No
+//! lock is held across an `.await`. Data lives only as long as the process.
+
+mod reads;
+mod state;
+mod table;
+mod writes;
+
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, AuditEvent, Institution,
+    InstitutionId, InstitutionPolicy, LedgerEvent, NewApiKey, NewAsset, NewAssetTemplate,
+    NewInstitution, NewPosition, PolicyId, Position, PositionId, PositionPolicy, Region,
+    TemplateId, TransitionRequest, now_millis,
+};
+use crate::store::{
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
+    StoredResponse, TemplateFilter,
+};
+use crate::{Error, Result};
+
+use state::State;
+
+/// Expired idempotency entries are swept whenever the map reaches a multiple of this size.
+const IDEMPOTENCY_SWEEP_EVERY: usize = 1024;
+
+/// The in-memory [`EscrowStore`]. Cheap to create; share it as `Arc<dyn EscrowStore>`.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: RwLock<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // A panic while holding the lock cannot leave a half-applied write (writes check
+    // everything before mutating), so a poisoned lock is still consistent.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl EscrowStore for MemoryStore {
+    async fn health(&self) -> Result<()> {
+        drop(self.read());
+        Ok(())
+    }
+
+    async fn create_institution(
+        &self,
+        new: NewInstitution,
+        audit: &AuditContext,
+    ) -> Result<Institution> {
+        new.validate()?;
+        Ok(self.write().create_institution(new, audit))
+    }
+
+    async fn get_institution(&self, scope: &Scope, id: &InstitutionId) -> Result<Institution> {
+        self.read().institution(scope, id).cloned()
+    }
+
+    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
+        Ok(self.read().list_institutions(scope))
+    }
+
+    async fn create_asset_template(
+        &self,
+        scope: &Scope,
+        new: NewAssetTemplate,
+        audit: &AuditContext,
+    ) -> Result<AssetTemplate> {
+        new.validate()?;
+        self.write().create_asset_template(scope, new, audit)
+    }
+
+    async fn get_asset_template(&self, scope: &Scope, id: &TemplateId) -> Result<AssetTemplate> {
+        self.read().template(scope, id).cloned()
+    }
+
+    async fn list_asset_templates(
+        &self,
+        scope: &Scope,
+        filter: &TemplateFilter,
+        page: Page,
+    ) -> Result<Paginated<AssetTemplate>> {
+        Ok(self.read().list_asset_templates(scope, filter, page))
+    }
+
+    async fn create_asset(
+        &self,
+        scope: &Scope,
+        new: NewAsset,
+        audit: &AuditContext,
+    ) -> Result<Asset> {
+        new.validate()?;
+        self.write().create_asset(scope, new, audit)
+    }
+
+    async fn get_asset(&self, scope: &Scope, id: &AssetId) -> Result<Asset> {
+        self.read().asset(scope, id).cloned()
+    }
+
+    async fn list_assets(
+        &self,
+        scope: &Scope,
+        filter: &AssetFilter,
+        page: Page,
+    ) -> Result<Paginated<Asset>> {
+        Ok(self.read().list_assets(scope, filter, page))
+    }
+
+    async fn create_position(
+        &self,
+        scope: &Scope,
+        new: NewPosition,
+        audit: &AuditContext,
+    ) -> Result<Position> {
+        new.validate()?;
+        self.write().create_position(scope, new, audit)
+    }
+
+    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
+        self.read().position(scope, id).cloned()
+    }
+
+    async fn list_positions(
+        &self,
+        scope: &Scope,
+        filter: &PositionFilter,
+        page: Page,
+    ) -> Result<Paginated<Position>> {
+        Ok(self.read().list_positions(scope, filter, page))
+    }
+
+    async fn transition_position(
+        &self,
+        scope: &Scope,
+        id: &PositionId,
+        request: TransitionRequest,
+        audit: &AuditContext,
+    ) -> Result<Position> {
+        request.validate()?;
+        self.write().transition_position(scope, id, request, audit)
+    }
+
+    async fn create_api_key(
+        &self,
+        scope: &Scope,
+        new: NewApiKey,
+        audit: &AuditContext,
+    ) -> Result<CreatedApiKey> {
+        new.validate()?;
+        self.write().create_api_key(scope, new, audit)
+    }
+
+    async fn find_api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
+        Ok(self.read().find_api_key_by_token(token))
+    }
+
+    async fn list_api_keys(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<ApiKey>> {
+        self.read().list_api_keys(scope, institution_id)
+    }
+
+    async fn revoke_api_key(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        id: &ApiKeyId,
+        audit: &AuditContext,
+    ) -> Result<ApiKey> {
+        self.write()
+            .revoke_api_key(scope, institution_id, id, audit)
+    }
+
+    async fn upsert_policy(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+        position: PositionPolicy,
+        audit: &AuditContext,
+    ) -> Result<InstitutionPolicy> {
+        position.validate()?;
+        self.write()
+            .upsert_policy(scope, institution_id, region, position, audit)
+    }
+
+    async fn get_policy(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+    ) -> Result<InstitutionPolicy> {
+        let state = self.read();
+        state.institution(scope, institution_id)?;
+        state
+            .policy(institution_id, region)
+            .cloned()
+            .ok_or_else(|| Error::not_found(PolicyId::RESOURCE, region.as_str()))
+    }
+
+    async fn list_policies(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<InstitutionPolicy>> {
+        self.read().list_policies(scope, institution_id)
+    }
+
+    async fn record_audit(&self, event: AuditEvent) -> Result<()> {
+        self.write().audit.push(event);
+        Ok(())
+    }
+
+    async fn list_audit_events(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<Paginated<AuditEvent>> {
+        Ok(self.read().list_audit_events(scope, filter, page))
+    }
+
+    async fn list_ledger_events(
+        &self,
+        scope: &Scope,
+        position_id: Option<&PositionId>,
+    ) -> Result<Vec<LedgerEvent>> {
+        self.read().list_ledger_events(scope, position_id)
+    }
+
+    async fn idempotency_get(&self, scope_key: &str, key: &str) -> Result<Option<StoredResponse>> {
+        let now = now_millis();
+        Ok(self
+            .read()
+            .idempotency
+            .get(&(scope_key.to_owned(), key.to_owned()))
+            .filter(|stored| stored.is_live(now))
+            .cloned())
+    }
+
+    async fn idempotency_put(
+        &self,
+        scope_key: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<()> {
+        let now = now_millis();
+        let mut state = self.write();
+        let map = &mut state.idempotency;
+        let entry_key = (scope_key.to_owned(), key.to_owned());
+        if map
+            .get(&entry_key)
+            .is_some_and(|stored| stored.is_live(now))
+        {
+            return Err(Error::Duplicate {
+                resource: "idempotency key",
+                key: key.to_owned(),
+            });
+        }
+        if map.len() % IDEMPOTENCY_SWEEP_EVERY == IDEMPOTENCY_SWEEP_EVERY - 1 {
+            map.retain(|_, stored| stored.is_live(now));
+        }
+        map.insert(entry_key, response);
+        Ok(())
+    }
+}

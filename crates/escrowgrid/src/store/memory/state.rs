@@ -1,0 +1,125 @@
+//! The memory store's state and its scoped lookups.
+
+use std::collections::HashMap;
+
+use crate::domain::{
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Institution, InstitutionId,
+    InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId, Region, TemplateId,
+};
+use crate::store::{Scope, StoredResponse};
+use crate::{Error, Result};
+
+use super::table::Table;
+
+/// Everything the memory store holds. One `RwLock` guards it all, so a write holding the
+/// write lock is a transaction: it validates first and only then mutates, so it never leaves
+/// a half-applied change.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) institutions: Table<InstitutionId, Institution>,
+    pub(super) templates: Table<TemplateId, AssetTemplate>,
+    pub(super) assets: Table<AssetId, Asset>,
+    pub(super) positions: Table<PositionId, Position>,
+    /// Ledger events in write order, and their indexes per position.
+    pub(super) ledger: Vec<LedgerEvent>,
+    pub(super) ledger_by_position: HashMap<PositionId, Vec<usize>>,
+    pub(super) api_keys: Table<ApiKeyId, ApiKey>,
+    /// Key id by token hash: the O(1) token lookup.
+    pub(super) key_by_hash: HashMap<String, ApiKeyId>,
+    pub(super) policies: Table<PolicyId, InstitutionPolicy>,
+    pub(super) policy_by_region: HashMap<(InstitutionId, Region), PolicyId>,
+    /// Audit events in write order.
+    pub(super) audit: Vec<AuditEvent>,
+    pub(super) idempotency: HashMap<(String, String), StoredResponse>,
+}
+
+/// Rows that belong to one institution.
+pub(super) trait Owned {
+    fn owner(&self) -> &InstitutionId;
+}
+
+macro_rules! owned {
+    ($($ty:ty => $field:ident),+ $(,)?) => {
+        $(impl Owned for $ty {
+            fn owner(&self) -> &InstitutionId {
+                &self.$field
+            }
+        })+
+    };
+}
+
+owned!(
+    Institution => id,
+    AssetTemplate => institution_id,
+    Asset => institution_id,
+    Position => institution_id,
+    ApiKey => institution_id,
+    InstitutionPolicy => institution_id,
+);
+
+/// Looks a row up by key, reporting another tenant's row exactly like a missing one.
+fn scoped<'a, K, V>(
+    table: &'a Table<K, V>,
+    scope: &Scope,
+    key: &K,
+    resource: &'static str,
+) -> Result<&'a V>
+where
+    K: Clone + Eq + std::hash::Hash + Ord + AsRef<str>,
+    V: Owned,
+{
+    table
+        .get(key)
+        .filter(|row| scope.allows(row.owner()))
+        .ok_or_else(|| Error::not_found(resource, key.as_ref()))
+}
+
+impl State {
+    pub(super) fn institution(&self, scope: &Scope, id: &InstitutionId) -> Result<&Institution> {
+        scoped(&self.institutions, scope, id, InstitutionId::RESOURCE)
+    }
+
+    pub(super) fn template(&self, scope: &Scope, id: &TemplateId) -> Result<&AssetTemplate> {
+        scoped(&self.templates, scope, id, TemplateId::RESOURCE)
+    }
+
+    pub(super) fn asset(&self, scope: &Scope, id: &AssetId) -> Result<&Asset> {
+        scoped(&self.assets, scope, id, AssetId::RESOURCE)
+    }
+
+    pub(super) fn position(&self, scope: &Scope, id: &PositionId) -> Result<&Position> {
+        scoped(&self.positions, scope, id, PositionId::RESOURCE)
+    }
+
+    /// The template `id` if it belongs to `institution_id` (else NotFound, even for root).
+    pub(super) fn template_of(
+        &self,
+        institution_id: &InstitutionId,
+        id: &TemplateId,
+    ) -> Result<&AssetTemplate> {
+        self.template(&Scope::Institution(institution_id.clone()), id)
+    }
+
+    /// The asset `id` if it belongs to `institution_id` (else NotFound, even for root).
+    pub(super) fn asset_of(&self, institution_id: &InstitutionId, id: &AssetId) -> Result<&Asset> {
+        self.asset(&Scope::Institution(institution_id.clone()), id)
+    }
+
+    pub(super) fn policy(
+        &self,
+        institution_id: &InstitutionId,
+        region: Region,
+    ) -> Option<&InstitutionPolicy> {
+        self.policy_by_region
+            .get(&(institution_id.clone(), region))
+            .and_then(|id| self.policies.get(id))
+    }
+
+    pub(super) fn push_ledger(&mut self, event: LedgerEvent) {
+        self.ledger_by_position
+            .entry(event.position_id.clone())
+            .or_default()
+            .push(self.ledger.len());
+        self.ledger.push(event);
+    }
+}

@@ -1,0 +1,196 @@
+//! The memory store's writes. Each runs under the write lock: it checks everything first,
+//! then mutates, so a failed write changes nothing.
+
+use crate::domain::{
+    ApiKey, ApiKeyId, Asset, AssetTemplate, AuditContext, Institution, InstitutionId,
+    InstitutionPolicy, NewApiKey, NewAsset, NewAssetTemplate, NewInstitution, NewPosition,
+    Position, PositionId, PositionPolicy, Region, TransitionRequest, evaluate, now_millis,
+    validate_template_config,
+};
+use crate::lifecycle;
+use crate::store::{CreatedApiKey, Scope, records};
+use crate::{Error, Result};
+
+use super::state::State;
+
+impl State {
+    pub(super) fn create_institution(
+        &mut self,
+        new: NewInstitution,
+        audit: &AuditContext,
+    ) -> Institution {
+        let (institution, event) = records::institution(new, audit, now_millis());
+        self.institutions.insert(
+            institution.created_at,
+            institution.id.clone(),
+            institution.clone(),
+        );
+        self.audit.push(event);
+        institution
+    }
+
+    pub(super) fn create_asset_template(
+        &mut self,
+        scope: &Scope,
+        new: NewAssetTemplate,
+        audit: &AuditContext,
+    ) -> Result<AssetTemplate> {
+        self.institution(scope, &new.institution_id)?;
+        validate_template_config(new.vertical, new.code, new.region, &new.config)?;
+        let (template, event) = records::asset_template(new, audit, now_millis());
+        self.templates
+            .insert(template.created_at, template.id.clone(), template.clone());
+        self.audit.push(event);
+        Ok(template)
+    }
+
+    pub(super) fn create_asset(
+        &mut self,
+        scope: &Scope,
+        new: NewAsset,
+        audit: &AuditContext,
+    ) -> Result<Asset> {
+        self.institution(scope, &new.institution_id)?;
+        self.template_of(&new.institution_id, &new.template_id)?;
+        let (asset, event) = records::asset(new, audit, now_millis());
+        self.assets
+            .insert(asset.created_at, asset.id.clone(), asset.clone());
+        self.audit.push(event);
+        Ok(asset)
+    }
+
+    pub(super) fn create_position(
+        &mut self,
+        scope: &Scope,
+        new: NewPosition,
+        audit: &AuditContext,
+    ) -> Result<Position> {
+        self.institution(scope, &new.institution_id)?;
+        let asset = self.asset_of(&new.institution_id, &new.asset_id)?;
+        let template = self.template_of(&new.institution_id, &asset.template_id)?;
+        let policy = self.policy(&new.institution_id, template.region);
+        evaluate(
+            policy.map(|p| &p.config.position),
+            template,
+            new.currency,
+            new.amount,
+        )?;
+        let (position, ledger, event) = records::position(new, audit, now_millis());
+        self.positions
+            .insert(position.created_at, position.id.clone(), position.clone());
+        self.push_ledger(ledger);
+        self.audit.push(event);
+        Ok(position)
+    }
+
+    pub(super) fn transition_position(
+        &mut self,
+        scope: &Scope,
+        id: &PositionId,
+        request: TransitionRequest,
+        audit: &AuditContext,
+    ) -> Result<Position> {
+        let current = self.position(scope, id)?;
+        if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
+            return Err(Error::Conflict {
+                position_id: id.clone(),
+                expected_version: expected,
+                actual_version: current.version,
+                expected_state: current.state,
+                actual_state: current.state,
+            });
+        }
+        let at = now_millis();
+        let applied = lifecycle::apply(
+            current,
+            request.to_state,
+            request.reason,
+            request.metadata,
+            at,
+        )?;
+        let Some(applied) = applied else {
+            return Ok(current.clone());
+        };
+        let (ledger, event) = records::transition(&applied, audit);
+        if let Some(stored) = self.positions.get_mut(id) {
+            *stored = applied.position.clone();
+        }
+        self.push_ledger(ledger);
+        self.audit.push(event);
+        Ok(applied.position)
+    }
+
+    pub(super) fn create_api_key(
+        &mut self,
+        scope: &Scope,
+        new: NewApiKey,
+        audit: &AuditContext,
+    ) -> Result<CreatedApiKey> {
+        self.institution(scope, &new.institution_id)?;
+        let (api_key, token, event) = records::api_key(new, audit, now_millis());
+        if self.key_by_hash.contains_key(&api_key.key_hash) {
+            return Err(Error::Duplicate {
+                resource: "api key",
+                key: api_key.id.into_string(),
+            });
+        }
+        self.key_by_hash
+            .insert(api_key.key_hash.clone(), api_key.id.clone());
+        self.api_keys
+            .insert(api_key.created_at, api_key.id.clone(), api_key.clone());
+        self.audit.push(event);
+        Ok(CreatedApiKey { api_key, token })
+    }
+
+    pub(super) fn revoke_api_key(
+        &mut self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        id: &ApiKeyId,
+        audit: &AuditContext,
+    ) -> Result<ApiKey> {
+        self.institution(scope, institution_id)?;
+        let active = self
+            .api_keys
+            .get(id)
+            .filter(|key| key.institution_id == *institution_id && key.revoked_at.is_none())
+            .ok_or_else(|| Error::not_found(ApiKeyId::RESOURCE, id.as_str()))?;
+        let (revoked, event) = records::revoked_api_key(active, audit, now_millis());
+        if let Some(stored) = self.api_keys.get_mut(id) {
+            *stored = revoked.clone();
+        }
+        self.audit.push(event);
+        Ok(revoked)
+    }
+
+    pub(super) fn upsert_policy(
+        &mut self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+        position: PositionPolicy,
+        audit: &AuditContext,
+    ) -> Result<InstitutionPolicy> {
+        self.institution(scope, institution_id)?;
+        let existing = self.policy(institution_id, region);
+        let is_new = existing.is_none();
+        let (policy, event) = records::policy(
+            existing,
+            institution_id,
+            region,
+            position,
+            audit,
+            now_millis(),
+        );
+        if is_new {
+            self.policy_by_region
+                .insert((institution_id.clone(), region), policy.id.clone());
+            self.policies
+                .insert(policy.created_at, policy.id.clone(), policy.clone());
+        } else if let Some(stored) = self.policies.get_mut(&policy.id) {
+            *stored = policy.clone();
+        }
+        self.audit.push(event);
+        Ok(policy)
+    }
+}

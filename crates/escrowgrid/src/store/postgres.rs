@@ -1,0 +1,1 @@
+//! PostgreSQL backend of `EscrowStore` (owned by the pgstore helper).
