@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tracing::{info, warn};
+use axum::serve::ListenerExt;
+use tracing::{debug, info, warn};
 
 use crate::Result;
 use crate::config::Settings;
@@ -45,6 +46,11 @@ where
         info!("shutdown requested, draining in-flight requests");
         let _ = fired_tx.send(());
     };
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            debug!(error = %e, "cannot set tcp_nodelay");
+        }
+    });
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
