@@ -13,9 +13,9 @@ mod app;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use axum::serve::ListenerExt;
 use tracing::{debug, info, warn};
 
 use crate::Result;
