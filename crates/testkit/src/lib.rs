@@ -32,7 +32,7 @@
 //!
 //! `TESTKIT_KEEP=1` keeps server directories and test databases for debugging.
 //!
-//! The async functions must run inside a tokio runtime (they spawn the connection task).
+//! Linux only (it reads `/proc`). The async functions must run inside a tokio runtime (they spawn the connection task).
 //! Connections use no TLS, also to a `TEST_DATABASE_URL` server. Database names come from
 //! the current thread's name, which libtest sets to the test's path.
 //!

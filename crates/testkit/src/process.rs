@@ -85,8 +85,10 @@ pub(crate) fn run(command: &mut Command) -> Result<String, TestkitError> {
 
 /// Sends SIGKILL to every process in the process group `pgid`.
 pub(crate) fn kill_group(pgid: u32) -> Result<(), TestkitError> {
-    let mut kill = Command::new("kill");
-    kill.args(["-s", "KILL", "--", &format!("-{pgid}")]);
+    // The shell's built-in `kill`: the procps binary is not always installed.
+    let mut kill = Command::new("sh");
+    kill.args(["-c", r#"kill -s KILL -- "-$1""#, "kill"])
+        .arg(pgid.to_string());
     run(&mut kill).map(drop)
 }
 

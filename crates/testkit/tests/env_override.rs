@@ -13,22 +13,51 @@ use tokio_postgres::NoTls;
 const CHILD_MARKER: &str = "TESTKIT_ENV_OVERRIDE_CHILD";
 const TEST_NAME: &str = "test_database_url_makes_databases_on_that_server";
 
+/// libtest options that take a separate value, which is not a name filter.
+const OPTIONS_WITH_VALUES: [&str; 6] = [
+    "--skip",
+    "--test-threads",
+    "--format",
+    "--color",
+    "--logfile",
+    "-Z",
+];
+
 fn main() {
-    if std::env::args().any(|arg| arg == "--list") {
-        println_test_list();
-        return;
-    }
     if std::env::var_os(CHILD_MARKER).is_some() {
         let url = std::env::var(TEST_DATABASE_URL).expect("the parent sets TEST_DATABASE_URL");
         runtime().block_on(child(&url));
-    } else {
+        return;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--list") {
+        eprintln!("{TEST_NAME}: test");
+    } else if selected(&args) {
         parent();
         eprintln!("test {TEST_NAME} ... ok");
+    } else {
+        eprintln!("test result: ok. 0 passed; 0 failed; 0 ignored; 1 filtered out");
     }
 }
 
-fn println_test_list() {
-    eprintln!("{TEST_NAME}: test");
+/// Whether libtest-style arguments select this (not ignored) test: no `--ignored`, no
+/// `--skip` matching it, and any name filter matches it.
+fn selected(args: &[String]) -> bool {
+    let mut filters = Vec::new();
+    let mut skips = Vec::new();
+    let mut previous: Option<&str> = None;
+    for arg in args {
+        match previous {
+            Some("--skip") => skips.push(arg.as_str()),
+            Some(option) if OPTIONS_WITH_VALUES.contains(&option) => {}
+            _ if arg == "--ignored" => return false,
+            _ if !arg.starts_with('-') => filters.push(arg.as_str()),
+            _ => {}
+        }
+        previous = Some(arg.as_str());
+    }
+    let skipped = skips.iter().any(|skip| TEST_NAME.contains(skip));
+    !skipped && (filters.is_empty() || filters.iter().any(|filter| TEST_NAME.contains(filter)))
 }
 
 fn runtime() -> tokio::runtime::Runtime {
