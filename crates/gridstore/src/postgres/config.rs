@@ -189,13 +189,16 @@ impl PgConfig {
         self
     }
 
-    /// Closes connections that stayed unused in the pool for longer than this (default never).
+    /// Closes idle pooled connections whose last checkout began longer ago than this (default
+    /// never; deadpool records checkout, not return, times). A background task of the pool
+    /// checks every half timeout (at most every 100 ms).
     pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
         self
     }
 
-    /// Closes connections older than this when they come back to the pool (default never).
+    /// Closes connections older than this (default never): idle ones from the background task,
+    /// busy ones when they are next checked out.
     pub fn with_max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
         self.max_lifetime = lifetime;
         self

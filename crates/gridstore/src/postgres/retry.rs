@@ -198,6 +198,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn transaction_futures_are_send_so_handlers_can_await_them() {
+        fn assert_send<T: Send>(_: &T) {}
+        fn check(pool: &PgPool) {
+            let policy = RetryPolicy::default();
+            let future = transaction(pool, &policy, |tx| {
+                Box::pin(async move { Ok::<_, Error>(tx.execute("select 1", &[]).await?) })
+            });
+            assert_send(&future);
+            assert_send(&super::super::migrate(pool, "t", &[]));
+            assert_send(&pool.get());
+        }
+        let _compiles: fn(&PgPool) = check;
+    }
+
+    #[test]
     fn backoff_stays_within_the_doubling_ceiling_and_the_cap() {
         let policy = RetryPolicy {
             max_attempts: 10,
