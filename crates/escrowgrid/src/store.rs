@@ -22,6 +22,30 @@
 //!   [`Error::Conflict`]. A same-state request is a no-op that writes nothing.
 //! - **Timestamps** are truncated to milliseconds ([`crate::domain::now_millis`]).
 //!
+//! # Example
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//!
+//! use escrowgrid::domain::{AuditContext, NewInstitution, Region};
+//! use escrowgrid::store::{EscrowStore, Scope, memory::MemoryStore};
+//!
+//! let store: Arc<dyn EscrowStore> = Arc::new(MemoryStore::new());
+//! let audit = AuditContext {
+//!     method: "POST".into(),
+//!     path: "/institutions".into(),
+//!     ..AuditContext::default()
+//! };
+//! let new = NewInstitution::new("Acme".into(), vec![Region::Us], None);
+//! let acme = store.create_institution(new, &audit).await?;
+//!
+//! let tenant = Scope::Institution(acme.id.clone());
+//! assert_eq!(store.get_institution(&tenant, &acme.id).await?, acme);
+//! # Ok::<(), escrowgrid::Error>(())
+//! # }).unwrap();
+//! ```
+//!
 //! [`Error::NotFound`]: crate::Error::NotFound
 //! [`Error::Conflict`]: crate::Error::Conflict
 

@@ -1,1 +1,105 @@
-//! Contract suite for EscrowStore (to be written).
+//! The [`EscrowStore`](crate::store::EscrowStore) contract suite (feature `test-suite`).
+//!
+//! Every behaviour is one `pub async fn`, named as a sentence, that takes a fresh store and
+//! panics when the backend breaks the contract. [`escrow_store_contract_tests!`] expands them
+//! all into `#[tokio::test]`s for one backend:
+//!
+//! ```ignore
+//! async fn memory_store() -> (Arc<dyn EscrowStore>, escrowgrid::testing::StoreGuard) {
+//!     (Arc::new(MemoryStore::new()), Box::new(()))
+//! }
+//! escrowgrid::escrow_store_contract_tests!(memory_store);
+//! ```
+//!
+//! The factory is called once per test and must return an empty store plus a guard that keeps
+//! its resources (e.g. a throwaway database) alive until the test ends.
+//!
+//! [`escrow_store_contract_tests!`]: crate::escrow_store_contract_tests
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::missing_panics_doc,
+    reason = "contract tests fail by panicking"
+)]
+
+pub mod api_keys;
+pub mod assets;
+pub mod audit;
+pub mod fixtures;
+pub mod idempotency;
+pub mod institutions;
+pub mod ledger;
+pub mod policies;
+pub mod positions;
+pub mod race;
+pub mod templates;
+pub mod transitions;
+
+/// Keeps a backend's test resources alive for the duration of one test.
+pub type StoreGuard = Box<dyn std::any::Any + Send>;
+
+/// Expands the whole contract suite into `#[tokio::test]` functions for one backend.
+///
+/// `$factory` is an async fn (or closure) returning
+/// `(Arc<dyn EscrowStore>, escrowgrid::testing::StoreGuard)` with a fresh, empty store.
+#[macro_export]
+macro_rules! escrow_store_contract_tests {
+    ($factory:expr) => {
+        $crate::escrow_store_contract_tests!(@each $factory;
+            institutions::a_fresh_store_is_healthy,
+            institutions::creating_an_institution_returns_it_and_records_an_audit_row,
+            institutions::an_invalid_institution_is_rejected_and_nothing_is_written,
+            institutions::an_unknown_or_malformed_institution_is_not_found,
+            institutions::a_tenant_sees_only_its_own_institution,
+            institutions::institutions_are_listed_by_creation_time_then_id,
+            templates::a_template_is_checked_for_its_institution_before_its_config,
+            templates::a_template_code_from_another_vertical_is_rejected,
+            templates::a_tenant_cannot_create_or_read_another_tenants_template,
+            templates::templates_are_filtered_by_institution_and_paginated_with_a_total,
+            assets::an_asset_needs_a_template_of_the_same_institution,
+            assets::assets_are_filtered_by_template_and_keep_their_metadata,
+            positions::creating_a_position_writes_its_ledger_event_and_audit_row,
+            positions::a_position_amount_round_trips_exactly,
+            positions::a_position_on_another_institutions_asset_is_not_found,
+            positions::a_policy_violation_rejects_the_position_and_writes_nothing,
+            positions::template_limits_are_enforced_on_positions,
+            positions::invalid_position_input_is_rejected_with_every_bad_field,
+            positions::positions_are_filtered_by_institution_asset_and_holder_with_a_total,
+            transitions::a_valid_transition_writes_the_event_the_ledger_entry_and_the_audit_row,
+            transitions::a_same_state_transition_is_a_no_op_that_writes_nothing,
+            transitions::an_invalid_transition_is_rejected_and_writes_nothing,
+            transitions::a_stale_expected_version_is_a_conflict_and_writes_nothing,
+            transitions::a_tenant_cannot_transition_another_tenants_position,
+            transitions::lifecycle_and_ledger_events_keep_their_order,
+            api_keys::an_api_key_is_found_by_its_token_and_only_its_hash_is_stored,
+            api_keys::revoking_an_api_key_hides_it_and_a_second_revoke_is_not_found,
+            api_keys::another_institutions_keys_cannot_be_revoked_or_listed,
+            policies::upserting_a_policy_keeps_its_id_and_replaces_its_config,
+            policies::a_missing_policy_is_not_found_and_policies_are_scoped,
+            policies::a_policy_with_its_minimum_above_its_maximum_is_rejected,
+            audit::audit_events_are_listed_with_filters_and_pages_in_write_order,
+            audit::a_tenant_sees_only_its_own_audit_events,
+            ledger::ledger_events_are_scoped_to_the_tenant,
+            idempotency::an_idempotent_response_is_stored_once,
+            idempotency::an_expired_idempotent_response_is_gone_and_can_be_replaced,
+        );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn thirty_two_concurrent_transitions_have_one_winner_per_version() {
+            let (store, _guard) = ($factory)().await;
+            $crate::testing::race::thirty_two_concurrent_transitions_have_one_winner_per_version(
+                store,
+            )
+            .await;
+        }
+    };
+    (@each $factory:expr; $($module:ident :: $name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (store, _guard) = ($factory)().await;
+                $crate::testing::$module::$name(&*store).await;
+            }
+        )+
+    };
+}

@@ -11,7 +11,8 @@ use serde_json::Value;
 ///
 /// The value is kept normalized (no trailing zeros), so an amount read back from a
 /// `NUMERIC(32,8)` column equals and serializes like the one written. It serializes as an exact
-/// JSON number (`12345678901234.12345678`, never a float approximation).
+/// JSON number (`12345678901234.12345678`, never a float approximation) and deserializes only
+/// from a JSON number (a string is rejected), read from its exact text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Amount(Decimal);
 
@@ -145,8 +146,8 @@ impl Serialize for Amount {
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = rust_decimal::serde::arbitrary_precision::deserialize(deserializer)?;
-        Self::new(value).map_err(serde::de::Error::custom)
+        let value = Value::deserialize(deserializer)?;
+        Self::from_json(&value).map_err(serde::de::Error::custom)
     }
 }
 
@@ -218,6 +219,8 @@ mod tests {
             Amount::from_json(&tiny).unwrap_err().messages,
             vec![TOO_PRECISE]
         );
+        assert!(serde_json::from_str::<Amount>("\"10\"").is_err());
+        assert!(serde_json::from_str::<Amount>("0").is_err());
         let scientific: Value = serde_json::from_str("1.5e2").unwrap();
         assert_eq!(Amount::from_json(&scientific).unwrap().to_string(), "150");
     }

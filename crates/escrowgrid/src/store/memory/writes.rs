@@ -92,6 +92,12 @@ impl State {
     ) -> Result<Position> {
         let current = self.position(scope, id)?;
         if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
+            tracing::debug!(
+                position.id = %id,
+                expected_version = expected,
+                actual_version = current.version,
+                "position transition lost a version race"
+            );
             return Err(Error::Conflict {
                 position_id: id.clone(),
                 expected_version: expected,
@@ -112,6 +118,13 @@ impl State {
             return Ok(current.clone());
         };
         let (ledger, event) = records::transition(&applied, audit);
+        tracing::debug!(
+            position.id = %id,
+            from = %applied.from,
+            to = %applied.event.to_state,
+            version = applied.position.version,
+            "position transitioned"
+        );
         if let Some(stored) = self.positions.get_mut(id) {
             *stored = applied.position.clone();
         }
