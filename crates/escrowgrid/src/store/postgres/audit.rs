@@ -1,0 +1,119 @@
+//! Audit rows: written inside each write's transaction, recorded alone for failures, listed
+//! in write order (`seq`) with filters and a page.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::types::Json;
+
+use crate::Result;
+use crate::domain::AuditEvent;
+use crate::store::{AuditFilter, Page, Paginated, Scope};
+
+use super::PgEscrowStore;
+use super::db::{Db, Params};
+use super::{paging, rows};
+
+const INSERT_AUDIT: &str = "\
+insert into audit_events (id, occurred_at, created_at, request_id, api_key_id, institution_id,
+    method, path, action, outcome, resource_type, resource_id, payload, error, status_code,
+    client_ip)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+
+/// Scope (`$1`, null for root) and filters (`$2`..`$5`, null for any) are all parameters, so
+/// this is one prepared statement; the window count gives the total alongside the page.
+const LIST_AUDIT: &str = "\
+select id, occurred_at, created_at, request_id, api_key_id, institution_id, method, path,
+    action, outcome, resource_type, resource_id, payload, error, status_code, client_ip,
+    count(*) over () as total
+from audit_events
+where ($1::text is null or institution_id = $1)
+  and ($2::text is null or institution_id = $2)
+  and ($3::text is null or api_key_id = $3)
+  and ($4::text is null or action = $4)
+  and ($5::text is null or outcome = $5)
+order by seq
+limit $6 offset $7";
+
+/// The total alone, for a page past the end (where the window count has no row to ride on).
+const COUNT_AUDIT: &str = "\
+select count(*) as total
+from audit_events
+where ($1::text is null or institution_id = $1)
+  and ($2::text is null or institution_id = $2)
+  and ($3::text is null or api_key_id = $3)
+  and ($4::text is null or action = $4)
+  and ($5::text is null or outcome = $5)";
+
+/// Inserts one audit row.
+pub(super) async fn insert<C: GenericClient>(
+    db: &Db<'_, C>,
+    event: &AuditEvent,
+) -> gridstore::Result<()> {
+    let status_code = event.status_code.map(i32::from);
+    db.execute(
+        INSERT_AUDIT,
+        &[
+            &event.id.as_str(),
+            &event.occurred_at,
+            &event.created_at,
+            &event.request_id,
+            &event.api_key_id.as_ref().map(|id| id.as_str()),
+            &event.institution_id.as_ref().map(|id| id.as_str()),
+            &event.method,
+            &event.path,
+            &event.action.as_str(),
+            &event.outcome.as_str(),
+            &event.resource_type.map(|kind| kind.as_str()),
+            &event.resource_id,
+            &event.payload,
+            &event.error.as_ref().map(Json),
+            &status_code,
+            &event.client_ip,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+impl PgEscrowStore {
+    pub(super) async fn record_audit_event(&self, event: &AuditEvent) -> Result<()> {
+        let client = self.pool.get().await?;
+        Ok(insert(&Db::new(&client, &self.counter), event).await?)
+    }
+
+    pub(super) async fn audit_page(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<Paginated<AuditEvent>> {
+        let own = scope.institution().map(|id| id.as_str());
+        let institution = filter.institution_id.as_ref().map(|id| id.as_str());
+        let api_key = filter.api_key_id.as_ref().map(|id| id.as_str());
+        let action = filter.action.map(|action| action.as_str());
+        let outcome = filter.outcome.map(|outcome| outcome.as_str());
+        let (limit, offset) = paging::limits(page);
+        let client = self.pool.get().await?;
+        let db = Db::new(&client, &self.counter);
+        let rows = db
+            .query(
+                LIST_AUDIT,
+                &[
+                    &own,
+                    &institution,
+                    &api_key,
+                    &action,
+                    &outcome,
+                    &limit,
+                    &offset,
+                ],
+            )
+            .await?;
+        let filters: &Params<'_> = &[&own, &institution, &api_key, &action, &outcome];
+        let total = paging::total(&db, &rows, offset, COUNT_AUDIT, filters).await?;
+        let items = rows
+            .iter()
+            .map(rows::audit_event)
+            .collect::<gridstore::Result<_>>()?;
+        Ok(Paginated { items, total })
+    }
+}

@@ -1,0 +1,88 @@
+//! Statement execution: every SQL statement of the store goes through [`Db`], which prepares
+//! it once per connection (deadpool's statement cache), classifies driver errors through
+//! gridstore's `classify` and counts it (see [`StatementCounter`]).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use deadpool_postgres::{GenericClient, Transaction};
+use gridstore::postgres::{PgClient, classify};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+/// Counts the SQL statements a store has executed (prepares, `begin` and `commit` excluded).
+///
+/// Lets tests check statement budgets honestly (e.g. a page of positions with their events is
+/// two statements whatever the page size) and can feed metrics.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// The number of statements executed so far.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn increment(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Parameters of one statement.
+pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+/// A connection or transaction plus the store's statement counter.
+pub(crate) struct Db<'a, C: GenericClient> {
+    client: &'a C,
+    counter: &'a StatementCounter,
+}
+
+impl<'a, C: GenericClient> Db<'a, C> {
+    /// Wraps `client`, counting into `counter`.
+    pub(crate) fn new(client: &'a C, counter: &'a StatementCounter) -> Self {
+        Self { client, counter }
+    }
+
+    /// Runs a statement and returns all its rows.
+    pub(crate) async fn query(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> gridstore::Result<Vec<Row>> {
+        let statement = self.client.prepare_cached(sql).await.map_err(classify)?;
+        self.counter.increment();
+        self.client
+            .query(&statement, params)
+            .await
+            .map_err(classify)
+    }
+
+    /// Runs a statement and returns its only row, if any.
+    pub(crate) async fn query_opt(
+        &self,
+        sql: &str,
+        params: &Params<'_>,
+    ) -> gridstore::Result<Option<Row>> {
+        let statement = self.client.prepare_cached(sql).await.map_err(classify)?;
+        self.counter.increment();
+        self.client
+            .query_opt(&statement, params)
+            .await
+            .map_err(classify)
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub(crate) async fn execute(&self, sql: &str, params: &Params<'_>) -> gridstore::Result<u64> {
+        let statement = self.client.prepare_cached(sql).await.map_err(classify)?;
+        self.counter.increment();
+        self.client
+            .execute(&statement, params)
+            .await
+            .map_err(classify)
+    }
+}
+
+/// Begins a transaction (read committed) on a pooled connection.
+pub(crate) async fn begin(client: &mut PgClient) -> gridstore::Result<Transaction<'_>> {
+    client.transaction().await.map_err(classify)
+}

@@ -1,0 +1,132 @@
+//! API keys: only the SHA-256 hex of a token is stored (`key_hash`, unique); revoking is an
+//! update of active keys only, so a second revoke finds nothing (NotFound on both backends).
+
+use gridstore::postgres::commit;
+
+use crate::domain::{
+    ApiKey, ApiKeyId, AuditContext, InstitutionId, NewApiKey, hash_token, now_millis,
+};
+use crate::store::{CreatedApiKey, Scope, records};
+use crate::{Error, Result};
+
+use super::db::{Db, Params, begin};
+use super::entities::ensure_scope;
+use super::{PgEscrowStore, audit, rows};
+
+const INSERT_KEY: &str = "\
+insert into api_keys (id, institution_id, key_hash, label, role, created_at, revoked_at)
+values ($1, $2, $3, $4, $5, $6, $7)";
+
+const FIND_BY_HASH: &str = "\
+select id, institution_id, key_hash, label, role, created_at, revoked_at
+from api_keys
+where key_hash = $1 and revoked_at is null";
+
+/// The institution row is always returned when it exists, so an unknown institution is told
+/// apart from one without keys in a single statement.
+const LIST_KEYS: &str = "\
+select i.id as institution_found, k.id, k.institution_id, k.key_hash, k.label, k.role,
+    k.created_at, k.revoked_at
+from institutions i
+left join api_keys k on k.institution_id = i.id and k.revoked_at is null
+where i.id = $1
+order by k.created_at, k.id";
+
+const REVOKE_KEY: &str = "\
+update api_keys
+set revoked_at = $3
+where id = $1 and institution_id = $2 and revoked_at is null
+returning id, institution_id, key_hash, label, role, created_at, revoked_at";
+
+const INSTITUTION_EXISTS: &str = "select id from institutions where id = $1";
+
+impl PgEscrowStore {
+    pub(super) async fn insert_api_key(
+        &self,
+        scope: &Scope,
+        new: NewApiKey,
+        audit_context: &AuditContext,
+    ) -> Result<CreatedApiKey> {
+        ensure_scope(scope, &new.institution_id)?;
+        let (api_key, token, event) = records::api_key(new, audit_context, now_millis());
+        let mut client = self.pool.get().await?;
+        let tx = begin(&mut client).await?;
+        let db = Db::new(&tx, &self.counter);
+        let params: &Params<'_> = &[
+            &api_key.id.as_str(),
+            &api_key.institution_id.as_str(),
+            &api_key.key_hash,
+            &api_key.label,
+            &api_key.role.as_str(),
+            &api_key.created_at,
+            &api_key.revoked_at,
+        ];
+        tokio::try_join!(db.execute(INSERT_KEY, params), audit::insert(&db, &event))?;
+        commit(tx).await?;
+        Ok(CreatedApiKey { api_key, token })
+    }
+
+    pub(super) async fn api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
+        let hash = hash_token(token);
+        let client = self.pool.get().await?;
+        let row = Db::new(&client, &self.counter)
+            .query_opt(FIND_BY_HASH, &[&hash])
+            .await?;
+        Ok(row.as_ref().map(rows::api_key).transpose()?)
+    }
+
+    pub(super) async fn active_api_keys(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<ApiKey>> {
+        ensure_scope(scope, institution_id)?;
+        let client = self.pool.get().await?;
+        let found = Db::new(&client, &self.counter)
+            .query(LIST_KEYS, &[&institution_id.as_str()])
+            .await?;
+        if found.is_empty() {
+            return Err(Error::not_found(
+                InstitutionId::RESOURCE,
+                institution_id.as_str(),
+            ));
+        }
+        let mut keys = Vec::with_capacity(found.len());
+        for row in &found {
+            if rows::present(row, "id")? {
+                keys.push(rows::api_key(row)?);
+            }
+        }
+        Ok(keys)
+    }
+
+    pub(super) async fn revoke(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        id: &ApiKeyId,
+        audit_context: &AuditContext,
+    ) -> Result<ApiKey> {
+        ensure_scope(scope, institution_id)?;
+        let at = now_millis();
+        let mut client = self.pool.get().await?;
+        let tx = begin(&mut client).await?;
+        let db = Db::new(&tx, &self.counter);
+        let row = db
+            .query_opt(REVOKE_KEY, &[&id.as_str(), &institution_id.as_str(), &at])
+            .await?;
+        let Some(row) = row else {
+            let institution = db
+                .query_opt(INSTITUTION_EXISTS, &[&institution_id.as_str()])
+                .await?;
+            return Err(match institution {
+                None => Error::not_found(InstitutionId::RESOURCE, institution_id.as_str()),
+                Some(_) => Error::not_found(ApiKeyId::RESOURCE, id.as_str()),
+            });
+        };
+        let (revoked, event) = records::revoked_api_key(&rows::api_key(&row)?, audit_context, at);
+        audit::insert(&db, &event).await?;
+        commit(tx).await?;
+        Ok(revoked)
+    }
+}

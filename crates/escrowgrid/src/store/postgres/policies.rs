@@ -1,0 +1,134 @@
+//! Per-region institution policies: an upsert (`on conflict (institution_id, region) do
+//! update`) audited as `POLICY_UPDATED` in the same transaction.
+
+use gridstore::postgres::commit;
+use tokio_postgres::types::Json;
+
+use crate::domain::{
+    AuditContext, InstitutionId, InstitutionPolicy, PolicyId, PositionPolicy, Region, now_millis,
+};
+use crate::store::{Scope, records};
+use crate::{Error, Result};
+
+use super::db::{Db, Params, begin};
+use super::entities::ensure_scope;
+use super::{PgEscrowStore, audit, rows};
+
+/// Replaces the whole config of an existing policy, keeping its id and `created_at`.
+const UPSERT_POLICY: &str = "\
+insert into institution_policies (id, institution_id, region, config, created_at, updated_at)
+values ($1, $2, $3, $4, $5, $6)
+on conflict (institution_id, region) do update
+set config = excluded.config, updated_at = excluded.updated_at
+returning id, institution_id, region, config, created_at, updated_at";
+
+/// The institution row is always returned when it exists, so an unknown institution is told
+/// apart from a missing policy in a single statement.
+const GET_POLICY: &str = "\
+select i.id as institution_found, p.id, p.institution_id, p.region, p.config, p.created_at,
+    p.updated_at
+from institutions i
+left join institution_policies p on p.institution_id = i.id and p.region = $2
+where i.id = $1";
+
+const LIST_POLICIES: &str = "\
+select i.id as institution_found, p.id, p.institution_id, p.region, p.config, p.created_at,
+    p.updated_at
+from institutions i
+left join institution_policies p on p.institution_id = i.id
+where i.id = $1
+order by p.created_at, p.id";
+
+impl PgEscrowStore {
+    pub(super) async fn write_policy(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+        position: PositionPolicy,
+        audit_context: &AuditContext,
+    ) -> Result<InstitutionPolicy> {
+        ensure_scope(scope, institution_id)?;
+        let at = now_millis();
+        let (candidate, _) = records::policy(
+            None,
+            institution_id,
+            region,
+            position.clone(),
+            audit_context,
+            at,
+        );
+        let mut client = self.pool.get().await?;
+        let tx = begin(&mut client).await?;
+        let db = Db::new(&tx, &self.counter);
+        let params: &Params<'_> = &[
+            &candidate.id.as_str(),
+            &institution_id.as_str(),
+            &region.as_str(),
+            &Json(&candidate.config),
+            &candidate.created_at,
+            &candidate.updated_at,
+        ];
+        let row = db.query_opt(UPSERT_POLICY, params).await?;
+        let stored = row
+            .as_ref()
+            .map(rows::policy)
+            .transpose()?
+            .ok_or_else(|| Error::not_found(PolicyId::RESOURCE, region.as_str()))?;
+        // Built again from the stored row: an update keeps the existing id and created_at.
+        let (policy, event) = records::policy(
+            Some(&stored),
+            institution_id,
+            region,
+            position,
+            audit_context,
+            at,
+        );
+        audit::insert(&db, &event).await?;
+        commit(tx).await?;
+        Ok(policy)
+    }
+
+    pub(super) async fn select_policy(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+    ) -> Result<InstitutionPolicy> {
+        ensure_scope(scope, institution_id)?;
+        let client = self.pool.get().await?;
+        let row = Db::new(&client, &self.counter)
+            .query_opt(GET_POLICY, &[&institution_id.as_str(), &region.as_str()])
+            .await?
+            .ok_or_else(|| Error::not_found(InstitutionId::RESOURCE, institution_id.as_str()))?;
+        if !rows::present(&row, "id")? {
+            return Err(Error::not_found(PolicyId::RESOURCE, region.as_str()));
+        }
+        Ok(rows::policy(&row)?)
+    }
+
+    pub(super) async fn select_policies(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<InstitutionPolicy>> {
+        ensure_scope(scope, institution_id)?;
+        let client = self.pool.get().await?;
+        let found = Db::new(&client, &self.counter)
+            .query(LIST_POLICIES, &[&institution_id.as_str()])
+            .await?;
+        if found.is_empty() {
+            return Err(Error::not_found(
+                InstitutionId::RESOURCE,
+                institution_id.as_str(),
+            ));
+        }
+        let mut policies = Vec::with_capacity(found.len());
+        for row in &found {
+            if rows::present(row, "id")? {
+                policies.push(rows::policy(row)?);
+            }
+        }
+        Ok(policies)
+    }
+}

@@ -1,0 +1,219 @@
+//! Positions: create (policy check, then position + ledger + audit rows in one transaction),
+//! get and list with their lifecycle events.
+//!
+//! No N+1: a page is one statement (rows and total), then one statement fetches the events of
+//! every position of the page (`position_id = any($1)`), assembled here.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::GenericClient;
+use gridstore::postgres::commit;
+use rust_decimal::Decimal;
+use tokio_postgres::Row;
+
+use crate::domain::{
+    AssetId, AuditContext, InstitutionId, NewPosition, PolicyConfig, Position, PositionId,
+    PositionLifecycleEvent, TemplateId, evaluate, now_millis,
+};
+use crate::store::{Page, Paginated, PositionFilter, Scope, records};
+use crate::{Error, Result};
+
+use super::db::{Db, Params, begin};
+use super::entities::{empty, ensure_scope, list_institution};
+use super::{PgEscrowStore, audit, ledger, paging, rows};
+
+/// The institution, the asset, its template and the institution's policy for the template's
+/// region, in one statement; missing pieces come back as nulls.
+const POSITION_CONTEXT: &str = "\
+select i.id as institution_found, a.id as asset_found,
+    t.id, t.institution_id, t.code, t.name, t.vertical, t.region, t.config, t.created_at,
+    t.updated_at, p.config as policy_config
+from institutions i
+left join assets a on a.institution_id = i.id and a.id = $2
+left join asset_templates t on t.institution_id = a.institution_id and t.id = a.template_id
+left join institution_policies p on p.institution_id = i.id and p.region = t.region
+where i.id = $1";
+
+const INSERT_POSITION: &str = "\
+insert into positions (id, institution_id, asset_id, holder_reference, currency, amount, state,
+    external_reference, version, created_at, updated_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+const GET_POSITION: &str = "\
+select id, institution_id, asset_id, holder_reference, currency, amount, state,
+    external_reference, version, created_at, updated_at
+from positions
+where id = $1 and ($2::text is null or institution_id = $2)";
+
+const LIST_POSITIONS: &str = "\
+select id, institution_id, asset_id, holder_reference, currency, amount, state,
+    external_reference, version, created_at, updated_at, count(*) over () as total
+from positions
+where ($1::text is null or institution_id = $1)
+  and ($2::text is null or asset_id = $2)
+  and ($3::text is null or holder_reference = $3)
+order by created_at, id
+limit $4 offset $5";
+
+const COUNT_POSITIONS: &str = "\
+select count(*) as total
+from positions
+where ($1::text is null or institution_id = $1)
+  and ($2::text is null or asset_id = $2)
+  and ($3::text is null or holder_reference = $3)";
+
+/// The lifecycle events of several positions, in write order.
+const EVENTS_OF: &str = "\
+select id, position_id, from_state, to_state, reason, at, metadata
+from position_events
+where position_id = any($1)
+order by seq";
+
+impl PgEscrowStore {
+    pub(super) async fn insert_position(
+        &self,
+        scope: &Scope,
+        new: NewPosition,
+        audit_context: &AuditContext,
+    ) -> Result<Position> {
+        ensure_scope(scope, &new.institution_id)?;
+        let mut client = self.pool.get().await?;
+        let tx = begin(&mut client).await?;
+        let db = Db::new(&tx, &self.counter);
+        let context = db
+            .query_opt(
+                POSITION_CONTEXT,
+                &[&new.institution_id.as_str(), &new.asset_id.as_str()],
+            )
+            .await?;
+        check_policy(context.as_ref(), &new)?;
+        let (position, ledger_event, event) = records::position(new, audit_context, now_millis());
+        let amount = Decimal::from(position.amount);
+        let params: &Params<'_> = &[
+            &position.id.as_str(),
+            &position.institution_id.as_str(),
+            &position.asset_id.as_str(),
+            &position.holder_reference,
+            &position.currency.as_str(),
+            &amount,
+            &position.state.as_str(),
+            &position.external_reference,
+            &position.version,
+            &position.created_at,
+            &position.updated_at,
+        ];
+        tokio::try_join!(
+            db.execute(INSERT_POSITION, params),
+            ledger::insert(&db, &ledger_event),
+            audit::insert(&db, &event),
+        )?;
+        commit(tx).await?;
+        Ok(position)
+    }
+
+    pub(super) async fn select_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
+        let client = self.pool.get().await?;
+        let db = Db::new(&client, &self.counter);
+        load(&db, scope, id).await
+    }
+
+    pub(super) async fn position_page(
+        &self,
+        scope: &Scope,
+        filter: &PositionFilter,
+        page: Page,
+    ) -> Result<Paginated<Position>> {
+        let Some(institution) = list_institution(scope, filter.institution_id.as_ref()) else {
+            return Ok(empty());
+        };
+        let asset = filter.asset_id.as_ref().map(AssetId::as_str);
+        let holder = filter.holder_reference.as_deref();
+        let (limit, offset) = paging::limits(page);
+        let client = self.pool.get().await?;
+        let db = Db::new(&client, &self.counter);
+        let found = db
+            .query(
+                LIST_POSITIONS,
+                &[&institution, &asset, &holder, &limit, &offset],
+            )
+            .await?;
+        let filters: &Params<'_> = &[&institution, &asset, &holder];
+        let total = paging::total(&db, &found, offset, COUNT_POSITIONS, filters).await?;
+        let mut items = found
+            .iter()
+            .map(rows::position)
+            .collect::<gridstore::Result<Vec<_>>>()?;
+        attach_events(&db, &mut items).await?;
+        Ok(Paginated { items, total })
+    }
+}
+
+/// Loads a position in scope with its events (two pipelined statements).
+pub(super) async fn load<C: GenericClient>(
+    db: &Db<'_, C>,
+    scope: &Scope,
+    id: &PositionId,
+) -> Result<Position> {
+    let own = scope.institution().map(InstitutionId::as_str);
+    let ids = [id.as_str()];
+    let ids = ids.as_slice();
+    let position_params: &Params<'_> = &[&id.as_str(), &own];
+    let event_params: &Params<'_> = &[&ids];
+    let (row, events) = tokio::try_join!(
+        db.query_opt(GET_POSITION, position_params),
+        db.query(EVENTS_OF, event_params),
+    )?;
+    let row = row.ok_or_else(|| Error::not_found(PositionId::RESOURCE, id.as_str()))?;
+    let mut position = rows::position(&row)?;
+    position.events = events
+        .iter()
+        .map(rows::lifecycle_event)
+        .collect::<gridstore::Result<_>>()?;
+    Ok(position)
+}
+
+/// Fetches the events of every position in `positions` in one statement and attaches them.
+async fn attach_events<C: GenericClient>(
+    db: &Db<'_, C>,
+    positions: &mut [Position],
+) -> gridstore::Result<()> {
+    if positions.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = positions.iter().map(|p| p.id.as_str()).collect();
+    let found = db.query(EVENTS_OF, &[&ids]).await?;
+    let mut by_position: HashMap<PositionId, Vec<PositionLifecycleEvent>> = HashMap::new();
+    for row in &found {
+        let event = rows::lifecycle_event(row)?;
+        by_position
+            .entry(event.position_id.clone())
+            .or_default()
+            .push(event);
+    }
+    for position in positions {
+        position.events = by_position.remove(&position.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Reads the creation context (see [`POSITION_CONTEXT`]) and evaluates the policy and the
+/// template's limits. Missing pieces are NotFound, in the order institution, asset, template.
+fn check_policy(context: Option<&Row>, new: &NewPosition) -> Result<()> {
+    let context = context
+        .ok_or_else(|| Error::not_found(InstitutionId::RESOURCE, new.institution_id.as_str()))?;
+    if !rows::present(context, "asset_found")? {
+        return Err(Error::not_found(AssetId::RESOURCE, new.asset_id.as_str()));
+    }
+    if !rows::present(context, "id")? {
+        return Err(Error::not_found(TemplateId::RESOURCE, ""));
+    }
+    let template = rows::template(context)?;
+    let policy: Option<PolicyConfig> = rows::json_opt(context, "policy_config")?;
+    evaluate(
+        policy.as_ref().map(|config| &config.position),
+        &template,
+        new.currency,
+        new.amount,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! [`EscrowStore`] for [`PgEscrowStore`]: validate the input, run the operation inside
+//! gridstore's `retry` (a write is one transaction per attempt, so serialization failures,
+//! deadlocks and connections lost before commit are retried; a commit with an unknown
+//! outcome never is), then translate storage errors into domain errors.
+
+use async_trait::async_trait;
+use gridstore::postgres::retry;
+
+use crate::Result;
+use crate::domain::{
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, AuditEvent, Institution,
+    InstitutionId, InstitutionPolicy, LedgerEvent, NewApiKey, NewAsset, NewAssetTemplate,
+    NewInstitution, NewPosition, Position, PositionId, PositionPolicy, Region, TemplateId,
+    TransitionRequest,
+};
+use crate::store::{
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
+    StoredResponse, TemplateFilter,
+};
+
+use super::PgEscrowStore;
+use super::error::{Subject, translate};
+
+#[async_trait]
+impl EscrowStore for PgEscrowStore {
+    async fn health(&self) -> Result<()> {
+        Ok(self.pool.ping().await?)
+    }
+
+    async fn create_institution(
+        &self,
+        new: NewInstitution,
+        audit: &AuditContext,
+    ) -> Result<Institution> {
+        new.validate()?;
+        retry(&self.retry, || self.insert_institution(new.clone(), audit))
+            .await
+            .map_err(|err| translate(err, &Subject::default()))
+    }
+
+    async fn get_institution(&self, scope: &Scope, id: &InstitutionId) -> Result<Institution> {
+        retry(&self.retry, || self.select_institution(scope, id)).await
+    }
+
+    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
+        retry(&self.retry, || self.select_institutions(scope)).await
+    }
+
+    async fn create_asset_template(
+        &self,
+        scope: &Scope,
+        new: NewAssetTemplate,
+        audit: &AuditContext,
+    ) -> Result<AssetTemplate> {
+        new.validate()?;
+        let subject = Subject {
+            institution: Some(new.institution_id.as_str()),
+            ..Subject::default()
+        };
+        retry(&self.retry, || {
+            self.insert_template(scope, new.clone(), audit)
+        })
+        .await
+        .map_err(|err| translate(err, &subject))
+    }
+
+    async fn get_asset_template(&self, scope: &Scope, id: &TemplateId) -> Result<AssetTemplate> {
+        retry(&self.retry, || self.select_template(scope, id)).await
+    }
+
+    async fn list_asset_templates(
+        &self,
+        scope: &Scope,
+        filter: &TemplateFilter,
+        page: Page,
+    ) -> Result<Paginated<AssetTemplate>> {
+        retry(&self.retry, || self.template_page(scope, filter, page)).await
+    }
+
+    async fn create_asset(
+        &self,
+        scope: &Scope,
+        new: NewAsset,
+        audit: &AuditContext,
+    ) -> Result<Asset> {
+        new.validate()?;
+        let subject = Subject {
+            institution: Some(new.institution_id.as_str()),
+            template: Some(new.template_id.as_str()),
+            ..Subject::default()
+        };
+        retry(&self.retry, || self.insert_asset(scope, new.clone(), audit))
+            .await
+            .map_err(|err| translate(err, &subject))
+    }
+
+    async fn get_asset(&self, scope: &Scope, id: &AssetId) -> Result<Asset> {
+        retry(&self.retry, || self.select_asset(scope, id)).await
+    }
+
+    async fn list_assets(
+        &self,
+        scope: &Scope,
+        filter: &AssetFilter,
+        page: Page,
+    ) -> Result<Paginated<Asset>> {
+        retry(&self.retry, || self.asset_page(scope, filter, page)).await
+    }
+
+    async fn create_position(
+        &self,
+        scope: &Scope,
+        new: NewPosition,
+        audit: &AuditContext,
+    ) -> Result<Position> {
+        new.validate()?;
+        let subject = Subject {
+            institution: Some(new.institution_id.as_str()),
+            asset: Some(new.asset_id.as_str()),
+            ..Subject::default()
+        };
+        retry(&self.retry, || {
+            self.insert_position(scope, new.clone(), audit)
+        })
+        .await
+        .map_err(|err| translate(err, &subject))
+    }
+
+    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
+        retry(&self.retry, || self.select_position(scope, id)).await
+    }
+
+    async fn list_positions(
+        &self,
+        scope: &Scope,
+        filter: &PositionFilter,
+        page: Page,
+    ) -> Result<Paginated<Position>> {
+        retry(&self.retry, || self.position_page(scope, filter, page)).await
+    }
+
+    async fn transition_position(
+        &self,
+        scope: &Scope,
+        id: &PositionId,
+        request: TransitionRequest,
+        audit: &AuditContext,
+    ) -> Result<Position> {
+        request.validate()?;
+        let subject = Subject {
+            position: Some(id.as_str()),
+            ..Subject::default()
+        };
+        retry(&self.retry, || {
+            self.apply_transition(scope, id, request.clone(), audit)
+        })
+        .await
+        .map_err(|err| translate(err, &subject))
+    }
+
+    async fn create_api_key(
+        &self,
+        scope: &Scope,
+        new: NewApiKey,
+        audit: &AuditContext,
+    ) -> Result<CreatedApiKey> {
+        new.validate()?;
+        let subject = Subject {
+            institution: Some(new.institution_id.as_str()),
+            ..Subject::default()
+        };
+        retry(&self.retry, || {
+            self.insert_api_key(scope, new.clone(), audit)
+        })
+        .await
+        .map_err(|err| translate(err, &subject))
+    }
+
+    async fn find_api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
+        retry(&self.retry, || self.api_key_by_token(token)).await
+    }
+
+    async fn list_api_keys(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<ApiKey>> {
+        retry(&self.retry, || self.active_api_keys(scope, institution_id)).await
+    }
+
+    async fn revoke_api_key(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        id: &ApiKeyId,
+        audit: &AuditContext,
+    ) -> Result<ApiKey> {
+        retry(&self.retry, || {
+            self.revoke(scope, institution_id, id, audit)
+        })
+        .await
+    }
+
+    async fn upsert_policy(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+        position: PositionPolicy,
+        audit: &AuditContext,
+    ) -> Result<InstitutionPolicy> {
+        position.validate()?;
+        let subject = Subject {
+            institution: Some(institution_id.as_str()),
+            ..Subject::default()
+        };
+        retry(&self.retry, || {
+            self.write_policy(scope, institution_id, region, position.clone(), audit)
+        })
+        .await
+        .map_err(|err| translate(err, &subject))
+    }
+
+    async fn get_policy(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        region: Region,
+    ) -> Result<InstitutionPolicy> {
+        retry(&self.retry, || {
+            self.select_policy(scope, institution_id, region)
+        })
+        .await
+    }
+
+    async fn list_policies(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<InstitutionPolicy>> {
+        retry(&self.retry, || self.select_policies(scope, institution_id)).await
+    }
+
+    async fn record_audit(&self, event: AuditEvent) -> Result<()> {
+        retry(&self.retry, || self.record_audit_event(&event))
+            .await
+            .map_err(|err| translate(err, &Subject::default()))
+    }
+
+    async fn list_audit_events(
+        &self,
+        scope: &Scope,
+        filter: &AuditFilter,
+        page: Page,
+    ) -> Result<Paginated<AuditEvent>> {
+        retry(&self.retry, || self.audit_page(scope, filter, page)).await
+    }
+
+    async fn list_ledger_events(
+        &self,
+        scope: &Scope,
+        position_id: Option<&PositionId>,
+    ) -> Result<Vec<LedgerEvent>> {
+        retry(&self.retry, || self.ledger(scope, position_id)).await
+    }
+
+    async fn idempotency_get(&self, scope_key: &str, key: &str) -> Result<Option<StoredResponse>> {
+        retry(&self.retry, || self.stored_response(scope_key, key)).await
+    }
+
+    async fn idempotency_put(
+        &self,
+        scope_key: &str,
+        key: &str,
+        response: StoredResponse,
+    ) -> Result<()> {
+        let subject = Subject {
+            key: Some(key),
+            ..Subject::default()
+        };
+        retry(&self.retry, || {
+            self.store_response(scope_key, key, &response)
+        })
+        .await
+        .map_err(|err| translate(err, &subject))
+    }
+}
