@@ -1,0 +1,141 @@
+//! `/institutions/{id}/api-keys`: create, list, revoke (root or an admin of the institution).
+//!
+//! Checks run in the original's order: access, then the institution exists, then the body.
+//! Another tenant's institution is 404 `Institution not found` (the original: 403).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+use serde_json::Value;
+
+use crate::domain::{ApiKey, ApiKeyId, InstitutionId, JsonObject};
+
+use super::auth::{AuthRole, Caller};
+use super::error::{ApiError, ApiResult};
+use super::extract::JsonBody;
+use super::institutions::visible_institution;
+use super::openapi::Op;
+use super::routes::{Route, created};
+use super::state::AppState;
+use super::validate;
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            method: Method::POST,
+            path: "/institutions/{id}/api-keys",
+            handler: post(create),
+            doc: || {
+                Op::new(
+                    "api-keys",
+                    "Create an API key; the token is returned once (5 per hour per caller)",
+                )
+                .body("NewApiKey")
+                .idempotent()
+                .response(201, "CreatedApiKey")
+                .errors(&[400, 401, 403, 404, 413, 415, 422, 429])
+                .build()
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/institutions/{id}/api-keys",
+            handler: get(list),
+            doc: || {
+                Op::new("api-keys", "List an institution's active API keys")
+                    .response_list(200, "ApiKey")
+                    .errors(&[401, 403, 404])
+                    .build()
+            },
+        },
+        Route {
+            method: Method::POST,
+            path: "/institutions/{id}/api-keys/{keyId}/revoke",
+            handler: post(revoke),
+            doc: || {
+                Op::new(
+                    "api-keys",
+                    "Revoke an API key; its token stops working at once",
+                )
+                .idempotent()
+                .response(200, "ApiKey")
+                .errors(&[401, 403, 404, 422, 429])
+                .build()
+            },
+        },
+    ]
+}
+
+/// Root or an admin of the (visible) institution; read-only keys get `forbidden`.
+async fn managed_institution(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+    forbidden: &'static str,
+) -> ApiResult<InstitutionId> {
+    let id = visible_institution(caller, raw_id)?;
+    if caller.auth.role == AuthRole::ReadOnly {
+        return Err(ApiError::forbidden(forbidden));
+    }
+    state
+        .store()
+        .get_institution(&caller.auth.scope(), &id)
+        .await?;
+    Ok(id)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<JsonObject>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let forbidden = "Forbidden to create API keys for this institution";
+    let institution_id = managed_institution(&state, &caller, &id, forbidden).await?;
+    let new = validate::new_api_key(&body, institution_id)?;
+    let created_key = state
+        .store()
+        .create_api_key(&caller.auth.scope(), new, &caller.audit)
+        .await?;
+    let mut body = serde_json::to_value(&created_key.api_key).map_err(ApiError::internal)?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("apiKey".into(), Value::String(created_key.token));
+    }
+    Ok(created(body))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ApiKey>>> {
+    let forbidden = "Forbidden to list API keys for this institution";
+    let institution_id = managed_institution(&state, &caller, &id, forbidden).await?;
+    let keys = state
+        .store()
+        .list_api_keys(&caller.auth.scope(), &institution_id)
+        .await?;
+    Ok(Json(keys))
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, key_id)): Path<(String, String)>,
+) -> ApiResult<Json<ApiKey>> {
+    let forbidden = "Forbidden to revoke API keys for this institution";
+    let institution_id = managed_institution(&state, &caller, &id, forbidden).await?;
+    let key_id = ApiKeyId::parse(&key_id)
+        .map_err(|_| ApiError::not_found("API key not found or already revoked"))?;
+    let key = state
+        .store()
+        .revoke_api_key(
+            &caller.auth.scope(),
+            &institution_id,
+            &key_id,
+            &caller.audit,
+        )
+        .await?;
+    Ok(Json(key))
+}

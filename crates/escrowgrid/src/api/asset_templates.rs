@@ -1,0 +1,136 @@
+//! `/asset-templates`: create, list (paginated), get.
+//!
+//! Template config rules (per vertical × code, code must belong to the vertical) are the
+//! domain's; a violation is 400 `Failed to create asset template` with the rule's message.
+//! Another tenant's template answers 404 `Asset template not found` (the original: 403).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+
+use crate::domain::{AssetTemplate, JsonObject, TemplateId};
+use crate::store::TemplateFilter;
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, QueryMap};
+use super::openapi::Op;
+use super::pagination::{PageBody, page_from_query};
+use super::routes::{Route, created};
+use super::state::AppState;
+use super::validate;
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            method: Method::POST,
+            path: "/asset-templates",
+            handler: post(create),
+            doc: || {
+                Op::new("asset-templates", "Create an asset template")
+                    .body("NewAssetTemplate")
+                    .idempotent()
+                    .response(201, "AssetTemplate")
+                    .errors(&[400, 401, 403, 413, 415, 422, 429])
+                    .build()
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/asset-templates",
+            handler: get(list),
+            doc: || {
+                Op::new("asset-templates", "List asset templates")
+                    .query(
+                        "institutionId",
+                        "string",
+                        "Root only: filter by institution",
+                    )
+                    .paginated()
+                    .response_page(200, "AssetTemplate")
+                    .errors(&[400, 401])
+                    .build()
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/asset-templates/{id}",
+            handler: get(fetch),
+            doc: || {
+                Op::new("asset-templates", "Get an asset template")
+                    .response(200, "AssetTemplate")
+                    .errors(&[401, 404])
+                    .build()
+            },
+        },
+    ]
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<JsonObject>,
+) -> ApiResult<(StatusCode, Json<AssetTemplate>)> {
+    caller.auth.require_write()?;
+    let draft = validate::new_asset_template(&body)?;
+    let mut new = draft.input;
+    new.institution_id = caller.acting_institution(
+        draft.institution_id.as_deref(),
+        "Cannot create templates for a different institution",
+    )?;
+    let template = state
+        .store()
+        .create_asset_template(&caller.auth.scope(), new, &caller.audit)
+        .await
+        .map_err(ApiError::create_failed("Failed to create asset template"))?;
+    Ok(created(template))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryMap,
+) -> ApiResult<Json<PageBody<AssetTemplate>>> {
+    let page = page_from_query(&query)?;
+    let filter = TemplateFilter {
+        institution_id: root_filter(&caller, query.get("institutionId")),
+    };
+    let result = state
+        .store()
+        .list_asset_templates(&caller.auth.scope(), &filter, page)
+        .await?;
+    Ok(Json(PageBody::new(result, page)))
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AssetTemplate>> {
+    let id = TemplateId::parse(&id).map_err(|_| ApiError::not_found("Asset template not found"))?;
+    let template = state
+        .store()
+        .get_asset_template(&caller.auth.scope(), &id)
+        .await?;
+    Ok(Json(template))
+}
+
+/// An id filter from the query; only root may filter by institution (keys always see their
+/// own, the query value is ignored as in the original). A malformed id matches nothing.
+pub(super) fn root_filter<T: std::str::FromStr + Default>(
+    caller: &Caller,
+    raw: Option<&str>,
+) -> Option<T> {
+    if caller.auth.is_root() {
+        any_filter(raw)
+    } else {
+        None
+    }
+}
+
+/// An id filter from the query; a malformed id matches nothing.
+pub(super) fn any_filter<T: std::str::FromStr + Default>(raw: Option<&str>) -> Option<T> {
+    raw.filter(|raw| !raw.is_empty())
+        .map(|raw| raw.parse().unwrap_or_default())
+}

@@ -1,0 +1,289 @@
+//! The one place where failures become HTTP responses.
+//!
+//! Every error a client can see is JSON `{"error": string, "details"?: any}`. Handlers return
+//! [`ApiError`] built through the named constructors below (never a bare status code), and
+//! [`escrowgrid::Error`](crate::Error) converts with `?`.
+//!
+//! 5xx bodies are opaque (`{"error":"Internal server error"}`): the real error travels in the
+//! response extensions as an [`ErrorReport`] and the request-logging middleware logs it together
+//! with the request id.
+//!
+//! Tenancy: a row of another institution is reported exactly like a row that does not exist
+//! (404 with the same body). The original answered 403 there, which told callers that the id
+//! exists; this is a deliberate deviation.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::domain::FieldError;
+
+/// The body of every JSON error response.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorBody {
+    /// A stable, human-readable error string (kept from the original service).
+    pub error: Cow<'static, str>,
+    /// Optional structured details (a string, an object or a list of field errors).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+}
+
+/// The internal cause of a 5xx answer, attached to the response extensions for logging.
+#[derive(Debug, Clone)]
+pub struct ErrorReport(pub Arc<str>);
+
+/// The kind of store error a response was built from, for the `taas_store_errors_total` series.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreErrorKind(pub &'static str);
+
+/// An HTTP error answer: a status, a JSON body and optional extra headers.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: ErrorBody,
+    retry_after_secs: Option<u64>,
+    report: Option<Arc<str>>,
+    store_error_kind: Option<&'static str>,
+}
+
+/// `Result` with [`ApiError`] as the error type, for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    fn new(status: StatusCode, error: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            body: ErrorBody {
+                error: error.into(),
+                details: None,
+            },
+            retry_after_secs: None,
+            report: None,
+            store_error_kind: None,
+        }
+    }
+
+    /// Adds `details` to the body.
+    pub fn with_details(mut self, details: impl Into<Value>) -> Self {
+        self.body.details = Some(details.into());
+        self
+    }
+
+    /// 400 with the given error string.
+    pub fn bad_request(error: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error)
+    }
+
+    /// 400 `Validation failed` listing every bad field.
+    pub fn validation(details: Vec<FieldError>) -> Self {
+        Self::field_errors("Validation failed", details)
+    }
+
+    /// 400 with a custom error string and a list of field errors as details.
+    pub fn field_errors(error: &'static str, details: Vec<FieldError>) -> Self {
+        let details: Vec<Value> = details
+            .into_iter()
+            .map(|d| json!({ "field": d.field, "message": d.message }))
+            .collect();
+        Self::bad_request(error).with_details(details)
+    }
+
+    /// 401 with the given error string.
+    pub fn unauthorized(error: &'static str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, error)
+    }
+
+    /// 403 with the given error string.
+    pub fn forbidden(error: &'static str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, error)
+    }
+
+    /// 403 `Write access forbidden for read_only API key`.
+    pub fn read_only() -> Self {
+        Self::forbidden("Write access forbidden for read_only API key")
+    }
+
+    /// 404 with the given error string.
+    pub fn not_found(error: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, error)
+    }
+
+    /// 404 `Not found` for paths no route matches.
+    pub fn route_not_found() -> Self {
+        Self::not_found("Not found")
+    }
+
+    /// 405 `Method not allowed`.
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+    }
+
+    /// 409 with the given error string.
+    pub fn conflict(error: &'static str) -> Self {
+        Self::new(StatusCode::CONFLICT, error)
+    }
+
+    /// 413 `Request body too large`.
+    pub fn payload_too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large")
+    }
+
+    /// 415 `Content-Type must be application/json`.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        )
+    }
+
+    /// 422 with the given error string.
+    pub fn unprocessable(error: &'static str) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, error)
+    }
+
+    /// 429 with a `Retry-After` header of `retry_after_secs`.
+    pub fn too_many_requests(error: &'static str, details: Value, retry_after_secs: u64) -> Self {
+        let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, error).with_details(details);
+        err.retry_after_secs = Some(retry_after_secs);
+        err
+    }
+
+    /// 503 `Request timed out`.
+    pub fn timed_out() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "Request timed out")
+    }
+
+    /// 500 with an opaque body; `cause` is logged, never sent.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let mut err = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");
+        err.report = Some(Arc::from(cause.to_string()));
+        err
+    }
+
+    /// 503 with an opaque body; `cause` is logged, never sent.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable");
+        err.report = Some(Arc::from(cause.to_string()));
+        err
+    }
+
+    /// Marks the error as coming from the store, with a kind label for metrics.
+    pub(crate) fn store_kind(mut self, kind: &'static str) -> Self {
+        self.store_error_kind = Some(kind);
+        self
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The JSON body this error answers with.
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(&self.body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(report) = self.report {
+            response.extensions_mut().insert(ErrorReport(report));
+        }
+        if let Some(kind) = self.store_error_kind {
+            response.extensions_mut().insert(StoreErrorKind(kind));
+        }
+        response
+    }
+}
+
+/// The `error` string of a 404 for a resource, as the original words it.
+pub fn not_found_message(resource: &str) -> &'static str {
+    match resource {
+        "institution" => "Institution not found",
+        "asset template" => "Asset template not found",
+        "asset" => "Asset not found",
+        "position" => "Position not found",
+        "policy" => "Policy not found",
+        "api key" => "API key not found or already revoked",
+        _ => "Not found",
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(err: crate::Error) -> Self {
+        use crate::Error;
+        match err {
+            Error::Validation(errors) => Self::validation(errors).store_kind("validation"),
+            Error::NotFound { resource, .. } => {
+                Self::not_found(not_found_message(resource)).store_kind("not_found")
+            }
+            Error::Duplicate { .. } => {
+                Self::conflict("Resource already exists").store_kind("duplicate")
+            }
+            conflict @ Error::Conflict { .. } => {
+                let details = conflict.conflict_details().unwrap_or_default();
+                Self::conflict("Concurrent modification detected")
+                    .with_details(details)
+                    .store_kind("conflict")
+            }
+            Error::InvalidTransition(invalid) => Self::bad_request("Failed to transition position")
+                .with_details(invalid.to_string())
+                .store_kind("invalid_transition"),
+            Error::PolicyViolation(violation) => Self::bad_request(violation.error())
+                .with_details(violation.details())
+                .store_kind("policy_violation"),
+            Error::TemplateConfig(config) => Self::bad_request("Failed to create asset template")
+                .with_details(config.0)
+                .store_kind("template_config"),
+            Error::Storage(storage) => storage_error(&storage),
+        }
+    }
+}
+
+fn storage_error(err: &gridstore::Error) -> ApiError {
+    use gridstore::Error as G;
+    match err {
+        G::PoolTimeout | G::Connection(_) | G::Shutdown(_) => {
+            ApiError::unavailable(err).store_kind("unavailable")
+        }
+        G::StatementTimeout => ApiError::unavailable(err).store_kind("timeout"),
+        G::SerializationFailure | G::Deadlock => {
+            ApiError::unavailable(err).store_kind("contention")
+        }
+        _ => ApiError::internal(err).store_kind("storage"),
+    }
+}
+
+impl ApiError {
+    /// Reframes a store failure of a create as the original did: 400 `<error>` with the
+    /// reason (e.g. `Institution not found`) as `details`. Validation, policy, conflict and
+    /// 5xx errors keep their own mapping.
+    pub fn create_failed(error: &'static str) -> impl FnOnce(crate::Error) -> ApiError {
+        move |err| match err {
+            crate::Error::NotFound { resource, .. } => {
+                let details = match resource {
+                    "asset template" => "Asset template not found for institution",
+                    "asset" => "Asset not found for institution",
+                    other => not_found_message(other),
+                };
+                ApiError::bad_request(error)
+                    .with_details(details)
+                    .store_kind("not_found")
+            }
+            crate::Error::TemplateConfig(config) => ApiError::bad_request(error)
+                .with_details(config.0)
+                .store_kind("template_config"),
+            other => ApiError::from(other),
+        }
+    }
+}

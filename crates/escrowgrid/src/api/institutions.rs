@@ -1,0 +1,110 @@
+//! `/institutions`: create (root only), list, get.
+//!
+//! Another tenant's institution answers 404 `Institution not found`, like an unknown id (the
+//! original answered 403 `Forbidden to access this institution`).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::routing::{get, post};
+
+use crate::domain::{Institution, InstitutionId, JsonObject};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::extract::JsonBody;
+use super::openapi::Op;
+use super::routes::{Route, created};
+use super::state::AppState;
+use super::validate;
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            method: Method::POST,
+            path: "/institutions",
+            handler: post(create),
+            doc: || {
+                Op::new(
+                    "institutions",
+                    "Create an institution (root only; 10 per hour per caller)",
+                )
+                .body("NewInstitution")
+                .idempotent()
+                .response(201, "Institution")
+                .errors(&[400, 401, 403, 413, 415, 422, 429])
+                .build()
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/institutions",
+            handler: get(list),
+            doc: || {
+                Op::new(
+                    "institutions",
+                    "List institutions (root: all; keys: their own)",
+                )
+                .response_list(200, "Institution")
+                .errors(&[401])
+                .build()
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/institutions/{id}",
+            handler: get(fetch),
+            doc: || {
+                Op::new("institutions", "Get an institution")
+                    .response(200, "Institution")
+                    .errors(&[401, 404])
+                    .build()
+            },
+        },
+    ]
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<JsonObject>,
+) -> ApiResult<(StatusCode, Json<Institution>)> {
+    if !caller.auth.is_root() {
+        return Err(
+            ApiError::forbidden("Forbidden").with_details("Only root can create institutions")
+        );
+    }
+    let new = validate::new_institution(&body)?;
+    let institution = state.store().create_institution(new, &caller.audit).await?;
+    Ok(created(institution))
+}
+
+async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Institution>>> {
+    let institutions = state
+        .store()
+        .list_institutions(&caller.auth.scope())
+        .await?;
+    Ok(Json(institutions))
+}
+
+async fn fetch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Institution>> {
+    let id = visible_institution(&caller, &id)?;
+    let institution = state
+        .store()
+        .get_institution(&caller.auth.scope(), &id)
+        .await?;
+    Ok(Json(institution))
+}
+
+/// Parses a path institution id the caller may see; anything else is 404
+/// `Institution not found` (malformed, unknown and another tenant's ids look the same).
+pub(super) fn visible_institution(caller: &Caller, raw: &str) -> ApiResult<InstitutionId> {
+    InstitutionId::parse(raw)
+        .ok()
+        .filter(|id| caller.auth.can_see(id))
+        .ok_or_else(|| ApiError::not_found("Institution not found"))
+}

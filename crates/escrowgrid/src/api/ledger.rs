@@ -1,0 +1,61 @@
+//! `GET /ledger-events[?positionId=]`: the immutable ledger, in write order (not paginated,
+//! as in the original).
+//!
+//! Without `positionId` root gets every event and other keys 400
+//! `positionId is required for non-root ledger queries`. Another tenant's position answers 404
+//! `Position not found` (the original: 403).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::Method;
+use axum::routing::get;
+
+use crate::domain::{LedgerEvent, PositionId};
+
+use super::auth::Caller;
+use super::error::{ApiError, ApiResult};
+use super::extract::QueryMap;
+use super::openapi::Op;
+use super::routes::Route;
+use super::state::AppState;
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![Route {
+        method: Method::GET,
+        path: "/ledger-events",
+        handler: get(list),
+        doc: || {
+            Op::new(
+                "ledger",
+                "List ledger events (of one position, or all for root)",
+            )
+            .query("positionId", "string", "Required for non-root keys")
+            .response_list(200, "LedgerEvent")
+            .errors(&[400, 401, 404])
+            .build()
+        },
+    }]
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryMap,
+) -> ApiResult<Json<Vec<LedgerEvent>>> {
+    let position_id = match query.get("positionId").filter(|raw| !raw.is_empty()) {
+        Some(raw) => {
+            Some(PositionId::parse(raw).map_err(|_| ApiError::not_found("Position not found"))?)
+        }
+        None if caller.auth.is_root() => None,
+        None => {
+            return Err(ApiError::bad_request(
+                "positionId is required for non-root ledger queries",
+            ));
+        }
+    };
+    let events = state
+        .store()
+        .list_ledger_events(&caller.auth.scope(), position_id.as_ref())
+        .await?;
+    Ok(Json(events))
+}

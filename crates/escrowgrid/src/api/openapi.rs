@@ -1,0 +1,312 @@
+//! The OpenAPI 3.1 document, built in code from the route table ([`super::routes::all`]):
+//! every route contributes its own operation, so a route cannot be missing from the document.
+//!
+//! `GET /docs` is a small self-contained HTML page (no CDN, no build-time download) listing the
+//! operations and linking to `/openapi.json`.
+
+mod schemas;
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::http::Method;
+use axum::response::Html;
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::routes::{self, Route};
+
+pub(super) fn routes() -> Vec<Route> {
+    vec![
+        Route {
+            method: Method::GET,
+            path: "/openapi.json",
+            handler: get(openapi_json),
+            doc: || {
+                Op::new("docs", "This OpenAPI document")
+                    .response_any(200, json!({ "type": "object" }))
+                    .build()
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/docs",
+            handler: get(docs_page),
+            doc: || {
+                Op::new("docs", "A human-readable list of the operations (HTML)")
+                    .html()
+                    .build()
+            },
+        },
+    ]
+}
+
+async fn openapi_json() -> Json<Value> {
+    Json(document())
+}
+
+/// Builds the whole OpenAPI 3.1 document.
+pub fn document() -> Value {
+    let mut paths: BTreeMap<&'static str, Map<String, Value>> = BTreeMap::new();
+    for route in routes::all() {
+        let method = route.method.as_str().to_ascii_lowercase();
+        let mut operation = (route.doc)();
+        add_path_parameters(&mut operation, route.path);
+        if let Some(object) = operation.as_object_mut() {
+            let id = operation_id(&route.method, route.path);
+            object.insert("operationId".into(), Value::String(id));
+        }
+        paths
+            .entry(route.path)
+            .or_default()
+            .insert(method, operation);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "EscrowGrid API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Escrow / tokenization-as-a-service: institutions, asset templates, \
+                assets, escrow positions with a lifecycle, an immutable ledger, API keys, \
+                policies and an audit trail.",
+        },
+        "servers": [{ "url": "/" }],
+        "paths": paths,
+        "components": {
+            "schemas": schemas::all(),
+            "securitySchemes": {
+                "ApiKeyHeader": { "type": "apiKey", "in": "header", "name": "X-API-KEY" },
+                "BearerAuth": { "type": "http", "scheme": "bearer" },
+            },
+            "parameters": {
+                "IdempotencyKey": {
+                    "name": "Idempotency-Key", "in": "header", "required": false,
+                    "description": "Replays the first response of the same request for 24 hours; \
+                        another body with the same key is 422.",
+                    "schema": { "type": "string", "maxLength": 255 },
+                },
+            },
+        },
+        "security": [{ "ApiKeyHeader": [] }, { "BearerAuth": [] }],
+    })
+}
+
+fn operation_id(method: &Method, path: &str) -> String {
+    let mut id = method.as_str().to_ascii_lowercase();
+    for segment in path.split('/').filter(|s| !s.is_empty()) {
+        let segment = segment.trim_start_matches('{').trim_end_matches('}');
+        for word in segment.split(['-', '.', '_']) {
+            let mut chars = word.chars();
+            if let Some(first) = chars.next() {
+                id.push(first.to_ascii_uppercase());
+                id.extend(chars);
+            }
+        }
+    }
+    id
+}
+
+fn add_path_parameters(operation: &mut Value, path: &str) {
+    let params: Vec<Value> = path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+        .collect();
+    if params.is_empty() {
+        return;
+    }
+    if let Some(object) = operation.as_object_mut() {
+        let list = object
+            .entry("parameters")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(list) = list.as_array_mut() {
+            list.splice(0..0, params);
+        }
+    }
+}
+
+async fn docs_page() -> Html<String> {
+    let mut rows = String::new();
+    for route in routes::all() {
+        let operation = (route.doc)();
+        let summary = operation["summary"].as_str().unwrap_or_default();
+        rows.push_str(&format!(
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>\n",
+            route.method,
+            route.path,
+            html_escape(summary)
+        ));
+    }
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>EscrowGrid API Explorer</title>\
+         </head><body><h1>EscrowGrid API</h1><p>Machine-readable: \
+         <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1).</p>\
+         <table><tr><th>Method</th><th>Path</th><th>Summary</th></tr>\n{rows}</table></body></html>"
+    ))
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A builder for one OpenAPI operation object.
+#[derive(Debug)]
+pub struct Op {
+    operation: Map<String, Value>,
+    parameters: Vec<Value>,
+    responses: Map<String, Value>,
+}
+
+impl Op {
+    /// An operation in `tag` with a summary.
+    pub fn new(tag: &str, summary: &str) -> Self {
+        let mut operation = Map::new();
+        operation.insert("tags".into(), json!([tag]));
+        operation.insert("summary".into(), json!(summary));
+        Self {
+            operation,
+            parameters: Vec::new(),
+            responses: Map::new(),
+        }
+    }
+
+    /// Marks the operation as public (no API key).
+    pub fn public(mut self) -> Self {
+        self.operation.insert("security".into(), json!([]));
+        self
+    }
+
+    /// Adds a longer description.
+    pub fn description(mut self, text: &str) -> Self {
+        self.operation.insert("description".into(), json!(text));
+        self
+    }
+
+    /// Adds a query parameter of the given JSON type.
+    pub fn query(mut self, name: &str, kind: &str, description: &str) -> Self {
+        self.parameters.push(json!({
+            "name": name, "in": "query", "required": false,
+            "description": description, "schema": { "type": kind },
+        }));
+        self
+    }
+
+    /// Adds `limit` and `offset`.
+    pub fn paginated(self) -> Self {
+        self.query("limit", "integer", "Page size, 1..=1000 (default 100)")
+            .query("offset", "integer", "Items to skip (default 0)")
+    }
+
+    /// A JSON request body of the named schema; POSTs also take `Idempotency-Key`.
+    pub fn body(mut self, schema: &str) -> Self {
+        self.operation.insert(
+            "requestBody".into(),
+            json!({ "required": true, "content": { "application/json": { "schema": schema_ref(schema) } } }),
+        );
+        self
+    }
+
+    /// Accepts an `Idempotency-Key` header.
+    pub fn idempotent(mut self) -> Self {
+        self.parameters
+            .push(json!({ "$ref": "#/components/parameters/IdempotencyKey" }));
+        self
+    }
+
+    /// A JSON response of the named schema.
+    pub fn response(self, status: u16, schema: &str) -> Self {
+        self.response_any(status, schema_ref(schema))
+    }
+
+    /// A JSON response that is an array of the named schema.
+    pub fn response_list(self, status: u16, schema: &str) -> Self {
+        self.response_any(
+            status,
+            json!({ "type": "array", "items": schema_ref(schema) }),
+        )
+    }
+
+    /// A `{data, pagination}` response of the named item schema.
+    pub fn response_page(self, status: u16, schema: &str) -> Self {
+        self.response_any(
+            status,
+            json!({
+                "type": "object", "required": ["data", "pagination"],
+                "properties": {
+                    "data": { "type": "array", "items": schema_ref(schema) },
+                    "pagination": schema_ref("Pagination"),
+                },
+            }),
+        )
+    }
+
+    /// A JSON response with an inline schema.
+    pub fn response_any(mut self, status: u16, schema: Value) -> Self {
+        let mut media = Map::new();
+        media.insert("schema".into(), schema);
+        self.responses.insert(
+            status.to_string(),
+            json!({
+                "description": reason(status),
+                "content": { "application/json": Value::Object(media) },
+            }),
+        );
+        self
+    }
+
+    /// A text/plain response.
+    pub fn text(mut self, status: u16) -> Self {
+        self.responses.insert(
+            status.to_string(),
+            json!({ "description": reason(status), "content": { "text/plain": { "schema": { "type": "string" } } } }),
+        );
+        self
+    }
+
+    /// An HTML 200 response.
+    pub fn html(mut self) -> Self {
+        self.responses.insert(
+            "200".into(),
+            json!({ "description": "OK", "content": { "text/html": { "schema": { "type": "string" } } } }),
+        );
+        self
+    }
+
+    /// Error responses (all `{"error", "details"?}`).
+    pub fn errors(mut self, statuses: &[u16]) -> Self {
+        for status in statuses {
+            self.responses.insert(
+                status.to_string(),
+                json!({
+                    "description": reason(*status),
+                    "content": { "application/json": { "schema": schema_ref("Error") } },
+                }),
+            );
+        }
+        self
+    }
+
+    /// The finished operation object.
+    pub fn build(mut self) -> Value {
+        if !self.parameters.is_empty() {
+            self.operation
+                .insert("parameters".into(), Value::Array(self.parameters));
+        }
+        self.operation
+            .insert("responses".into(), Value::Object(self.responses));
+        Value::Object(self.operation)
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn reason(status: u16) -> &'static str {
+    axum::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|code| code.canonical_reason())
+        .unwrap_or("Response")
+}

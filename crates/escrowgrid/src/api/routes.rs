@@ -1,0 +1,107 @@
+//! The single route table: it builds the router and the OpenAPI document, so the two cannot
+//! drift apart.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::http::Method;
+use axum::routing::MethodRouter;
+use serde_json::Value;
+
+use super::state::AppState;
+use super::{
+    api_keys, asset_templates, assets, audit, health, institutions, ledger, metrics, openapi,
+    policies, positions,
+};
+
+/// One (method, path) of the API, its handler and its OpenAPI operation.
+pub struct Route {
+    /// The HTTP method.
+    pub method: Method,
+    /// The axum path template (`/positions/{id}`), also the OpenAPI path.
+    pub path: &'static str,
+    /// The handler, e.g. `get(list)`.
+    pub handler: MethodRouter<AppState>,
+    /// Builds the OpenAPI operation object.
+    pub doc: fn() -> Value,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every route of the API.
+pub fn all() -> Vec<Route> {
+    [
+        health::routes(),
+        institutions::routes(),
+        api_keys::routes(),
+        policies::routes(),
+        asset_templates::routes(),
+        assets::routes(),
+        positions::routes(),
+        ledger::routes(),
+        audit::routes(),
+        metrics::routes(),
+        openapi::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The (method, path) pairs of every route, for tests and documentation.
+pub fn route_list() -> Vec<(Method, &'static str)> {
+    all()
+        .into_iter()
+        .map(|route| (route.method, route.path))
+        .collect()
+}
+
+/// Builds the routing part of the router (no middleware) from [`all`].
+pub fn build() -> Router<AppState> {
+    let mut by_path: BTreeMap<&'static str, MethodRouter<AppState>> = BTreeMap::new();
+    for route in all() {
+        let merged = match by_path.remove(route.path) {
+            Some(existing) => existing.merge(route.handler),
+            None => route.handler,
+        };
+        by_path.insert(route.path, merged);
+    }
+    by_path
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router.route(path, handler)
+        })
+}
+
+/// A `201 Created` JSON answer.
+pub fn created<T>(value: T) -> (axum::http::StatusCode, axum::Json<T>) {
+    (axum::http::StatusCode::CREATED, axum::Json(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_route_table_builds_a_router_without_overlaps() {
+        let _router = build();
+    }
+
+    #[test]
+    fn every_route_is_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for (method, path) in route_list() {
+            assert!(
+                seen.insert((method.clone(), path)),
+                "duplicate route {method} {path}"
+            );
+        }
+    }
+}

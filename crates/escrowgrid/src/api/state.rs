@@ -1,0 +1,189 @@
+//! Shared application state and the settings the router is built from.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::store::EscrowStore;
+
+use super::idempotency::InFlight;
+use super::metrics::MetricsRegistry;
+use super::rate_limit::RateLimiters;
+
+/// Everything a handler or middleware needs, cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn EscrowStore>,
+    settings: ApiSettings,
+    metrics: MetricsRegistry,
+    limiters: RateLimiters,
+    in_flight: InFlight,
+    pool: Option<gridstore::postgres::PgPool>,
+}
+
+impl AppState {
+    /// Builds the state around a store and the API settings.
+    pub fn new(store: Arc<dyn EscrowStore>, settings: ApiSettings) -> Self {
+        let limiters = RateLimiters::new(&settings.rate_limit);
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                settings,
+                metrics: MetricsRegistry::default(),
+                limiters,
+                in_flight: InFlight::default(),
+                pool: None,
+            }),
+        }
+    }
+
+    /// Attaches the PostgreSQL pool so `/metrics/prometheus` reports its gauges.
+    ///
+    /// Call it right after [`AppState::new`], before the state is cloned.
+    pub fn with_pool(self, pool: gridstore::postgres::PgPool) -> Self {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.pool = Some(pool);
+                inner
+            }
+            Err(shared) => Inner {
+                store: Arc::clone(&shared.store),
+                settings: shared.settings.clone(),
+                metrics: MetricsRegistry::default(),
+                limiters: RateLimiters::new(&shared.settings.rate_limit),
+                in_flight: InFlight::default(),
+                pool: Some(pool),
+            },
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The store every handler reads and writes through.
+    pub fn store(&self) -> &dyn EscrowStore {
+        self.inner.store.as_ref()
+    }
+
+    /// The settings the router was built with.
+    pub fn settings(&self) -> &ApiSettings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn metrics(&self) -> &MetricsRegistry {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn limiters(&self) -> &RateLimiters {
+        &self.inner.limiters
+    }
+
+    pub(crate) fn in_flight(&self) -> &InFlight {
+        &self.inner.in_flight
+    }
+
+    pub(crate) fn pool(&self) -> Option<&gridstore::postgres::PgPool> {
+        self.inner.pool.as_ref()
+    }
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.inner.store)
+            .field("settings", &self.inner.settings)
+            .field("pool", &self.inner.pool.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTP-facing settings. `Debug` redacts the root API key.
+#[derive(Clone)]
+pub struct ApiSettings {
+    /// `ROOT_API_KEY`: the token that grants the `root` role; `None` disables root access.
+    pub root_api_key: Option<String>,
+    /// `ROOT_API_KEY_ALLOWED_IPS`: when non-empty, root is only accepted from these addresses.
+    pub root_api_key_allowed_ips: Vec<IpAddr>,
+    /// `CORS_ALLOWED_ORIGINS`: explicit origins; `None` falls back to the localhost development
+    /// origins unless [`ApiSettings::production`] is set (then no CORS headers at all).
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// `NODE_ENV=production` equivalent: disables the localhost CORS fallback.
+    pub production: bool,
+    /// The general per-key rate limiter.
+    pub rate_limit: RateLimitSettings,
+    /// `METRICS_ENABLED`: serve `/metrics` and `/metrics/prometheus` (root only).
+    pub metrics_enabled: bool,
+    /// `PUBLIC_DOCS_ENABLED`: serve `/openapi.json` and `/docs` without authentication.
+    pub public_docs_enabled: bool,
+    /// `TRUST_PROXY`: take the client address from the first `X-Forwarded-For` entry.
+    pub trust_proxy: bool,
+    /// `STORE_BACKEND` as configured; echoed by `/health` and `/ready`.
+    pub store_backend: String,
+    /// Upper bound on the time a request may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// Maximum request body size in bytes (1 MiB by default); larger bodies get 413.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            root_api_key: None,
+            root_api_key_allowed_ips: Vec::new(),
+            cors_allowed_origins: None,
+            production: false,
+            rate_limit: RateLimitSettings::default(),
+            metrics_enabled: true,
+            public_docs_enabled: false,
+            trust_proxy: false,
+            store_backend: "memory".to_owned(),
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl fmt::Debug for ApiSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let root_api_key = self.root_api_key.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ApiSettings")
+            .field("root_api_key", &root_api_key)
+            .field("root_api_key_allowed_ips", &self.root_api_key_allowed_ips)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("production", &self.production)
+            .field("rate_limit", &self.rate_limit)
+            .field("metrics_enabled", &self.metrics_enabled)
+            .field("public_docs_enabled", &self.public_docs_enabled)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("store_backend", &self.store_backend)
+            .field("request_timeout", &self.request_timeout)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .finish()
+    }
+}
+
+/// Settings of the general rate limiter (`RATE_LIMIT_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// `RATE_LIMIT_ENABLED` (off by default, as in the original).
+    pub enabled: bool,
+    /// `RATE_LIMIT_WINDOW_MS`: the fixed window length (60 s by default).
+    pub window: Duration,
+    /// `RATE_LIMIT_MAX_REQUESTS`: requests allowed per key and window (1000 by default).
+    pub max_requests: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            window: Duration::from_secs(60),
+            max_requests: 1000,
+        }
+    }
+}
