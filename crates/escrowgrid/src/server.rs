@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 use crate::Result;
 use crate::config::Settings;
 
-pub use app::{migrate, pg_config};
+pub use app::{api_settings, migrate, pg_config};
 
 /// Serves the API on `listener` until `shutdown` resolves, then drains and returns.
 ///

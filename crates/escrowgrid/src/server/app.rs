@@ -1,13 +1,18 @@
 //! The application behind the listener: store, router and (on PostgreSQL) the pool.
-//!
-//! TEMPORARY: replaced by the real store and router once h/domain, h/pgstore and h/api merge.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
 use gridstore::postgres::{PgConfig, PgPool};
+use tracing::info;
 
-use crate::Result;
+use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
 use crate::config::{Settings, StoreBackend};
+use crate::store::EscrowStore;
+use crate::store::memory::MemoryStore;
+use crate::store::postgres::PgEscrowStore;
+use crate::{Error, Result};
 
 /// What `serve` runs.
 #[derive(Debug)]
@@ -23,15 +28,31 @@ pub(super) struct Resources {
 }
 
 impl App {
-    /// Opens the store named by the settings and builds the router.
+    /// Opens the store named by the settings (migrating PostgreSQL unless told not to) and
+    /// builds the router.
     pub(super) async fn open(settings: &Settings) -> Result<Self> {
-        let pool = match settings.store.backend {
-            StoreBackend::Memory => None,
-            StoreBackend::Postgres => Some(PgPool::connect(&pg_config(settings)?).await?),
+        let (store, pool): (Arc<dyn EscrowStore>, Option<PgPool>) = match settings.store.backend {
+            StoreBackend::Memory => (Arc::new(MemoryStore::new()), None),
+            StoreBackend::Postgres => {
+                let config = pg_config(settings)?;
+                info!(database = ?config, "connecting to postgresql");
+                let store = PgEscrowStore::connect(&config).await?;
+                if settings.store.migrate_on_start {
+                    let applied = store.migrate().await?;
+                    info!(applied = ?applied, "migrations checked");
+                } else {
+                    info!("migrations skipped (MIGRATE_ON_START=false)");
+                }
+                let pool = store.pool().clone();
+                (Arc::new(store), Some(pool))
+            }
         };
-        let router = Router::new().route("/health", get(|| async { "ok" }));
+        let mut state = AppState::new(store, api_settings(settings));
+        if let Some(pool) = &pool {
+            state = state.with_pool(pool.clone());
+        }
         Ok(Self {
-            router,
+            router: api::router(state),
             resources: Resources { pool },
         })
     }
@@ -46,17 +67,42 @@ impl Resources {
     }
 }
 
+/// The API's settings from the process settings.
+pub fn api_settings(settings: &Settings) -> ApiSettings {
+    ApiSettings {
+        root_api_key: settings
+            .auth
+            .root_api_key
+            .as_ref()
+            .map(|key| key.expose().clone()),
+        root_api_key_allowed_ips: settings.auth.root_api_key_allowed_ips.clone(),
+        cors_allowed_origins: settings.http.cors_allowed_origins.clone(),
+        production: settings.production(),
+        rate_limit: RateLimitSettings {
+            enabled: settings.rate_limit.enabled,
+            window: Duration::from_millis(settings.rate_limit.window_ms),
+            max_requests: settings.rate_limit.max_requests,
+        },
+        metrics_enabled: settings.http.metrics_enabled,
+        public_docs_enabled: settings.http.public_docs_enabled,
+        trust_proxy: settings.http.trust_proxy,
+        store_backend: settings.store.backend.as_str().to_owned(),
+        request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
+        ..ApiSettings::default()
+    }
+}
+
 /// The pool configuration for `DATABASE_URL` and `DATABASE_POOL_MAX`.
 ///
 /// # Errors
 ///
-/// [`crate::Error::Config`] when the URL is missing; a storage error when it does not parse.
+/// [`Error::Config`] when the URL is missing; a storage error when it does not parse.
 pub fn pg_config(settings: &Settings) -> Result<PgConfig> {
     let url = settings
         .store
         .database_url
         .as_ref()
-        .ok_or_else(|| crate::Error::Config {
+        .ok_or_else(|| Error::Config {
             key: "DATABASE_URL".to_owned(),
             message: "DATABASE_URL is required for PostgreSQL".to_owned(),
         })?;
@@ -65,12 +111,16 @@ pub fn pg_config(settings: &Settings) -> Result<PgConfig> {
         .with_application_name("escrowgrid"))
 }
 
-/// Applies pending migrations to `DATABASE_URL`; returns the versions applied.
+/// Applies pending migrations to `DATABASE_URL` (whatever `STORE_BACKEND` says); returns the
+/// versions applied.
 ///
 /// # Errors
 ///
 /// Connection or migration failures.
 pub async fn migrate(settings: &Settings) -> Result<Vec<i64>> {
-    let _config = pg_config(settings)?;
-    Ok(Vec::new())
+    let config = pg_config(settings)?.with_pool_max_size(1);
+    let store = PgEscrowStore::connect(&config).await?;
+    let applied = store.migrate().await;
+    store.pool().close();
+    applied
 }
