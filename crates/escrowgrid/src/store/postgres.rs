@@ -12,7 +12,7 @@
 //! - **Tenant scoping** is part of every statement's `where` clause (or checked before any
 //!   statement for inserts, whose foreign keys then pin the institution).
 //! - **Errors**: SQLSTATEs are classified by `gridstore::postgres::classify` only; the result
-//!   is translated into domain errors in one function ([`error`]).
+//!   is translated into domain errors in one function (`postgres/error.rs`).
 //! - **No N+1**: a page of positions with their events is two statements whatever its size.
 //!
 //! ```no_run

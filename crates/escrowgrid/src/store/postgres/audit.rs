@@ -2,6 +2,7 @@
 //! in write order (`seq`) with filters and a page.
 
 use deadpool_postgres::GenericClient;
+use tokio_postgres::Statement;
 use tokio_postgres::types::Json;
 
 use crate::Result;
@@ -12,7 +13,7 @@ use super::PgEscrowStore;
 use super::db::{Db, Params};
 use super::{paging, rows};
 
-const INSERT_AUDIT: &str = "\
+pub(super) const INSERT_AUDIT: &str = "\
 insert into audit_events (id, occurred_at, created_at, request_id, api_key_id, institution_id,
     method, path, action, outcome, resource_type, resource_id, payload, error, status_code,
     client_ip)
@@ -43,14 +44,15 @@ where ($1::text is null or institution_id = $1)
   and ($4::text is null or action = $4)
   and ($5::text is null or outcome = $5)";
 
-/// Inserts one audit row.
+/// Inserts one audit row with `statement`, prepared from [`INSERT_AUDIT`].
 pub(super) async fn insert<C: GenericClient>(
     db: &Db<'_, C>,
+    statement: &Statement,
     event: &AuditEvent,
 ) -> gridstore::Result<()> {
     let status_code = event.status_code.map(i32::from);
-    db.execute(
-        INSERT_AUDIT,
+    db.execute_prepared(
+        statement,
         &[
             &event.id.as_str(),
             &event.occurred_at,
@@ -77,7 +79,9 @@ pub(super) async fn insert<C: GenericClient>(
 impl PgEscrowStore {
     pub(super) async fn record_audit_event(&self, event: &AuditEvent) -> Result<()> {
         let client = self.pool.get().await?;
-        Ok(insert(&Db::new(&client, &self.counter), event).await?)
+        let db = Db::new(&client, &self.counter);
+        let statement = db.prepare(INSERT_AUDIT).await?;
+        Ok(insert(&db, &statement, event).await?)
     }
 
     pub(super) async fn audit_page(

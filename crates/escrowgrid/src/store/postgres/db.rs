@@ -1,14 +1,22 @@
 //! Statement execution: every SQL statement of the store goes through [`Db`], which prepares
 //! it once per connection (deadpool's statement cache), classifies driver errors through
 //! gridstore's `classify` and counts it (see [`StatementCounter`]).
+//!
+//! Pipelining: futures of one connection polled together (`tokio::try_join!`) share round
+//! trips, and tokio-postgres sends each request when its future is first polled. Statements
+//! whose order matters (a ledger row after its position) are therefore prepared first
+//! ([`Db::prepare`]) and then executed with [`Db::execute_prepared`], whose request goes out on
+//! the first poll, in `join!(biased; ..)` order. The results are then checked in that order:
+//! after a failed statement the later ones only report the aborted transaction (25P02), so
+//! the first error is the one that says what happened.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{GenericClient, Transaction};
 use gridstore::postgres::{PgClient, classify};
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 
 /// Counts the SQL statements a store has executed (prepares, `begin` and `commit` excluded).
 ///
@@ -67,6 +75,25 @@ impl<'a, C: GenericClient> Db<'a, C> {
         self.counter.increment();
         self.client
             .query_opt(&statement, params)
+            .await
+            .map_err(classify)
+    }
+
+    /// Prepares a statement (once per connection).
+    pub(crate) async fn prepare(&self, sql: &str) -> gridstore::Result<Statement> {
+        self.client.prepare_cached(sql).await.map_err(classify)
+    }
+
+    /// Runs a prepared statement and returns the number of rows it affected. The request is
+    /// sent when the future is first polled.
+    pub(crate) async fn execute_prepared(
+        &self,
+        statement: &Statement,
+        params: &Params<'_>,
+    ) -> gridstore::Result<u64> {
+        self.counter.increment();
+        self.client
+            .execute(statement, params)
             .await
             .map_err(classify)
     }

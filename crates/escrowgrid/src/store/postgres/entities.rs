@@ -116,10 +116,17 @@ impl PgEscrowStore {
             &institution.created_at,
             &institution.updated_at,
         ];
-        tokio::try_join!(
-            db.execute(INSERT_INSTITUTION, params),
-            audit::insert(&db, &event)
+        let (insert, insert_audit) = tokio::try_join!(
+            db.prepare(INSERT_INSTITUTION),
+            db.prepare(audit::INSERT_AUDIT)
         )?;
+        let (inserted, audited) = tokio::join!(
+            biased;
+            db.execute_prepared(&insert, params),
+            audit::insert(&db, &insert_audit, &event),
+        );
+        inserted?;
+        audited?;
         commit(tx).await?;
         Ok(institution)
     }
@@ -178,10 +185,15 @@ impl PgEscrowStore {
             &template.created_at,
             &template.updated_at,
         ];
-        tokio::try_join!(
-            db.execute(INSERT_TEMPLATE, params),
-            audit::insert(&db, &event)
-        )?;
+        let (insert, insert_audit) =
+            tokio::try_join!(db.prepare(INSERT_TEMPLATE), db.prepare(audit::INSERT_AUDIT))?;
+        let (inserted, audited) = tokio::join!(
+            biased;
+            db.execute_prepared(&insert, params),
+            audit::insert(&db, &insert_audit, &event),
+        );
+        inserted?;
+        audited?;
         commit(tx).await?;
         Ok(template)
     }
@@ -243,7 +255,15 @@ impl PgEscrowStore {
             &asset.created_at,
             &asset.updated_at,
         ];
-        tokio::try_join!(db.execute(INSERT_ASSET, params), audit::insert(&db, &event))?;
+        let (insert, insert_audit) =
+            tokio::try_join!(db.prepare(INSERT_ASSET), db.prepare(audit::INSERT_AUDIT))?;
+        let (inserted, audited) = tokio::join!(
+            biased;
+            db.execute_prepared(&insert, params),
+            audit::insert(&db, &insert_audit, &event),
+        );
+        inserted?;
+        audited?;
         commit(tx).await?;
         Ok(asset)
     }

@@ -61,7 +61,15 @@ impl PgEscrowStore {
             &api_key.created_at,
             &api_key.revoked_at,
         ];
-        tokio::try_join!(db.execute(INSERT_KEY, params), audit::insert(&db, &event))?;
+        let (insert, insert_audit) =
+            tokio::try_join!(db.prepare(INSERT_KEY), db.prepare(audit::INSERT_AUDIT))?;
+        let (inserted, audited) = tokio::join!(
+            biased;
+            db.execute_prepared(&insert, params),
+            audit::insert(&db, &insert_audit, &event),
+        );
+        inserted?;
+        audited?;
         commit(tx).await?;
         Ok(CreatedApiKey { api_key, token })
     }
@@ -125,7 +133,8 @@ impl PgEscrowStore {
             });
         };
         let (revoked, event) = records::revoked_api_key(&rows::api_key(&row)?, audit_context, at);
-        audit::insert(&db, &event).await?;
+        let insert_audit = db.prepare(audit::INSERT_AUDIT).await?;
+        audit::insert(&db, &insert_audit, &event).await?;
         commit(tx).await?;
         Ok(revoked)
     }

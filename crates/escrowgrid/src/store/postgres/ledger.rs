@@ -2,6 +2,7 @@
 //! UPDATE, DELETE and TRUNCATE), listed in write order (`seq`).
 
 use deadpool_postgres::GenericClient;
+use tokio_postgres::Statement;
 
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
 use crate::store::Scope;
@@ -10,7 +11,7 @@ use crate::{Error, Result};
 use super::db::Db;
 use super::{PgEscrowStore, rows};
 
-const INSERT_LEDGER: &str = "\
+pub(super) const INSERT_LEDGER: &str = "\
 insert into ledger_events (id, institution_id, kind, position_id, at, previous_state,
     new_state, payload, created_at)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -31,13 +32,15 @@ from ledger_events
 where ($1::text is null or institution_id = $1)
 order by seq";
 
-/// Inserts one ledger event (its `created_at` is its `at`).
+/// Inserts one ledger event (its `created_at` is its `at`) with `statement`, prepared from
+/// [`INSERT_LEDGER`].
 pub(super) async fn insert<C: GenericClient>(
     db: &Db<'_, C>,
+    statement: &Statement,
     event: &LedgerEvent,
 ) -> gridstore::Result<()> {
-    db.execute(
-        INSERT_LEDGER,
+    db.execute_prepared(
+        statement,
         &[
             &event.id.as_str(),
             &event.institution_id.as_str(),

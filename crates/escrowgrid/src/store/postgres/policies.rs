@@ -84,7 +84,8 @@ impl PgEscrowStore {
             audit_context,
             at,
         );
-        audit::insert(&db, &event).await?;
+        let insert_audit = db.prepare(audit::INSERT_AUDIT).await?;
+        audit::insert(&db, &insert_audit, &event).await?;
         commit(tx).await?;
         Ok(policy)
     }

@@ -102,11 +102,21 @@ impl PgEscrowStore {
             &position.created_at,
             &position.updated_at,
         ];
-        tokio::try_join!(
-            db.execute(INSERT_POSITION, params),
-            ledger::insert(&db, &ledger_event),
-            audit::insert(&db, &event),
+        let (insert, insert_ledger, insert_audit) = tokio::try_join!(
+            db.prepare(INSERT_POSITION),
+            db.prepare(ledger::INSERT_LEDGER),
+            db.prepare(audit::INSERT_AUDIT),
         )?;
+        // In this order: the ledger row refers to the position.
+        let (inserted, ledgered, audited) = tokio::join!(
+            biased;
+            db.execute_prepared(&insert, params),
+            ledger::insert(&db, &insert_ledger, &ledger_event),
+            audit::insert(&db, &insert_audit, &event),
+        );
+        inserted?;
+        ledgered?;
+        audited?;
         commit(tx).await?;
         Ok(position)
     }

@@ -18,3 +18,44 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/0002_idempotency.sql"),
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::domain::{
+        ApiKeyRole, AuditAction, AuditOutcome, CURRENCIES, LedgerEventKind, PositionState, Region,
+        ResourceType, TemplateCode, Vertical,
+    };
+
+    /// Fails when the domain gains a spelling that no CHECK constraint of the schema lists.
+    fn assert_listed<'a>(kind: &str, spellings: impl IntoIterator<Item = &'a str>) {
+        let schema: String = MIGRATIONS.iter().map(|m| m.sql).collect();
+        for spelling in spellings {
+            assert!(
+                schema.contains(&format!("'{spelling}'")),
+                "{kind} {spelling} is missing from the schema's check constraints"
+            );
+        }
+    }
+
+    #[test]
+    fn every_domain_enum_spelling_is_allowed_by_the_schema() {
+        assert_listed("region", Region::ALL.iter().map(|v| v.as_str()));
+        assert_listed("vertical", Vertical::ALL.iter().map(|v| v.as_str()));
+        assert_listed("state", PositionState::ALL.iter().map(|v| v.as_str()));
+        assert_listed("role", ApiKeyRole::ALL.iter().map(|v| v.as_str()));
+        assert_listed("code", TemplateCode::ALL.iter().map(|v| v.as_str()));
+        assert_listed("kind", LedgerEventKind::ALL.iter().map(|v| v.as_str()));
+        assert_listed("action", AuditAction::ALL.iter().map(|v| v.as_str()));
+        assert_listed("outcome", AuditOutcome::ALL.iter().map(|v| v.as_str()));
+        assert_listed("resource", ResourceType::ALL.iter().map(|v| v.as_str()));
+        assert_listed("currency", CURRENCIES);
+    }
+
+    #[test]
+    fn migrations_are_numbered_from_one_without_gaps() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(usize::try_from(migration.version).unwrap(), index + 1);
+        }
+    }
+}

@@ -105,12 +105,23 @@ async fn write<C: GenericClient>(
         &metadata,
         &event.at,
     ];
-    let (updated, _, (), ()) = tokio::try_join!(
-        db.execute(UPDATE_POSITION, update_params),
-        db.execute(INSERT_EVENT, event_params),
-        ledger::insert(db, &ledger_event),
-        audit::insert(db, &audit_event),
+    let (update, insert_event, insert_ledger, insert_audit) = tokio::try_join!(
+        db.prepare(UPDATE_POSITION),
+        db.prepare(INSERT_EVENT),
+        db.prepare(ledger::INSERT_LEDGER),
+        db.prepare(audit::INSERT_AUDIT),
     )?;
+    let (updated, evented, ledgered, audited) = tokio::join!(
+        biased;
+        db.execute_prepared(&update, update_params),
+        db.execute_prepared(&insert_event, event_params),
+        ledger::insert(db, &insert_ledger, &ledger_event),
+        audit::insert(db, &insert_audit, &audit_event),
+    );
+    let updated = updated?;
+    evented?;
+    ledgered?;
+    audited?;
     Ok(updated)
 }
 

@@ -1,0 +1,22 @@
+//! The `EscrowStore` contract suite on PostgreSQL (one throwaway database per test, from
+//! testkit), plus PostgreSQL-specific tests: schema guards (immutable ledger, CHECK
+//! constraints, composite foreign keys), statement budgets, concurrent migrations, exact
+//! decimals and one-transaction writes.
+//!
+//! Run against an existing server with `TEST_DATABASE_URL=postgres://...`.
+
+#![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
+
+#[path = "store_postgres/support.rs"]
+mod support;
+
+#[path = "store_postgres/schema.rs"]
+mod schema;
+
+#[path = "store_postgres/statements.rs"]
+mod statements;
+
+#[path = "store_postgres/atomicity.rs"]
+mod atomicity;
+
+escrowgrid::escrow_store_contract_tests!(support::postgres_store);

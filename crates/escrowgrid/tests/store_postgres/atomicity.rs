@@ -1,0 +1,89 @@
+//! One transaction per write: when any of its rows cannot be written, none is.
+
+use escrowgrid::domain::{AuditContext, NewInstitution, PositionState, Region, TransitionRequest};
+use escrowgrid::store::{AuditFilter, EscrowStore, Page, Scope};
+use escrowgrid::testing::fixtures;
+
+use super::support::migrated_store;
+
+/// Makes every audit insert with path `/boom` fail, standing in for any failure after the
+/// entity row was written.
+const FAIL_AUDIT_ON_BOOM: &str = "
+create function fail_boom() returns trigger language plpgsql as $$
+begin
+    if new.path = '/boom' then
+        raise exception 'audit write failed';
+    end if;
+    return new;
+end;
+$$;
+create trigger fail_boom before insert on audit_events
+    for each row execute function fail_boom();";
+
+fn boom() -> AuditContext {
+    AuditContext {
+        path: "/boom".into(),
+        ..fixtures::audit()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_audit_write_rolls_back_the_created_entity() {
+    let (store, database) = migrated_store().await;
+    database
+        .connect()
+        .await
+        .batch_execute(FAIL_AUDIT_ON_BOOM)
+        .await
+        .unwrap();
+
+    let new = NewInstitution::new("Doomed".into(), vec![Region::Us], None);
+    let result = store.create_institution(new, &boom()).await;
+
+    assert!(
+        matches!(result, Err(escrowgrid::Error::Storage(_))),
+        "{result:?}"
+    );
+    assert!(
+        store
+            .list_institutions(&Scope::Root)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_failed_audit_write_rolls_back_the_whole_transition() {
+    let (store, database) = migrated_store().await;
+    let (_, _, position) = fixtures::position_setup(&store).await;
+    database
+        .connect()
+        .await
+        .batch_execute(FAIL_AUDIT_ON_BOOM)
+        .await
+        .unwrap();
+
+    let request = TransitionRequest::to(PositionState::Funded);
+    let result = store
+        .transition_position(&Scope::Root, &position.id, request, &boom())
+        .await;
+
+    assert!(result.is_err());
+    let stored = store
+        .get_position(&Scope::Root, &position.id)
+        .await
+        .unwrap();
+    assert_eq!((stored.state, stored.version), (PositionState::Created, 1));
+    assert!(stored.events.is_empty());
+    let ledger = store
+        .list_ledger_events(&Scope::Root, Some(&position.id))
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 1, "only the creation event");
+    let audit = store
+        .list_audit_events(&Scope::Root, &AuditFilter::default(), Page::default())
+        .await
+        .unwrap();
+    assert!(audit.items.iter().all(|e| e.path != "/boom"));
+}

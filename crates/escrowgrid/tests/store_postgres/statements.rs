@@ -1,0 +1,85 @@
+//! Statement budgets, counted by the store itself (`statement_count`): no N+1.
+
+use escrowgrid::domain::{PositionState, TransitionRequest};
+use escrowgrid::store::{EscrowStore, PositionFilter, Scope};
+use escrowgrid::testing::fixtures;
+
+use super::support::migrated_store;
+
+#[tokio::test]
+async fn a_page_of_one_hundred_positions_with_events_takes_two_statements() {
+    // Arrange: 100 positions, every other one with a lifecycle event.
+    let (store, _database) = migrated_store().await;
+    let (institution, asset, first) = fixtures::position_setup(&store).await;
+    let mut ids = vec![first.id];
+    for index in 1..100 {
+        let position = fixtures::position(&store, &asset, &format!("holder-{index}")).await;
+        ids.push(position.id);
+    }
+    for id in ids.iter().step_by(2) {
+        let request = TransitionRequest::to(PositionState::Funded);
+        store
+            .transition_position(&Scope::Root, id, request, &fixtures::audit())
+            .await
+            .unwrap();
+    }
+    let scope = fixtures::scope(&institution);
+
+    // Act
+    let before = store.statement_count();
+    let page = store
+        .list_positions(&scope, &PositionFilter::default(), fixtures::page(100, 0))
+        .await
+        .unwrap();
+    let statements = store.statement_count() - before;
+
+    // Assert
+    assert_eq!(
+        statements, 2,
+        "one statement for the page, one for all its events"
+    );
+    assert_eq!((page.items.len(), page.total), (100, 100));
+    let with_events = page.items.iter().filter(|p| p.events.len() == 1).count();
+    assert_eq!(with_events, 50);
+    assert!(
+        page.items
+            .iter()
+            .all(|p| p.events.iter().all(|e| e.position_id == p.id))
+    );
+
+    let before = store.statement_count();
+    let small = store
+        .list_positions(&scope, &PositionFilter::default(), fixtures::page(10, 95))
+        .await
+        .unwrap();
+    assert_eq!(store.statement_count() - before, 2);
+    assert_eq!((small.items.len(), small.total), (5, 100));
+
+    let before = store.statement_count();
+    store.get_position(&scope, &ids[0]).await.unwrap();
+    assert_eq!(
+        store.statement_count() - before,
+        2,
+        "a position and its events"
+    );
+}
+
+#[tokio::test]
+async fn a_transition_is_one_read_then_four_pipelined_writes() {
+    let (store, _database) = migrated_store().await;
+    let (institution, _, position) = fixtures::position_setup(&store).await;
+
+    let before = store.statement_count();
+    store
+        .transition_position(
+            &fixtures::scope(&institution),
+            &position.id,
+            TransitionRequest::to(PositionState::Funded),
+            &fixtures::audit(),
+        )
+        .await
+        .unwrap();
+
+    // Position + events, then update + lifecycle event + ledger event + audit row.
+    assert_eq!(store.statement_count() - before, 6);
+}

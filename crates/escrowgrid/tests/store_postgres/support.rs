@@ -1,0 +1,24 @@
+//! Fresh, migrated PostgreSQL stores for tests.
+
+use std::sync::Arc;
+
+use escrowgrid::store::EscrowStore;
+use escrowgrid::store::postgres::PgEscrowStore;
+use escrowgrid::testing::StoreGuard;
+use gridstore::postgres::PgConfig;
+use testkit::TestDatabase;
+
+/// A migrated store on a fresh database, and that database (drop it last).
+pub async fn migrated_store() -> (PgEscrowStore, TestDatabase) {
+    let database = testkit::database().await;
+    let config = PgConfig::from_url(database.url()).unwrap();
+    let store = PgEscrowStore::connect(&config).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, database)
+}
+
+/// The contract suite's factory: the database is the guard that keeps it alive.
+pub async fn postgres_store() -> (Arc<dyn EscrowStore>, StoreGuard) {
+    let (store, database) = migrated_store().await;
+    (Arc::new(store), Box::new(database))
+}
