@@ -124,6 +124,7 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     if matches!(args.backend, Backend::Postgres | Backend::Both) {
         backends.push("postgres");
     }
+    let load_before = load_average();
     let mut all_runs: Vec<Vec<Row>> = Vec::new();
     for backend in backends {
         let target = match (&args.url, backend) {
@@ -155,9 +156,11 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "\n{} s per level, {} run(s), medians shown\n\n{}",
+        "\n{} s per level, {} run(s), medians shown; load average before: {}, after: {}\n\n{}",
         args.duration_secs,
         args.runs,
+        load_before,
+        load_average(),
         report::table(&medians)
     )?;
     Ok(())
@@ -195,7 +198,13 @@ async fn measure(
             let url = url.to_owned();
             let (ids, pgbench) = (ids.clone(), pgbench.clone());
             let mut b = tokio::task::spawn_blocking(move || {
-                pgbench::run(&pgbench, &url, &ids, clients, duration)
+                pgbench::run(
+                    &pgbench,
+                    &url,
+                    &ids,
+                    clients,
+                    pgbench::Limit::Duration(duration),
+                )
             })
             .await??;
             rows.push(Row {
@@ -239,6 +248,13 @@ fn http_row(
 
 fn quantiles(s: &mut stats::Samples) -> Option<(f64, f64)> {
     Some((s.quantile_ms(0.5)?, s.quantile_ms(0.99)?))
+}
+
+/// The 1/5/15-minute load averages (other processes compete for the same cores).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 fn progress(message: &str) {

@@ -69,14 +69,30 @@ pub fn script() -> String {
     s
 }
 
-/// Runs `pgbench -M prepared -f script -c clients -j 2 -T duration` against `database_url`.
+/// How long pgbench runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    /// `-T seconds`.
+    Duration(Duration),
+    /// `-t transactions` per client (used by the script test).
+    #[cfg(test)]
+    Transactions(u32),
+}
+
+/// Runs `pgbench -M prepared -f script -c clients -j 2 (-T secs | -t n)` against
+/// `database_url`.
 pub fn run(
     pgbench: &Path,
     database_url: &str,
     fixture: &BaselineIds,
     clients: usize,
-    duration: Duration,
+    limit: Limit,
 ) -> Result<BaselineOutcome, BoxError> {
+    let limit_args = match limit {
+        Limit::Duration(d) => ["-T".to_owned(), d.as_secs().max(1).to_string()],
+        #[cfg(test)]
+        Limit::Transactions(n) => ["-t".to_owned(), n.to_string()],
+    };
     let dir = std::env::temp_dir().join(format!("escrowgrid-pgbench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -87,8 +103,13 @@ pub fn run(
         .args(["-M", "prepared"])
         .arg("-f")
         .arg(&script_path)
-        .args(["-c", &clients.to_string(), "-j", "2"])
-        .args(["-T", &duration.as_secs().max(1).to_string()])
+        .args([
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.min(2).to_string(),
+        ])
+        .args(limit_args)
         .args(["-D", &format!("inst={}", fixture.institution_id)])
         .args(["-D", &format!("asset={}", fixture.asset_id)])
         .args(["-D", &format!("key={}", fixture.api_key_id)])
@@ -178,6 +199,60 @@ fn read_log(path: &Path, samples: &mut Samples) -> Result<(), BoxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const FIXTURE: &str = "\
+        insert into institutions (id, name, regions, verticals, created_at, updated_at) \
+        values ('inst_b', 'Bench', array['US'], array['CONSTRUCTION'], now(), now()); \
+        insert into asset_templates (id, institution_id, code, name, vertical, region, config, \
+            created_at, updated_at) \
+        values ('tmpl_b', 'inst_b', 'CONSTR_ESCROW', 'Escrow', 'CONSTRUCTION', 'US', \
+            '{\"currency\":\"USD\",\"region\":\"US\"}', now(), now()); \
+        insert into assets (id, institution_id, template_id, label, metadata, created_at, \
+            updated_at) \
+        values ('ast_b', 'inst_b', 'tmpl_b', 'Tower', '{}', now(), now());";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_generated_script_runs_against_the_migrated_schema() {
+        // Arrange
+        let db = testkit::database().await;
+        let config = gridstore::postgres::PgConfig::from_url(db.url()).expect("url");
+        let store = escrowgrid::store::postgres::PgEscrowStore::connect(&config)
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        let sql = db.connect().await;
+        sql.batch_execute(FIXTURE).await.expect("fixture");
+        let pgbench = find().expect("pgbench not found: install postgresql-client");
+        let ids = BaselineIds {
+            institution_id: "inst_b".to_owned(),
+            asset_id: "ast_b".to_owned(),
+            api_key_id: "ak_b".to_owned(),
+        };
+
+        // Act
+        let url = db.url().to_owned();
+        let mut outcome = tokio::task::spawn_blocking(move || {
+            run(&pgbench, &url, &ids, 2, Limit::Transactions(5))
+        })
+        .await
+        .expect("join")
+        .expect("pgbench runs the script");
+
+        // Assert
+        assert_eq!((outcome.pairs, outcome.failed), (10, 0));
+        assert!(outcome.pair_latency.quantile_ms(1.0).is_some());
+        let count = |q: &'static str| {
+            let sql = &sql;
+            async move { sql.query_one(q, &[]).await.expect(q).get::<_, i64>(0) }
+        };
+        assert_eq!(
+            count("select count(*) from positions where state = 'FUNDED' and version = 2").await,
+            10
+        );
+        assert_eq!(count("select count(*) from position_events").await, 10);
+        assert_eq!(count("select count(*) from ledger_events").await, 20);
+        assert_eq!(count("select count(*) from audit_events").await, 20);
+    }
 
     #[test]
     fn the_summary_parser_reads_tps_and_counts() {

@@ -1,14 +1,17 @@
 //! The PostgreSQL store's write statements for create and transition, as pgbench templates.
 //!
-//! They mirror the statements of `escrowgrid::store::postgres` (same tables, columns, values
-//! and constraints) with pgbench variables instead of bind parameters: `{pos}` is the position
-//! id expression, `{id}` a unique suffix, `:inst`, `:asset` and `:key` come from `pgbench -D`.
+//! They mirror the statements of `escrowgrid::store::postgres` (`positions.rs`
+//! `INSERT_POSITION`, `ledger.rs` `INSERT_LEDGER`, `audit.rs` `INSERT_AUDIT`, `transition.rs`
+//! `UPDATE_POSITION` and `INSERT_EVENT`: same tables, columns and values; new positions start at
+//! version 1) with pgbench variables instead of bind parameters: `{pos}` is the position id
+//! expression, `{id}` a unique suffix, `:inst`, `:asset` and `:key` come from `pgbench -D`.
+//! A test runs the generated script against the migrated schema, so drift fails the build.
 
 /// `POST /positions`: position, `POSITION_CREATED` ledger event and audit row.
 pub const CREATE: &[&str] = &[
     "insert into positions (id, institution_id, asset_id, holder_reference, currency, amount, \
      state, external_reference, version, created_at, updated_at) \
-     values ({pos}, :inst, :asset, 'holder-' || :client_id, 'USD', 1250.5, 'CREATED', null, 0, \
+     values ({pos}, :inst, :asset, 'holder-' || :client_id, 'USD', 1250.5, 'CREATED', null, 1, \
      now(), now())",
     "insert into ledger_events (id, institution_id, kind, position_id, at, previous_state, \
      new_state, payload, created_at) \
@@ -29,7 +32,7 @@ pub const CREATE: &[&str] = &[
 /// and audit row.
 pub const TRANSITION: &[&str] = &[
     "update positions set state = 'FUNDED', version = version + 1, updated_at = now() \
-     where id = {pos} and institution_id = :inst and version = 0",
+     where id = {pos} and institution_id = :inst and version = 1",
     "insert into position_events (id, position_id, from_state, to_state, reason, at, metadata, \
      created_at) \
      values ('ple_' || {id}, {pos}, 'CREATED', 'FUNDED', 'loadgen', now(), null, now())",
