@@ -62,10 +62,17 @@ impl Conn {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Reply, BoxError> {
-        let bytes = match body {
-            Some(v) => Bytes::from(serde_json::to_vec(v)?),
-            None => Bytes::new(),
-        };
+        let bytes = body.map(serde_json::to_vec).transpose()?.map(Bytes::from);
+        self.send_bytes(method, path, bytes).await
+    }
+
+    /// Sends one request with an optional, already serialized JSON body.
+    pub async fn send_bytes(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Reply, BoxError> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -74,7 +81,7 @@ impl Conn {
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json");
         }
-        let request = request.body(Full::new(bytes))?;
+        let request = request.body(Full::new(body.unwrap_or_default()))?;
         let started = Instant::now();
         self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
@@ -115,6 +116,8 @@ fn string_field(v: &Value, name: &str) -> Result<String, BoxError> {
 pub struct LevelOutcome {
     /// Wall time from the common start to the last client's end.
     pub elapsed: Duration,
+    /// CPU time this process (load generator + in-process server) used meanwhile.
+    pub cpu: Option<Duration>,
     /// Successful creates (201).
     pub creates: u64,
     /// Successful transitions to FUNDED (200).
@@ -150,6 +153,7 @@ pub async fn run_level(
     }
     barrier.wait().await;
     let started = Instant::now();
+    let cpu_before = crate::stats::process_cpu();
     let mut outcome = LevelOutcome::default();
     for task in tasks {
         let one = task.await?;
@@ -163,6 +167,9 @@ pub async fn run_level(
         }
     }
     outcome.elapsed = started.elapsed();
+    outcome.cpu = crate::stats::process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     Ok(outcome)
 }
 
@@ -174,16 +181,20 @@ async fn client_loop(
     pairs: bool,
 ) -> LevelOutcome {
     let mut out = LevelOutcome::default();
-    let create_body = json!({
-        "assetId": fixture.asset_id,
-        "holderReference": format!("holder-{client}"),
-        "currency": "USD",
-        "amount": 1250.5,
-    });
-    let transition_body = json!({"toState": "FUNDED", "reason": "loadgen"});
+    let create_body = Bytes::from(
+        json!({
+            "assetId": fixture.asset_id,
+            "holderReference": format!("holder-{client}"),
+            "currency": "USD",
+            "amount": 1250.5,
+        })
+        .to_string(),
+    );
+    let transition_body =
+        Bytes::from(json!({"toState": "FUNDED", "reason": "loadgen"}).to_string());
     while Instant::now() < deadline {
         let created = match conn
-            .send(Method::POST, "/positions", Some(&create_body))
+            .send_bytes(Method::POST, "/positions", Some(create_body.clone()))
             .await
         {
             Ok(reply) if reply.status == StatusCode::CREATED => reply,
@@ -206,7 +217,10 @@ async fn client_loop(
             continue;
         };
         let path = format!("/positions/{id}/transition");
-        match conn.send(Method::POST, &path, Some(&transition_body)).await {
+        match conn
+            .send_bytes(Method::POST, &path, Some(transition_body.clone()))
+            .await
+        {
             Ok(reply) if reply.status == StatusCode::OK => {
                 out.transitions += 1;
                 out.transition_latency.push(reply.elapsed);

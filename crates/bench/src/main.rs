@@ -216,6 +216,7 @@ async fn measure(
                 create_ms: None,
                 transition_ms: None,
                 pair_ms: quantiles(&mut b.pair_latency),
+                cpu_us_per_request: None,
                 errors: b.failed,
             });
         }
@@ -242,6 +243,11 @@ fn http_row(
         create_ms: quantiles(&mut o.create_latency),
         transition_ms: quantiles(&mut o.transition_latency),
         pair_ms: quantiles(&mut o.pair_latency),
+        #[allow(clippy::cast_precision_loss)]
+        cpu_us_per_request: o
+            .cpu
+            .filter(|_| o.creates + o.transitions > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / (o.creates + o.transitions) as f64),
         errors: o.errors.values().sum(),
     }
 }

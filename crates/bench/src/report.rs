@@ -21,6 +21,8 @@ pub struct Row {
     pub transition_ms: Option<(f64, f64)>,
     /// Pair latency p50 / p99 in ms.
     pub pair_ms: Option<(f64, f64)>,
+    /// CPU microseconds of this process (load generator + in-process server) per request.
+    pub cpu_us_per_request: Option<f64>,
     /// Unexpected responses or failed pgbench transactions.
     pub errors: u64,
 }
@@ -45,6 +47,7 @@ impl Row {
             create_ms: pair(&|r| r.create_ms),
             transition_ms: pair(&|r| r.transition_ms),
             pair_ms: pair(&|r| r.pair_ms),
+            cpu_us_per_request: med(&|r| r.cpu_us_per_request),
             errors: runs.iter().map(|r| r.errors).sum(),
         })
     }
@@ -66,13 +69,13 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str(
         "| backend | load | clients | pairs/s | creates/s | create p50 / p99 ms | \
-         transition p50 / p99 ms | pair p50 / p99 ms | errors |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+         transition p50 / p99 ms | pair p50 / p99 ms | CPU µs/request | errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.backend,
             r.load,
             r.clients,
@@ -81,6 +84,7 @@ pub fn table(rows: &[Row]) -> String {
             lat(r.create_ms),
             lat(r.transition_ms),
             lat(r.pair_ms),
+            num(r.cpu_us_per_request),
             r.errors
         );
     }
