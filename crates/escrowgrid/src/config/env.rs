@@ -6,7 +6,7 @@ use std::str::FromStr;
 use super::{LogFormat, Secret, Settings, StoreBackend};
 use crate::{Error, Result};
 
-/// Every environment variable read by [`apply`], with a one-line meaning (for `--help` and docs).
+/// Every environment variable of the environment layer, with a one-line meaning.
 pub const ENV_VARS: &[(&str, &str)] = &[
     ("HOST", "address to bind (default 0.0.0.0)"),
     ("PORT", "port to bind (default 4000; garbage is an error)"),

@@ -223,3 +223,40 @@ fn debug_output_redacts_the_root_key_and_the_database_url() {
         Some("root-secret-value")
     );
 }
+
+#[test]
+fn every_environment_variable_is_documented_in_the_operations_guide() {
+    let guide = include_str!("../../../../docs/OPERATIONS.md");
+    for (name, _) in ENV_VARS {
+        assert!(
+            guide.contains(&format!("`{name}`")),
+            "{name} is missing from docs/OPERATIONS.md"
+        );
+    }
+}
+
+#[test]
+fn every_environment_variable_listed_is_read() {
+    // Arrange: a lookup that records every name it is asked for
+    let read = std::cell::RefCell::new(Vec::new());
+    let env = |name: &str| {
+        read.borrow_mut().push(name.to_owned());
+        None
+    };
+
+    // Act
+    Settings::from_layers(None, &env, &SettingsArgs::default()).expect("valid");
+
+    // Assert
+    for (name, _) in ENV_VARS {
+        assert!(
+            read.borrow().iter().any(|r| r == name),
+            "{name} is never read"
+        );
+    }
+    assert_eq!(
+        read.borrow().len(),
+        ENV_VARS.len(),
+        "a variable is read but not listed"
+    );
+}
