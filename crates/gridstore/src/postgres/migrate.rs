@@ -1,4 +1,7 @@
 //! Embedded, numbered SQL migrations applied under an advisory lock with checksums.
+//!
+//! Hand-written rather than refinery: refinery takes no lock, so several instances starting
+//! at once race on the same migration, and this is about 150 lines with no new dependency.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;

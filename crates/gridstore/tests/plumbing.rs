@@ -1,0 +1,16 @@
+//! Integration tests of `gridstore::postgres` plumbing against a real PostgreSQL (testkit).
+
+#[path = "plumbing/classify.rs"]
+mod classify;
+#[path = "plumbing/commit.rs"]
+mod commit;
+#[path = "plumbing/config.rs"]
+mod config;
+#[path = "plumbing/migrate.rs"]
+mod migrate;
+#[path = "plumbing/pool.rs"]
+mod pool;
+#[path = "plumbing/retry.rs"]
+mod retry;
+#[path = "plumbing/support.rs"]
+mod support;
