@@ -14,8 +14,9 @@
 //! - the API-key-creation limiter is keyed by the caller, not by the target institution;
 //! - every `POST` honours `Idempotency-Key`.
 //!
-//! Layers, outermost first: request id → logging + metrics → security headers → CORS → JSON
-//! framework errors → timeout → body limit → auth → rate limits → idempotency → route.
+//! Layers, outermost first: [`middleware::frame`] (request id, timeout, JSON framework errors,
+//! security headers, logging, metrics) → CORS → body limit → routing → [`middleware::gate`]
+//! (auth, rate limits, idempotency) → route.
 //!
 //! | module | what |
 //! |---|---|
@@ -23,12 +24,13 @@
 //! | [`routes`] | the single route table (router + OpenAPI) |
 //! | [`error`] | [`ApiError`]: the one error → response mapping |
 //! | [`extract`] | JSON body and query extractors with JSON rejections |
-//! | [`auth`] | authentication, [`AuthContext`], the `Caller` extractor |
+//! | [`auth`] | authentication, [`AuthContext`], failure audit rows |
+//! | [`caller`] | the `Caller` extractor and the acting-institution rule |
 //! | [`client_ip`] | the client address (`ConnectInfo`, `X-Forwarded-For` with `TRUST_PROXY`) |
 //! | [`rate_limit`] | general and sensitive-operation limiters |
 //! | [`idempotency`] | `Idempotency-Key` replay on every `POST` |
 //! | [`request_id`] | `X-Request-Id` |
-//! | [`middleware`] | security headers, timeout, logging, JSON framework errors |
+//! | [`middleware`] | the outer `frame` and the per-route `gate` |
 //! | [`pagination`] | `limit`/`offset` and the list envelope |
 //! | [`validate`] | raw JSON bodies → validated domain inputs, every bad field listed |
 //! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`metrics`], [`openapi`] |
@@ -38,6 +40,7 @@ pub mod asset_templates;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod caller;
 pub mod client_ip;
 pub mod error;
 pub mod extract;
@@ -60,7 +63,8 @@ pub mod validate;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
+use tower::ServiceBuilder;
 use tower::util::option_layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -80,22 +84,16 @@ const DEV_ORIGINS: [&str; 5] = [
 /// The complete application: every route with every middleware layer.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings().clone();
-    routes::build()
+    let routes = routes::build()
         .fallback(not_found)
-        .layer(from_fn_with_state(state.clone(), idempotency::handle))
-        .layer(from_fn_with_state(state.clone(), rate_limit::enforce))
-        .layer(from_fn_with_state(state.clone(), auth::authenticate))
-        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
-        .layer(from_fn_with_state(state.clone(), middleware::timeout))
-        .layer(from_fn(middleware::json_framework_errors))
+        .layer(from_fn_with_state(state.clone(), middleware::gate))
+        .with_state(state.clone());
+    let app = ServiceBuilder::new()
+        .layer(from_fn_with_state(state, middleware::frame))
         .layer(option_layer(cors_layer(&settings)))
-        .layer(from_fn(middleware::security_headers))
-        .layer(from_fn_with_state(
-            state.clone(),
-            middleware::log_and_measure,
-        ))
-        .layer(from_fn(request_id::assign_request_id))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+        .service(routes);
+    Router::new().fallback_service(app)
 }
 
 async fn not_found() -> ApiError {

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use crate::domain::{ApiKey, ApiKeyId, InstitutionId, JsonObject};
 
-use super::auth::{AuthRole, Caller};
+use super::auth::AuthRole;
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::JsonBody;
 use super::institutions::visible_institution;

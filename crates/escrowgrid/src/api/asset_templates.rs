@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use crate::domain::{AssetTemplate, JsonObject, TemplateId};
 use crate::store::TemplateFilter;
 
-use super::auth::Caller;
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;

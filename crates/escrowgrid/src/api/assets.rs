@@ -11,7 +11,7 @@ use crate::domain::{Asset, AssetId, JsonObject};
 use crate::store::AssetFilter;
 
 use super::asset_templates::{any_filter, root_filter};
-use super::auth::Caller;
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;

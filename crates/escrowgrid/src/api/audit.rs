@@ -18,7 +18,8 @@ use crate::domain::{AuditAction, AuditEvent, AuditOutcome, FieldError, ResourceT
 use crate::store::{AuditFilter, MAX_LIMIT, Page};
 
 use super::asset_templates::{any_filter, root_filter};
-use super::auth::{AuthRole, Caller};
+use super::auth::AuthRole;
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryMap;
 use super::openapi::Op;

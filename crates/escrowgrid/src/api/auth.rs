@@ -14,10 +14,8 @@
 //! `/health` and `/ready` are public; so are `/openapi.json` and `/docs` when
 //! `PUBLIC_DOCS_ENABLED` is set.
 
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::request::Parts;
+use axum::extract::Request;
 use axum::http::{HeaderMap, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -103,64 +101,6 @@ impl AuthContext {
     }
 }
 
-/// The authenticated caller plus the audit context of the request (the extractor handlers use).
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Who is calling.
-    pub auth: AuthContext,
-    /// Request id, key, institution, method, full path and client address, for audit rows.
-    pub audit: AuditContext,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let auth = parts
-            .extensions
-            .get::<AuthContext>()
-            .cloned()
-            .ok_or_else(|| ApiError::unauthorized("Missing API key"))?;
-        let audit = parts
-            .extensions
-            .get::<AuditContext>()
-            .cloned()
-            .unwrap_or_default();
-        Ok(Self { auth, audit })
-    }
-}
-
-impl Caller {
-    /// The institution a create acts for: root must name it in the body (else 400
-    /// `Invalid institution context`); a key acts for its own institution and may not name
-    /// another (403 `Forbidden` with `different` as details). A malformed id named by root
-    /// matches nothing, so the store reports `Institution not found`.
-    pub fn acting_institution(
-        &self,
-        named: Option<&str>,
-        different: &'static str,
-    ) -> Result<InstitutionId, ApiError> {
-        if self.auth.is_root() {
-            return named
-                .map(|raw| raw.parse().unwrap_or_default())
-                .ok_or_else(|| {
-                    ApiError::bad_request("Invalid institution context")
-                        .with_details("Institution must be specified or derived from API key")
-                });
-        }
-        let own = self.auth.institution_id.clone().ok_or_else(|| {
-            ApiError::bad_request("Invalid institution context")
-                .with_details("Institution must be specified or derived from API key")
-        })?;
-        match named {
-            Some(raw) if raw != own.as_str() => {
-                Err(ApiError::forbidden("Forbidden").with_details(different))
-            }
-            _ => Ok(own),
-        }
-    }
-}
-
 /// Whether `path` is served without authentication.
 pub fn is_public(path: &str, public_docs: bool) -> bool {
     matches!(path, "/health" | "/ready")
@@ -168,8 +108,9 @@ pub fn is_public(path: &str, public_docs: bool) -> bool {
             && (path == "/openapi.json" || path == "/docs" || path.starts_with("/docs/")))
 }
 
-/// Middleware: authenticates the request and stores [`AuthContext`] and [`AuditContext`].
-pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Authenticates the request and stores [`AuthContext`] (non-public paths) and
+/// [`AuditContext`] in its extensions, or answers the rejection (see the module docs).
+pub async fn authenticate(state: &AppState, req: Request) -> Result<Request, Response> {
     let settings = state.settings();
     let (mut parts, body) = req.into_parts();
     let ip = client_ip(&parts, settings.trust_proxy);
@@ -181,19 +122,17 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
         path: parts.uri.path().to_owned(),
         client_ip: ip.map(|ip| ip.to_string()),
     };
-    if is_public(parts.uri.path(), settings.public_docs_enabled) {
-        parts.extensions.insert(audit);
-        return next.run(Request::from_parts(parts, body)).await;
+    if !is_public(parts.uri.path(), settings.public_docs_enabled) {
+        let auth = match identify(state, &parts.headers, ip).await {
+            Ok(auth) => auth,
+            Err(rejection) => return Err(reject(state, &audit, rejection).await),
+        };
+        audit.api_key_id.clone_from(&auth.api_key_id);
+        audit.institution_id.clone_from(&auth.institution_id);
+        parts.extensions.insert(auth);
     }
-    let auth = match identify(&state, &parts.headers, ip).await {
-        Ok(auth) => auth,
-        Err(rejection) => return reject(&state, &audit, rejection).await,
-    };
-    audit.api_key_id.clone_from(&auth.api_key_id);
-    audit.institution_id.clone_from(&auth.institution_id);
-    parts.extensions.insert(auth);
     parts.extensions.insert(audit);
-    next.run(Request::from_parts(parts, body)).await
+    Ok(Request::from_parts(parts, body))
 }
 
 /// Why authentication failed.
@@ -215,7 +154,11 @@ async fn identify(
     if let Some(root_key) = settings.root_api_key.as_deref() {
         if digest_eq(token, root_key) {
             let allowed = &settings.root_api_key_allowed_ips;
-            if !allowed.is_empty() && !ip.is_some_and(|ip| allowed.contains(&ip.to_canonical())) {
+            let listed = |ip: std::net::IpAddr| {
+                let ip = ip.to_canonical();
+                allowed.iter().any(|entry| entry.to_canonical() == ip)
+            };
+            if !allowed.is_empty() && !ip.is_some_and(listed) {
                 return Err(Rejection::RootIpNotAllowed);
             }
             return Ok(AuthContext {

@@ -259,8 +259,12 @@ fn storage_error(err: &gridstore::Error) -> ApiError {
             ApiError::unavailable(err).store_kind("unavailable")
         }
         G::StatementTimeout => ApiError::unavailable(err).store_kind("timeout"),
+        // A lost race inside the database is a conflict the client can retry, like a version
+        // conflict (but without states to report).
         G::SerializationFailure | G::Deadlock => {
-            ApiError::unavailable(err).store_kind("contention")
+            ApiError::conflict("Concurrent modification detected")
+                .with_details("The request conflicted with a concurrent request. Please retry.")
+                .store_kind("contention")
         }
         _ => ApiError::internal(err).store_kind("storage"),
     }
@@ -287,5 +291,91 @@ impl ApiError {
                 .store_kind("template_config"),
             other => ApiError::from(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{PositionId, PositionState};
+    use crate::lifecycle::InvalidTransition;
+
+    fn body_of(err: ApiError) -> (u16, Value) {
+        let status = err.status().as_u16();
+        let body = serde_json::to_value(err.body).expect("json");
+        (status, body)
+    }
+
+    #[test]
+    fn an_internal_error_is_opaque_and_reported_in_the_extensions() {
+        let response = ApiError::internal("connection refused at 10.0.0.1").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let report = response.extensions().get::<ErrorReport>().expect("report");
+        assert!(report.0.contains("10.0.0.1"));
+        let (_, body) = body_of(ApiError::internal("secret detail"));
+        assert_eq!(body, json!({ "error": "Internal server error" }));
+    }
+
+    #[test]
+    fn storage_outages_are_503_without_internal_text() {
+        let err = ApiError::from(crate::Error::Storage(gridstore::Error::PoolTimeout));
+        assert_eq!(
+            body_of(err),
+            (503, json!({ "error": "Service unavailable" }))
+        );
+    }
+
+    #[test]
+    fn domain_errors_keep_the_original_strings() {
+        let not_found = crate::Error::not_found("position", "pos_x");
+        assert_eq!(
+            body_of(not_found.into()),
+            (404, json!({ "error": "Position not found" }))
+        );
+        let invalid = crate::Error::InvalidTransition(InvalidTransition {
+            from: PositionState::Created,
+            to: PositionState::Released,
+        });
+        assert_eq!(
+            body_of(invalid.into()),
+            (
+                400,
+                json!({ "error": "Failed to transition position", "details": "Invalid transition from CREATED to RELEASED" })
+            )
+        );
+        let conflict = crate::Error::Conflict {
+            position_id: PositionId::new(),
+            expected_version: 1,
+            actual_version: 2,
+            expected_state: PositionState::Created,
+            actual_state: PositionState::Funded,
+        };
+        assert_eq!(
+            body_of(conflict.into()),
+            (
+                409,
+                json!({
+                    "error": "Concurrent modification detected",
+                    "details": "Position was modified by another request. Expected state: CREATED, actual: FUNDED. Please retry.",
+                })
+            )
+        );
+    }
+
+    #[test]
+    fn a_serialization_failure_is_a_retryable_409() {
+        let err = ApiError::from(crate::Error::Storage(
+            gridstore::Error::SerializationFailure,
+        ));
+        let (status, body) = body_of(err);
+        assert_eq!(status, 409);
+        assert_eq!(body["error"], "Concurrent modification detected");
+    }
+
+    #[test]
+    fn a_rate_limit_answer_carries_retry_after() {
+        let response =
+            ApiError::too_many_requests("Rate limit exceeded", json!({}), 7).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
     }
 }

@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -73,15 +73,16 @@ impl Drop for Reservation {
     }
 }
 
-/// Middleware: replays or records `POST` responses carrying an `Idempotency-Key`.
-pub async fn handle(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Replays or records `POST` responses carrying an `Idempotency-Key` (after auth and rate
+/// limits); other requests go straight to `next`.
+pub async fn handle(state: &AppState, req: Request, next: Next) -> Response {
     if req.method() != Method::POST || !req.headers().contains_key(IDEMPOTENCY_KEY) {
         return next.run(req).await;
     }
     let Some(auth) = req.extensions().get::<AuthContext>().cloned() else {
         return next.run(req).await;
     };
-    match run(&state, &auth, req, next).await {
+    match run(state, &auth, req, next).await {
         Ok(response) | Err(response) => response,
     }
 }

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 
 use crate::domain::{Institution, InstitutionId, JsonObject};
 
-use super::auth::Caller;
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::JsonBody;
 use super::openapi::Op;

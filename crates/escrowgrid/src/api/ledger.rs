@@ -12,7 +12,7 @@ use axum::routing::get;
 
 use crate::domain::{LedgerEvent, PositionId};
 
-use super::auth::Caller;
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryMap;
 use super::openapi::Op;

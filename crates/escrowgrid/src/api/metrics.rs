@@ -15,7 +15,7 @@ use serde_json::Value;
 
 pub use registry::{MetricsRegistry, PoolGauges};
 
-use super::auth::Caller;
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::openapi::Op;
 use super::routes::Route;

@@ -11,7 +11,8 @@ use axum::routing::get;
 
 use crate::domain::{InstitutionId, InstitutionPolicy, JsonObject, Region};
 
-use super::auth::{AuthRole, Caller};
+use super::auth::AuthRole;
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::JsonBody;
 use super::institutions::visible_institution;

@@ -19,7 +19,8 @@ use crate::domain::{AuditAction, JsonObject, Position, PositionId, ResourceType}
 use crate::store::PositionFilter;
 
 use super::asset_templates::{any_filter, root_filter};
-use super::auth::{Caller, Failure, record_failure};
+use super::auth::{Failure, record_failure};
+use super::caller::Caller;
 use super::error::{ApiError, ApiResult, not_found_message};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;

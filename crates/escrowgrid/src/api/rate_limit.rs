@@ -17,9 +17,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::time::Instant;
@@ -154,33 +153,34 @@ impl FixedWindow {
     }
 }
 
-/// Middleware: applies the general and the sensitive-operation limiters (after auth).
-pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(auth) = req.extensions().get::<AuthContext>().cloned() else {
-        return next.run(req).await;
+/// Applies the general and the sensitive-operation limiters to an authenticated request;
+/// a rejection is audited as `RATE_LIMITED` and answered with 429.
+pub async fn enforce(state: &AppState, req: Request) -> Result<Request, Response> {
+    let Some(auth) = req.extensions().get::<AuthContext>() else {
+        return Ok(req);
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let is_post = req.method() == Method::POST;
+    let Err(error) = check(state, auth, route, is_post) else {
+        return Ok(req);
     };
     let audit = req
         .extensions()
         .get::<AuditContext>()
         .cloned()
         .unwrap_or_default();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned());
-    let is_post = req.method() == Method::POST;
-    if let Err(error) = check(&state, &auth, route.as_deref(), is_post) {
-        let failure = Failure {
-            action: AuditAction::RateLimited,
-            code: "RATE_LIMIT_EXCEEDED",
-            message: &error.body().error,
-            status: error.status().as_u16(),
-            resource: None,
-        };
-        record_failure(&state, &audit, failure).await;
-        return error.into_response();
-    }
-    next.run(req).await
+    let failure = Failure {
+        action: AuditAction::RateLimited,
+        code: "RATE_LIMIT_EXCEEDED",
+        message: &error.body().error,
+        status: error.status().as_u16(),
+        resource: None,
+    };
+    record_failure(state, &audit, failure).await;
+    Err(error.into_response())
 }
 
 fn check(

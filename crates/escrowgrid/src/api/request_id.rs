@@ -4,11 +4,9 @@
 //! An incoming value is only accepted when it is 1..=128 visible ASCII characters, so a
 //! hostile header cannot inject anything into logs or the audit trail.
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName};
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -27,15 +25,9 @@ impl RequestId {
     }
 }
 
-/// Middleware: assigns the request id and echoes it on the response.
-pub async fn assign_request_id(mut req: Request, next: Next) -> Response {
-    let id = incoming_id(req.headers()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(req).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    }
-    response
+/// The id of a request: the acceptable incoming header value, else a fresh UUID v4.
+pub fn request_id_for(headers: &HeaderMap) -> String {
+    incoming_id(headers).unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 fn incoming_id(headers: &HeaderMap) -> Option<String> {
@@ -67,6 +59,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn a_request_id_header_is_trimmed_and_preferred_over_the_correlation_id() {

@@ -187,3 +187,32 @@ impl Default for RateLimitSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_redacts_the_root_key() {
+        let settings = ApiSettings {
+            root_api_key: Some("super-secret-root".into()),
+            ..ApiSettings::default()
+        };
+        let text = format!("{settings:?}");
+        assert!(!text.contains("super-secret-root"), "{text}");
+        assert!(text.contains("<redacted>"));
+    }
+
+    #[test]
+    fn defaults_match_the_original_service() {
+        let settings = ApiSettings::default();
+        assert!(!settings.rate_limit.enabled);
+        assert_eq!(settings.rate_limit.window, Duration::from_secs(60));
+        assert_eq!(settings.rate_limit.max_requests, 1000);
+        assert!(settings.metrics_enabled);
+        assert!(!settings.public_docs_enabled);
+        assert!(!settings.trust_proxy);
+        assert_eq!(settings.body_limit_bytes, 1024 * 1024);
+        assert_eq!(settings.store_backend, "memory");
+    }
+}

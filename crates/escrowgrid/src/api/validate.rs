@@ -138,34 +138,38 @@ impl<'a> Reader<'a> {
         Some(text)
     }
 
-    /// Merges the domain's rule violations, skipping fields that already failed a type check.
+    /// Merges the domain's rule violations, skipping fields that already failed a type check
+    /// (the input holds placeholders there), and fails if anything is wrong.
     fn finish<T>(
         mut self,
-        value: Option<T>,
+        value: T,
         rules: impl FnOnce(&T) -> Result<(), Vec<FieldError>>,
     ) -> Result<T, ApiError> {
-        if let Some(value) = &value {
-            if let Err(violations) = rules(value) {
-                for violation in violations {
-                    let already = self.errors.iter().any(|e| {
-                        e.field == violation.field
-                            || e.field.starts_with(&format!("{}.", violation.field))
-                    });
-                    if !already {
-                        self.errors.push(violation);
-                    }
+        if let Err(violations) = rules(&value) {
+            for violation in violations {
+                let already = self.errors.iter().any(|e| {
+                    e.field == violation.field
+                        || e.field.starts_with(&format!("{}.", violation.field))
+                });
+                if !already {
+                    self.errors.push(violation);
                 }
             }
         }
-        match value {
-            Some(value) if self.errors.is_empty() => Ok(value),
-            _ => Err(ApiError::validation(self.errors)),
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ApiError::validation(self.errors))
         }
     }
 }
 
 fn placeholder_institution() -> InstitutionId {
     InstitutionId::new()
+}
+
+fn placeholder_amount() -> Amount {
+    Amount::new(rust_decimal::Decimal::ONE).unwrap_or_else(|_| unreachable!("1 is a valid amount"))
 }
 
 /// `POST /institutions`.
@@ -183,7 +187,7 @@ pub fn new_institution(body: &JsonObject) -> Result<NewInstitution, ApiError> {
         regions.unwrap_or_default(),
         verticals,
     );
-    r.finish(Some(input), NewInstitution::validate)
+    r.finish(input, NewInstitution::validate)
 }
 
 /// `POST /institutions/{id}/api-keys` (the institution comes from the path).
@@ -194,11 +198,11 @@ pub fn new_api_key(
     let mut r = Reader::new(body);
     let label = r.string("label");
     let role = r.parsed::<ApiKeyRole>("role", ApiKeyRole::invalid_option_message);
-    let input = role.map(|role| NewApiKey {
+    let input = NewApiKey {
         institution_id,
         label: label.unwrap_or_default(),
-        role,
-    });
+        role: role.unwrap_or(ApiKeyRole::ReadOnly),
+    };
     r.finish(input, NewApiKey::validate)
 }
 
@@ -211,16 +215,13 @@ pub fn new_asset_template(body: &JsonObject) -> Result<Draft<NewAssetTemplate>, 
     let vertical = r.parsed::<Vertical>("vertical", Vertical::invalid_option_message);
     let region = r.parsed::<Region>("region", Region::invalid_option_message);
     let config = r.optional_object("config").unwrap_or_default();
-    let input = match (code, vertical, region) {
-        (Some(code), Some(vertical), Some(region)) => Some(NewAssetTemplate {
-            institution_id: placeholder_institution(),
-            code,
-            name: name.unwrap_or_default(),
-            vertical,
-            region,
-            config,
-        }),
-        _ => None,
+    let input = NewAssetTemplate {
+        institution_id: placeholder_institution(),
+        code: code.unwrap_or(TemplateCode::ConstrEscrow),
+        name: name.unwrap_or_default(),
+        vertical: vertical.unwrap_or(Vertical::Construction),
+        region: region.unwrap_or(Region::Us),
+        config,
     };
     let input = r.finish(input, NewAssetTemplate::validate)?;
     Ok(Draft {
@@ -242,12 +243,12 @@ pub fn new_asset(body: &JsonObject) -> Result<Draft<NewAsset>, ApiError> {
     let template_id = r.required_id_text("templateId", "Template ID");
     let label = r.string("label");
     let metadata = r.optional_object("metadata").unwrap_or_default();
-    let input = template_id.map(|template_id| NewAsset {
+    let input = NewAsset {
         institution_id: placeholder_institution(),
-        template_id: id_or_unknown::<TemplateId>(&template_id),
+        template_id: id_or_unknown::<TemplateId>(template_id.as_deref().unwrap_or_default()),
         label: label.unwrap_or_default(),
         metadata,
-    });
+    };
     let input = r.finish(input, NewAsset::validate)?;
     Ok(Draft {
         institution_id,
@@ -272,16 +273,13 @@ pub fn new_position(body: &JsonObject) -> Result<Draft<NewPosition>, ApiError> {
         });
     let amount = amount(&mut r, "amount", body.get("amount"));
     let external_reference = r.optional_string("externalReference");
-    let input = match (asset_id, currency, amount) {
-        (Some(asset_id), Some(currency), Some(amount)) => Some(NewPosition {
-            institution_id: placeholder_institution(),
-            asset_id: id_or_unknown::<AssetId>(&asset_id),
-            holder_reference: holder_reference.unwrap_or_default(),
-            currency,
-            amount,
-            external_reference,
-        }),
-        _ => None,
+    let input = NewPosition {
+        institution_id: placeholder_institution(),
+        asset_id: id_or_unknown::<AssetId>(asset_id.as_deref().unwrap_or_default()),
+        holder_reference: holder_reference.unwrap_or_default(),
+        currency: currency.unwrap_or(Currency::USD),
+        amount: amount.unwrap_or_else(placeholder_amount),
+        external_reference,
     };
     let input = r.finish(input, NewPosition::validate)?;
     Ok(Draft {
@@ -312,12 +310,12 @@ pub fn transition(body: &JsonObject) -> Result<TransitionRequest, ApiError> {
     let to_state = r.parsed::<PositionState>("toState", PositionState::invalid_option_message);
     let reason = r.optional_string("reason");
     let metadata = r.optional_object("metadata");
-    let input = to_state.map(|to_state| TransitionRequest {
-        to_state,
+    let input = TransitionRequest {
+        to_state: to_state.unwrap_or(PositionState::Created),
         reason,
         metadata,
         expected_version: None,
-    });
+    };
     r.finish(input, TransitionRequest::validate)
 }
 
@@ -326,7 +324,7 @@ pub fn policy(body: &JsonObject) -> Result<PositionPolicy, ApiError> {
     let mut r = Reader::new(body);
     let Some(Value::Object(position)) = body.get("position") else {
         r.fail("position", expected("object", body.get("position")));
-        return r.finish(None::<PositionPolicy>, |_| Ok(()));
+        return r.finish(PositionPolicy::default(), |_| Ok(()));
     };
     let min_amount = optional_amount(&mut r, "position.minAmount", position.get("minAmount"));
     let max_amount = optional_amount(&mut r, "position.maxAmount", position.get("maxAmount"));
@@ -343,7 +341,7 @@ pub fn policy(body: &JsonObject) -> Result<PositionPolicy, ApiError> {
         max_amount,
         allowed_currencies,
     };
-    r.finish(Some(input), PositionPolicy::validate)
+    r.finish(input, PositionPolicy::validate)
 }
 
 fn optional_amount(r: &mut Reader<'_>, field: &str, value: Option<&Value>) -> Option<Amount> {

@@ -294,10 +294,18 @@ pub fn all() -> Value {
     schemas.insert(
         "LedgerEvent".into(),
         object(
-            &["id", "kind", "positionId", "at", "payload"],
+            &[
+                "id",
+                "kind",
+                "positionId",
+                "institutionId",
+                "at",
+                "newState",
+                "payload",
+            ],
             json!({
                 "id": id("led"), "kind": string_enum(LedgerEventKind::ALL, LedgerEventKind::as_str),
-                "positionId": id("pos"), "at": timestamp(),
+                "positionId": id("pos"), "institutionId": id("inst"), "at": timestamp(),
                 "previousState": r("PositionState"), "newState": r("PositionState"),
                 "payload": json_object,
             }),

@@ -1,0 +1,22 @@
+//! HTTP API tests: the whole router (every middleware layer) on the memory store, driven with
+//! `Router::oneshot`. One integration binary; the modules live in `tests/api/`.
+
+mod api {
+    mod helpers;
+
+    mod api_keys;
+    mod auth;
+    mod concurrency;
+    mod framework;
+    mod idempotency;
+    mod institutions;
+    mod ledger_audit;
+    mod logging;
+    mod metrics_docs;
+    mod outages;
+    mod policies;
+    mod positions;
+    mod rate_limits;
+    mod templates_assets;
+    mod tenancy;
+}
