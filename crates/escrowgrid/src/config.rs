@@ -1,1 +1,321 @@
-//! Typed configuration (to be written).
+//! Typed, layered configuration of the `escrowgrid` binary.
+//!
+//! # Layers
+//!
+//! Highest precedence first: **command-line flags > environment variables > TOML file >
+//! defaults**. [`Settings::from_layers`] applies them in the opposite order, each layer
+//! overwriting only what it sets. The environment is passed in as a lookup function, so tests
+//! inject a map and never mutate the process environment.
+//!
+//! # Environment variables
+//!
+//! The original service's names are kept (`PORT`, `STORE_BACKEND`, `DATABASE_URL`,
+//! `ROOT_API_KEY`, `ROOT_API_KEY_ALLOWED_IPS`, `CORS_ALLOWED_ORIGINS`, `RATE_LIMIT_ENABLED`,
+//! `RATE_LIMIT_WINDOW_MS`, `RATE_LIMIT_MAX_REQUESTS`, `METRICS_ENABLED`, `PUBLIC_DOCS_ENABLED`,
+//! `NODE_ENV`) and a few are new (`HOST`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
+//! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `LOG_FORMAT`, `RUST_LOG`);
+//! see [`ENV_VARS`]. Parse rules:
+//!
+//! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
+//!   exact string `true` enables, as in the original; opt-out booleans (`METRICS_ENABLED`,
+//!   `MIGRATE_ON_START`): only `false` disables;
+//! - a blank variable counts as unset;
+//! - **deviation:** a number that does not parse (`PORT=abc`, `RATE_LIMIT_WINDOW_MS=x`) is an
+//!   error naming the variable, where the original silently used 4000 for `PORT` and `NaN` for
+//!   the rate-limit numbers;
+//! - **deviation:** an unknown `STORE_BACKEND` is an error, where the original silently used
+//!   memory; `postgresql` is accepted as a synonym of `postgres`;
+//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message).
+//!
+//! # Secrets
+//!
+//! The root API key and the database URL live in [`Secret`], whose `Debug` is redacted, so
+//! `Settings` can be logged with `{:?}`.
+
+mod args;
+mod env;
+mod secret;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use args::SettingsArgs;
+pub use env::ENV_VARS;
+pub use secret::Secret;
+
+use crate::{Error, Result};
+
+/// An example configuration file with every key and its default (printed by
+/// `escrowgrid print-config`).
+pub const EXAMPLE_TOML: &str = include_str!("config/example.toml");
+
+/// Every setting of the `escrowgrid` binary.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Listening socket and process lifecycle.
+    pub server: ServerSettings,
+    /// Storage backend.
+    pub store: StoreSettings,
+    /// Root key.
+    pub auth: AuthSettings,
+    /// HTTP behaviour (CORS, proxy trust, optional endpoints).
+    pub http: HttpSettings,
+    /// General per-key rate limiter.
+    pub rate_limit: RateLimitConfig,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// `[server]`: where to listen and how to stop.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to bind (`HOST`, default `0.0.0.0`).
+    pub host: IpAddr,
+    /// Port to bind (`PORT`, default 4000).
+    pub port: u16,
+    /// `NODE_ENV`; `production` disables the localhost CORS fallback.
+    pub environment: Option<String>,
+    /// How long shutdown waits for in-flight requests (`SHUTDOWN_TIMEOUT_MS`, default 10 s).
+    pub shutdown_timeout_ms: u64,
+    /// Per-request timeout (`REQUEST_TIMEOUT_MS`, default 30 s).
+    pub request_timeout_ms: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 4000,
+            environment: None,
+            shutdown_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Which [`crate::store::EscrowStore`] backend to run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// In-process memory; data is lost on exit (the default).
+    #[default]
+    Memory,
+    /// PostgreSQL at `DATABASE_URL`.
+    Postgres,
+}
+
+impl StoreBackend {
+    /// The name echoed by `/health` (`memory` or `postgres`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// `[store]`: backend and database.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `STORE_BACKEND`.
+    pub backend: StoreBackend,
+    /// `DATABASE_URL` (secret: it may hold a password).
+    pub database_url: Option<Secret<String>>,
+    /// `DATABASE_POOL_MAX`, default 16.
+    pub pool_max: usize,
+    /// Apply pending migrations at start (`MIGRATE_ON_START`, flag `--no-migrate`).
+    pub migrate_on_start: bool,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Memory,
+            database_url: None,
+            pool_max: 16,
+            migrate_on_start: true,
+        }
+    }
+}
+
+/// `[auth]`: the root key.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `ROOT_API_KEY`; when unset, `serve` generates one and prints it once to stderr.
+    pub root_api_key: Option<Secret<String>>,
+    /// `ROOT_API_KEY_ALLOWED_IPS`; empty means any IP.
+    pub root_api_key_allowed_ips: Vec<IpAddr>,
+}
+
+/// `[http]`: CORS, proxy trust and optional endpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// `CORS_ALLOWED_ORIGINS`; unset means the original's localhost fallback outside production.
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// `TRUST_PROXY`: take the client IP from `X-Forwarded-For`.
+    pub trust_proxy: bool,
+    /// `METRICS_ENABLED`, default true.
+    pub metrics_enabled: bool,
+    /// `PUBLIC_DOCS_ENABLED`, default false.
+    pub public_docs_enabled: bool,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            cors_allowed_origins: None,
+            trust_proxy: false,
+            metrics_enabled: true,
+            public_docs_enabled: false,
+        }
+    }
+}
+
+/// `[rate_limit]`: the general per-key limiter.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// `RATE_LIMIT_ENABLED`, default false.
+    pub enabled: bool,
+    /// `RATE_LIMIT_WINDOW_MS`, default 60000.
+    pub window_ms: u64,
+    /// `RATE_LIMIT_MAX_REQUESTS`, default 1000.
+    pub max_requests: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            window_ms: 60_000,
+            max_requests: 1000,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default).
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `LOG_FORMAT`.
+    pub format: LogFormat,
+    /// `RUST_LOG`-style filter, default `info`.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+impl Settings {
+    /// Builds settings from the process: the optional file at `config_path`, the process
+    /// environment and the parsed flags.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the file cannot be read or parsed, a variable or flag is invalid,
+    /// or the result is inconsistent (see [`Settings::validate`]).
+    pub fn load(config_path: Option<&Path>, args: &SettingsArgs) -> Result<Self> {
+        let file = match config_path {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| Error::Config {
+                key: path.display().to_string(),
+                message: format!("cannot read config file: {e}"),
+            })?),
+            None => None,
+        };
+        Self::from_layers(file.as_deref(), &|name| std::env::var(name).ok(), args)
+    }
+
+    /// Layers defaults < `file` (TOML text) < `env` < `args`, then validates.
+    ///
+    /// # Errors
+    ///
+    /// As [`Settings::load`].
+    pub fn from_layers(
+        file: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+        args: &SettingsArgs,
+    ) -> Result<Self> {
+        let mut settings = match file {
+            Some(text) => toml::from_str(text).map_err(|e| Error::Config {
+                key: "config file".to_owned(),
+                message: e.to_string(),
+            })?,
+            None => Self::default(),
+        };
+        env::apply(&mut settings, env)?;
+        args.apply(&mut settings);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the cross-field rules.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the backend is postgres without a database URL, the pool size is
+    /// 0, or the rate limiter is enabled with a zero window or limit.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |key: &str, message: &str| {
+            Err(Error::Config {
+                key: key.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        if self.store.backend == StoreBackend::Postgres && self.store.database_url.is_none() {
+            return fail(
+                "DATABASE_URL",
+                "DATABASE_URL is required when STORE_BACKEND=postgres",
+            );
+        }
+        if self.store.pool_max == 0 {
+            return fail("DATABASE_POOL_MAX", "must be at least 1");
+        }
+        if self.rate_limit.enabled
+            && (self.rate_limit.window_ms == 0 || self.rate_limit.max_requests == 0)
+        {
+            return fail(
+                "RATE_LIMIT_WINDOW_MS",
+                "window and max requests must be positive when the rate limiter is enabled",
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether `NODE_ENV` is `production`.
+    pub fn production(&self) -> bool {
+        self.server.environment.as_deref() == Some("production")
+    }
+
+    /// The drain deadline for graceful shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.server.shutdown_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests;

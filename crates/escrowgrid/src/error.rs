@@ -58,6 +58,17 @@ pub enum Error {
     /// A storage failure.
     #[error(transparent)]
     Storage(#[from] gridstore::Error),
+    /// Invalid configuration: a bad environment variable, flag or configuration file.
+    #[error("invalid configuration {key}: {message}")]
+    Config {
+        /// The variable, flag or file at fault.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An I/O failure outside the store (binding the listener, serving connections).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl Error {

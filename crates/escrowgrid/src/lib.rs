@@ -5,6 +5,8 @@
 //! | layer | module |
 //! |---|---|
 //! | HTTP API (axum router, auth, rate limits, error mapping, OpenAPI) | [`api`] |
+//! | the `escrowgrid` command line (serve, migrate, print-config) and log setup | [`cli`] |
+//! | running the server: store + router + graceful shutdown | [`server`] |
 //! | typed configuration | [`config`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
 //! | the pure position state machine | [`lifecycle`] |
@@ -12,10 +14,12 @@
 //! | the crate's one error type | [`error`] |
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod lifecycle;
+pub mod server;
 pub mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;

@@ -246,6 +246,8 @@ impl From<crate::Error> for ApiError {
                 .with_details(config.0)
                 .store_kind("template_config"),
             Error::Storage(storage) => storage_error(&storage),
+            // Process-level errors (configuration, listener I/O) never come from a handler.
+            other @ (Error::Config { .. } | Error::Io(_)) => Self::internal(other),
         }
     }
 }

@@ -1,0 +1,268 @@
+//! `escrowgrid-loadgen`: drives `POST /positions` (+ `POST /positions/:id/transition` to
+//! FUNDED) at several client counts on the memory and PostgreSQL backends and, in the same
+//! run, the same SQL transactions through `pgbench` as the baseline. Prints a Markdown table.
+//!
+//! ```text
+//! cargo run --release -p bench -- --runs 3
+//! cargo run --release -p bench -- --backend postgres --clients 32 --duration-secs 20
+//! cargo run --release -p bench -- --url http://127.0.0.1:4000 --root-key $ROOT_API_KEY --backend memory
+//! ```
+
+mod client;
+mod load;
+mod pgbench;
+mod report;
+mod sql;
+mod stats;
+mod target;
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::load::{Fixture, LevelOutcome};
+use crate::report::Row;
+use crate::target::Target;
+
+/// Error type of the load generator (a binary: any error ends the run with a message).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Load generator for EscrowGrid with a pgbench baseline.
+#[derive(Debug, Parser)]
+#[command(name = "escrowgrid-loadgen", version, about)]
+struct Args {
+    /// Backends to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    backend: Backend,
+    /// Client counts (one keep-alive connection each).
+    #[arg(long, value_delimiter = ',', default_value = "1,4,32,256")]
+    clients: Vec<usize>,
+    /// Seconds per measured level.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Seconds of unmeasured warm-up per backend.
+    #[arg(long, default_value_t = 3)]
+    warmup_secs: u64,
+    /// Repetitions; the table shows medians.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Loads: `pairs` (create + transition) and/or `creates` (create only).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "pairs,creates"
+    )]
+    loads: Vec<Load>,
+    /// Target a running server instead of starting one in-process (http://host:port).
+    #[arg(long, requires = "root_key")]
+    url: Option<String>,
+    /// Root key of the `--url` server.
+    #[arg(long)]
+    root_key: Option<String>,
+    /// PostgreSQL for the in-process server and pgbench, instead of a throwaway testkit server.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Pool size of the in-process server.
+    #[arg(long, default_value_t = 16)]
+    pool_max: usize,
+    /// Skip the pgbench baseline.
+    #[arg(long)]
+    no_pgbench: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    Memory,
+    Postgres,
+    Both,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Load {
+    Pairs,
+    Creates,
+}
+
+/// pgbench needs one server connection per client; testkit servers allow 200 in total.
+const PGBENCH_MAX_CLIENTS: usize = 150;
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("escrowgrid-loadgen: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("escrowgrid-loadgen: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), BoxError> {
+    let mut backends = Vec::new();
+    if matches!(args.backend, Backend::Memory | Backend::Both) {
+        backends.push("memory");
+    }
+    if matches!(args.backend, Backend::Postgres | Backend::Both) {
+        backends.push("postgres");
+    }
+    let load_before = load_average();
+    let mut all_runs: Vec<Vec<Row>> = Vec::new();
+    for backend in backends {
+        let target = match (&args.url, backend) {
+            (Some(url), _) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
+            (None, "memory") => Target::memory().await?,
+            (None, _) => Target::postgres(args.database_url.clone(), args.pool_max).await?,
+        };
+        let fixture = load::fixture(&target.authority, &target.root_key).await?;
+        progress(&format!("{backend}: warm-up {} s", args.warmup_secs));
+        load::run_level(&fixture, 4, Duration::from_secs(args.warmup_secs), true).await?;
+        for run in 0..args.runs {
+            let rows = measure(args, backend, &fixture, target.database_url.as_deref()).await?;
+            if all_runs.len() <= run {
+                all_runs.push(Vec::new());
+            }
+            all_runs[run].extend(rows);
+        }
+        target.stop().await?;
+    }
+    let medians: Vec<Row> = (0..all_runs.first().map_or(0, Vec::len))
+        .filter_map(|i| {
+            let same: Vec<Row> = all_runs
+                .iter()
+                .filter_map(|rows| rows.get(i).cloned())
+                .collect();
+            Row::median_of(&same)
+        })
+        .collect();
+    let mut out = std::io::stdout();
+    writeln!(
+        out,
+        "\n{} s per level, {} run(s), medians shown; load average before: {}, after: {}\n\n{}",
+        args.duration_secs,
+        args.runs,
+        load_before,
+        load_average(),
+        report::table(&medians)
+    )?;
+    Ok(())
+}
+
+async fn measure(
+    args: &Args,
+    backend: &'static str,
+    fixture: &Fixture,
+    database_url: Option<&str>,
+) -> Result<Vec<Row>, BoxError> {
+    let duration = Duration::from_secs(args.duration_secs);
+    let mut rows = Vec::new();
+    for load in &args.loads {
+        for &clients in &args.clients {
+            let pairs = *load == Load::Pairs;
+            let name = if pairs { "pairs" } else { "creates" };
+            progress(&format!("{backend}: {name} with {clients} clients"));
+            let outcome = load::run_level(fixture, clients, duration, pairs).await?;
+            rows.push(http_row(backend, name, clients, pairs, outcome));
+        }
+    }
+    let pgbench = match (database_url, args.no_pgbench) {
+        (Some(url), false) => Some((
+            url,
+            pgbench::find()
+                .ok_or("pgbench not found; install postgresql-client or pass --no-pgbench")?,
+        )),
+        _ => None,
+    };
+    if let Some((url, pgbench)) = pgbench {
+        let ids = pgbench::BaselineIds::of(fixture);
+        for &clients in args.clients.iter().filter(|&&c| c <= PGBENCH_MAX_CLIENTS) {
+            progress(&format!("{backend}: pgbench with {clients} clients"));
+            let url = url.to_owned();
+            let (ids, pgbench) = (ids.clone(), pgbench.clone());
+            let mut b = tokio::task::spawn_blocking(move || {
+                pgbench::run(
+                    &pgbench,
+                    &url,
+                    &ids,
+                    clients,
+                    pgbench::Limit::Duration(duration),
+                )
+            })
+            .await??;
+            rows.push(Row {
+                backend,
+                load: "pgbench",
+                clients,
+                pairs_per_s: Some(b.tps),
+                creates_per_s: b.tps,
+                create_ms: None,
+                transition_ms: None,
+                pair_ms: quantiles(&mut b.pair_latency),
+                cpu_us_per_request: None,
+                errors: b.failed,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn http_row(
+    backend: &'static str,
+    load: &'static str,
+    clients: usize,
+    pairs: bool,
+    mut o: LevelOutcome,
+) -> Row {
+    let secs = o.elapsed.as_secs_f64().max(1e-9);
+    #[allow(clippy::cast_precision_loss)]
+    let per_s = |n: u64| n as f64 / secs;
+    Row {
+        backend,
+        load,
+        clients,
+        pairs_per_s: pairs.then(|| per_s(o.transitions)),
+        creates_per_s: per_s(o.creates),
+        create_ms: quantiles(&mut o.create_latency),
+        transition_ms: quantiles(&mut o.transition_latency),
+        pair_ms: quantiles(&mut o.pair_latency),
+        #[allow(clippy::cast_precision_loss)]
+        cpu_us_per_request: o
+            .cpu
+            .filter(|_| o.creates + o.transitions > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / (o.creates + o.transitions) as f64),
+        errors: o.errors.values().sum(),
+    }
+}
+
+fn quantiles(s: &mut stats::Samples) -> Option<(f64, f64)> {
+    Some((s.quantile_ms(0.5)?, s.quantile_ms(0.99)?))
+}
+
+/// The 1/5/15-minute load averages (other processes compete for the same cores).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+fn progress(message: &str) {
+    eprintln!("escrowgrid-loadgen: {message}");
+}

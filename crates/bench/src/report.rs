@@ -1,0 +1,110 @@
+//! Result rows, medians over runs, and the printed table.
+
+use std::fmt::Write as _;
+
+/// One measured configuration (medians over runs once [`Row::median_of`] is applied).
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// `memory` or `postgres`.
+    pub backend: &'static str,
+    /// `pairs`, `creates` or `pgbench`.
+    pub load: &'static str,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Complete create + transition pairs per second (pairs and pgbench loads).
+    pub pairs_per_s: Option<f64>,
+    /// Successful creates per second.
+    pub creates_per_s: f64,
+    /// Create latency p50 / p99 in ms.
+    pub create_ms: Option<(f64, f64)>,
+    /// Transition latency p50 / p99 in ms.
+    pub transition_ms: Option<(f64, f64)>,
+    /// Pair latency p50 / p99 in ms.
+    pub pair_ms: Option<(f64, f64)>,
+    /// CPU microseconds of this process (load generator + in-process server) per request.
+    pub cpu_us_per_request: Option<f64>,
+    /// Unexpected responses or failed pgbench transactions.
+    pub errors: u64,
+}
+
+impl Row {
+    /// The field-wise median of the same configuration measured in several runs.
+    pub fn median_of(runs: &[Row]) -> Option<Row> {
+        let first = runs.first()?;
+        let med = |f: &dyn Fn(&Row) -> Option<f64>| {
+            let mut v: Vec<f64> = runs.iter().filter_map(f).collect();
+            crate::stats::median(&mut v)
+        };
+        let pair = |f: &dyn Fn(&Row) -> Option<(f64, f64)>| {
+            Some((med(&|r| f(r).map(|p| p.0))?, med(&|r| f(r).map(|p| p.1))?))
+        };
+        Some(Row {
+            backend: first.backend,
+            load: first.load,
+            clients: first.clients,
+            pairs_per_s: med(&|r| r.pairs_per_s),
+            creates_per_s: med(&|r| Some(r.creates_per_s)).unwrap_or(0.0),
+            create_ms: pair(&|r| r.create_ms),
+            transition_ms: pair(&|r| r.transition_ms),
+            pair_ms: pair(&|r| r.pair_ms),
+            cpu_us_per_request: med(&|r| r.cpu_us_per_request),
+            errors: runs.iter().map(|r| r.errors).sum(),
+        })
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
+}
+
+fn lat(v: Option<(f64, f64)>) -> String {
+    v.map_or_else(
+        || "-".to_owned(),
+        |(p50, p99)| format!("{p50:.2} / {p99:.2}"),
+    )
+}
+
+/// Renders rows as a Markdown table, followed by HTTP/pgbench ratios for PostgreSQL.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "| backend | load | clients | pairs/s | creates/s | create p50 / p99 ms | \
+         transition p50 / p99 ms | pair p50 / p99 ms | CPU µs/request | errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.backend,
+            r.load,
+            r.clients,
+            num(r.pairs_per_s),
+            num(Some(r.creates_per_s)),
+            lat(r.create_ms),
+            lat(r.transition_ms),
+            lat(r.pair_ms),
+            num(r.cpu_us_per_request),
+            r.errors
+        );
+    }
+    let ratios: Vec<String> = rows
+        .iter()
+        .filter(|r| r.backend == "postgres" && r.load == "pairs")
+        .filter_map(|http| {
+            let base = rows
+                .iter()
+                .find(|b| b.load == "pgbench" && b.clients == http.clients)?;
+            let ratio = http.pairs_per_s? / base.pairs_per_s?;
+            Some(format!("{} clients: {:.0}%", http.clients, ratio * 100.0))
+        })
+        .collect();
+    if !ratios.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nPostgreSQL HTTP pairs/s as a share of the pgbench baseline: {}",
+            ratios.join(", ")
+        );
+    }
+    out
+}

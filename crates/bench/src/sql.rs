@@ -1,0 +1,50 @@
+//! The PostgreSQL store's write statements for create and transition, as pgbench templates.
+//!
+//! They mirror the statements of `escrowgrid::store::postgres` (`positions.rs`
+//! `INSERT_POSITION`, `ledger.rs` `INSERT_LEDGER`, `audit.rs` `INSERT_AUDIT`, `transition.rs`
+//! `UPDATE_POSITION` and `INSERT_EVENT`: same tables, columns and values; new positions start at
+//! version 1) with pgbench variables instead of bind parameters: `{pos}` is the position id
+//! expression, `{id}` a unique suffix, `:inst`, `:asset` and `:key` come from `pgbench -D`.
+//! A test runs the generated script against the migrated schema, so drift fails the build.
+
+/// `POST /positions`: position, `POSITION_CREATED` ledger event and audit row.
+pub const CREATE: &[&str] = &[
+    "insert into positions (id, institution_id, asset_id, holder_reference, currency, amount, \
+     state, external_reference, version, created_at, updated_at) \
+     values ({pos}, :inst, :asset, 'holder-' || :client_id, 'USD', 1250.5, 'CREATED', null, 1, \
+     now(), now())",
+    "insert into ledger_events (id, institution_id, kind, position_id, at, previous_state, \
+     new_state, payload, created_at) \
+     values ('led_c_' || {id}, :inst, 'POSITION_CREATED', {pos}, now(), null, 'CREATED', \
+     jsonb_build_object('institutionId', :inst::text, 'assetId', :asset::text, 'currency', 'USD', \
+     'amount', 1250.5, 'requestId', 'req_' || {id}), now())",
+    "insert into audit_events (id, occurred_at, created_at, request_id, api_key_id, \
+     institution_id, method, path, action, outcome, resource_type, resource_id, payload, error, \
+     status_code, client_ip) \
+     values ('aud_c_' || {id}, now(), now(), 'req_' || {id}, :key, :inst, 'POST', '/positions', \
+     'POSITION_CREATED', 'success', 'position', {pos}, \
+     jsonb_build_object('institutionId', :inst::text, 'assetId', :asset::text, \
+     'holderReference', 'holder-' || :client_id, 'currency', 'USD', 'amount', 1250.5), null, \
+     201, '127.0.0.1')",
+];
+
+/// `POST /positions/:id/transition` to FUNDED: versioned update, lifecycle event, ledger event
+/// and audit row.
+pub const TRANSITION: &[&str] = &[
+    "update positions set state = 'FUNDED', version = version + 1, updated_at = now() \
+     where id = {pos} and institution_id = :inst and version = 1",
+    "insert into position_events (id, position_id, from_state, to_state, reason, at, metadata, \
+     created_at) \
+     values ('ple_' || {id}, {pos}, 'CREATED', 'FUNDED', 'loadgen', now(), null, now())",
+    "insert into ledger_events (id, institution_id, kind, position_id, at, previous_state, \
+     new_state, payload, created_at) \
+     values ('led_t_' || {id}, :inst, 'POSITION_STATE_CHANGED', {pos}, now(), 'CREATED', \
+     'FUNDED', jsonb_build_object('reason', 'loadgen'), now())",
+    "insert into audit_events (id, occurred_at, created_at, request_id, api_key_id, \
+     institution_id, method, path, action, outcome, resource_type, resource_id, payload, error, \
+     status_code, client_ip) \
+     values ('aud_t_' || {id}, now(), now(), 'req_t_' || {id}, :key, :inst, 'POST', \
+     '/positions/' || {pos} || '/transition', 'POSITION_TRANSITIONED', 'success', 'position', \
+     {pos}, jsonb_build_object('fromState', 'CREATED', 'toState', 'FUNDED'), null, 200, \
+     '127.0.0.1')",
+];

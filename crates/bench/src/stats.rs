@@ -1,0 +1,98 @@
+//! Latency samples and summaries.
+
+use std::time::Duration;
+
+/// Latency samples of one request kind, in microseconds.
+#[derive(Debug, Default, Clone)]
+pub struct Samples(Vec<u32>);
+
+impl Samples {
+    /// Records one latency.
+    pub fn push(&mut self, latency: Duration) {
+        self.0
+            .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
+    }
+
+    /// Moves every sample of `other` into `self`.
+    pub fn absorb(&mut self, mut other: Samples) {
+        self.0.append(&mut other.0);
+    }
+
+    /// The `q`-quantile (0.0..=1.0, nearest rank) in milliseconds, or `None` without samples.
+    pub fn quantile_ms(&mut self, q: f64) -> Option<f64> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.sort_unstable();
+        let last = self.0.len() - 1;
+        // Nearest-rank index; both conversions are exact for any realistic sample count.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let rank = ((q * last as f64).round() as usize).min(last);
+        Some(f64::from(self.0[rank]) / 1000.0)
+    }
+}
+
+/// The median of a few measurements (runs), or `None` when empty.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
+/// CPU time (user + system, all threads) of this process so far, from `/proc/self/stat`
+/// (Linux; `None` elsewhere). `/proc` counts in USER_HZ = 100 ticks per second.
+pub fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may contain spaces: count fields after its closing paren.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_use_the_nearest_rank() {
+        let mut s = Samples::default();
+        for ms in 1..=100_u64 {
+            s.push(Duration::from_millis(ms));
+        }
+        assert_eq!(s.quantile_ms(0.5), Some(51.0));
+        assert_eq!(s.quantile_ms(0.99), Some(99.0));
+        assert_eq!(s.quantile_ms(1.0), Some(100.0));
+    }
+
+    #[test]
+    fn process_cpu_time_is_readable_and_grows() {
+        let before = process_cpu().expect("linux /proc");
+        let mut x = 0_u64;
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        assert!(x != 1);
+        assert!(process_cpu().expect("linux /proc") >= before);
+    }
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_pair() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! The server under load: started in-process on `127.0.0.1:0` (memory, or PostgreSQL from
+//! testkit or `--database-url`), or an external one at `--url`.
+
+use escrowgrid::config::{Secret, Settings, StoreBackend};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::BoxError;
+
+/// A running server and what it runs on. Dropping it stops everything it started.
+#[derive(Debug)]
+pub struct Target {
+    /// `host:port`.
+    pub authority: String,
+    /// The root key, for the fixture.
+    pub root_key: String,
+    /// The database the server uses, for the pgbench baseline.
+    pub database_url: Option<String>,
+    server: Option<(oneshot::Sender<()>, JoinHandle<escrowgrid::Result<()>>)>,
+    // Declared in drop order: the database before its server.
+    _database: Option<testkit::TestDatabase>,
+    _postgres: Option<testkit::TestPostgres>,
+}
+
+const ROOT_KEY: &str = "root_loadgen_0123456789abcdef0123456789abcdef0123";
+
+impl Target {
+    /// An in-process server on the memory backend.
+    pub async fn memory() -> Result<Self, BoxError> {
+        let mut settings = Settings::default();
+        settings.store.backend = StoreBackend::Memory;
+        Self::start(settings, None, None, None).await
+    }
+
+    /// An in-process server on PostgreSQL: `database_url` if given, else a fresh database on
+    /// a throwaway testkit server (durability off, as in the tests).
+    pub async fn postgres(database_url: Option<String>, pool_max: usize) -> Result<Self, BoxError> {
+        let (url, database, postgres) = match database_url {
+            Some(url) => (url, None, None),
+            None => {
+                let postgres = tokio::task::spawn_blocking(testkit::TestPostgres::start).await??;
+                let database = postgres.create_database().await;
+                (database.url().to_owned(), Some(database), Some(postgres))
+            }
+        };
+        let mut settings = Settings::default();
+        settings.store.backend = StoreBackend::Postgres;
+        settings.store.database_url = Some(Secret::new(url.clone()));
+        settings.store.pool_max = pool_max;
+        Self::start(settings, Some(url), database, postgres).await
+    }
+
+    /// A server started elsewhere.
+    pub fn external(url: &str, root_key: &str) -> Result<Self, BoxError> {
+        let authority = url
+            .strip_prefix("http://")
+            .ok_or("--url must start with http:// (no TLS in the load generator)")?
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Self {
+            authority,
+            root_key: root_key.to_owned(),
+            database_url: None,
+            server: None,
+            _database: None,
+            _postgres: None,
+        })
+    }
+
+    async fn start(
+        mut settings: Settings,
+        database_url: Option<String>,
+        database: Option<testkit::TestDatabase>,
+        postgres: Option<testkit::TestPostgres>,
+    ) -> Result<Self, BoxError> {
+        settings.auth.root_api_key = Some(Secret::new(ROOT_KEY.to_owned()));
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let authority = listener.local_addr()?.to_string();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(escrowgrid::server::serve(settings, listener, async move {
+            let _ = stop_rx.await;
+        }));
+        Ok(Self {
+            authority,
+            root_key: ROOT_KEY.to_owned(),
+            database_url,
+            server: Some((stop_tx, task)),
+            _database: database,
+            _postgres: postgres,
+        })
+    }
+
+    /// Stops the in-process server (if any) and waits for it to drain.
+    pub async fn stop(mut self) -> Result<(), BoxError> {
+        if let Some((stop, task)) = self.server.take() {
+            let _ = stop.send(());
+            task.await??;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! The command-line layer: one flag per environment variable, with the same meaning.
+//!
+//! Flags are plain `Option`s (clap does not read the environment here: the environment layer
+//! is applied by [`super::env`] from an injectable lookup so tests never mutate the process
+//! environment). A flag that is given wins over everything else.
+
+use std::net::IpAddr;
+
+use clap::Args;
+
+use super::{LogFormat, Secret, Settings, StoreBackend};
+
+/// Flags of `escrowgrid serve` (and the store flags of `escrowgrid migrate`).
+///
+/// Each flag overrides the environment variable named in its help text.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SettingsArgs {
+    /// Address to bind [env: HOST]
+    #[arg(long)]
+    pub host: Option<IpAddr>,
+    /// Port to bind [env: PORT]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Deployment environment; `production` disables the localhost CORS fallback [env: NODE_ENV]
+    #[arg(long)]
+    pub node_env: Option<String>,
+    /// Milliseconds shutdown waits for in-flight requests [env: SHUTDOWN_TIMEOUT_MS]
+    #[arg(long)]
+    pub shutdown_timeout_ms: Option<u64>,
+    /// Per-request timeout in milliseconds [env: REQUEST_TIMEOUT_MS]
+    #[arg(long)]
+    pub request_timeout_ms: Option<u64>,
+    /// `memory` or `postgres` [env: STORE_BACKEND]
+    #[arg(long, value_parser = parse_backend)]
+    pub store_backend: Option<StoreBackend>,
+    /// PostgreSQL URL [env: DATABASE_URL]
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Connection pool size [env: DATABASE_POOL_MAX]
+    #[arg(long)]
+    pub database_pool_max: Option<usize>,
+    /// Do not apply pending migrations at start [env: MIGRATE_ON_START=false]
+    #[arg(long)]
+    pub no_migrate: bool,
+    /// Root API key; prefer the environment (flags show in `ps`) [env: ROOT_API_KEY]
+    #[arg(long)]
+    pub root_api_key: Option<String>,
+    /// Comma list of IPs allowed to use the root key [env: ROOT_API_KEY_ALLOWED_IPS]
+    #[arg(long, value_delimiter = ',')]
+    pub root_api_key_allowed_ips: Option<Vec<IpAddr>>,
+    /// Comma list of allowed CORS origins [env: CORS_ALLOWED_ORIGINS]
+    #[arg(long, value_delimiter = ',')]
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// Trust X-Forwarded-For for the client IP [env: TRUST_PROXY]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub trust_proxy: Option<bool>,
+    /// Serve the metrics endpoints [env: METRICS_ENABLED]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub metrics_enabled: Option<bool>,
+    /// Serve /openapi.json without a key [env: PUBLIC_DOCS_ENABLED]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub public_docs_enabled: Option<bool>,
+    /// Enable the general per-key rate limiter [env: RATE_LIMIT_ENABLED]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub rate_limit_enabled: Option<bool>,
+    /// Rate-limit window in milliseconds [env: RATE_LIMIT_WINDOW_MS]
+    #[arg(long)]
+    pub rate_limit_window_ms: Option<u64>,
+    /// Requests allowed per window and key [env: RATE_LIMIT_MAX_REQUESTS]
+    #[arg(long)]
+    pub rate_limit_max_requests: Option<u32>,
+    /// `json` or `text` [env: LOG_FORMAT]
+    #[arg(long, value_parser = parse_log_format)]
+    pub log_format: Option<LogFormat>,
+    /// Log filter, e.g. `info,escrowgrid=debug` [env: RUST_LOG]
+    #[arg(long)]
+    pub log_filter: Option<String>,
+}
+
+impl SettingsArgs {
+    /// Overwrites every setting whose flag was given.
+    pub(super) fn apply(&self, settings: &mut Settings) {
+        let s = settings;
+        set(&mut s.server.host, self.host);
+        set(&mut s.server.port, self.port);
+        if let Some(v) = &self.node_env {
+            s.server.environment = Some(v.clone());
+        }
+        set(&mut s.server.shutdown_timeout_ms, self.shutdown_timeout_ms);
+        set(&mut s.server.request_timeout_ms, self.request_timeout_ms);
+        set(&mut s.store.backend, self.store_backend);
+        if let Some(v) = &self.database_url {
+            s.store.database_url = Some(Secret::new(v.clone()));
+        }
+        set(&mut s.store.pool_max, self.database_pool_max);
+        if self.no_migrate {
+            s.store.migrate_on_start = false;
+        }
+        if let Some(v) = &self.root_api_key {
+            s.auth.root_api_key = Some(Secret::new(v.clone()));
+        }
+        if let Some(v) = &self.root_api_key_allowed_ips {
+            s.auth.root_api_key_allowed_ips.clone_from(v);
+        }
+        if let Some(v) = &self.cors_allowed_origins {
+            s.http.cors_allowed_origins = Some(v.clone());
+        }
+        set(&mut s.http.trust_proxy, self.trust_proxy);
+        set(&mut s.http.metrics_enabled, self.metrics_enabled);
+        set(&mut s.http.public_docs_enabled, self.public_docs_enabled);
+        set(&mut s.rate_limit.enabled, self.rate_limit_enabled);
+        set(&mut s.rate_limit.window_ms, self.rate_limit_window_ms);
+        set(&mut s.rate_limit.max_requests, self.rate_limit_max_requests);
+        set(&mut s.log.format, self.log_format);
+        if let Some(v) = &self.log_filter {
+            s.log.filter.clone_from(v);
+        }
+    }
+}
+
+fn set<T>(target: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *target = v;
+    }
+}
+
+fn parse_backend(s: &str) -> Result<StoreBackend, String> {
+    s.parse()
+}
+
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    s.parse()
+}

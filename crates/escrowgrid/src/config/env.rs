@@ -1,0 +1,200 @@
+//! The environment layer: the original service's variable names and parse rules.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use super::{LogFormat, Secret, Settings, StoreBackend};
+use crate::{Error, Result};
+
+/// Every environment variable of the environment layer, with a one-line meaning.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("HOST", "address to bind (default 0.0.0.0)"),
+    ("PORT", "port to bind (default 4000; garbage is an error)"),
+    (
+        "NODE_ENV",
+        "`production` disables the localhost CORS fallback",
+    ),
+    (
+        "SHUTDOWN_TIMEOUT_MS",
+        "how long shutdown waits for in-flight requests (default 10000)",
+    ),
+    ("REQUEST_TIMEOUT_MS", "per-request timeout (default 30000)"),
+    (
+        "STORE_BACKEND",
+        "`memory` (default) or `postgres`; anything else is an error",
+    ),
+    (
+        "DATABASE_URL",
+        "PostgreSQL URL, required when STORE_BACKEND=postgres (secret)",
+    ),
+    ("DATABASE_POOL_MAX", "connection pool size (default 16)"),
+    (
+        "MIGRATE_ON_START",
+        "apply pending migrations at start (default true; only `false` disables)",
+    ),
+    (
+        "ROOT_API_KEY",
+        "root key (secret); generated and printed once when unset",
+    ),
+    (
+        "ROOT_API_KEY_ALLOWED_IPS",
+        "comma list of IPs allowed to use the root key",
+    ),
+    ("CORS_ALLOWED_ORIGINS", "comma list of allowed origins"),
+    ("TRUST_PROXY", "trust X-Forwarded-For (only `true` enables)"),
+    (
+        "METRICS_ENABLED",
+        "metrics endpoints (default true; only `false` disables)",
+    ),
+    (
+        "PUBLIC_DOCS_ENABLED",
+        "serve /openapi.json without a key (only `true` enables)",
+    ),
+    (
+        "RATE_LIMIT_ENABLED",
+        "general per-key rate limiter (only `true` enables)",
+    ),
+    ("RATE_LIMIT_WINDOW_MS", "rate-limit window (default 60000)"),
+    (
+        "RATE_LIMIT_MAX_REQUESTS",
+        "requests per window (default 1000)",
+    ),
+    ("LOG_FORMAT", "`json` (default) or `text`"),
+    (
+        "RUST_LOG",
+        "log filter, e.g. `info,escrowgrid=debug` (default info)",
+    ),
+];
+
+/// Overwrites every setting whose environment variable is set (and not blank).
+pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    let get = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+
+    if let Some(v) = get("HOST") {
+        settings.server.host = parse("HOST", &v)?;
+    }
+    if let Some(v) = get("PORT") {
+        settings.server.port = parse("PORT", &v)?;
+    }
+    if let Some(v) = get("NODE_ENV") {
+        settings.server.environment = Some(v);
+    }
+    if let Some(v) = get("SHUTDOWN_TIMEOUT_MS") {
+        settings.server.shutdown_timeout_ms = parse("SHUTDOWN_TIMEOUT_MS", &v)?;
+    }
+    if let Some(v) = get("REQUEST_TIMEOUT_MS") {
+        settings.server.request_timeout_ms = parse("REQUEST_TIMEOUT_MS", &v)?;
+    }
+    if let Some(v) = get("STORE_BACKEND") {
+        settings.store.backend = parse("STORE_BACKEND", &v)?;
+    }
+    if let Some(v) = get("DATABASE_URL") {
+        settings.store.database_url = Some(Secret::new(v));
+    }
+    if let Some(v) = get("DATABASE_POOL_MAX") {
+        settings.store.pool_max = parse("DATABASE_POOL_MAX", &v)?;
+    }
+    if let Some(v) = get("MIGRATE_ON_START") {
+        settings.store.migrate_on_start = unless_false(&v);
+    }
+    if let Some(v) = get("ROOT_API_KEY") {
+        settings.auth.root_api_key = Some(Secret::new(v));
+    }
+    if let Some(v) = get("ROOT_API_KEY_ALLOWED_IPS") {
+        settings.auth.root_api_key_allowed_ips = parse_ips("ROOT_API_KEY_ALLOWED_IPS", &v)?;
+    }
+    if let Some(v) = get("CORS_ALLOWED_ORIGINS") {
+        settings.http.cors_allowed_origins = Some(split_list(&v));
+    }
+    if let Some(v) = get("TRUST_PROXY") {
+        settings.http.trust_proxy = only_true(&v);
+    }
+    if let Some(v) = get("METRICS_ENABLED") {
+        settings.http.metrics_enabled = unless_false(&v);
+    }
+    if let Some(v) = get("PUBLIC_DOCS_ENABLED") {
+        settings.http.public_docs_enabled = only_true(&v);
+    }
+    if let Some(v) = get("RATE_LIMIT_ENABLED") {
+        settings.rate_limit.enabled = only_true(&v);
+    }
+    if let Some(v) = get("RATE_LIMIT_WINDOW_MS") {
+        settings.rate_limit.window_ms = parse("RATE_LIMIT_WINDOW_MS", &v)?;
+    }
+    if let Some(v) = get("RATE_LIMIT_MAX_REQUESTS") {
+        settings.rate_limit.max_requests = parse("RATE_LIMIT_MAX_REQUESTS", &v)?;
+    }
+    if let Some(v) = get("LOG_FORMAT") {
+        settings.log.format = parse("LOG_FORMAT", &v)?;
+    }
+    if let Some(v) = get("RUST_LOG") {
+        settings.log.filter = v;
+    }
+    Ok(())
+}
+
+/// The original's rule for opt-in flags: exactly `true` enables, anything else disables.
+pub(super) fn only_true(value: &str) -> bool {
+    value == "true"
+}
+
+/// The original's rule for opt-out flags: exactly `false` disables, anything else enables.
+pub(super) fn unless_false(value: &str) -> bool {
+    value != "false"
+}
+
+/// Splits a comma list, trimming entries and dropping empty ones.
+pub(super) fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parses a comma list of IP addresses; `::ffff:a.b.c.d` is kept as written (the API matches
+/// IPv4-mapped addresses both ways).
+pub(super) fn parse_ips(key: &str, value: &str) -> Result<Vec<IpAddr>> {
+    split_list(value).iter().map(|ip| parse(key, ip)).collect()
+}
+
+/// Parses one value, naming the variable in the error.
+pub(super) fn parse<T>(key: &str, value: &str) -> Result<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e: T::Err| Error::Config {
+        key: key.to_owned(),
+        message: format!("cannot parse {value:?}: {e}"),
+    })
+}
+
+impl FromStr for StoreBackend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "memory" => Ok(Self::Memory),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            _ => Err("expected `memory` or `postgres`".to_owned()),
+        }
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "text" => Ok(Self::Text),
+            _ => Err("expected `json` or `text`".to_owned()),
+        }
+    }
+}

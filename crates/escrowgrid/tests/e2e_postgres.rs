@@ -1,0 +1,16 @@
+//! End-to-end tests: the real server (in-process `serve`, or the `escrowgrid` binary) over a
+//! real socket on PostgreSQL from testkit.
+
+mod e2e {
+    pub mod client;
+    pub mod flows;
+    pub mod server;
+
+    mod cli;
+    mod concurrency;
+    mod idempotency;
+    mod lifecycle;
+    mod readiness;
+    mod restart;
+    mod shutdown;
+}
