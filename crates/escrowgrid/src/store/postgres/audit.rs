@@ -54,6 +54,27 @@ where ($1::text is null or institution_id = $1)
   and ($8::timestamptz is null or occurred_at >= $8)
   and ($9::timestamptz is null or occurred_at <= $9)";
 
+/// Inserts an entity row (`sql` with `params`) and its audit row, pipelined in that order on
+/// the caller's transaction: both statements are prepared, then sent together, and the first
+/// error wins. Used by every create that writes no ledger event.
+pub(super) async fn insert_entity_with_audit<C: GenericClient>(
+    db: &Db<'_, C>,
+    sql: &str,
+    params: &Params<'_>,
+    event: &AuditEvent,
+) -> gridstore::Result<()> {
+    let (insert_entity, insert_audit) =
+        tokio::try_join!(db.prepare(sql), db.prepare(INSERT_AUDIT))?;
+    let (inserted, audited) = tokio::join!(
+        biased;
+        db.execute_prepared(&insert_entity, params),
+        insert(db, &insert_audit, event),
+    );
+    inserted?;
+    audited?;
+    Ok(())
+}
+
 /// Inserts one audit row with `statement`, prepared from [`INSERT_AUDIT`].
 pub(super) async fn insert<C: GenericClient>(
     db: &Db<'_, C>,

@@ -116,17 +116,7 @@ impl PgEscrowStore {
             &institution.created_at,
             &institution.updated_at,
         ];
-        let (insert, insert_audit) = tokio::try_join!(
-            db.prepare(INSERT_INSTITUTION),
-            db.prepare(audit::INSERT_AUDIT)
-        )?;
-        let (inserted, audited) = tokio::join!(
-            biased;
-            db.execute_prepared(&insert, params),
-            audit::insert(&db, &insert_audit, &event),
-        );
-        inserted?;
-        audited?;
+        audit::insert_entity_with_audit(&db, INSERT_INSTITUTION, params, &event).await?;
         commit(tx).await?;
         Ok(institution)
     }
@@ -185,15 +175,7 @@ impl PgEscrowStore {
             &template.created_at,
             &template.updated_at,
         ];
-        let (insert, insert_audit) =
-            tokio::try_join!(db.prepare(INSERT_TEMPLATE), db.prepare(audit::INSERT_AUDIT))?;
-        let (inserted, audited) = tokio::join!(
-            biased;
-            db.execute_prepared(&insert, params),
-            audit::insert(&db, &insert_audit, &event),
-        );
-        inserted?;
-        audited?;
+        audit::insert_entity_with_audit(&db, INSERT_TEMPLATE, params, &event).await?;
         commit(tx).await?;
         Ok(template)
     }
@@ -255,15 +237,7 @@ impl PgEscrowStore {
             &asset.created_at,
             &asset.updated_at,
         ];
-        let (insert, insert_audit) =
-            tokio::try_join!(db.prepare(INSERT_ASSET), db.prepare(audit::INSERT_AUDIT))?;
-        let (inserted, audited) = tokio::join!(
-            biased;
-            db.execute_prepared(&insert, params),
-            audit::insert(&db, &insert_audit, &event),
-        );
-        inserted?;
-        audited?;
+        audit::insert_entity_with_audit(&db, INSERT_ASSET, params, &event).await?;
         commit(tx).await?;
         Ok(asset)
     }

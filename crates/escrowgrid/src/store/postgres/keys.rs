@@ -61,15 +61,7 @@ impl PgEscrowStore {
             &api_key.created_at,
             &api_key.revoked_at,
         ];
-        let (insert, insert_audit) =
-            tokio::try_join!(db.prepare(INSERT_KEY), db.prepare(audit::INSERT_AUDIT))?;
-        let (inserted, audited) = tokio::join!(
-            biased;
-            db.execute_prepared(&insert, params),
-            audit::insert(&db, &insert_audit, &event),
-        );
-        inserted?;
-        audited?;
+        audit::insert_entity_with_audit(&db, INSERT_KEY, params, &event).await?;
         commit(tx).await?;
         Ok(CreatedApiKey { api_key, token })
     }
