@@ -24,4 +24,4 @@ pub mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageCause};

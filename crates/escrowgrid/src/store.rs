@@ -51,6 +51,7 @@
 
 mod idempotency;
 pub mod memory;
+mod pool;
 pub mod postgres;
 mod query;
 pub mod records;
@@ -66,6 +67,7 @@ use crate::domain::{
 };
 
 pub use idempotency::{IDEMPOTENCY_LEASE, IDEMPOTENCY_TTL, Reservation, StoredResponse};
+pub use pool::PoolStatus;
 pub use query::{
     AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated,
     PositionFilter, Scope, TemplateFilter,
@@ -73,13 +75,20 @@ pub use query::{
 
 /// Persistence of every EscrowGrid entity. Object-safe: use it as `Arc<dyn EscrowStore>`.
 ///
-/// Errors common to every method: [`crate::Error::Storage`] for backend failures. Writes also
+/// Errors common to every method: the storage variants of [`crate::Error`]
+/// (`Unavailable`, `Timeout`, `Contention`, `CommitOutcomeUnknown`, `Storage`) for backend
+/// failures, classified by the store so that callers never see a backend type. Writes also
 /// return [`crate::Error::Validation`] for invalid input and [`crate::Error::NotFound`] for a
 /// missing or out-of-scope institution / parent.
 #[async_trait]
 pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     /// Checks that the backend can serve requests (readiness).
     async fn health(&self) -> Result<()>;
+
+    /// The connection pool's gauges, for backends that have a pool (`None` otherwise).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
 
     // ---- institutions ----
 

@@ -21,7 +21,6 @@ struct Inner {
     settings: ApiSettings,
     metrics: MetricsRegistry,
     limiters: RateLimiters,
-    pool: Option<gridstore::postgres::PgPool>,
 }
 
 impl AppState {
@@ -34,30 +33,7 @@ impl AppState {
                 settings,
                 metrics: MetricsRegistry::default(),
                 limiters,
-                pool: None,
             }),
-        }
-    }
-
-    /// Attaches the PostgreSQL pool so `/metrics/prometheus` reports its gauges.
-    ///
-    /// Call it right after [`AppState::new`], before the state is cloned.
-    pub fn with_pool(self, pool: gridstore::postgres::PgPool) -> Self {
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.pool = Some(pool);
-                inner
-            }
-            Err(shared) => Inner {
-                store: Arc::clone(&shared.store),
-                settings: shared.settings.clone(),
-                metrics: MetricsRegistry::default(),
-                limiters: RateLimiters::new(&shared.settings.rate_limit),
-                pool: Some(pool),
-            },
-        };
-        Self {
-            inner: Arc::new(inner),
         }
     }
 
@@ -78,10 +54,6 @@ impl AppState {
     pub(crate) fn limiters(&self) -> &RateLimiters {
         &self.inner.limiters
     }
-
-    pub(crate) fn pool(&self) -> Option<&gridstore::postgres::PgPool> {
-        self.inner.pool.as_ref()
-    }
 }
 
 impl fmt::Debug for AppState {
@@ -89,7 +61,6 @@ impl fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("store", &self.inner.store)
             .field("settings", &self.inner.settings)
-            .field("pool", &self.inner.pool.is_some())
             .finish_non_exhaustive()
     }
 }

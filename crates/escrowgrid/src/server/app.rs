@@ -47,10 +47,7 @@ impl App {
                 (Arc::new(store), Some(pool))
             }
         };
-        let mut state = AppState::new(store, api_settings(settings));
-        if let Some(pool) = &pool {
-            state = state.with_pool(pool.clone());
-        }
+        let state = AppState::new(store, api_settings(settings));
         Ok(Self {
             router: api::router(state),
             resources: Resources { pool },

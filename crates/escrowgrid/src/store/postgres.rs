@@ -62,7 +62,8 @@ impl PgEscrowStore {
     /// Connects a pool with `config` (checking one connection). Does not migrate.
     ///
     /// # Errors
-    /// [`crate::Error::Storage`] when the configuration is invalid or the server unreachable.
+    /// [`crate::Error::Config`] when the configuration is invalid,
+    /// [`crate::Error::Unavailable`] when the server is unreachable.
     pub async fn connect(config: &PgConfig) -> Result<Self> {
         Ok(Self::new(PgPool::connect(config).await?))
     }
@@ -88,8 +89,7 @@ impl PgEscrowStore {
     /// schema was already current).
     ///
     /// # Errors
-    /// [`crate::Error::Storage`] with `gridstore::Error::Migration` when a migration fails
-    /// or an applied one was edited.
+    /// [`crate::Error::Storage`] when a migration fails or an applied one was edited.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
         Ok(migrate(&self.pool, HISTORY_TABLE, MIGRATIONS).await?)
     }

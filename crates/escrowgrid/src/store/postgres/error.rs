@@ -121,21 +121,24 @@ const CONSTRAINTS: &[(&str, Meaning)] = &[
 /// Translates a storage error into the domain error it stands for; anything else is returned
 /// unchanged.
 pub(super) fn translate(err: Error, subject: &Subject<'_>) -> Error {
-    let Error::Storage(storage) = err else {
+    let Some(storage) = (match &err {
+        Error::Storage(cause) => cause.backend(),
+        _ => None,
+    }) else {
         return err;
     };
-    match &storage {
+    match storage {
         gridstore::Error::ForeignKeyViolation { constraint }
         | gridstore::Error::UniqueViolation { constraint }
         | gridstore::Error::CheckViolation { constraint } => match meaning(constraint) {
             Some(meaning) => from_meaning(meaning, subject),
-            None => check_fallback(&storage, constraint).unwrap_or(Error::Storage(storage)),
+            None => check_fallback(storage, constraint).unwrap_or(err),
         },
         gridstore::Error::NotNullViolation { column } => Error::Validation(vec![FieldError::new(
             column.clone(),
             format!("{column} is required"),
         )]),
-        _ => Error::Storage(storage),
+        _ => err,
     }
 }
 
@@ -191,7 +194,7 @@ mod tests {
     use super::*;
 
     fn storage(err: gridstore::Error) -> Error {
-        Error::Storage(err)
+        Error::from(err)
     }
 
     #[test]
@@ -248,9 +251,6 @@ mod tests {
             storage(gridstore::Error::SerializationFailure),
             &Subject::default(),
         );
-        assert!(matches!(
-            err,
-            Error::Storage(gridstore::Error::SerializationFailure)
-        ));
+        assert!(matches!(err, Error::Contention(_)));
     }
 }

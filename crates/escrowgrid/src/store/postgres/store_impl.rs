@@ -16,8 +16,8 @@ use crate::domain::{
     TransitionRequest,
 };
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter,
-    Reservation, Scope, StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PoolStatus,
+    PositionFilter, Reservation, Scope, StoredResponse, TemplateFilter,
 };
 
 use super::PgEscrowStore;
@@ -27,6 +27,16 @@ use super::error::{Subject, translate};
 impl EscrowStore for PgEscrowStore {
     async fn health(&self) -> Result<()> {
         Ok(self.pool.ping().await?)
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let status = self.pool.status();
+        Some(PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        })
     }
 
     async fn create_institution(

@@ -52,7 +52,7 @@ impl OutageStore {
         if self.down.load(Ordering::SeqCst) {
             let cause: Box<dyn std::error::Error + Send + Sync> =
                 "connection refused (10.0.0.9:5432)".into();
-            return Err(Error::Storage(gridstore::Error::Connection(cause)));
+            return Err(Error::from(gridstore::Error::Connection(cause)));
         }
         Ok(())
     }
