@@ -8,6 +8,7 @@
 //! | the `escrowgrid` command line (serve, migrate, print-config) and log setup | [`cli`] |
 //! | running the server: store + router + graceful shutdown | [`server`] |
 //! | typed configuration | [`config`] |
+//! | idempotency keys on the gridstore KV port (reserve, complete, release; cancellation-safe) | [`idempotency`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod idempotency;
 pub mod lifecycle;
 pub mod server;
 pub mod store;

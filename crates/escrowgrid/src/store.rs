@@ -49,7 +49,6 @@
 //! [`Error::NotFound`]: crate::Error::NotFound
 //! [`Error::Conflict`]: crate::Error::Conflict
 
-mod idempotency;
 pub mod memory;
 mod pool;
 pub mod postgres;
@@ -66,7 +65,6 @@ use crate::domain::{
     TransitionRequest,
 };
 
-pub use idempotency::{IDEMPOTENCY_LEASE, IDEMPOTENCY_TTL, Reservation, StoredResponse};
 pub use pool::PoolStatus;
 pub use query::{
     AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated,
@@ -273,38 +271,4 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
         scope: &Scope,
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>>;
-
-    // ---- idempotency ----
-
-    /// Reserves (`scope_key`, `key`) for a request with `request_hash`, or says why not.
-    ///
-    /// Atomic across instances sharing the store: of concurrent callers on a free key exactly
-    /// one gets [`Reservation::Reserved`]. A completed record younger than [`IDEMPOTENCY_TTL`]
-    /// is [`Reservation::Replay`] (same hash) or [`Reservation::Mismatch`]; a reservation
-    /// younger than `lease` is [`Reservation::InProgress`] (same hash) or
-    /// [`Reservation::Mismatch`]. An expired record of either kind is replaced by the new
-    /// reservation.
-    async fn idempotency_reserve(
-        &self,
-        scope_key: &str,
-        key: &str,
-        request_hash: &str,
-        lease: std::time::Duration,
-    ) -> Result<Reservation>;
-
-    /// Turns the caller's reservation of (`scope_key`, `key`) into the stored `response`
-    /// (replayed until `response.created_at` + [`IDEMPOTENCY_TTL`]). The reservation must
-    /// still be there with `response.request_hash` (even if its lease ran out); otherwise
-    /// nothing is written and the answer is NotFound `"idempotency reservation"`.
-    async fn idempotency_complete(
-        &self,
-        scope_key: &str,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<()>;
-
-    /// Drops the reservation of (`scope_key`, `key`) after a request whose answer is not
-    /// stored (409, 429, 5xx, cancellation), so a retry may run. A completed record is never
-    /// dropped; a missing reservation is not an error.
-    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()>;
 }

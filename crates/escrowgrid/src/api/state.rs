@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gridstore::KvStore;
+
 use crate::store::EscrowStore;
 
 use super::metrics::MetricsRegistry;
@@ -18,18 +20,22 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn EscrowStore>,
+    kv: Arc<dyn KvStore>,
     settings: ApiSettings,
     metrics: MetricsRegistry,
     limiters: RateLimiters,
 }
 
 impl AppState {
-    /// Builds the state around a store and the API settings.
-    pub fn new(store: Arc<dyn EscrowStore>, settings: ApiSettings) -> Self {
+    /// Builds the state around its ports and the API settings: the store, and the KV store
+    /// that holds idempotency keys and rate-limit counters (share one KV store between
+    /// instances, e.g. gridstore's PostgreSQL KV, to share them across instances).
+    pub fn new(store: Arc<dyn EscrowStore>, kv: Arc<dyn KvStore>, settings: ApiSettings) -> Self {
         let limiters = RateLimiters::new(&settings.rate_limit);
         Self {
             inner: Arc::new(Inner {
                 store,
+                kv,
                 settings,
                 metrics: MetricsRegistry::default(),
                 limiters,
@@ -40,6 +46,11 @@ impl AppState {
     /// The store every handler reads and writes through.
     pub fn store(&self) -> &dyn EscrowStore {
         self.inner.store.as_ref()
+    }
+
+    /// The KV store of idempotency keys and rate-limit counters.
+    pub fn kv(&self) -> &Arc<dyn KvStore> {
+        &self.inner.kv
     }
 
     /// The settings the router was built with.

@@ -31,7 +31,6 @@ mod audit;
 mod db;
 mod entities;
 mod error;
-mod idempotency;
 mod keys;
 mod ledger;
 mod paging;
@@ -42,7 +41,7 @@ mod schema;
 mod store_impl;
 mod transition;
 
-use gridstore::postgres::{PgConfig, PgPool, RetryPolicy, migrate};
+use gridstore::postgres::{PgConfig, PgKvStore, PgPool, RetryPolicy, migrate};
 
 use crate::Result;
 
@@ -85,13 +84,26 @@ impl PgEscrowStore {
         self
     }
 
-    /// Applies pending migrations; returns the versions this call applied (empty when the
-    /// schema was already current).
+    /// Applies pending migrations, gridstore's first (EscrowGrid keeps idempotency keys and
+    /// rate-limit counters in gridstore's KV table, and its migration 0005 moves stored
+    /// responses there); returns the versions of EscrowGrid's own migrations this call applied
+    /// (empty when the schema was already current).
     ///
     /// # Errors
     /// [`crate::Error::Storage`] when a migration fails or an applied one was edited.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let primitives = gridstore::postgres::migrations::migrate(&self.pool).await?;
+        if !primitives.is_empty() {
+            tracing::info!(applied = ?primitives, "gridstore migrations applied");
+        }
         Ok(migrate(&self.pool, HISTORY_TABLE, MIGRATIONS).await?)
+    }
+
+    /// A gridstore KV store on this store's pool (idempotency keys and rate-limit counters
+    /// shared by every instance on the database).
+    #[must_use]
+    pub fn kv_store(&self) -> PgKvStore {
+        PgKvStore::new(self.pool.clone())
     }
 
     /// The connection pool (for readiness checks and pool metrics).

@@ -24,7 +24,7 @@ pub(super) struct Subject<'a> {
     pub(super) asset: Option<&'a str>,
     /// The position an event refers to.
     pub(super) position: Option<&'a str>,
-    /// The key of a unique row (api key id, idempotency key).
+    /// The key of a unique row (api key id).
     pub(super) key: Option<&'a str>,
 }
 
@@ -92,10 +92,6 @@ const CONSTRAINTS: &[(&str, Meaning)] = &[
     (
         "institution_policies_pkey",
         Meaning::Duplicate(PolicyId::RESOURCE),
-    ),
-    (
-        "idempotency_records_pkey",
-        Meaning::Duplicate("idempotency key"),
     ),
     (
         "positions_amount_check",
@@ -223,13 +219,11 @@ mod tests {
         };
         let err = translate(
             storage(gridstore::Error::UniqueViolation {
-                constraint: "idempotency_records_pkey".into(),
+                constraint: "api_keys_key_hash_key".into(),
             }),
             &subject,
         );
-        assert!(
-            matches!(err, Error::Duplicate { resource: "idempotency key", ref key } if key == "k")
-        );
+        assert!(matches!(err, Error::Duplicate { resource: "api key", ref key } if key == "k"));
     }
 
     #[test]
