@@ -9,6 +9,7 @@
 //! | running the server: store + router + graceful shutdown | [`server`] |
 //! | typed configuration | [`config`] |
 //! | idempotency keys on the gridstore KV port (reserve, complete, release; cancellation-safe) | [`idempotency`] |
+//! | fixed-window rate limits on the gridstore KV port (shared across instances on PostgreSQL) | [`rate_limit`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod rate_limit;
 pub mod server;
 pub mod store;
 #[cfg(feature = "test-suite")]
