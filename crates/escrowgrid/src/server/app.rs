@@ -62,7 +62,18 @@ impl App {
                     let applied = store.migrate().await?;
                     info!(applied = ?applied, "migrations checked");
                 } else {
-                    info!("migrations skipped (MIGRATE_ON_START=false)");
+                    let pending = store.pending_migrations().await?;
+                    if !pending.is_empty() {
+                        return Err(Error::Config {
+                            key: "MIGRATE_ON_START".to_owned(),
+                            message: format!(
+                                "the database lacks migrations {pending:?} (history table, \
+                                 version); run `escrowgrid migrate` before starting with \
+                                 --no-migrate"
+                            ),
+                        });
+                    }
+                    info!("migrations skipped (MIGRATE_ON_START=false), schema current");
                 }
                 let kv = store.kv_store();
                 let resources = Resources {

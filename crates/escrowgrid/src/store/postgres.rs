@@ -41,13 +41,16 @@ mod schema;
 mod store_impl;
 mod transition;
 
-use gridstore::postgres::{PgConfig, PgKvStore, PgPool, RetryPolicy, migrate};
+use gridstore::postgres::{PgConfig, PgKvStore, PgPool, RetryPolicy, classify, migrate};
 
 use crate::Result;
 
 use db::StatementCounter;
 
 pub use schema::{HISTORY_TABLE, MIGRATIONS};
+
+/// Whether the history table named `$1` exists yet.
+const HISTORY_EXISTS: &str = "select to_regclass($1) is not null";
 
 /// The PostgreSQL [`EscrowStore`](super::EscrowStore). Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
@@ -97,6 +100,51 @@ impl PgEscrowStore {
             tracing::info!(applied = ?primitives, "gridstore migrations applied");
         }
         Ok(migrate(&self.pool, HISTORY_TABLE, MIGRATIONS).await?)
+    }
+
+    /// The migrations (gridstore's and EscrowGrid's, by history table and version) the
+    /// database lacks; empty when its schema is current. For starts that skip migrations: a
+    /// binary must not serve a schema it was not written for (before 0005 it would keep
+    /// idempotency keys where instances of the previous version do not look).
+    ///
+    /// # Errors
+    /// The storage variants of [`crate::Error`] when the database cannot be read.
+    pub async fn pending_migrations(&self) -> Result<Vec<(&'static str, i64)>> {
+        let client = self.pool.get().await?;
+        let mut pending = Vec::new();
+        let lists = [
+            (
+                gridstore::postgres::migrations::HISTORY_TABLE,
+                gridstore::postgres::migrations::MIGRATIONS,
+            ),
+            (HISTORY_TABLE, MIGRATIONS),
+        ];
+        for (table, migrations) in lists {
+            let exists: bool = client
+                .query_one(HISTORY_EXISTS, &[&table])
+                .await
+                .map_err(classify)?
+                .try_get(0)
+                .map_err(classify)?;
+            let mut applied = Vec::new();
+            if exists {
+                // `table` is one of the two constant history table names, not input.
+                let rows = client
+                    .query(&format!("select version from {table}"), &[])
+                    .await
+                    .map_err(classify)?;
+                for row in rows {
+                    applied.push(row.try_get::<_, i64>(0).map_err(classify)?);
+                }
+            }
+            pending.extend(
+                migrations
+                    .iter()
+                    .filter(|m| !applied.contains(&m.version))
+                    .map(|m| (table, m.version)),
+            );
+        }
+        Ok(pending)
     }
 
     /// A gridstore KV store on this store's pool (idempotency keys and rate-limit counters

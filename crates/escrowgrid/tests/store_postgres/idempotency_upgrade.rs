@@ -135,3 +135,42 @@ async fn upgrading_refuses_while_an_old_instance_holds_a_live_reservation() {
         .unwrap();
     assert!(matches!(replay, Reservation::Replay(_)), "{replay:?}");
 }
+
+#[tokio::test]
+async fn the_migrations_a_database_lacks_are_listed() {
+    let (store, _database) = previous_version().await;
+
+    let behind = store.pending_migrations().await.unwrap();
+    store.migrate().await.unwrap();
+    let current = store.pending_migrations().await.unwrap();
+
+    assert_eq!(behind, [(HISTORY_TABLE, 5)]);
+    assert_eq!(current, []);
+    let empty = testkit::database().await;
+    let fresh = PgEscrowStore::connect(&PgConfig::from_url(empty.url()).unwrap())
+        .await
+        .unwrap();
+    let all = fresh.pending_migrations().await.unwrap();
+    let expected = gridstore::postgres::migrations::MIGRATIONS.len() + MIGRATIONS.len();
+    assert_eq!(all.len(), expected, "{all:?}");
+}
+
+#[tokio::test]
+async fn a_server_started_without_migrations_refuses_a_schema_that_is_behind() {
+    let (_store, database) = previous_version().await;
+    let mut settings = escrowgrid::config::Settings::default();
+    settings.store.backend = escrowgrid::config::StoreBackend::Postgres;
+    settings.store.database_url = Some(escrowgrid::config::Secret::new(database.url().to_owned()));
+    settings.store.migrate_on_start = false;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+
+    let served = tokio::time::timeout(
+        Duration::from_secs(30),
+        escrowgrid::server::serve(settings, listener, std::future::pending()),
+    )
+    .await
+    .expect("serve must refuse at once, not serve");
+
+    let message = served.expect_err("a schema behind the binary").to_string();
+    assert!(message.contains("escrowgrid migrate"), "{message}");
+}
