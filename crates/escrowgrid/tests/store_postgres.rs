@@ -23,3 +23,10 @@ mod atomicity;
 mod plans;
 
 escrowgrid::escrow_store_contract_tests!(support::postgres_store);
+
+mod idempotency_keys {
+    escrowgrid::idempotency_contract_tests!(super::support::postgres_kv);
+}
+
+#[path = "store_postgres/idempotency_upgrade.rs"]
+mod idempotency_upgrade;

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gridstore::KvStore;
+
 use crate::store::EscrowStore;
 
 use super::metrics::MetricsRegistry;
@@ -18,52 +20,37 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn EscrowStore>,
+    kv: Arc<dyn KvStore>,
     settings: ApiSettings,
     metrics: MetricsRegistry,
     limiters: RateLimiters,
-    pool: Option<gridstore::postgres::PgPool>,
 }
 
 impl AppState {
-    /// Builds the state around a store and the API settings.
-    pub fn new(store: Arc<dyn EscrowStore>, settings: ApiSettings) -> Self {
+    /// Builds the state around its ports and the API settings: the store, and the KV store
+    /// that holds idempotency keys and rate-limit counters (share one KV store between
+    /// instances, e.g. gridstore's PostgreSQL KV, to share them across instances).
+    pub fn new(store: Arc<dyn EscrowStore>, kv: Arc<dyn KvStore>, settings: ApiSettings) -> Self {
         let limiters = RateLimiters::new(&settings.rate_limit);
         Self {
             inner: Arc::new(Inner {
                 store,
+                kv,
                 settings,
                 metrics: MetricsRegistry::default(),
                 limiters,
-                pool: None,
             }),
-        }
-    }
-
-    /// Attaches the PostgreSQL pool so `/metrics/prometheus` reports its gauges.
-    ///
-    /// Call it right after [`AppState::new`], before the state is cloned.
-    pub fn with_pool(self, pool: gridstore::postgres::PgPool) -> Self {
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.pool = Some(pool);
-                inner
-            }
-            Err(shared) => Inner {
-                store: Arc::clone(&shared.store),
-                settings: shared.settings.clone(),
-                metrics: MetricsRegistry::default(),
-                limiters: RateLimiters::new(&shared.settings.rate_limit),
-                pool: Some(pool),
-            },
-        };
-        Self {
-            inner: Arc::new(inner),
         }
     }
 
     /// The store every handler reads and writes through.
     pub fn store(&self) -> &dyn EscrowStore {
         self.inner.store.as_ref()
+    }
+
+    /// The KV store of idempotency keys and rate-limit counters.
+    pub fn kv(&self) -> &Arc<dyn KvStore> {
+        &self.inner.kv
     }
 
     /// The settings the router was built with.
@@ -78,10 +65,6 @@ impl AppState {
     pub(crate) fn limiters(&self) -> &RateLimiters {
         &self.inner.limiters
     }
-
-    pub(crate) fn pool(&self) -> Option<&gridstore::postgres::PgPool> {
-        self.inner.pool.as_ref()
-    }
 }
 
 impl fmt::Debug for AppState {
@@ -89,7 +72,6 @@ impl fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("store", &self.inner.store)
             .field("settings", &self.inner.settings)
-            .field("pool", &self.inner.pool.is_some())
             .finish_non_exhaustive()
     }
 }

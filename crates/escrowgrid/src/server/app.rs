@@ -1,15 +1,17 @@
-//! The application behind the listener: store, router and (on PostgreSQL) the pool.
+//! The application behind the listener: store, KV store (with its sweeper), router and (on
+//! PostgreSQL) the pool.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use gridstore::kv::SweeperHandle;
+use gridstore::memory::MemoryKvStore;
 use gridstore::postgres::{PgConfig, PgPool};
 use tracing::info;
 
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
 use crate::config::{Settings, StoreBackend};
-use crate::store::EscrowStore;
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgEscrowStore;
 use crate::{Error, Result};
@@ -25,14 +27,33 @@ pub(super) struct App {
 #[derive(Debug)]
 pub(super) struct Resources {
     pool: Option<PgPool>,
+    /// Deletes expired idempotency keys and rate-limit counters; stops when dropped.
+    _sweeper: SweeperHandle,
 }
+
+/// How often expired KV keys (idempotency records, rate-limit windows) are deleted, and how
+/// many per statement.
+const KV_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+const KV_SWEEP_BATCH: usize = 1000;
 
 impl App {
     /// Opens the store named by the settings (migrating PostgreSQL unless told not to) and
-    /// builds the router.
+    /// its KV store (memory: in process; PostgreSQL: gridstore's KV on the same pool, shared
+    /// by every instance), and builds the router.
     pub(super) async fn open(settings: &Settings) -> Result<Self> {
-        let (store, pool): (Arc<dyn EscrowStore>, Option<PgPool>) = match settings.store.backend {
-            StoreBackend::Memory => (Arc::new(MemoryStore::new()), None),
+        let (state, resources) = match settings.store.backend {
+            StoreBackend::Memory => {
+                let kv = MemoryKvStore::new();
+                let resources = Resources {
+                    pool: None,
+                    _sweeper: kv.spawn_sweeper(KV_SWEEP_INTERVAL, KV_SWEEP_BATCH),
+                };
+                let store = Arc::new(MemoryStore::new());
+                (
+                    AppState::new(store, Arc::new(kv), api_settings(settings)),
+                    resources,
+                )
+            }
             StoreBackend::Postgres => {
                 let config = pg_config(settings)?;
                 info!(database = ?config, "connecting to postgresql");
@@ -41,19 +62,33 @@ impl App {
                     let applied = store.migrate().await?;
                     info!(applied = ?applied, "migrations checked");
                 } else {
-                    info!("migrations skipped (MIGRATE_ON_START=false)");
+                    let pending = store.pending_migrations().await?;
+                    if !pending.is_empty() {
+                        return Err(Error::Config {
+                            key: "MIGRATE_ON_START".to_owned(),
+                            message: format!(
+                                "the database lacks migrations {pending:?} (history table, \
+                                 version); run `escrowgrid migrate` before starting with \
+                                 --no-migrate"
+                            ),
+                        });
+                    }
+                    info!("migrations skipped (MIGRATE_ON_START=false), schema current");
                 }
-                let pool = store.pool().clone();
-                (Arc::new(store), Some(pool))
+                let kv = store.kv_store();
+                let resources = Resources {
+                    pool: Some(store.pool().clone()),
+                    _sweeper: kv.spawn_sweeper(KV_SWEEP_INTERVAL, KV_SWEEP_BATCH),
+                };
+                (
+                    AppState::new(Arc::new(store), Arc::new(kv), api_settings(settings)),
+                    resources,
+                )
             }
         };
-        let mut state = AppState::new(store, api_settings(settings));
-        if let Some(pool) = &pool {
-            state = state.with_pool(pool.clone());
-        }
         Ok(Self {
             router: api::router(state),
-            resources: Resources { pool },
+            resources,
         })
     }
 }

@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use escrowgrid::api::{ApiSettings, AppState, router};
 use escrowgrid::store::EscrowStore;
 use escrowgrid::store::memory::MemoryStore;
+use gridstore::KvStore;
+use gridstore::memory::MemoryKvStore;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -213,15 +215,26 @@ impl TestApp {
         Self::on_store(Arc::new(MemoryStore::new()), adjust)
     }
 
-    /// The router over `store`, with the root key and adjusted settings.
+    /// The router over `store` and a fresh memory KV store, with the root key and adjusted
+    /// settings.
     pub fn on_store(store: Arc<dyn EscrowStore>, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
+        Self::on_ports(store, Arc::new(MemoryKvStore::new()), adjust)
+    }
+
+    /// The router over `store` and `kv` (share both to model instances behind a load
+    /// balancer), with the root key and adjusted settings.
+    pub fn on_ports(
+        store: Arc<dyn EscrowStore>,
+        kv: Arc<dyn KvStore>,
+        adjust: impl FnOnce(&mut ApiSettings),
+    ) -> Self {
         init_tracing();
         let mut settings = ApiSettings {
             root_api_key: Some(ROOT.to_owned()),
             ..ApiSettings::default()
         };
         adjust(&mut settings);
-        let router = router(AppState::new(Arc::clone(&store), settings));
+        let router = router(AppState::new(Arc::clone(&store), kv, settings));
         Self { router, store }
     }
 

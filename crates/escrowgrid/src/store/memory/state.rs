@@ -9,7 +9,6 @@ use crate::domain::{
 use crate::store::Scope;
 use crate::{Error, Result};
 
-use super::idempotency::IdempotencyRecords;
 use super::table::Table;
 
 /// Everything the memory store holds. One `RwLock` guards it all, so a write holding the
@@ -31,8 +30,6 @@ pub(super) struct State {
     pub(super) policy_by_region: HashMap<(InstitutionId, Region), PolicyId>,
     /// Audit events in write order.
     pub(super) audit: Vec<AuditEvent>,
-    /// Idempotency reservations and stored responses.
-    pub(super) idempotency: IdempotencyRecords,
 }
 
 /// Rows that belong to one institution.

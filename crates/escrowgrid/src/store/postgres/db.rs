@@ -97,16 +97,6 @@ impl<'a, C: GenericClient> Db<'a, C> {
             .await
             .map_err(classify)
     }
-
-    /// Runs a statement and returns the number of rows it affected.
-    pub(crate) async fn execute(&self, sql: &str, params: &Params<'_>) -> gridstore::Result<u64> {
-        let statement = self.client.prepare_cached(sql).await.map_err(classify)?;
-        self.counter.increment();
-        self.client
-            .execute(&statement, params)
-            .await
-            .map_err(classify)
-    }
 }
 
 /// Begins a transaction (read committed) on a pooled connection.

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency_reservations",
         sql: include_str!("../../../migrations/0004_idempotency_reservations.sql"),
     },
+    Migration {
+        version: 5,
+        name: "idempotency_on_kv",
+        sql: include_str!("../../../migrations/0005_idempotency_on_kv.sql"),
+    },
 ];
 
 #[cfg(test)]
