@@ -37,7 +37,9 @@ export async function page(ctx, main, id) {
 }
 
 function timeline(position) {
-  return h('ol', { class: 'timeline', id: 'timeline' }, position.events.map((event) => h('li', {},
+  const created = position.events.some((event) => !event.fromState)
+    ? [] : [{ toState: 'CREATED', at: position.createdAt, reason: 'Position opened' }];
+  return h('ol', { class: 'timeline', id: 'timeline' }, [...created, ...position.events].map((event) => h('li', {},
     h('span', { class: 'dot', 'aria-hidden': 'true' }),
     h('strong', {}, event.fromState ? `${event.fromState} → ${event.toState}` : event.toState), ' ',
     when(event.at), event.reason ? h('p', { class: 'reason' }, event.reason) : null)));
