@@ -49,6 +49,29 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// Lists `[element, ratio]` for visible text under 4.5:1 (WCAG 2 relative luminance).
+const CONTRAST: &str = r#"
+const rgb = (text) => (text.match(/[\d.]+/g) || []).map(Number);
+const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+  .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+const background = (el) => {
+  for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+    const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const low = [];
+for (const el of document.body.querySelectorAll('*')) {
+  const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!text || !el.getClientRects().length || getComputedStyle(el).visibility === 'hidden') continue;
+  const [a, b] = [lum(rgb(getComputedStyle(el).color).slice(0, 3)), lum(background(el))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) low.push([`${el.tagName}.${el.className}: ${el.textContent.trim().slice(0, 30)}`, Math.round(ratio * 100) / 100]);
+}
+return low;
+"#;
+
 /// One browser session with its own chromedriver and profile.
 pub struct Browser {
     pub client: Client,
@@ -231,6 +254,22 @@ impl Browser {
             .run("return window.__consoleErrors || ['errors.js did not run'];")
             .await;
         assert_eq!(errors, json!([]), "browser console errors");
+    }
+
+    /// Fails when any visible text on the page has a WCAG contrast ratio under 4.5:1 against
+    /// its effective background.
+    pub async fn assert_contrast(&self) {
+        let low = self.low_contrast().await;
+        assert_eq!(
+            low,
+            json!([]),
+            "text with too little contrast (element, ratio)"
+        );
+    }
+
+    /// `[element, ratio]` of every visible text under 4.5:1.
+    pub async fn low_contrast(&self) -> Value {
+        self.run(CONTRAST).await
     }
 
     /// Ends the session and stops chromedriver.

@@ -104,6 +104,15 @@ async fn whole_story(b: Arc<Browser>, console: String) {
         .await;
     assert_eq!(probe, json!(["probe"]), "console errors are captured");
     b.screenshot("01-sign-in").await;
+    b.assert_contrast().await;
+    b.run("const p = document.createElement('p'); p.id = 'faint'; p.textContent = 'faint'; p.style.color = '#bbbbbb'; document.body.append(p);").await;
+    let faint = b.low_contrast().await;
+    assert_eq!(
+        faint.as_array().map(Vec::len),
+        Some(1),
+        "the contrast check sees faint text: {faint}"
+    );
+    b.run("document.getElementById('faint').remove();").await;
     // Keyboard only: the key field has the focus, Enter submits.
     let focused = b.run("return document.activeElement.name;").await;
     assert_eq!(focused, json!("apiKey"));
@@ -221,23 +230,44 @@ async fn whole_story(b: Arc<Browser>, console: String) {
         ])
     );
     let position_hash = b.run("return location.hash;").await;
+    b.route("#/audit").await;
+    b.pick("select[name=action]", "POSITION_TRANSITIONED").await;
+    b.click("form[aria-label='Filter the audit log'] button[type=submit]")
+        .await;
+    b.until("the audit log filtered to the three moves",
+        "document.querySelectorAll('.table-wrap tbody tr').length === 3 && [...document.querySelectorAll('.table-wrap tbody tr')].every((r) => r.textContent.includes('POSITION_TRANSITIONED'))").await;
+    b.screenshot("05-audit-filtered").await;
+    b.assert_contrast().await;
     let open_hash = open_position(&b, "Second LLC", "250.5").await;
     b.route(position_hash.as_str().expect("hash")).await;
     b.until_text("#position-state", "RELEASED").await;
-    b.screenshot("05-position-1280").await;
+    b.screenshot("06-position-1280").await;
+    b.assert_contrast().await;
     b.resize(390, 844).await;
     b.until(
         "no horizontal scrolling at 390 px",
         "document.documentElement.scrollWidth <= window.innerWidth",
     )
     .await;
-    b.screenshot("06-position-390").await;
+    b.screenshot("07-position-390").await;
+    b.assert_contrast().await;
     b.resize(1280, 900).await;
     b.assert_no_console_errors().await;
 
     // A read-only key: no write controls; a forged write is refused with a visible message.
     b.route(&format!("#/institutions/{institution}")).await;
     let read_only = create_key(&b, "auditor", "read_only").await;
+    let form = "form[aria-label='Set a policy']";
+    b.fill(&format!("{form} input[name=maxAmount]"), "abc")
+        .await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.until_text("[data-for='position.maxAmount'] .field-error", "decimal")
+        .await;
+    b.fill(&format!("{form} input[name=maxAmount]"), "2000000.5")
+        .await;
+    b.click(&format!("{form} input[value=USD]")).await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.until_text("main table", "2000000.5").await;
     sign_out(&b).await;
     sign_in(&b, &read_only, "read_only").await;
     for page in [
@@ -270,13 +300,14 @@ async fn whole_story(b: Arc<Browser>, console: String) {
     assert_eq!(status, json!(403));
     b.until_text("#status", "Write access forbidden for read_only API key")
         .await;
-    b.screenshot("07-read-only-forged-write").await;
+    b.screenshot("08-read-only-forged-write").await;
+    b.assert_contrast().await;
     b.assert_no_console_errors().await;
     sign_out(&b).await;
 
     // Another institution's key sees none of it.
     sign_in(&b, ROOT_KEY, "root").await;
-    let (_, other_key) = institution_with_key(&b, "Other Bank", "admin").await;
+    let (other, other_key) = institution_with_key(&b, "Other Bank", "admin").await;
     sign_out(&b).await;
     sign_in(&b, &other_key, "admin").await;
     for (page, empty) in [
@@ -298,7 +329,26 @@ async fn whole_story(b: Arc<Browser>, console: String) {
     );
     b.route(position_hash.as_str().expect("hash")).await;
     b.until_text("main", "Position not found").await;
-    b.screenshot("08-other-institution").await;
+    b.screenshot("09-other-institution").await;
+    b.assert_no_console_errors().await;
+    sign_out(&b).await;
+
+    // Root sees every institution's ledger and can switch the acting institution.
+    sign_in(&b, ROOT_KEY, "root").await;
+    b.route("#/ledger").await;
+    b.until(
+        "root reads the whole ledger (two positions, four moves)",
+        "document.querySelectorAll('.table-wrap tbody tr').length === 5",
+    )
+    .await;
+    b.pick("#acting", &other).await;
+    b.until_text("main .empty", "The ledger is empty.").await;
+    b.pick("#acting", &institution).await;
+    b.route("#/positions").await;
+    b.until_text("main table", "Second LLC").await;
+    b.until_text("main table", "Builder LLC").await;
+    b.screenshot("10-root-acting-institution").await;
+    b.assert_contrast().await;
     b.assert_no_console_errors().await;
 }
 
