@@ -81,15 +81,33 @@ async function start() {
     canManage: me.role === 'root' || me.role === 'admin',
     features: features(doc),
     get acting() { return this.root ? sessionStorage.getItem(ACTING) || '' : me.institutionId; },
-    onLive(fn) { liveHandlers.push(fn); },
+    onLive(fn) { liveHandlers = [fn]; },
     institutions: [],
   };
   ctx.institutions = await call('listInstitutions');
   if (ctx.features.stream) {
-    stream = startStream((event) => liveHandlers.forEach((fn) => fn(event)));
+    stream = startStream(dispatchLive);
   }
   renderTop();
   await route();
+}
+
+/**
+ * Hands a stream event to the current view, which reloads what it shows. While the user is in
+ * a form of the page the reload waits until the focus leaves the form, so typing is never lost.
+ */
+let deferred = null;
+function dispatchLive(event) {
+  const active = document.activeElement;
+  const form = active && active.closest ? active.closest('main form') : null;
+  if (!form) { liveHandlers.forEach((fn) => fn(event)); return; }
+  deferred = event;
+  form.addEventListener('focusout', (leave) => {
+    if (form.contains(leave.relatedTarget) || !deferred) return;
+    const pending = deferred;
+    deferred = null;
+    liveHandlers.forEach((fn) => fn(pending));
+  }, { once: true });
 }
 
 function renderTop() {
