@@ -158,8 +158,15 @@ const ROUTES = [
   [/^\/webhooks$/, records.webhooks],
 ];
 
+let routeToken = 0;
+
+/**
+ * Shows the page of the current hash. A view renders into its own element, swapped in only if
+ * no later navigation started meanwhile (a slow page never overwrites a newer one).
+ */
 async function route() {
   if (!ctx) return;
+  const token = ++routeToken;
   liveHandlers = [];
   const path = location.hash.replace(/^#/, '') || '/positions';
   const match = ROUTES.map(([pattern, view]) => [path.match(pattern), view]).find(([m]) => m);
@@ -167,14 +174,21 @@ async function route() {
     if (path.startsWith(a.getAttribute('href').slice(1))) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   });
-  if (!match) { replace(main, h('h1', {}, 'Not found'), h('p', {}, 'No such page.')); return; }
-  const [m, view] = match;
-  replace(main, loading());
+  main.dataset.path = path;
+  main.setAttribute('aria-busy', 'true');
+  const target = h('div', { class: 'view' }, loading());
+  replace(main, target);
+  const viewCtx = Object.create(ctx, {
+    onLive: { value: (fn) => { if (token === routeToken) liveHandlers = [fn]; } },
+  });
   try {
-    await view(ctx, main, ...m.slice(1));
+    if (!match) replace(target, h('h1', {}, 'Not found'), h('p', {}, 'No such page.'));
+    else await match[1](viewCtx, target, ...match[0].slice(1));
   } catch (error) {
-    replace(main, h('h1', {}, 'Could not load this page'), h('p', { class: 'form-error' }, error.text || error.message));
+    replace(target, h('h1', {}, 'Could not load this page'), h('p', { class: 'form-error' }, error.text || error.message));
   }
+  if (token !== routeToken) return;
+  main.setAttribute('aria-busy', 'false');
   main.focus({ preventScroll: true });
 }
 

@@ -147,3 +147,12 @@ export function when(text) {
 
 /** A link inside the console. */
 export const link = (hash, text) => h('a', { href: `#${hash}` }, text);
+
+/** Previous / next buttons and "1–20 of 42" for a `{data, pagination}` page. */
+export function pager(page, noun, go) {
+  const { total, offset, limit, hasMore } = page.pagination;
+  return h('nav', { class: 'pager', 'aria-label': 'Pages' },
+    h('button', { type: 'button', disabled: offset === 0, onclick: () => go(Math.max(0, offset - limit)) }, 'Previous'),
+    h('span', { role: 'status' }, total ? `${offset + 1}–${offset + page.data.length} of ${total}` : `0 ${noun}`),
+    h('button', { type: 'button', disabled: !hasMore, onclick: () => go(offset + limit) }, 'Next'));
+}

@@ -1,9 +1,9 @@
 // Positions: filter, sort, paginate; create with an exact decimal amount.
 import { call, Decimal, isDecimal, DECIMAL_PATTERN } from '../api.js';
-import { h, replace, field, form, table, when, select, link, fieldError, uid } from '../dom.js';
+import { h, replace, field, form, table, when, select, link, fieldError, uid, pager } from '../dom.js';
 import { nameOf } from '../app.js';
 
-const LIMIT = 20;
+const PAGE_SIZES = [5, 20, 50, 100];
 const SORTS = {
   'createdAt-desc': ['Newest first', (a, b) => b.createdAt.localeCompare(a.createdAt)],
   'createdAt-asc': ['Oldest first', (a, b) => a.createdAt.localeCompare(b.createdAt)],
@@ -11,10 +11,10 @@ const SORTS = {
   'amount-asc': ['Smallest amount', (a, b) => Number(a.amount) - Number(b.amount)],
   state: ['State', (a, b) => a.state.localeCompare(b.state)],
 };
-const view = { assetId: '', holderReference: '', sort: 'createdAt-desc', offset: 0 };
+const view = { assetId: '', holderReference: '', sort: 'createdAt-desc', offset: 0, limit: 20 };
 
 export async function list(ctx, main) {
-  const query = { assetId: view.assetId, holderReference: view.holderReference, limit: LIMIT, offset: view.offset };
+  const query = { assetId: view.assetId, holderReference: view.holderReference, limit: view.limit, offset: view.offset };
   if (ctx.root && ctx.acting) query.institutionId = ctx.acting;
   const assetQuery = { limit: 100, institutionId: query.institutionId };
   const [result, assets] = await Promise.all([call('listPositions', { query }), call('listAssets', { query: assetQuery })]);
@@ -27,17 +27,15 @@ export async function list(ctx, main) {
   const holder = h('input', { name: 'holderReference', value: view.holderReference });
   const sort = select(Object.entries(SORTS).map(([key, [label]]) => [key, label]), { name: 'sort' });
   sort.value = view.sort;
+  const size = select(PAGE_SIZES.map(String), { name: 'limit' });
+  size.value = String(view.limit);
   const filters = h('form', { class: 'filters', 'aria-label': 'Filter positions', onsubmit: (event) => {
     event.preventDefault();
-    Object.assign(view, { assetId: asset.value, holderReference: holder.value.trim(), sort: sort.value, offset: 0 });
+    Object.assign(view, { assetId: asset.value, holderReference: holder.value.trim(), sort: sort.value, limit: Number(size.value), offset: 0 });
     rerender();
-  } }, field('Asset', asset), field('Holder reference', holder), field('Sort this page', sort), h('button', { type: 'submit' }, 'Apply'));
+  } }, field('Asset', asset), field('Holder reference', holder), field('Sort this page', sort), field('Per page', size), h('button', { type: 'submit' }, 'Apply'));
 
-  const { total, offset, hasMore } = result.pagination;
-  const pager = h('nav', { class: 'pager', 'aria-label': 'Pages' },
-    h('button', { type: 'button', disabled: offset === 0, onclick: () => { view.offset = Math.max(0, offset - LIMIT); rerender(); } }, 'Previous'),
-    h('span', { role: 'status' }, total ? `${offset + 1}–${offset + result.data.length} of ${total}` : '0 positions'),
-    h('button', { type: 'button', disabled: !hasMore, onclick: () => { view.offset = offset + LIMIT; rerender(); } }, 'Next'));
+  const pages = pager(result, 'positions', (offset) => { view.offset = offset; rerender(); });
 
   const parts = [h('h1', {}, 'Positions'), filters,
     table('Positions', [
@@ -48,7 +46,7 @@ export async function list(ctx, main) {
       ['Institution', (p) => nameOf(p.institutionId)],
       ['Created', (p) => when(p.createdAt)],
     ], rows, view.assetId || view.holderReference ? 'No position matches these filters.' : 'No positions yet.'),
-    pager];
+    pages];
   if (ctx.canWrite) {
     if (ctx.root && !ctx.acting) parts.push(h('p', { class: 'hint' }, 'Pick an institution in the header to create here.'));
     else if (!assets.data.length) parts.push(h('p', { class: 'hint' }, 'Create an asset first.'));

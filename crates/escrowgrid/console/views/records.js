@@ -1,6 +1,6 @@
 // The ledger, the audit log (with its filters) and, where the API has them, webhooks.
 import { call } from '../api.js';
-import { h, replace, field, table, when, link, select } from '../dom.js';
+import { h, replace, field, table, when, link, select, pager } from '../dom.js';
 import { nameOf } from '../app.js';
 
 /** Whether the server's LedgerEvent schema declares `name` (hash, on-chain status). */
@@ -75,17 +75,13 @@ export async function audit(ctx, main) {
   field('Action', inputs.action), field('Outcome', inputs.outcome), field('Resource type', inputs.resourceType),
   field('Resource id', inputs.resourceId), field('From', inputs.from), field('To', inputs.to),
   h('button', { type: 'submit' }, 'Apply'));
-  const { total, offset, hasMore } = result.pagination;
   replace(main, h('h1', {}, 'Audit log'), filters,
     table('Audit events', [
       ['When', (e) => when(e.occurredAt)], ['Action', (e) => e.action], ['Outcome', (e) => e.outcome],
       ['Request', (e) => `${e.method} ${e.path}`], ['Status', (e) => e.statusCode ?? ''],
       ['Resource', (e) => (e.resourceType ? `${e.resourceType} ${e.resourceId || ''}` : '')],
     ], result.data, 'No audit event matches.'),
-    h('nav', { class: 'pager', 'aria-label': 'Pages' },
-      h('button', { type: 'button', disabled: offset === 0, onclick: () => { auditState.offset = Math.max(0, offset - 50); audit(ctx, main); } }, 'Previous'),
-      h('span', { role: 'status' }, total ? `${offset + 1}–${offset + result.data.length} of ${total}` : '0 events'),
-      h('button', { type: 'button', disabled: !hasMore, onclick: () => { auditState.offset = offset + 50; audit(ctx, main); } }, 'Next')));
+    pager(result, 'events', (offset) => { auditState.offset = offset; audit(ctx, main); }));
 }
 
 /** Any JSON object as a definition list (webhook shapes are the API's, shown as they are). */

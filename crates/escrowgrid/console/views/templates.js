@@ -20,12 +20,12 @@ export async function templates(ctx, main) {
       ['Region', (t) => t.region], ['Institution', (t) => nameOf(t.institutionId)],
       ['Config', (t) => h('code', {}, JSON.stringify(t.config))], ['Created', (t) => when(t.createdAt)],
     ], result.data, 'No templates yet.')];
-  if (ctx.canWrite) parts.push(needsInstitution(ctx) || templateForm(ctx));
+  if (ctx.canWrite) parts.push(needsInstitution(ctx) || templateForm(ctx, main));
   replace(main, parts);
   ctx.onLive((event) => { if (event.type === 'asset_template.created') templates(ctx, main); });
 }
 
-function templateForm(ctx) {
+function templateForm(ctx, main) {
   const { rules } = ctx;
   const inst = ctx.institutions.find((i) => i.id === ctx.acting);
   const verticals = rules.verticals.filter((v) => !inst || inst.verticals.includes(v));
@@ -75,8 +75,7 @@ function templateForm(ctx) {
       error.detailsField = 'config';
       throw error;
     }
-    location.hash = '#/templates';
-    await templates(ctx, document.getElementById('main'));
+    await templates(ctx, main);
   });
 }
 
@@ -131,7 +130,7 @@ export async function assets(ctx, main) {
           const body = { templateId: template.value, label: label.value.trim() };
           if (ctx.root) body.institutionId = ctx.acting;
           await call('createAsset', { body, quiet: true });
-          await assets(ctx, document.getElementById('main'));
+          await assets(ctx, main);
         }));
     }
   }

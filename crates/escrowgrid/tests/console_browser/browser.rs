@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::future::Future;
+
 use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -148,9 +151,15 @@ impl Browser {
         self.client.goto(url).await.expect("navigate");
     }
 
-    /// Moves the console to `#hash` (no reload).
+    /// Moves the console to `#hash` (no reload) and waits until that page has loaded.
     pub async fn route(&self, hash: &str) {
         self.run(&format!("location.hash = {};", json!(hash))).await;
+        let path = hash.trim_start_matches('#');
+        let condition = format!(
+            "document.querySelector('main').dataset.path === {} && document.querySelector('main').getAttribute('aria-busy') === 'false'",
+            json!(path)
+        );
+        self.until(&format!("page {hash} loaded"), &condition).await;
     }
 
     /// Runs `script` (a function body; may `return` a promise) and returns its value.
@@ -203,27 +212,45 @@ impl Browser {
 
     /// Replaces the value of the input `css` with `text`.
     pub async fn fill(&self, css: &str, text: &str) {
-        let input = self.find(css).await;
-        input.clear().await.expect("clear");
-        input.send_keys(text).await.expect("type");
+        self.act(css, |input| async move {
+            input.clear().await?;
+            input.send_keys(text).await
+        })
+        .await;
+    }
+
+    /// Runs `step` on the element `css`, finding it again when a re-render replaced it
+    /// between the lookup and the step (a stale element), until [`PATIENCE`] runs out.
+    async fn act<F, Fut>(&self, css: &str, step: F)
+    where
+        F: Fn(Element) -> Fut,
+        Fut: Future<Output = Result<(), CmdError>>,
+    {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match step(self.find(css).await).await {
+                Ok(()) => return,
+                Err(CmdError::Standard(e))
+                    if e.error == ErrorStatus::StaleElementReference
+                        && Instant::now() < deadline => {}
+                Err(e) => panic!("{css}: {e}"),
+            }
+        }
     }
 
     /// Picks `value` in the select `css`.
     pub async fn pick(&self, css: &str, value: &str) {
-        let select = self.find(css).await;
-        select
-            .select_by_value(value)
-            .await
-            .unwrap_or_else(|e| panic!("no option {value} in {css}: {e}"));
+        self.act(
+            css,
+            |select| async move { select.select_by_value(value).await },
+        )
+        .await;
     }
 
     /// Clicks `css`.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.act(css, |element| async move { element.click().await })
+            .await;
     }
 
     /// How many elements match `css` right now.

@@ -114,6 +114,33 @@ async fn stream_parser_reads_the_sse_contract(b: &Browser) {
     );
 }
 
+/// Adds four positions through the page's own API module, then pages through all six five at
+/// a time, sorted by amount.
+async fn pages_through_positions(b: &Browser) {
+    let created = b.run(r#"return (async () => {
+        const base = document.querySelector('script[type=module]').src.replace(/app\.js$/, '');
+        const api = await import(base + 'api.js');
+        const assets = await api.call('listAssets');
+        for (const amount of ['101', '102', '103', '104']) {
+            await api.call('createPosition', { body: { assetId: assets.data[0].id, holderReference: `bulk ${amount}`, currency: 'USD', amount: new api.Decimal(amount) } });
+        }
+        return (await api.call('listPositions')).pagination.total;
+    })();"#).await;
+    assert_eq!(created, json!(6));
+    b.route("#/positions").await;
+    b.pick("select[name=limit]", "5").await;
+    b.pick("select[name=sort]", "amount-desc").await;
+    b.click("form[aria-label='Filter positions'] button[type=submit]")
+        .await;
+    b.until_text(".pager", "1–5 of 6").await;
+    let amounts = b.run("return [...document.querySelectorAll('.table-wrap tbody tr')].map((r) => r.cells[1].textContent);").await;
+    assert_eq!(amounts.as_array().map(Vec::len), Some(5));
+    b.click(".pager button:last-child").await;
+    b.until_text(".pager", "6–6 of 6").await;
+    b.click(".pager button:first-child").await;
+    b.until_text(".pager", "1–5 of 6").await;
+}
+
 /// Everything the issue's browser tests ask for, on one server.
 async fn whole_story(b: Arc<Browser>, console: String) {
     // Root: an institution and an admin key.
@@ -260,6 +287,7 @@ async fn whole_story(b: Arc<Browser>, console: String) {
     b.screenshot("05-audit-filtered").await;
     b.assert_contrast().await;
     let open_hash = open_position(&b, "Second LLC", "250.5").await;
+    pages_through_positions(&b).await;
     b.route(position_hash.as_str().expect("hash")).await;
     b.until_text("#position-state", "RELEASED").await;
     b.screenshot("06-position-1280").await;
@@ -358,8 +386,8 @@ async fn whole_story(b: Arc<Browser>, console: String) {
     sign_in(&b, ROOT_KEY, "root").await;
     b.route("#/ledger").await;
     b.until(
-        "root reads the whole ledger (two positions, four moves)",
-        "document.querySelectorAll('.table-wrap tbody tr').length === 5",
+        "root reads the whole ledger (six positions, three moves)",
+        "document.querySelectorAll('.table-wrap tbody tr').length === 9",
     )
     .await;
     b.pick("#acting", &other).await;
