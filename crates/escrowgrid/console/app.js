@@ -21,6 +21,8 @@ let liveHandlers = [];
 
 onError((error) => {
   if (error.status === 401 && ctx) { signOut('Your key was refused; sign in again.'); return; }
+  // While a page loads, its own content says what failed.
+  if (main.getAttribute('aria-busy') === 'true') return;
   showStatus(`Refused: ${error.text}`);
 });
 
@@ -30,6 +32,7 @@ function showStatus(message) {
 }
 
 function signOut(message = '') {
+  showStatus('');
   if (stream) stream.abort();
   stream = null;
   session.signOut();
@@ -168,6 +171,7 @@ async function route() {
   if (!ctx) return;
   const token = ++routeToken;
   liveHandlers = [];
+  showStatus('');
   const path = location.hash.replace(/^#/, '') || '/positions';
   const match = ROUTES.map(([pattern, view]) => [path.match(pattern), view]).find(([m]) => m);
   top.querySelectorAll('nav a').forEach((a) => {

@@ -102,7 +102,8 @@ export function showError(form, error, detailsField) {
   const fields = error.fields || [];
   for (const { field: name, message } of fields) fieldError(form, name, message);
   const details = error.body && error.body.details;
-  if (typeof details === 'string' && detailsField) fieldError(form, detailsField, details);
+  const words = typeof details === 'string' ? `${error.message}: ${details}` : error.message;
+  if (!fields.length && detailsField) fieldError(form, detailsField, words);
   const top = form.querySelector('.form-error');
   if (top && (!fields.length || top.hidden)) {
     top.textContent = typeof details === 'string' && detailsField ? `${error.message} (HTTP ${error.status})` : error.text;

@@ -73,7 +73,15 @@ function createForm(ctx, assets) {
     const body = { assetId: asset.value, holderReference: holder.value.trim(), currency: currency.value, amount: new Decimal(text) };
     if (external.value.trim()) body.externalReference = external.value.trim();
     if (ctx.root) body.institutionId = ctx.acting;
-    const created = await call('createPosition', { body, quiet: true });
+    let created;
+    try {
+      created = await call('createPosition', { body, quiet: true });
+    } catch (error) {
+      // Policy and template limits name the amount or the currency they concern.
+      const concerns = (error.message.match(/^(Amount|Currency)\b/) || [])[1];
+      if (concerns) error.detailsField = concerns.toLowerCase();
+      throw error;
+    }
     location.hash = `#/positions/${created.id}`;
   });
 }

@@ -242,6 +242,15 @@ async fn whole_story(b: Arc<Browser>, console: String) {
         "Builder LLC",
     )
     .await;
+    b.fill(&format!("{form} input[name=amount]"), "99.5").await;
+    b.click(&format!("{form} button[type=submit]")).await;
+    b.until_text(
+        "[data-for=amount] .field-error",
+        "below minimum for template",
+    )
+    .await;
+    b.fill(&format!("{form} input[name=amount]"), "1250000.12345678")
+        .await;
     b.click(&format!("{form} button[type=submit]")).await;
     b.until_text("h1", "1250000.12345678 USD").await;
 
