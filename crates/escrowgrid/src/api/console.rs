@@ -4,7 +4,7 @@
 //! - `GET /console` (and `/console/`): the page, `Cache-Control: no-cache`; it names its assets
 //!   under the build hash, so a new binary never mixes with cached old files.
 //! - `GET /console/{hash}/{file}`: an asset, `immutable` for a year (its URL changes with its
-//!   content); any other hash or file is the JSON 404.
+//!   content); any other path under `/console/` is the JSON 404 (never a 401).
 //!
 //! The console's files are public (they hold no data); every data call the page makes sends
 //! the user's API key. Every answer carries a strict Content-Security-Policy ([`CSP`]): no
@@ -96,7 +96,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(index))
         .route("/console/", get(index))
-        .route("/console/{hash}/{*file}", get(asset))
+        .route("/console/{*path}", get(asset))
 }
 
 async fn index(State(state): State<AppState>, matched: MatchedPath) -> Response {
@@ -111,23 +111,24 @@ async fn index(State(state): State<AppState>, matched: MatchedPath) -> Response 
     )
 }
 
+/// `<build hash>/<file>`; anything else under `/console/` is the JSON 404 (never the auth
+/// gate's 401: the console's paths are public).
 async fn asset(
     State(state): State<AppState>,
     matched: MatchedPath,
-    Path((hash, file)): Path<(String, String)>,
+    Path(path): Path<String>,
 ) -> Response {
-    let found = ASSETS.iter().find(|(name, _, _)| *name == file);
+    let found = path
+        .split_once('/')
+        .filter(|(hash, _)| *hash == BUILD_HASH.as_str())
+        .and_then(|(_, file)| ASSETS.iter().find(|(name, _, _)| *name == file));
     match found {
-        Some((_, content_type, body))
-            if state.settings().console_enabled && hash == *BUILD_HASH =>
-        {
-            respond(
-                matched,
-                content_type,
-                "public, max-age=31536000, immutable",
-                body,
-            )
-        }
+        Some((_, content_type, body)) if state.settings().console_enabled => respond(
+            matched,
+            content_type,
+            "public, max-age=31536000, immutable",
+            body,
+        ),
         _ => ApiError::route_not_found().into_response(),
     }
 }

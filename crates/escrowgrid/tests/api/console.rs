@@ -66,6 +66,8 @@ async fn assets_are_immutable_under_the_build_hash_and_any_other_path_is_the_jso
         "/console/0000000000000000/app.js".to_owned(),
         format!("/console/{}/nope.js", *BUILD_HASH),
         format!("/console/{}/../Cargo.toml", *BUILD_HASH),
+        "/console/app.js".to_owned(),
+        "/console/nope".to_owned(),
     ] {
         let reply = app.get(&path).send().await;
         assert_eq!(
