@@ -309,6 +309,14 @@ async fn whole_story(b: Arc<Browser>, console: String) {
     .await;
     b.screenshot("07-position-390").await;
     b.assert_contrast().await;
+    b.route("#/positions").await;
+    b.until(
+        "no horizontal scrolling of the positions page at 390 px (tables scroll in place)",
+        "document.documentElement.scrollWidth <= window.innerWidth",
+    )
+    .await;
+    b.screenshot("07-positions-390").await;
+    b.route(position_hash.as_str().expect("hash")).await;
     b.resize(1280, 900).await;
     b.assert_no_console_errors().await;
 
