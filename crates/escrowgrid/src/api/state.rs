@@ -94,6 +94,8 @@ pub struct ApiSettings {
     pub metrics_enabled: bool,
     /// `PUBLIC_DOCS_ENABLED`: serve `/openapi.json` and `/docs` without authentication.
     pub public_docs_enabled: bool,
+    /// `CONSOLE_ENABLED`: serve the browser console under `/console`.
+    pub console_enabled: bool,
     /// `TRUST_PROXY`: take the client address from the first `X-Forwarded-For` entry.
     pub trust_proxy: bool,
     /// `STORE_BACKEND` as configured; echoed by `/health` and `/ready`.
@@ -114,6 +116,7 @@ impl Default for ApiSettings {
             rate_limit: RateLimitSettings::default(),
             metrics_enabled: true,
             public_docs_enabled: false,
+            console_enabled: true,
             trust_proxy: false,
             store_backend: "memory".to_owned(),
             request_timeout: Duration::from_secs(30),
@@ -133,6 +136,7 @@ impl fmt::Debug for ApiSettings {
             .field("rate_limit", &self.rate_limit)
             .field("metrics_enabled", &self.metrics_enabled)
             .field("public_docs_enabled", &self.public_docs_enabled)
+            .field("console_enabled", &self.console_enabled)
             .field("trust_proxy", &self.trust_proxy)
             .field("store_backend", &self.store_backend)
             .field("request_timeout", &self.request_timeout)

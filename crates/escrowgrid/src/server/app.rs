@@ -120,6 +120,7 @@ pub fn api_settings(settings: &Settings) -> ApiSettings {
         },
         metrics_enabled: settings.http.metrics_enabled,
         public_docs_enabled: settings.http.public_docs_enabled,
+        console_enabled: settings.http.console_enabled,
         trust_proxy: settings.http.trust_proxy,
         store_backend: settings.store.backend.as_str().to_owned(),
         request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
