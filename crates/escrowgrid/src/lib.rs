@@ -10,6 +10,7 @@
 //! | typed configuration | [`config`] |
 //! | idempotency keys on the gridstore KV port (reserve, complete, release; cancellation-safe) | [`idempotency`] |
 //! | fixed-window rate limits on the gridstore KV port (shared across instances on PostgreSQL) | [`rate_limit`] |
+//! | the tamper-evident ledger: hash chains per position and their verification | [`ledger`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
@@ -21,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod idempotency;
+pub mod ledger;
 pub mod lifecycle;
 pub mod rate_limit;
 pub mod server;

@@ -4,13 +4,19 @@
 //! Without `positionId` root gets every event and other keys 400
 //! `positionId is required for non-root ledger queries`. Another tenant's position answers 404
 //! `Position not found` (the original: 403).
+//!
+//! `GET /ledger/verify[?institutionId=]`: recomputes the hash chains (see `docs/LEDGER.md`)
+//! and answers a [`Verification`]. Root verifies every chain or one institution's; other keys
+//! (admin and read-only) their own institution's.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::get;
 
-use crate::domain::{LedgerEvent, PositionId};
+use crate::domain::{InstitutionId, LedgerEvent, PositionId};
+use crate::ledger::{Verification, verify};
+use crate::store::Scope;
 
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
@@ -34,7 +40,39 @@ pub(super) fn routes() -> Vec<Route> {
             .errors(&[400, 401, 404])
             .build()
         },
+    }, Route {
+        method: Method::GET,
+        path: "/ledger/verify",
+        handler: get(verify_chains),
+        doc: || {
+            Op::new("ledger", "Verify the ledger's hash chains")
+                .description(
+                    "Recomputes every event's hash and follows every position's chain in \
+                     write order; answers ok or the first event that breaks and why (edited, \
+                     deleted, inserted, reordered). Root: every chain, or one institution's \
+                     with institutionId; other keys: their own institution's.",
+                )
+                .query("institutionId", "string", "Root only: verify one institution")
+                .response(200, "LedgerVerification")
+                .errors(&[401])
+                .build()
+        },
     }]
+}
+
+async fn verify_chains(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryMap,
+) -> ApiResult<Json<Verification>> {
+    let scope = match query.get("institutionId").filter(|raw| !raw.is_empty()) {
+        Some(raw) if caller.auth.is_root() => {
+            Scope::Institution(raw.parse::<InstitutionId>().unwrap_or_default())
+        }
+        _ => caller.auth.scope(),
+    };
+    let events = state.store().list_ledger_events(&scope, None).await?;
+    Ok(Json(verify(&events, |_| {})))
 }
 
 async fn list(

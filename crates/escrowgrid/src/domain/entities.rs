@@ -178,6 +178,14 @@ pub struct LedgerEvent {
     pub new_state: PositionState,
     /// Kind-specific payload (see [`crate::store::records`]).
     pub payload: Value,
+    /// SHA-256 (lowercase hex) of this event chained to the previous event of its position
+    /// (see [`crate::ledger`]); `None` for events written before hashing started.
+    #[serde(default)]
+    pub hash: Option<String>,
+    /// The hash of the previous event of the same position; `None` for a position's first
+    /// (hashed) event.
+    #[serde(default)]
+    pub previous_hash: Option<String>,
 }
 
 /// An API key record. The secret token is never stored, only its SHA-256 (`key_hash`, which

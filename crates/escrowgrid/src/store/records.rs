@@ -11,6 +11,7 @@ use crate::domain::{
     PolicyConfig, PolicyId, Position, PositionId, PositionPolicy, PositionState, Region,
     ResourceType, TemplateId, generate_token, hash_token,
 };
+use crate::ledger;
 use crate::lifecycle::Applied;
 
 fn success(
@@ -164,7 +165,10 @@ pub fn position(
         previous_state: None,
         new_state: PositionState::Created,
         payload: Value::Object(payload),
+        hash: None,
+        previous_hash: None,
     };
+    let ledger = ledger::seal(ledger, None);
     let audit_payload = json!({
         "institutionId": position.institution_id,
         "assetId": position.asset_id,
@@ -183,11 +187,16 @@ pub fn position(
     (position, ledger, event)
 }
 
-/// The `POSITION_STATE_CHANGED` ledger event (payload `{reason?, metadata?}`) and the
+/// The `POSITION_STATE_CHANGED` ledger event (payload `{reason?, metadata?}`, chained to
+/// `previous_hash`, the hash of the position's latest ledger event) and the
 /// `POSITION_TRANSITIONED` audit row (payload `{fromState, toState, reason?}`, an absent
 /// reason omitted as in the original) of an applied transition.
 #[must_use]
-pub fn transition(applied: &Applied, audit: &AuditContext) -> (LedgerEvent, AuditEvent) {
+pub fn transition(
+    applied: &Applied,
+    audit: &AuditContext,
+    previous_hash: Option<String>,
+) -> (LedgerEvent, AuditEvent) {
     let event = &applied.event;
     let at = event.at;
     let mut payload = Map::new();
@@ -206,7 +215,10 @@ pub fn transition(applied: &Applied, audit: &AuditContext) -> (LedgerEvent, Audi
         previous_state: Some(applied.from),
         new_state: event.to_state,
         payload: Value::Object(payload),
+        hash: None,
+        previous_hash: None,
     };
+    let ledger = ledger::seal(ledger, previous_hash);
     let mut audit_payload = json!({ "fromState": applied.from, "toState": event.to_state });
     if let (Some(reason), Value::Object(fields)) = (&event.reason, &mut audit_payload) {
         fields.insert("reason".into(), json!(reason));

@@ -308,6 +308,29 @@ pub fn all() -> Value {
                 "positionId": id("pos"), "institutionId": id("inst"), "at": timestamp(),
                 "previousState": r("PositionState"), "newState": r("PositionState"),
                 "payload": json_object,
+                "hash": hash_hex(), "previousHash": hash_hex(),
+            }),
+        ),
+    );
+    schemas.insert(
+        "LedgerVerification".into(),
+        object(
+            &["ok", "eventsChecked", "chainsChecked", "unhashedEvents"],
+            json!({
+                "ok": { "type": "boolean" },
+                "eventsChecked": { "type": "integer" },
+                "chainsChecked": { "type": "integer" },
+                "unhashedEvents": { "type": "integer" },
+                "break": object(
+                    &["eventId", "positionId", "index", "reason", "detail"],
+                    json!({
+                        "eventId": id("led"), "positionId": id("pos"),
+                        "index": { "type": "integer" },
+                        "reason": { "type": "string",
+                            "enum": ["edited", "deleted", "inserted", "reordered"] },
+                        "detail": { "type": "string" },
+                    }),
+                ),
             }),
         ),
     );
@@ -388,4 +411,10 @@ fn console_schemas(schemas: &mut serde_json::Map<String, Value>) {
             }),
         ),
     );
+}
+
+/// A SHA-256 in lowercase hex, or null (events written before hashing started; a chain's
+/// first event has no previous hash).
+fn hash_hex() -> Value {
+    json!({ "type": ["string", "null"], "pattern": "^[0-9a-f]{64}$" })
 }

@@ -114,6 +114,12 @@ impl State {
             .and_then(|id| self.policies.get(id))
     }
 
+    /// The hash of the position's latest ledger event (the head of its chain).
+    pub(super) fn last_ledger_hash(&self, position_id: &PositionId) -> Option<String> {
+        let index = *self.ledger_by_position.get(position_id)?.last()?;
+        self.ledger.get(index)?.hash.clone()
+    }
+
     pub(super) fn push_ledger(&mut self, event: LedgerEvent) {
         self.ledger_by_position
             .entry(event.position_id.clone())

@@ -117,7 +117,7 @@ impl State {
         let Some(applied) = applied else {
             return Ok(current.clone());
         };
-        let (ledger, event) = records::transition(&applied, audit);
+        let (ledger, event) = records::transition(&applied, audit, self.last_ledger_hash(id));
         tracing::debug!(
             position.id = %id,
             from = %applied.from,

@@ -13,21 +13,32 @@ use super::{PgEscrowStore, rows};
 
 pub(super) const INSERT_LEDGER: &str = "\
 insert into ledger_events (id, institution_id, kind, position_id, at, previous_state,
-    new_state, payload, created_at)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    new_state, payload, created_at, hash, previous_hash)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// The head of a position's chain: the hash of its latest ledger event. Read in the
+/// transition's transaction; the version-guarded update makes it the head at commit (a
+/// concurrent transition of the same position makes this one lose with a conflict).
+pub(super) const LAST_HASH: &str = "\
+select hash
+from ledger_events
+where position_id = $1
+order by seq desc
+limit 1";
 
 /// One position's events; the position row is always returned (when in scope) so that an
 /// unknown position is told apart from one without events in a single statement.
 const LEDGER_OF_POSITION: &str = "\
 select p.id as position_found, l.id, l.institution_id, l.kind, l.position_id, l.at,
-    l.previous_state, l.new_state, l.payload
+    l.previous_state, l.new_state, l.payload, l.hash, l.previous_hash
 from positions p
 left join ledger_events l on l.position_id = p.id
 where p.id = $1 and ($2::text is null or p.institution_id = $2)
 order by l.seq";
 
 const LEDGER_IN_SCOPE: &str = "\
-select id, institution_id, kind, position_id, at, previous_state, new_state, payload
+select id, institution_id, kind, position_id, at, previous_state, new_state, payload, hash,
+    previous_hash
 from ledger_events
 where ($1::text is null or institution_id = $1)
 order by seq";
@@ -51,6 +62,8 @@ pub(super) async fn insert<C: GenericClient>(
             &event.new_state.as_str(),
             &event.payload,
             &event.at,
+            &event.hash,
+            &event.previous_hash,
         ],
     )
     .await?;

@@ -217,6 +217,8 @@ pub(super) fn ledger_event(row: &Row) -> Result<LedgerEvent> {
         previous_state: parse_opt(row, "previous_state")?,
         new_state,
         payload: get::<Option<Value>>(row, "payload")?.unwrap_or(Value::Null),
+        hash: get(row, "hash")?,
+        previous_hash: get(row, "previous_hash")?,
     })
 }
 

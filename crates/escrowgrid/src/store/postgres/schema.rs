@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency_on_kv",
         sql: include_str!("../../../migrations/0005_idempotency_on_kv.sql"),
     },
+    Migration {
+        version: 9,
+        name: "ledger_hash_chain",
+        sql: include_str!("../../../migrations/0009_ledger_hash_chain.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -47,7 +47,14 @@ impl PgEscrowStore {
         let mut client = self.pool.get().await?;
         let tx = begin(&mut client).await?;
         let db = Db::new(&tx, &self.counter);
-        let current = positions::load(&db, scope, id).await?;
+        let (current, previous_hash) = tokio::try_join!(
+            positions::load(&db, scope, id),
+            async {
+                let row = db.query_opt(ledger::LAST_HASH, &[&id.as_str()]).await?;
+                let hash = row.map(|row| rows::get::<Option<String>>(&row, "hash")).transpose()?;
+                Ok::<_, Error>(hash.flatten())
+            },
+        )?;
         if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
             return Err(Error::Conflict {
                 position_id: id.clone(),
@@ -68,7 +75,7 @@ impl PgEscrowStore {
             // Same state: a no-op that writes nothing (the transaction is rolled back).
             return Ok(current);
         };
-        if write(&db, &applied, audit_context).await? == 0 {
+        if write(&db, &applied, audit_context, previous_hash).await? == 0 {
             return Err(conflict(&db, scope, &current).await);
         }
         commit(tx).await?;
@@ -81,8 +88,9 @@ async fn write<C: GenericClient>(
     db: &Db<'_, C>,
     applied: &Applied,
     audit_context: &AuditContext,
+    previous_hash: Option<String>,
 ) -> gridstore::Result<u64> {
-    let (ledger_event, audit_event) = records::transition(applied, audit_context);
+    let (ledger_event, audit_event) = records::transition(applied, audit_context, previous_hash);
     let position = &applied.position;
     let event = &applied.event;
     let previous_version = position.version - 1;
