@@ -30,3 +30,6 @@ mod idempotency_keys {
 
 #[path = "store_postgres/idempotency_upgrade.rs"]
 mod idempotency_upgrade;
+
+#[path = "store_postgres/tamper.rs"]
+mod tamper;

@@ -26,38 +26,45 @@ use super::routes::Route;
 use super::state::AppState;
 
 pub(super) fn routes() -> Vec<Route> {
-    vec![Route {
-        method: Method::GET,
-        path: "/ledger-events",
-        handler: get(list),
-        doc: || {
-            Op::new(
-                "ledger",
-                "List ledger events (of one position, or all for root)",
-            )
-            .query("positionId", "string", "Required for non-root keys")
-            .response_list(200, "LedgerEvent")
-            .errors(&[400, 401, 404])
-            .build()
+    vec![
+        Route {
+            method: Method::GET,
+            path: "/ledger-events",
+            handler: get(list),
+            doc: || {
+                Op::new(
+                    "ledger",
+                    "List ledger events (of one position, or all for root)",
+                )
+                .query("positionId", "string", "Required for non-root keys")
+                .response_list(200, "LedgerEvent")
+                .errors(&[400, 401, 404])
+                .build()
+            },
         },
-    }, Route {
-        method: Method::GET,
-        path: "/ledger/verify",
-        handler: get(verify_chains),
-        doc: || {
-            Op::new("ledger", "Verify the ledger's hash chains")
-                .description(
-                    "Recomputes every event's hash and follows every position's chain in \
+        Route {
+            method: Method::GET,
+            path: "/ledger/verify",
+            handler: get(verify_chains),
+            doc: || {
+                Op::new("ledger", "Verify the ledger's hash chains")
+                    .description(
+                        "Recomputes every event's hash and follows every position's chain in \
                      write order; answers ok or the first event that breaks and why (edited, \
                      deleted, inserted, reordered). Root: every chain, or one institution's \
                      with institutionId; other keys: their own institution's.",
-                )
-                .query("institutionId", "string", "Root only: verify one institution")
-                .response(200, "LedgerVerification")
-                .errors(&[401])
-                .build()
+                    )
+                    .query(
+                        "institutionId",
+                        "string",
+                        "Root only: verify one institution",
+                    )
+                    .response(200, "LedgerVerification")
+                    .errors(&[401])
+                    .build()
+            },
         },
-    }]
+    ]
 }
 
 async fn verify_chains(

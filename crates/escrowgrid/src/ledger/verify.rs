@@ -125,12 +125,18 @@ fn check(
 ) -> Checked {
     let Some(stored) = event.hash.as_deref() else {
         if chain.last_hash.is_some() {
-            return Err((BreakReason::Edited, "an unhashed event follows hashed ones".into()));
+            return Err((
+                BreakReason::Edited,
+                "an unhashed event follows hashed ones".into(),
+            ));
         }
         return Ok(());
     };
     if event_hash(event, event.previous_hash.as_deref()) != stored {
-        return Err((BreakReason::Edited, "its hash does not match its fields".into()));
+        return Err((
+            BreakReason::Edited,
+            "its hash does not match its fields".into(),
+        ));
     }
     let creation = event.kind == LedgerEventKind::PositionCreated;
     let Some(previous) = event.previous_hash.as_deref() else {
@@ -149,10 +155,7 @@ fn check(
         return Ok(());
     }
     match position_of_hash.get(previous) {
-        None => Err((
-            BreakReason::Deleted,
-            "its previous event is missing".into(),
-        )),
+        None => Err((BreakReason::Deleted, "its previous event is missing".into())),
         Some(&at) if at > index => Err((
             BreakReason::Reordered,
             "its previous event was written after it".into(),

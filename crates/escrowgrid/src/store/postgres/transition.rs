@@ -47,14 +47,13 @@ impl PgEscrowStore {
         let mut client = self.pool.get().await?;
         let tx = begin(&mut client).await?;
         let db = Db::new(&tx, &self.counter);
-        let (current, previous_hash) = tokio::try_join!(
-            positions::load(&db, scope, id),
-            async {
-                let row = db.query_opt(ledger::LAST_HASH, &[&id.as_str()]).await?;
-                let hash = row.map(|row| rows::get::<Option<String>>(&row, "hash")).transpose()?;
-                Ok::<_, Error>(hash.flatten())
-            },
-        )?;
+        let (current, previous_hash) = tokio::try_join!(positions::load(&db, scope, id), async {
+            let row = db.query_opt(ledger::LAST_HASH, &[&id.as_str()]).await?;
+            let hash = row
+                .map(|row| rows::get::<Option<String>>(&row, "hash"))
+                .transpose()?;
+            Ok::<_, Error>(hash.flatten())
+        },)?;
         if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
             return Err(Error::Conflict {
                 position_id: id.clone(),
