@@ -9,6 +9,7 @@ mod e2e {
     mod cli;
     mod concurrency;
     mod idempotency;
+    mod ledger;
     mod lifecycle;
     mod rate_limits;
     mod readiness;

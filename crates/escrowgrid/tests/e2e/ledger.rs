@@ -1,0 +1,150 @@
+//! The tamper-evident ledger over HTTP: `GET /ledger/verify` and the auditor's script
+//! (`scripts/verify_ledger.py`, stdlib Python) run against a real server.
+
+use std::net::SocketAddr;
+use std::process::Output;
+
+use escrowgrid::config::{Secret, Settings};
+use hyper::StatusCode;
+use serde_json::json;
+
+use super::client::Client;
+use super::flows::{position_body, tenant};
+use super::server::{ROOT_KEY, TestServer};
+
+/// Runs the auditor's script against `addr` as root (off the runtime's threads).
+async fn auditor_script(addr: SocketAddr) -> Output {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/verify_ledger.py"
+    );
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(format!("http://{addr}"))
+            .env("ESCROWGRID_API_KEY", ROOT_KEY)
+            .output()
+            .expect("run python3 (install python3)")
+    })
+    .await
+    .expect("script task")
+}
+
+/// Two positions, one funded then released with metadata in odd spellings; returns the
+/// ledger events as root reads them.
+async fn some_ledger(addr: SocketAddr) -> (Vec<serde_json::Value>, String) {
+    let tenant = tenant(addr, ROOT_KEY).await;
+    let mut admin = Client::connect(addr, Some(&tenant.admin_key)).await;
+    let metadata: serde_json::Value =
+        serde_json::from_str(r#"{"rate": 1.50, "big": 1e2, "note": "é\n\"x\"", "z": [0.0]}"#)
+            .expect("json");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let position = admin
+            .post("/positions", &position_body(&tenant.asset_id))
+            .await
+            .expect(StatusCode::CREATED);
+        ids.push(position.str("id"));
+    }
+    for to in ["FUNDED", "RELEASED"] {
+        let body = json!({ "toState": to, "reason": "step", "metadata": metadata });
+        admin
+            .post(&format!("/positions/{}/transition", ids[0]), &body)
+            .await
+            .expect(StatusCode::OK);
+    }
+    let mut root = Client::connect(addr, Some(ROOT_KEY)).await;
+    let events = root.get("/ledger-events").await.expect(StatusCode::OK);
+    let events = events.body.as_array().expect("ledger").clone();
+    assert_eq!(events.len(), 4);
+    (events, tenant.admin_key)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn the_auditor_script_and_the_api_verify_an_untouched_ledger_in_memory() {
+    let mut settings = Settings::default();
+    settings.auth.root_api_key = Some(Secret::new(ROOT_KEY.to_owned()));
+    let server = TestServer::start(settings).await;
+    server.wait_ready().await;
+    let (events, admin_key) = some_ledger(server.addr).await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e["hash"].as_str().is_some_and(|h| h.len() == 64))
+    );
+    assert_eq!(events[2]["previousHash"], events[0]["hash"]);
+
+    let output = auditor_script(server.addr).await;
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).starts_with("OK 4 events, 2 chains"),
+        "{}",
+        stdout(&output)
+    );
+    let mut admin = Client::connect(server.addr, Some(&admin_key)).await;
+    let report = admin.get("/ledger/verify").await.expect(StatusCode::OK);
+    assert_eq!(
+        report.body,
+        json!({ "ok": true, "eventsChecked": 4, "chainsChecked": 2, "unhashedEvents": 0 })
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_auditor_script_and_the_api_find_an_edited_event_on_postgres() {
+    let db = testkit::database().await;
+    let server = TestServer::postgres(db.url()).await;
+    let (events, admin_key) = some_ledger(server.addr).await;
+    let output = auditor_script(server.addr).await;
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).starts_with("OK 4 events, 2 chains"),
+        "{}",
+        stdout(&output)
+    );
+
+    let edited = events[2]["id"].as_str().expect("id").to_owned();
+    let client = db.connect().await;
+    client
+        .batch_execute(&format!(
+            "alter table ledger_events disable trigger ledger_events_no_update_delete;
+             update ledger_events set payload = jsonb_set(payload, '{{reason}}', '\"other\"')
+             where id = '{edited}'"
+        ))
+        .await
+        .expect("tamper");
+
+    let output = auditor_script(server.addr).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains(&format!("BROKEN {edited}: edited")),
+        "{}",
+        stderr(&output)
+    );
+    for key in [ROOT_KEY, admin_key.as_str()] {
+        let mut client = Client::connect(server.addr, Some(key)).await;
+        let report = client.get("/ledger/verify").await.expect(StatusCode::OK);
+        assert_eq!(report.body["ok"], false);
+        assert_eq!(report.body["break"]["eventId"], edited.as_str());
+        assert_eq!(report.body["break"]["reason"], "edited");
+    }
+    server.stop().await;
+}
