@@ -1,8 +1,9 @@
-//! The `escrowgrid` command line: `serve`, `migrate`, `print-config`.
+//! The `escrowgrid` command line: `serve`, `migrate`, `ledger verify`, `print-config`.
 //!
 //! `src/main.rs` only calls [`main`]; everything else lives here and in [`crate::server`] so it
 //! can be tested and reused by the benchmark.
 
+pub mod ledger;
 pub mod logging;
 
 use std::io::Write;
@@ -39,6 +40,9 @@ pub enum Command {
     Serve(SettingsArgs),
     /// Apply pending PostgreSQL migrations to DATABASE_URL and exit.
     Migrate(SettingsArgs),
+    /// The tamper-evident ledger (in DATABASE_URL).
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
     /// Print an example configuration file with every key and its default.
     PrintConfig,
 }
@@ -66,6 +70,7 @@ pub fn run(cli: Cli) -> Result<()> {
         .or_else(|| std::env::var_os("ESCROWGRID_CONFIG").map(PathBuf::from));
     let args = match &cli.command {
         Command::Serve(args) | Command::Migrate(args) => args,
+        Command::Ledger(command) => command.settings(),
         Command::PrintConfig => return print_config(),
     };
     let settings = Settings::load(config_path.as_deref(), args)?;
@@ -76,6 +81,13 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(_) => runtime.block_on(serve(settings)),
         Command::Migrate(_) => runtime.block_on(migrate(&settings)),
+        Command::Ledger(command) => {
+            if runtime.block_on(ledger::run(&command, &settings))? {
+                Ok(())
+            } else {
+                Err(Error::LedgerBroken)
+            }
+        }
         Command::PrintConfig => Ok(()),
     }
 }

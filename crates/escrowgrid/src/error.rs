@@ -9,6 +9,9 @@ use crate::lifecycle::InvalidTransition;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// `escrowgrid ledger verify` found a break (already reported on stdout).
+    #[error("the ledger does not verify")]
+    LedgerBroken,
     /// The input breaks field rules; every bad field is listed.
     #[error("validation failed: {} invalid field(s)", .0.len())]
     Validation(Vec<FieldError>),

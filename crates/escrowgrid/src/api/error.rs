@@ -256,7 +256,9 @@ impl From<crate::Error> for ApiError {
                 Self::internal(other).store_kind("storage")
             }
             // Process-level errors (configuration, listener I/O) never come from a handler.
-            other @ (Error::Config { .. } | Error::Io(_)) => Self::internal(other),
+            other @ (Error::Config { .. } | Error::Io(_) | Error::LedgerBroken) => {
+                Self::internal(other)
+            }
         }
     }
 }

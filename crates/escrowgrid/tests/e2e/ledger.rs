@@ -30,6 +30,22 @@ async fn auditor_script(addr: SocketAddr) -> Output {
     .expect("script task")
 }
 
+/// Runs `escrowgrid ledger verify` on `database_url` (stderr is not a terminal here).
+async fn cli_verify(database_url: &str) -> Output {
+    let url = database_url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_escrowgrid"))
+            .env_clear()
+            .args(["ledger", "verify"])
+            .env("DATABASE_URL", url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run escrowgrid ledger verify")
+    })
+    .await
+    .expect("cli task")
+}
+
 /// Two positions, one funded then released with metadata in odd spellings; returns the
 /// ledger events as root reads them.
 async fn some_ledger(addr: SocketAddr) -> (Vec<serde_json::Value>, String) {
@@ -146,5 +162,13 @@ async fn the_auditor_script_and_the_api_find_an_edited_event_on_postgres() {
         assert_eq!(report.body["break"]["eventId"], edited.as_str());
         assert_eq!(report.body["break"]["reason"], "edited");
     }
+    let cli = cli_verify(db.url()).await;
+    assert_eq!(cli.status.code(), Some(1), "{}", stderr(&cli));
+    assert!(
+        stdout(&cli).starts_with(&format!("BROKEN: event {edited} of position")),
+        "{}",
+        stdout(&cli)
+    );
+    assert!(stdout(&cli).contains(": edited ("), "{}", stdout(&cli));
     server.stop().await;
 }
