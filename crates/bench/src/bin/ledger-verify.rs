@@ -81,7 +81,16 @@ fn main() {
         assert!(bytes > 0);
     }
     println!("events: {count}, repetitions: {reps} (medians)");
-    println!("build + seal (write path): {:>12.0} events/s", median(sealing));
-    println!("verify:                    {:>12.0} events/s", median(verifying));
-    println!("baseline JSON serialise:   {:>12.0} events/s", median(serialising));
+    println!(
+        "build + seal (write path): {:>12.0} events/s",
+        median(sealing)
+    );
+    println!(
+        "verify:                    {:>12.0} events/s",
+        median(verifying)
+    );
+    println!(
+        "baseline JSON serialise:   {:>12.0} events/s",
+        median(serialising)
+    );
 }

@@ -156,3 +156,43 @@ async fn failures_are_visible_in_the_audit_trail_for_root() {
     assert_eq!(body["pagination"]["total"], 1);
     assert_eq!(body["data"][0]["statusCode"], 401);
 }
+
+#[tokio::test]
+async fn ledger_verification_covers_the_callers_institution_and_root_may_pick_one() {
+    let app = TestApp::new();
+    let acme = app.world("Acme").await;
+    let other = app.world("Other").await;
+    app.post(&format!("/positions/{}/transition", acme.position))
+        .key(&acme.tenant.admin)
+        .json(&json!({ "toState": "FUNDED" }))
+        .send()
+        .await
+        .expect(200);
+    let verify = |key: &str, query: &str| {
+        let path = format!("/ledger/verify{query}");
+        let key = key.to_owned();
+        let app = &app;
+        async move { app.get(&path).key(&key).send().await.expect(200).clone() }
+    };
+    let all = verify(ROOT, "").await;
+    assert_eq!(
+        all,
+        json!({ "ok": true, "eventsChecked": 3, "chainsChecked": 2, "unhashedEvents": 0 })
+    );
+    assert_eq!(verify(&acme.tenant.admin, "").await["eventsChecked"], 2);
+    // A non-root key cannot widen or move its scope with institutionId.
+    let query = format!("?institutionId={}", acme.tenant.id);
+    assert_eq!(
+        verify(&other.tenant.admin, &query).await["eventsChecked"],
+        1
+    );
+    assert_eq!(verify(ROOT, &query).await["eventsChecked"], 2);
+    let events = app
+        .ledger_events(
+            &acme.tenant.admin,
+            &format!("?positionId={}", acme.position),
+        )
+        .await;
+    let events = events.expect(200);
+    assert_eq!(events[1]["previousHash"], events[0]["hash"]);
+}

@@ -207,6 +207,13 @@ fn cases(w: &World, unknown_key: &str) -> Vec<Case> {
         ),
         case(
             Method::GET,
+            "/ledger/verify",
+            format!("/ledger/verify?institutionId={inst}"),
+            None,
+            [200, 200, 200, 200, 401, 401],
+        ),
+        case(
+            Method::GET,
             "/audit-events",
             "/audit-events".into(),
             None,
