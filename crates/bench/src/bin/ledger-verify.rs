@@ -5,6 +5,7 @@
 //! `cargo run --release -p bench --bin ledger-verify -- [events] [reps]` (defaults 200000, 5);
 //! prints the median of each measurement. Figures: `docs/BENCHMARKS.md`.
 
+use std::io::Write;
 use std::time::Instant;
 
 use escrowgrid::domain::{
@@ -80,17 +81,14 @@ fn main() {
         serialising.push(count as f64 / started.elapsed().as_secs_f64());
         assert!(bytes > 0);
     }
-    println!("events: {count}, repetitions: {reps} (medians)");
-    println!(
-        "build + seal (write path): {:>12.0} events/s",
-        median(sealing)
-    );
-    println!(
-        "verify:                    {:>12.0} events/s",
-        median(verifying)
-    );
-    println!(
-        "baseline JSON serialise:   {:>12.0} events/s",
-        median(serialising)
-    );
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "events: {count}, repetitions: {reps} (medians)");
+    let rows = [
+        ("build + seal (write path)", sealing),
+        ("verify", verifying),
+        ("baseline: JSON serialise", serialising),
+    ];
+    for (name, samples) in rows {
+        let _ = writeln!(out, "{name:<27} {:>12.0} events/s", median(samples));
+    }
 }
