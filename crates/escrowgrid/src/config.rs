@@ -66,8 +66,26 @@ pub struct Settings {
     pub http: HttpSettings,
     /// General per-key rate limiter.
     pub rate_limit: RateLimitConfig,
+    /// The tamper-evident ledger.
+    pub ledger: LedgerSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// `[ledger]`: the tamper-evident ledger (`docs/LEDGER.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LedgerSettings {
+    /// `LEDGER_CHECKPOINT_INTERVAL_MS`, default 60000; 0 disables the checkpoint task.
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for LedgerSettings {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_ms: 60_000,
+        }
+    }
 }
 
 /// `[server]`: where to listen and how to stop.

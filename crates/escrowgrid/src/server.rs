@@ -9,6 +9,7 @@
 //! is closed.
 
 mod app;
+mod checkpoints;
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;

@@ -56,6 +56,7 @@ mod query;
 pub mod records;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::Result;
 use crate::domain::{
@@ -64,6 +65,7 @@ use crate::domain::{
     NewInstitution, NewPosition, Position, PositionId, PositionPolicy, Region, TemplateId,
     TransitionRequest,
 };
+use crate::ledger::checkpoint::Checkpoint;
 
 pub use pool::PoolStatus;
 pub use query::{
@@ -271,4 +273,13 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
         scope: &Scope,
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>>;
+
+    /// Takes the next ledger checkpoint at `at`: every event committed since the previous
+    /// checkpoint, in commit order (PostgreSQL: below the oldest running transaction, so a late
+    /// committer is never passed over). `None` (and nothing written) when there is none.
+    async fn create_ledger_checkpoint(&self, at: DateTime<Utc>) -> Result<Option<Checkpoint>>;
+
+    /// Every checkpoint in number order, each with the leaves of the events it covers as
+    /// stored now (for verification; see [`crate::ledger::checkpoint`]).
+    async fn ledger_checkpoints(&self) -> Result<Vec<(Checkpoint, Vec<String>)>>;
 }

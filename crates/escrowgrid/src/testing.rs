@@ -90,6 +90,7 @@ macro_rules! escrow_store_contract_tests {
             audit_filters::audit_events_are_filtered_by_an_inclusive_time_range,
             ledger::ledger_events_are_scoped_to_the_tenant,
             ledger::ledger_events_are_hash_chained_per_position_and_verify,
+            ledger::checkpoints_cover_every_event_once_and_chain,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -70,7 +70,7 @@ fn main() {
         let ledger = events(count);
         sealing.push(count as f64 / started.elapsed().as_secs_f64());
         let started = Instant::now();
-        let report = verify(&ledger, |_| {});
+        let report = verify(&ledger, |_, _| {});
         verifying.push(count as f64 / started.elapsed().as_secs_f64());
         assert!(report.ok, "{report:?}");
         let started = Instant::now();

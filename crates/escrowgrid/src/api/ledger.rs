@@ -6,7 +6,10 @@
 //! `Position not found` (the original: 403).
 //!
 //! `GET /ledger/verify[?institutionId=]`: recomputes the hash chains (see `docs/LEDGER.md`)
-//! and answers a [`Verification`]. Root verifies every chain or one institution's; other keys
+//! and answers a [`Verification`] (checkpoints too when root verifies the whole ledger).
+//!
+//! `GET /ledger/checkpoints`: the ledger checkpoints, root only (they cover every institution).
+//! The checkpoint rows are read as stored; `GET /ledger/verify` recomputes them. Root verifies every chain or one institution's; other keys
 //! (admin and read-only) their own institution's.
 
 use axum::Json;
@@ -15,7 +18,7 @@ use axum::http::Method;
 use axum::routing::get;
 
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
-use crate::ledger::{Verification, verify};
+use crate::ledger::{Checkpoint, Verification, verify_store};
 use crate::store::Scope;
 
 use super::caller::Caller;
@@ -50,9 +53,11 @@ pub(super) fn routes() -> Vec<Route> {
                 Op::new("ledger", "Verify the ledger's hash chains")
                     .description(
                         "Recomputes every event's hash and follows every position's chain in \
-                     write order; answers ok or the first event that breaks and why (edited, \
-                     deleted, inserted, reordered). Root: every chain, or one institution's \
-                     with institutionId; other keys: their own institution's.",
+                         write order, and for root's whole ledger every checkpoint; answers ok \
+                         or the first event that breaks and why (edited, deleted, inserted, \
+                         reordered) and the first checkpoint that breaks. Root: everything, or \
+                         one institution's chains with institutionId; other keys: their own \
+                         institution's chains.",
                     )
                     .query(
                         "institutionId",
@@ -64,7 +69,36 @@ pub(super) fn routes() -> Vec<Route> {
                     .build()
             },
         },
+        Route {
+            method: Method::GET,
+            path: "/ledger/checkpoints",
+            handler: get(checkpoints),
+            doc: || {
+                Op::new("ledger", "List ledger checkpoints (root only)")
+                    .response_list(200, "LedgerCheckpoint")
+                    .errors(&[401, 403])
+                    .build()
+            },
+        },
     ]
+}
+
+async fn checkpoints(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<Checkpoint>>> {
+    if !caller.auth.is_root() {
+        return Err(ApiError::forbidden(
+            "Forbidden: ledger checkpoints are root-only",
+        ));
+    }
+    let taken = state.store().ledger_checkpoints().await?;
+    Ok(Json(
+        taken
+            .into_iter()
+            .map(|(checkpoint, _)| checkpoint)
+            .collect(),
+    ))
 }
 
 async fn verify_chains(
@@ -78,8 +112,7 @@ async fn verify_chains(
         }
         _ => caller.auth.scope(),
     };
-    let events = state.store().list_ledger_events(&scope, None).await?;
-    Ok(Json(verify(&events, |_| {})))
+    Ok(Json(verify_store(state.store(), &scope, |_, _| {}).await?))
 }
 
 async fn list(

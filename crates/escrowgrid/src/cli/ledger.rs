@@ -11,10 +11,10 @@ use clap::{Args, Subcommand};
 
 use crate::config::{Settings, SettingsArgs};
 use crate::domain::InstitutionId;
-use crate::ledger::{Verification, verify};
+use crate::ledger::{Verification, verify_store};
 use crate::server;
+use crate::store::Scope;
 use crate::store::postgres::PgEscrowStore;
-use crate::store::{EscrowStore, Scope};
 use crate::{Error, Result};
 
 /// `escrowgrid ledger ...`.
@@ -63,20 +63,19 @@ pub async fn run(command: &LedgerCommand, settings: &Settings) -> Result<bool> {
     };
     let config = server::pg_config(settings)?.with_pool_max_size(1);
     let store = PgEscrowStore::connect(&config).await?;
-    let events = store.list_ledger_events(&scope, None).await;
-    store.pool().close();
-    let events = events?;
     let mut err = std::io::stderr();
     let terminal = err.is_terminal();
-    let total = events.len();
-    let report = verify(&events, |done| {
+    let report = verify_store(&store, &scope, |done, total| {
         // Progress is best effort: a closed stderr must not stop the verification.
         let _ = if terminal {
             write!(err, "\r{} {done}/{total} events", bar(done, total))
         } else {
             writeln!(err, "verified {done}/{total} events")
         };
-    });
+    })
+    .await;
+    store.pool().close();
+    let report = report?;
     if terminal {
         let _ = writeln!(err);
     }

@@ -66,6 +66,9 @@ pub struct SettingsArgs {
     /// Enable the general per-key rate limiter [env: RATE_LIMIT_ENABLED]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub rate_limit_enabled: Option<bool>,
+    /// Ledger checkpoint interval in milliseconds, 0 disables [env: LEDGER_CHECKPOINT_INTERVAL_MS]
+    #[arg(long)]
+    pub ledger_checkpoint_interval_ms: Option<u64>,
     /// Rate-limit window in milliseconds [env: RATE_LIMIT_WINDOW_MS]
     #[arg(long)]
     pub rate_limit_window_ms: Option<u64>,
@@ -114,6 +117,10 @@ impl SettingsArgs {
         set(&mut s.http.console_enabled, self.console_enabled);
         set(&mut s.rate_limit.enabled, self.rate_limit_enabled);
         set(&mut s.rate_limit.window_ms, self.rate_limit_window_ms);
+        set(
+            &mut s.ledger.checkpoint_interval_ms,
+            self.ledger_checkpoint_interval_ms,
+        );
         set(&mut s.rate_limit.max_requests, self.rate_limit_max_requests);
         set(&mut s.log.format, self.log_format);
         if let Some(v) = &self.log_filter {

@@ -60,6 +60,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("RATE_LIMIT_WINDOW_MS", "rate-limit window (default 60000)"),
     (
+        "LEDGER_CHECKPOINT_INTERVAL_MS",
+        "ledger checkpoint interval (default 60000, 0 disables)",
+    ),
+    (
         "RATE_LIMIT_MAX_REQUESTS",
         "requests per window (default 1000)",
     ),
@@ -131,6 +135,9 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("RATE_LIMIT_WINDOW_MS") {
         settings.rate_limit.window_ms = parse("RATE_LIMIT_WINDOW_MS", &v)?;
+    }
+    if let Some(v) = get("LEDGER_CHECKPOINT_INTERVAL_MS") {
+        settings.ledger.checkpoint_interval_ms = parse("LEDGER_CHECKPOINT_INTERVAL_MS", &v)?;
     }
     if let Some(v) = get("RATE_LIMIT_MAX_REQUESTS") {
         settings.rate_limit.max_requests = parse("RATE_LIMIT_MAX_REQUESTS", &v)?;

@@ -8,7 +8,10 @@ use serde::Serialize;
 
 use crate::domain::{LedgerEvent, LedgerEventId, LedgerEventKind, PositionId};
 
+use super::checkpoint::{Checkpoint, CheckpointBreak, verify_checkpoints};
 use super::hash::event_hash;
+use crate::Result;
+use crate::store::{EscrowStore, Scope};
 
 /// Why an event breaks its chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -57,6 +60,20 @@ pub struct Verification {
     /// The first break, when not ok.
     #[serde(skip_serializing_if = "Option::is_none", rename = "break")]
     pub first_break: Option<ChainBreak>,
+    /// Checkpoints verified (only when every chain is verified: checkpoints are global).
+    pub checkpoints_checked: usize,
+    /// The first checkpoint that does not verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint_break: Option<CheckpointBreak>,
+}
+
+impl Verification {
+    /// Adds the verification of `checkpoints` (see [`verify_checkpoints`]).
+    pub fn add_checkpoints(&mut self, checkpoints: &[(Checkpoint, Vec<String>)]) {
+        self.checkpoints_checked = checkpoints.len();
+        self.checkpoint_break = verify_checkpoints(checkpoints);
+        self.ok = self.ok && self.checkpoint_break.is_none();
+    }
 }
 
 #[derive(Default)]
@@ -65,9 +82,9 @@ struct Chain {
     last_hash: Option<String>,
 }
 
-/// Verifies `events` (in write order); `progress` is called with the number of events done.
+/// Verifies `events` (in write order); `progress` is called with the events done and the total.
 #[must_use]
-pub fn verify(events: &[LedgerEvent], mut progress: impl FnMut(usize)) -> Verification {
+pub fn verify(events: &[LedgerEvent], mut progress: impl FnMut(usize, usize)) -> Verification {
     let position_of_hash: HashMap<&str, usize> = events
         .iter()
         .enumerate()
@@ -79,7 +96,7 @@ pub fn verify(events: &[LedgerEvent], mut progress: impl FnMut(usize)) -> Verifi
     let mut first_break = None;
     for (index, event) in events.iter().enumerate() {
         if index % 65_536 == 0 {
-            progress(index);
+            progress(index, events.len());
         }
         let chain = chains.entry(&event.position_id).or_default();
         let found = check(event, chain, index, &position_of_hash, &has_successor);
@@ -104,14 +121,35 @@ pub fn verify(events: &[LedgerEvent], mut progress: impl FnMut(usize)) -> Verifi
             }
         }
     }
-    progress(events.len());
+    progress(events.len(), events.len());
     Verification {
         ok: first_break.is_none(),
         events_checked: events.len(),
         chains_checked: chains.len(),
         unhashed_events: unhashed,
         first_break,
+        checkpoints_checked: 0,
+        checkpoint_break: None,
     }
+}
+
+/// Verifies the chains of every event in `scope` and, for root's whole ledger, the
+/// checkpoints: what `GET /ledger/verify` and `escrowgrid ledger verify` answer.
+///
+/// # Errors
+///
+/// Store read failures.
+pub async fn verify_store(
+    store: &dyn EscrowStore,
+    scope: &Scope,
+    progress: impl FnMut(usize, usize),
+) -> Result<Verification> {
+    let events = store.list_ledger_events(scope, None).await?;
+    let mut report = verify(&events, progress);
+    if matches!(scope, Scope::Root) {
+        report.add_checkpoints(&store.ledger_checkpoints().await?);
+    }
+    Ok(report)
 }
 
 type Checked = Result<(), (BreakReason, String)>;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use gridstore::Locks;
 use gridstore::kv::SweeperHandle;
 use gridstore::memory::MemoryKvStore;
-use gridstore::postgres::{PgConfig, PgPool};
+use gridstore::postgres::{PgConfig, PgLocks, PgPool};
 use tracing::info;
 
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
@@ -15,6 +16,8 @@ use crate::config::{Settings, StoreBackend};
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgEscrowStore;
 use crate::{Error, Result};
+
+use super::checkpoints::{self, CheckpointTask};
 
 /// What `serve` runs.
 #[derive(Debug)]
@@ -29,6 +32,8 @@ pub(super) struct Resources {
     pool: Option<PgPool>,
     /// Deletes expired idempotency keys and rate-limit counters; stops when dropped.
     _sweeper: SweeperHandle,
+    /// Takes ledger checkpoints; stops when dropped.
+    _checkpoints: Option<CheckpointTask>,
 }
 
 /// How often expired KV keys (idempotency records, rate-limit windows) are deleted, and how
@@ -41,14 +46,16 @@ impl App {
     /// its KV store (memory: in process; PostgreSQL: gridstore's KV on the same pool, shared
     /// by every instance), and builds the router.
     pub(super) async fn open(settings: &Settings) -> Result<Self> {
+        let interval = Duration::from_millis(settings.ledger.checkpoint_interval_ms);
         let (state, resources) = match settings.store.backend {
             StoreBackend::Memory => {
                 let kv = MemoryKvStore::new();
+                let store = Arc::new(MemoryStore::new());
                 let resources = Resources {
                     pool: None,
                     _sweeper: kv.spawn_sweeper(KV_SWEEP_INTERVAL, KV_SWEEP_BATCH),
+                    _checkpoints: checkpoints::spawn(store.clone(), None, interval),
                 };
-                let store = Arc::new(MemoryStore::new());
                 (
                     AppState::new(store, Arc::new(kv), api_settings(settings)),
                     resources,
@@ -76,12 +83,15 @@ impl App {
                     info!("migrations skipped (MIGRATE_ON_START=false), schema current");
                 }
                 let kv = store.kv_store();
+                let locks: Arc<dyn Locks> = Arc::new(PgLocks::new(store.pool().clone()));
+                let store = Arc::new(store);
                 let resources = Resources {
                     pool: Some(store.pool().clone()),
                     _sweeper: kv.spawn_sweeper(KV_SWEEP_INTERVAL, KV_SWEEP_BATCH),
+                    _checkpoints: checkpoints::spawn(store.clone(), Some(locks), interval),
                 };
                 (
-                    AppState::new(Arc::new(store), Arc::new(kv), api_settings(settings)),
+                    AppState::new(store, Arc::new(kv), api_settings(settings)),
                     resources,
                 )
             }

@@ -13,6 +13,7 @@ mod writes;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, AuditEvent, Institution,
@@ -20,6 +21,7 @@ use crate::domain::{
     NewInstitution, NewPosition, PolicyId, Position, PositionId, PositionPolicy, Region,
     TemplateId, TransitionRequest,
 };
+use crate::ledger::checkpoint::Checkpoint;
 use crate::store::{
     AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
     TemplateFilter,
@@ -244,5 +246,13 @@ impl EscrowStore for MemoryStore {
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>> {
         self.read().list_ledger_events(scope, position_id)
+    }
+
+    async fn create_ledger_checkpoint(&self, at: DateTime<Utc>) -> Result<Option<Checkpoint>> {
+        Ok(self.write().create_ledger_checkpoint(at))
+    }
+
+    async fn ledger_checkpoints(&self) -> Result<Vec<(Checkpoint, Vec<String>)>> {
+        Ok(self.read().ledger_checkpoints())
     }
 }

@@ -28,6 +28,7 @@
 //! ```
 
 mod audit;
+mod checkpoints;
 mod db;
 mod entities;
 mod error;

@@ -177,7 +177,7 @@ async fn ledger_verification_covers_the_callers_institution_and_root_may_pick_on
     let all = verify(ROOT, "").await;
     assert_eq!(
         all,
-        json!({ "ok": true, "eventsChecked": 3, "chainsChecked": 2, "unhashedEvents": 0 })
+        json!({ "ok": true, "eventsChecked": 3, "chainsChecked": 2, "unhashedEvents": 0, "checkpointsChecked": 0 })
     );
     assert_eq!(verify(&acme.tenant.admin, "").await["eventsChecked"], 2);
     // A non-root key cannot widen or move its scope with institutionId.

@@ -214,6 +214,13 @@ fn cases(w: &World, unknown_key: &str) -> Vec<Case> {
         ),
         case(
             Method::GET,
+            "/ledger/checkpoints",
+            "/ledger/checkpoints".into(),
+            None,
+            [200, 403, 403, 403, 401, 401],
+        ),
+        case(
+            Method::GET,
             "/audit-events",
             "/audit-events".into(),
             None,

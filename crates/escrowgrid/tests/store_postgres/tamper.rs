@@ -52,7 +52,7 @@ async fn tamper(database: &TestDatabase, sql: &str) {
 
 async fn first_break(store: &dyn EscrowStore) -> (LedgerEventId, BreakReason) {
     let events = store.list_ledger_events(&Scope::Root, None).await.unwrap();
-    let report = verify(&events, |_| {});
+    let report = verify(&events, |_, _| {});
     let found = report.first_break.expect("verification reports a break");
     (found.event_id, found.reason)
 }
@@ -61,7 +61,7 @@ async fn first_break(store: &dyn EscrowStore) -> (LedgerEventId, BreakReason) {
 async fn an_untouched_ledger_verifies() {
     let (store, _database, _) = ledger().await;
     let events = store.list_ledger_events(&Scope::Root, None).await.unwrap();
-    let report = verify(&events, |_| {});
+    let report = verify(&events, |_, _| {});
     assert!(report.ok, "{report:?}");
     assert_eq!((report.events_checked, report.unhashed_events), (5, 0));
 }
@@ -164,7 +164,44 @@ async fn events_written_before_hashing_started_are_counted_and_do_not_break_chai
     );
     tamper(&database, &sql).await;
     let events = store.list_ledger_events(&Scope::Root, None).await.unwrap();
-    let report = verify(&events, |_| {});
+    let report = verify(&events, |_, _| {});
     assert!(report.ok, "{report:?}");
     assert_eq!(report.unhashed_events, 1);
+}
+
+#[tokio::test]
+async fn a_deleted_latest_event_is_found_by_its_checkpoint() {
+    let (store, database, a) = ledger().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let taken = store.ledger_checkpoints().await.unwrap();
+        if taken.iter().map(|(c, _)| c.event_count).sum::<i64>() == 5 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint covers the ledger"
+        );
+        if store
+            .create_ledger_checkpoint(escrowgrid::domain::now_millis())
+            .await
+            .unwrap()
+            .is_none()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    // The chains alone cannot see a removed head: the checkpoint's count can.
+    tamper(
+        &database,
+        &format!("delete from ledger_events where id = '{}'", a[2].id),
+    )
+    .await;
+    let report = escrowgrid::ledger::verify_store(&store, &Scope::Root, |_, _| {})
+        .await
+        .unwrap();
+    assert!(report.first_break.is_none(), "{report:?}");
+    assert!(!report.ok);
+    let found = report.checkpoint_break.expect("a checkpoint break");
+    assert_eq!(found.reason, "count", "{found:?}");
 }

@@ -313,14 +313,41 @@ pub fn all() -> Value {
         ),
     );
     schemas.insert(
+        "LedgerCheckpoint".into(),
+        object(
+            &["number", "createdAt", "fence", "eventCount", "eventsRoot", "hash"],
+            json!({
+                "number": { "type": "integer" }, "createdAt": timestamp(),
+                "fence": { "type": "integer" }, "eventCount": { "type": "integer" },
+                "eventsRoot": hash_hex(), "previousHash": hash_hex(), "hash": hash_hex(),
+                "onchain": { "type": ["object", "null"], "description": "Reserved: anchoring on chain is not built yet" },
+            }),
+        ),
+    );
+    schemas.insert(
         "LedgerVerification".into(),
         object(
-            &["ok", "eventsChecked", "chainsChecked", "unhashedEvents"],
+            &[
+                "ok",
+                "eventsChecked",
+                "chainsChecked",
+                "unhashedEvents",
+                "checkpointsChecked",
+            ],
             json!({
                 "ok": { "type": "boolean" },
                 "eventsChecked": { "type": "integer" },
                 "chainsChecked": { "type": "integer" },
                 "unhashedEvents": { "type": "integer" },
+                "checkpointsChecked": { "type": "integer" },
+                "checkpointBreak": object(
+                    &["number", "reason", "detail"],
+                    json!({
+                        "number": { "type": "integer" },
+                        "reason": { "type": "string", "enum": ["count", "root", "hash", "chain"] },
+                        "detail": { "type": "string" },
+                    }),
+                ),
                 "break": object(
                     &["eventId", "positionId", "index", "reason", "detail"],
                     json!({

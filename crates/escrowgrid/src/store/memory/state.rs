@@ -2,10 +2,13 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Institution, InstitutionId,
     InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId, Region, TemplateId,
 };
+use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
 use crate::{Error, Result};
 
@@ -23,6 +26,8 @@ pub(super) struct State {
     /// Ledger events in write order, and their indexes per position.
     pub(super) ledger: Vec<LedgerEvent>,
     pub(super) ledger_by_position: HashMap<PositionId, Vec<usize>>,
+    /// Ledger checkpoints; a checkpoint's fence is the ledger length it covers up to.
+    pub(super) checkpoints: Vec<Checkpoint>,
     pub(super) api_keys: Table<ApiKeyId, ApiKey>,
     /// Key id by token hash: the O(1) token lookup.
     pub(super) key_by_hash: HashMap<String, ApiKeyId>,
@@ -112,6 +117,41 @@ impl State {
         self.policy_by_region
             .get(&(institution_id.clone(), region))
             .and_then(|id| self.policies.get(id))
+    }
+
+    /// The next checkpoint over the events pushed since the last one (commit order is push
+    /// order: a write holds the lock for its whole transaction).
+    pub(super) fn create_ledger_checkpoint(&mut self, at: DateTime<Utc>) -> Option<Checkpoint> {
+        let previous = self.checkpoints.last();
+        let from = previous.map_or(0, |p| usize::try_from(p.fence).unwrap_or(usize::MAX));
+        let leaves: Vec<String> = self
+            .ledger
+            .get(from..)?
+            .iter()
+            .map(checkpoint::leaf)
+            .collect();
+        if leaves.is_empty() {
+            return None;
+        }
+        let fence = i64::try_from(self.ledger.len()).unwrap_or(i64::MAX);
+        let created = checkpoint::next(previous, fence, &leaves, at);
+        self.checkpoints.push(created.clone());
+        Some(created)
+    }
+
+    pub(super) fn ledger_checkpoints(&self) -> Vec<(Checkpoint, Vec<String>)> {
+        let mut from = 0;
+        let mut out = Vec::with_capacity(self.checkpoints.len());
+        for taken in &self.checkpoints {
+            let to = usize::try_from(taken.fence).unwrap_or(usize::MAX);
+            let covered = self.ledger.get(from..to).unwrap_or_default();
+            out.push((
+                taken.clone(),
+                covered.iter().map(checkpoint::leaf).collect(),
+            ));
+            from = to;
+        }
+        out
     }
 
     /// The hash of the position's latest ledger event (the head of its chain).

@@ -4,6 +4,7 @@
 //! outcome never is), then translate storage errors into domain errors.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use gridstore::postgres::retry;
 
 use crate::Result;
@@ -13,6 +14,7 @@ use crate::domain::{
     NewInstitution, NewPosition, Position, PositionId, PositionPolicy, Region, TemplateId,
     TransitionRequest,
 };
+use crate::ledger::checkpoint::Checkpoint;
 use crate::store::{
     AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PoolStatus,
     PositionFilter, Scope, TemplateFilter,
@@ -272,5 +274,13 @@ impl EscrowStore for PgEscrowStore {
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>> {
         retry(&self.retry, || self.ledger(scope, position_id)).await
+    }
+
+    async fn create_ledger_checkpoint(&self, at: DateTime<Utc>) -> Result<Option<Checkpoint>> {
+        retry(&self.retry, || self.checkpoint(at)).await
+    }
+
+    async fn ledger_checkpoints(&self) -> Result<Vec<(Checkpoint, Vec<String>)>> {
+        retry(&self.retry, || self.checkpoints()).await
     }
 }

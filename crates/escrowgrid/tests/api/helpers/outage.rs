@@ -277,4 +277,19 @@ impl EscrowStore for OutageStore {
         self.gate().await?;
         self.inner.list_ledger_events(scope, position_id).await
     }
+
+    async fn create_ledger_checkpoint(
+        &self,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<escrowgrid::ledger::Checkpoint>> {
+        self.gate().await?;
+        self.inner.create_ledger_checkpoint(at).await
+    }
+
+    async fn ledger_checkpoints(
+        &self,
+    ) -> Result<Vec<(escrowgrid::ledger::Checkpoint, Vec<String>)>> {
+        self.gate().await?;
+        self.inner.ledger_checkpoints().await
+    }
 }
