@@ -91,24 +91,34 @@ fn bar(done: usize, total: usize) -> String {
 
 fn print_report(report: &Verification) -> Result<()> {
     let mut out = std::io::stdout();
-    match &report.first_break {
-        None => writeln!(
+    if let Some(found) = &report.first_break {
+        let reason = serde_json::to_value(found.reason)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        writeln!(
             out,
-            "OK: {} events in {} chains verified ({} written before hashing started)",
-            report.events_checked, report.chains_checked, report.unhashed_events
-        )?,
-        Some(found) => writeln!(
+            "BROKEN: event {} of position {} (#{} in write order): {reason} ({})",
+            found.event_id, found.position_id, found.index, found.detail
+        )?;
+    }
+    if let Some(found) = &report.checkpoint_break {
+        writeln!(
             out,
-            "BROKEN: event {} of position {} (#{} in write order): {} ({})",
-            found.event_id,
-            found.position_id,
-            found.index,
-            serde_json::to_value(found.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            found.detail
-        )?,
+            "BROKEN: checkpoint {}: {} ({})",
+            found.number, found.reason, found.detail
+        )?;
+    }
+    if report.ok {
+        writeln!(
+            out,
+            "OK: {} events in {} chains and {} checkpoints verified ({} written before hashing \
+             started)",
+            report.events_checked,
+            report.chains_checked,
+            report.checkpoints_checked,
+            report.unhashed_events
+        )?;
     }
     Ok(())
 }

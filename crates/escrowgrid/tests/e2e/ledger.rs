@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::client::Client;
 use super::flows::{position_body, tenant};
-use super::server::{ROOT_KEY, TestServer};
+use super::server::{ROOT_KEY, TestServer, postgres_settings};
 
 /// Runs the auditor's script against `addr` as root (off the runtime's threads).
 async fn auditor_script(addr: SocketAddr) -> Output {
@@ -76,6 +76,37 @@ async fn some_ledger(addr: SocketAddr) -> (Vec<serde_json::Value>, String) {
     (events, tenant.admin_key)
 }
 
+/// Waits (deadline 20 s) until the server's checkpoint task has covered `events` events, and
+/// checks the checkpoints chain.
+async fn wait_for_checkpoints_covering(addr: SocketAddr, events: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut root = Client::connect(addr, Some(ROOT_KEY)).await;
+    loop {
+        let taken = root.get("/ledger/checkpoints").await.expect(StatusCode::OK);
+        let taken = taken.body.as_array().expect("checkpoints").clone();
+        let covered: i64 = taken.iter().filter_map(|c| c["eventCount"].as_i64()).sum();
+        if covered == events {
+            assert_eq!(taken[0]["previousHash"], serde_json::Value::Null);
+            for pair in taken.windows(2) {
+                assert_eq!(pair[1]["previousHash"], pair[0]["hash"]);
+            }
+            let report = root.get("/ledger/verify").await.expect(StatusCode::OK);
+            assert_eq!(report.body["ok"], true, "{}", report.body);
+            assert_eq!(report.body["checkpointsChecked"], taken.len());
+            return;
+        }
+        assert!(
+            covered < events,
+            "checkpoints cover {covered} > {events} events"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "checkpoints cover {covered} of {events}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -88,9 +119,11 @@ fn stderr(output: &Output) -> String {
 async fn the_auditor_script_and_the_api_verify_an_untouched_ledger_in_memory() {
     let mut settings = Settings::default();
     settings.auth.root_api_key = Some(Secret::new(ROOT_KEY.to_owned()));
+    settings.ledger.checkpoint_interval_ms = 50;
     let server = TestServer::start(settings).await;
     server.wait_ready().await;
     let (events, admin_key) = some_ledger(server.addr).await;
+    wait_for_checkpoints_covering(server.addr, 4).await;
     assert!(
         events
             .iter()
@@ -122,8 +155,12 @@ async fn the_auditor_script_and_the_api_verify_an_untouched_ledger_in_memory() {
 #[tokio::test]
 async fn the_auditor_script_and_the_api_find_an_edited_event_on_postgres() {
     let db = testkit::database().await;
-    let server = TestServer::postgres(db.url()).await;
+    let mut settings = postgres_settings(db.url());
+    settings.ledger.checkpoint_interval_ms = 50;
+    let server = TestServer::start(settings).await;
+    server.wait_ready().await;
     let (events, admin_key) = some_ledger(server.addr).await;
+    wait_for_checkpoints_covering(server.addr, 4).await;
     let output = auditor_script(server.addr).await;
     assert!(
         output.status.success(),
