@@ -5,10 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::domain::LedgerEvent;
 use crate::domain::time::{format_millis, millis};
+
+use super::hash::digest;
 
 /// The domain-separation tags of the two hashes.
 const ROOT_TAG: &str = "escrowgrid-checkpoint-events-v1";
@@ -45,16 +46,6 @@ pub fn leaf(event: &LedgerEvent) -> String {
         .hash
         .clone()
         .unwrap_or_else(|| format!("id:{}", event.id))
-}
-
-fn digest<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
-    let mut hasher = Sha256::new();
-    for field in fields {
-        let length = u32::try_from(field.len()).unwrap_or(u32::MAX);
-        hasher.update(length.to_be_bytes());
-        hasher.update(field.as_bytes());
-    }
-    hex::encode(hasher.finalize())
 }
 
 /// The events root of `leaves` (in commit order).

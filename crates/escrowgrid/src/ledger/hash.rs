@@ -17,8 +17,7 @@ pub const TAG: &str = "escrowgrid-ledger-v1";
 /// of a position). The event's own `hash` and `previous_hash` fields are not read.
 #[must_use]
 pub fn event_hash(event: &LedgerEvent, previous: Option<&str>) -> String {
-    let mut hasher = Sha256::new();
-    let fields = [
+    digest([
         TAG,
         previous.unwrap_or(""),
         event.id.as_str(),
@@ -29,7 +28,13 @@ pub fn event_hash(event: &LedgerEvent, previous: Option<&str>) -> String {
         event.previous_state.map_or("", |state| state.as_str()),
         event.new_state.as_str(),
         &canonical_json(&event.payload),
-    ];
+    ])
+}
+
+/// Lowercase hex SHA-256 of `fields`, each as a 4-byte big-endian length and its UTF-8 bytes
+/// (the framing of every hash of the ledger).
+pub(crate) fn digest<'a>(fields: impl IntoIterator<Item = &'a str>) -> String {
+    let mut hasher = Sha256::new();
     for field in fields {
         let length = u32::try_from(field.len()).unwrap_or(u32::MAX);
         hasher.update(length.to_be_bytes());

@@ -107,6 +107,19 @@ async fn wait_for_checkpoints_covering(addr: SocketAddr, events: i64) {
     }
 }
 
+/// Runs the auditor's script and asserts it verifies the 4 events of [`some_ledger`].
+async fn assert_script_says_ok(addr: SocketAddr) {
+    let output = auditor_script(addr).await;
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let said = stdout(&output);
+    assert!(said.starts_with("OK 4 events, 2 chains"), "{said}");
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -131,18 +144,7 @@ async fn the_auditor_script_and_the_api_verify_an_untouched_ledger_in_memory() {
     );
     assert_eq!(events[2]["previousHash"], events[0]["hash"]);
 
-    let output = auditor_script(server.addr).await;
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    assert!(
-        stdout(&output).starts_with("OK 4 events, 2 chains"),
-        "{}",
-        stdout(&output)
-    );
+    assert_script_says_ok(server.addr).await;
     let mut admin = Client::connect(server.addr, Some(&admin_key)).await;
     let report = admin.get("/ledger/verify").await.expect(StatusCode::OK);
     assert_eq!(
@@ -161,18 +163,7 @@ async fn the_auditor_script_and_the_api_find_an_edited_event_on_postgres() {
     server.wait_ready().await;
     let (events, admin_key) = some_ledger(server.addr).await;
     wait_for_checkpoints_covering(server.addr, 4).await;
-    let output = auditor_script(server.addr).await;
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    assert!(
-        stdout(&output).starts_with("OK 4 events, 2 chains"),
-        "{}",
-        stdout(&output)
-    );
+    assert_script_says_ok(server.addr).await;
 
     let edited = events[2]["id"].as_str().expect("id").to_owned();
     let client = db.connect().await;
