@@ -80,6 +80,7 @@ async fn a_transition_is_one_read_then_four_pipelined_writes() {
         .await
         .unwrap();
 
-    // Position + events, then update + lifecycle event + ledger event + audit row.
-    assert_eq!(store.statement_count() - before, 6);
+    // Position + events + the head of the position's ledger chain (pipelined, one round
+    // trip), then update + lifecycle event + ledger event + audit row.
+    assert_eq!(store.statement_count() - before, 7);
 }
