@@ -13,4 +13,5 @@ mod e2e {
     mod readiness;
     mod restart;
     mod shutdown;
+    mod tls;
 }

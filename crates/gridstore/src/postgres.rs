@@ -5,6 +5,7 @@
 //! |---|---|
 //! | typed settings, password-redacting `Debug` | [`config`] |
 //! | deadpool pool, connections verified after idling | [`pool`] |
+//! | TLS (rustls): libpq's `sslmode` and `sslrootcert` | [`tls`] |
 //! | numbered migrations under an advisory lock | [`migrate`](mod@migrate) |
 //! | SQLSTATE classification into [`Error`](crate::Error) | [`error`] |
 //! | retrying transactions, commit with unknown outcome | [`retry`](mod@retry) |
@@ -55,6 +56,7 @@ pub mod migrations;
 pub mod pool;
 pub mod retry;
 pub mod session;
+pub mod tls;
 
 pub use checkpoint::PgCheckpointStore;
 pub use config::{PgConfig, SslMode};
@@ -69,3 +71,4 @@ pub use migrate::{Migration, migrate};
 pub use pool::{PgClient, PgPool, PoolStatus};
 pub use retry::{RetryPolicy, commit, retry, transaction, transaction_with};
 pub use session::PgSessionStore;
+pub use tls::PgTls;

@@ -35,6 +35,7 @@ pub struct TestPostgres {
     binaries: PgBinaries,
     runner: Runner,
     settings: Vec<(String, String)>,
+    tls: Option<builder::ServerTls>,
     base_dir: PathBuf,
     port: u16,
     keep: bool,

@@ -1,11 +1,16 @@
 //! Typed connection and pool settings for PostgreSQL.
 
+mod ssl;
+
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use tokio_postgres::config::{Host, SslMode as DriverSslMode};
 
+pub use self::ssl::SslMode;
+use super::tls::PgTls;
 use crate::{Error, Result};
 
 /// Default pool size.
@@ -18,23 +23,6 @@ const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_VERIFY_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// Default `application_name` reported to the server.
 const DEFAULT_APPLICATION_NAME: &str = "gridstore";
-
-/// Whether the connection uses TLS.
-///
-/// TLS is not compiled into gridstore: [`SslMode::Require`] makes
-/// [`PgPool::connect`](super::PgPool::connect) fail with [`Error::Config`], and
-/// [`SslMode::Prefer`] (the libpq default) silently connects without TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SslMode {
-    /// Never use TLS.
-    Disable,
-    /// Use TLS when available; gridstore has no TLS support compiled in, so this never does.
-    #[default]
-    Prefer,
-    /// Require TLS; rejected at connect because TLS is not compiled in.
-    Require,
-}
 
 /// Connection and pool settings for a PostgreSQL backend.
 ///
@@ -58,6 +46,7 @@ pub struct PgConfig {
     verify_after_idle: Duration,
     application_name: String,
     ssl_mode: SslMode,
+    ssl_root_cert: Option<PathBuf>,
 }
 
 impl Default for PgConfig {
@@ -70,7 +59,7 @@ impl PgConfig {
     /// Returns the defaults: `localhost:5432`, database and user `postgres`, no password,
     /// 16 connections, 5 s connect timeout, 10 s pool wait timeout, no idle timeout, no
     /// maximum lifetime, no statement timeout, checkouts verified after 1 s idle,
-    /// `application_name` `gridstore`, TLS preferred (which means plain TCP, see [`SslMode`]).
+    /// `application_name` `gridstore`, TLS when the server offers it ([`SslMode::Prefer`]).
     pub fn new() -> Self {
         Self {
             host: "localhost".to_owned(),
@@ -89,20 +78,23 @@ impl PgConfig {
             verify_after_idle: DEFAULT_VERIFY_AFTER_IDLE,
             application_name: DEFAULT_APPLICATION_NAME.to_owned(),
             ssl_mode: SslMode::Prefer,
+            ssl_root_cert: None,
         }
     }
 
     /// Parses a `postgres://user:password@host:port/db?...` URL or a libpq `key=value`
     /// connection string. Settings the string does not mention keep their defaults.
     ///
-    /// A host starting with `/` is a Unix socket directory.
+    /// A host starting with `/` is a Unix socket directory. `sslmode` takes libpq's five
+    /// values and `sslrootcert` names a PEM file of trusted certificates (see [`SslMode`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the string does not parse, names several hosts, or the password
-    /// is not UTF-8. The message never contains the password.
+    /// [`Error::Config`] when the string does not parse, names several hosts, has an unknown
+    /// `sslmode`, or the password is not UTF-8. The message never contains the password.
     pub fn from_url(url: &str) -> Result<Self> {
-        let parsed = tokio_postgres::Config::from_str(url)
+        let (url, ssl) = ssl::take_ssl_params(url)?;
+        let parsed = tokio_postgres::Config::from_str(&url)
             .map_err(|err| Error::Config(format!("invalid database url: {err}")))?;
         let mut config = Self::new();
         match parsed.get_hosts() {
@@ -135,11 +127,8 @@ impl PgConfig {
         if let Some(timeout) = parsed.get_connect_timeout() {
             config.connect_timeout = *timeout;
         }
-        config.ssl_mode = match parsed.get_ssl_mode() {
-            DriverSslMode::Disable => SslMode::Disable,
-            DriverSslMode::Prefer => SslMode::Prefer,
-            _ => SslMode::Require,
-        };
+        config.ssl_mode = ssl.mode.unwrap_or_default();
+        config.ssl_root_cert = ssl.root_cert.map(PathBuf::from);
         Ok(config)
     }
 
@@ -237,9 +226,16 @@ impl PgConfig {
         self
     }
 
-    /// Sets the TLS mode (see [`SslMode`] for what is supported).
+    /// Sets the TLS mode (default [`SslMode::Prefer`]).
     pub fn with_ssl_mode(mut self, mode: SslMode) -> Self {
         self.ssl_mode = mode;
+        self
+    }
+
+    /// Sets the PEM file of trusted root certificates (libpq's `sslrootcert`); required by
+    /// `verify-ca` and `verify-full`, and makes `prefer` and `require` check the chain too.
+    pub fn with_ssl_root_cert(mut self, path: Option<PathBuf>) -> Self {
+        self.ssl_root_cert = path;
         self
     }
 
@@ -318,16 +314,30 @@ impl PgConfig {
         self.ssl_mode
     }
 
-    /// Builds the driver configuration, e.g. for a dedicated `LISTEN` connection outside the
-    /// pool. It carries the `statement_timeout` and `application_name`.
+    /// Returns the root certificate file, if any.
+    pub fn ssl_root_cert(&self) -> Option<&Path> {
+        self.ssl_root_cert.as_deref()
+    }
+
+    /// Builds the TLS connector for [`PgConfig::to_driver_config`]'s configuration (it reads
+    /// the root certificate file).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for [`SslMode::Require`] (TLS is not compiled in).
+    /// [`Error::Config`] when `verify-ca` or `verify-full` has no root certificate, or the
+    /// file cannot be read.
+    pub fn tls(&self) -> Result<PgTls> {
+        PgTls::new(self.ssl_mode, self.ssl_root_cert.as_deref())
+    }
+
+    /// Builds the driver configuration, e.g. for a dedicated `LISTEN` connection outside the
+    /// pool; connect it with [`PgConfig::tls`]. It carries the `statement_timeout` and
+    /// `application_name`.
+    ///
+    /// # Errors
+    ///
+    /// None today; kept fallible for settings the driver may reject.
     pub fn to_driver_config(&self) -> Result<tokio_postgres::Config> {
-        if self.ssl_mode == SslMode::Require {
-            return Err(Error::Config("tls is not compiled in".to_owned()));
-        }
         let mut config = tokio_postgres::Config::new();
         config
             .host(&self.host)
@@ -339,7 +349,8 @@ impl PgConfig {
             .keepalives(true)
             .ssl_mode(match self.ssl_mode {
                 SslMode::Disable => DriverSslMode::Disable,
-                _ => DriverSslMode::Prefer,
+                SslMode::Prefer => DriverSslMode::Prefer,
+                _ => DriverSslMode::Require,
             });
         if let Some(password) = &self.password {
             config.password(password);
@@ -380,6 +391,7 @@ impl fmt::Debug for PgConfig {
             .field("verify_after_idle", &self.verify_after_idle)
             .field("application_name", &self.application_name)
             .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
             .finish()
     }
 }

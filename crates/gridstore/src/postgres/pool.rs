@@ -8,7 +8,6 @@ use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Metrics, Pool, RecyclingMethod, Runtime, WeakPool,
 };
 use futures_util::future::try_join_all;
-use tokio_postgres::NoTls;
 
 use super::PgConfig;
 use crate::{Error, Result};
@@ -80,7 +79,9 @@ impl PgPool {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an unusable configuration (e.g. [`SslMode::Require`](super::SslMode)),
+    /// [`Error::Config`] for an unusable configuration (e.g. `verify-full` without a root certificate),
+    /// [`Error::Tls`] when the TLS handshake fails (e.g. an untrusted certificate or a server
+    /// without TLS under `require`),
     /// [`Error::Connection`] when the server cannot be reached, and any classified error of the
     /// check query.
     pub async fn connect(config: &PgConfig) -> Result<Self> {
@@ -89,7 +90,7 @@ impl PgPool {
         }
         let manager = Manager::from_config(
             config.to_driver_config()?,
-            NoTls,
+            config.tls()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },

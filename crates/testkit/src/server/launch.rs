@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use super::TestPostgres;
@@ -10,6 +11,10 @@ use crate::TestkitError;
 use crate::process;
 use crate::runtime::{block_on_own_thread, wait_until_accepting};
 
+/// The server certificate and key files in the data directory (relative paths are resolved
+/// against it).
+const TLS_CERT_FILE: &str = "server.crt";
+const TLS_KEY_FILE: &str = "server.key";
 /// How long the server may take to accept its first connection.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many random ports to try before giving up on port clashes.
@@ -46,7 +51,26 @@ impl TestPostgres {
             .arg(self.data_dir())
             .current_dir(&self.base_dir);
         process::run(&mut initdb)?;
+        self.write_tls_files()?;
         self.append_settings()
+    }
+
+    /// Writes the TLS certificate and key into the data directory, readable by the server's
+    /// OS user only (PostgreSQL refuses a key others can read).
+    fn write_tls_files(&self) -> Result<(), TestkitError> {
+        let Some(tls) = &self.tls else {
+            return Ok(());
+        };
+        for (name, pem) in [(TLS_CERT_FILE, &tls.cert_pem), (TLS_KEY_FILE, &tls.key_pem)] {
+            let path = self.data_dir().join(name);
+            std::fs::write(&path, pem)
+                .and_then(|()| {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                })
+                .map_err(TestkitError::io(format!("write {}", path.display())))?;
+            self.runner.hand_over(&path)?;
+        }
+        Ok(())
     }
 
     /// Appends our settings to `postgresql.conf` (the last occurrence of a setting wins).
@@ -61,9 +85,15 @@ impl TestPostgres {
             ("max_connections", "200"),
             ("shared_buffers", "128MB"),
         ];
+        let tls = [
+            ("ssl", "on"),
+            ("ssl_cert_file", TLS_CERT_FILE),
+            ("ssl_key_file", TLS_KEY_FILE),
+        ];
+        let tls = tls.into_iter().filter(|_| self.tls.is_some());
         let chosen = self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         let mut text = String::from("\n# testkit\n");
-        for (name, value) in defaults.into_iter().chain(chosen) {
+        for (name, value) in defaults.into_iter().chain(tls).chain(chosen) {
             let _ = writeln!(text, "{name} = '{}'", value.replace('\'', "''"));
         }
         let path = self.data_dir().join("postgresql.conf");
