@@ -6,6 +6,7 @@
 //! | typed settings, password-redacting `Debug` | [`config`] |
 //! | deadpool pool, connections verified after idling | [`pool`] |
 //! | TLS (rustls): libpq's `sslmode` and `sslrootcert` | [`tls`] |
+//! | named or unnamed statements (PgBouncer's transaction mode) | [`statements`] |
 //! | numbered migrations under an advisory lock | [`migrate`](mod@migrate) |
 //! | SQLSTATE classification into [`Error`](crate::Error) | [`error`] |
 //! | retrying transactions, commit with unknown outcome | [`retry`](mod@retry) |
@@ -56,6 +57,7 @@ pub mod migrations;
 pub mod pool;
 pub mod retry;
 pub mod session;
+pub mod statements;
 pub mod tls;
 
 pub use checkpoint::PgCheckpointStore;
@@ -71,4 +73,5 @@ pub use migrate::{Migration, migrate};
 pub use pool::{PgClient, PgPool, PoolStatus};
 pub use retry::{RetryPolicy, commit, retry, transaction, transaction_with};
 pub use session::PgSessionStore;
+pub use statements::{PgConnection, PgStatement};
 pub use tls::PgTls;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use builder::TestPostgresBuilder;
+pub(crate) use launch::free_port;
 
 use crate::binaries::PgBinaries;
 use crate::process::{self, Runner};

@@ -47,6 +47,8 @@ pub struct PgConfig {
     application_name: String,
     ssl_mode: SslMode,
     ssl_root_cert: Option<PathBuf>,
+    statement_cache: bool,
+    direct: Option<Box<PgConfig>>,
 }
 
 impl Default for PgConfig {
@@ -79,6 +81,8 @@ impl PgConfig {
             application_name: DEFAULT_APPLICATION_NAME.to_owned(),
             ssl_mode: SslMode::Prefer,
             ssl_root_cert: None,
+            statement_cache: true,
+            direct: None,
         }
     }
 
@@ -239,6 +243,34 @@ impl PgConfig {
         self
     }
 
+    /// Whether pooled connections keep named prepared statements (default true). Set false
+    /// behind a transaction pooler such as PgBouncer in transaction mode: statements then run
+    /// on the unnamed statement and no named statement outlives its transaction (see
+    /// [`statements`](super::statements)).
+    pub fn with_statement_cache(mut self, cache: bool) -> Self {
+        self.statement_cache = cache;
+        self
+    }
+
+    /// Sets the server to reach directly, bypassing a pooler, for what needs a session of its
+    /// own: the `LISTEN` connection ([`PgListener`](super::PgListener)) and migrations
+    /// ([`migrate`](super::migrate()), which holds a session advisory lock). Default none: they
+    /// use this configuration's server. Its own pool settings are ignored.
+    pub fn with_direct(mut self, direct: Option<PgConfig>) -> Self {
+        self.direct = direct.map(Box::new);
+        self
+    }
+
+    /// Returns whether pooled connections keep named prepared statements.
+    pub fn statement_cache(&self) -> bool {
+        self.statement_cache
+    }
+
+    /// Returns the direct server's configuration, if one is set.
+    pub fn direct(&self) -> Option<&PgConfig> {
+        self.direct.as_deref()
+    }
+
     /// Returns the host name, IP address or Unix socket directory.
     pub fn host(&self) -> &str {
         &self.host
@@ -330,6 +362,18 @@ impl PgConfig {
         PgTls::new(self.ssl_mode, self.ssl_root_cert.as_deref())
     }
 
+    /// Opens one connection outside any pool (with TLS as configured); its driver task ends
+    /// when the client is dropped.
+    pub(crate) async fn connect_session(&self) -> Result<deadpool_postgres::ClientWrapper> {
+        let (client, connection) = self.to_driver_config()?.connect(self.tls()?).await?;
+        let task = tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(error = %err, "postgres session connection ended");
+            }
+        });
+        Ok(deadpool_postgres::ClientWrapper::new(client, task))
+    }
+
     /// Builds the driver configuration, e.g. for a dedicated `LISTEN` connection outside the
     /// pool; connect it with [`PgConfig::tls`]. It carries the `statement_timeout` and
     /// `application_name`.
@@ -392,6 +436,8 @@ impl fmt::Debug for PgConfig {
             .field("application_name", &self.application_name)
             .field("ssl_mode", &self.ssl_mode)
             .field("ssl_root_cert", &self.ssl_root_cert)
+            .field("statement_cache", &self.statement_cache)
+            .field("direct", &self.direct)
             .finish()
     }
 }

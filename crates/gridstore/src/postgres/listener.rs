@@ -119,6 +119,8 @@ impl PgListener {
                 "listener ping interval and timeout must be positive".into(),
             ));
         }
+        // Behind a transaction pooler, LISTEN needs a session of its own on the server.
+        let config = config.direct().unwrap_or(config);
         let mut driver_config = config.to_driver_config()?;
         driver_config
             .keepalives(true)

@@ -10,6 +10,7 @@ use deadpool_postgres::{
 use futures_util::future::try_join_all;
 
 use super::PgConfig;
+use super::statements::{PgConnection, PgStatement, Statements};
 use crate::{Error, Result};
 
 /// A pooled connection; derefs to [`tokio_postgres::Client`] and implements
@@ -62,6 +63,7 @@ pub struct PoolStatus {
 pub struct PgPool {
     pool: Pool,
     config: PgConfig,
+    statements: Statements,
 }
 
 impl fmt::Debug for PgPool {
@@ -88,9 +90,16 @@ impl PgPool {
         if config.pool_max_size() == 0 {
             return Err(Error::Config("pool max size must be at least 1".to_owned()));
         }
+        let driver_config = config.to_driver_config()?;
+        let tls = config.tls()?;
+        let statements = if config.statement_cache() {
+            Statements::cached()
+        } else {
+            Statements::uncached(driver_config.clone(), tls.clone())
+        };
         let manager = Manager::from_config(
-            config.to_driver_config()?,
-            config.tls()?,
+            driver_config,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -111,6 +120,7 @@ impl PgPool {
         let this = Self {
             pool,
             config: config.clone(),
+            statements,
         };
         this.prewarm().await?;
         this.spawn_reaper();
@@ -132,6 +142,17 @@ impl PgPool {
     /// [`Error::Connection`] when a new one cannot be opened or the pool is closed.
     pub async fn get(&self) -> Result<PgClient> {
         Ok(self.pool.get().await?)
+    }
+
+    /// Prepares `sql` to run on `client` (a connection of this pool or a transaction on one):
+    /// a named statement cached per connection, or, with the statement cache off, the unnamed
+    /// statement with its parameter types (see [`statements`](super::statements)).
+    ///
+    /// # Errors
+    ///
+    /// Classified errors of the server (e.g. a syntax error) or of the connection.
+    pub async fn prepare<C: PgConnection>(&self, client: &C, sql: &str) -> Result<PgStatement> {
+        Ok(self.statements.prepare(client, sql).await?)
     }
 
     /// Returns how many connections are open, idle and awaited.

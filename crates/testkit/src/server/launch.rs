@@ -153,7 +153,7 @@ impl TestPostgres {
 }
 
 /// A port that was free a moment ago: bind port 0 on loopback, read it, release it.
-fn free_port() -> Result<u16, TestkitError> {
+pub(crate) fn free_port() -> Result<u16, TestkitError> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
