@@ -127,6 +127,12 @@ pub struct StoreSettings {
     pub backend: StoreBackend,
     /// `DATABASE_URL` (secret: it may hold a password).
     pub database_url: Option<Secret<String>>,
+    /// `DATABASE_DIRECT_URL`: the server itself when `DATABASE_URL` points at a transaction
+    /// pooler (PgBouncer); migrations (which hold a session advisory lock) run there. Secret.
+    pub database_direct_url: Option<Secret<String>>,
+    /// `DATABASE_STATEMENT_CACHE`, default true; false sends every statement on the unnamed
+    /// statement, as PgBouncer's transaction mode needs.
+    pub statement_cache: bool,
     /// `DATABASE_POOL_MAX`, default 16.
     pub pool_max: usize,
     /// Apply pending migrations at start (`MIGRATE_ON_START`, flag `--no-migrate`).
@@ -138,6 +144,8 @@ impl Default for StoreSettings {
         Self {
             backend: StoreBackend::Memory,
             database_url: None,
+            database_direct_url: None,
+            statement_cache: true,
             pool_max: 16,
             migrate_on_start: true,
         }

@@ -9,7 +9,8 @@ mod e2e {
     mod cli;
     mod concurrency;
     mod idempotency;
-    mod lifecycle;
+    pub mod lifecycle;
+    mod pgbouncer;
     mod readiness;
     mod restart;
     mod shutdown;

@@ -36,6 +36,13 @@ pub struct SettingsArgs {
     /// PostgreSQL URL [env: DATABASE_URL]
     #[arg(long)]
     pub database_url: Option<String>,
+    /// PostgreSQL URL bypassing PgBouncer, for migrations [env: DATABASE_DIRECT_URL]
+    #[arg(long)]
+    pub database_direct_url: Option<String>,
+    /// Keep named prepared statements per connection; `false` behind PgBouncer's transaction
+    /// mode [env: DATABASE_STATEMENT_CACHE]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub database_statement_cache: Option<bool>,
     /// Connection pool size [env: DATABASE_POOL_MAX]
     #[arg(long)]
     pub database_pool_max: Option<usize>,
@@ -92,6 +99,10 @@ impl SettingsArgs {
         if let Some(v) = &self.database_url {
             s.store.database_url = Some(Secret::new(v.clone()));
         }
+        if let Some(v) = &self.database_direct_url {
+            s.store.database_direct_url = Some(Secret::new(v.clone()));
+        }
+        set(&mut s.store.statement_cache, self.database_statement_cache);
         set(&mut s.store.pool_max, self.database_pool_max);
         if self.no_migrate {
             s.store.migrate_on_start = false;

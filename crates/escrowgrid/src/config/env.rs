@@ -27,6 +27,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "DATABASE_URL",
         "PostgreSQL URL, required when STORE_BACKEND=postgres (secret)",
     ),
+    (
+        "DATABASE_DIRECT_URL",
+        "PostgreSQL URL bypassing PgBouncer, for migrations (secret; default DATABASE_URL)",
+    ),
+    (
+        "DATABASE_STATEMENT_CACHE",
+        "named prepared statements per connection (default true; `false` behind PgBouncer)",
+    ),
     ("DATABASE_POOL_MAX", "connection pool size (default 16)"),
     (
         "MIGRATE_ON_START",
@@ -94,6 +102,12 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("DATABASE_URL") {
         settings.store.database_url = Some(Secret::new(v));
+    }
+    if let Some(v) = get("DATABASE_DIRECT_URL") {
+        settings.store.database_direct_url = Some(Secret::new(v));
+    }
+    if let Some(v) = get("DATABASE_STATEMENT_CACHE") {
+        settings.store.statement_cache = unless_false(&v);
     }
     if let Some(v) = get("DATABASE_POOL_MAX") {
         settings.store.pool_max = parse("DATABASE_POOL_MAX", &v)?;

@@ -92,11 +92,12 @@ pub fn api_settings(settings: &Settings) -> ApiSettings {
     }
 }
 
-/// The pool configuration for `DATABASE_URL` and `DATABASE_POOL_MAX`.
+/// The pool configuration for `DATABASE_URL`, `DATABASE_POOL_MAX`, `DATABASE_STATEMENT_CACHE`
+/// and `DATABASE_DIRECT_URL` (migrations run there).
 ///
 /// # Errors
 ///
-/// [`Error::Config`] when the URL is missing; a storage error when it does not parse.
+/// [`Error::Config`] when the URL is missing; a storage error when a URL does not parse.
 pub fn pg_config(settings: &Settings) -> Result<PgConfig> {
     let url = settings
         .store
@@ -106,8 +107,14 @@ pub fn pg_config(settings: &Settings) -> Result<PgConfig> {
             key: "DATABASE_URL".to_owned(),
             message: "DATABASE_URL is required for PostgreSQL".to_owned(),
         })?;
+    let direct = match &settings.store.database_direct_url {
+        Some(url) => Some(PgConfig::from_url(url.expose())?.with_application_name("escrowgrid")),
+        None => None,
+    };
     Ok(PgConfig::from_url(url.expose())?
         .with_pool_max_size(settings.store.pool_max)
+        .with_statement_cache(settings.store.statement_cache)
+        .with_direct(direct)
         .with_application_name("escrowgrid"))
 }
 

@@ -71,9 +71,9 @@ impl PgEscrowStore {
     #[must_use]
     pub fn new(pool: PgPool) -> Self {
         Self {
+            counter: StatementCounter::new(pool.clone()),
             pool,
             retry: RetryPolicy::default(),
-            counter: StatementCounter::default(),
         }
     }
 

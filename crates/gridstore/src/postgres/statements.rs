@@ -103,12 +103,16 @@ impl PgStatement {
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
         match &self.0 {
             Kind::Named(statement) => client.query(statement, params).await,
+            // Boxed: the driver's typed futures are large, and callers join several.
             Kind::Unnamed { sql, types } => {
-                let params = typed(params, types);
-                match client.driver() {
-                    Driver::Client(c) => c.query_typed(sql, &params).await,
-                    Driver::Transaction(t) => t.query_typed(sql, &params).await,
-                }
+                Box::pin(async move {
+                    let params = typed(params, types);
+                    match client.driver() {
+                        Driver::Client(c) => c.query_typed(sql, &params).await,
+                        Driver::Transaction(t) => t.query_typed(sql, &params).await,
+                    }
+                })
+                .await
             }
         }
     }
@@ -126,11 +130,14 @@ impl PgStatement {
         match &self.0 {
             Kind::Named(statement) => client.query_opt(statement, params).await,
             Kind::Unnamed { sql, types } => {
-                let params = typed(params, types);
-                match client.driver() {
-                    Driver::Client(c) => c.query_typed_opt(sql, &params).await,
-                    Driver::Transaction(t) => t.query_typed_opt(sql, &params).await,
-                }
+                Box::pin(async move {
+                    let params = typed(params, types);
+                    match client.driver() {
+                        Driver::Client(c) => c.query_typed_opt(sql, &params).await,
+                        Driver::Transaction(t) => t.query_typed_opt(sql, &params).await,
+                    }
+                })
+                .await
             }
         }
     }
@@ -148,11 +155,14 @@ impl PgStatement {
         match &self.0 {
             Kind::Named(statement) => client.query_one(statement, params).await,
             Kind::Unnamed { sql, types } => {
-                let params = typed(params, types);
-                match client.driver() {
-                    Driver::Client(c) => c.query_typed_one(sql, &params).await,
-                    Driver::Transaction(t) => t.query_typed_one(sql, &params).await,
-                }
+                Box::pin(async move {
+                    let params = typed(params, types);
+                    match client.driver() {
+                        Driver::Client(c) => c.query_typed_one(sql, &params).await,
+                        Driver::Transaction(t) => t.query_typed_one(sql, &params).await,
+                    }
+                })
+                .await
             }
         }
     }
@@ -170,14 +180,17 @@ impl PgStatement {
         match &self.0 {
             Kind::Named(statement) => client.execute(statement, params).await,
             Kind::Unnamed { sql, types } => {
-                let params = typed(params, types);
-                let stream = match client.driver() {
-                    Driver::Client(c) => c.query_typed_raw(sql, params).await?,
-                    Driver::Transaction(t) => t.query_typed_raw(sql, params).await?,
-                };
-                futures_util::pin_mut!(stream);
-                while stream.try_next().await?.is_some() {}
-                Ok(stream.rows_affected().unwrap_or(0))
+                Box::pin(async move {
+                    let params = typed(params, types);
+                    let stream = match client.driver() {
+                        Driver::Client(c) => c.query_typed_raw(sql, params).await?,
+                        Driver::Transaction(t) => t.query_typed_raw(sql, params).await?,
+                    };
+                    futures_util::pin_mut!(stream);
+                    while stream.try_next().await?.is_some() {}
+                    Ok(stream.rows_affected().unwrap_or(0))
+                })
+                .await
             }
         }
     }
@@ -251,11 +264,15 @@ impl Statements {
         if let Some((sql, types)) = uncached.known(sql) {
             return Ok(PgStatement(Kind::Unnamed { sql, types }));
         }
+        // Boxed: this runs once per statement text, and callers join several prepares.
         let types: Arc<[Type]> = if C::IN_TRANSACTION {
             // Closed (on drop) before anything else this transaction sends.
-            Arc::from(client.prepare(sql).await?.params())
+            Box::pin(async {
+                Ok::<_, tokio_postgres::Error>(Arc::from(client.prepare(sql).await?.params()))
+            })
+            .await?
         } else {
-            uncached.describe_outside_transactions(sql).await?
+            Box::pin(uncached.describe_outside_transactions(sql)).await?
         };
         let sql: Arc<str> = Arc::from(sql);
         uncached

@@ -1,8 +1,8 @@
 //! Audit rows: written inside each write's transaction, recorded alone for failures, listed
 //! in write order (`seq`) with filters and a page.
 
-use deadpool_postgres::GenericClient;
-use tokio_postgres::Statement;
+use gridstore::postgres::PgConnection;
+use gridstore::postgres::PgStatement;
 use tokio_postgres::types::Json;
 
 use crate::Result;
@@ -57,7 +57,7 @@ where ($1::text is null or institution_id = $1)
 /// Inserts an entity row (`sql` with `params`) and its audit row, pipelined in that order on
 /// the caller's transaction: both statements are prepared, then sent together, and the first
 /// error wins. Used by every create that writes no ledger event.
-pub(super) async fn insert_entity_with_audit<C: GenericClient>(
+pub(super) async fn insert_entity_with_audit<C: PgConnection>(
     db: &Db<'_, C>,
     sql: &str,
     params: &Params<'_>,
@@ -76,9 +76,9 @@ pub(super) async fn insert_entity_with_audit<C: GenericClient>(
 }
 
 /// Inserts one audit row with `statement`, prepared from [`INSERT_AUDIT`].
-pub(super) async fn insert<C: GenericClient>(
+pub(super) async fn insert<C: PgConnection>(
     db: &Db<'_, C>,
-    statement: &Statement,
+    statement: &PgStatement,
     event: &AuditEvent,
 ) -> gridstore::Result<()> {
     let status_code = event.status_code.map(i32::from);

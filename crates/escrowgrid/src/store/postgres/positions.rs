@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use deadpool_postgres::GenericClient;
+use gridstore::postgres::PgConnection;
 use gridstore::postgres::commit;
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
@@ -159,7 +159,7 @@ impl PgEscrowStore {
 }
 
 /// Loads a position in scope with its events (two pipelined statements).
-pub(super) async fn load<C: GenericClient>(
+pub(super) async fn load<C: PgConnection>(
     db: &Db<'_, C>,
     scope: &Scope,
     id: &PositionId,
@@ -183,7 +183,7 @@ pub(super) async fn load<C: GenericClient>(
 }
 
 /// Fetches the events of every position in `positions` in one statement and attaches them.
-async fn attach_events<C: GenericClient>(
+async fn attach_events<C: PgConnection>(
     db: &Db<'_, C>,
     positions: &mut [Position],
 ) -> gridstore::Result<()> {

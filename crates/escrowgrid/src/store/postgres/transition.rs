@@ -5,7 +5,7 @@
 //! A lost race shows as an update of zero rows (another writer bumped the version first); the
 //! position is then read again to report [`Error::Conflict`] with the stored version and state.
 
-use deadpool_postgres::GenericClient;
+use gridstore::postgres::PgConnection;
 use gridstore::postgres::commit;
 use tokio_postgres::types::Json;
 
@@ -77,7 +77,7 @@ impl PgEscrowStore {
 }
 
 /// Writes an applied transition; returns how many position rows the guarded update changed.
-async fn write<C: GenericClient>(
+async fn write<C: PgConnection>(
     db: &Db<'_, C>,
     applied: &Applied,
     audit_context: &AuditContext,
@@ -126,7 +126,7 @@ async fn write<C: GenericClient>(
 }
 
 /// The conflict a lost race reports: what was read against what is stored now.
-async fn conflict<C: GenericClient>(db: &Db<'_, C>, scope: &Scope, read: &Position) -> Error {
+async fn conflict<C: PgConnection>(db: &Db<'_, C>, scope: &Scope, read: &Position) -> Error {
     let own = scope.institution().map(InstitutionId::as_str);
     let row = match db
         .query_opt(CURRENT_VERSION, &[&read.id.as_str(), &own])
