@@ -147,6 +147,37 @@ impl TestPostgres {
         });
     }
 
+    /// Starts a streaming replica of this server: `pg_basebackup -R` into a new directory
+    /// (so it follows this server as a hot standby), the same settings, its own random port.
+    /// Databases created on this server appear on the replica once it has replayed them.
+    /// Blocking.
+    ///
+    /// # Errors
+    ///
+    /// As [`TestPostgres::start`], and when `pg_basebackup` fails.
+    pub fn start_replica(&self) -> Result<TestPostgres, TestkitError> {
+        let base_dir =
+            std::env::temp_dir().join(format!("testkit-{}", uuid::Uuid::new_v4().simple()));
+        let mut replica = TestPostgres {
+            binaries: self.binaries.clone(),
+            runner: self.runner,
+            settings: self.settings.clone(),
+            tls: self.tls.clone(),
+            base_dir,
+            port: 0,
+            keep: self.keep,
+        };
+        replica.create_replica_of(self.port)?;
+        replica.spawn_watchdog()?;
+        replica.launch_on_free_port()?;
+        tracing::debug!(
+            port = replica.port,
+            primary = self.port,
+            "test replica started"
+        );
+        Ok(replica)
+    }
+
     /// Whether the postmaster process is alive.
     pub fn is_running(&self) -> bool {
         self.postmaster_pid().is_some_and(process::is_alive)

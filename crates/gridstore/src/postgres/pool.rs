@@ -87,6 +87,25 @@ impl PgPool {
     /// [`Error::Connection`] when the server cannot be reached, and any classified error of the
     /// check query.
     pub async fn connect(config: &PgConfig) -> Result<Self> {
+        let this = Self::build(config)?;
+        this.prewarm().await?;
+        tracing::debug!(
+            host = this.config.host(),
+            port = this.config.port(),
+            dbname = this.config.dbname(),
+            max_size = this.config.pool_max_size(),
+            "postgres pool connected"
+        );
+        Ok(this)
+    }
+
+    /// Builds the pool without opening a connection (they open on demand) and starts the
+    /// reaper on the current runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an unusable configuration.
+    pub(crate) fn build(config: &PgConfig) -> Result<Self> {
         if config.pool_max_size() == 0 {
             return Err(Error::Config("pool max size must be at least 1".to_owned()));
         }
@@ -122,15 +141,7 @@ impl PgPool {
             config: config.clone(),
             statements,
         };
-        this.prewarm().await?;
         this.spawn_reaper();
-        tracing::debug!(
-            host = this.config.host(),
-            port = this.config.port(),
-            dbname = this.config.dbname(),
-            max_size = this.config.pool_max_size(),
-            "postgres pool connected"
-        );
         Ok(this)
     }
 

@@ -55,6 +55,37 @@ impl TestPostgres {
         self.append_settings()
     }
 
+    /// Creates the directories and copies the server on `primary_port` with
+    /// `pg_basebackup -R` (a standby following it), then writes our settings.
+    pub(super) fn create_replica_of(&self, primary_port: u16) -> Result<(), TestkitError> {
+        for dir in [&self.base_dir, &self.socket_dir()] {
+            std::fs::create_dir_all(dir).map_err(TestkitError::io(format!(
+                "create directory {}",
+                dir.display()
+            )))?;
+        }
+        self.runner.hand_over(&self.base_dir)?;
+        let mut backup = self.runner.command(&self.binaries.pg_basebackup());
+        backup
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-R",
+                "--no-sync",
+            ])
+            .arg("-p")
+            .arg(primary_port.to_string())
+            .arg("-D")
+            .arg(self.data_dir())
+            .current_dir(&self.base_dir);
+        process::run(&mut backup)?;
+        self.append_settings()
+    }
+
     /// Writes the TLS certificate and key into the data directory, readable by the server's
     /// OS user only (PostgreSQL refuses a key others can read).
     fn write_tls_files(&self) -> Result<(), TestkitError> {
