@@ -133,6 +133,11 @@ pub struct StoreSettings {
     /// `DATABASE_STATEMENT_CACHE`, default true; false sends every statement on the unnamed
     /// statement, as PgBouncer's transaction mode needs.
     pub statement_cache: bool,
+    /// `DATABASE_READ_URLS`: comma list of read replicas for list, ledger and audit reads.
+    /// Secret.
+    pub database_read_urls: Option<Secret<String>>,
+    /// `DATABASE_REPLICA_MAX_LAG_MS`, default 1000: replicas lagging more are skipped.
+    pub replica_max_lag_ms: u64,
     /// `DATABASE_POOL_MAX`, default 16.
     pub pool_max: usize,
     /// Apply pending migrations at start (`MIGRATE_ON_START`, flag `--no-migrate`).
@@ -146,6 +151,8 @@ impl Default for StoreSettings {
             database_url: None,
             database_direct_url: None,
             statement_cache: true,
+            database_read_urls: None,
+            replica_max_lag_ms: 1000,
             pool_max: 16,
             migrate_on_start: true,
         }

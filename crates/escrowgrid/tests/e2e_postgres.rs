@@ -12,6 +12,7 @@ mod e2e {
     pub mod lifecycle;
     mod pgbouncer;
     mod readiness;
+    mod replicas;
     mod restart;
     mod shutdown;
     mod tls;

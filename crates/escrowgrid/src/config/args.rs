@@ -43,6 +43,12 @@ pub struct SettingsArgs {
     /// mode [env: DATABASE_STATEMENT_CACHE]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub database_statement_cache: Option<bool>,
+    /// Comma list of read replica URLs [env: DATABASE_READ_URLS]
+    #[arg(long)]
+    pub database_read_urls: Option<String>,
+    /// Replicas lagging more milliseconds are skipped [env: DATABASE_REPLICA_MAX_LAG_MS]
+    #[arg(long)]
+    pub database_replica_max_lag_ms: Option<u64>,
     /// Connection pool size [env: DATABASE_POOL_MAX]
     #[arg(long)]
     pub database_pool_max: Option<usize>,
@@ -103,6 +109,13 @@ impl SettingsArgs {
             s.store.database_direct_url = Some(Secret::new(v.clone()));
         }
         set(&mut s.store.statement_cache, self.database_statement_cache);
+        if let Some(v) = &self.database_read_urls {
+            s.store.database_read_urls = Some(Secret::new(v.clone()));
+        }
+        set(
+            &mut s.store.replica_max_lag_ms,
+            self.database_replica_max_lag_ms,
+        );
         set(&mut s.store.pool_max, self.database_pool_max);
         if self.no_migrate {
             s.store.migrate_on_start = false;

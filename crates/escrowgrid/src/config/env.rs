@@ -35,6 +35,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "DATABASE_STATEMENT_CACHE",
         "named prepared statements per connection (default true; `false` behind PgBouncer)",
     ),
+    (
+        "DATABASE_READ_URLS",
+        "comma list of read replica URLs for list, ledger and audit reads (secret)",
+    ),
+    (
+        "DATABASE_REPLICA_MAX_LAG_MS",
+        "replicas lagging more are skipped (default 1000)",
+    ),
     ("DATABASE_POOL_MAX", "connection pool size (default 16)"),
     (
         "MIGRATE_ON_START",
@@ -108,6 +116,12 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("DATABASE_STATEMENT_CACHE") {
         settings.store.statement_cache = unless_false(&v);
+    }
+    if let Some(v) = get("DATABASE_READ_URLS") {
+        settings.store.database_read_urls = Some(Secret::new(v));
+    }
+    if let Some(v) = get("DATABASE_REPLICA_MAX_LAG_MS") {
+        settings.store.replica_max_lag_ms = parse("DATABASE_REPLICA_MAX_LAG_MS", &v)?;
     }
     if let Some(v) = get("DATABASE_POOL_MAX") {
         settings.store.pool_max = parse("DATABASE_POOL_MAX", &v)?;

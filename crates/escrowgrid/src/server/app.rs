@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use gridstore::postgres::{PgConfig, PgPool};
+use gridstore::postgres::{PgConfig, PgPool, PgReadPools, ReplicaOptions};
 use tracing::info;
 
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
@@ -36,7 +36,10 @@ impl App {
             StoreBackend::Postgres => {
                 let config = pg_config(settings)?;
                 info!(database = ?config, "connecting to postgresql");
-                let store = PgEscrowStore::connect(&config).await?;
+                let mut store = PgEscrowStore::connect(&config).await?;
+                if let Some(reads) = read_pools(settings, store.pool()).await? {
+                    store = store.with_read_pools(reads);
+                }
                 if settings.store.migrate_on_start {
                     let applied = store.migrate().await?;
                     info!(applied = ?applied, "migrations checked");
@@ -116,6 +119,36 @@ pub fn pg_config(settings: &Settings) -> Result<PgConfig> {
         .with_statement_cache(settings.store.statement_cache)
         .with_direct(direct)
         .with_application_name("escrowgrid"))
+}
+
+/// The read replicas of `DATABASE_READ_URLS` (with the primary's pool size and statement
+/// mode), or `None` when there are none.
+async fn read_pools(settings: &Settings, primary: &PgPool) -> Result<Option<PgReadPools>> {
+    let Some(urls) = &settings.store.database_read_urls else {
+        return Ok(None);
+    };
+    let mut replicas = Vec::new();
+    for url in urls
+        .expose()
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        replicas.push(
+            PgConfig::from_url(url)?
+                .with_pool_max_size(settings.store.pool_max)
+                .with_statement_cache(settings.store.statement_cache)
+                .with_application_name("escrowgrid"),
+        );
+    }
+    let options = ReplicaOptions {
+        max_lag: Duration::from_millis(settings.store.replica_max_lag_ms),
+        ..ReplicaOptions::default()
+    };
+    info!(replicas = replicas.len(), "using read replicas");
+    Ok(Some(
+        PgReadPools::connect(primary.clone(), &replicas, options).await?,
+    ))
 }
 
 /// Applies pending migrations to `DATABASE_URL` (whatever `STORE_BACKEND` says); returns the

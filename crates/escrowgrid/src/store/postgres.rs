@@ -13,6 +13,9 @@
 //!   statement for inserts, whose foreign keys then pin the institution).
 //! - **Errors**: SQLSTATEs are classified by `gridstore::postgres::classify` only; the result
 //!   is translated into domain errors in one function (`postgres/error.rs`).
+//! - **Read replicas** (optional, [`PgEscrowStore::with_read_pools`]): list pages of templates,
+//!   assets and positions, the ledger and the audit log read from a replica within its lag
+//!   limit; by-id reads and reads inside writes use the primary.
 //! - **No N+1**: a page of positions with their events is two statements whatever its size.
 //!
 //! ```no_run
@@ -42,7 +45,7 @@ mod schema;
 mod store_impl;
 mod transition;
 
-use gridstore::postgres::{PgConfig, PgPool, RetryPolicy, migrate};
+use gridstore::postgres::{PgConfig, PgPool, PgReadPools, RetryPolicy, migrate};
 
 use crate::Result;
 
@@ -54,6 +57,8 @@ pub use schema::{HISTORY_TABLE, MIGRATIONS};
 #[derive(Debug, Clone)]
 pub struct PgEscrowStore {
     pool: PgPool,
+    /// Where list, ledger and audit reads go (replicas within their lag limit, else `pool`).
+    reads: PgReadPools,
     retry: RetryPolicy,
     counter: StatementCounter,
 }
@@ -72,9 +77,18 @@ impl PgEscrowStore {
     pub fn new(pool: PgPool) -> Self {
         Self {
             counter: StatementCounter::new(pool.clone()),
+            reads: PgReadPools::primary_only(pool.clone()),
             pool,
             retry: RetryPolicy::default(),
         }
+    }
+
+    /// Sends list, ledger and audit reads to `reads` (read replicas); by-id reads and every read
+    /// inside a write stay on the primary, so they see the caller's own writes.
+    #[must_use]
+    pub fn with_read_pools(mut self, reads: PgReadPools) -> Self {
+        self.reads = reads;
+        self
     }
 
     /// Replaces the retry policy of transactions and reads.

@@ -129,7 +129,7 @@ impl PgEscrowStore {
         let resource_type = filter.resource_type.map(|kind| kind.as_str());
         let resource_id = filter.resource_id.as_deref();
         let (limit, offset) = paging::limits(page);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let filters: &Params<'_> = &[
             &own,

@@ -204,7 +204,7 @@ impl PgEscrowStore {
             return Ok(empty());
         };
         let (limit, offset) = paging::limits(page);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let found = db
             .query(LIST_TEMPLATES, &[&institution, &limit, &offset])
@@ -263,7 +263,7 @@ impl PgEscrowStore {
         };
         let template = filter.template_id.as_ref().map(TemplateId::as_str);
         let (limit, offset) = paging::limits(page);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let found = db
             .query(LIST_ASSETS, &[&institution, &template, &limit, &offset])

@@ -64,7 +64,7 @@ impl PgEscrowStore {
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>> {
         let own = scope.institution().map(InstitutionId::as_str);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let Some(position_id) = position_id else {
             let found = db.query(LEDGER_IN_SCOPE, &[&own]).await?;

@@ -139,7 +139,7 @@ impl PgEscrowStore {
         let asset = filter.asset_id.as_ref().map(AssetId::as_str);
         let holder = filter.holder_reference.as_deref();
         let (limit, offset) = paging::limits(page);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let found = db
             .query(
