@@ -11,6 +11,7 @@ mod e2e {
     mod idempotency;
     pub mod lifecycle;
     mod pgbouncer;
+    mod pitr;
     mod readiness;
     mod replicas;
     mod restart;

@@ -62,6 +62,6 @@ mod tls;
 pub use database::TestDatabase;
 pub use error::TestkitError;
 pub use pgbouncer::{TestPgBouncer, pgbouncer};
-pub use server::{TestPostgres, TestPostgresBuilder};
+pub use server::{TestBaseBackup, TestPostgres, TestPostgresBuilder};
 pub use shared::{TEST_DATABASE_URL, database, database_at};
 pub use tls::TestCertificates;

@@ -1,5 +1,6 @@
 //! [`TestPostgres`]: one throwaway PostgreSQL server with its own data directory.
 
+mod backup;
 mod builder;
 mod launch;
 mod watchdog;
@@ -7,6 +8,7 @@ mod watchdog;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use backup::TestBaseBackup;
 pub use builder::TestPostgresBuilder;
 pub(crate) use launch::free_port;
 
@@ -37,6 +39,7 @@ pub struct TestPostgres {
     runner: Runner,
     settings: Vec<(String, String)>,
     tls: Option<builder::ServerTls>,
+    wal_archive: bool,
     base_dir: PathBuf,
     port: u16,
     keep: bool,
@@ -68,6 +71,12 @@ impl TestPostgres {
     /// A connection URL for database `dbname` as the `postgres` superuser.
     pub fn url(&self, dbname: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{dbname}", self.port)
+    }
+
+    /// Where WAL segments are archived, when started
+    /// [`with_wal_archive`](TestPostgresBuilder::with_wal_archive).
+    pub fn wal_archive_dir(&self) -> Option<PathBuf> {
+        self.wal_archive.then(|| self.base_dir.join("archive"))
     }
 
     /// The server's data directory.
@@ -156,17 +165,9 @@ impl TestPostgres {
     ///
     /// As [`TestPostgres::start`], and when `pg_basebackup` fails.
     pub fn start_replica(&self) -> Result<TestPostgres, TestkitError> {
-        let base_dir =
-            std::env::temp_dir().join(format!("testkit-{}", uuid::Uuid::new_v4().simple()));
-        let mut replica = TestPostgres {
-            binaries: self.binaries.clone(),
-            runner: self.runner,
-            settings: self.settings.clone(),
-            tls: self.tls.clone(),
-            base_dir,
-            port: 0,
-            keep: self.keep,
-        };
+        let mut replica = self.sibling(
+            std::env::temp_dir().join(format!("testkit-{}", uuid::Uuid::new_v4().simple())),
+        );
         replica.create_replica_of(self.port)?;
         replica.spawn_watchdog()?;
         replica.launch_on_free_port()?;

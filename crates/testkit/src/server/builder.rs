@@ -14,6 +14,7 @@ pub struct TestPostgresBuilder {
     bin_dir: Option<PathBuf>,
     settings: Vec<(String, String)>,
     tls: Option<ServerTls>,
+    wal_archive: bool,
 }
 
 /// The certificate and key a server presents (PEM).
@@ -47,6 +48,14 @@ impl TestPostgresBuilder {
         self
     }
 
+    /// Archives every completed WAL segment (`archive_mode = on`, `cp` into
+    /// [`TestPostgres::wal_archive_dir`]), for point-in-time recovery from a
+    /// [`base_backup`](TestPostgres::base_backup).
+    pub fn with_wal_archive(mut self) -> Self {
+        self.wal_archive = true;
+        self
+    }
+
     /// Initialises and starts the server, waiting until it accepts connections. Blocking.
     ///
     /// # Errors
@@ -65,6 +74,7 @@ impl TestPostgresBuilder {
             runner: Runner::for_current_user(),
             settings: self.settings,
             tls: self.tls,
+            wal_archive: self.wal_archive,
             base_dir,
             port: 0,
             keep: keep_requested(),

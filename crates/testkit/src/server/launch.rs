@@ -28,7 +28,11 @@ const PORT_CLASH_MARKERS: [&str; 2] = [
 impl TestPostgres {
     /// Creates the directories and runs `initdb`, then writes our settings.
     pub(super) fn create_cluster(&self) -> Result<(), TestkitError> {
-        for dir in [&self.base_dir, &self.socket_dir()] {
+        let archive = self.wal_archive_dir();
+        for dir in [&self.base_dir, &self.socket_dir()]
+            .into_iter()
+            .chain(archive.as_ref())
+        {
             std::fs::create_dir_all(dir).map_err(TestkitError::io(format!(
                 "create directory {}",
                 dir.display()
@@ -105,7 +109,12 @@ impl TestPostgres {
     }
 
     /// Appends our settings to `postgresql.conf` (the last occurrence of a setting wins).
-    fn append_settings(&self) -> Result<(), TestkitError> {
+    pub(super) fn append_settings(&self) -> Result<(), TestkitError> {
+        let mut archive = Vec::new();
+        if let Some(dir) = self.wal_archive_dir() {
+            archive.push(("archive_mode", "on".to_owned()));
+            archive.push(("archive_command", format!("cp %p {}/%f", dir.display())));
+        }
         let socket_dir = self.socket_dir().display().to_string();
         let defaults = [
             ("listen_addresses", "127.0.0.1"),
@@ -122,9 +131,10 @@ impl TestPostgres {
             ("ssl_key_file", TLS_KEY_FILE),
         ];
         let tls = tls.into_iter().filter(|_| self.tls.is_some());
+        let archive = archive.iter().map(|(name, value)| (*name, value.as_str()));
         let chosen = self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         let mut text = String::from("\n# testkit\n");
-        for (name, value) in defaults.into_iter().chain(tls).chain(chosen) {
+        for (name, value) in defaults.into_iter().chain(tls).chain(archive).chain(chosen) {
             let _ = writeln!(text, "{name} = '{}'", value.replace('\'', "''"));
         }
         let path = self.data_dir().join("postgresql.conf");
