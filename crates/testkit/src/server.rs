@@ -179,6 +179,26 @@ impl TestPostgres {
         Ok(replica)
     }
 
+    /// Promotes this standby to a primary (`pg_ctl promote`) and waits until it accepts
+    /// writes.
+    ///
+    /// # Panics
+    ///
+    /// When `pg_ctl promote` fails, e.g. because this server is not a standby.
+    pub fn promote(&self) {
+        let mut command = self.runner.command(&self.binaries.pg_ctl());
+        command
+            .args(["promote", "-w", "-t", "30", "-s", "-D"])
+            .arg(self.data_dir())
+            .current_dir(&self.base_dir);
+        process::run(&mut command).unwrap_or_else(|error| {
+            panic!(
+                "testkit: could not promote the server on port {}: {error}",
+                self.port
+            )
+        });
+    }
+
     /// Whether the postmaster process is alive.
     pub fn is_running(&self) -> bool {
         self.postmaster_pid().is_some_and(process::is_alive)

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::config::Host;
+use tokio_postgres::config::{Host, TargetSessionAttrs};
 
 pub use self::ssl::SslMode;
 use super::tls::PgTls;
@@ -49,6 +49,8 @@ pub struct PgConfig {
     ssl_root_cert: Option<PathBuf>,
     statement_cache: bool,
     direct: Option<Box<PgConfig>>,
+    fallback_hosts: Vec<(String, u16)>,
+    read_write_only: bool,
 }
 
 impl Default for PgConfig {
@@ -83,6 +85,8 @@ impl PgConfig {
             ssl_root_cert: None,
             statement_cache: true,
             direct: None,
+            fallback_hosts: Vec::new(),
+            read_write_only: false,
         }
     }
 
@@ -94,25 +98,46 @@ impl PgConfig {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the string does not parse, names several hosts, has an unknown
-    /// `sslmode`, or the password is not UTF-8. The message never contains the password.
+    /// Several hosts (`postgres://h1:5432,h2:5432/db`) are tried in order; with
+    /// `target_session_attrs=read-write` only a server accepting writes is kept, so after a
+    /// failover new connections find the promoted standby.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the string does not parse, has several ports but not one per
+    /// host, has an unknown `sslmode`, or the password is not UTF-8. The message never contains the password.
     pub fn from_url(url: &str) -> Result<Self> {
         let (url, ssl) = ssl::take_ssl_params(url)?;
         let parsed = tokio_postgres::Config::from_str(&url)
             .map_err(|err| Error::Config(format!("invalid database url: {err}")))?;
         let mut config = Self::new();
-        match parsed.get_hosts() {
-            [] => {}
-            [Host::Tcp(host)] => config.host.clone_from(host),
-            #[cfg(unix)]
-            [Host::Unix(path)] => config.host = path.to_string_lossy().into_owned(),
-            _ => return Err(Error::Config("several hosts are not supported".to_owned())),
+        let hosts: Vec<String> = parsed
+            .get_hosts()
+            .iter()
+            .map(|host| match host {
+                Host::Tcp(host) => host.clone(),
+                #[cfg(unix)]
+                Host::Unix(path) => path.to_string_lossy().into_owned(),
+            })
+            .collect();
+        let ports = parsed.get_ports();
+        if ports.len() > 1 && ports.len() != hosts.len() {
+            return Err(Error::Config(
+                "give one port, or one port per host".to_owned(),
+            ));
         }
-        match parsed.get_ports() {
-            [] => {}
-            [port] => config.port = *port,
-            _ => return Err(Error::Config("several ports are not supported".to_owned())),
+        let port_of = |i: usize| ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        if let Some(first) = hosts.first() {
+            config.host.clone_from(first);
         }
+        config.port = port_of(0);
+        config.fallback_hosts = hosts
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, host)| (host.clone(), port_of(i)))
+            .collect();
+        config.read_write_only = parsed.get_target_session_attrs() == TargetSessionAttrs::ReadWrite;
         if let Some(dbname) = parsed.get_dbname() {
             config.dbname = dbname.to_owned();
         }
@@ -264,6 +289,16 @@ impl PgConfig {
     /// Returns whether pooled connections keep named prepared statements.
     pub fn statement_cache(&self) -> bool {
         self.statement_cache
+    }
+
+    /// Returns the hosts (and ports) tried after the first, in order.
+    pub fn fallback_hosts(&self) -> &[(String, u16)] {
+        &self.fallback_hosts
+    }
+
+    /// Returns whether only a server accepting writes is kept (`target_session_attrs`).
+    pub fn read_write_only(&self) -> bool {
+        self.read_write_only
     }
 
     /// Returns the direct server's configuration, if one is set.

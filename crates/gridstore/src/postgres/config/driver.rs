@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use tokio_postgres::config::SslMode as DriverSslMode;
+use tokio_postgres::config::{SslMode as DriverSslMode, TargetSessionAttrs};
 
 use super::{PgConfig, SslMode};
 use crate::Result;
@@ -43,6 +43,12 @@ impl PgConfig {
                 SslMode::Prefer => DriverSslMode::Prefer,
                 _ => DriverSslMode::Require,
             });
+        for (host, port) in &self.fallback_hosts {
+            config.host(host).port(*port);
+        }
+        if self.read_write_only {
+            config.target_session_attrs(TargetSessionAttrs::ReadWrite);
+        }
         if let Some(password) = &self.password {
             config.password(password);
         }
@@ -68,6 +74,8 @@ impl fmt::Debug for PgConfig {
         f.debug_struct("PgConfig")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("fallback_hosts", &self.fallback_hosts)
+            .field("read_write_only", &self.read_write_only)
             .field("dbname", &self.dbname)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
