@@ -8,6 +8,7 @@ mod e2e {
 
     mod cli;
     mod concurrency;
+    mod failover;
     mod idempotency;
     pub mod lifecycle;
     mod pgbouncer;

@@ -22,6 +22,9 @@ use serde_json::{Value, json};
 
 use crate::domain::FieldError;
 
+/// The `Retry-After` (seconds) of a 503: store outages such as a failover pass within seconds.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 /// The body of every JSON error response.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ErrorBody {
@@ -168,6 +171,8 @@ impl ApiError {
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable");
         err.report = Some(Arc::from(cause.to_string()));
+        // Outages (a database failover, a restart) usually pass within seconds.
+        err.retry_after_secs = Some(UNAVAILABLE_RETRY_AFTER_SECS);
         err
     }
 
@@ -259,6 +264,13 @@ fn storage_error(err: &gridstore::Error) -> ApiError {
             ApiError::unavailable(err).store_kind("unavailable")
         }
         G::StatementTimeout | G::LockTimeout => ApiError::unavailable(err).store_kind("timeout"),
+        // The connection died while COMMIT was in flight (e.g. a failover): the write may or
+        // may not have happened. Retrying with the same Idempotency-Key is safe.
+        G::CommitOutcomeUnknown(_) => ApiError::unavailable(err)
+            .with_details(
+                "The outcome of the write is unknown. Retry with the same Idempotency-Key.",
+            )
+            .store_kind("commit_outcome_unknown"),
         // A lost race inside the database is a conflict the client can retry, like a version
         // conflict (but without states to report).
         G::SerializationFailure | G::Deadlock => {
@@ -370,6 +382,14 @@ mod tests {
         let (status, body) = body_of(err);
         assert_eq!(status, 409);
         assert_eq!(body["error"], "Concurrent modification detected");
+    }
+
+    #[test]
+    fn a_storage_outage_answer_carries_retry_after() {
+        let response =
+            ApiError::from(crate::Error::Storage(gridstore::Error::PoolTimeout)).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]
