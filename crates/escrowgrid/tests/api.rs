@@ -9,6 +9,7 @@ mod api {
     mod concurrency;
     mod console;
     mod framework;
+    mod hardening;
     mod idempotency;
     mod idempotency_reservations;
     mod institutions;

@@ -8,6 +8,7 @@ mod e2e {
 
     mod cli;
     mod concurrency;
+    mod hardening;
     mod idempotency;
     mod lifecycle;
     mod rate_limits;

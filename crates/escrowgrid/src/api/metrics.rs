@@ -74,6 +74,9 @@ async fn metrics_json(State(state): State<AppState>, caller: Caller) -> ApiResul
 async fn metrics_prometheus(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     if !state.settings().metrics_enabled {
         let mut response = (StatusCode::NOT_FOUND, "# metrics disabled\n").into_response();
+        response
+            .extensions_mut()
+            .insert(super::middleware::DeliberatelyNotJson);
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
