@@ -13,7 +13,9 @@
 //! `ROOT_API_KEY`, `ROOT_API_KEY_ALLOWED_IPS`, `CORS_ALLOWED_ORIGINS`, `RATE_LIMIT_ENABLED`,
 //! `RATE_LIMIT_WINDOW_MS`, `RATE_LIMIT_MAX_REQUESTS`, `METRICS_ENABLED`, `PUBLIC_DOCS_ENABLED`,
 //! `NODE_ENV`) and a few are new (`HOST`, `CONSOLE_ENABLED`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
-//! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `LOG_FORMAT`, `RUST_LOG`);
+//! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `HTTP_HEADER_READ_TIMEOUT_MS`,
+//! `HTTP_MAX_CONNECTIONS`, `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`,
+//! `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, `LOG_FORMAT`, `RUST_LOG`);
 //! see [`ENV_VARS`]. Parse rules:
 //!
 //! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
@@ -168,6 +170,12 @@ pub struct HttpSettings {
     pub public_docs_enabled: bool,
     /// `CONSOLE_ENABLED`, default true: the browser console under `/console`.
     pub console_enabled: bool,
+    /// `HTTP_HEADER_READ_TIMEOUT_MS`, default 10 s: a connection that has not sent a complete
+    /// request head within this time (also: an idle keep-alive connection) is closed.
+    pub header_read_timeout_ms: u64,
+    /// `HTTP_MAX_CONNECTIONS`, default 512: connections served at once; further ones wait in
+    /// the listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for HttpSettings {
@@ -178,6 +186,8 @@ impl Default for HttpSettings {
             metrics_enabled: true,
             public_docs_enabled: false,
             console_enabled: true,
+            header_read_timeout_ms: 10_000,
+            max_connections: 512,
         }
     }
 }
@@ -192,6 +202,10 @@ pub struct RateLimitConfig {
     pub window_ms: u64,
     /// `RATE_LIMIT_MAX_REQUESTS`, default 1000.
     pub max_requests: u32,
+    /// `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`, default 10 (always on, root included).
+    pub institution_creations_per_hour: u32,
+    /// `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, default 5 (always on, root included).
+    pub api_key_creations_per_hour: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -200,6 +214,8 @@ impl Default for RateLimitConfig {
             enabled: false,
             window_ms: 60_000,
             max_requests: 1000,
+            institution_creations_per_hour: 10,
+            api_key_creations_per_hour: 5,
         }
     }
 }
@@ -281,7 +297,8 @@ impl Settings {
     /// # Errors
     ///
     /// [`Error::Config`] when the backend is postgres without a database URL, the pool size is
-    /// 0, or the rate limiter is enabled with a zero window or limit.
+    /// 0, the rate limiter is enabled with a zero window or limit, or the header read timeout,
+    /// the connection cap or an hourly creation limit is 0.
     pub fn validate(&self) -> Result<()> {
         let fail = |key: &str, message: &str| {
             Err(Error::Config {
@@ -305,6 +322,24 @@ impl Settings {
                 "RATE_LIMIT_WINDOW_MS",
                 "window and max requests must be positive when the rate limiter is enabled",
             );
+        }
+        let positive = [
+            (
+                "HTTP_HEADER_READ_TIMEOUT_MS",
+                self.http.header_read_timeout_ms == 0,
+            ),
+            ("HTTP_MAX_CONNECTIONS", self.http.max_connections == 0),
+            (
+                "RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR",
+                self.rate_limit.institution_creations_per_hour == 0,
+            ),
+            (
+                "RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR",
+                self.rate_limit.api_key_creations_per_hour == 0,
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, zero)| *zero) {
+            return fail(key, "must be at least 1");
         }
         Ok(())
     }

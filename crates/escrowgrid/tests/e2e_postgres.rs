@@ -15,4 +15,5 @@ mod e2e {
     mod readiness;
     mod restart;
     mod shutdown;
+    mod slow_clients;
 }

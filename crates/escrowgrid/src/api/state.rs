@@ -154,6 +154,12 @@ pub struct RateLimitSettings {
     pub window: Duration,
     /// `RATE_LIMIT_MAX_REQUESTS`: requests allowed per key and window (1000 by default).
     pub max_requests: u32,
+    /// `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`: `POST /institutions` per caller and hour,
+    /// root included (10 by default, the original's limit).
+    pub institution_creations_per_hour: u32,
+    /// `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`: `POST /institutions/{id}/api-keys` per caller
+    /// and hour, root included (5 by default, the original's limit).
+    pub api_key_creations_per_hour: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -162,6 +168,8 @@ impl Default for RateLimitSettings {
             enabled: false,
             window: Duration::from_secs(60),
             max_requests: 1000,
+            institution_creations_per_hour: super::rate_limit::MAX_INSTITUTION_CREATIONS,
+            api_key_creations_per_hour: super::rate_limit::MAX_API_KEY_CREATIONS,
         }
     }
 }

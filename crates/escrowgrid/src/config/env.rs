@@ -55,6 +55,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "browser console under /console (default true; only `false` disables)",
     ),
     (
+        "HTTP_HEADER_READ_TIMEOUT_MS",
+        "time to send a complete request head; also the keep-alive idle limit (default 10000)",
+    ),
+    (
+        "HTTP_MAX_CONNECTIONS",
+        "connections served at once; more wait in the listen backlog (default 512)",
+    ),
+    (
         "RATE_LIMIT_ENABLED",
         "general per-key rate limiter (only `true` enables)",
     ),
@@ -62,6 +70,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     (
         "RATE_LIMIT_MAX_REQUESTS",
         "requests per window (default 1000)",
+    ),
+    (
+        "RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR",
+        "institution creations per caller and hour, root included (default 10)",
+    ),
+    (
+        "RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR",
+        "API key creations per caller and hour, root included (default 5)",
     ),
     ("LOG_FORMAT", "`json` (default) or `text`"),
     (
@@ -126,6 +142,12 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     if let Some(v) = get("CONSOLE_ENABLED") {
         settings.http.console_enabled = unless_false(&v);
     }
+    if let Some(v) = get("HTTP_HEADER_READ_TIMEOUT_MS") {
+        settings.http.header_read_timeout_ms = parse("HTTP_HEADER_READ_TIMEOUT_MS", &v)?;
+    }
+    if let Some(v) = get("HTTP_MAX_CONNECTIONS") {
+        settings.http.max_connections = parse("HTTP_MAX_CONNECTIONS", &v)?;
+    }
     if let Some(v) = get("RATE_LIMIT_ENABLED") {
         settings.rate_limit.enabled = only_true(&v);
     }
@@ -134,6 +156,14 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("RATE_LIMIT_MAX_REQUESTS") {
         settings.rate_limit.max_requests = parse("RATE_LIMIT_MAX_REQUESTS", &v)?;
+    }
+    if let Some(v) = get("RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR") {
+        settings.rate_limit.institution_creations_per_hour =
+            parse("RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR", &v)?;
+    }
+    if let Some(v) = get("RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR") {
+        settings.rate_limit.api_key_creations_per_hour =
+            parse("RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR", &v)?;
     }
     if let Some(v) = get("LOG_FORMAT") {
         settings.log.format = parse("LOG_FORMAT", &v)?;

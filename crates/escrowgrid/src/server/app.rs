@@ -117,6 +117,8 @@ pub fn api_settings(settings: &Settings) -> ApiSettings {
             enabled: settings.rate_limit.enabled,
             window: Duration::from_millis(settings.rate_limit.window_ms),
             max_requests: settings.rate_limit.max_requests,
+            institution_creations_per_hour: settings.rate_limit.institution_creations_per_hour,
+            api_key_creations_per_hour: settings.rate_limit.api_key_creations_per_hour,
         },
         metrics_enabled: settings.http.metrics_enabled,
         public_docs_enabled: settings.http.public_docs_enabled,
