@@ -39,9 +39,17 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = metric_method(req.method());
     let limit = state.settings().request_timeout;
-    let response = match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => json_framework_errors(response).await,
-        Err(_) => ApiError::timed_out().into_response(),
+    // OPTIONS on a path no route serves answers like any other method there (JSON 404), not
+    // with the CORS layer's 200.
+    let unknown_options =
+        req.method() == Method::OPTIONS && !super::routes::is_known_path(req.uri().path());
+    let response = if unknown_options {
+        ApiError::route_not_found().into_response()
+    } else {
+        match tokio::time::timeout(limit, next.run(req)).await {
+            Ok(response) => json_framework_errors(response).await,
+            Err(_) => ApiError::timed_out().into_response(),
+        }
     };
     let mut response = response;
     let headers = response.headers_mut();

@@ -250,3 +250,86 @@ async fn an_unknown_commit_outcome_is_a_503_and_the_retry_with_the_same_key_answ
         .unwrap_or_default();
     assert_eq!(funded, 1, "{}", ledger.text);
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_as_strict_as_the_server() {
+    // Issue 13 item 7.
+    let app = TestApp::new();
+    let doc = app.openapi(ROOT).await.expect(200).clone();
+    let paths = &doc["paths"];
+    let param = |path: &str, method: &str, name: &str| -> Value {
+        paths[path][method]["parameters"]
+            .as_array()
+            .and_then(|list| list.iter().find(|p| p["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no parameter {name} on {method} {path}"))
+    };
+    let region = param("/institutions/{id}/policies/{region}", "get", "region");
+    assert!(
+        region["schema"]["enum"]
+            .as_array()
+            .is_some_and(|e| e.contains(&json!("US")))
+    );
+    let id = param("/positions/{id}", "get", "id");
+    assert!(
+        id["schema"]["pattern"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("^pos_"))
+    );
+    let limit = param("/positions", "get", "limit");
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 1000);
+    assert_eq!(param("/positions", "get", "offset")["schema"]["minimum"], 0);
+    let key = &doc["components"]["parameters"]["IdempotencyKey"]["schema"];
+    assert_eq!(key["minLength"], 1);
+    assert_eq!(key["maxLength"], 255);
+    let currency = doc["components"]["schemas"]["NewPosition"]["properties"]["currency"]["pattern"]
+        .as_str()
+        .expect("currency pattern")
+        .to_owned();
+    assert!(currency.contains("[Uu][Ss][Dd]"), "{currency}");
+    let revoke = &paths["/institutions/{id}/api-keys/{keyId}/revoke"]["post"];
+    assert!(
+        revoke["responses"]["400"].is_object(),
+        "no 400 on key revocation"
+    );
+    assert!(
+        param(
+            "/institutions/{id}/api-keys/{keyId}/revoke",
+            "post",
+            "keyId"
+        )["schema"]["pattern"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("^ak_"))
+    );
+    // Behind a key by default; public with PUBLIC_DOCS_ENABLED.
+    assert_eq!(paths["/openapi.json"]["get"].get("security"), None);
+    let public = TestApp::with(|s| s.public_docs_enabled = true);
+    let doc = public.get("/openapi.json").send().await.expect(200).clone();
+    assert_eq!(doc["paths"]["/openapi.json"]["get"]["security"], json!([]));
+    assert_eq!(doc["paths"]["/docs"]["get"]["security"], json!([]));
+}
+
+#[tokio::test]
+async fn options_on_an_unknown_path_is_a_json_404_but_a_preflight_on_a_route_still_works() {
+    // Issue 13 item 7: `OPTIONS` on any path, unknown ones included, answered 200.
+    let app = TestApp::new();
+    let unknown = app
+        .call(Method::OPTIONS, "/no-such-route")
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await;
+    unknown.expect_error(404, "Not found");
+    assert_eq!(unknown.header("content-type"), Some("application/json"));
+    let preflight = app
+        .call(Method::OPTIONS, "/positions")
+        .header("origin", "http://localhost:5173")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await;
+    assert!(preflight.status.is_success(), "{}", preflight.text);
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://localhost:5173")
+    );
+}
