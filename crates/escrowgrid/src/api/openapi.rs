@@ -273,6 +273,16 @@ impl Op {
         self
     }
 
+    /// Adds a query parameter with a full schema (an enum, a format).
+    pub fn query_schema(mut self, name: &str, schema: Value, description: &str) -> Self {
+        let mut parameter = json!({
+            "name": name, "in": "query", "required": false, "description": description,
+        });
+        parameter["schema"] = schema;
+        self.parameters.push(parameter);
+        self
+    }
+
     /// Adds `limit` and `offset` with the store's bounds.
     pub fn paginated(mut self) -> Self {
         self.parameters.push(json!({
