@@ -292,8 +292,11 @@ impl Op {
         }));
         self.parameters.push(json!({
             "name": "offset", "in": "query", "required": false,
-            "description": "Items to skip (default 0)",
-            "schema": { "type": "integer", "minimum": 0, "maximum": i64::MAX },
+            "description": "Items to skip (default 0; empty counts as 0, as in the original)",
+            "schema": { "anyOf": [
+                { "type": "integer", "minimum": 0, "maximum": i64::MAX },
+                { "type": "string", "maxLength": 0 },
+            ] },
         }));
         self
     }
