@@ -72,8 +72,10 @@ pub(super) fn routes() -> Vec<Route> {
     }]
 }
 
+/// An enum filter; the empty string is listed too, since an empty filter means no filter.
 fn string_enum<'a>(names: impl Iterator<Item = &'a str>) -> serde_json::Value {
-    serde_json::json!({ "type": "string", "enum": names.collect::<Vec<_>>() })
+    let names: Vec<&str> = std::iter::once("").chain(names).collect();
+    serde_json::json!({ "type": "string", "enum": names })
 }
 
 fn parse_filter(caller: &Caller, query: &QueryMap) -> ApiResult<AuditFilter> {
