@@ -340,6 +340,22 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
         Ok(ScannedBatch { events, scanned })
     }
 
+    /// The current tail of the log: a position to subscribe from so that a subscription
+    /// delivers every event committed after this call (and possibly a few committed shortly
+    /// before it, never one out of order or twice). Used by consumers that start "from now"
+    /// instead of replaying history.
+    ///
+    /// The default asks [`EventLog::read_after_scanned`] how far a read that matches nothing
+    /// (the empty stream, which no event can have) may look, which is up to the commit fence;
+    /// backends may answer more directly.
+    async fn tail(&self) -> Result<EventPosition> {
+        let nothing = EventFilter::all().stream("");
+        let batch = self
+            .read_after_scanned(EventPosition::START, &nothing, 1)
+            .await?;
+        Ok(batch.scanned)
+    }
+
     /// A wake-up signal for subscribers (a hint; see [`Wakeups`]).
     fn wakeups(&self) -> Wakeups;
 }

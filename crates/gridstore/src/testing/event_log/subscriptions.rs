@@ -187,3 +187,22 @@ pub fn assert_delivered_once_in_order(events: &[Event], expected: usize) {
         *expected_n += 1;
     }
 }
+
+/// A subscription from the tail skips what was committed before and follows what comes after.
+pub async fn a_subscription_from_the_tail_delivers_only_later_events(log: impl EventLog) {
+    let empty = log.tail().await.expect("tail of an empty log");
+    seed(&log).await;
+    let tail = log.tail().await.expect("tail");
+    assert!(tail > empty, "the tail moves past appended events");
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let mut sub = Subscription::new(log.clone(), Some(tail), EventFilter::all(), options(50));
+    assert!(sub.poll().await.expect("poll").is_empty());
+    let positions = log
+        .append(vec![event("job-9", "late", json!({"n": 1}))])
+        .await
+        .expect("append");
+    let got = collect(&mut sub, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].position, positions[0]);
+    assert!(got[0].position > tail);
+}
