@@ -30,6 +30,7 @@ pub mod fixtures;
 pub mod idempotency;
 pub mod institutions;
 pub mod ledger;
+pub mod outbox;
 pub mod policies;
 pub mod positions;
 pub mod race;
@@ -90,7 +91,18 @@ macro_rules! escrow_store_contract_tests {
             idempotency::a_released_reservation_frees_the_key_but_a_completed_record_stays,
             idempotency::an_expired_reservation_is_taken_over,
             idempotency::an_expired_response_is_gone_and_its_key_can_be_reserved_again,
+            outbox::every_write_appends_exactly_its_events_with_the_documented_payload,
+            outbox::failed_writes_and_no_ops_append_no_event,
         );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_writers_events_reach_a_subscriber_once_in_commit_order() {
+            let (store, _guard) = ($factory)().await;
+            $crate::testing::outbox::concurrent_writers_events_reach_a_subscriber_once_in_commit_order(
+                store,
+            )
+            .await;
+        }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn thirty_two_concurrent_transitions_have_one_winner_per_version() {

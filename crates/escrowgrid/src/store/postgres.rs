@@ -42,7 +42,10 @@ mod schema;
 mod store_impl;
 mod transition;
 
-use gridstore::postgres::{PgConfig, PgPool, RetryPolicy, migrate};
+use std::sync::Arc;
+
+use gridstore::EventLog;
+use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, RetryPolicy, migrate};
 
 use crate::Result;
 
@@ -56,6 +59,7 @@ pub struct PgEscrowStore {
     pool: PgPool,
     retry: RetryPolicy,
     counter: StatementCounter,
+    events: PgEventLog,
 }
 
 impl PgEscrowStore {
@@ -71,10 +75,29 @@ impl PgEscrowStore {
     #[must_use]
     pub fn new(pool: PgPool) -> Self {
         Self {
+            events: PgEventLog::new(pool.clone()),
             pool,
             retry: RetryPolicy::default(),
             counter: StatementCounter::default(),
         }
+    }
+
+    /// Wakes the event log's subscribers through `listener` (share one per process); without
+    /// one, subscriptions to [`EscrowStore::events`](super::EscrowStore::events) poll only.
+    #[must_use]
+    pub fn with_event_listener(mut self, listener: PgListener) -> Self {
+        self.events = self.events.with_listener(listener);
+        self
+    }
+
+    /// The PostgreSQL event log the writes append to (for partition maintenance).
+    #[must_use]
+    pub fn event_log(&self) -> &PgEventLog {
+        &self.events
+    }
+
+    pub(super) fn shared_events(&self) -> Arc<dyn EventLog> {
+        Arc::new(self.events.clone())
     }
 
     /// Replaces the retry policy of transactions and reads.
@@ -84,13 +107,18 @@ impl PgEscrowStore {
         self
     }
 
-    /// Applies pending migrations; returns the versions this call applied (empty when the
-    /// schema was already current).
+    /// Applies pending migrations, gridstore's first (the event log of the outbox lives in
+    /// its `gs_events`), then EscrowGrid's; returns the EscrowGrid versions this call applied
+    /// (empty when the schema was already current).
     ///
     /// # Errors
     /// [`crate::Error::Storage`] with `gridstore::Error::Migration` when a migration fails
     /// or an applied one was edited.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let gridstore = gridstore::postgres::migrations::migrate(&self.pool).await?;
+        if !gridstore.is_empty() {
+            tracing::info!(applied = ?gridstore, "gridstore migrations applied");
+        }
         Ok(migrate(&self.pool, HISTORY_TABLE, MIGRATIONS).await?)
     }
 
