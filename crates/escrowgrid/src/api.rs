@@ -33,7 +33,7 @@
 //! | [`middleware`] | the outer `frame` and the per-route `gate` |
 //! | [`pagination`] | `limit`/`offset` and the list envelope |
 //! | [`validate`] | raw JSON bodies → validated domain inputs, every bad field listed |
-//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`metrics`], [`openapi`] |
+//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`events`] (live stream), [`metrics`], [`openapi`] |
 
 pub mod api_keys;
 pub mod asset_templates;
@@ -43,6 +43,7 @@ pub mod auth;
 pub mod caller;
 pub mod client_ip;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;

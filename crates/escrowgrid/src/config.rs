@@ -13,7 +13,8 @@
 //! `ROOT_API_KEY`, `ROOT_API_KEY_ALLOWED_IPS`, `CORS_ALLOWED_ORIGINS`, `RATE_LIMIT_ENABLED`,
 //! `RATE_LIMIT_WINDOW_MS`, `RATE_LIMIT_MAX_REQUESTS`, `METRICS_ENABLED`, `PUBLIC_DOCS_ENABLED`,
 //! `NODE_ENV`) and a few are new (`HOST`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
-//! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `LOG_FORMAT`, `RUST_LOG`);
+//! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `LOG_FORMAT`, `RUST_LOG`,
+//! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`);
 //! see [`ENV_VARS`]. Parse rules:
 //!
 //! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
@@ -68,6 +69,28 @@ pub struct Settings {
     pub rate_limit: RateLimitConfig,
     /// Logging.
     pub log: LogSettings,
+    /// The live event stream (`GET /events/stream`).
+    pub events: EventsSettings,
+}
+
+/// `[events]`: the live event stream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Heartbeat comment interval of idle streams (`EVENTS_STREAM_HEARTBEAT_MS`, default 15 s).
+    pub stream_heartbeat_ms: u64,
+    /// Events queued per stream client before a client that fell behind is disconnected
+    /// (`EVENTS_STREAM_MAX_BUFFER`, default 1024).
+    pub stream_max_buffer: usize,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        Self {
+            stream_heartbeat_ms: 15_000,
+            stream_max_buffer: 1024,
+        }
+    }
 }
 
 /// `[server]`: where to listen and how to stop.
@@ -294,6 +317,12 @@ impl Settings {
         }
         if self.store.pool_max == 0 {
             return fail("DATABASE_POOL_MAX", "must be at least 1");
+        }
+        if self.events.stream_heartbeat_ms == 0 {
+            return fail("EVENTS_STREAM_HEARTBEAT_MS", "must be at least 1");
+        }
+        if self.events.stream_max_buffer == 0 {
+            return fail("EVENTS_STREAM_MAX_BUFFER", "must be at least 1");
         }
         if self.rate_limit.enabled
             && (self.rate_limit.window_ms == 0 || self.rate_limit.max_requests == 0)

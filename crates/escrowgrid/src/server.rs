@@ -36,7 +36,11 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     info!(settings = ?settings, "starting escrowgrid");
-    let app::App { router, resources } = app::App::open(&settings).await?;
+    let app::App {
+        router,
+        resources,
+        state,
+    } = app::App::open(&settings).await?;
     let addr = listener.local_addr()?;
     info!(%addr, store_backend = settings.store.backend.as_str(), "listening");
 
@@ -44,6 +48,7 @@ where
     let signal = async move {
         shutdown.await;
         info!("shutdown requested, draining in-flight requests");
+        state.close_event_streams();
         let _ = fired_tx.send(());
     };
     let listener = listener.tap_io(|tcp| {

@@ -5,6 +5,7 @@
 //! `text/plain` body `# metrics disabled` (kept as is because scrapers read text there).
 
 mod registry;
+mod stream;
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +15,7 @@ use axum::routing::get;
 use serde_json::Value;
 
 pub use registry::{MetricsRegistry, PoolGauges};
+pub use stream::StreamMetrics;
 
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};

@@ -265,6 +265,28 @@ impl Op {
         self
     }
 
+    /// An optional string request header.
+    pub fn header(mut self, name: &str, description: &str) -> Self {
+        self.parameters.push(json!({
+            "name": name, "in": "header", "required": false,
+            "description": description, "schema": { "type": "string" },
+        }));
+        self
+    }
+
+    /// A `text/event-stream` (Server-Sent Events) response.
+    pub fn event_stream(mut self, status: u16) -> Self {
+        self.responses.insert(
+            status.to_string(),
+            json!({
+                "description": "Server-Sent Events: `id:` cursor, `event:` type, `data:` the \
+                    event payload JSON on one line; `: heartbeat` comments while idle",
+                "content": { "text/event-stream": { "schema": { "type": "string" } } },
+            }),
+        );
+        self
+    }
+
     /// An HTML 200 response.
     pub fn html(mut self) -> Self {
         self.responses.insert(

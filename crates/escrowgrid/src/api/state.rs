@@ -22,6 +22,8 @@ struct Inner {
     metrics: MetricsRegistry,
     limiters: RateLimiters,
     pool: Option<gridstore::postgres::PgPool>,
+    /// Flipped to `true` at shutdown: live event streams end so the drain does not wait.
+    streams_closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
                 metrics: MetricsRegistry::default(),
                 limiters,
                 pool: None,
+                streams_closed: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -54,6 +57,7 @@ impl AppState {
                 metrics: MetricsRegistry::default(),
                 limiters: RateLimiters::new(&shared.settings.rate_limit),
                 pool: Some(pool),
+                streams_closed: tokio::sync::watch::Sender::new(false),
             },
         };
         Self {
@@ -81,6 +85,17 @@ impl AppState {
 
     pub(crate) fn pool(&self) -> Option<&gridstore::postgres::PgPool> {
         self.inner.pool.as_ref()
+    }
+
+    /// Ends every live event stream (`GET /events/stream`) after the events already queued;
+    /// called at shutdown so draining does not wait for stream clients.
+    pub fn close_event_streams(&self) {
+        self.inner.streams_closed.send_replace(true);
+    }
+
+    /// Resolves once [`AppState::close_event_streams`] was called.
+    pub(crate) fn event_streams_closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.streams_closed.subscribe()
     }
 }
 
@@ -120,6 +135,8 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Maximum request body size in bytes (1 MiB by default); larger bodies get 413.
     pub body_limit_bytes: usize,
+    /// `EVENTS_STREAM_*`: heartbeat and per-client queue bound of `GET /events/stream`.
+    pub events_stream: super::events::StreamSettings,
 }
 
 impl Default for ApiSettings {
@@ -136,6 +153,7 @@ impl Default for ApiSettings {
             store_backend: "memory".to_owned(),
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
+            events_stream: super::events::StreamSettings::default(),
         }
     }
 }
@@ -155,6 +173,7 @@ impl fmt::Debug for ApiSettings {
             .field("store_backend", &self.store_backend)
             .field("request_timeout", &self.request_timeout)
             .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("events_stream", &self.events_stream)
             .finish()
     }
 }

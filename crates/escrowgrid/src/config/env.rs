@@ -59,6 +59,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "RATE_LIMIT_MAX_REQUESTS",
         "requests per window (default 1000)",
     ),
+    (
+        "EVENTS_STREAM_HEARTBEAT_MS",
+        "heartbeat comment interval of idle event streams (default 15000)",
+    ),
+    (
+        "EVENTS_STREAM_MAX_BUFFER",
+        "events queued per stream client before a lagging client is cut off (default 1024)",
+    ),
     ("LOG_FORMAT", "`json` (default) or `text`"),
     (
         "RUST_LOG",
@@ -127,6 +135,12 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("RATE_LIMIT_MAX_REQUESTS") {
         settings.rate_limit.max_requests = parse("RATE_LIMIT_MAX_REQUESTS", &v)?;
+    }
+    if let Some(v) = get("EVENTS_STREAM_HEARTBEAT_MS") {
+        settings.events.stream_heartbeat_ms = parse("EVENTS_STREAM_HEARTBEAT_MS", &v)?;
+    }
+    if let Some(v) = get("EVENTS_STREAM_MAX_BUFFER") {
+        settings.events.stream_max_buffer = parse("EVENTS_STREAM_MAX_BUFFER", &v)?;
     }
     if let Some(v) = get("LOG_FORMAT") {
         settings.log.format = parse("LOG_FORMAT", &v)?;

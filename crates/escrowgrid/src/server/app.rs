@@ -4,9 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use gridstore::postgres::{PgConfig, PgPool};
+use gridstore::postgres::event_log::DEFAULT_MONTHS_AHEAD;
+use gridstore::postgres::{PgConfig, PgListener, PgPool};
+use tokio::task::JoinHandle;
 use tracing::info;
 
+use crate::api::events::StreamSettings;
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
 use crate::config::{Settings, StoreBackend};
 use crate::store::EscrowStore;
@@ -19,18 +22,26 @@ use crate::{Error, Result};
 pub(super) struct App {
     pub(super) router: Router,
     pub(super) resources: Resources,
+    /// The router's state, to end live event streams at shutdown.
+    pub(super) state: AppState,
 }
 
 /// What must be closed after the server stops.
 #[derive(Debug)]
 pub(super) struct Resources {
     pool: Option<PgPool>,
+    /// Creates the event log's monthly partitions ahead (PostgreSQL).
+    partition_maintenance: Option<JoinHandle<()>>,
 }
+
+/// How often the event log's partitions are checked (they are created months ahead).
+const PARTITION_MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 
 impl App {
     /// Opens the store named by the settings (migrating PostgreSQL unless told not to) and
     /// builds the router.
     pub(super) async fn open(settings: &Settings) -> Result<Self> {
+        let mut partition_maintenance = None;
         let (store, pool): (Arc<dyn EscrowStore>, Option<PgPool>) = match settings.store.backend {
             StoreBackend::Memory => (Arc::new(MemoryStore::new()), None),
             StoreBackend::Postgres => {
@@ -43,6 +54,13 @@ impl App {
                 } else {
                     info!("migrations skipped (MIGRATE_ON_START=false)");
                 }
+                // One LISTEN connection per process wakes every event stream subscriber.
+                let listener = PgListener::start(&config).await?;
+                let store = store.with_event_listener(listener);
+                partition_maintenance = Some(store.event_log().spawn_partition_maintenance(
+                    PARTITION_MAINTENANCE_EVERY,
+                    DEFAULT_MONTHS_AHEAD,
+                ));
                 let pool = store.pool().clone();
                 (Arc::new(store), Some(pool))
             }
@@ -52,15 +70,22 @@ impl App {
             state = state.with_pool(pool.clone());
         }
         Ok(Self {
-            router: api::router(state),
-            resources: Resources { pool },
+            router: api::router(state.clone()),
+            state,
+            resources: Resources {
+                pool,
+                partition_maintenance,
+            },
         })
     }
 }
 
 impl Resources {
-    /// Closes the pool, if any.
+    /// Stops partition maintenance and closes the pool, if any.
     pub(super) fn close(&self) {
+        if let Some(task) = &self.partition_maintenance {
+            task.abort();
+        }
         if let Some(pool) = &self.pool {
             pool.close();
         }
@@ -88,6 +113,10 @@ pub fn api_settings(settings: &Settings) -> ApiSettings {
         trust_proxy: settings.http.trust_proxy,
         store_backend: settings.store.backend.as_str().to_owned(),
         request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
+        events_stream: StreamSettings {
+            heartbeat: Duration::from_millis(settings.events.stream_heartbeat_ms),
+            max_buffer: settings.events.stream_max_buffer,
+        },
         ..ApiSettings::default()
     }
 }
