@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use gridstore::NewEvent;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::Result;
 use crate::domain::time::format_millis;
@@ -111,13 +111,17 @@ fn event(
     position_id: Option<&PositionId>,
     data: Value,
 ) -> NewEvent {
-    let payload = json!({
-        "id": format!("evt_{}", uuid::Uuid::new_v4()),
-        "type": kind.as_str(),
-        "institutionId": institution_id,
-        "occurredAt": format_millis(&occurred_at),
-        "data": data,
-    });
+    let mut payload = Map::with_capacity(5);
+    let id = format!("evt_{}", uuid::Uuid::new_v4());
+    payload.insert("id".into(), Value::String(id));
+    payload.insert("type".into(), Value::from(kind.as_str()));
+    payload.insert("institutionId".into(), Value::from(institution_id.as_str()));
+    payload.insert(
+        "occurredAt".into(),
+        Value::String(format_millis(&occurred_at)),
+    );
+    payload.insert("data".into(), data);
+    let payload = Value::Object(payload);
     let new = NewEvent::new(stream_of(institution_id), kind.as_str(), payload);
     match position_id {
         Some(id) => new.with_correlation_id(id.as_str()),
