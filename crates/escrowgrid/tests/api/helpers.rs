@@ -170,9 +170,17 @@ impl<'a> Call<'a> {
             .expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
+        // An event stream never ends: its body is not read here (see `api/events.rs`).
+        let endless = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let bytes = if endless {
+            axum::body::Bytes::new()
+        } else {
+            to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body")
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {

@@ -207,6 +207,13 @@ fn cases(w: &World, unknown_key: &str) -> Vec<Case> {
         ),
         case(
             Method::GET,
+            "/events/stream",
+            format!("/events/stream?institutionId={inst}"),
+            None,
+            [200, 200, 200, 404, 401, 401],
+        ),
+        case(
+            Method::GET,
             "/audit-events",
             "/audit-events".into(),
             None,
