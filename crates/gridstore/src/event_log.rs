@@ -34,7 +34,16 @@
 //! every [`SubscriptionOptions::poll_interval`] anyway, so it stays correct when notifications
 //! are lost (a listener disconnect, a restart). A filtered subscription reads with
 //! [`EventLog::read_after_scanned`], which also reports how far it looked, so it moves past
-//! non-matching events (up to the commit fence) without skipping a matching one.
+//! non-matching events (up to the commit fence) without skipping a matching one. A consumer
+//! that starts "from now" instead of replaying history subscribes from [`EventLog::tail`].
+//!
+//! # Transactional outbox
+//!
+//! The trait's [`EventLog::append`] commits on its own. To append in the same transaction as
+//! other writes, use the backend's own entry point, which keeps driver types out of the trait:
+//! `PgEventLog::append_in(&transaction, ..)` on PostgreSQL, and
+//! [`MemoryEventLog::append_sync`](crate::memory::MemoryEventLog::append_sync) on memory, which
+//! appends without an `.await` so a store can call it inside its own critical section.
 //!
 //! # Semantic choices
 //!
