@@ -83,7 +83,11 @@ pub async fn measure(
     let elapsed = started.elapsed();
     // Wait (bounded) for the last events, then stop following.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline && lock(&times).arrived.len() < lock(&times).sent.len() {
+    let pending = || {
+        let times = lock(&times);
+        times.arrived.len() < times.sent.len()
+    };
+    while Instant::now() < deadline && pending() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     reader.abort();
