@@ -33,7 +33,7 @@
 //! | [`middleware`] | the outer `frame` and the per-route `gate` |
 //! | [`pagination`] | `limit`/`offset` and the list envelope |
 //! | [`validate`] | raw JSON bodies → validated domain inputs, every bad field listed |
-//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`metrics`], [`openapi`] |
+//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`webhooks`], [`metrics`], [`openapi`] |
 
 pub mod api_keys;
 pub mod asset_templates;
@@ -59,6 +59,7 @@ pub mod request_id;
 pub mod routes;
 pub mod state;
 pub mod validate;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -121,6 +122,7 @@ fn cors_layer(settings: &ApiSettings) -> Option<CorsLayer> {
                 Method::GET,
                 Method::POST,
                 Method::PUT,
+                Method::PATCH,
                 Method::DELETE,
                 Method::OPTIONS,
             ])

@@ -25,7 +25,8 @@
 //!   the rate-limit numbers;
 //! - **deviation:** an unknown `STORE_BACKEND` is an error, where the original silently used
 //!   memory; `postgresql` is accepted as a synonym of `postgres`;
-//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message).
+//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message);
+//! - `WEBHOOKS_SECRET_KEY`, when set, must be base64 of 32 bytes.
 //!
 //! # Secrets
 //!
@@ -66,6 +67,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// General per-key rate limiter.
     pub rate_limit: RateLimitConfig,
+    /// Webhook delivery.
+    pub webhooks: WebhooksConfig,
     /// Logging.
     pub log: LogSettings,
 }
@@ -201,6 +204,37 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// `[webhooks]`: event delivery to registered endpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// `WEBHOOKS_ENABLED`, default true: serve `/webhooks` and run the dispatcher.
+    pub enabled: bool,
+    /// `WEBHOOKS_CONCURRENCY`, default 64: endpoints this instance dispatches at once.
+    pub concurrency: usize,
+    /// `WEBHOOKS_RETRY_SCHEDULE_MS`: delays before the 2nd, 3rd, ... attempt.
+    pub retry_schedule_ms: Vec<u64>,
+    /// `WEBHOOKS_TIMEOUT_MS`, default 10000: per attempt.
+    pub timeout_ms: u64,
+    /// `WEBHOOKS_ALLOW_PRIVATE_TARGETS`, default false: allow loopback / private targets.
+    pub allow_private_targets: bool,
+    /// `WEBHOOKS_SECRET_KEY`: base64 of 32 bytes; encrypts signing secrets at rest.
+    pub secret_key: Option<Secret<String>>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 64,
+            retry_schedule_ms: crate::webhooks::settings::DEFAULT_RETRY_SCHEDULE_MS.to_vec(),
+            timeout_ms: 10_000,
+            allow_private_targets: false,
+            secret_key: None,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -302,6 +336,14 @@ impl Settings {
                 "RATE_LIMIT_WINDOW_MS",
                 "window and max requests must be positive when the rate limiter is enabled",
             );
+        }
+        if self.webhooks.timeout_ms == 0 {
+            return fail("WEBHOOKS_TIMEOUT_MS", "must be positive");
+        }
+        if let Some(key) = &self.webhooks.secret_key {
+            if let Err(message) = crate::webhooks::SecretBox::from_base64_key(key.expose()) {
+                return fail("WEBHOOKS_SECRET_KEY", &message);
+            }
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! | running the server: store + router + graceful shutdown | [`server`] |
 //! | typed configuration | [`config`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
+//! | webhook delivery: signing, SSRF checks, dispatcher, retries, DLQ | [`webhooks`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
 //! | the crate's one error type | [`error`] |
@@ -23,5 +24,6 @@ pub mod server;
 pub mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;
+pub mod webhooks;
 
 pub use error::{Error, Result};

@@ -72,7 +72,7 @@ where
             Ok(())
         }
     };
-    resources.close();
+    resources.close().await;
     info!("server stopped");
     result
 }

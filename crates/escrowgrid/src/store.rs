@@ -54,6 +54,7 @@ pub mod memory;
 pub mod postgres;
 mod query;
 pub mod records;
+mod webhooks;
 
 use async_trait::async_trait;
 
@@ -66,6 +67,7 @@ use crate::domain::{
 };
 
 pub use idempotency::{IDEMPOTENCY_LEASE, IDEMPOTENCY_TTL, Reservation, StoredResponse};
+pub use webhooks::{WebhookStore, WebhookTarget};
 pub use query::{
     AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated,
     PositionFilter, Scope, TemplateFilter,

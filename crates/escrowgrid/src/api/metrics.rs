@@ -90,7 +90,10 @@ async fn metrics_prometheus(State(state): State<AppState>, caller: Caller) -> Ap
             waiting: status.waiting,
         }
     });
-    let body = state.metrics().render_prometheus(pool);
+    let mut body = state.metrics().render_prometheus(pool);
+    if let Some(webhooks) = state.webhooks() {
+        body.push_str(&webhooks.metrics().render_prometheus());
+    }
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

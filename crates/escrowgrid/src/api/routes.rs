@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::state::AppState;
 use super::{
     api_keys, asset_templates, assets, audit, health, institutions, ledger, metrics, openapi,
-    policies, positions,
+    policies, positions, webhooks,
 };
 
 /// One (method, path) of the API, its handler and its OpenAPI operation.
@@ -47,6 +47,7 @@ pub fn all() -> Vec<Route> {
         positions::routes(),
         ledger::routes(),
         audit::routes(),
+        webhooks::routes(),
         metrics::routes(),
         openapi::routes(),
     ]

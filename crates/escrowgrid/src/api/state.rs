@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::store::EscrowStore;
+use crate::webhooks::WebhookService;
 
 use super::metrics::MetricsRegistry;
 use super::rate_limit::RateLimiters;
@@ -22,6 +23,7 @@ struct Inner {
     metrics: MetricsRegistry,
     limiters: RateLimiters,
     pool: Option<gridstore::postgres::PgPool>,
+    webhooks: Option<WebhookService>,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
                 metrics: MetricsRegistry::default(),
                 limiters,
                 pool: None,
+                webhooks: None,
             }),
         }
     }
@@ -54,11 +57,39 @@ impl AppState {
                 metrics: MetricsRegistry::default(),
                 limiters: RateLimiters::new(&shared.settings.rate_limit),
                 pool: Some(pool),
+                webhooks: shared.webhooks.clone(),
             },
         };
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Enables the `/webhooks` routes with `service`.
+    ///
+    /// Call it right after [`AppState::new`], before the state is cloned.
+    #[must_use]
+    pub fn with_webhooks(mut self, service: WebhookService) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.webhooks = Some(service),
+            None => {
+                let shared = &self.inner;
+                self.inner = Arc::new(Inner {
+                    store: Arc::clone(&shared.store),
+                    settings: shared.settings.clone(),
+                    metrics: MetricsRegistry::default(),
+                    limiters: RateLimiters::new(&shared.settings.rate_limit),
+                    pool: shared.pool.clone(),
+                    webhooks: Some(service),
+                });
+            }
+        }
+        self
+    }
+
+    /// The webhook operations, when webhooks are enabled.
+    pub fn webhooks(&self) -> Option<&WebhookService> {
+        self.inner.webhooks.as_ref()
     }
 
     /// The store every handler reads and writes through.
@@ -90,6 +121,7 @@ impl fmt::Debug for AppState {
             .field("store", &self.inner.store)
             .field("settings", &self.inner.settings)
             .field("pool", &self.inner.pool.is_some())
+            .field("webhooks", &self.inner.webhooks.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -4,12 +4,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use gridstore::postgres::{PgConfig, PgPool};
+use gridstore::memory::MemoryEventLog;
+use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, migrations};
 use tracing::info;
 
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
 use crate::config::{Settings, StoreBackend};
-use crate::store::EscrowStore;
+use crate::store::{EscrowStore, WebhookStore};
+use crate::webhooks::{
+    DeliveryClient, Dispatcher, DispatcherHandle, SecretBox, TargetPolicy, WebhookMetrics,
+    WebhookPorts, WebhookService, WebhookSettings,
+};
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgEscrowStore;
 use crate::{Error, Result};
@@ -25,42 +30,110 @@ pub(super) struct App {
 #[derive(Debug)]
 pub(super) struct Resources {
     pool: Option<PgPool>,
+    dispatcher: Option<DispatcherHandle>,
 }
 
 impl App {
     /// Opens the store named by the settings (migrating PostgreSQL unless told not to) and
     /// builds the router.
     pub(super) async fn open(settings: &Settings) -> Result<Self> {
-        let (store, pool): (Arc<dyn EscrowStore>, Option<PgPool>) = match settings.store.backend {
-            StoreBackend::Memory => (Arc::new(MemoryStore::new()), None),
+        let (store, webhook_store, pool): Stores = match settings.store.backend {
+            StoreBackend::Memory => {
+                let store = Arc::new(MemoryStore::new());
+                (store.clone(), store, None)
+            }
             StoreBackend::Postgres => {
                 let config = pg_config(settings)?;
                 info!(database = ?config, "connecting to postgresql");
                 let store = PgEscrowStore::connect(&config).await?;
                 if settings.store.migrate_on_start {
                     let applied = store.migrate().await?;
-                    info!(applied = ?applied, "migrations checked");
+                    let gridstore_applied = migrations::migrate(store.pool()).await?;
+                    info!(applied = ?applied, gridstore_applied = ?gridstore_applied, "migrations checked");
                 } else {
                     info!("migrations skipped (MIGRATE_ON_START=false)");
                 }
                 let pool = store.pool().clone();
-                (Arc::new(store), Some(pool))
+                let store = Arc::new(store);
+                (store.clone(), store, Some(pool))
             }
         };
         let mut state = AppState::new(store, api_settings(settings));
         if let Some(pool) = &pool {
             state = state.with_pool(pool.clone());
         }
+        let mut dispatcher = None;
+        if settings.webhooks.enabled {
+            let (service, handle) = webhooks(settings, webhook_store, pool.as_ref()).await?;
+            state = state.with_webhooks(service);
+            dispatcher = Some(handle);
+        }
         Ok(Self {
             router: api::router(state),
-            resources: Resources { pool },
+            resources: Resources { pool, dispatcher },
         })
     }
 }
 
+type Stores = (Arc<dyn EscrowStore>, Arc<dyn WebhookStore>, Option<PgPool>);
+
+/// The webhook service for the API and this instance's dispatcher.
+async fn webhooks(
+    settings: &Settings,
+    store: Arc<dyn WebhookStore>,
+    pool: Option<&PgPool>,
+) -> Result<(WebhookService, DispatcherHandle)> {
+    let config = &settings.webhooks;
+    let ports = match pool {
+        None => WebhookPorts::memory(Arc::new(MemoryEventLog::new())),
+        Some(pool) => {
+            let listener = PgListener::start(&pg_config(settings)?).await?;
+            let events = PgEventLog::new(pool.clone()).with_listener(listener);
+            WebhookPorts::postgres(pool, Arc::new(events))
+        }
+    };
+    let secrets = match &config.secret_key {
+        Some(key) => SecretBox::from_base64_key(key.expose()).map_err(|message| Error::Config {
+            key: "WEBHOOKS_SECRET_KEY".into(),
+            message,
+        })?,
+        None => SecretBox::plain(),
+    };
+    let policy = TargetPolicy::new(config.allow_private_targets);
+    let timeout = Duration::from_millis(config.timeout_ms);
+    let client = DeliveryClient::new(policy.clone(), timeout).map_err(|message| Error::Config {
+        key: "webhooks".into(),
+        message,
+    })?;
+    let dispatch = WebhookSettings {
+        concurrency: config.concurrency,
+        retry_schedule: config
+            .retry_schedule_ms
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect(),
+        timeout,
+        ..WebhookSettings::default()
+    };
+    let metrics = Arc::new(WebhookMetrics::default());
+    let service = WebhookService::new(
+        Arc::clone(&store),
+        Arc::clone(&ports.dlq),
+        policy,
+        secrets.clone(),
+        Arc::clone(&metrics),
+    );
+    let handle = Dispatcher::spawn(store, ports, client, secrets, dispatch, metrics);
+    Ok((service, handle))
+}
+
 impl Resources {
-    /// Closes the pool, if any.
-    pub(super) fn close(&self) {
+    /// Stops the dispatcher (workers finish their batch and give their leases back), then
+    /// closes the pool, if any.
+    pub(super) async fn close(self) {
+        if let Some(dispatcher) = self.dispatcher {
+            dispatcher.shutdown().await;
+        }
         if let Some(pool) = &self.pool {
             pool.close();
         }
@@ -120,7 +193,13 @@ pub fn pg_config(settings: &Settings) -> Result<PgConfig> {
 pub async fn migrate(settings: &Settings) -> Result<Vec<i64>> {
     let config = pg_config(settings)?.with_pool_max_size(1);
     let store = PgEscrowStore::connect(&config).await?;
-    let applied = store.migrate().await;
+    let applied = match store.migrate().await {
+        Ok(applied) => migrations::migrate(store.pool())
+            .await
+            .map(|_| applied)
+            .map_err(Error::from),
+        Err(err) => Err(err),
+    };
     store.pool().close();
     applied
 }

@@ -9,6 +9,7 @@ mod idempotency;
 mod reads;
 mod state;
 mod table;
+mod webhooks;
 mod writes;
 
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};

@@ -41,6 +41,7 @@ mod rows;
 mod schema;
 mod store_impl;
 mod transition;
+mod webhooks;
 
 use gridstore::postgres::{PgConfig, PgPool, RetryPolicy, migrate};
 

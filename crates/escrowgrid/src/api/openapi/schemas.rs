@@ -324,5 +324,6 @@ pub fn all() -> Value {
             })),
             "statusCode": { "type": "integer" }, "clientIp": { "type": "string" },
         })));
+    super::webhook_schemas::add(&mut schemas);
     Value::Object(schemas)
 }

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency_reservations",
         sql: include_str!("../../../migrations/0004_idempotency_reservations.sql"),
     },
+    Migration {
+        version: 7,
+        name: "webhooks",
+        sql: include_str!("../../../migrations/0007_webhooks.sql"),
+    },
 ];
 
 #[cfg(test)]
