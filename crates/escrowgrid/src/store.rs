@@ -67,11 +67,11 @@ use crate::domain::{
 };
 
 pub use idempotency::{IDEMPOTENCY_LEASE, IDEMPOTENCY_TTL, Reservation, StoredResponse};
-pub use webhooks::{WebhookStore, WebhookTarget};
 pub use query::{
     AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated,
     PositionFilter, Scope, TemplateFilter,
 };
+pub use webhooks::{WebhookStore, WebhookTarget};
 
 /// Persistence of every EscrowGrid entity. Object-safe: use it as `Arc<dyn EscrowStore>`.
 ///

@@ -54,7 +54,11 @@ pub(super) fn routes() -> Vec<Route> {
             handler: get(list),
             doc: || {
                 Op::new("webhooks", "List webhook endpoints")
-                    .query("institutionId", "string", "Root only: filter by institution")
+                    .query(
+                        "institutionId",
+                        "string",
+                        "Root only: filter by institution",
+                    )
                     .response_list(200, "Webhook")
                     .errors(&[401, 404])
                     .build()
@@ -76,11 +80,14 @@ pub(super) fn routes() -> Vec<Route> {
             path: "/webhooks/{id}",
             handler: patch(update),
             doc: || {
-                Op::new("webhooks", "Change a webhook endpoint's URL, event types, description or enabled flag")
-                    .body("WebhookPatch")
-                    .response(200, "Webhook")
-                    .errors(&[400, 401, 403, 404, 413, 415, 422, 429])
-                    .build()
+                Op::new(
+                    "webhooks",
+                    "Change a webhook endpoint's URL, event types, description or enabled flag",
+                )
+                .body("WebhookPatch")
+                .response(200, "Webhook")
+                .errors(&[400, 401, 403, 404, 413, 415, 422, 429])
+                .build()
             },
         },
         Route {
@@ -88,10 +95,13 @@ pub(super) fn routes() -> Vec<Route> {
             path: "/webhooks/{id}",
             handler: delete(remove),
             doc: || {
-                Op::new("webhooks", "Delete a webhook endpoint and its delivery records")
-                    .response(200, "Webhook")
-                    .errors(&[401, 403, 404, 429])
-                    .build()
+                Op::new(
+                    "webhooks",
+                    "Delete a webhook endpoint and its delivery records",
+                )
+                .response(200, "Webhook")
+                .errors(&[401, 403, 404, 429])
+                .build()
             },
         },
         Route {
@@ -213,7 +223,10 @@ async fn fetch(
     let service = service(&state)?;
     let id = parse_id(&id)?;
     Ok(Json(
-        service.store().get_webhook(&caller.auth.scope(), &id).await?,
+        service
+            .store()
+            .get_webhook(&caller.auth.scope(), &id)
+            .await?,
     ))
 }
 
@@ -312,7 +325,10 @@ struct Fields {
 
 /// Reads `institutionId` (root's choice) and the endpoint fields; `required` makes `url` and
 /// `eventTypes` mandatory (create).
-fn read_body(body: &JsonObject, required: bool) -> (Option<String>, Result<Fields, Vec<FieldError>>) {
+fn read_body(
+    body: &JsonObject,
+    required: bool,
+) -> (Option<String>, Result<Fields, Vec<FieldError>>) {
     let named = body
         .get("institutionId")
         .and_then(Value::as_str)

@@ -247,7 +247,10 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
         }
         match after {
             "" => (host, None),
-            _ => (host, Some(after.strip_prefix(':').ok_or("URL has an invalid port")?)),
+            _ => (
+                host,
+                Some(after.strip_prefix(':').ok_or("URL has an invalid port")?),
+            ),
         }
     } else {
         match authority.rsplit_once(':') {
@@ -428,12 +431,25 @@ mod tests {
     fn urls_split_into_scheme_host_port_and_path() {
         let url = WebhookUrl::parse("HTTPS://Hooks.Example.com/in?x=1").unwrap();
         assert_eq!(
-            (url.tls, url.host.as_str(), url.port, url.path_and_query.as_str()),
+            (
+                url.tls,
+                url.host.as_str(),
+                url.port,
+                url.path_and_query.as_str()
+            ),
             (true, "hooks.example.com", 443, "/in?x=1")
         );
         let url = WebhookUrl::parse("http://[::1]:8080").unwrap();
-        assert_eq!((url.host.as_str(), url.port, url.path_and_query.as_str()), ("::1", 8080, "/"));
-        assert_eq!(WebhookUrl::parse("http://10.0.0.1?q").unwrap().path_and_query, "/?q");
+        assert_eq!(
+            (url.host.as_str(), url.port, url.path_and_query.as_str()),
+            ("::1", 8080, "/")
+        );
+        assert_eq!(
+            WebhookUrl::parse("http://10.0.0.1?q")
+                .unwrap()
+                .path_and_query,
+            "/?q"
+        );
     }
 
     #[test]

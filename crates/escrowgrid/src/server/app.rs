@@ -10,13 +10,13 @@ use tracing::info;
 
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
 use crate::config::{Settings, StoreBackend};
+use crate::store::memory::MemoryStore;
+use crate::store::postgres::PgEscrowStore;
 use crate::store::{EscrowStore, WebhookStore};
 use crate::webhooks::{
     DeliveryClient, Dispatcher, DispatcherHandle, SecretBox, TargetPolicy, WebhookMetrics,
     WebhookPorts, WebhookService, WebhookSettings,
 };
-use crate::store::memory::MemoryStore;
-use crate::store::postgres::PgEscrowStore;
 use crate::{Error, Result};
 
 /// What `serve` runs.

@@ -95,17 +95,26 @@ impl DeliveryClient {
     }
 
     /// POSTs `body` with `headers` to `url`, once.
-    pub async fn post(&self, url: &WebhookUrl, headers: &[(&str, String)], body: Bytes) -> AttemptOutcome {
+    pub async fn post(
+        &self,
+        url: &WebhookUrl,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> AttemptOutcome {
         match tokio::time::timeout(self.timeout, self.attempt(url, headers, body)).await {
             Ok(outcome) => outcome,
-            Err(_) => AttemptOutcome::failed(format!(
-                "timed out after {} ms",
-                self.timeout.as_millis()
-            )),
+            Err(_) => {
+                AttemptOutcome::failed(format!("timed out after {} ms", self.timeout.as_millis()))
+            }
         }
     }
 
-    async fn attempt(&self, url: &WebhookUrl, headers: &[(&str, String)], body: Bytes) -> AttemptOutcome {
+    async fn attempt(
+        &self,
+        url: &WebhookUrl,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> AttemptOutcome {
         let addr = match self.policy.connect_addr(url).await {
             Ok(addr) => addr,
             Err(err) => return AttemptOutcome::failed(err.to_string()),
@@ -166,10 +175,11 @@ async fn exchange<S>(stream: S, request: Request<Full<Bytes>>) -> AttemptOutcome
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-        Ok(parts) => parts,
-        Err(err) => return AttemptOutcome::failed(format!("http handshake: {err}")),
-    };
+    let (mut sender, connection) =
+        match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+            Ok(parts) => parts,
+            Err(err) => return AttemptOutcome::failed(format!("http handshake: {err}")),
+        };
     let send = async move { sender.send_request(request).await };
     tokio::pin!(connection);
     tokio::pin!(send);

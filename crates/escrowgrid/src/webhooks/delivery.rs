@@ -75,7 +75,11 @@ impl Message {
 }
 
 /// One signed attempt.
-pub(super) async fn attempt(ctx: &Context, endpoint: &Endpoint, message: &Message) -> AttemptOutcome {
+pub(super) async fn attempt(
+    ctx: &Context,
+    endpoint: &Endpoint,
+    message: &Message,
+) -> AttemptOutcome {
     let body = signing::body(&message.event_type, &message.occurred_at, &message.data);
     let timestamp = Utc::now().timestamp();
     let signature = match signing::sign(&endpoint.secret, &message.event_id, timestamp, &body) {
@@ -158,7 +162,12 @@ async fn dead_letter(ctx: &Context, mut record: Delivery, message: &Message) -> 
     // Parked until someone re-drives it (`POST .../retry` re-opens it).
     ctx.ports
         .dlq
-        .force_settle(stored.id, DlqOutcome::Ineligible { reason: error.clone() })
+        .force_settle(
+            stored.id,
+            DlqOutcome::Ineligible {
+                reason: error.clone(),
+            },
+        )
         .await?;
     record.status = DeliveryStatus::Failed;
     record.next_attempt_at = None;
@@ -220,7 +229,10 @@ pub(super) async fn redrive(ctx: &Context, endpoint: &Endpoint) -> Result<()> {
                 reason: outcome.error.clone().unwrap_or_default(),
             }
         };
-        ctx.ports.dlq.settle(item.id, &request.worker, settle).await?;
+        ctx.ports
+            .dlq
+            .settle(item.id, &request.worker, settle)
+            .await?;
         ctx.metrics.record(Outcome::Redriven);
         let scope = Scope::Root;
         let mut record = match ctx

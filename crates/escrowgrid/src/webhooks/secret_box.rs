@@ -87,10 +87,9 @@ impl SecretBox {
         let Some(encoded) = sealed.strip_prefix(SEALED_PREFIX) else {
             return WebhookSecret::parse(sealed.to_owned());
         };
-        let key = self
-            .key
-            .as_ref()
-            .ok_or_else(|| "webhook secret is encrypted but no WEBHOOKS_SECRET_KEY is set".to_owned())?;
+        let key = self.key.as_ref().ok_or_else(|| {
+            "webhook secret is encrypted but no WEBHOOKS_SECRET_KEY is set".to_owned()
+        })?;
         let bytes = STANDARD
             .decode(encoded)
             .map_err(|_| "sealed webhook secret is not base64".to_owned())?;

@@ -159,10 +159,12 @@ impl WebhookService {
     }
 
     fn seal(&self, id: &WebhookId, secret: &WebhookSecret) -> Result<String> {
-        self.secrets.seal(id, secret).map_err(|message| Error::Config {
-            key: "WEBHOOKS_SECRET_KEY".into(),
-            message,
-        })
+        self.secrets
+            .seal(id, secret)
+            .map_err(|message| Error::Config {
+                key: "WEBHOOKS_SECRET_KEY".into(),
+                message,
+            })
     }
 
     async fn check_target(&self, url: &str) -> Result<()> {

@@ -83,7 +83,10 @@ mod tests {
     fn delays_follow_the_schedule_with_jitter_and_end_with_it() {
         let settings = WebhookSettings::default();
         assert_eq!(settings.retry_delay(1, 1.0), Some(Duration::from_secs(1)));
-        assert_eq!(settings.retry_delay(1, 0.0), Some(Duration::from_millis(500)));
+        assert_eq!(
+            settings.retry_delay(1, 0.0),
+            Some(Duration::from_millis(500))
+        );
         assert_eq!(settings.retry_delay(5, 1.0), Some(Duration::from_secs(600)));
         assert_eq!(settings.retry_delay(6, 1.0), None);
         assert_eq!(settings.retry_delay(0, 1.0), None);
@@ -93,7 +96,11 @@ mod tests {
     fn schedules_parse_from_comma_lists() {
         assert_eq!(
             parse_schedule("10, 20,30").unwrap(),
-            vec![Duration::from_millis(10), Duration::from_millis(20), Duration::from_millis(30)]
+            vec![
+                Duration::from_millis(10),
+                Duration::from_millis(20),
+                Duration::from_millis(30)
+            ]
         );
         assert!(parse_schedule("10,x").is_err());
         assert!(parse_schedule("").unwrap().is_empty());

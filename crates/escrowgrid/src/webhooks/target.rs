@@ -84,11 +84,16 @@ impl TargetPolicy {
         }
     }
 
-    /// Checks an endpoint URL at create / update time: every resolved address must be allowed.
+    /// Checks an endpoint URL at create / update time: every resolved address must be allowed
+    /// (nothing is resolved when private targets are allowed).
     ///
     /// # Errors
     /// [`TargetError`] naming the first refused address, or the resolver's failure.
     pub async fn check_all(&self, url: &WebhookUrl) -> Result<(), TargetError> {
+        if self.allow_private {
+            // Every address is allowed; whether the name resolves is the receiver's business.
+            return Ok(());
+        }
         let addrs = self.resolve(url).await?;
         for addr in &addrs {
             self.allowed(&url.host, addr.ip())?;

@@ -10,8 +10,8 @@ use serde_json::json;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::domain::{WebhookId, WebhookUrl};
 use crate::Error;
+use crate::domain::{WebhookId, WebhookUrl};
 
 use super::delivery::{self, Endpoint, Message};
 use super::dispatcher::Context;
@@ -123,16 +123,22 @@ impl Worker {
         let Some(target) = target.filter(|target| target.webhook.enabled) else {
             return Err(Stop::Done);
         };
-        let url = WebhookUrl::parse(&target.webhook.url)
-            .map_err(|message| Stop::Failed(Error::Config { key: "url".into(), message }))?;
+        let url = WebhookUrl::parse(&target.webhook.url).map_err(|message| {
+            Stop::Failed(Error::Config {
+                key: "url".into(),
+                message,
+            })
+        })?;
         let secret = self
             .ctx
             .secrets
             .open(&self.id, &target.sealed_secret)
-            .map_err(|message| Stop::Failed(Error::Config {
-                key: "WEBHOOKS_SECRET_KEY".into(),
-                message,
-            }))?;
+            .map_err(|message| {
+                Stop::Failed(Error::Config {
+                    key: "WEBHOOKS_SECRET_KEY".into(),
+                    message,
+                })
+            })?;
         Ok(Endpoint {
             webhook: target.webhook,
             url,
@@ -151,7 +157,10 @@ impl Worker {
         else {
             return Ok(None);
         };
-        let token = saved.data.get("fencingToken").and_then(serde_json::Value::as_u64);
+        let token = saved
+            .data
+            .get("fencingToken")
+            .and_then(serde_json::Value::as_u64);
         if token.is_some_and(|token| token > self.lease.fencing_token) {
             return Err(Stop::LostLease);
         }
@@ -172,7 +181,8 @@ impl Worker {
             .extend(&self.lease, self.ctx.settings.lease_ttl)
             .await?;
         self.checkpoint().await?;
-        let data = json!({"position": position.to_string(), "fencingToken": self.lease.fencing_token});
+        let data =
+            json!({"position": position.to_string(), "fencingToken": self.lease.fencing_token});
         self.ctx.ports.checkpoints.save(&workflow, data).await?;
         self.saves += 1;
         if self.saves % 64 == 0 {
@@ -250,4 +260,3 @@ fn lanes(endpoint: &Endpoint, batch: &[Event]) -> Vec<Vec<Message>> {
     }
     lanes
 }
-

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId,
-    Institution, InstitutionId, InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId,
-    Region, TemplateId, Webhook, WebhookId,
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
+    InstitutionId, InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId, Region,
+    TemplateId, Webhook, WebhookId,
 };
 use crate::store::Scope;
 use crate::{Error, Result};

@@ -101,10 +101,15 @@ impl WebhookStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<Webhook> {
         patch.validate()?;
-        self.write()
-            .change_webhook(scope, id, AuditAction::WebhookUpdated, audit, |stored, at| {
+        self.write().change_webhook(
+            scope,
+            id,
+            AuditAction::WebhookUpdated,
+            audit,
+            |stored, at| {
                 patch.apply(&mut stored.webhook, at);
-            })
+            },
+        )
     }
 
     async fn delete_webhook(
@@ -119,7 +124,9 @@ impl WebhookStore for MemoryStore {
             .webhooks
             .remove(created_at, id)
             .ok_or_else(|| Error::not_found(WebhookId::RESOURCE, id.as_str()))?;
-        state.deliveries.retain(|_, delivery| delivery.webhook_id != *id);
+        state
+            .deliveries
+            .retain(|_, delivery| delivery.webhook_id != *id);
         let event = webhook_audit(
             AuditAction::WebhookDeleted,
             &stored.webhook,

@@ -179,8 +179,11 @@ impl PgEscrowStore {
         let (change, changed) = write(&webhook(&current)?);
         match change {
             Change::Rotate(secret) => {
-                db.execute(ROTATE_SECRET, &[&id.as_str(), &own, &secret, &changed.updated_at])
-                    .await?;
+                db.execute(
+                    ROTATE_SECRET,
+                    &[&id.as_str(), &own, &secret, &changed.updated_at],
+                )
+                .await?;
             }
             Change::Delete => {
                 db.execute(DELETE_WEBHOOK, &[&id.as_str(), &own]).await?;
