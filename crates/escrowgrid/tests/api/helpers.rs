@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use escrowgrid::api::{ApiSettings, AppState, router};
 use escrowgrid::store::EscrowStore;
 use escrowgrid::store::memory::MemoryStore;
+use escrowgrid::webhooks::{SecretBox, TargetPolicy, WebhookMetrics, WebhookService};
+use gridstore::memory::MemoryDeadLetterQueue;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -44,6 +46,7 @@ fn init_tracing() {
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn EscrowStore>,
+    state: AppState,
 }
 
 /// A request under construction.
@@ -209,8 +212,21 @@ impl TestApp {
     }
 
     /// Default settings with the root key, adjusted by `adjust`.
+    ///
+    /// The `/webhooks` routes are on (memory DLQ, private targets allowed, no dispatcher).
     pub fn with(adjust: impl FnOnce(&mut ApiSettings)) -> Self {
-        Self::on_store(Arc::new(MemoryStore::new()), adjust)
+        let store = Arc::new(MemoryStore::new());
+        let webhooks = WebhookService::new(
+            store.clone(),
+            Arc::new(MemoryDeadLetterQueue::new()),
+            TargetPolicy::new(true),
+            SecretBox::plain(),
+            Arc::new(WebhookMetrics::default()),
+        );
+        let mut app = Self::on_store(store, adjust);
+        let state = app.state.clone().with_webhooks(webhooks);
+        app.router = router(state);
+        app
     }
 
     /// The router over `store`, with the root key and adjusted settings.
@@ -221,8 +237,13 @@ impl TestApp {
             ..ApiSettings::default()
         };
         adjust(&mut settings);
-        let router = router(AppState::new(Arc::clone(&store), settings));
-        Self { router, store }
+        let state = AppState::new(Arc::clone(&store), settings);
+        let router = router(state.clone());
+        Self {
+            router,
+            store,
+            state,
+        }
     }
 
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
