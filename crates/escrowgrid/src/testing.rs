@@ -35,6 +35,7 @@ pub mod positions;
 pub mod race;
 pub mod templates;
 pub mod transitions;
+pub mod webhooks;
 
 /// Keeps a backend's test resources alive for the duration of one test.
 pub type StoreGuard = Box<dyn std::any::Any + Send>;

@@ -23,3 +23,7 @@ mod atomicity;
 mod plans;
 
 escrowgrid::escrow_store_contract_tests!(support::postgres_store);
+
+mod webhooks {
+    escrowgrid::webhook_store_contract_tests!(super::support::postgres_webhook_store);
+}
