@@ -29,6 +29,7 @@ use super::openapi::Op;
 use super::pagination::{PageBody, page_from_query};
 use super::routes::{Route, created};
 use super::state::AppState;
+use super::validate::expected;
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -374,17 +375,4 @@ fn read_body(
         Err(errors)
     };
     (named, fields)
-}
-
-fn expected(kind: &str, value: Option<&Value>) -> String {
-    let received = match value {
-        None => "undefined",
-        Some(Value::Null) => "null",
-        Some(Value::Bool(_)) => "boolean",
-        Some(Value::Number(_)) => "number",
-        Some(Value::String(_)) => "string",
-        Some(Value::Array(_)) => "array",
-        Some(Value::Object(_)) => "object",
-    };
-    format!("Invalid input: expected {kind}, received {received}")
 }

@@ -48,6 +48,25 @@ fn new_webhook(institution_id: &InstitutionId, url: &str) -> NewWebhook {
     }
 }
 
+/// Creates an endpoint of `institution_id` at `url` with a sealed secret, as `scope`.
+async fn create(
+    webhooks: &dyn WebhookStore,
+    scope: &Scope,
+    institution_id: &InstitutionId,
+    url: &str,
+    sealed: &str,
+) -> crate::domain::Webhook {
+    webhooks
+        .create_webhook(
+            scope,
+            new_webhook(institution_id, url),
+            sealed.into(),
+            &audit(),
+        )
+        .await
+        .unwrap()
+}
+
 /// Create, get, list (by creation time), the sealed secret for the dispatcher only, and
 /// another tenant's endpoint reported like a missing one.
 pub async fn an_endpoint_is_created_read_and_listed_within_its_scope(
@@ -56,33 +75,30 @@ pub async fn an_endpoint_is_created_read_and_listed_within_its_scope(
 ) {
     let acme = institution(store, "Acme").await;
     let other = institution(store, "Other").await;
-    let first = webhooks
-        .create_webhook(
-            &scope(&acme),
-            new_webhook(&acme.id, "https://a.example/1"),
-            "sealed-1".into(),
-            &audit(),
-        )
-        .await
-        .unwrap();
-    let second = webhooks
-        .create_webhook(
-            &Scope::Root,
-            new_webhook(&acme.id, "https://a.example/2"),
-            "sealed-2".into(),
-            &audit(),
-        )
-        .await
-        .unwrap();
-    let theirs = webhooks
-        .create_webhook(
-            &scope(&other),
-            new_webhook(&other.id, "https://o.example/"),
-            "sealed-3".into(),
-            &audit(),
-        )
-        .await
-        .unwrap();
+    let first = create(
+        webhooks,
+        &scope(&acme),
+        &acme.id,
+        "https://a.example/1",
+        "sealed-1",
+    )
+    .await;
+    let second = create(
+        webhooks,
+        &Scope::Root,
+        &acme.id,
+        "https://a.example/2",
+        "sealed-2",
+    )
+    .await;
+    let theirs = create(
+        webhooks,
+        &scope(&other),
+        &other.id,
+        "https://o.example/",
+        "sealed-3",
+    )
+    .await;
     assert_eq!(
         webhooks
             .get_webhook(&scope(&acme), &first.id)
@@ -144,15 +160,14 @@ pub async fn updates_rotations_and_deletes_are_audited_and_scoped(
 ) {
     let acme = institution(store, "Acme").await;
     let other = institution(store, "Other").await;
-    let created = webhooks
-        .create_webhook(
-            &scope(&acme),
-            new_webhook(&acme.id, "https://a.example/"),
-            "old".into(),
-            &audit(),
-        )
-        .await
-        .unwrap();
+    let created = create(
+        webhooks,
+        &scope(&acme),
+        &acme.id,
+        "https://a.example/",
+        "old",
+    )
+    .await;
     let patch = WebhookPatch {
         enabled: Some(false),
         description: Some(None),
@@ -261,15 +276,7 @@ pub async fn invalid_endpoints_are_rejected_and_nothing_is_written(
             .unwrap()
             .is_empty()
     );
-    let created = webhooks
-        .create_webhook(
-            &Scope::Root,
-            new_webhook(&acme.id, "https://a.example/"),
-            "s".into(),
-            &audit(),
-        )
-        .await
-        .unwrap();
+    let created = create(webhooks, &Scope::Root, &acme.id, "https://a.example/", "s").await;
     let patch = WebhookPatch {
         url: Some("https://user@a.example/".into()),
         ..WebhookPatch::default()
@@ -297,15 +304,7 @@ pub async fn a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first
 ) {
     let acme = institution(store, "Acme").await;
     let other = institution(store, "Other").await;
-    let endpoint = webhooks
-        .create_webhook(
-            &Scope::Root,
-            new_webhook(&acme.id, "https://a.example/"),
-            "s".into(),
-            &audit(),
-        )
-        .await
-        .unwrap();
+    let endpoint = create(webhooks, &Scope::Root, &acme.id, "https://a.example/", "s").await;
     let start = now_millis();
     let delivery = |event: &str, offset: i64| Delivery {
         id: DeliveryId::derive(&endpoint.id, event),
@@ -411,15 +410,7 @@ pub async fn a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first
         .save_delivery(&delivery("evt_3", 20))
         .await
         .unwrap();
-    let again = webhooks
-        .create_webhook(
-            &Scope::Root,
-            new_webhook(&acme.id, "https://a.example/"),
-            "s".into(),
-            &audit(),
-        )
-        .await
-        .unwrap();
+    let again = create(webhooks, &Scope::Root, &acme.id, "https://a.example/", "s").await;
     assert!(
         webhooks
             .list_deliveries(&Scope::Root, &again.id, page(10, 0))

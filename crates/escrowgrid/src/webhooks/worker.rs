@@ -103,18 +103,24 @@ impl Worker {
                     self.save_checkpoint(subscription.position()).await?;
                 }
             }
-            self.lease = self
-                .ctx
-                .ports
-                .locks
-                .extend(&self.lease, self.ctx.settings.lease_ttl)
-                .await?;
+            self.extend_lease().await?;
             delivery::redrive(&self.ctx, &endpoint).await?;
             if *stop.borrow() || idle >= self.ctx.settings.idle_release {
                 return Err(Stop::Done);
             }
             endpoint = self.endpoint().await?;
         }
+    }
+
+    /// Extends the lease; [`Stop::LostLease`] when another holder has it.
+    async fn extend_lease(&mut self) -> std::result::Result<(), Stop> {
+        self.lease = self
+            .ctx
+            .ports
+            .locks
+            .extend(&self.lease, self.ctx.settings.lease_ttl)
+            .await?;
+        Ok(())
     }
 
     /// The endpoint as stored now (URL, types and secret may have changed).
@@ -174,12 +180,7 @@ impl Worker {
     /// Extends the lease, checks the fencing token and saves the cursor.
     async fn save_checkpoint(&mut self, position: EventPosition) -> std::result::Result<(), Stop> {
         let workflow = endpoint_key(&self.id);
-        self.lease = self
-            .ctx
-            .ports
-            .locks
-            .extend(&self.lease, self.ctx.settings.lease_ttl)
-            .await?;
+        self.extend_lease().await?;
         self.checkpoint().await?;
         let data =
             json!({"position": position.to_string(), "fencingToken": self.lease.fencing_token});
@@ -222,12 +223,7 @@ impl Worker {
                 // Shutdown mid-batch: the batch is delivered again by the next holder.
                 _ = stop.changed() => return Err(Stop::Done),
                 () = tokio::time::sleep(beat) => {
-                    self.lease = self
-                        .ctx
-                        .ports
-                        .locks
-                        .extend(&self.lease, self.ctx.settings.lease_ttl)
-                        .await?;
+                    self.extend_lease().await?;
                 }
             }
         }

@@ -8,6 +8,28 @@ use escrowgrid::webhooks::WebhookSettings;
 use super::receiver::{Behaviour, Receiver};
 use super::support::{Backend, Instance, fast_settings, wait_until};
 
+/// `count` state changes spread round-robin over `positions`.
+fn round_robin<'a>(positions: &[&'a str], count: usize) -> Vec<(&'static str, Option<&'a str>)> {
+    (0..count)
+        .map(|i| {
+            (
+                "position.state_changed",
+                Some(positions[i % positions.len()]),
+            )
+        })
+        .collect()
+}
+
+/// Whether the receiver got every one of `ids` at least once.
+fn all_delivered(receiver: &Receiver, ids: &[String]) -> bool {
+    let seen: HashSet<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("webhook-id").to_owned())
+        .collect();
+    ids.iter().all(|id| seen.contains(id))
+}
+
 fn one_lane() -> WebhookSettings {
     WebhookSettings {
         endpoint_parallelism: 1,
@@ -24,24 +46,12 @@ async fn two_instances_on_one_database_never_dispatch_one_endpoint_concurrently(
     let (acme, _, _) = first.tenant("Acme").await;
     let (_, _) = first.webhook(&acme, &receiver.url(), &["*"]).await;
     let positions = ["pos_a", "pos_b", "pos_c", "pos_d"];
-    let events: Vec<(&str, Option<&str>)> = (0..24)
-        .map(|i| {
-            (
-                "position.state_changed",
-                Some(positions[i % positions.len()]),
-            )
-        })
-        .collect();
+    let events = round_robin(&positions, 24);
     // Both instances are alive and race for the endpoint's lease the whole time.
     let ids = first.emit(&acme, &events).await;
 
     wait_until("every event delivered", Duration::from_secs(30), || {
-        let seen: HashSet<String> = receiver
-            .requests()
-            .iter()
-            .map(|r| r.header("webhook-id").to_owned())
-            .collect();
-        ids.iter().all(|id| seen.contains(id))
+        all_delivered(&receiver, &ids)
     })
     .await;
     assert_eq!(
@@ -62,14 +72,7 @@ async fn a_crash_mid_batch_loses_nothing_and_keeps_the_order_of_each_position(ba
     let (acme, _, _) = first.tenant("Acme").await;
     first.webhook(&acme, &receiver.url(), &["*"]).await;
     let positions = ["pos_x", "pos_y", "pos_z"];
-    let events: Vec<(&str, Option<&str>)> = (0..45)
-        .map(|i| {
-            (
-                "position.state_changed",
-                Some(positions[i % positions.len()]),
-            )
-        })
-        .collect();
+    let events = round_robin(&positions, 45);
     let ids = first.emit(&acme, &events).await;
 
     wait_until("the first deliveries", Duration::from_secs(20), || {
