@@ -75,7 +75,9 @@ async fn main() -> Result<(), BoxError> {
         baseline.push(base);
     }
     let (rate, base) = (median(&mut dispatched), median(&mut baseline));
-    println!("| events | positions | parallelism | dispatcher deliveries/s | baseline requests/s | ratio |");
+    println!(
+        "| events | positions | parallelism | dispatcher deliveries/s | baseline requests/s | ratio |"
+    );
     println!("|---|---|---|---|---|---|");
     println!(
         "| {} | {} | {} | {rate:.0} | {base:.0} | {:.0}% |",
@@ -100,7 +102,10 @@ async fn dispatcher_run(args: &Args, url: &str, receiver: &Receiver) -> Result<f
     gridstore::postgres::migrations::migrate(&pool).await?;
     let audit = AuditContext::default();
     let institution = store
-        .create_institution(NewInstitution::new("Bench".into(), vec![Region::Us], None), &audit)
+        .create_institution(
+            NewInstitution::new("Bench".into(), vec![Region::Us], None),
+            &audit,
+        )
         .await?;
     let new = NewWebhook {
         id: WebhookId::new(),
@@ -125,8 +130,12 @@ async fn dispatcher_run(args: &Args, url: &str, receiver: &Receiver) -> Result<f
                     "institutionId": institution.id, "occurredAt": "2026-11-30T00:00:00.000Z",
                     "data": {"id": position, "n": i},
                 });
-                NewEvent::new(format!("inst:{}", institution.id), "position.state_changed", payload)
-                    .with_correlation_id(position)
+                NewEvent::new(
+                    format!("inst:{}", institution.id),
+                    "position.state_changed",
+                    payload,
+                )
+                .with_correlation_id(position)
             })
             .collect();
         events.append(batch).await?;
@@ -165,14 +174,18 @@ async fn dispatcher_run(args: &Args, url: &str, receiver: &Receiver) -> Result<f
 
 /// The same number of signed requests with the same client, `parallelism` at a time.
 async fn baseline_run(args: &Args, receiver: &Receiver) -> Result<f64, BoxError> {
-    let client = Arc::new(DeliveryClient::new(TargetPolicy::new(true), Duration::from_secs(10))?);
+    let client = Arc::new(DeliveryClient::new(
+        TargetPolicy::new(true),
+        Duration::from_secs(10),
+    )?);
     let url = Arc::new(WebhookUrl::parse(&receiver.url())?);
     let secret = escrowgrid::domain::WebhookSecret::generate();
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..args.parallelism {
-        let (client, url, next, secret) = (client.clone(), url.clone(), next.clone(), secret.clone());
+        let (client, url, next, secret) =
+            (client.clone(), url.clone(), next.clone(), secret.clone());
         let total = args.events;
         workers.push(tokio::spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < total {
@@ -183,8 +196,8 @@ async fn baseline_run(args: &Args, receiver: &Receiver) -> Result<f64, BoxError>
                     &json!({"id": "pos_1"}),
                 );
                 let timestamp = chrono_now();
-                let signature =
-                    escrowgrid::webhooks::signing::sign(&secret, &id, timestamp, &body).unwrap_or_default();
+                let signature = escrowgrid::webhooks::signing::sign(&secret, &id, timestamp, &body)
+                    .unwrap_or_default();
                 let headers = [
                     ("webhook-id", id),
                     ("webhook-timestamp", timestamp.to_string()),

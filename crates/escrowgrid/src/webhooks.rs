@@ -34,7 +34,9 @@
 //!   each multiplied by a random factor in [0.5, 1.0] (jitter). After the last attempt the
 //!   delivery goes to the gridstore DLQ (job `webhook:{id}`, parked until re-driven), its
 //!   record becomes `failed` and an audit row `WEBHOOK_DELIVERY_FAILED` is written; the lane
-//!   then continues with its next event.
+//!   then continues with its next event. The schedule lives in the worker: a worker that stops
+//!   mid-schedule (crash, lost lease, shutdown) leaves the delivery `pending`, and the next
+//!   holder delivers the batch again starting the schedule over.
 //! - **Re-drive**: `POST /webhooks/{id}/deliveries/{deliveryId}/retry` re-opens the DLQ item;
 //!   the endpoint's worker claims it and makes one attempt (success resolves it; failure parks
 //!   it again).

@@ -62,6 +62,11 @@ async fn signed_deliveries_verify_with_the_reference_library(backend: Backend) {
     .await;
     assert_eq!(delivery["attempts"], 1);
     assert_eq!(delivery["lastStatusCode"], 204);
+    let metrics = app.prometheus().await;
+    assert!(
+        metrics.contains("taas_webhook_deliveries_total{outcome=\"succeeded\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -212,6 +212,25 @@ impl Instance {
         )
     }
 
+    /// The Prometheus text of `/metrics/prometheus` (root).
+    pub async fn prometheus(&self) -> String {
+        let request = Request::builder()
+            .uri("/metrics/prometheus")
+            .header("x-api-key", ROOT)
+            .body(Body::empty())
+            .expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// A new institution (root) and an admin and a read-only key: `(id, admin, read_only)`.
     pub async fn tenant(&self, name: &str) -> (String, String, String) {
         let (status, institution) = self
