@@ -29,6 +29,7 @@
 
 mod audit;
 mod db;
+mod deliveries;
 mod entities;
 mod error;
 mod idempotency;

@@ -2,7 +2,7 @@
 //! delivers each batch in lanes (one per position), moves the checkpoint, keeps its lease.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use gridstore::{Event, EventFilter, EventPosition, Lease, Subscription, SubscriptionOptions};
@@ -55,6 +55,7 @@ pub(super) async fn run(
         lease,
         id: id.clone(),
         saves: 0,
+        extended: Instant::now(),
     };
     match worker.work(stop).await {
         Err(Stop::Done) | Ok(()) => {}
@@ -70,6 +71,8 @@ struct Worker {
     lease: Lease,
     id: WebhookId,
     saves: u64,
+    /// When the lease was last extended (it is extended every third of its TTL).
+    extended: Instant,
 }
 
 impl Worker {
@@ -103,7 +106,9 @@ impl Worker {
                     self.save_checkpoint(subscription.position()).await?;
                 }
             }
-            self.extend_lease().await?;
+            if self.extended.elapsed() >= self.ctx.settings.lease_ttl / 3 {
+                self.extend_lease().await?;
+            }
             delivery::redrive(&self.ctx, &endpoint).await?;
             if *stop.borrow() || idle >= self.ctx.settings.idle_release {
                 return Err(Stop::Done);
@@ -120,6 +125,7 @@ impl Worker {
             .locks
             .extend(&self.lease, self.ctx.settings.lease_ttl)
             .await?;
+        self.extended = Instant::now();
         Ok(())
     }
 

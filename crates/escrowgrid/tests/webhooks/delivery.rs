@@ -62,11 +62,16 @@ async fn signed_deliveries_verify_with_the_reference_library(backend: Backend) {
     .await;
     assert_eq!(delivery["attempts"], 1);
     assert_eq!(delivery["lastStatusCode"], 204);
+    wait_until("two successes counted", Duration::from_secs(10), || {
+        app.metrics.count(Outcome::Succeeded) >= 2
+    })
+    .await;
     let metrics = app.prometheus().await;
-    assert!(
-        metrics.contains("taas_webhook_deliveries_total{outcome=\"succeeded\"} 2"),
-        "{metrics}"
+    let line = format!(
+        "taas_webhook_deliveries_total{{outcome=\"succeeded\"}} {}",
+        app.metrics.count(Outcome::Succeeded)
     );
+    assert!(metrics.contains(&line), "{metrics}");
 }
 
 #[tokio::test]
@@ -106,7 +111,10 @@ async fn a_failing_receiver_gets_the_schedule_then_the_dlq_and_redrive_delivers_
             .all(|r| r.header("webhook-id") == ids[0])
     );
     verify_with_reference_library(&secret, &receiver.requests());
-    assert_eq!(app.metrics.count(Outcome::DeadLettered), 1);
+    wait_until("the dead letter counted", Duration::from_secs(10), || {
+        app.metrics.count(Outcome::DeadLettered) == 1
+    })
+    .await;
     assert_eq!(app.metrics.count(Outcome::Retried), 2);
 
     let (_, audit) = app

@@ -32,7 +32,9 @@ pub fn fast_settings() -> WebhookSettings {
     WebhookSettings {
         retry_schedule: vec![Duration::from_millis(50), Duration::from_millis(100)],
         timeout: Duration::from_millis(500),
-        lease_ttl: Duration::from_millis(1500),
+        // Long enough that a loaded machine does not lose leases mid-test (a lost lease means
+        // a re-delivery, which the exact counts below would not expect).
+        lease_ttl: Duration::from_secs(5),
         refresh_interval: Duration::from_millis(50),
         batch_size: 20,
         ..WebhookSettings::default()
@@ -76,9 +78,23 @@ impl Backend {
     }
 }
 
+/// Shows the dispatcher's logs when `TEST_LOG` is set (once per test binary).
+fn init_tracing() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
 impl Instance {
     /// An instance with `settings` and private targets allowed.
     pub async fn start(backend: &Backend, settings: WebhookSettings) -> Self {
+        init_tracing();
         Self::with_policy(backend, settings, TargetPolicy::new(true)).await
     }
 
