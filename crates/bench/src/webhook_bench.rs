@@ -12,6 +12,7 @@
 //! cargo run --release -p bench --bin webhook-bench -- --runs 3
 //! ```
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,17 +76,17 @@ async fn main() -> Result<(), BoxError> {
         baseline.push(base);
     }
     let (rate, base) = (median(&mut dispatched), median(&mut baseline));
-    println!(
-        "| events | positions | parallelism | dispatcher deliveries/s | baseline requests/s | ratio |"
-    );
-    println!("|---|---|---|---|---|---|");
-    println!(
-        "| {} | {} | {} | {rate:.0} | {base:.0} | {:.0}% |",
+    let mut out = std::io::stdout();
+    writeln!(
+        out,
+        "| events | positions | parallelism | dispatcher deliveries/s | baseline requests/s | ratio |\n\
+         |---|---|---|---|---|---|\n\
+         | {} | {} | {} | {rate:.0} | {base:.0} | {:.0}% |",
         args.events,
         args.positions,
         args.parallelism,
         100.0 * rate / base
-    );
+    )?;
     Ok(())
 }
 
