@@ -115,7 +115,10 @@ pub async fn an_endpoint_is_created_read_and_listed_within_its_scope(
         "webhook",
     );
     let listed = webhooks.list_webhooks(&scope(&acme), None).await.unwrap();
-    assert_eq!(listed, vec![first.clone(), second.clone()]);
+    // Ordered by creation time, ties (same millisecond) by id.
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    assert_eq!(listed, expected);
     let all = webhooks.list_webhooks(&Scope::Root, None).await.unwrap();
     assert_eq!(all.len(), 3);
     let filtered = webhooks
