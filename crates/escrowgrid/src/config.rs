@@ -12,13 +12,13 @@
 //! The original service's names are kept (`PORT`, `STORE_BACKEND`, `DATABASE_URL`,
 //! `ROOT_API_KEY`, `ROOT_API_KEY_ALLOWED_IPS`, `CORS_ALLOWED_ORIGINS`, `RATE_LIMIT_ENABLED`,
 //! `RATE_LIMIT_WINDOW_MS`, `RATE_LIMIT_MAX_REQUESTS`, `METRICS_ENABLED`, `PUBLIC_DOCS_ENABLED`,
-//! `NODE_ENV`) and a few are new (`HOST`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
+//! `NODE_ENV`) and a few are new (`HOST`, `CONSOLE_ENABLED`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
 //! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `LOG_FORMAT`, `RUST_LOG`);
 //! see [`ENV_VARS`]. Parse rules:
 //!
 //! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
 //!   exact string `true` enables, as in the original; opt-out booleans (`METRICS_ENABLED`,
-//!   `MIGRATE_ON_START`): only `false` disables;
+//!   `CONSOLE_ENABLED`, `MIGRATE_ON_START`): only `false` disables;
 //! - a blank variable counts as unset;
 //! - **deviation:** a number that does not parse (`PORT=abc`, `RATE_LIMIT_WINDOW_MS=x`) is an
 //!   error naming the variable, where the original silently used 4000 for `PORT` and `NaN` for
@@ -169,6 +169,8 @@ pub struct HttpSettings {
     pub metrics_enabled: bool,
     /// `PUBLIC_DOCS_ENABLED`, default false.
     pub public_docs_enabled: bool,
+    /// `CONSOLE_ENABLED`, default true: the browser console under `/console`.
+    pub console_enabled: bool,
 }
 
 impl Default for HttpSettings {
@@ -178,6 +180,7 @@ impl Default for HttpSettings {
             trust_proxy: false,
             metrics_enabled: true,
             public_docs_enabled: false,
+            console_enabled: true,
         }
     }
 }

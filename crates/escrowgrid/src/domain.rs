@@ -39,7 +39,10 @@ pub use inputs::{
 };
 pub use money::{Amount, InvalidAmount};
 pub use policy::{PolicyViolation, evaluate};
-pub use template_rules::{TemplateConfigError, template_amount_limits, validate_template_config};
+pub use template_rules::{
+    CodeRules, FieldKind, FieldRule, TemplateConfigError, rules_for, template_amount_limits,
+    validate_template_config,
+};
 pub use time::now_millis;
 pub use validation::{
     FieldError, JsonObject, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_REASON_CHARS,

@@ -7,6 +7,7 @@ mod api {
     mod api_keys;
     mod auth;
     mod concurrency;
+    mod console;
     mod framework;
     mod idempotency;
     mod idempotency_reservations;

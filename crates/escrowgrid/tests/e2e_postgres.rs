@@ -10,6 +10,7 @@ mod e2e {
     mod concurrency;
     mod idempotency;
     mod lifecycle;
+    mod rate_limits;
     mod readiness;
     mod restart;
     mod shutdown;

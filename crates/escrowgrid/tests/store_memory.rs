@@ -22,3 +22,16 @@ mod webhooks {
 
     escrowgrid::webhook_store_contract_tests!(memory_webhook_store);
 }
+
+mod idempotency_keys {
+    use std::sync::Arc;
+
+    use escrowgrid::testing::StoreGuard;
+    use gridstore::memory::MemoryKvStore;
+
+    async fn memory_kv() -> (Arc<dyn gridstore::KvStore>, StoreGuard) {
+        (Arc::new(MemoryKvStore::new()), Box::new(()))
+    }
+
+    escrowgrid::idempotency_contract_tests!(memory_kv);
+}

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::state::AppState;
 use super::{
-    api_keys, asset_templates, assets, audit, health, institutions, ledger, metrics, openapi,
+    api_keys, asset_templates, assets, audit, health, institutions, ledger, me, metrics, openapi,
     policies, positions, webhooks,
 };
 
@@ -39,6 +39,7 @@ impl std::fmt::Debug for Route {
 pub fn all() -> Vec<Route> {
     [
         health::routes(),
+        me::routes(),
         institutions::routes(),
         api_keys::routes(),
         policies::routes(),

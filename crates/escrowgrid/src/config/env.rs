@@ -51,6 +51,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "serve /openapi.json without a key (only `true` enables)",
     ),
     (
+        "CONSOLE_ENABLED",
+        "browser console under /console (default true; only `false` disables)",
+    ),
+    (
         "RATE_LIMIT_ENABLED",
         "general per-key rate limiter (only `true` enables)",
     ),
@@ -139,6 +143,9 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("PUBLIC_DOCS_ENABLED") {
         settings.http.public_docs_enabled = only_true(&v);
+    }
+    if let Some(v) = get("CONSOLE_ENABLED") {
+        settings.http.console_enabled = unless_false(&v);
     }
     if let Some(v) = get("RATE_LIMIT_ENABLED") {
         settings.rate_limit.enabled = only_true(&v);

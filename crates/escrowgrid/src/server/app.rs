@@ -1,11 +1,14 @@
-//! The application behind the listener: store, router and (on PostgreSQL) the pool.
+//! The application behind the listener: store, KV store (with its sweeper), router and (on
+//! PostgreSQL) the pool.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use gridstore::memory::MemoryEventLog;
-use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, migrations};
+use gridstore::kv::SweeperHandle;
+use gridstore::memory::{MemoryEventLog, MemoryKvStore};
+use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool};
+use gridstore::KvStore;
 use tracing::info;
 
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
@@ -31,37 +34,54 @@ pub(super) struct App {
 pub(super) struct Resources {
     pool: Option<PgPool>,
     dispatcher: Option<DispatcherHandle>,
+    /// Deletes expired idempotency keys and rate-limit counters; stops when dropped.
+    _sweeper: SweeperHandle,
 }
+
+/// How often expired KV keys (idempotency records, rate-limit windows) are deleted, and how
+/// many per statement.
+const KV_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+const KV_SWEEP_BATCH: usize = 1000;
 
 impl App {
     /// Opens the store named by the settings (migrating PostgreSQL unless told not to) and
-    /// builds the router.
+    /// its KV store (memory: in process; PostgreSQL: gridstore's KV on the same pool, shared
+    /// by every instance), starts the webhook dispatcher when enabled, and builds the router.
     pub(super) async fn open(settings: &Settings) -> Result<Self> {
-        let (store, webhook_store, pool): Stores = match settings.store.backend {
+        let (store, webhook_store, kv, pool): Stores = match settings.store.backend {
             StoreBackend::Memory => {
                 let store = Arc::new(MemoryStore::new());
-                (store.clone(), store, None)
+                (store.clone(), store, Arc::new(MemoryKvStore::new()), None)
             }
             StoreBackend::Postgres => {
                 let config = pg_config(settings)?;
-                info!(database = ?config, "connecting to postgresql");
+                info!(config = ?config, "connecting to PostgreSQL");
                 let store = PgEscrowStore::connect(&config).await?;
                 if settings.store.migrate_on_start {
                     let applied = store.migrate().await?;
-                    let gridstore_applied = migrations::migrate(store.pool()).await?;
-                    info!(applied = ?applied, gridstore_applied = ?gridstore_applied, "migrations checked");
+                    info!(applied = ?applied, "migrations checked");
                 } else {
-                    info!("migrations skipped (MIGRATE_ON_START=false)");
+                    let pending = store.pending_migrations().await?;
+                    if !pending.is_empty() {
+                        return Err(Error::Config {
+                            key: "MIGRATE_ON_START".to_owned(),
+                            message: format!(
+                                "the database lacks migrations {pending:?} (history table, \
+                                 version); run `escrowgrid migrate` before starting with \
+                                 --no-migrate"
+                            ),
+                        });
+                    }
+                    info!("migrations skipped (MIGRATE_ON_START=false), schema current");
                 }
                 let pool = store.pool().clone();
+                let kv = Arc::new(store.kv_store());
                 let store = Arc::new(store);
-                (store.clone(), store, Some(pool))
+                (store.clone(), store, kv, Some(pool))
             }
         };
-        let mut state = AppState::new(store, api_settings(settings));
-        if let Some(pool) = &pool {
-            state = state.with_pool(pool.clone());
-        }
+        let sweeper = gridstore::kv::spawn_sweeper(Arc::clone(&kv), KV_SWEEP_INTERVAL, KV_SWEEP_BATCH);
+        let mut state = AppState::new(store, kv, api_settings(settings));
         let mut dispatcher = None;
         if settings.webhooks.enabled {
             let (service, handle) = webhooks(settings, webhook_store, pool.as_ref()).await?;
@@ -70,12 +90,21 @@ impl App {
         }
         Ok(Self {
             router: api::router(state),
-            resources: Resources { pool, dispatcher },
+            resources: Resources {
+                pool,
+                dispatcher,
+                _sweeper: sweeper,
+            },
         })
     }
 }
 
-type Stores = (Arc<dyn EscrowStore>, Arc<dyn WebhookStore>, Option<PgPool>);
+type Stores = (
+    Arc<dyn EscrowStore>,
+    Arc<dyn WebhookStore>,
+    Arc<dyn KvStore>,
+    Option<PgPool>,
+);
 
 /// The webhook service for the API and this instance's dispatcher.
 async fn webhooks(
@@ -158,6 +187,7 @@ pub fn api_settings(settings: &Settings) -> ApiSettings {
         },
         metrics_enabled: settings.http.metrics_enabled,
         public_docs_enabled: settings.http.public_docs_enabled,
+        console_enabled: settings.http.console_enabled,
         trust_proxy: settings.http.trust_proxy,
         store_backend: settings.store.backend.as_str().to_owned(),
         request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
@@ -193,13 +223,7 @@ pub fn pg_config(settings: &Settings) -> Result<PgConfig> {
 pub async fn migrate(settings: &Settings) -> Result<Vec<i64>> {
     let config = pg_config(settings)?.with_pool_max_size(1);
     let store = PgEscrowStore::connect(&config).await?;
-    let applied = match store.migrate().await {
-        Ok(applied) => migrations::migrate(store.pool())
-            .await
-            .map(|_| applied)
-            .map_err(Error::from),
-        Err(err) => Err(err),
-    };
+    let applied = store.migrate().await;
     store.pool().close();
     applied
 }

@@ -32,7 +32,6 @@ mod db;
 mod deliveries;
 mod entities;
 mod error;
-mod idempotency;
 mod keys;
 mod ledger;
 mod paging;
@@ -44,13 +43,16 @@ mod store_impl;
 mod transition;
 mod webhooks;
 
-use gridstore::postgres::{PgConfig, PgPool, RetryPolicy, migrate};
+use gridstore::postgres::{PgConfig, PgKvStore, PgPool, RetryPolicy, classify, migrate};
 
 use crate::Result;
 
 use db::StatementCounter;
 
 pub use schema::{HISTORY_TABLE, MIGRATIONS};
+
+/// Whether the history table named `$1` exists yet.
+const HISTORY_EXISTS: &str = "select to_regclass($1) is not null";
 
 /// The PostgreSQL [`EscrowStore`](super::EscrowStore). Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
@@ -64,7 +66,8 @@ impl PgEscrowStore {
     /// Connects a pool with `config` (checking one connection). Does not migrate.
     ///
     /// # Errors
-    /// [`crate::Error::Storage`] when the configuration is invalid or the server unreachable.
+    /// [`crate::Error::Config`] when the configuration is invalid,
+    /// [`crate::Error::Unavailable`] when the server is unreachable.
     pub async fn connect(config: &PgConfig) -> Result<Self> {
         Ok(Self::new(PgPool::connect(config).await?))
     }
@@ -86,14 +89,71 @@ impl PgEscrowStore {
         self
     }
 
-    /// Applies pending migrations; returns the versions this call applied (empty when the
-    /// schema was already current).
+    /// Applies pending migrations, gridstore's first (EscrowGrid keeps idempotency keys and
+    /// rate-limit counters in gridstore's KV table, and its migration 0005 moves stored
+    /// responses there); returns the versions of EscrowGrid's own migrations this call applied
+    /// (empty when the schema was already current).
     ///
     /// # Errors
-    /// [`crate::Error::Storage`] with `gridstore::Error::Migration` when a migration fails
-    /// or an applied one was edited.
+    /// [`crate::Error::Storage`] when a migration fails or an applied one was edited.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let primitives = gridstore::postgres::migrations::migrate(&self.pool).await?;
+        if !primitives.is_empty() {
+            tracing::info!(applied = ?primitives, "gridstore migrations applied");
+        }
         Ok(migrate(&self.pool, HISTORY_TABLE, MIGRATIONS).await?)
+    }
+
+    /// The migrations (gridstore's and EscrowGrid's, by history table and version) the
+    /// database lacks; empty when its schema is current. For starts that skip migrations: a
+    /// binary must not serve a schema it was not written for (before 0005 it would keep
+    /// idempotency keys where instances of the previous version do not look).
+    ///
+    /// # Errors
+    /// The storage variants of [`crate::Error`] when the database cannot be read.
+    pub async fn pending_migrations(&self) -> Result<Vec<(&'static str, i64)>> {
+        let client = self.pool.get().await?;
+        let mut pending = Vec::new();
+        let lists = [
+            (
+                gridstore::postgres::migrations::HISTORY_TABLE,
+                gridstore::postgres::migrations::MIGRATIONS,
+            ),
+            (HISTORY_TABLE, MIGRATIONS),
+        ];
+        for (table, migrations) in lists {
+            let exists: bool = client
+                .query_one(HISTORY_EXISTS, &[&table])
+                .await
+                .map_err(classify)?
+                .try_get(0)
+                .map_err(classify)?;
+            let mut applied = Vec::new();
+            if exists {
+                // `table` is one of the two constant history table names, not input.
+                let rows = client
+                    .query(&format!("select version from {table}"), &[])
+                    .await
+                    .map_err(classify)?;
+                for row in rows {
+                    applied.push(row.try_get::<_, i64>(0).map_err(classify)?);
+                }
+            }
+            pending.extend(
+                migrations
+                    .iter()
+                    .filter(|m| !applied.contains(&m.version))
+                    .map(|m| (table, m.version)),
+            );
+        }
+        Ok(pending)
+    }
+
+    /// A gridstore KV store on this store's pool (idempotency keys and rate-limit counters
+    /// shared by every instance on the database).
+    #[must_use]
+    pub fn kv_store(&self) -> PgKvStore {
+        PgKvStore::new(self.pool.clone())
     }
 
     /// The connection pool (for readiness checks and pool metrics).

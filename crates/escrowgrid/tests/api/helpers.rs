@@ -13,6 +13,8 @@ use escrowgrid::store::EscrowStore;
 use escrowgrid::store::memory::MemoryStore;
 use escrowgrid::webhooks::{SecretBox, TargetPolicy, WebhookMetrics, WebhookService};
 use gridstore::memory::MemoryDeadLetterQueue;
+use gridstore::KvStore;
+use gridstore::memory::MemoryKvStore;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -229,15 +231,26 @@ impl TestApp {
         app
     }
 
-    /// The router over `store`, with the root key and adjusted settings.
+    /// The router over `store` and a fresh memory KV store, with the root key and adjusted
+    /// settings.
     pub fn on_store(store: Arc<dyn EscrowStore>, adjust: impl FnOnce(&mut ApiSettings)) -> Self {
+        Self::on_ports(store, Arc::new(MemoryKvStore::new()), adjust)
+    }
+
+    /// The router over `store` and `kv` (share both to model instances behind a load
+    /// balancer), with the root key and adjusted settings.
+    pub fn on_ports(
+        store: Arc<dyn EscrowStore>,
+        kv: Arc<dyn KvStore>,
+        adjust: impl FnOnce(&mut ApiSettings),
+    ) -> Self {
         init_tracing();
         let mut settings = ApiSettings {
             root_api_key: Some(ROOT.to_owned()),
             ..ApiSettings::default()
         };
         adjust(&mut settings);
-        let state = AppState::new(Arc::clone(&store), settings);
+        let state = AppState::new(Arc::clone(&store), kv, settings);
         let router = router(state.clone());
         Self {
             router,

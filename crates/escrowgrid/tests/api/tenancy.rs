@@ -295,6 +295,27 @@ fn cases(w: &World, unknown_key: &str, webhook: &str) -> Vec<Case> {
         ),
         case(
             Method::GET,
+            "/me",
+            "/me".into(),
+            None,
+            [200, 200, 200, 200, 401, 401],
+        ),
+        case(
+            Method::GET,
+            "/lifecycle",
+            "/lifecycle".into(),
+            None,
+            [200, 200, 200, 200, 401, 401],
+        ),
+        case(
+            Method::GET,
+            "/asset-templates/rules",
+            "/asset-templates/rules".into(),
+            None,
+            [200, 200, 200, 200, 401, 401],
+        ),
+        case(
+            Method::GET,
             "/docs",
             "/docs".into(),
             None,

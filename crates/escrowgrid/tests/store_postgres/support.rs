@@ -29,3 +29,9 @@ pub async fn postgres_webhook_store() -> (Arc<dyn EscrowStore>, Arc<dyn WebhookS
     let store = Arc::new(store);
     (store.clone(), store, Box::new(database))
 }
+
+/// The idempotency suite's factory: gridstore KV on a migrated database.
+pub async fn postgres_kv() -> (Arc<dyn gridstore::KvStore>, StoreGuard) {
+    let (store, database) = migrated_store().await;
+    (Arc::new(store.kv_store()), Box::new(database))
+}

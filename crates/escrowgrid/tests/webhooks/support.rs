@@ -17,9 +17,9 @@ use escrowgrid::webhooks::{
     DeliveryClient, Dispatcher, DispatcherHandle, SecretBox, TargetPolicy, WebhookMetrics,
     WebhookPorts, WebhookService, WebhookSettings,
 };
-use gridstore::memory::MemoryEventLog;
+use gridstore::memory::{MemoryEventLog, MemoryKvStore};
 use gridstore::postgres::{PgConfig, PgEventLog, PgPool};
-use gridstore::{EventLog, NewEvent};
+use gridstore::{EventLog, KvStore, NewEvent};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -45,6 +45,7 @@ pub fn fast_settings() -> WebhookSettings {
 pub struct Instance {
     pub router: Router,
     pub store: Arc<dyn EscrowStore>,
+    pub kv: Arc<dyn KvStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub ports: WebhookPorts,
     pub metrics: Arc<WebhookMetrics>,
@@ -52,6 +53,14 @@ pub struct Instance {
     pub settings: WebhookSettings,
     pub dispatcher: Option<DispatcherHandle>,
 }
+
+/// An instance's ports: escrow store, webhook store, KV store and the gridstore ports.
+type Ports = (
+    Arc<dyn EscrowStore>,
+    Arc<dyn WebhookStore>,
+    Arc<dyn KvStore>,
+    WebhookPorts,
+);
 
 /// Where an instance keeps its data.
 #[derive(Clone)]
@@ -103,20 +112,22 @@ impl Instance {
         settings: WebhookSettings,
         policy: TargetPolicy,
     ) -> Self {
-        let (store, webhooks, ports): (Arc<dyn EscrowStore>, Arc<dyn WebhookStore>, _) =
-            match backend {
-                Backend::Memory => {
-                    let store = Arc::new(MemoryStore::new());
-                    let events: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new());
-                    (store.clone(), store, WebhookPorts::memory(events))
-                }
-                Backend::Postgres(url) => {
-                    let pool = connect(url).await;
-                    let store = Arc::new(PgEscrowStore::new(pool.clone()));
-                    let events: Arc<dyn EventLog> = Arc::new(PgEventLog::new(pool.clone()));
-                    (store.clone(), store, WebhookPorts::postgres(&pool, events))
-                }
-            };
+        let (store, webhooks, kv, ports): Ports = match backend {
+            Backend::Memory => {
+                let store = Arc::new(MemoryStore::new());
+                let events: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new());
+                let kv: Arc<dyn KvStore> = Arc::new(MemoryKvStore::new());
+                (store.clone(), store, kv, WebhookPorts::memory(events))
+            }
+            Backend::Postgres(url) => {
+                let pool = connect(url).await;
+                let store = PgEscrowStore::new(pool.clone());
+                let kv: Arc<dyn KvStore> = Arc::new(store.kv_store());
+                let store = Arc::new(store);
+                let events: Arc<dyn EventLog> = Arc::new(PgEventLog::new(pool.clone()));
+                (store.clone(), store, kv, WebhookPorts::postgres(&pool, events))
+            }
+        };
         let metrics = Arc::new(WebhookMetrics::default());
         let service = WebhookService::new(
             Arc::clone(&webhooks),
@@ -129,10 +140,13 @@ impl Instance {
             root_api_key: Some(ROOT.to_owned()),
             ..ApiSettings::default()
         };
-        let router = router(AppState::new(Arc::clone(&store), api).with_webhooks(service));
+        let router = router(
+            AppState::new(Arc::clone(&store), Arc::clone(&kv), api).with_webhooks(service),
+        );
         let mut instance = Self {
             router,
             store,
+            kv,
             webhooks,
             ports,
             metrics,
@@ -158,8 +172,12 @@ impl Instance {
             ..ApiSettings::default()
         };
         let mut instance = Self {
-            router: router(AppState::new(Arc::clone(&self.store), api).with_webhooks(service)),
+            router: router(
+                AppState::new(Arc::clone(&self.store), Arc::clone(&self.kv), api)
+                    .with_webhooks(service),
+            ),
             store: Arc::clone(&self.store),
+            kv: Arc::clone(&self.kv),
             webhooks: Arc::clone(&self.webhooks),
             ports: self.ports.clone(),
             metrics: Arc::new(WebhookMetrics::default()),

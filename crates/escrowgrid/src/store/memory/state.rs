@@ -10,7 +10,6 @@ use crate::domain::{
 use crate::store::Scope;
 use crate::{Error, Result};
 
-use super::idempotency::IdempotencyRecords;
 use super::table::Table;
 
 /// Everything the memory store holds. One `RwLock` guards it all, so a write holding the
@@ -32,8 +31,6 @@ pub(super) struct State {
     pub(super) policy_by_region: HashMap<(InstitutionId, Region), PolicyId>,
     /// Audit events in write order.
     pub(super) audit: Vec<AuditEvent>,
-    /// Idempotency reservations and stored responses.
-    pub(super) idempotency: IdempotencyRecords,
     /// Webhook endpoints with their sealed secrets, and their deliveries.
     pub(super) webhooks: Table<WebhookId, StoredWebhook>,
     pub(super) deliveries: HashMap<DeliveryId, Delivery>,

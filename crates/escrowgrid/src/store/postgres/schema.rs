@@ -28,9 +28,14 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/0004_idempotency_reservations.sql"),
     },
     Migration {
-        version: 7,
+        version: 5,
+        name: "idempotency_on_kv",
+        sql: include_str!("../../../migrations/0005_idempotency_on_kv.sql"),
+    },
+    Migration {
+        version: 6,
         name: "webhooks",
-        sql: include_str!("../../../migrations/0007_webhooks.sql"),
+        sql: include_str!("../../../migrations/0006_webhooks.sql"),
     },
 ];
 
