@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use gridstore::KvStore;
 use gridstore::kv::SweeperHandle;
 use gridstore::memory::{MemoryEventLog, MemoryKvStore};
 use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool};
-use gridstore::KvStore;
 use tracing::info;
 
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
@@ -80,7 +80,8 @@ impl App {
                 (store.clone(), store, kv, Some(pool))
             }
         };
-        let sweeper = gridstore::kv::spawn_sweeper(Arc::clone(&kv), KV_SWEEP_INTERVAL, KV_SWEEP_BATCH);
+        let sweeper =
+            gridstore::kv::spawn_sweeper(Arc::clone(&kv), KV_SWEEP_INTERVAL, KV_SWEEP_BATCH);
         let mut state = AppState::new(store, kv, api_settings(settings));
         let mut dispatcher = None;
         if settings.webhooks.enabled {

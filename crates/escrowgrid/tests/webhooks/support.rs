@@ -125,7 +125,12 @@ impl Instance {
                 let kv: Arc<dyn KvStore> = Arc::new(store.kv_store());
                 let store = Arc::new(store);
                 let events: Arc<dyn EventLog> = Arc::new(PgEventLog::new(pool.clone()));
-                (store.clone(), store, kv, WebhookPorts::postgres(&pool, events))
+                (
+                    store.clone(),
+                    store,
+                    kv,
+                    WebhookPorts::postgres(&pool, events),
+                )
             }
         };
         let metrics = Arc::new(WebhookMetrics::default());
@@ -140,9 +145,8 @@ impl Instance {
             root_api_key: Some(ROOT.to_owned()),
             ..ApiSettings::default()
         };
-        let router = router(
-            AppState::new(Arc::clone(&store), Arc::clone(&kv), api).with_webhooks(service),
-        );
+        let router =
+            router(AppState::new(Arc::clone(&store), Arc::clone(&kv), api).with_webhooks(service));
         let mut instance = Self {
             router,
             store,
