@@ -12,21 +12,22 @@
 //! The original service's names are kept (`PORT`, `STORE_BACKEND`, `DATABASE_URL`,
 //! `ROOT_API_KEY`, `ROOT_API_KEY_ALLOWED_IPS`, `CORS_ALLOWED_ORIGINS`, `RATE_LIMIT_ENABLED`,
 //! `RATE_LIMIT_WINDOW_MS`, `RATE_LIMIT_MAX_REQUESTS`, `METRICS_ENABLED`, `PUBLIC_DOCS_ENABLED`,
-//! `NODE_ENV`) and a few are new (`HOST`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
+//! `NODE_ENV`) and a few are new (`HOST`, `CONSOLE_ENABLED`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
 //! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `LOG_FORMAT`, `RUST_LOG`,
-//! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`);
+//! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`, `WEBHOOKS_*`);
 //! see [`ENV_VARS`]. Parse rules:
 //!
 //! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
 //!   exact string `true` enables, as in the original; opt-out booleans (`METRICS_ENABLED`,
-//!   `MIGRATE_ON_START`): only `false` disables;
+//!   `CONSOLE_ENABLED`, `MIGRATE_ON_START`): only `false` disables;
 //! - a blank variable counts as unset;
 //! - **deviation:** a number that does not parse (`PORT=abc`, `RATE_LIMIT_WINDOW_MS=x`) is an
 //!   error naming the variable, where the original silently used 4000 for `PORT` and `NaN` for
 //!   the rate-limit numbers;
 //! - **deviation:** an unknown `STORE_BACKEND` is an error, where the original silently used
 //!   memory; `postgresql` is accepted as a synonym of `postgres`;
-//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message).
+//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message);
+//! - `WEBHOOKS_SECRET_KEY`, when set, must be base64 of 32 bytes.
 //!
 //! # Secrets
 //!
@@ -67,6 +68,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// General per-key rate limiter.
     pub rate_limit: RateLimitConfig,
+    /// Webhook delivery.
+    pub webhooks: WebhooksConfig,
     /// Logging.
     pub log: LogSettings,
     /// The live event stream (`GET /events/stream`).
@@ -189,6 +192,8 @@ pub struct HttpSettings {
     pub metrics_enabled: bool,
     /// `PUBLIC_DOCS_ENABLED`, default false.
     pub public_docs_enabled: bool,
+    /// `CONSOLE_ENABLED`, default true: the browser console under `/console`.
+    pub console_enabled: bool,
 }
 
 impl Default for HttpSettings {
@@ -198,6 +203,7 @@ impl Default for HttpSettings {
             trust_proxy: false,
             metrics_enabled: true,
             public_docs_enabled: false,
+            console_enabled: true,
         }
     }
 }
@@ -220,6 +226,37 @@ impl Default for RateLimitConfig {
             enabled: false,
             window_ms: 60_000,
             max_requests: 1000,
+        }
+    }
+}
+
+/// `[webhooks]`: event delivery to registered endpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// `WEBHOOKS_ENABLED`, default true: serve `/webhooks` and run the dispatcher.
+    pub enabled: bool,
+    /// `WEBHOOKS_CONCURRENCY`, default 64: endpoints this instance dispatches at once.
+    pub concurrency: usize,
+    /// `WEBHOOKS_RETRY_SCHEDULE_MS`: delays before the 2nd, 3rd, ... attempt.
+    pub retry_schedule_ms: Vec<u64>,
+    /// `WEBHOOKS_TIMEOUT_MS`, default 10000: per attempt.
+    pub timeout_ms: u64,
+    /// `WEBHOOKS_ALLOW_PRIVATE_TARGETS`, default false: allow loopback / private targets.
+    pub allow_private_targets: bool,
+    /// `WEBHOOKS_SECRET_KEY`: base64 of 32 bytes; encrypts signing secrets at rest.
+    pub secret_key: Option<Secret<String>>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 64,
+            retry_schedule_ms: crate::webhooks::settings::DEFAULT_RETRY_SCHEDULE_MS.to_vec(),
+            timeout_ms: 10_000,
+            allow_private_targets: false,
+            secret_key: None,
         }
     }
 }
@@ -331,6 +368,14 @@ impl Settings {
                 "RATE_LIMIT_WINDOW_MS",
                 "window and max requests must be positive when the rate limiter is enabled",
             );
+        }
+        if self.webhooks.timeout_ms == 0 {
+            return fail("WEBHOOKS_TIMEOUT_MS", "must be positive");
+        }
+        if let Some(key) = &self.webhooks.secret_key {
+            if let Err(message) = crate::webhooks::SecretBox::from_base64_key(key.expose()) {
+                return fail("WEBHOOKS_SECRET_KEY", &message);
+            }
         }
         Ok(())
     }

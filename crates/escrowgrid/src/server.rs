@@ -77,7 +77,7 @@ where
             Ok(())
         }
     };
-    resources.close();
+    resources.close().await;
     info!("server stopped");
     result
 }

@@ -10,6 +10,7 @@ mod api {
     mod api_keys;
     mod auth;
     mod concurrency;
+    mod console;
     mod events;
     mod framework;
     mod idempotency;

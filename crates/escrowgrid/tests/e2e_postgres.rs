@@ -14,6 +14,7 @@ mod e2e {
     mod events;
     mod idempotency;
     mod lifecycle;
+    mod rate_limits;
     mod readiness;
     mod restart;
     mod shutdown;

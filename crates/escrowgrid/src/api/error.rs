@@ -215,6 +215,8 @@ pub fn not_found_message(resource: &str) -> &'static str {
         "position" => "Position not found",
         "policy" => "Policy not found",
         "api key" => "API key not found or already revoked",
+        "webhook" => "Webhook not found",
+        "webhook delivery" => "Webhook delivery not found",
         _ => "Not found",
     }
 }
@@ -245,28 +247,19 @@ impl From<crate::Error> for ApiError {
             Error::TemplateConfig(config) => Self::bad_request("Failed to create asset template")
                 .with_details(config.0)
                 .store_kind("template_config"),
-            Error::Storage(storage) => storage_error(&storage),
+            Error::Unavailable(cause) => Self::unavailable(cause).store_kind("unavailable"),
+            Error::Timeout(cause) => Self::unavailable(cause).store_kind("timeout"),
+            // A lost race inside the database is a conflict the client can retry, like a version
+            // conflict (but without states to report).
+            Error::Contention(_) => Self::conflict("Concurrent modification detected")
+                .with_details("The request conflicted with a concurrent request. Please retry.")
+                .store_kind("contention"),
+            other @ (Error::Storage(_) | Error::CommitOutcomeUnknown(_)) => {
+                Self::internal(other).store_kind("storage")
+            }
             // Process-level errors (configuration, listener I/O) never come from a handler.
             other @ (Error::Config { .. } | Error::Io(_)) => Self::internal(other),
         }
-    }
-}
-
-fn storage_error(err: &gridstore::Error) -> ApiError {
-    use gridstore::Error as G;
-    match err {
-        G::PoolTimeout | G::Connection(_) | G::Shutdown(_) => {
-            ApiError::unavailable(err).store_kind("unavailable")
-        }
-        G::StatementTimeout | G::LockTimeout => ApiError::unavailable(err).store_kind("timeout"),
-        // A lost race inside the database is a conflict the client can retry, like a version
-        // conflict (but without states to report).
-        G::SerializationFailure | G::Deadlock => {
-            ApiError::conflict("Concurrent modification detected")
-                .with_details("The request conflicted with a concurrent request. Please retry.")
-                .store_kind("contention")
-        }
-        _ => ApiError::internal(err).store_kind("storage"),
     }
 }
 
@@ -300,6 +293,16 @@ mod tests {
     use crate::domain::{PositionId, PositionState};
     use crate::lifecycle::InvalidTransition;
 
+    /// A storage outage as the store reports it.
+    fn unavailable() -> crate::Error {
+        crate::Error::Unavailable(crate::StorageCause::described("no connection in time"))
+    }
+
+    /// A lost race inside the database as the store reports it.
+    fn contention() -> crate::Error {
+        crate::Error::Contention(crate::StorageCause::described("deadlock detected"))
+    }
+
     fn body_of(err: ApiError) -> (u16, Value) {
         let status = err.status().as_u16();
         let body = serde_json::to_value(err.body).expect("json");
@@ -318,7 +321,7 @@ mod tests {
 
     #[test]
     fn storage_outages_are_503_without_internal_text() {
-        let err = ApiError::from(crate::Error::Storage(gridstore::Error::PoolTimeout));
+        let err = ApiError::from(unavailable());
         assert_eq!(
             body_of(err),
             (503, json!({ "error": "Service unavailable" }))
@@ -364,9 +367,7 @@ mod tests {
 
     #[test]
     fn a_serialization_failure_is_a_retryable_409() {
-        let err = ApiError::from(crate::Error::Storage(
-            gridstore::Error::SerializationFailure,
-        ));
+        let err = ApiError::from(contention());
         let (status, body) = body_of(err);
         assert_eq!(status, 409);
         assert_eq!(body["error"], "Concurrent modification detected");

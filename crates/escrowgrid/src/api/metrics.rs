@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
-pub use registry::{MetricsRegistry, PoolGauges};
+pub use registry::MetricsRegistry;
 pub use stream::StreamMetrics;
 
 use super::caller::Caller;
@@ -83,16 +83,12 @@ async fn metrics_prometheus(State(state): State<AppState>, caller: Caller) -> Ap
         return Ok(response);
     }
     require_root(&caller)?;
-    let pool = state.pool().map(|pool| {
-        let status = pool.status();
-        PoolGauges {
-            max_size: status.max_size,
-            size: status.size,
-            idle: status.available,
-            waiting: status.waiting,
-        }
-    });
-    let body = state.metrics().render_prometheus(pool);
+    let mut body = state
+        .metrics()
+        .render_prometheus(state.store().pool_status());
+    if let Some(webhooks) = state.webhooks() {
+        body.push_str(&webhooks.metrics().render_prometheus());
+    }
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -5,6 +5,7 @@
 //! operations and linking to `/openapi.json`.
 
 mod schemas;
+mod webhook_schemas;
 
 use std::collections::BTreeMap;
 

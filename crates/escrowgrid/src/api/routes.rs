@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::state::AppState;
 use super::{
-    api_keys, asset_templates, assets, audit, events, health, institutions, ledger, metrics,
-    openapi, policies, positions,
+    api_keys, asset_templates, assets, audit, events, health, institutions, ledger, me, metrics,
+    openapi, policies, positions, webhooks,
 };
 
 /// One (method, path) of the API, its handler and its OpenAPI operation.
@@ -39,6 +39,7 @@ impl std::fmt::Debug for Route {
 pub fn all() -> Vec<Route> {
     [
         health::routes(),
+        me::routes(),
         institutions::routes(),
         api_keys::routes(),
         policies::routes(),
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Route> {
         ledger::routes(),
         audit::routes(),
         events::routes(),
+        webhooks::routes(),
         metrics::routes(),
         openapi::routes(),
     ]

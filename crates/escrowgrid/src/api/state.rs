@@ -5,7 +5,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gridstore::KvStore;
+
 use crate::store::EscrowStore;
+use crate::webhooks::WebhookService;
 
 use super::metrics::MetricsRegistry;
 use super::rate_limit::RateLimiters;
@@ -18,56 +21,70 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn EscrowStore>,
+    kv: Arc<dyn KvStore>,
     settings: ApiSettings,
     metrics: MetricsRegistry,
     limiters: RateLimiters,
-    pool: Option<gridstore::postgres::PgPool>,
+    webhooks: Option<WebhookService>,
     /// Flipped to `true` at shutdown: live event streams end so the drain does not wait.
     streams_closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
-    /// Builds the state around a store and the API settings.
-    pub fn new(store: Arc<dyn EscrowStore>, settings: ApiSettings) -> Self {
+    /// Builds the state around its ports and the API settings: the store, and the KV store
+    /// that holds idempotency keys and rate-limit counters (share one KV store between
+    /// instances, e.g. gridstore's PostgreSQL KV, to share them across instances).
+    pub fn new(store: Arc<dyn EscrowStore>, kv: Arc<dyn KvStore>, settings: ApiSettings) -> Self {
         let limiters = RateLimiters::new(&settings.rate_limit);
         Self {
             inner: Arc::new(Inner {
                 store,
+                kv,
                 settings,
                 metrics: MetricsRegistry::default(),
                 limiters,
-                pool: None,
+                webhooks: None,
                 streams_closed: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
 
-    /// Attaches the PostgreSQL pool so `/metrics/prometheus` reports its gauges.
+    /// Enables the `/webhooks` routes with `service`.
     ///
     /// Call it right after [`AppState::new`], before the state is cloned.
-    pub fn with_pool(self, pool: gridstore::postgres::PgPool) -> Self {
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.pool = Some(pool);
-                inner
+    #[must_use]
+    pub fn with_webhooks(mut self, service: WebhookService) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.webhooks = Some(service),
+            None => {
+                let shared = &self.inner;
+                self.inner = Arc::new(Inner {
+                    store: Arc::clone(&shared.store),
+                    kv: Arc::clone(&shared.kv),
+                    settings: shared.settings.clone(),
+                    metrics: MetricsRegistry::default(),
+                    limiters: RateLimiters::new(&shared.settings.rate_limit),
+                    webhooks: Some(service),
+                    streams_closed: tokio::sync::watch::Sender::new(false),
+                });
             }
-            Err(shared) => Inner {
-                store: Arc::clone(&shared.store),
-                settings: shared.settings.clone(),
-                metrics: MetricsRegistry::default(),
-                limiters: RateLimiters::new(&shared.settings.rate_limit),
-                pool: Some(pool),
-                streams_closed: tokio::sync::watch::Sender::new(false),
-            },
-        };
-        Self {
-            inner: Arc::new(inner),
         }
+        self
+    }
+
+    /// The webhook operations, when webhooks are enabled.
+    pub fn webhooks(&self) -> Option<&WebhookService> {
+        self.inner.webhooks.as_ref()
     }
 
     /// The store every handler reads and writes through.
     pub fn store(&self) -> &dyn EscrowStore {
         self.inner.store.as_ref()
+    }
+
+    /// The KV store of idempotency keys and rate-limit counters.
+    pub fn kv(&self) -> &Arc<dyn KvStore> {
+        &self.inner.kv
     }
 
     /// The settings the router was built with.
@@ -81,10 +98,6 @@ impl AppState {
 
     pub(crate) fn limiters(&self) -> &RateLimiters {
         &self.inner.limiters
-    }
-
-    pub(crate) fn pool(&self) -> Option<&gridstore::postgres::PgPool> {
-        self.inner.pool.as_ref()
     }
 
     /// Ends every live event stream (`GET /events/stream`) after the events already queued;
@@ -104,7 +117,7 @@ impl fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("store", &self.inner.store)
             .field("settings", &self.inner.settings)
-            .field("pool", &self.inner.pool.is_some())
+            .field("webhooks", &self.inner.webhooks.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -127,6 +140,8 @@ pub struct ApiSettings {
     pub metrics_enabled: bool,
     /// `PUBLIC_DOCS_ENABLED`: serve `/openapi.json` and `/docs` without authentication.
     pub public_docs_enabled: bool,
+    /// `CONSOLE_ENABLED`: serve the browser console under `/console`.
+    pub console_enabled: bool,
     /// `TRUST_PROXY`: take the client address from the first `X-Forwarded-For` entry.
     pub trust_proxy: bool,
     /// `STORE_BACKEND` as configured; echoed by `/health` and `/ready`.
@@ -149,6 +164,7 @@ impl Default for ApiSettings {
             rate_limit: RateLimitSettings::default(),
             metrics_enabled: true,
             public_docs_enabled: false,
+            console_enabled: true,
             trust_proxy: false,
             store_backend: "memory".to_owned(),
             request_timeout: Duration::from_secs(30),
@@ -169,6 +185,7 @@ impl fmt::Debug for ApiSettings {
             .field("rate_limit", &self.rate_limit)
             .field("metrics_enabled", &self.metrics_enabled)
             .field("public_docs_enabled", &self.public_docs_enabled)
+            .field("console_enabled", &self.console_enabled)
             .field("trust_proxy", &self.trust_proxy)
             .field("store_backend", &self.store_backend)
             .field("request_timeout", &self.request_timeout)

@@ -60,6 +60,9 @@ pub struct SettingsArgs {
     /// Serve /openapi.json without a key [env: PUBLIC_DOCS_ENABLED]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub public_docs_enabled: Option<bool>,
+    /// Serve the browser console under /console [env: CONSOLE_ENABLED]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub console_enabled: Option<bool>,
     /// Enable the general per-key rate limiter [env: RATE_LIMIT_ENABLED]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub rate_limit_enabled: Option<bool>,
@@ -108,6 +111,7 @@ impl SettingsArgs {
         set(&mut s.http.trust_proxy, self.trust_proxy);
         set(&mut s.http.metrics_enabled, self.metrics_enabled);
         set(&mut s.http.public_docs_enabled, self.public_docs_enabled);
+        set(&mut s.http.console_enabled, self.console_enabled);
         set(&mut s.rate_limit.enabled, self.rate_limit_enabled);
         set(&mut s.rate_limit.window_ms, self.rate_limit_window_ms);
         set(&mut s.rate_limit.max_requests, self.rate_limit_max_requests);

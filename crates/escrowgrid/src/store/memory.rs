@@ -5,14 +5,13 @@
 //! for its whole "transaction" (check, then mutate), so writes are atomic and serialized. No
 //! lock is held across an `.await`. Data lives only as long as the process.
 
-mod idempotency;
 mod reads;
 mod state;
 mod table;
+mod webhooks;
 mod writes;
 
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use gridstore::EventLog;
@@ -22,11 +21,11 @@ use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, AuditEvent, Institution,
     InstitutionId, InstitutionPolicy, LedgerEvent, NewApiKey, NewAsset, NewAssetTemplate,
     NewInstitution, NewPosition, PolicyId, Position, PositionId, PositionPolicy, Region,
-    TemplateId, TransitionRequest, now_millis,
+    TemplateId, TransitionRequest,
 };
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter,
-    Reservation, Scope, StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
+    TemplateFilter,
 };
 use crate::{Error, Result};
 
@@ -259,32 +258,5 @@ impl EscrowStore for MemoryStore {
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>> {
         self.read().list_ledger_events(scope, position_id)
-    }
-
-    async fn idempotency_reserve(
-        &self,
-        scope_key: &str,
-        key: &str,
-        request_hash: &str,
-        lease: Duration,
-    ) -> Result<Reservation> {
-        Ok(self
-            .write()
-            .idempotency
-            .reserve(scope_key, key, request_hash, lease, now_millis()))
-    }
-
-    async fn idempotency_complete(
-        &self,
-        scope_key: &str,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<()> {
-        self.write().idempotency.complete(scope_key, key, response)
-    }
-
-    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()> {
-        self.write().idempotency.release(scope_key, key);
-        Ok(())
     }
 }

@@ -171,14 +171,29 @@ impl PgEventLog {
         Ok(positions)
     }
 
-    /// Creates the missing partitions of the current month and the next `months_ahead`
-    /// months; returns the names created.
+    /// Creates the missing partitions of the current month (by the database clock, read once)
+    /// and the next `months_ahead` months; returns the names created.
     ///
     /// # Errors
     /// Classified database errors.
     pub async fn ensure_partitions(&self, months_ahead: u32) -> Result<Vec<String>> {
         let client = self.pool.get().await?;
-        partitions::ensure(&client, months_ahead).await
+        partitions::ensure(&client, months_ahead, None).await
+    }
+
+    /// Creates the missing partitions of the month of `at` (UTC) and the next `months_ahead`
+    /// months; returns the names created. [`PgEventLog::ensure_partitions`] with the instant
+    /// chosen by the caller, for maintenance run at a known time and for tests.
+    ///
+    /// # Errors
+    /// Classified database errors.
+    pub async fn ensure_partitions_at(
+        &self,
+        at: DateTime<Utc>,
+        months_ahead: u32,
+    ) -> Result<Vec<String>> {
+        let client = self.pool.get().await?;
+        partitions::ensure(&client, months_ahead, Some(at)).await
     }
 
     /// Runs [`PgEventLog::ensure_partitions`] now and then every `every`, logging failures,
@@ -225,7 +240,7 @@ impl PgEventLog {
         match Self::append_in_raw(&client, events).await {
             Err(AppendError::NoPartition) => {
                 tracing::warn!("no event log partition for this month; creating it now");
-                partitions::ensure(&client, DEFAULT_MONTHS_AHEAD).await?;
+                partitions::ensure(&client, DEFAULT_MONTHS_AHEAD, None).await?;
                 drop(client);
                 self.append_once(events).await
             }

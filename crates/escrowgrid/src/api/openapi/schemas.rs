@@ -324,5 +324,69 @@ pub fn all() -> Value {
             })),
             "statusCode": { "type": "integer" }, "clientIp": { "type": "string" },
         })));
+    super::webhook_schemas::add(&mut schemas);
+    console_schemas(&mut schemas);
     Value::Object(schemas)
+}
+
+/// The read-only documents clients build their UI from: `/me`, `/lifecycle` and the template
+/// rules.
+fn console_schemas(schemas: &mut serde_json::Map<String, Value>) {
+    let states = json!({ "type": "array", "items": r("PositionState") });
+    let role = string_enum(ApiKeyRole::ALL, ApiKeyRole::as_str);
+    schemas.insert(
+        "Me".into(),
+        object(
+            &["role", "canWrite"],
+            json!({
+                "role": { "anyOf": [role, { "const": "root" }] },
+                "canWrite": { "type": "boolean" },
+                "institutionId": id("inst"), "apiKeyId": id("ak"),
+            }),
+        ),
+    );
+    schemas.insert(
+        "Lifecycle".into(),
+        object(
+            &["states", "initial", "terminal", "transitions"],
+            json!({
+                "states": states, "initial": r("PositionState"), "terminal": states,
+                "transitions": { "type": "object", "additionalProperties": states },
+            }),
+        ),
+    );
+    let field = object(
+        &["key", "kind", "required", "numeric"],
+        json!({
+            "key": { "type": "string" },
+            "kind": { "enum": ["currency", "templateRegion", "number", "positiveNumber", "percentage", "text"] },
+            "required": { "type": "boolean" }, "numeric": { "type": "boolean" },
+            "minimum": { "type": "number" }, "exclusiveMinimum": { "type": "number" },
+            "maximum": { "type": "number" },
+        }),
+    );
+    let constraint = object(
+        &["kind", "low", "high"],
+        json!({ "kind": { "const": "lessOrEqual" }, "low": { "type": "string" }, "high": { "type": "string" } }),
+    );
+    let code = object(
+        &["code", "vertical", "fields", "constraints"],
+        json!({
+            "code": string_enum(TemplateCode::ALL, TemplateCode::as_str), "vertical": r("Vertical"),
+            "fields": { "type": "array", "items": field },
+            "constraints": { "type": "array", "items": constraint },
+        }),
+    );
+    schemas.insert(
+        "TemplateRules".into(),
+        object(
+            &["verticals", "regions", "currencies", "codes"],
+            json!({
+                "verticals": { "type": "array", "items": r("Vertical") },
+                "regions": { "type": "array", "items": r("Region") },
+                "currencies": { "type": "array", "items": r("Currency") },
+                "codes": { "type": "array", "items": code },
+            }),
+        ),
+    );
 }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use escrowgrid::domain::{
@@ -14,8 +13,8 @@ use escrowgrid::domain::{
 };
 use escrowgrid::store::memory::MemoryStore;
 use escrowgrid::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter,
-    Reservation, Scope, StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
+    TemplateFilter,
 };
 use escrowgrid::{Error, Result};
 
@@ -52,7 +51,7 @@ impl OutageStore {
         if self.down.load(Ordering::SeqCst) {
             let cause: Box<dyn std::error::Error + Send + Sync> =
                 "connection refused (10.0.0.9:5432)".into();
-            return Err(Error::Storage(gridstore::Error::Connection(cause)));
+            return Err(Error::from(gridstore::Error::Connection(cause)));
         }
         Ok(())
     }
@@ -281,35 +280,5 @@ impl EscrowStore for OutageStore {
     ) -> Result<Vec<LedgerEvent>> {
         self.gate().await?;
         self.inner.list_ledger_events(scope, position_id).await
-    }
-
-    async fn idempotency_reserve(
-        &self,
-        scope_key: &str,
-        key: &str,
-        request_hash: &str,
-        lease: Duration,
-    ) -> Result<Reservation> {
-        self.gate().await?;
-        self.inner
-            .idempotency_reserve(scope_key, key, request_hash, lease)
-            .await
-    }
-
-    async fn idempotency_complete(
-        &self,
-        scope_key: &str,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<()> {
-        self.gate().await?;
-        self.inner
-            .idempotency_complete(scope_key, key, response)
-            .await
-    }
-
-    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()> {
-        self.gate().await?;
-        self.inner.idempotency_release(scope_key, key).await
     }
 }
