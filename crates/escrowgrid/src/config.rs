@@ -15,7 +15,8 @@
 //! `NODE_ENV`) and a few are new (`HOST`, `CONSOLE_ENABLED`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
 //! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `HTTP_HEADER_READ_TIMEOUT_MS`,
 //! `HTTP_MAX_CONNECTIONS`, `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`,
-//! `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, `LOG_FORMAT`, `RUST_LOG`);
+//! `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, `LOG_FORMAT`, `RUST_LOG`,
+//! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`, `WEBHOOKS_*`);
 //! see [`ENV_VARS`]. Parse rules:
 //!
 //! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
@@ -27,7 +28,8 @@
 //!   the rate-limit numbers;
 //! - **deviation:** an unknown `STORE_BACKEND` is an error, where the original silently used
 //!   memory; `postgresql` is accepted as a synonym of `postgres`;
-//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message).
+//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message);
+//! - `WEBHOOKS_SECRET_KEY`, when set, must be base64 of 32 bytes.
 //!
 //! # Secrets
 //!
@@ -68,8 +70,32 @@ pub struct Settings {
     pub http: HttpSettings,
     /// General per-key rate limiter.
     pub rate_limit: RateLimitConfig,
+    /// Webhook delivery.
+    pub webhooks: WebhooksConfig,
     /// Logging.
     pub log: LogSettings,
+    /// The live event stream (`GET /events/stream`).
+    pub events: EventsSettings,
+}
+
+/// `[events]`: the live event stream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Heartbeat comment interval of idle streams (`EVENTS_STREAM_HEARTBEAT_MS`, default 15 s).
+    pub stream_heartbeat_ms: u64,
+    /// Events queued per stream client before a client that fell behind is disconnected
+    /// (`EVENTS_STREAM_MAX_BUFFER`, default 1024).
+    pub stream_max_buffer: usize,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        Self {
+            stream_heartbeat_ms: 15_000,
+            stream_max_buffer: 1024,
+        }
+    }
 }
 
 /// `[server]`: where to listen and how to stop.
@@ -220,6 +246,37 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// `[webhooks]`: event delivery to registered endpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// `WEBHOOKS_ENABLED`, default true: serve `/webhooks` and run the dispatcher.
+    pub enabled: bool,
+    /// `WEBHOOKS_CONCURRENCY`, default 64: endpoints this instance dispatches at once.
+    pub concurrency: usize,
+    /// `WEBHOOKS_RETRY_SCHEDULE_MS`: delays before the 2nd, 3rd, ... attempt.
+    pub retry_schedule_ms: Vec<u64>,
+    /// `WEBHOOKS_TIMEOUT_MS`, default 10000: per attempt.
+    pub timeout_ms: u64,
+    /// `WEBHOOKS_ALLOW_PRIVATE_TARGETS`, default false: allow loopback / private targets.
+    pub allow_private_targets: bool,
+    /// `WEBHOOKS_SECRET_KEY`: base64 of 32 bytes; encrypts signing secrets at rest.
+    pub secret_key: Option<Secret<String>>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 64,
+            retry_schedule_ms: crate::webhooks::settings::DEFAULT_RETRY_SCHEDULE_MS.to_vec(),
+            timeout_ms: 10_000,
+            allow_private_targets: false,
+            secret_key: None,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -315,6 +372,12 @@ impl Settings {
         if self.store.pool_max == 0 {
             return fail("DATABASE_POOL_MAX", "must be at least 1");
         }
+        if self.events.stream_heartbeat_ms == 0 {
+            return fail("EVENTS_STREAM_HEARTBEAT_MS", "must be at least 1");
+        }
+        if self.events.stream_max_buffer == 0 {
+            return fail("EVENTS_STREAM_MAX_BUFFER", "must be at least 1");
+        }
         if self.rate_limit.enabled
             && (self.rate_limit.window_ms == 0 || self.rate_limit.max_requests == 0)
         {
@@ -340,6 +403,14 @@ impl Settings {
         ];
         if let Some((key, _)) = positive.iter().find(|(_, zero)| *zero) {
             return fail(key, "must be at least 1");
+        }
+        if self.webhooks.timeout_ms == 0 {
+            return fail("WEBHOOKS_TIMEOUT_MS", "must be positive");
+        }
+        if let Some(key) = &self.webhooks.secret_key {
+            if let Err(message) = crate::webhooks::SecretBox::from_base64_key(key.expose()) {
+                return fail("WEBHOOKS_SECRET_KEY", &message);
+            }
         }
         Ok(())
     }

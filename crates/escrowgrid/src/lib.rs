@@ -11,6 +11,7 @@
 //! | idempotency keys on the gridstore KV port (reserve, complete, release; cancellation-safe) | [`idempotency`] |
 //! | fixed-window rate limits on the gridstore KV port (shared across instances on PostgreSQL) | [`rate_limit`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
+//! | webhook delivery: signing, SSRF checks, dispatcher, retries, DLQ | [`webhooks`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
 //! | the crate's one error type | [`error`] |
@@ -27,5 +28,6 @@ pub mod server;
 pub mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;
+pub mod webhooks;
 
 pub use error::{Error, Result, StorageCause};

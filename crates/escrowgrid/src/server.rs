@@ -39,13 +39,18 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     info!(settings = ?settings, "starting escrowgrid");
-    let app::App { router, resources } = app::App::open(&settings).await?;
+    let app::App {
+        router,
+        resources,
+        state,
+    } = app::App::open(&settings).await?;
     let addr = listener.local_addr()?;
     info!(%addr, store_backend = settings.store.backend.as_str(), "listening");
 
     let signal = async move {
         shutdown.await;
         info!("shutdown requested, draining in-flight requests");
+        state.close_event_streams();
     };
     let limits = listen::ConnectionLimits {
         header_read_timeout: Duration::from_millis(settings.http.header_read_timeout_ms),
@@ -59,7 +64,7 @@ where
         settings.shutdown_timeout(),
     )
     .await;
-    resources.close();
+    resources.close().await;
     info!("server stopped");
     Ok(())
 }

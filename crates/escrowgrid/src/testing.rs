@@ -33,12 +33,14 @@ pub mod fixtures;
 pub mod idempotency;
 pub mod institutions;
 pub mod ledger;
+pub mod outbox;
 pub mod policies;
 pub mod positions;
 pub mod race;
 pub mod slow_kv;
 pub mod templates;
 pub mod transitions;
+pub mod webhooks;
 
 /// Keeps a backend's test resources alive for the duration of one test.
 pub type StoreGuard = Box<dyn std::any::Any + Send>;
@@ -89,7 +91,18 @@ macro_rules! escrow_store_contract_tests {
             audit_filters::audit_events_are_filtered_by_resource_type_and_id,
             audit_filters::audit_events_are_filtered_by_an_inclusive_time_range,
             ledger::ledger_events_are_scoped_to_the_tenant,
+            outbox::every_write_appends_exactly_its_events_with_the_documented_payload,
+            outbox::failed_writes_and_no_ops_append_no_event,
         );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_writers_events_reach_a_subscriber_once_in_commit_order() {
+            let (store, _guard) = ($factory)().await;
+            $crate::testing::outbox::concurrent_writers_events_reach_a_subscriber_once_in_commit_order(
+                store,
+            )
+            .await;
+        }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn thirty_two_concurrent_transitions_have_one_winner_per_version() {

@@ -1,6 +1,9 @@
 //! End-to-end tests: the real server (in-process `serve`, or the `escrowgrid` binary) over a
 //! real socket on PostgreSQL from testkit.
 
+#[path = "support/sse.rs"]
+mod sse;
+
 mod e2e {
     pub mod client;
     pub mod flows;
@@ -8,6 +11,7 @@ mod e2e {
 
     mod cli;
     mod concurrency;
+    mod events;
     mod hardening;
     mod idempotency;
     mod lifecycle;

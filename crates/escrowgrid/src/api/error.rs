@@ -230,6 +230,8 @@ pub fn not_found_message(resource: &str) -> &'static str {
         "position" => "Position not found",
         "policy" => "Policy not found",
         "api key" => "API key not found or already revoked",
+        "webhook" => "Webhook not found",
+        "webhook delivery" => "Webhook delivery not found",
         _ => "Not found",
     }
 }

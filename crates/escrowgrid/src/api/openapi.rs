@@ -12,6 +12,7 @@
 //! `/openapi.json` are marked public when `PUBLIC_DOCS_ENABLED` is set.
 
 mod schemas;
+mod webhook_schemas;
 
 use std::collections::BTreeMap;
 
@@ -363,6 +364,28 @@ impl Op {
         self.responses.insert(
             status.to_string(),
             json!({ "description": reason(status), "content": { "text/plain": { "schema": { "type": "string" } } } }),
+        );
+        self
+    }
+
+    /// An optional string request header.
+    pub fn header(mut self, name: &str, description: &str) -> Self {
+        self.parameters.push(json!({
+            "name": name, "in": "header", "required": false,
+            "description": description, "schema": { "type": "string" },
+        }));
+        self
+    }
+
+    /// A `text/event-stream` (Server-Sent Events) response.
+    pub fn event_stream(mut self, status: u16) -> Self {
+        self.responses.insert(
+            status.to_string(),
+            json!({
+                "description": "Server-Sent Events: `id:` cursor, `event:` type, `data:` the \
+                    event payload JSON on one line; `: heartbeat` comments while idle",
+                "content": { "text/event-stream": { "schema": { "type": "string" } } },
+            }),
         );
         self
     }

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::state::AppState;
 use super::{
-    api_keys, asset_templates, assets, audit, health, institutions, ledger, me, metrics, openapi,
-    policies, positions,
+    api_keys, asset_templates, assets, audit, events, health, institutions, ledger, me, metrics,
+    openapi, policies, positions, webhooks,
 };
 
 /// One (method, path) of the API, its handler and its OpenAPI operation.
@@ -48,6 +48,8 @@ pub fn all() -> Vec<Route> {
         positions::routes(),
         ledger::routes(),
         audit::routes(),
+        events::routes(),
+        webhooks::routes(),
         metrics::routes(),
         openapi::routes(),
     ]

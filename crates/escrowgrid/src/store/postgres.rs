@@ -29,6 +29,7 @@
 
 mod audit;
 mod db;
+mod deliveries;
 mod entities;
 mod error;
 mod keys;
@@ -40,8 +41,14 @@ mod rows;
 mod schema;
 mod store_impl;
 mod transition;
+mod webhooks;
 
-use gridstore::postgres::{PgConfig, PgKvStore, PgPool, RetryPolicy, classify, migrate};
+use std::sync::Arc;
+
+use gridstore::EventLog;
+use gridstore::postgres::{
+    PgConfig, PgEventLog, PgKvStore, PgListener, PgPool, RetryPolicy, classify, migrate,
+};
 
 use crate::Result;
 
@@ -58,6 +65,7 @@ pub struct PgEscrowStore {
     pool: PgPool,
     retry: RetryPolicy,
     counter: StatementCounter,
+    events: PgEventLog,
 }
 
 impl PgEscrowStore {
@@ -74,10 +82,29 @@ impl PgEscrowStore {
     #[must_use]
     pub fn new(pool: PgPool) -> Self {
         Self {
+            events: PgEventLog::new(pool.clone()),
             pool,
             retry: RetryPolicy::default(),
             counter: StatementCounter::default(),
         }
+    }
+
+    /// Wakes the event log's subscribers through `listener` (share one per process); without
+    /// one, subscriptions to [`EscrowStore::events`](super::EscrowStore::events) poll only.
+    #[must_use]
+    pub fn with_event_listener(mut self, listener: PgListener) -> Self {
+        self.events = self.events.with_listener(listener);
+        self
+    }
+
+    /// The PostgreSQL event log the writes append to (for partition maintenance).
+    #[must_use]
+    pub fn event_log(&self) -> &PgEventLog {
+        &self.events
+    }
+
+    pub(super) fn shared_events(&self) -> Arc<dyn EventLog> {
+        Arc::new(self.events.clone())
     }
 
     /// Replaces the retry policy of transactions and reads.
@@ -87,9 +114,10 @@ impl PgEscrowStore {
         self
     }
 
-    /// Applies pending migrations, gridstore's first (EscrowGrid keeps idempotency keys and
-    /// rate-limit counters in gridstore's KV table, and its migration 0005 moves stored
-    /// responses there); returns the versions of EscrowGrid's own migrations this call applied
+    /// Applies pending migrations, gridstore's first (the outbox's event log lives in its
+    /// `gs_events`; idempotency keys and rate-limit counters in its KV table, where
+    /// EscrowGrid's migration 0005 moves stored responses); returns the versions of
+    /// EscrowGrid's own migrations this call applied
     /// (empty when the schema was already current).
     ///
     /// # Errors

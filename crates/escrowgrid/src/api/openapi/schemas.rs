@@ -347,6 +347,7 @@ pub fn all() -> Value {
             })),
             "statusCode": { "type": "integer" }, "clientIp": { "type": "string" },
         })));
+    super::webhook_schemas::add(&mut schemas);
     console_schemas(&mut schemas);
     Value::Object(schemas)
 }

@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::{GenericClient, Transaction};
-use gridstore::postgres::{PgClient, classify};
+use gridstore::NewEvent;
+use gridstore::postgres::{PgClient, PgEventLog, classify};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
@@ -94,6 +95,24 @@ impl<'a, C: GenericClient> Db<'a, C> {
         self.counter.increment();
         self.client
             .execute(statement, params)
+            .await
+            .map_err(classify)
+    }
+
+    /// Appends domain events to the event log in this transaction (the outbox): one
+    /// statement, sent on the first poll once its statement is cached on the connection.
+    pub(crate) async fn append_events(&self, events: &[NewEvent]) -> gridstore::Result<()> {
+        self.counter.increment();
+        PgEventLog::append_in(self.client, events).await?;
+        Ok(())
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub(crate) async fn execute(&self, sql: &str, params: &Params<'_>) -> gridstore::Result<u64> {
+        let statement = self.client.prepare_cached(sql).await.map_err(classify)?;
+        self.counter.increment();
+        self.client
+            .execute(&statement, params)
             .await
             .map_err(classify)
     }

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency_on_kv",
         sql: include_str!("../../../migrations/0005_idempotency_on_kv.sql"),
     },
+    Migration {
+        version: 6,
+        name: "webhooks",
+        sql: include_str!("../../../migrations/0006_webhooks.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -67,6 +67,10 @@ impl EscrowStore for OutageStore {
         self.inner.health().await
     }
 
+    fn events(&self) -> Arc<dyn gridstore::EventLog> {
+        self.inner.events()
+    }
+
     async fn create_institution(
         &self,
         new: NewInstitution,
