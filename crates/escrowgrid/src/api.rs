@@ -16,7 +16,7 @@
 //!
 //! Layers, outermost first: [`middleware::frame`] (request id, timeout, JSON framework errors,
 //! security headers, logging, metrics) → CORS → body limit → routing → [`middleware::gate`]
-//! (auth, rate limits, idempotency) → route.
+//! (auth, rate limits, idempotency) → route. The static [`console`] routes skip the gate.
 //!
 //! | module | what |
 //! |---|---|
@@ -31,9 +31,10 @@
 //! | [`idempotency`] | `Idempotency-Key` replay on every `POST` |
 //! | [`request_id`] | `X-Request-Id` |
 //! | [`middleware`] | the outer `frame` and the per-route `gate` |
+//! | [`console`] | the embedded browser console under `/console` (outside the gate) |
 //! | [`pagination`] | `limit`/`offset` and the list envelope |
 //! | [`validate`] | raw JSON bodies → validated domain inputs, every bad field listed |
-//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`metrics`], [`openapi`] |
+//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`events`] (live stream), [`webhooks`], [`me`], [`metrics`], [`openapi`] |
 
 pub mod api_keys;
 pub mod asset_templates;
@@ -42,12 +43,15 @@ pub mod audit;
 pub mod auth;
 pub mod caller;
 pub mod client_ip;
+pub mod console;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod institutions;
 pub mod ledger;
+pub mod me;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -59,6 +63,7 @@ pub mod request_id;
 pub mod routes;
 pub mod state;
 pub mod validate;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -87,6 +92,7 @@ pub fn router(state: AppState) -> Router {
     let routes = routes::build()
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), middleware::gate))
+        .merge(console::router())
         .with_state(state.clone());
     let app = ServiceBuilder::new()
         .layer(from_fn_with_state(state, middleware::frame))
@@ -121,6 +127,7 @@ fn cors_layer(settings: &ApiSettings) -> Option<CorsLayer> {
                 Method::GET,
                 Method::POST,
                 Method::PUT,
+                Method::PATCH,
                 Method::DELETE,
                 Method::OPTIONS,
             ])

@@ -17,6 +17,7 @@ mod policy;
 mod template_rules;
 pub mod time;
 mod validation;
+mod webhook;
 
 pub use api_key::{TOKEN_PREFIX, generate_token, hash_token};
 pub use audit::{AuditContext, AuditError, AuditEvent};
@@ -30,17 +31,24 @@ pub use enums::{
     TemplateCode, UnknownVariant, Vertical,
 };
 pub use ids::{
-    ApiKeyId, AssetId, AuditEventId, InstitutionId, InvalidId, LedgerEventId, LifecycleEventId,
-    PolicyId, PositionId, TemplateId,
+    ApiKeyId, AssetId, AuditEventId, DeliveryId, InstitutionId, InvalidId, LedgerEventId,
+    LifecycleEventId, PolicyId, PositionId, TemplateId, WebhookId,
 };
 pub use inputs::{
     NewApiKey, NewAsset, NewAssetTemplate, NewInstitution, NewPosition, TransitionRequest,
 };
 pub use money::{Amount, InvalidAmount};
 pub use policy::{PolicyViolation, evaluate};
-pub use template_rules::{TemplateConfigError, template_amount_limits, validate_template_config};
+pub use template_rules::{
+    CodeRules, FieldKind, FieldRule, TemplateConfigError, rules_for, template_amount_limits,
+    validate_template_config,
+};
 pub use time::now_millis;
 pub use validation::{
     FieldError, JsonObject, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_REASON_CHARS,
     MAX_TEXT_CHARS,
+};
+pub use webhook::{
+    ALL_EVENTS, Delivery, DeliveryStatus, EVENT_TYPES, MAX_URL_BYTES, NewWebhook, SECRET_PREFIX,
+    Webhook, WebhookPatch, WebhookSecret, WebhookUrl,
 };

@@ -55,9 +55,23 @@ pub enum Error {
     /// The template config breaks its code's rules.
     #[error(transparent)]
     TemplateConfig(#[from] TemplateConfigError),
-    /// A storage failure.
-    #[error(transparent)]
-    Storage(#[from] gridstore::Error),
+    /// The storage backend cannot serve requests now (no connection, the database is
+    /// restarting, no pooled connection became free in time); retrying later may succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] StorageCause),
+    /// A storage statement or lock wait ran out of time.
+    #[error("storage timed out: {0}")]
+    Timeout(#[source] StorageCause),
+    /// The write lost a race inside the database (serialization failure, deadlock); running
+    /// it again may succeed.
+    #[error("storage contention: {0}")]
+    Contention(#[source] StorageCause),
+    /// The connection was lost while committing: the write may or may not have been applied.
+    #[error("storage commit outcome unknown: {0}")]
+    CommitOutcomeUnknown(#[source] StorageCause),
+    /// Any other storage failure (a bug, a schema problem, an unexpected database error).
+    #[error("storage failure: {0}")]
+    Storage(#[source] StorageCause),
     /// Invalid configuration: a bad environment variable, flag or configuration file.
     #[error("invalid configuration {key}: {message}")]
     Config {
@@ -115,12 +129,61 @@ impl From<Vec<FieldError>> for Error {
     }
 }
 
-impl gridstore::Retryable for Error {
-    fn is_retryable(&self) -> bool {
-        match self {
-            Self::Storage(err) => err.is_retryable(),
-            _ => false,
+/// The backend's description of a storage failure, kept as the source of the storage
+/// variants of [`Error`] for logs. Opaque: callers branch on the variant, never on the cause.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct StorageCause(Cause);
+
+#[derive(Debug, thiserror::Error)]
+enum Cause {
+    #[error(transparent)]
+    Backend(gridstore::Error),
+    #[error("{0}")]
+    Described(String),
+}
+
+impl StorageCause {
+    /// A cause described by a message, for stores that are not built on gridstore (test
+    /// doubles, wrappers).
+    pub fn described(message: impl Into<String>) -> Self {
+        Self(Cause::Described(message.into()))
+    }
+
+    /// The gridstore error, if the cause is one (for the store's own translation of
+    /// constraint violations).
+    pub(crate) fn backend(&self) -> Option<&gridstore::Error> {
+        match &self.0 {
+            Cause::Backend(err) => Some(err),
+            Cause::Described(_) => None,
         }
+    }
+}
+
+impl From<gridstore::Error> for Error {
+    /// The one classification of storage failures into escrowgrid's variants.
+    fn from(err: gridstore::Error) -> Self {
+        use gridstore::Error as G;
+        let cause = |err| StorageCause(Cause::Backend(err));
+        match err {
+            G::PoolTimeout | G::Connection(_) | G::Shutdown(_) => Self::Unavailable(cause(err)),
+            G::StatementTimeout | G::LockTimeout => Self::Timeout(cause(err)),
+            G::SerializationFailure | G::Deadlock => Self::Contention(cause(err)),
+            G::CommitOutcomeUnknown(_) => Self::CommitOutcomeUnknown(cause(err)),
+            G::Config(message) => Self::Config {
+                key: "DATABASE_URL".to_owned(),
+                message,
+            },
+            other => Self::Storage(cause(other)),
+        }
+    }
+}
+
+impl gridstore::Retryable for Error {
+    /// The variants gridstore retries: contention and unavailability (a lost connection before
+    /// commit, a restart, a pool timeout). A timeout or an unknown commit outcome never is.
+    fn is_retryable(&self) -> bool {
+        matches!(self, Self::Contention(_) | Self::Unavailable(_))
     }
 }
 
@@ -162,8 +225,47 @@ mod tests {
     }
 
     #[test]
-    fn retryability_is_delegated_to_storage_errors() {
-        assert!(Error::Storage(gridstore::Error::Deadlock).is_retryable());
-        assert!(!Error::Storage(gridstore::Error::StatementTimeout).is_retryable());
+    fn retryability_matches_gridstore_for_every_storage_error() {
+        let cases = || -> Vec<gridstore::Error> {
+            vec![
+                gridstore::Error::Deadlock,
+                gridstore::Error::SerializationFailure,
+                gridstore::Error::PoolTimeout,
+                gridstore::Error::Connection("reset".into()),
+                gridstore::Error::Shutdown("restart".into()),
+                gridstore::Error::StatementTimeout,
+                gridstore::Error::LockTimeout,
+                gridstore::Error::CommitOutcomeUnknown("lost".into()),
+                gridstore::Error::InvalidInput("x".into()),
+            ]
+        };
+        for (storage, again) in cases().into_iter().zip(cases()) {
+            let expected = storage.is_retryable();
+            assert_eq!(Error::from(again).is_retryable(), expected, "{storage:?}");
+        }
+    }
+
+    #[test]
+    fn storage_failures_are_classified_into_escrowgrid_variants() {
+        assert!(matches!(
+            Error::from(gridstore::Error::PoolTimeout),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(gridstore::Error::StatementTimeout),
+            Error::Timeout(_)
+        ));
+        assert!(matches!(
+            Error::from(gridstore::Error::Deadlock),
+            Error::Contention(_)
+        ));
+        assert!(matches!(
+            Error::from(gridstore::Error::CommitOutcomeUnknown("lost".into())),
+            Error::CommitOutcomeUnknown(_)
+        ));
+        let config = Error::from(gridstore::Error::Config("bad url".into()));
+        assert!(matches!(config, Error::Config { ref message, .. } if message == "bad url"));
+        let other = Error::from(gridstore::Error::InvalidInput("x".into()));
+        assert_eq!(other.to_string(), "storage failure: invalid input: x");
     }
 }

@@ -8,7 +8,10 @@
 //! | the `escrowgrid` command line (serve, migrate, print-config) and log setup | [`cli`] |
 //! | running the server: store + router + graceful shutdown | [`server`] |
 //! | typed configuration | [`config`] |
+//! | idempotency keys on the gridstore KV port (reserve, complete, release; cancellation-safe) | [`idempotency`] |
+//! | fixed-window rate limits on the gridstore KV port (shared across instances on PostgreSQL) | [`rate_limit`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
+//! | webhook delivery: signing, SSRF checks, dispatcher, retries, DLQ | [`webhooks`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
 //! | the crate's one error type | [`error`] |
@@ -18,10 +21,13 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod idempotency;
 pub mod lifecycle;
+pub mod rate_limit;
 pub mod server;
 pub mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;
+pub mod webhooks;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageCause};

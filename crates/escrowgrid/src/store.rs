@@ -20,6 +20,9 @@
 //! - **Optimistic concurrency.** A transition is written only if the position's `version` is
 //!   still the one read (or the request's `expected_version`); otherwise
 //!   [`Error::Conflict`]. A same-state request is a no-op that writes nothing.
+//! - **Outbox.** Every write appends its domain events ([`outbox`]) to [`EscrowStore::events`]
+//!   in the same transaction: a failed write leaves no event, a committed one always has its
+//!   events.
 //! - **Timestamps** are truncated to milliseconds ([`crate::domain::now_millis`]).
 //!
 //! # Example
@@ -49,11 +52,15 @@
 //! [`Error::NotFound`]: crate::Error::NotFound
 //! [`Error::Conflict`]: crate::Error::Conflict
 
-mod idempotency;
 pub mod memory;
+pub mod outbox;
+mod pool;
 pub mod postgres;
 mod query;
 pub mod records;
+mod webhooks;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -65,21 +72,34 @@ use crate::domain::{
     TransitionRequest,
 };
 
-pub use idempotency::{IDEMPOTENCY_LEASE, IDEMPOTENCY_TTL, Reservation, StoredResponse};
+pub use pool::PoolStatus;
 pub use query::{
     AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated,
     PositionFilter, Scope, TemplateFilter,
 };
+pub use webhooks::{WebhookStore, WebhookTarget};
 
 /// Persistence of every EscrowGrid entity. Object-safe: use it as `Arc<dyn EscrowStore>`.
 ///
-/// Errors common to every method: [`crate::Error::Storage`] for backend failures. Writes also
+/// Errors common to every method: the storage variants of [`crate::Error`]
+/// (`Unavailable`, `Timeout`, `Contention`, `CommitOutcomeUnknown`, `Storage`) for backend
+/// failures, classified by the store so that callers never see a backend type. Writes also
 /// return [`crate::Error::Validation`] for invalid input and [`crate::Error::NotFound`] for a
 /// missing or out-of-scope institution / parent.
 #[async_trait]
 pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     /// Checks that the backend can serve requests (readiness).
     async fn health(&self) -> Result<()>;
+
+    /// The event log every write appends its domain events to, in the same transaction (the
+    /// transactional outbox; events and streams in [`outbox`] and `docs/EVENTS.md`). Readers
+    /// follow it with a `gridstore::Subscription`.
+    fn events(&self) -> Arc<dyn gridstore::EventLog>;
+
+    /// The connection pool's gauges, for backends that have a pool (`None` otherwise).
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
 
     // ---- institutions ----
 
@@ -264,38 +284,4 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
         scope: &Scope,
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>>;
-
-    // ---- idempotency ----
-
-    /// Reserves (`scope_key`, `key`) for a request with `request_hash`, or says why not.
-    ///
-    /// Atomic across instances sharing the store: of concurrent callers on a free key exactly
-    /// one gets [`Reservation::Reserved`]. A completed record younger than [`IDEMPOTENCY_TTL`]
-    /// is [`Reservation::Replay`] (same hash) or [`Reservation::Mismatch`]; a reservation
-    /// younger than `lease` is [`Reservation::InProgress`] (same hash) or
-    /// [`Reservation::Mismatch`]. An expired record of either kind is replaced by the new
-    /// reservation.
-    async fn idempotency_reserve(
-        &self,
-        scope_key: &str,
-        key: &str,
-        request_hash: &str,
-        lease: std::time::Duration,
-    ) -> Result<Reservation>;
-
-    /// Turns the caller's reservation of (`scope_key`, `key`) into the stored `response`
-    /// (replayed until `response.created_at` + [`IDEMPOTENCY_TTL`]). The reservation must
-    /// still be there with `response.request_hash` (even if its lease ran out); otherwise
-    /// nothing is written and the answer is NotFound `"idempotency reservation"`.
-    async fn idempotency_complete(
-        &self,
-        scope_key: &str,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<()>;
-
-    /// Drops the reservation of (`scope_key`, `key`) after a request whose answer is not
-    /// stored (409, 429, 5xx, cancellation), so a retry may run. A completed record is never
-    /// dropped; a missing reservation is not an error.
-    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()>;
 }

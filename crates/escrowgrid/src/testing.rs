@@ -14,7 +14,10 @@
 //! The factory is called once per test and must return an empty store plus a guard that keeps
 //! its resources (e.g. a throwaway database) alive until the test ends.
 //!
+//! Idempotency keys on a KV backend have their own suite, [`idempotency_contract_tests!`].
+//!
 //! [`escrow_store_contract_tests!`]: crate::escrow_store_contract_tests
+//! [`idempotency_contract_tests!`]: crate::idempotency_contract_tests
 
 #![allow(
     clippy::unwrap_used,
@@ -30,11 +33,14 @@ pub mod fixtures;
 pub mod idempotency;
 pub mod institutions;
 pub mod ledger;
+pub mod outbox;
 pub mod policies;
 pub mod positions;
 pub mod race;
+pub mod slow_kv;
 pub mod templates;
 pub mod transitions;
+pub mod webhooks;
 
 /// Keeps a backend's test resources alive for the duration of one test.
 pub type StoreGuard = Box<dyn std::any::Any + Send>;
@@ -85,26 +91,23 @@ macro_rules! escrow_store_contract_tests {
             audit_filters::audit_events_are_filtered_by_resource_type_and_id,
             audit_filters::audit_events_are_filtered_by_an_inclusive_time_range,
             ledger::ledger_events_are_scoped_to_the_tenant,
-            idempotency::a_reserved_key_is_in_progress_until_completed_then_replayed,
-            idempotency::completing_needs_the_reservation_with_the_same_hash,
-            idempotency::a_released_reservation_frees_the_key_but_a_completed_record_stays,
-            idempotency::an_expired_reservation_is_taken_over,
-            idempotency::an_expired_response_is_gone_and_its_key_can_be_reserved_again,
+            outbox::every_write_appends_exactly_its_events_with_the_documented_payload,
+            outbox::failed_writes_and_no_ops_append_no_event,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn thirty_two_concurrent_transitions_have_one_winner_per_version() {
+        async fn concurrent_writers_events_reach_a_subscriber_once_in_commit_order() {
             let (store, _guard) = ($factory)().await;
-            $crate::testing::race::thirty_two_concurrent_transitions_have_one_winner_per_version(
+            $crate::testing::outbox::concurrent_writers_events_reach_a_subscriber_once_in_commit_order(
                 store,
             )
             .await;
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn eight_concurrent_reservations_of_one_key_have_one_winner() {
+        async fn thirty_two_concurrent_transitions_have_one_winner_per_version() {
             let (store, _guard) = ($factory)().await;
-            $crate::testing::idempotency::eight_concurrent_reservations_of_one_key_have_one_winner(
+            $crate::testing::race::thirty_two_concurrent_transitions_have_one_winner_per_version(
                 store,
             )
             .await;
@@ -116,6 +119,32 @@ macro_rules! escrow_store_contract_tests {
             async fn $name() {
                 let (store, _guard) = ($factory)().await;
                 $crate::testing::$module::$name(&*store).await;
+            }
+        )+
+    };
+}
+
+/// Expands the idempotency-key suite ([`idempotency`]) into `#[tokio::test]` functions for
+/// one KV backend. `$factory` is an async fn returning
+/// `(Arc<dyn gridstore::KvStore>, escrowgrid::testing::StoreGuard)` with an empty store.
+#[macro_export]
+macro_rules! idempotency_contract_tests {
+    ($factory:expr) => {
+        $crate::idempotency_contract_tests!(@each $factory;
+            a_reserved_key_is_in_progress_until_completed_then_replayed,
+            a_released_or_dropped_reservation_frees_the_key,
+            an_expired_reservation_is_taken_over_and_its_old_holder_changes_nothing,
+            an_expired_response_is_gone_and_its_key_can_be_reserved_again,
+            eight_concurrent_reservations_of_one_key_have_one_winner,
+            a_reservation_written_after_its_caller_gave_up_is_released,
+        );
+    };
+    (@each $factory:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let (kv, _guard) = ($factory)().await;
+                $crate::testing::idempotency::$name(kv).await;
             }
         )+
     };

@@ -23,3 +23,13 @@ mod atomicity;
 mod plans;
 
 escrowgrid::escrow_store_contract_tests!(support::postgres_store);
+
+mod webhooks {
+    escrowgrid::webhook_store_contract_tests!(super::support::postgres_webhook_store);
+}
+mod idempotency_keys {
+    escrowgrid::idempotency_contract_tests!(super::support::postgres_kv);
+}
+
+#[path = "store_postgres/idempotency_upgrade.rs"]
+mod idempotency_upgrade;

@@ -23,6 +23,17 @@
 //!   order never matters, numbers compare numerically so `1.0` equals `1`); the memory backend
 //!   compares [`serde_json::Value`]s, where numbers compare by their written form (`1.0` is not
 //!   `1`). Write numbers in one canonical form if a CAS depends on them.
+//! - **`compare_and_delete`** deletes the key only if it is live and its value equals
+//!   `expected` (same equality as `compare_and_set`): a holder releases its own claim without
+//!   removing whatever replaced it.
+//! - **Counters.** [`KvStore::increment`] adds `by` to the integer under the key in one atomic
+//!   step and returns the sum; concurrent increments never lose one. A missing or expired key
+//!   starts from zero and takes the TTL of that call (`now + ttl`); a live key **keeps its
+//!   expiry**, so a counter with a TTL is a fixed window that resets when it expires (the
+//!   rate-limit use case). A live key holding anything but an integer, or a sum outside `i64`,
+//!   is [`Error::InvalidInput`] and changes nothing. The answer also says how long the window
+//!   has left ([`Counter::expires_in`], measured with the same clock reading that decided the
+//!   increment).
 //! - KV is never touched by [`crate::session::SessionStore::clear`].
 //!
 //! # Example
@@ -69,6 +80,16 @@ pub struct KvStats {
     pub expired_pending: u64,
 }
 
+/// A counter after [`KvStore::increment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    /// The counter's value after the increment.
+    pub value: i64,
+    /// Time left until the counter expires (and a later increment starts from zero), rounded
+    /// up to the millisecond; `None` when it never expires.
+    pub expires_in: Option<Duration>,
+}
+
 /// Key-value with per-key TTL. See the [module docs](self) for the rules.
 #[async_trait::async_trait]
 pub trait KvStore: Send + Sync + fmt::Debug + 'static {
@@ -95,6 +116,13 @@ pub trait KvStore: Send + Sync + fmt::Debug + 'static {
         new: Value,
         ttl: Option<Duration>,
     ) -> Result<bool>;
+
+    /// Deletes the live value equal to `expected`; returns whether it did.
+    async fn compare_and_delete(&self, key: &str, expected: &Value) -> Result<bool>;
+
+    /// Adds `by` to the integer counter under `key` (a missing or expired key counts from
+    /// zero and expires `ttl` from now; a live one keeps its expiry) and returns it.
+    async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<Counter>;
 
     /// Live and expired-but-unswept key counts.
     async fn stats(&self) -> Result<KvStats>;
@@ -192,6 +220,13 @@ pub(crate) fn validate_key(key: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The error of an increment on a value that is not an integer, or that would overflow.
+pub(crate) fn not_a_counter(key: &str) -> Error {
+    Error::InvalidInput(format!(
+        "kv key {key} does not hold an integer counter, or the increment overflows i64"
+    ))
 }
 
 /// The TTL in whole milliseconds, rejecting TTLs under one millisecond or too large to store.

@@ -24,6 +24,7 @@
 //! | conflict rule (the version a save carries is the version it read; stale = `VersionConflict`) | [`session`] |
 //! | `limit = 0` (an empty page; `None` = no limit), what `clear` touches (sessions only) | [`session`] |
 //! | TTL (expired keys invisible at once, swept in batches in the background) | [`kv`] |
+//! | counters (atomic increment, fixed window: the TTL is set when the key is created) | [`kv`] |
 //! | checkpoint versions (per workflow, assigned by the store, never reused) | [`checkpoint`] |
 //! | subscriptions (at-least-once, commit order, never skip a late committer; LISTEN/NOTIFY only wakes) | [`event_log`] |
 //! | claims (`for update skip locked`, visibility timeout, expired claims count as attempts) | [`dlq`] |
@@ -53,7 +54,7 @@ pub use event_log::{
     Event, EventFilter, EventLog, EventPosition, NewEvent, ScannedBatch, StreamStats, Subscription,
     SubscriptionOptions, Wakeups,
 };
-pub use kv::{KvStats, KvStore};
+pub use kv::{Counter, KvStats, KvStore};
 pub use lock::{Lease, Locks};
 pub use session::{
     Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,

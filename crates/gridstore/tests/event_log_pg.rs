@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Datelike, Utc};
 use gridstore::postgres::health::{self, expected_partitions};
 use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, migrations};
 use gridstore::testing::event_log::assert_delivered_once_in_order;
@@ -224,27 +224,35 @@ async fn appends_in_a_rolled_back_transaction_leave_no_events() {
 async fn health_reports_a_missing_future_partition_until_it_is_recreated() {
     let f = fixture().await;
     let log = PgEventLog::new(f.pool.clone());
-    let report = health::check(&f.pool, 3).await;
+    // One reading of the database clock decides "this month" for every call below.
+    let now = database_now(&f.pool).await;
+    log.ensure_partitions_at(now, 3).await.expect("ensure");
+    let report = health::check_at(&f.pool, 3, now).await;
     assert!(report.is_healthy(), "{:?}", report.problems);
     assert!(report.reachable);
     assert!(report.notification_queue_usage.is_some_and(|u| u < 0.5));
 
-    let next_month = expected_partitions(1)[1].clone();
+    let next_month = expected_partitions(now, 1)[1].clone();
     let admin = f.pool.get().await.expect("admin");
     admin
         .batch_execute(&format!("drop table {next_month}"))
         .await
         .expect("drop partition");
-    let report = health::check(&f.pool, 3).await;
+    let report = health::check_at(&f.pool, 3, now).await;
     assert!(!report.is_healthy());
     assert_eq!(report.missing_partitions, std::slice::from_ref(&next_month));
 
     assert_eq!(
-        log.ensure_partitions(3).await.expect("ensure"),
+        log.ensure_partitions_at(now, 3).await.expect("ensure"),
         [next_month]
     );
-    assert!(health::check(&f.pool, 3).await.is_healthy());
-    assert!(log.ensure_partitions(3).await.expect("ensure").is_empty());
+    assert!(health::check_at(&f.pool, 3, now).await.is_healthy());
+    assert!(
+        log.ensure_partitions_at(now, 3)
+            .await
+            .expect("ensure")
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,13 +262,32 @@ async fn detaching_old_months_leaves_archivable_tables_and_appends_recreate_the_
     log.append(vec![event("s", 0), event("s", 1)])
         .await
         .expect("append");
-    let this_month = expected_partitions(0)[0].clone();
+    // The month is the one the events were stamped with (one reading of the database clock);
+    // detaching everything before the next month must take exactly the partitions up to it.
+    let stamped = log
+        .query(&EventFilter::all(), None, 1)
+        .await
+        .expect("query")[0]
+        .recorded_at;
+    let this_month = expected_partitions(stamped, 0)[0].clone();
+    let next_month_start = month_start(stamped)
+        .checked_add_months(chrono::Months::new(1))
+        .expect("next month");
 
     let detached = log
-        .detach_months_before(Utc::now() + chrono::Duration::days(40))
+        .detach_months_before(next_month_start)
         .await
         .expect("detach");
-    assert_eq!(detached, std::slice::from_ref(&this_month));
+    assert_eq!(detached.last(), Some(&this_month));
+    assert!(
+        detached.iter().all(|name| *name <= this_month),
+        "{detached:?}"
+    );
+    let attached = attached_partitions(&f.pool).await;
+    assert!(
+        attached.iter().all(|name| *name > this_month),
+        "{attached:?}"
+    );
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
     let admin = f.pool.get().await.expect("admin");
     let archived: i64 = admin
@@ -285,17 +312,21 @@ async fn detaching_old_months_leaves_archivable_tables_and_appends_recreate_the_
 async fn partition_maintenance_recreates_a_missing_future_partition() {
     let f = fixture().await;
     let log = PgEventLog::new(f.pool.clone());
-    let next_month = expected_partitions(1)[1].clone();
+    let now = database_now(&f.pool).await;
+    log.ensure_partitions_at(now, 3).await.expect("ensure");
+    let next_month = expected_partitions(now, 1)[1].clone();
     let admin = f.pool.get().await.expect("admin");
     admin
         .batch_execute(&format!("drop table {next_month}"))
         .await
         .expect("drop partition");
-    assert!(!health::check(&f.pool, 3).await.is_healthy());
+    assert!(!attached_partitions(&f.pool).await.contains(&next_month));
 
+    // The maintenance task reads the database clock itself; whether or not a month boundary
+    // passes meanwhile, the month after `now` is within its window and must come back.
     let task = log.spawn_partition_maintenance(Duration::from_millis(50), 3);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !health::check(&f.pool, 3).await.is_healthy() {
+    while !attached_partitions(&f.pool).await.contains(&next_month) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "partition never recreated"
@@ -303,4 +334,36 @@ async fn partition_maintenance_recreates_a_missing_future_partition() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     task.abort();
+}
+
+/// The database clock, read once.
+async fn database_now(pool: &PgPool) -> DateTime<Utc> {
+    let client = pool.get().await.expect("client");
+    client
+        .query_one("select now()", &[])
+        .await
+        .expect("now")
+        .get(0)
+}
+
+/// The first instant of the month of `at` (UTC).
+fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    let first = at.date_naive().with_day(1).expect("first of month");
+    first.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+/// Names of the partitions attached to `gs_events`, in month order.
+async fn attached_partitions(pool: &PgPool) -> Vec<String> {
+    let client = pool.get().await.expect("client");
+    client
+        .query(
+            "select c.relname::text from pg_inherits i join pg_class c on c.oid = i.inhrelid \
+             where i.inhparent = 'gs_events'::regclass order by 1",
+            &[],
+        )
+        .await
+        .expect("partitions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }

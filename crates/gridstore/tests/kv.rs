@@ -37,6 +37,30 @@ mod memory {
         assert!(!store.has("k").await.expect("has"));
         assert_eq!(store.stats().await.expect("stats").expired_pending, 1);
     }
+
+    #[tokio::test]
+    async fn on_a_manual_clock_a_counter_window_ends_exactly_at_its_ttl() {
+        let clock = ManualClock::default();
+        let store = MemoryKvStore::with_clock(Arc::new(clock.clone()));
+        let window = Some(Duration::from_millis(1000));
+        let first = store.increment("rate:k", 1, window).await.expect("first");
+
+        clock.advance(chrono::Duration::milliseconds(400));
+        let second = store.increment("rate:k", 1, window).await.expect("second");
+        clock.advance(chrono::Duration::milliseconds(599));
+        let last = store.increment("rate:k", 1, window).await.expect("last");
+        clock.advance(chrono::Duration::milliseconds(1));
+        let restarted = store.increment("rate:k", 1, window).await.expect("restart");
+
+        let expect = |value, ms| gridstore::Counter {
+            value,
+            expires_in: Some(Duration::from_millis(ms)),
+        };
+        assert_eq!(first, expect(1, 1000));
+        assert_eq!(second, expect(2, 600));
+        assert_eq!(last, expect(3, 1));
+        assert_eq!(restarted, expect(1, 1000));
+    }
 }
 
 mod postgres {

@@ -129,3 +129,26 @@ async fn eight_databases_can_be_created_at_once() {
     names.dedup();
     assert_eq!(names.len(), 8);
 }
+
+/// The server inherits the test process's clock: under `.ci/calendar` both see
+/// the same faked instant, so suites that compare the two clocks hold at any date.
+#[tokio::test]
+async fn the_server_clock_agrees_with_the_test_process_clock() {
+    let db = testkit::database().await;
+    let client = db.connect().await;
+
+    let server: f64 = client
+        .query_one("select extract(epoch from clock_timestamp())::float8", &[])
+        .await
+        .expect("server clock")
+        .get(0);
+    let process = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs_f64();
+
+    assert!(
+        (server - process).abs() < 5.0,
+        "server clock {server} vs process clock {process}"
+    );
+}

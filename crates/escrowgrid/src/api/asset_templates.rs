@@ -3,13 +3,23 @@
 //! Template config rules (per vertical × code, code must belong to the vertical) are the
 //! domain's; a violation is 400 `Failed to create asset template` with the rule's message.
 //! Another tenant's template answers 404 `Asset template not found` (the original: 403).
+//!
+//! `GET /asset-templates/rules` serves the rules themselves (the domain's table, see
+//! [`crate::domain::rules_for`]) so that clients such as the console build their forms from
+//! the same rules the server enforces.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 
-use crate::domain::{AssetTemplate, JsonObject, TemplateId};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use crate::domain::{
+    AssetTemplate, CURRENCIES, FieldRule, JsonObject, Region, TemplateCode, TemplateId, Vertical,
+    rules_for,
+};
 use crate::store::TemplateFilter;
 
 use super::caller::Caller;
@@ -51,6 +61,20 @@ pub(super) fn routes() -> Vec<Route> {
                     .response_page(200, "AssetTemplate")
                     .errors(&[400, 401])
                     .build()
+            },
+        },
+        Route {
+            method: Method::GET,
+            path: "/asset-templates/rules",
+            handler: get(rules),
+            doc: || {
+                Op::new(
+                    "asset-templates",
+                    "The config rules per template code (the table the server enforces)",
+                )
+                .response(200, "TemplateRules")
+                .errors(&[401])
+                .build()
             },
         },
         Route {
@@ -114,6 +138,62 @@ async fn fetch(
         .get_asset_template(&caller.auth.scope(), &id)
         .await?;
     Ok(Json(template))
+}
+
+async fn rules() -> Json<Value> {
+    Json(rules_document())
+}
+
+/// The rules of every template code as JSON (schema `TemplateRules`).
+pub fn rules_document() -> Value {
+    let codes: Vec<Value> = TemplateCode::ALL
+        .iter()
+        .map(|code| {
+            let rules = rules_for(*code);
+            let fields: Vec<Value> = rules.fields.iter().map(field_json).collect();
+            let constraints: Vec<Value> = rules
+                .ordered
+                .iter()
+                .map(|(low, high)| json!({ "kind": "lessOrEqual", "low": low, "high": high }))
+                .collect();
+            json!({
+                "code": code.as_str(), "vertical": code.vertical().as_str(),
+                "fields": fields, "constraints": constraints,
+            })
+        })
+        .collect();
+    json!({
+        "verticals": Vertical::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
+        "regions": Region::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "currencies": CURRENCIES,
+        "codes": codes,
+    })
+}
+
+fn field_json(rule: &FieldRule) -> Value {
+    let mut field = json!({
+        "key": rule.key, "kind": rule.kind.as_str(), "required": rule.required,
+        "numeric": rule.kind.is_numeric(),
+    });
+    let bounds = [
+        ("minimum", rule.kind.minimum()),
+        ("exclusiveMinimum", rule.kind.exclusive_minimum()),
+        ("maximum", rule.kind.maximum()),
+    ];
+    for (name, bound) in bounds {
+        if let (Some(bound), Some(object)) = (bound, field.as_object_mut()) {
+            object.insert(name.into(), decimal_json(bound));
+        }
+    }
+    field
+}
+
+fn decimal_json(value: Decimal) -> Value {
+    value
+        .normalize()
+        .to_string()
+        .parse::<serde_json::Number>()
+        .map_or(Value::Null, Value::Number)
 }
 
 /// An id filter from the query; only root may filter by institution (keys always see their

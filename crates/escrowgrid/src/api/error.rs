@@ -176,6 +176,21 @@ impl ApiError {
         err
     }
 
+    /// 503 `Commit outcome unknown` with `Retry-After: 1`: the connection was lost while the
+    /// write was committing, so it may or may not have been applied. The client retries with
+    /// the same `Idempotency-Key`, which replays nothing (the reservation was released) and runs
+    /// the request again; see `docs/OPERATIONS.md` for what that means per route. `cause` is logged.
+    pub fn commit_outcome_unknown(cause: impl std::fmt::Display) -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Commit outcome unknown")
+            .with_details(
+                "The connection to the database was lost while the write was committing; it may \
+                 or may not have been applied. Retry with the same Idempotency-Key.",
+            );
+        err.retry_after_secs = Some(1);
+        err.report = Some(Arc::from(cause.to_string()));
+        err
+    }
+
     /// Marks the error as coming from the store, with a kind label for metrics.
     pub(crate) fn store_kind(mut self, kind: &'static str) -> Self {
         self.store_error_kind = Some(kind);
@@ -220,6 +235,8 @@ pub fn not_found_message(resource: &str) -> &'static str {
         "position" => "Position not found",
         "policy" => "Policy not found",
         "api key" => "API key not found or already revoked",
+        "webhook" => "Webhook not found",
+        "webhook delivery" => "Webhook delivery not found",
         _ => "Not found",
     }
 }
@@ -250,35 +267,20 @@ impl From<crate::Error> for ApiError {
             Error::TemplateConfig(config) => Self::bad_request("Failed to create asset template")
                 .with_details(config.0)
                 .store_kind("template_config"),
-            Error::Storage(storage) => storage_error(&storage),
+            Error::Unavailable(cause) => Self::unavailable(cause).store_kind("unavailable"),
+            Error::Timeout(cause) => Self::unavailable(cause).store_kind("timeout"),
+            // A lost race inside the database is a conflict the client can retry, like a version
+            // conflict (but without states to report).
+            Error::Contention(_) => Self::conflict("Concurrent modification detected")
+                .with_details("The request conflicted with a concurrent request. Please retry.")
+                .store_kind("contention"),
+            unknown @ Error::CommitOutcomeUnknown(_) => {
+                Self::commit_outcome_unknown(unknown).store_kind("commit_outcome_unknown")
+            }
+            other @ Error::Storage(_) => Self::internal(other).store_kind("storage"),
             // Process-level errors (configuration, listener I/O) never come from a handler.
             other @ (Error::Config { .. } | Error::Io(_)) => Self::internal(other),
         }
-    }
-}
-
-fn storage_error(err: &gridstore::Error) -> ApiError {
-    use gridstore::Error as G;
-    match err {
-        G::PoolTimeout | G::Connection(_) | G::Shutdown(_) => {
-            ApiError::unavailable(err).store_kind("unavailable")
-        }
-        G::StatementTimeout | G::LockTimeout => ApiError::unavailable(err).store_kind("timeout"),
-        // The connection died while COMMIT was in flight (e.g. a failover): the write may or
-        // may not have happened. Retrying with the same Idempotency-Key is safe.
-        G::CommitOutcomeUnknown(_) => ApiError::unavailable(err)
-            .with_details(
-                "The outcome of the write is unknown. Retry with the same Idempotency-Key.",
-            )
-            .store_kind("commit_outcome_unknown"),
-        // A lost race inside the database is a conflict the client can retry, like a version
-        // conflict (but without states to report).
-        G::SerializationFailure | G::Deadlock => {
-            ApiError::conflict("Concurrent modification detected")
-                .with_details("The request conflicted with a concurrent request. Please retry.")
-                .store_kind("contention")
-        }
-        _ => ApiError::internal(err).store_kind("storage"),
     }
 }
 
@@ -312,6 +314,16 @@ mod tests {
     use crate::domain::{PositionId, PositionState};
     use crate::lifecycle::InvalidTransition;
 
+    /// A storage outage as the store reports it.
+    fn unavailable() -> crate::Error {
+        crate::Error::Unavailable(crate::StorageCause::described("no connection in time"))
+    }
+
+    /// A lost race inside the database as the store reports it.
+    fn contention() -> crate::Error {
+        crate::Error::Contention(crate::StorageCause::described("deadlock detected"))
+    }
+
     fn body_of(err: ApiError) -> (u16, Value) {
         let status = err.status().as_u16();
         let body = serde_json::to_value(err.body).expect("json");
@@ -330,7 +342,7 @@ mod tests {
 
     #[test]
     fn storage_outages_are_503_without_internal_text() {
-        let err = ApiError::from(crate::Error::Storage(gridstore::Error::PoolTimeout));
+        let err = ApiError::from(unavailable());
         assert_eq!(
             body_of(err),
             (503, json!({ "error": "Service unavailable" }))
@@ -376,9 +388,7 @@ mod tests {
 
     #[test]
     fn a_serialization_failure_is_a_retryable_409() {
-        let err = ApiError::from(crate::Error::Storage(
-            gridstore::Error::SerializationFailure,
-        ));
+        let err = ApiError::from(contention());
         let (status, body) = body_of(err);
         assert_eq!(status, 409);
         assert_eq!(body["error"], "Concurrent modification detected");
@@ -386,10 +396,33 @@ mod tests {
 
     #[test]
     fn a_storage_outage_answer_carries_retry_after() {
-        let response =
-            ApiError::from(crate::Error::Storage(gridstore::Error::PoolTimeout)).into_response();
+        let outage = crate::Error::Unavailable(crate::StorageCause::described("pool timeout"));
+        let response = ApiError::from(outage).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn an_unknown_commit_outcome_is_a_distinct_503_with_retry_after() {
+        let unknown =
+            crate::Error::CommitOutcomeUnknown(crate::StorageCause::described("connection lost"));
+        let response = ApiError::from(unknown).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let report = response.extensions().get::<ErrorReport>().expect("report");
+        assert!(report.0.contains("connection lost"));
+        let unknown =
+            crate::Error::CommitOutcomeUnknown(crate::StorageCause::described("connection lost"));
+        let (status, body) = body_of(ApiError::from(unknown));
+        assert_eq!(status, 503);
+        assert_eq!(body["error"], "Commit outcome unknown");
+        assert!(
+            body["details"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("same Idempotency-Key")
+        );
+        assert!(!body.to_string().contains("connection lost"));
     }
 
     #[test]

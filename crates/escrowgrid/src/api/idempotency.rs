@@ -6,15 +6,18 @@
 //! - A stored response for (caller, key) younger than 24 hours is replayed (status and body,
 //!   plus `Idempotency-Replayed: true`) when the hash matches; another request under the same
 //!   key is 422 `Idempotency-Key reused with a different request`.
-//! - Concurrent requests with the same key, on one instance or several sharing the store: the
-//!   first reserves the key in the store (`idempotency_reserve`), the others get 409
+//! - Concurrent requests with the same key, on one instance or several sharing the KV store:
+//!   the first reserves the key ([`crate::idempotency`], on gridstore KV), the others get 409
 //!   `A request with this Idempotency-Key is in progress` and may retry. The reservation's
 //!   lease (at least [`IDEMPOTENCY_LEASE`], and twice the request timeout) frees the key of a
 //!   crashed instance.
-//! - Only final answers are stored (`idempotency_complete`): 2xx and 4xx except 409 and 429
-//!   (a retry may succeed there); 5xx are not stored either. For those, and when the request
-//!   is cancelled (timeout, client gone) or panics, the reservation is released
-//!   (`idempotency_release`) so a retry runs.
+//! - Only final answers are stored: 2xx and 4xx except 409 and 429 (a retry may succeed
+//!   there); 5xx are not stored either. For those, and when the request is cancelled
+//!   (timeout, client gone) or panics, the reservation is released so a retry runs. A
+//!   reservation still being written when the request is cut off is released as soon as the
+//!   write answers (see [`crate::idempotency`] on cancellation).
+
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::Request;
@@ -23,8 +26,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::domain::now_millis;
-use crate::store::{IDEMPOTENCY_LEASE, Reservation, StoredResponse};
+use crate::idempotency::{IDEMPOTENCY_LEASE, IdempotencyKeys, Reservation, StoredResponse};
 
 use super::auth::AuthContext;
 use super::error::ApiError;
@@ -35,66 +37,6 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The header marking a replayed response.
 pub const IDEMPOTENCY_REPLAYED: &str = "idempotency-replayed";
 const MAX_KEY_LEN: usize = 255;
-
-/// A store reservation held by the running request. Completing or releasing it consumes it;
-/// dropped while still held (cancellation, panic, an unreadable response), it is released in
-/// a background task.
-struct Held {
-    state: AppState,
-    scope: String,
-    key: String,
-    armed: bool,
-}
-
-impl Held {
-    /// Stores the final response. On failure the reservation is released on drop, so a retry
-    /// runs the request again (as it would have without a key).
-    async fn complete(mut self, response: StoredResponse) {
-        match self
-            .state
-            .store()
-            .idempotency_complete(&self.scope, &self.key, response)
-            .await
-        {
-            Ok(()) => self.armed = false,
-            Err(err) => tracing::warn!(error = %err, "idempotent response not stored"),
-        }
-    }
-
-    /// Releases the reservation after an answer that is not stored.
-    async fn release(mut self) {
-        let released = self
-            .state
-            .store()
-            .idempotency_release(&self.scope, &self.key)
-            .await;
-        self.armed = false;
-        if let Err(err) = released {
-            tracing::warn!(error = %err, "idempotency reservation not released");
-        }
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let (state, scope, key) = (
-            self.state.clone(),
-            std::mem::take(&mut self.scope),
-            std::mem::take(&mut self.key),
-        );
-        runtime.spawn(async move {
-            if let Err(err) = state.store().idempotency_release(&scope, &key).await {
-                tracing::warn!(error = %err, "idempotency reservation not released");
-            }
-        });
-    }
-}
 
 /// Replays or records `POST` responses carrying an `Idempotency-Key` (after auth and rate
 /// limits); other requests go straight to `next`.
@@ -134,13 +76,13 @@ async fn run(
     let hash = request_hash(parts.method.as_str(), target, &bytes);
 
     let lease = IDEMPOTENCY_LEASE.max(state.settings().request_timeout.saturating_mul(2));
-    let reservation = state
-        .store()
-        .idempotency_reserve(&scope, &key, &hash, lease)
+    let keys = IdempotencyKeys::new(Arc::clone(state.kv()));
+    let reservation = keys
+        .reserve(&scope, &key, &hash, lease)
         .await
         .map_err(|err| ApiError::from(err).into_response())?;
-    match reservation {
-        Reservation::Reserved => {}
+    let held = match reservation {
+        Reservation::Reserved(held) => held,
         Reservation::Replay(stored) => return Ok(replayed(stored)),
         Reservation::Mismatch => {
             return Err(
@@ -154,13 +96,8 @@ async fn run(
                     .into_response(),
             );
         }
-    }
-    let held = Held {
-        state: state.clone(),
-        scope,
-        key,
-        armed: true,
     };
+    // Cancelled from here on (timeout, client gone), `held` is dropped and released.
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -172,13 +109,19 @@ async fn run(
     let body = to_bytes(body, usize::MAX).await.map_err(|err| {
         ApiError::internal(format!("reading response body: {err}")).into_response()
     })?;
-    let stored = StoredResponse {
-        request_hash: hash,
-        status: parts.status.as_u16(),
-        body: body.to_vec(),
-        created_at: now_millis(),
-    };
-    held.complete(stored).await;
+    match std::str::from_utf8(&body) {
+        Ok(text) => {
+            let stored = StoredResponse {
+                status: parts.status.as_u16(),
+                body: text.to_owned(),
+            };
+            held.complete(stored).await;
+        }
+        Err(_) => {
+            tracing::warn!("idempotent response not stored: its body is not utf-8");
+            held.release().await;
+        }
+    }
     Ok(Response::from_parts(parts, Body::from(body)))
 }
 

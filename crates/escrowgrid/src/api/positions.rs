@@ -9,13 +9,18 @@
 //!   `Invalid transition from X to Y`); a same-state request is 200 and writes nothing; a lost
 //!   race is 409 `Concurrent modification detected` and audited as `CONCURRENCY_CONFLICT`.
 //! - Another tenant's position answers 404 `Position not found` (the original: 403).
+//! - `GET /lifecycle` serves the state machine's table ([`crate::lifecycle::is_allowed`]) so
+//!   clients offer only the transitions the server accepts.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 
-use crate::domain::{AuditAction, JsonObject, Position, PositionId, ResourceType};
+use serde_json::{Value, json};
+
+use crate::domain::{AuditAction, JsonObject, Position, PositionId, PositionState, ResourceType};
+use crate::lifecycle;
 use crate::store::PositionFilter;
 
 use super::asset_templates::{any_filter, root_filter};
@@ -31,6 +36,24 @@ use super::validate;
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
+        Route {
+            method: Method::GET,
+            path: "/lifecycle",
+            handler: get(lifecycle_table),
+            doc: || {
+                Op::new(
+                    "positions",
+                    "The position state machine: states and the transitions each allows",
+                )
+                .description(
+                    "`transitions[state]` lists the states a position in `state` may move to \
+                     (a same-state request is a no-op and is not listed).",
+                )
+                .response(200, "Lifecycle")
+                .errors(&[401])
+                .build()
+            },
+        },
         Route {
             method: Method::POST,
             path: "/positions",
@@ -98,6 +121,34 @@ pub(super) fn routes() -> Vec<Route> {
             },
         },
     ]
+}
+
+async fn lifecycle_table() -> Json<Value> {
+    Json(lifecycle_document())
+}
+
+/// The state machine as JSON (schema `Lifecycle`), computed from [`lifecycle::is_allowed`].
+pub fn lifecycle_document() -> Value {
+    let mut transitions = serde_json::Map::new();
+    for from in PositionState::ALL {
+        let allowed: Vec<&str> = PositionState::ALL
+            .iter()
+            .filter(|to| *to != from && lifecycle::is_allowed(*from, **to))
+            .map(|to| to.as_str())
+            .collect();
+        transitions.insert(from.as_str().to_owned(), json!(allowed));
+    }
+    let terminal: Vec<&str> = PositionState::ALL
+        .iter()
+        .filter(|state| lifecycle::is_terminal(**state))
+        .map(|state| state.as_str())
+        .collect();
+    json!({
+        "states": PositionState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "initial": PositionState::Created.as_str(),
+        "terminal": terminal,
+        "transitions": transitions,
+    })
 }
 
 async fn create(

@@ -5,7 +5,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gridstore::KvStore;
+
 use crate::store::EscrowStore;
+use crate::webhooks::WebhookService;
 
 use super::metrics::MetricsRegistry;
 use super::rate_limit::RateLimiters;
@@ -18,52 +21,70 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn EscrowStore>,
+    kv: Arc<dyn KvStore>,
     settings: ApiSettings,
     metrics: MetricsRegistry,
     limiters: RateLimiters,
-    pool: Option<gridstore::postgres::PgPool>,
+    webhooks: Option<WebhookService>,
+    /// Flipped to `true` at shutdown: live event streams end so the drain does not wait.
+    streams_closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
-    /// Builds the state around a store and the API settings.
-    pub fn new(store: Arc<dyn EscrowStore>, settings: ApiSettings) -> Self {
+    /// Builds the state around its ports and the API settings: the store, and the KV store
+    /// that holds idempotency keys and rate-limit counters (share one KV store between
+    /// instances, e.g. gridstore's PostgreSQL KV, to share them across instances).
+    pub fn new(store: Arc<dyn EscrowStore>, kv: Arc<dyn KvStore>, settings: ApiSettings) -> Self {
         let limiters = RateLimiters::new(&settings.rate_limit);
         Self {
             inner: Arc::new(Inner {
                 store,
+                kv,
                 settings,
                 metrics: MetricsRegistry::default(),
                 limiters,
-                pool: None,
+                webhooks: None,
+                streams_closed: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
 
-    /// Attaches the PostgreSQL pool so `/metrics/prometheus` reports its gauges.
+    /// Enables the `/webhooks` routes with `service`.
     ///
     /// Call it right after [`AppState::new`], before the state is cloned.
-    pub fn with_pool(self, pool: gridstore::postgres::PgPool) -> Self {
-        let inner = match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.pool = Some(pool);
-                inner
+    #[must_use]
+    pub fn with_webhooks(mut self, service: WebhookService) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.webhooks = Some(service),
+            None => {
+                let shared = &self.inner;
+                self.inner = Arc::new(Inner {
+                    store: Arc::clone(&shared.store),
+                    kv: Arc::clone(&shared.kv),
+                    settings: shared.settings.clone(),
+                    metrics: MetricsRegistry::default(),
+                    limiters: RateLimiters::new(&shared.settings.rate_limit),
+                    webhooks: Some(service),
+                    streams_closed: tokio::sync::watch::Sender::new(false),
+                });
             }
-            Err(shared) => Inner {
-                store: Arc::clone(&shared.store),
-                settings: shared.settings.clone(),
-                metrics: MetricsRegistry::default(),
-                limiters: RateLimiters::new(&shared.settings.rate_limit),
-                pool: Some(pool),
-            },
-        };
-        Self {
-            inner: Arc::new(inner),
         }
+        self
+    }
+
+    /// The webhook operations, when webhooks are enabled.
+    pub fn webhooks(&self) -> Option<&WebhookService> {
+        self.inner.webhooks.as_ref()
     }
 
     /// The store every handler reads and writes through.
     pub fn store(&self) -> &dyn EscrowStore {
         self.inner.store.as_ref()
+    }
+
+    /// The KV store of idempotency keys and rate-limit counters.
+    pub fn kv(&self) -> &Arc<dyn KvStore> {
+        &self.inner.kv
     }
 
     /// The settings the router was built with.
@@ -79,8 +100,15 @@ impl AppState {
         &self.inner.limiters
     }
 
-    pub(crate) fn pool(&self) -> Option<&gridstore::postgres::PgPool> {
-        self.inner.pool.as_ref()
+    /// Ends every live event stream (`GET /events/stream`) after the events already queued;
+    /// called at shutdown so draining does not wait for stream clients.
+    pub fn close_event_streams(&self) {
+        self.inner.streams_closed.send_replace(true);
+    }
+
+    /// Resolves once [`AppState::close_event_streams`] was called.
+    pub(crate) fn event_streams_closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.streams_closed.subscribe()
     }
 }
 
@@ -89,7 +117,7 @@ impl fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("store", &self.inner.store)
             .field("settings", &self.inner.settings)
-            .field("pool", &self.inner.pool.is_some())
+            .field("webhooks", &self.inner.webhooks.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -112,6 +140,8 @@ pub struct ApiSettings {
     pub metrics_enabled: bool,
     /// `PUBLIC_DOCS_ENABLED`: serve `/openapi.json` and `/docs` without authentication.
     pub public_docs_enabled: bool,
+    /// `CONSOLE_ENABLED`: serve the browser console under `/console`.
+    pub console_enabled: bool,
     /// `TRUST_PROXY`: take the client address from the first `X-Forwarded-For` entry.
     pub trust_proxy: bool,
     /// `STORE_BACKEND` as configured; echoed by `/health` and `/ready`.
@@ -120,6 +150,8 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Maximum request body size in bytes (1 MiB by default); larger bodies get 413.
     pub body_limit_bytes: usize,
+    /// `EVENTS_STREAM_*`: heartbeat and per-client queue bound of `GET /events/stream`.
+    pub events_stream: super::events::StreamSettings,
 }
 
 impl Default for ApiSettings {
@@ -132,10 +164,12 @@ impl Default for ApiSettings {
             rate_limit: RateLimitSettings::default(),
             metrics_enabled: true,
             public_docs_enabled: false,
+            console_enabled: true,
             trust_proxy: false,
             store_backend: "memory".to_owned(),
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
+            events_stream: super::events::StreamSettings::default(),
         }
     }
 }
@@ -151,10 +185,12 @@ impl fmt::Debug for ApiSettings {
             .field("rate_limit", &self.rate_limit)
             .field("metrics_enabled", &self.metrics_enabled)
             .field("public_docs_enabled", &self.public_docs_enabled)
+            .field("console_enabled", &self.console_enabled)
             .field("trust_proxy", &self.trust_proxy)
             .field("store_backend", &self.store_backend)
             .field("request_timeout", &self.request_timeout)
             .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("events_stream", &self.events_stream)
             .finish()
     }
 }
@@ -168,6 +204,12 @@ pub struct RateLimitSettings {
     pub window: Duration,
     /// `RATE_LIMIT_MAX_REQUESTS`: requests allowed per key and window (1000 by default).
     pub max_requests: u32,
+    /// `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`: `POST /institutions` per caller and hour,
+    /// root included (10 by default, the original's limit).
+    pub institution_creations_per_hour: u32,
+    /// `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`: `POST /institutions/{id}/api-keys` per caller
+    /// and hour, root included (5 by default, the original's limit).
+    pub api_key_creations_per_hour: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -176,6 +218,8 @@ impl Default for RateLimitSettings {
             enabled: false,
             window: Duration::from_secs(60),
             max_requests: 1000,
+            institution_creations_per_hour: super::rate_limit::MAX_INSTITUTION_CREATIONS,
+            api_key_creations_per_hour: super::rate_limit::MAX_API_KEY_CREATIONS,
         }
     }
 }

@@ -73,6 +73,15 @@ pub struct SettingsArgs {
     /// Serve /openapi.json without a key [env: PUBLIC_DOCS_ENABLED]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub public_docs_enabled: Option<bool>,
+    /// Serve the browser console under /console [env: CONSOLE_ENABLED]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub console_enabled: Option<bool>,
+    /// Milliseconds a client has to send a complete request head [env: HTTP_HEADER_READ_TIMEOUT_MS]
+    #[arg(long)]
+    pub http_header_read_timeout_ms: Option<u64>,
+    /// Connections served at once [env: HTTP_MAX_CONNECTIONS]
+    #[arg(long)]
+    pub http_max_connections: Option<usize>,
     /// Enable the general per-key rate limiter [env: RATE_LIMIT_ENABLED]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub rate_limit_enabled: Option<bool>,
@@ -82,6 +91,12 @@ pub struct SettingsArgs {
     /// Requests allowed per window and key [env: RATE_LIMIT_MAX_REQUESTS]
     #[arg(long)]
     pub rate_limit_max_requests: Option<u32>,
+    /// Institution creations per caller and hour [env: RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR]
+    #[arg(long)]
+    pub rate_limit_institution_creations_per_hour: Option<u32>,
+    /// API key creations per caller and hour [env: RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR]
+    #[arg(long)]
+    pub rate_limit_api_key_creations_per_hour: Option<u32>,
     /// `json` or `text` [env: LOG_FORMAT]
     #[arg(long, value_parser = parse_log_format)]
     pub log_format: Option<LogFormat>,
@@ -132,9 +147,23 @@ impl SettingsArgs {
         set(&mut s.http.trust_proxy, self.trust_proxy);
         set(&mut s.http.metrics_enabled, self.metrics_enabled);
         set(&mut s.http.public_docs_enabled, self.public_docs_enabled);
+        set(&mut s.http.console_enabled, self.console_enabled);
+        set(
+            &mut s.http.header_read_timeout_ms,
+            self.http_header_read_timeout_ms,
+        );
+        set(&mut s.http.max_connections, self.http_max_connections);
         set(&mut s.rate_limit.enabled, self.rate_limit_enabled);
         set(&mut s.rate_limit.window_ms, self.rate_limit_window_ms);
         set(&mut s.rate_limit.max_requests, self.rate_limit_max_requests);
+        set(
+            &mut s.rate_limit.institution_creations_per_hour,
+            self.rate_limit_institution_creations_per_hour,
+        );
+        set(
+            &mut s.rate_limit.api_key_creations_per_hour,
+            self.rate_limit_api_key_creations_per_hour,
+        );
         set(&mut s.log.format, self.log_format);
         if let Some(v) = &self.log_filter {
             s.log.filter.clone_from(v);

@@ -101,6 +101,23 @@ fn only_the_exact_string_false_disables_metrics() {
 }
 
 #[test]
+fn the_console_is_on_by_default_and_only_the_exact_string_false_disables_it() {
+    let s = Settings::from_layers(None, &no_env(), &SettingsArgs::default()).expect("valid");
+    assert!(s.http.console_enabled);
+    for (value, expected) in [("false", false), ("0", true), ("off", true), ("true", true)] {
+        let env = env_of(&[("CONSOLE_ENABLED", value)]);
+        let s = Settings::from_layers(None, &env, &SettingsArgs::default()).expect("valid");
+        assert_eq!(s.http.console_enabled, expected, "{value}");
+    }
+    let args = SettingsArgs {
+        console_enabled: Some(false),
+        ..SettingsArgs::default()
+    };
+    let s = Settings::from_layers(None, &no_env(), &args).expect("valid");
+    assert!(!s.http.console_enabled, "the flag wins");
+}
+
+#[test]
 fn a_garbage_port_is_an_error_naming_the_variable() {
     let err = Settings::from_layers(None, &env_of(&[("PORT", "abc")]), &SettingsArgs::default())
         .expect_err("garbage port");

@@ -1,5 +1,9 @@
 //! Template config rules per vertical × code, with the original service's exact messages.
 //!
+//! The rules are data ([`rules_for`]: one [`FieldRule`] per config key, in check order, plus an
+//! optional ordering constraint); [`validate_template_config`] interprets them and the API
+//! serves the same table (`GET /asset-templates/rules`), so clients never keep a second copy.
+//!
 //! Fixes over the original: a code that does not belong to the vertical is rejected (instead of
 //! skipping validation), the config currency must be in the whitelist, and a `minAmount` /
 //! `maxAmount` a `Decimal` cannot hold exactly is rejected (it could not be enforced).
@@ -14,6 +18,139 @@ use super::{Currency, JsonObject, Region, TemplateCode, Vertical};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct TemplateConfigError(pub String);
+
+/// What one config key must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A currency code from the whitelist (case-insensitive).
+    Currency,
+    /// A string equal to the template's own region.
+    TemplateRegion,
+    /// A number a `Decimal` holds exactly.
+    Number,
+    /// A number greater than 0.
+    PositiveNumber,
+    /// A number from 0 to 100.
+    Percentage,
+    /// A non-empty string.
+    Text,
+}
+
+impl FieldKind {
+    /// The name on the wire (`GET /asset-templates/rules`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Currency => "currency",
+            Self::TemplateRegion => "templateRegion",
+            Self::Number => "number",
+            Self::PositiveNumber => "positiveNumber",
+            Self::Percentage => "percentage",
+            Self::Text => "text",
+        }
+    }
+
+    /// Whether the value is a JSON number.
+    #[must_use]
+    pub const fn is_numeric(self) -> bool {
+        matches!(self, Self::Number | Self::PositiveNumber | Self::Percentage)
+    }
+
+    /// Inclusive lower bound of a numeric kind.
+    #[must_use]
+    pub const fn minimum(self) -> Option<Decimal> {
+        match self {
+            Self::Percentage => Some(Decimal::ZERO),
+            _ => None,
+        }
+    }
+
+    /// Exclusive lower bound of a numeric kind.
+    #[must_use]
+    pub const fn exclusive_minimum(self) -> Option<Decimal> {
+        match self {
+            Self::PositiveNumber => Some(Decimal::ZERO),
+            _ => None,
+        }
+    }
+
+    /// Inclusive upper bound of a numeric kind.
+    #[must_use]
+    pub const fn maximum(self) -> Option<Decimal> {
+        match self {
+            Self::Percentage => Some(Decimal::ONE_HUNDRED),
+            _ => None,
+        }
+    }
+}
+
+/// One config key of a template code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldRule {
+    /// The key in `config`.
+    pub key: &'static str,
+    /// What it must hold.
+    pub kind: FieldKind,
+    /// Whether it must be present.
+    pub required: bool,
+}
+
+/// The rules of one template code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeRules {
+    /// The code.
+    pub code: TemplateCode,
+    /// Its keys, in the order they are checked (the first violation is reported).
+    pub fields: &'static [FieldRule],
+    /// `(low, high)`: when both are present, `low <= high`.
+    pub ordered: Option<(&'static str, &'static str)>,
+}
+
+const fn field(key: &'static str, kind: FieldKind, required: bool) -> FieldRule {
+    FieldRule {
+        key,
+        kind,
+        required,
+    }
+}
+
+const CURRENCY: FieldRule = field("currency", FieldKind::Currency, true);
+const CONSTR_ESCROW: [FieldRule; 4] = [
+    CURRENCY,
+    field("region", FieldKind::TemplateRegion, true),
+    field("minAmount", FieldKind::Number, false),
+    field("maxAmount", FieldKind::Number, false),
+];
+const CONSTR_RETAINAGE: [FieldRule; 2] = [
+    CURRENCY,
+    field("retainagePercentage", FieldKind::Percentage, true),
+];
+const TF_INVOICE: [FieldRule; 3] = [
+    CURRENCY,
+    field("maxTenorDays", FieldKind::PositiveNumber, true),
+    field("country", FieldKind::Text, true),
+];
+const TF_LC: [FieldRule; 3] = [
+    CURRENCY,
+    field("issuingBankCountry", FieldKind::Text, true),
+    field("maxTenorDays", FieldKind::PositiveNumber, true),
+];
+
+/// The rules of `code`.
+#[must_use]
+pub const fn rules_for(code: TemplateCode) -> CodeRules {
+    let (fields, ordered): (&'static [FieldRule], _) = match code {
+        TemplateCode::ConstrEscrow => (&CONSTR_ESCROW, Some(("minAmount", "maxAmount"))),
+        TemplateCode::ConstrRetainage => (&CONSTR_RETAINAGE, None),
+        TemplateCode::TfInvoice => (&TF_INVOICE, None),
+        TemplateCode::TfLc => (&TF_LC, None),
+    };
+    CodeRules {
+        code,
+        fields,
+        ordered,
+    }
+}
 
 /// Checks a template's config against the rules of its vertical and code.
 ///
@@ -30,44 +167,68 @@ pub fn validate_template_config(
             "Template code {code} does not belong to vertical {vertical}"
         )));
     }
-    let rules = Rules { code, config };
-    rules.currency()?;
-    match code {
-        TemplateCode::ConstrEscrow => {
-            match config.get("region") {
-                Some(Value::String(value)) if value == region.as_str() => {}
-                Some(Value::String(_)) => {
-                    return rules.fail("config.region must match template region");
-                }
-                _ => return rules.fail("config requires a region"),
-            }
-            rules.optional_number("minAmount")?;
-            rules.optional_number("maxAmount")?;
-            if let (Some(min), Some(max)) = template_amount_limits(config) {
-                if min > max {
-                    return rules.fail("config.minAmount must be less than or equal to maxAmount");
-                }
-            }
+    let rules = rules_for(code);
+    let fail = |message: String| Err(TemplateConfigError(format!("{code} {message}")));
+    for rule in rules.fields {
+        if let Some(message) = check_field(rule, region, config.get(rule.key)) {
+            return fail(message);
         }
-        TemplateCode::ConstrRetainage => {
-            let percentage = config.get("retainagePercentage").and_then(number);
-            if !percentage.is_some_and(|p| p >= Decimal::ZERO && p <= Decimal::ONE_HUNDRED) {
-                return rules.fail("config.retainagePercentage must be a number between 0 and 100");
+    }
+    if let Some((low, high)) = rules.ordered {
+        if let (Some(min), Some(max)) = (
+            config.get(low).and_then(number),
+            config.get(high).and_then(number),
+        ) {
+            if min > max {
+                return fail(format!("config.{low} must be less than or equal to {high}"));
             }
-        }
-        TemplateCode::TfInvoice => {
-            rules.positive_number("maxTenorDays")?;
-            rules.required_string("country", "config requires a country")?;
-        }
-        TemplateCode::TfLc => {
-            rules.required_string(
-                "issuingBankCountry",
-                "config requires an issuingBankCountry",
-            )?;
-            rules.positive_number("maxTenorDays")?;
         }
     }
     Ok(())
+}
+
+/// The message of the first problem with one key's value, if any.
+fn check_field(rule: &FieldRule, region: Region, value: Option<&Value>) -> Option<String> {
+    let key = rule.key;
+    match (rule.kind, value) {
+        (_, None) if !rule.required => None,
+        (FieldKind::Currency, Some(Value::String(code))) if !code.is_empty() => {
+            Currency::parse(code)
+                .err()
+                .map(|_| format!("config.{key} {code} is not a supported currency"))
+        }
+        (FieldKind::Currency, _) => Some(format!("config requires a string {key}")),
+        (FieldKind::TemplateRegion, Some(Value::String(value))) => {
+            (value != region.as_str()).then(|| format!("config.{key} must match template region"))
+        }
+        (FieldKind::TemplateRegion, _) => Some(format!("config requires a {key}")),
+        (FieldKind::Text, Some(Value::String(value))) if !value.is_empty() => None,
+        (FieldKind::Text, _) => {
+            let article = if key.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            Some(format!("config requires {article} {key}"))
+        }
+        (FieldKind::Number, Some(value @ Value::Number(_))) => number(value)
+            .is_none()
+            .then(|| format!("config.{key} is out of range")),
+        (FieldKind::Number, _) => Some(format!("config.{key} must be a number when provided")),
+        (kind, value) => {
+            let n = value.and_then(number);
+            let within = n.is_some_and(|n| {
+                kind.minimum().is_none_or(|min| n >= min)
+                    && kind.exclusive_minimum().is_none_or(|min| n > min)
+                    && kind.maximum().is_none_or(|max| n <= max)
+            });
+            let wanted = match (kind.minimum(), kind.maximum()) {
+                (Some(min), Some(max)) => format!("a number between {min} and {max}"),
+                _ => "a positive number".to_owned(),
+            };
+            (!within).then(|| format!("config.{key} must be {wanted}"))
+        }
+    }
 }
 
 /// The template's own `minAmount` / `maxAmount`, when present as numbers. They are enforced on
@@ -84,60 +245,6 @@ fn number(value: &Value) -> Option<Decimal> {
     match value {
         Value::Number(n) => parse_decimal_text(&n.to_string()).ok(),
         _ => None,
-    }
-}
-
-struct Rules<'a> {
-    code: TemplateCode,
-    config: &'a JsonObject,
-}
-
-impl Rules<'_> {
-    fn fail(&self, message: &str) -> Result<(), TemplateConfigError> {
-        Err(TemplateConfigError(format!("{} {message}", self.code)))
-    }
-
-    fn currency(&self) -> Result<(), TemplateConfigError> {
-        match self.config.get("currency") {
-            Some(Value::String(code)) if !code.is_empty() => match Currency::parse(code) {
-                Ok(_) => Ok(()),
-                Err(_) => self.fail(&format!(
-                    "config.currency {code} is not a supported currency"
-                )),
-            },
-            _ => self.fail("config requires a string currency"),
-        }
-    }
-
-    fn required_string(&self, key: &str, message: &str) -> Result<(), TemplateConfigError> {
-        match self.config.get(key) {
-            Some(Value::String(value)) if !value.is_empty() => Ok(()),
-            _ => self.fail(message),
-        }
-    }
-
-    /// An optional number; one a `Decimal` cannot hold exactly (e.g. `1e40`) is rejected
-    /// rather than silently ignored when limits are enforced.
-    fn optional_number(&self, key: &str) -> Result<(), TemplateConfigError> {
-        match self.config.get(key) {
-            None => Ok(()),
-            Some(value @ Value::Number(_)) if number(value).is_some() => Ok(()),
-            Some(Value::Number(_)) => self.fail(&format!("config.{key} is out of range")),
-            Some(_) => self.fail(&format!("config.{key} must be a number when provided")),
-        }
-    }
-
-    fn positive_number(&self, key: &str) -> Result<(), TemplateConfigError> {
-        if self
-            .config
-            .get(key)
-            .and_then(number)
-            .is_some_and(|n| n > Decimal::ZERO)
-        {
-            Ok(())
-        } else {
-            self.fail(&format!("config.{key} must be a positive number"))
-        }
     }
 }
 

@@ -1,23 +1,36 @@
-//! The application behind the listener: store, router and (on PostgreSQL) the pool.
+//! The application behind the listener: store, KV store (with its sweeper), router and (on
+//! PostgreSQL) the pool.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use gridstore::postgres::{PgConfig, PgPool, PgReadPools, ReplicaOptions};
+use gridstore::kv::SweeperHandle;
+use gridstore::memory::MemoryKvStore;
+use gridstore::postgres::event_log::DEFAULT_MONTHS_AHEAD;
+use gridstore::postgres::{PgConfig, PgListener, PgPool, PgReadPools, ReplicaOptions};
+use gridstore::{EventLog, KvStore};
+use tokio::task::JoinHandle;
 use tracing::info;
 
+use crate::api::events::StreamSettings;
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
 use crate::config::{Settings, StoreBackend};
-use crate::store::EscrowStore;
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgEscrowStore;
+use crate::store::{EscrowStore, WebhookStore};
+use crate::webhooks::{
+    DeliveryClient, Dispatcher, DispatcherHandle, SecretBox, TargetPolicy, WebhookMetrics,
+    WebhookPorts, WebhookService, WebhookSettings,
+};
 use crate::{Error, Result};
 
 /// What `serve` runs.
 #[derive(Debug)]
 pub(super) struct App {
     pub(super) router: Router,
+    /// The router's state, to end live event streams at shutdown.
+    pub(super) state: AppState,
     pub(super) resources: Resources,
 }
 
@@ -25,14 +38,32 @@ pub(super) struct App {
 #[derive(Debug)]
 pub(super) struct Resources {
     pool: Option<PgPool>,
+    dispatcher: Option<DispatcherHandle>,
+    /// Creates the event log's monthly partitions ahead (PostgreSQL).
+    partition_maintenance: Option<JoinHandle<()>>,
+    /// Deletes expired idempotency keys and rate-limit counters; stops when dropped.
+    _sweeper: SweeperHandle,
 }
+
+/// How often expired KV keys (idempotency records, rate-limit windows) are deleted, and how
+/// many per statement.
+const KV_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+const KV_SWEEP_BATCH: usize = 1000;
+
+/// How often the event log's partitions are checked (they are created months ahead).
+const PARTITION_MAINTENANCE_EVERY: Duration = Duration::from_secs(3600);
 
 impl App {
     /// Opens the store named by the settings (migrating PostgreSQL unless told not to) and
-    /// builds the router.
+    /// its KV store (memory: in process; PostgreSQL: gridstore's KV on the same pool, shared
+    /// by every instance), starts the webhook dispatcher when enabled, and builds the router.
     pub(super) async fn open(settings: &Settings) -> Result<Self> {
-        let (store, pool): (Arc<dyn EscrowStore>, Option<PgPool>) = match settings.store.backend {
-            StoreBackend::Memory => (Arc::new(MemoryStore::new()), None),
+        let mut partition_maintenance = None;
+        let (store, webhook_store, kv, pool): Stores = match settings.store.backend {
+            StoreBackend::Memory => {
+                let store = Arc::new(MemoryStore::new());
+                (store.clone(), store, Arc::new(MemoryKvStore::new()), None)
+            }
             StoreBackend::Postgres => {
                 let config = pg_config(settings)?;
                 info!(database = ?config, "connecting to postgresql");
@@ -44,26 +75,123 @@ impl App {
                     let applied = store.migrate().await?;
                     info!(applied = ?applied, "migrations checked");
                 } else {
-                    info!("migrations skipped (MIGRATE_ON_START=false)");
+                    let pending = store.pending_migrations().await?;
+                    if !pending.is_empty() {
+                        return Err(Error::Config {
+                            key: "MIGRATE_ON_START".to_owned(),
+                            message: format!(
+                                "the database lacks migrations {pending:?} (history table, \
+                                 version); run `escrowgrid migrate` before starting with \
+                                 --no-migrate"
+                            ),
+                        });
+                    }
+                    info!("migrations skipped (MIGRATE_ON_START=false), schema current");
                 }
+                // One LISTEN connection per process wakes every event subscriber (streams,
+                // webhook dispatchers).
+                let listener = PgListener::start(&config).await?;
+                let store = store.with_event_listener(listener);
+                partition_maintenance = Some(store.event_log().spawn_partition_maintenance(
+                    PARTITION_MAINTENANCE_EVERY,
+                    DEFAULT_MONTHS_AHEAD,
+                ));
                 let pool = store.pool().clone();
-                (Arc::new(store), Some(pool))
+                let kv = Arc::new(store.kv_store());
+                let store = Arc::new(store);
+                (store.clone(), store, kv, Some(pool))
             }
         };
-        let mut state = AppState::new(store, api_settings(settings));
-        if let Some(pool) = &pool {
-            state = state.with_pool(pool.clone());
+        let sweeper =
+            gridstore::kv::spawn_sweeper(Arc::clone(&kv), KV_SWEEP_INTERVAL, KV_SWEEP_BATCH);
+        let events = store.events();
+        let mut state = AppState::new(store, kv, api_settings(settings));
+        let mut dispatcher = None;
+        if settings.webhooks.enabled {
+            let (service, handle) = webhooks(settings, webhook_store, events, pool.as_ref())?;
+            state = state.with_webhooks(service);
+            dispatcher = Some(handle);
         }
         Ok(Self {
-            router: api::router(state),
-            resources: Resources { pool },
+            router: api::router(state.clone()),
+            state,
+            resources: Resources {
+                pool,
+                dispatcher,
+                partition_maintenance,
+                _sweeper: sweeper,
+            },
         })
     }
 }
 
+type Stores = (
+    Arc<dyn EscrowStore>,
+    Arc<dyn WebhookStore>,
+    Arc<dyn KvStore>,
+    Option<PgPool>,
+);
+
+/// The webhook service for the API and this instance's dispatcher.
+///
+/// The dispatcher follows the store's own event log (the transactional outbox), so a webhook
+/// fires for exactly the writes that committed.
+fn webhooks(
+    settings: &Settings,
+    store: Arc<dyn WebhookStore>,
+    events: Arc<dyn EventLog>,
+    pool: Option<&PgPool>,
+) -> Result<(WebhookService, DispatcherHandle)> {
+    let config = &settings.webhooks;
+    let ports = match pool {
+        None => WebhookPorts::memory(events),
+        Some(pool) => WebhookPorts::postgres(pool, events),
+    };
+    let secrets = match &config.secret_key {
+        Some(key) => SecretBox::from_base64_key(key.expose()).map_err(|message| Error::Config {
+            key: "WEBHOOKS_SECRET_KEY".into(),
+            message,
+        })?,
+        None => SecretBox::plain(),
+    };
+    let policy = TargetPolicy::new(config.allow_private_targets);
+    let timeout = Duration::from_millis(config.timeout_ms);
+    let client = DeliveryClient::new(policy.clone(), timeout).map_err(|message| Error::Config {
+        key: "webhooks".into(),
+        message,
+    })?;
+    let dispatch = WebhookSettings {
+        concurrency: config.concurrency,
+        retry_schedule: config
+            .retry_schedule_ms
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect(),
+        timeout,
+        ..WebhookSettings::default()
+    };
+    let metrics = Arc::new(WebhookMetrics::default());
+    let service = WebhookService::new(
+        Arc::clone(&store),
+        Arc::clone(&ports.dlq),
+        policy,
+        secrets.clone(),
+        Arc::clone(&metrics),
+    );
+    let handle = Dispatcher::spawn(store, ports, client, secrets, dispatch, metrics);
+    Ok((service, handle))
+}
+
 impl Resources {
-    /// Closes the pool, if any.
-    pub(super) fn close(&self) {
+    /// Stops partition maintenance and the dispatcher (workers finish their batch and give
+    /// their leases back), then closes the pool, if any.
+    pub(super) async fn close(self) {
+        if let Some(task) = &self.partition_maintenance {
+            task.abort();
+        }
+        if let Some(dispatcher) = self.dispatcher {
+            dispatcher.shutdown().await;
+        }
         if let Some(pool) = &self.pool {
             pool.close();
         }
@@ -85,9 +213,16 @@ pub fn api_settings(settings: &Settings) -> ApiSettings {
             enabled: settings.rate_limit.enabled,
             window: Duration::from_millis(settings.rate_limit.window_ms),
             max_requests: settings.rate_limit.max_requests,
+            institution_creations_per_hour: settings.rate_limit.institution_creations_per_hour,
+            api_key_creations_per_hour: settings.rate_limit.api_key_creations_per_hour,
         },
         metrics_enabled: settings.http.metrics_enabled,
         public_docs_enabled: settings.http.public_docs_enabled,
+        console_enabled: settings.http.console_enabled,
+        events_stream: StreamSettings {
+            heartbeat: Duration::from_millis(settings.events.stream_heartbeat_ms),
+            max_buffer: settings.events.stream_max_buffer,
+        },
         trust_proxy: settings.http.trust_proxy,
         store_backend: settings.store.backend.as_str().to_owned(),
         request_timeout: Duration::from_millis(settings.server.request_timeout_ms),

@@ -32,9 +32,9 @@
 
 mod audit;
 mod db;
+mod deliveries;
 mod entities;
 mod error;
-mod idempotency;
 mod keys;
 mod ledger;
 mod paging;
@@ -44,14 +44,24 @@ mod rows;
 mod schema;
 mod store_impl;
 mod transition;
+mod webhooks;
 
-use gridstore::postgres::{PgConfig, PgPool, PgReadPools, RetryPolicy, migrate};
+use std::sync::Arc;
+
+use gridstore::EventLog;
+use gridstore::postgres::{
+    PgConfig, PgEventLog, PgKvStore, PgListener, PgPool, PgReadPools, RetryPolicy, classify,
+    migrate,
+};
 
 use crate::Result;
 
 use db::StatementCounter;
 
 pub use schema::{HISTORY_TABLE, MIGRATIONS};
+
+/// Whether the history table named `$1` exists yet.
+const HISTORY_EXISTS: &str = "select to_regclass($1) is not null";
 
 /// The PostgreSQL [`EscrowStore`](super::EscrowStore). Cheap to clone (the pool is shared).
 #[derive(Debug, Clone)]
@@ -61,13 +71,15 @@ pub struct PgEscrowStore {
     reads: PgReadPools,
     retry: RetryPolicy,
     counter: StatementCounter,
+    events: PgEventLog,
 }
 
 impl PgEscrowStore {
     /// Connects a pool with `config` (checking one connection). Does not migrate.
     ///
     /// # Errors
-    /// [`crate::Error::Storage`] when the configuration is invalid or the server unreachable.
+    /// [`crate::Error::Config`] when the configuration is invalid,
+    /// [`crate::Error::Unavailable`] when the server is unreachable.
     pub async fn connect(config: &PgConfig) -> Result<Self> {
         Ok(Self::new(PgPool::connect(config).await?))
     }
@@ -78,6 +90,7 @@ impl PgEscrowStore {
         Self {
             counter: StatementCounter::new(pool.clone()),
             reads: PgReadPools::primary_only(pool.clone()),
+            events: PgEventLog::new(pool.clone()),
             pool,
             retry: RetryPolicy::default(),
         }
@@ -91,6 +104,24 @@ impl PgEscrowStore {
         self
     }
 
+    /// Wakes the event log's subscribers through `listener` (share one per process); without
+    /// one, subscriptions to [`EscrowStore::events`](super::EscrowStore::events) poll only.
+    #[must_use]
+    pub fn with_event_listener(mut self, listener: PgListener) -> Self {
+        self.events = self.events.with_listener(listener);
+        self
+    }
+
+    /// The PostgreSQL event log the writes append to (for partition maintenance).
+    #[must_use]
+    pub fn event_log(&self) -> &PgEventLog {
+        &self.events
+    }
+
+    pub(super) fn shared_events(&self) -> Arc<dyn EventLog> {
+        Arc::new(self.events.clone())
+    }
+
     /// Replaces the retry policy of transactions and reads.
     #[must_use]
     pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
@@ -98,14 +129,72 @@ impl PgEscrowStore {
         self
     }
 
-    /// Applies pending migrations; returns the versions this call applied (empty when the
-    /// schema was already current).
+    /// Applies pending migrations, gridstore's first (the outbox's event log lives in its
+    /// `gs_events`; idempotency keys and rate-limit counters in its KV table, where
+    /// EscrowGrid's migration 0005 moves stored responses); returns the versions of
+    /// EscrowGrid's own migrations this call applied
+    /// (empty when the schema was already current).
     ///
     /// # Errors
-    /// [`crate::Error::Storage`] with `gridstore::Error::Migration` when a migration fails
-    /// or an applied one was edited.
+    /// [`crate::Error::Storage`] when a migration fails or an applied one was edited.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let primitives = gridstore::postgres::migrations::migrate(&self.pool).await?;
+        if !primitives.is_empty() {
+            tracing::info!(applied = ?primitives, "gridstore migrations applied");
+        }
         Ok(migrate(&self.pool, HISTORY_TABLE, MIGRATIONS).await?)
+    }
+
+    /// The migrations (gridstore's and EscrowGrid's, by history table and version) the
+    /// database lacks; empty when its schema is current. For starts that skip migrations: a
+    /// binary must not serve a schema it was not written for (before 0005 it would keep
+    /// idempotency keys where instances of the previous version do not look).
+    ///
+    /// # Errors
+    /// The storage variants of [`crate::Error`] when the database cannot be read.
+    pub async fn pending_migrations(&self) -> Result<Vec<(&'static str, i64)>> {
+        let client = self.pool.get().await?;
+        let mut pending = Vec::new();
+        let lists = [
+            (
+                gridstore::postgres::migrations::HISTORY_TABLE,
+                gridstore::postgres::migrations::MIGRATIONS,
+            ),
+            (HISTORY_TABLE, MIGRATIONS),
+        ];
+        for (table, migrations) in lists {
+            let exists: bool = client
+                .query_one(HISTORY_EXISTS, &[&table])
+                .await
+                .map_err(classify)?
+                .try_get(0)
+                .map_err(classify)?;
+            let mut applied = Vec::new();
+            if exists {
+                // `table` is one of the two constant history table names, not input.
+                let rows = client
+                    .query(&format!("select version from {table}"), &[])
+                    .await
+                    .map_err(classify)?;
+                for row in rows {
+                    applied.push(row.try_get::<_, i64>(0).map_err(classify)?);
+                }
+            }
+            pending.extend(
+                migrations
+                    .iter()
+                    .filter(|m| !applied.contains(&m.version))
+                    .map(|m| (table, m.version)),
+            );
+        }
+        Ok(pending)
+    }
+
+    /// A gridstore KV store on this store's pool (idempotency keys and rate-limit counters
+    /// shared by every instance on the database).
+    #[must_use]
+    pub fn kv_store(&self) -> PgKvStore {
+        PgKvStore::new(self.pool.clone())
     }
 
     /// The connection pool (for readiness checks and pool metrics).

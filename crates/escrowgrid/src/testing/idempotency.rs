@@ -1,224 +1,189 @@
-//! Idempotency reservations and stored responses.
+//! Idempotency keys ([`IdempotencyKeys`]) on a KV backend: reservations, stored responses,
+//! leases, retention and cancellation. Expanded per KV backend by
+//! [`idempotency_contract_tests!`](crate::idempotency_contract_tests).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::Error;
-use crate::domain::now_millis;
-use crate::store::{EscrowStore, IDEMPOTENCY_LEASE, Reservation, StoredResponse};
+use gridstore::KvStore;
 
-fn response(hash: &str, status: u16, age: chrono::Duration) -> StoredResponse {
+use crate::idempotency::{IDEMPOTENCY_LEASE, IdempotencyKeys, Reservation, StoredResponse};
+
+use super::slow_kv::SlowKv;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn response(status: u16) -> StoredResponse {
     StoredResponse {
-        request_hash: hash.to_owned(),
         status,
-        body: br#"{"id":"pos_1","amount":12345678901234.12345678}"#.to_vec(),
-        created_at: now_millis() - age,
+        body: r#"{"id":"pos_1","amount":12345678901234.12345678}"#.to_owned(),
     }
 }
 
-async fn reserve(store: &dyn EscrowStore, scope: &str, key: &str, hash: &str) -> Reservation {
-    store
-        .idempotency_reserve(scope, key, hash, IDEMPOTENCY_LEASE)
+async fn reserve(keys: &IdempotencyKeys, scope: &str, key: &str, hash: &str) -> Reservation {
+    keys.reserve(scope, key, hash, IDEMPOTENCY_LEASE)
         .await
         .unwrap()
+}
+
+fn held(outcome: Reservation) -> crate::idempotency::Held {
+    match outcome {
+        Reservation::Reserved(held) => held,
+        other => panic!("expected a reservation, got {other:?}"),
+    }
+}
+
+/// Polls `reserve` with `hash` until it reserves the key, within [`DEADLINE`]; every other
+/// answer must be `waiting`.
+async fn reserve_eventually(
+    keys: &IdempotencyKeys,
+    key: &str,
+    hash: &str,
+    waiting: fn(&Reservation) -> bool,
+) -> crate::idempotency::Held {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let outcome = reserve(keys, "root", key, hash).await;
+        if let Reservation::Reserved(held) = outcome {
+            return held;
+        }
+        assert!(waiting(&outcome), "unexpected {outcome:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the key was never freed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// A free key is reserved once; while reserved the same request is in progress and another
 /// is a mismatch; once completed the same request replays the response byte for byte and
 /// another is still a mismatch. Keys are separate per scope.
-pub async fn a_reserved_key_is_in_progress_until_completed_then_replayed(store: &dyn EscrowStore) {
-    assert_eq!(
-        reserve(store, "inst_a", "k", "hash-1").await,
-        Reservation::Reserved
-    );
-    assert_eq!(
-        reserve(store, "inst_a", "k", "hash-1").await,
+pub async fn a_reserved_key_is_in_progress_until_completed_then_replayed(kv: Arc<dyn KvStore>) {
+    let keys = IdempotencyKeys::new(kv);
+    let first = held(reserve(&keys, "inst_a", "k", "hash-1").await);
+    assert!(matches!(
+        reserve(&keys, "inst_a", "k", "hash-1").await,
         Reservation::InProgress
-    );
-    assert_eq!(
-        reserve(store, "inst_a", "k", "hash-2").await,
+    ));
+    assert!(matches!(
+        reserve(&keys, "inst_a", "k", "hash-2").await,
         Reservation::Mismatch
-    );
-    assert_eq!(
-        reserve(store, "inst_b", "k", "hash-1").await,
-        Reservation::Reserved
-    );
-    let first = response("hash-1", 201, chrono::Duration::zero());
-    store
-        .idempotency_complete("inst_a", "k", first.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        reserve(store, "inst_a", "k", "hash-1").await,
-        Reservation::Replay(first)
-    );
-    assert_eq!(
-        reserve(store, "inst_a", "k", "hash-2").await,
-        Reservation::Mismatch
-    );
-    assert_eq!(
-        reserve(store, "inst_b", "k", "hash-1").await,
-        Reservation::InProgress
-    );
-}
+    ));
+    let other_scope = held(reserve(&keys, "inst_b", "k", "hash-1").await);
 
-/// Completing needs a reservation with the response's hash: no reservation, another hash or
-/// an already completed record is NotFound and changes nothing.
-pub async fn completing_needs_the_reservation_with_the_same_hash(store: &dyn EscrowStore) {
-    let done = response("hash-1", 200, chrono::Duration::zero());
-    let missing = store.idempotency_complete("root", "k", done.clone()).await;
-    assert!(
-        matches!(missing, Err(Error::NotFound { .. })),
-        "{missing:?}"
-    );
-    assert_eq!(
-        reserve(store, "root", "k", "hash-1").await,
-        Reservation::Reserved
-    );
-    let other = store
-        .idempotency_complete(
-            "root",
-            "k",
-            response("hash-2", 200, chrono::Duration::zero()),
-        )
-        .await;
-    assert!(matches!(other, Err(Error::NotFound { .. })), "{other:?}");
-    assert_eq!(
-        reserve(store, "root", "k", "hash-1").await,
-        Reservation::InProgress
-    );
-    store
-        .idempotency_complete("root", "k", done.clone())
-        .await
-        .unwrap();
-    let again = store
-        .idempotency_complete(
-            "root",
-            "k",
-            response("hash-1", 500, chrono::Duration::zero()),
-        )
-        .await;
-    assert!(matches!(again, Err(Error::NotFound { .. })), "{again:?}");
-    assert_eq!(
-        reserve(store, "root", "k", "hash-1").await,
-        Reservation::Replay(done)
-    );
-}
+    assert!(first.complete(response(201)).await);
 
-/// Releasing drops a reservation (any request may then reserve the key) but never a completed
-/// record; releasing a free key is fine.
-pub async fn a_released_reservation_frees_the_key_but_a_completed_record_stays(
-    store: &dyn EscrowStore,
-) {
-    store.idempotency_release("root", "free").await.unwrap();
-    assert_eq!(
-        reserve(store, "root", "k", "hash-1").await,
-        Reservation::Reserved
-    );
-    store.idempotency_release("root", "k").await.unwrap();
-    assert_eq!(
-        reserve(store, "root", "k", "hash-2").await,
-        Reservation::Reserved
-    );
-    let done = response("hash-2", 422, chrono::Duration::zero());
-    store
-        .idempotency_complete("root", "k", done.clone())
-        .await
-        .unwrap();
-    store.idempotency_release("root", "k").await.unwrap();
-    assert_eq!(
-        reserve(store, "root", "k", "hash-2").await,
-        Reservation::Replay(done)
-    );
-}
-
-/// A reservation whose lease ran out (a crashed instance) is taken by the next request, and
-/// the old holder can no longer complete it.
-pub async fn an_expired_reservation_is_taken_over(store: &dyn EscrowStore) {
-    let short = Duration::from_millis(20);
-    let reserved = store
-        .idempotency_reserve("root", "k", "hash-1", short)
-        .await
-        .unwrap();
-    assert_eq!(reserved, Reservation::Reserved);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let outcome = reserve(store, "root", "k", "hash-2").await;
-        if outcome == Reservation::Reserved {
-            break;
-        }
-        assert_eq!(outcome, Reservation::Mismatch);
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the lease never ended"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    match reserve(&keys, "inst_a", "k", "hash-1").await {
+        Reservation::Replay(stored) => assert_eq!(stored, response(201)),
+        other => panic!("expected a replay, got {other:?}"),
     }
-    let late = store
-        .idempotency_complete(
-            "root",
-            "k",
-            response("hash-1", 201, chrono::Duration::zero()),
-        )
-        .await;
-    assert!(matches!(late, Err(Error::NotFound { .. })), "{late:?}");
-    assert_eq!(
-        reserve(store, "root", "k", "hash-2").await,
+    assert!(matches!(
+        reserve(&keys, "inst_a", "k", "hash-2").await,
+        Reservation::Mismatch
+    ));
+    assert!(matches!(
+        reserve(&keys, "inst_b", "k", "hash-1").await,
         Reservation::InProgress
+    ));
+    other_scope.release().await;
+}
+
+/// Releasing frees the key for any request; dropping a held reservation (a cancelled or
+/// panicking request) releases it in the background.
+pub async fn a_released_or_dropped_reservation_frees_the_key(kv: Arc<dyn KvStore>) {
+    let keys = IdempotencyKeys::new(kv);
+    held(reserve(&keys, "root", "k", "hash-1").await)
+        .release()
+        .await;
+    let second = held(reserve(&keys, "root", "k", "hash-2").await);
+    drop(second);
+    let third = reserve_eventually(&keys, "k", "hash-3", |outcome| {
+        matches!(outcome, Reservation::Mismatch)
+    })
+    .await;
+    assert!(third.complete(response(422)).await);
+    match reserve(&keys, "root", "k", "hash-3").await {
+        Reservation::Replay(stored) => assert_eq!(stored.status, 422),
+        other => panic!("expected a replay, got {other:?}"),
+    }
+}
+
+/// A reservation whose lease ran out (a crashed instance) is taken by the next request; the
+/// old holder can then neither complete nor release the key (its record belongs to the new
+/// holder, and later to the new holder's stored response).
+pub async fn an_expired_reservation_is_taken_over_and_its_old_holder_changes_nothing(
+    kv: Arc<dyn KvStore>,
+) {
+    let keys = IdempotencyKeys::new(kv);
+    let short = Duration::from_millis(50);
+    let stale = held(keys.reserve("root", "k", "hash-1", short).await.unwrap());
+    let stale_release = held(keys.reserve("root", "r", "hash-1", short).await.unwrap());
+
+    let taken = reserve_eventually(&keys, "k", "hash-2", |outcome| {
+        matches!(outcome, Reservation::Mismatch)
+    })
+    .await;
+    assert!(
+        !stale.complete(response(201)).await,
+        "a stale holder completed"
+    );
+    assert!(matches!(
+        reserve(&keys, "root", "k", "hash-2").await,
+        Reservation::InProgress
+    ));
+    assert!(taken.complete(response(201)).await);
+    let winner = reserve_eventually(&keys, "r", "hash-2", |outcome| {
+        matches!(outcome, Reservation::Mismatch)
+    })
+    .await;
+    assert!(winner.complete(response(200)).await);
+    stale_release.release().await;
+
+    assert!(matches!(
+        reserve(&keys, "root", "k", "hash-2").await,
+        Reservation::Replay(_)
+    ));
+    assert!(
+        matches!(
+            reserve(&keys, "root", "r", "hash-2").await,
+            Reservation::Replay(_)
+        ),
+        "a stale release removed a completed response"
     );
 }
 
-/// A response is replayed for 24 hours; an older one is gone and its key is free again.
-pub async fn an_expired_response_is_gone_and_its_key_can_be_reserved_again(
-    store: &dyn EscrowStore,
-) {
-    let young = response("hash-1", 201, chrono::Duration::hours(23));
-    assert_eq!(
-        reserve(store, "root", "young", "hash-1").await,
-        Reservation::Reserved
+/// A response is replayed until its retention ends (24 hours in the API; short here); then
+/// it is gone and the key can be reserved again, by any request.
+pub async fn an_expired_response_is_gone_and_its_key_can_be_reserved_again(kv: Arc<dyn KvStore>) {
+    let keys = IdempotencyKeys::new(kv).with_retention(Duration::from_millis(100));
+    assert!(
+        held(reserve(&keys, "root", "old", "hash-1").await)
+            .complete(response(201))
+            .await
     );
-    store
-        .idempotency_complete("root", "young", young.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        reserve(store, "root", "young", "hash-1").await,
-        Reservation::Replay(young)
-    );
-    let old = response(
-        "hash-1",
-        201,
-        chrono::Duration::hours(24) + chrono::Duration::seconds(1),
-    );
-    assert_eq!(
-        reserve(store, "root", "old", "hash-1").await,
-        Reservation::Reserved
-    );
-    store
-        .idempotency_complete("root", "old", old)
-        .await
-        .unwrap();
-    assert_eq!(
-        reserve(store, "root", "old", "hash-2").await,
-        Reservation::Reserved
-    );
+    let again = reserve_eventually(&keys, "old", "hash-2", |outcome| {
+        matches!(outcome, Reservation::Mismatch)
+    })
+    .await;
+    again.release().await;
 }
 
 /// Eight tasks reserving one free key at once: exactly one gets it; the others see it in
 /// progress (same request) or a mismatch (other requests).
-pub async fn eight_concurrent_reservations_of_one_key_have_one_winner(store: Arc<dyn EscrowStore>) {
+pub async fn eight_concurrent_reservations_of_one_key_have_one_winner(kv: Arc<dyn KvStore>) {
+    let keys = IdempotencyKeys::new(kv);
     for (key, same_hash) in [("same", true), ("different", false)] {
         let mut tasks = Vec::new();
         for task in 0..8 {
-            let store = Arc::clone(&store);
+            let keys = keys.clone();
             let hash = if same_hash {
                 "hash".to_owned()
             } else {
                 format!("hash-{task}")
             };
             tasks.push(tokio::spawn(async move {
-                store
-                    .idempotency_reserve("root", key, &hash, IDEMPOTENCY_LEASE)
+                keys.reserve("root", key, &hash, IDEMPOTENCY_LEASE)
                     .await
                     .unwrap()
             }));
@@ -227,21 +192,52 @@ pub async fn eight_concurrent_reservations_of_one_key_have_one_winner(store: Arc
         for task in tasks {
             outcomes.push(task.await.unwrap());
         }
-        let loser = if same_hash {
-            Reservation::InProgress
-        } else {
-            Reservation::Mismatch
-        };
         let winners = outcomes
             .iter()
-            .filter(|outcome| **outcome == Reservation::Reserved)
+            .filter(|outcome| matches!(outcome, Reservation::Reserved(_)))
             .count();
         assert_eq!(winners, 1, "{key}: {outcomes:?}");
         assert!(
-            outcomes
-                .iter()
-                .all(|outcome| *outcome == Reservation::Reserved || *outcome == loser),
+            outcomes.iter().all(|outcome| match outcome {
+                Reservation::Reserved(_) => true,
+                Reservation::InProgress => same_hash,
+                Reservation::Mismatch => !same_hash,
+                Reservation::Replay(_) => false,
+            }),
             "{key}: {outcomes:?}"
         );
     }
+}
+
+/// Issue 13 (a key stuck after a request timeout): the reservation is written but the store
+/// answers late, after the caller gave up. The reservation is released once the answer
+/// arrives, so the key is free again long before the lease (60 s) ends.
+pub async fn a_reservation_written_after_its_caller_gave_up_is_released(kv: Arc<dyn KvStore>) {
+    let slow = Arc::new(SlowKv::new(kv));
+    let keys = IdempotencyKeys::new(Arc::clone(&slow) as Arc<dyn KvStore>);
+    slow.hold_next_reservation();
+
+    let cut = tokio::time::timeout(
+        Duration::from_millis(50),
+        keys.reserve("root", "stuck", "hash-1", IDEMPOTENCY_LEASE),
+    )
+    .await;
+    assert!(cut.is_err(), "the reservation should still be in flight");
+    // Written but not yet answered: the same request is in progress.
+    assert!(matches!(
+        reserve(&keys, "root", "stuck", "hash-1").await,
+        Reservation::InProgress
+    ));
+    slow.release_held();
+
+    let retry = reserve_eventually(&keys, "stuck", "hash-1", |outcome| {
+        matches!(outcome, Reservation::InProgress)
+    })
+    .await;
+    assert_eq!(
+        slow.late_reservations(),
+        1,
+        "the reservation was never held"
+    );
+    retry.release().await;
 }

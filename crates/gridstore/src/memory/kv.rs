@@ -8,7 +8,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
 use crate::Result;
-use crate::kv::{KvStats, KvStore, SweeperHandle, spawn_sweeper, ttl_millis, validate_write};
+use crate::kv::{
+    Counter, KvStats, KvStore, SweeperHandle, not_a_counter, spawn_sweeper, ttl_millis,
+    validate_key, validate_write,
+};
 use crate::memory::clock::{Clock, SystemClock};
 use crate::metrics::observe;
 
@@ -150,6 +153,51 @@ impl KvStore for MemoryKvStore {
                 }
                 _ => Ok(false),
             }
+        })
+        .await
+    }
+
+    async fn compare_and_delete(&self, key: &str, expected: &Value) -> Result<bool> {
+        observe(PRIMITIVE, "compare_and_delete", BACKEND, async {
+            let now = self.now();
+            let mut entries = self.lock();
+            let matches = entries
+                .get(key)
+                .is_some_and(|e| e.is_live(now) && e.value == *expected);
+            if matches {
+                entries.remove(key);
+            }
+            Ok(matches)
+        })
+        .await
+    }
+
+    async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<Counter> {
+        observe(PRIMITIVE, "increment", BACKEND, async {
+            validate_key(key)?;
+            let ttl = ttl_millis(ttl)?;
+            let now = self.now();
+            let mut entries = self.lock();
+            let (value, expires_at) = match entries.get(key).filter(|e| e.is_live(now)) {
+                Some(current) => {
+                    let sum = current
+                        .value
+                        .as_i64()
+                        .and_then(|value| value.checked_add(by))
+                        .ok_or_else(|| not_a_counter(key))?;
+                    (sum, current.expires_at)
+                }
+                None => (by, ttl.map(|ms| now + chrono::Duration::milliseconds(ms))),
+            };
+            entries.insert(
+                key.to_owned(),
+                Entry {
+                    value: Value::from(value),
+                    expires_at,
+                },
+            );
+            let expires_in = expires_at.map(|at| (at - now).to_std().unwrap_or_default());
+            Ok(Counter { value, expires_in })
         })
         .await
     }

@@ -90,9 +90,13 @@ use self::sql::{APPEND, Shape, Statement, parse_tx_id};
 
 /// [`partitions::ensure`] in a transaction of its own: its statement is prepared by name, and a
 /// transaction pooler keeps a transaction on one server connection.
-async fn ensure_in_transaction(client: &mut PgClient, months_ahead: u32) -> Result<Vec<String>> {
+async fn ensure_in_transaction(
+    client: &mut PgClient,
+    months_ahead: u32,
+    at: Option<DateTime<Utc>>,
+) -> Result<Vec<String>> {
     let tx = client.transaction().await?;
-    let created = partitions::ensure(&tx, months_ahead).await?;
+    let created = partitions::ensure(&tx, months_ahead, at).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -189,14 +193,29 @@ impl PgEventLog {
         Ok(positions)
     }
 
-    /// Creates the missing partitions of the current month and the next `months_ahead`
-    /// months; returns the names created.
+    /// Creates the missing partitions of the current month (by the database clock, read once)
+    /// and the next `months_ahead` months; returns the names created.
     ///
     /// # Errors
     /// Classified database errors.
     pub async fn ensure_partitions(&self, months_ahead: u32) -> Result<Vec<String>> {
         let mut client = self.pool.get().await?;
-        ensure_in_transaction(&mut client, months_ahead).await
+        ensure_in_transaction(&mut client, months_ahead, None).await
+    }
+
+    /// Creates the missing partitions of the month of `at` (UTC) and the next `months_ahead`
+    /// months; returns the names created. [`PgEventLog::ensure_partitions`] with the instant
+    /// chosen by the caller, for maintenance run at a known time and for tests.
+    ///
+    /// # Errors
+    /// Classified database errors.
+    pub async fn ensure_partitions_at(
+        &self,
+        at: DateTime<Utc>,
+        months_ahead: u32,
+    ) -> Result<Vec<String>> {
+        let mut client = self.pool.get().await?;
+        ensure_in_transaction(&mut client, months_ahead, Some(at)).await
     }
 
     /// Runs [`PgEventLog::ensure_partitions`] now and then every `every`, logging failures,
@@ -243,7 +262,7 @@ impl PgEventLog {
         match Self::append_in_raw(&client, events).await {
             Err(AppendError::NoPartition) => {
                 tracing::warn!("no event log partition for this month; creating it now");
-                ensure_in_transaction(&mut client, DEFAULT_MONTHS_AHEAD).await?;
+                ensure_in_transaction(&mut client, DEFAULT_MONTHS_AHEAD, None).await?;
                 drop(client);
                 self.append_once(events).await
             }

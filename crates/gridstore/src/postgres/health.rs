@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
 use super::event_log::MISSING_PARTITIONS;
 use super::{PgPool, PoolStatus};
@@ -43,8 +43,23 @@ impl HealthReport {
 
 /// Checks the database behind `pool`, expecting event-log partitions for the current month
 /// and the next `months_ahead` months (UTC, by the database clock, which is also the clock
-/// that creates them).
+/// that creates them; it is read once).
 pub async fn check(pool: &PgPool, months_ahead: u32) -> HealthReport {
+    check_partitions_from(pool, months_ahead, None).await
+}
+
+/// [`check`] expecting the partitions of the month of `at` and the next `months_ahead`
+/// months: for callers (and tests) that decide "this month" from an instant they hold, so that
+/// the check and what they compare it with are decided by the same reading of the clock.
+pub async fn check_at(pool: &PgPool, months_ahead: u32, at: DateTime<Utc>) -> HealthReport {
+    check_partitions_from(pool, months_ahead, Some(at)).await
+}
+
+async fn check_partitions_from(
+    pool: &PgPool,
+    months_ahead: u32,
+    at: Option<DateTime<Utc>>,
+) -> HealthReport {
     let started = Instant::now();
     let mut problems = Vec::new();
     let mut usage = None;
@@ -59,7 +74,7 @@ pub async fn check(pool: &PgPool, months_ahead: u32) -> HealthReport {
                     }
                 }
                 let months = i32::try_from(months_ahead).unwrap_or(i32::MAX);
-                match client.query(MISSING_PARTITIONS, &[&months]).await {
+                match client.query(MISSING_PARTITIONS, &[&months, &at]).await {
                     Ok(rows) => {
                         missing = rows.iter().filter_map(|r| r.try_get(0).ok()).collect();
                     }
@@ -99,11 +114,20 @@ pub async fn check(pool: &PgPool, months_ahead: u32) -> HealthReport {
     report
 }
 
-/// The partition names `gs_events_pYYYYMM` of this month and the next `months_ahead` by the
-/// application's clock. [`check`] judges by the database clock instead; the two agree unless
-/// the clocks straddle a month boundary.
-pub fn expected_partitions(months_ahead: u32) -> Vec<String> {
-    let today = Utc::now().date_naive();
+/// The partition names `gs_events_pYYYYMM` of the month of `at` (UTC) and the next
+/// `months_ahead` months. Pass the same instant to [`check_at`] or
+/// [`PgEventLog::ensure_partitions_at`](super::PgEventLog::ensure_partitions_at) to compare
+/// like with like; [`check`] judges by the database clock instead.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use gridstore::postgres::health::expected_partitions;
+///
+/// let at = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 30).unwrap();
+/// assert_eq!(expected_partitions(at, 2), ["gs_events_p202612", "gs_events_p202701", "gs_events_p202702"]);
+/// ```
+pub fn expected_partitions(at: DateTime<Utc>, months_ahead: u32) -> Vec<String> {
+    let today = at.date_naive();
     let first = NaiveDate::from_ymd_opt(today.year(), today.month(), 1).unwrap_or(today);
     (0..=months_ahead)
         .filter_map(|i| first.checked_add_months(Months::new(i)))
@@ -131,18 +155,38 @@ fn export(report: &HealthReport) {
 mod tests {
     use super::*;
 
+    use chrono::TimeZone;
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
     #[test]
-    fn expected_partitions_start_this_month_and_roll_over_years() {
-        let names = expected_partitions(13);
+    fn expected_partitions_start_at_the_month_of_the_instant_and_roll_over_years() {
+        let names = expected_partitions(at(2026, 11, 30, 1, 0, 0), 13);
         assert_eq!(names.len(), 14);
-        let now = Utc::now();
+        assert_eq!(names[0], "gs_events_p202611");
+        assert_eq!(names[2], "gs_events_p202701");
+        assert_eq!(names[12], "gs_events_p202711");
+    }
+
+    #[test]
+    fn expected_partitions_hold_at_month_ends_year_end_and_leap_days() {
         assert_eq!(
-            names[0],
-            format!("gs_events_p{:04}{:02}", now.year(), now.month())
+            expected_partitions(at(2026, 12, 31, 23, 59, 59), 1),
+            ["gs_events_p202612", "gs_events_p202701"]
         );
         assert_eq!(
-            names[12],
-            format!("gs_events_p{:04}{:02}", now.year() + 1, now.month())
+            expected_partitions(at(2027, 1, 31, 12, 0, 0), 1),
+            ["gs_events_p202701", "gs_events_p202702"]
+        );
+        assert_eq!(
+            expected_partitions(at(2028, 2, 29, 12, 0, 0), 1),
+            ["gs_events_p202802", "gs_events_p202803"]
+        );
+        assert_eq!(
+            expected_partitions(at(2027, 3, 31, 23, 59, 30), 1),
+            ["gs_events_p202703", "gs_events_p202704"]
         );
     }
 }

@@ -4,7 +4,10 @@
 //! millisecond, and every read and conditional write treats `expires_at <= now()` as absent.
 //! Conditional writes are single statements (`insert ... on conflict do update ... where
 //! <expired>` for `set_if_absent`, `update ... where value = $expected` for
-//! `compare_and_set`), so racing writers are decided by row locks, never lost. Expired rows
+//! `compare_and_set`, `delete ... where value = $expected` for `compare_and_delete`, and for
+//! `increment` an `insert ... on conflict do update` that adds to a live row, restarts an
+//! expired one and returns the sum with the time left), so racing writers are decided by row
+//! locks, never lost. Expired rows
 //! are deleted in batches by [`KvStore::sweep_expired`] (`ctid`-addressed, `skip locked`, so
 //! several sweepers never block each other or a writer for long). Statements are not retried.
 
@@ -14,7 +17,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::Result;
-use crate::kv::{KvStats, KvStore, SweeperHandle, spawn_sweeper, ttl_millis, validate_write};
+use crate::kv::{
+    Counter, KvStats, KvStore, SweeperHandle, not_a_counter, spawn_sweeper, ttl_millis,
+    validate_key, validate_write,
+};
 use crate::metrics::observe;
 use crate::postgres::PgPool;
 
@@ -55,6 +61,32 @@ const COMPARE_AND_SET: &str = concat!(
     "update gs_kv set value = $3, updated_at = now(), expires_at = ",
     expires_at!("$4"),
     " where key = $1 and value = $2 and (expires_at is null or expires_at > now())"
+);
+
+/// Deletes the row only when it is live and holds the expected value.
+const COMPARE_AND_DELETE: &str = "delete from gs_kv
+ where key = $1 and value = $2 and (expires_at is null or expires_at > now())";
+
+/// Adds `$2` to a live integer row (keeping its expiry), or (re)starts the counter at `$2`
+/// with expiry `now() + $3` when the row is missing or expired. Returns no row when a live
+/// row holds anything but an integer or the sum leaves `int8`, and otherwise the sum and the
+/// milliseconds left (rounded up), both read with the statement's one `now()`.
+const INCREMENT: &str = concat!(
+    "insert into gs_kv as kv (key, value, expires_at, updated_at) values ($1, to_jsonb($2::int8), ",
+    expires_at!("$3"),
+    ", now())
+     on conflict (key) do update
+        set value = case when kv.expires_at <= now() then excluded.value
+                         else to_jsonb(kv.value::numeric + $2::int8) end,
+            expires_at = case when kv.expires_at <= now() then excluded.expires_at
+                              else kv.expires_at end,
+            updated_at = now()
+      where kv.expires_at <= now()
+         or (jsonb_typeof(kv.value) = 'number'
+             and kv.value::numeric = trunc(kv.value::numeric)
+             and kv.value::numeric + $2::int8 between -9223372036854775808 and 9223372036854775807)
+  returning (value::numeric)::int8,
+            ceil(extract(epoch from (expires_at - now())) * 1000)::int8"
 );
 
 const GET: &str =
@@ -181,6 +213,32 @@ impl KvStore for PgKvStore {
         .await
     }
 
+    async fn compare_and_delete(&self, key: &str, expected: &Value) -> Result<bool> {
+        observe(PRIMITIVE, "compare_and_delete", BACKEND, async {
+            Ok(self.execute(COMPARE_AND_DELETE, &[&key, expected]).await? > 0)
+        })
+        .await
+    }
+
+    async fn increment(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<Counter> {
+        observe(PRIMITIVE, "increment", BACKEND, async {
+            validate_key(key)?;
+            let ttl = ttl_millis(ttl)?;
+            let client = self.pool.get().await?;
+            let statement = client.prepare_cached(INCREMENT).await?;
+            let row = client
+                .query_opt(&statement, &[&key, &by, &ttl])
+                .await?
+                .ok_or_else(|| not_a_counter(key))?;
+            let left: Option<i64> = row.try_get(1)?;
+            Ok(Counter {
+                value: row.try_get(0)?,
+                expires_in: left.map(|ms| Duration::from_millis(ms.max(0).unsigned_abs())),
+            })
+        })
+        .await
+    }
+
     async fn stats(&self) -> Result<KvStats> {
         observe(PRIMITIVE, "stats", BACKEND, async {
             let row = self.query_one(STATS, &[]).await?;
@@ -213,5 +271,6 @@ mod tests {
         assert!(SET.contains("now() + $3::int8 * interval '1 millisecond'"));
         assert!(COMPARE_AND_SET.contains("$4::int8"));
         assert!(SET_IF_ABSENT.contains("now() + $3::int8"));
+        assert!(INCREMENT.contains("now() + $3::int8"));
     }
 }

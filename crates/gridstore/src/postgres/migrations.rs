@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sessions_save_many",
         sql: include_str!("../../migrations/0007_sessions_save_many.sql"),
     },
+    Migration {
+        version: 8,
+        name: "partitions_at",
+        sql: include_str!("../../migrations/0008_partitions_at.sql"),
+    },
 ];
 
 /// Applies the pending gridstore migrations (safe to call from several instances at once);

@@ -4,7 +4,7 @@
 //! factory `async fn() -> (impl EventLog, guard)`; the guard (e.g. a test database) lives as
 //! long as the test. Subscription tests expect wake-ups to work (on PostgreSQL: a listener).
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
 use serde_json::{Value, json};
 
 use crate::event_log::{EventFilter, EventLog, NewEvent};
@@ -12,7 +12,8 @@ use crate::event_log::{EventFilter, EventLog, NewEvent};
 mod subscriptions;
 
 pub use subscriptions::{
-    a_filtered_subscription_moves_past_non_matching_events, assert_delivered_once_in_order,
+    a_filtered_subscription_moves_past_non_matching_events,
+    a_subscription_from_the_tail_delivers_every_later_event, assert_delivered_once_in_order,
     concurrent_writers_are_delivered_once_in_commit_order,
     subscription_delivers_only_matching_events, subscription_replays_then_follows_in_order,
     subscription_resumes_after_a_saved_position,
@@ -41,6 +42,7 @@ macro_rules! event_log_contract_tests {
             a_filtered_subscription_moves_past_non_matching_events,
             subscription_wakes_up_on_append_before_the_poll_interval,
             concurrent_writers_are_delivered_once_in_commit_order,
+            a_subscription_from_the_tail_delivers_every_later_event,
         );
     };
     (@expand $factory:expr; $($name:ident),* $(,)?) => {
@@ -326,17 +328,35 @@ pub async fn count_and_aggregate_summarise_per_stream(log: impl EventLog) {
     assert!(stats[0].first_recorded_at <= stats[0].last_recorded_at);
 }
 
-/// Dropping months before now keeps this month; dropping through next month removes it and
-/// appends keep working afterwards.
+/// Dropping months before the month the events were stamped in keeps them; dropping through
+/// the next month removes them, and appends keep working afterwards. The month is the one of
+/// the events' own `recorded_at`, never a second reading of a clock.
 pub async fn dropping_old_months_keeps_the_current_month(log: impl EventLog) {
     seed(&log).await;
-    assert_eq!(log.drop_months_before(Utc::now()).await.expect("drop"), 0);
+    let stamped = log
+        .query(&EventFilter::all(), None, 5)
+        .await
+        .expect("query");
+    let first = stamped.first().expect("seeded events").recorded_at;
+    let last = stamped.last().expect("seeded events").recorded_at;
+    assert_eq!(log.drop_months_before(first).await.expect("drop"), 0);
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 5);
-    let next_month = Utc::now() + ChronoDuration::days(40);
+    let next_month = start_of_next_month(last);
     assert_eq!(log.drop_months_before(next_month).await.expect("drop"), 5);
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
     log.append(vec![event("job-9", "after.drop", json!({}))])
         .await
         .expect("append after drop");
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 1);
+}
+
+/// The first instant (UTC) of the month after the month of `at`.
+fn start_of_next_month(at: DateTime<Utc>) -> DateTime<Utc> {
+    let first = at.date_naive().with_day(1).expect("first of month");
+    first
+        .checked_add_months(chrono::Months::new(1))
+        .expect("next month")
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
 }

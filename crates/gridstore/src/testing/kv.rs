@@ -8,10 +8,12 @@
 //! short real TTLs and polling with a deadline, since the PostgreSQL backend reads the
 //! database clock. Conditional writes and racing writers are in [`conditional`]. Data
 //! surviving a reopen is [`basics::keys_written_through_one_store_are_read_through_another`],
-//! called by each backend's test file with two stores.
+//! called by each backend's test file with two stores. Counters (`increment`) and
+//! `compare_and_delete` are in [`counters`].
 
 pub mod basics;
 pub mod conditional;
+pub mod counters;
 pub mod expiry;
 
 /// Expands the KV contract suite as `#[tokio::test]`s for the store built by `$factory`, an
@@ -34,6 +36,13 @@ macro_rules! kv_contract_tests {
                 compare_and_set_replaces_only_the_expected_value,
                 racing_set_if_absent_calls_have_exactly_one_winner,
                 racing_compare_and_set_increments_lose_no_update,
+            ],
+            counters: [
+                increment_counts_from_zero_and_keeps_the_first_expiry,
+                incrementing_anything_but_an_integer_is_invalid_input,
+                concurrent_increments_sum_exactly,
+                an_expired_counter_restarts_with_a_new_window,
+                compare_and_delete_removes_only_the_expected_value,
             ],
             expiry: [
                 a_key_is_visible_until_its_ttl_and_invisible_at_once_after,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{TimeZone, Utc};
 use gridstore::EventLog;
 use gridstore::postgres::health::{self, expected_partitions};
 use gridstore::postgres::{PgConfig, PgEventLog, PgPool};
@@ -11,18 +11,29 @@ use gridstore::postgres::{PgConfig, PgEventLog, PgPool};
 use super::{event, fixture};
 
 /// Health expects the partitions the database clock creates, not the app clock's. The
-/// database clock is moved 200 days ahead (beyond the 3 months kept ahead) by shadowing
-/// `now()` with `public.now()` ahead of `pg_catalog` on the search path.
+/// database clock is stopped at a fixed instant years ahead by shadowing `now()` with
+/// `public.now()` ahead of `pg_catalog` on the search path; a fixed instant means the
+/// creation and the checks below are decided by the same month whatever the real date.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_judges_partitions_by_the_database_clock() {
     let f = fixture().await;
     let admin = f.pool.get().await.expect("admin");
+    let database_clock = Utc.with_ymd_and_hms(2031, 6, 15, 12, 0, 0).unwrap();
     let mut ddl = String::from(
         "create function public.now() returns timestamptz language sql stable \
-         as $$ select pg_catalog.now() + interval '200 days' $$;",
+         as $$ select timestamptz '2031-06-15 12:00:00+00' $$;",
     );
-    for name in expected_partitions(3) {
-        ddl.push_str(&format!("drop table {name};"));
+    // Start from no partitions at all, whatever months the migration created.
+    for row in admin
+        .query(
+            "select c.relname::text from pg_inherits i join pg_class c on c.oid = i.inhrelid \
+             where i.inhparent = 'gs_events'::regclass",
+            &[],
+        )
+        .await
+        .expect("partitions")
+    {
+        ddl.push_str(&format!("drop table {};", row.get::<_, String>(0)));
     }
     ddl.push_str(&format!(
         "alter database \"{}\" set search_path = public, pg_catalog;",
@@ -37,8 +48,7 @@ async fn health_judges_partitions_by_the_database_clock() {
         .ensure_partitions(3)
         .await
         .expect("ensure");
-    assert_eq!(created.len(), 4);
-    assert!(created.iter().all(|n| !expected_partitions(3).contains(n)));
+    assert_eq!(created, expected_partitions(database_clock, 3));
 
     let report = health::check(&skewed, 3).await;
     assert!(report.is_healthy(), "{:?}", report.problems);

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::store::PoolStatus;
+
 /// Upper bounds (seconds) of the per-route latency histogram buckets.
 const BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -16,6 +18,8 @@ const BUCKETS: [f64; 13] = [
 #[derive(Debug, Default)]
 pub struct MetricsRegistry {
     inner: Mutex<Counters>,
+    /// The live event stream's series.
+    pub stream: super::stream::StreamMetrics,
 }
 
 #[derive(Debug, Default)]
@@ -34,19 +38,6 @@ struct Histogram {
     buckets: [u64; BUCKETS.len()],
     count: u64,
     sum_secs: f64,
-}
-
-/// Pool gauges, when the store runs on PostgreSQL.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolGauges {
-    /// Configured maximum size.
-    pub max_size: usize,
-    /// Open connections.
-    pub size: usize,
-    /// Idle connections.
-    pub idle: usize,
-    /// Callers waiting for a connection.
-    pub waiting: usize,
 }
 
 impl MetricsRegistry {
@@ -108,7 +99,7 @@ impl MetricsRegistry {
     }
 
     /// The Prometheus text exposition (format 0.0.4).
-    pub fn render_prometheus(&self, pool: Option<PoolGauges>) -> String {
+    pub fn render_prometheus(&self, pool: Option<PoolStatus>) -> String {
         let counters = self.lock();
         let mut out = String::new();
         metric_header(
@@ -179,6 +170,8 @@ impl MetricsRegistry {
         if let Some(pool) = pool {
             render_pool(&mut out, pool);
         }
+        drop(counters);
+        self.stream.render(&mut out);
         out
     }
 }
@@ -215,7 +208,7 @@ fn render_histograms(out: &mut String, counters: &Counters) {
     }
 }
 
-fn render_pool(out: &mut String, pool: PoolGauges) {
+fn render_pool(out: &mut String, pool: PoolStatus) {
     let gauges = [
         (
             "taas_db_pool_max_size",
@@ -278,7 +271,7 @@ mod tests {
         let registry = MetricsRegistry::default();
         registry.record_request("GET", "/positions/{id}", 200, Duration::from_millis(3));
         registry.record_store_error("not_found");
-        let text = registry.render_prometheus(Some(PoolGauges {
+        let text = registry.render_prometheus(Some(PoolStatus {
             max_size: 16,
             size: 2,
             idle: 1,

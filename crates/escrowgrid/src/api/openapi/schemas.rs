@@ -32,6 +32,23 @@ fn id(prefix: &str) -> Value {
     json!({ "type": "string", "pattern": format!("^{prefix}_[0-9a-f-]{{36}}$") })
 }
 
+/// A whitelisted currency code in any letter case, as `POST /positions` accepts it.
+fn currency_any_case() -> Value {
+    let alternatives: Vec<String> = CURRENCIES
+        .iter()
+        .map(|code| {
+            code.chars()
+                .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()))
+                .collect()
+        })
+        .collect();
+    json!({
+        "type": "string",
+        "pattern": format!("^(?:{})$", alternatives.join("|")),
+        "description": "Case-insensitive ISO 4217 code from the whitelist",
+    })
+}
+
 fn timestamp() -> Value {
     json!({ "type": "string", "format": "date-time", "examples": ["2026-11-21T19:04:02.147Z"] })
 }
@@ -273,13 +290,19 @@ pub fn all() -> Value {
             }),
         ),
     );
-    schemas.insert("NewPosition".into(), object(&["assetId", "holderReference", "currency", "amount"], json!({
-            "institutionId": { "type": "string" }, "assetId": { "type": "string" },
-            "holderReference": { "type": "string", "minLength": 1, "maxLength": 255 },
-            "currency": { "type": "string", "minLength": 3, "maxLength": 3, "description": "Case-insensitive ISO 4217 code from the whitelist" },
-            "amount": amount(),
-            "externalReference": { "type": "string", "maxLength": 255 },
-        })));
+    schemas.insert(
+        "NewPosition".into(),
+        object(
+            &["assetId", "holderReference", "currency", "amount"],
+            json!({
+                "institutionId": { "type": "string" }, "assetId": { "type": "string" },
+                "holderReference": { "type": "string", "minLength": 1, "maxLength": 255 },
+                "currency": currency_any_case(),
+                "amount": amount(),
+                "externalReference": { "type": "string", "maxLength": 255 },
+            }),
+        ),
+    );
     schemas.insert(
         "TransitionRequest".into(),
         object(
@@ -324,5 +347,69 @@ pub fn all() -> Value {
             })),
             "statusCode": { "type": "integer" }, "clientIp": { "type": "string" },
         })));
+    super::webhook_schemas::add(&mut schemas);
+    console_schemas(&mut schemas);
     Value::Object(schemas)
+}
+
+/// The read-only documents clients build their UI from: `/me`, `/lifecycle` and the template
+/// rules.
+fn console_schemas(schemas: &mut serde_json::Map<String, Value>) {
+    let states = json!({ "type": "array", "items": r("PositionState") });
+    let role = string_enum(ApiKeyRole::ALL, ApiKeyRole::as_str);
+    schemas.insert(
+        "Me".into(),
+        object(
+            &["role", "canWrite"],
+            json!({
+                "role": { "anyOf": [role, { "const": "root" }] },
+                "canWrite": { "type": "boolean" },
+                "institutionId": id("inst"), "apiKeyId": id("ak"),
+            }),
+        ),
+    );
+    schemas.insert(
+        "Lifecycle".into(),
+        object(
+            &["states", "initial", "terminal", "transitions"],
+            json!({
+                "states": states, "initial": r("PositionState"), "terminal": states,
+                "transitions": { "type": "object", "additionalProperties": states },
+            }),
+        ),
+    );
+    let field = object(
+        &["key", "kind", "required", "numeric"],
+        json!({
+            "key": { "type": "string" },
+            "kind": { "enum": ["currency", "templateRegion", "number", "positiveNumber", "percentage", "text"] },
+            "required": { "type": "boolean" }, "numeric": { "type": "boolean" },
+            "minimum": { "type": "number" }, "exclusiveMinimum": { "type": "number" },
+            "maximum": { "type": "number" },
+        }),
+    );
+    let constraint = object(
+        &["kind", "low", "high"],
+        json!({ "kind": { "const": "lessOrEqual" }, "low": { "type": "string" }, "high": { "type": "string" } }),
+    );
+    let code = object(
+        &["code", "vertical", "fields", "constraints"],
+        json!({
+            "code": string_enum(TemplateCode::ALL, TemplateCode::as_str), "vertical": r("Vertical"),
+            "fields": { "type": "array", "items": field },
+            "constraints": { "type": "array", "items": constraint },
+        }),
+    );
+    schemas.insert(
+        "TemplateRules".into(),
+        object(
+            &["verticals", "regions", "currencies", "codes"],
+            json!({
+                "verticals": { "type": "array", "items": r("Vertical") },
+                "regions": { "type": "array", "items": r("Region") },
+                "currencies": { "type": "array", "items": r("Currency") },
+                "codes": { "type": "array", "items": code },
+            }),
+        ),
+    );
 }

@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::Transaction;
-use gridstore::postgres::{PgClient, PgConnection, PgPool, PgStatement, classify};
+use gridstore::NewEvent;
+use gridstore::postgres::{PgClient, PgConnection, PgEventLog, PgPool, PgStatement, classify};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -106,6 +107,14 @@ impl<'a, C: PgConnection> Db<'a, C> {
             .execute(self.client, params)
             .await
             .map_err(classify)
+    }
+
+    /// Appends domain events to the event log in this transaction (the outbox): one
+    /// statement, sent on the first poll once its statement is cached on the connection.
+    pub(crate) async fn append_events(&self, events: &[NewEvent]) -> gridstore::Result<()> {
+        self.counter.increment();
+        PgEventLog::append_in(self.client, events).await?;
+        Ok(())
     }
 
     /// Runs a statement and returns the number of rows it affected.

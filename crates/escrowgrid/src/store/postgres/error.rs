@@ -24,7 +24,7 @@ pub(super) struct Subject<'a> {
     pub(super) asset: Option<&'a str>,
     /// The position an event refers to.
     pub(super) position: Option<&'a str>,
-    /// The key of a unique row (api key id, idempotency key).
+    /// The key of a unique row (api key id).
     pub(super) key: Option<&'a str>,
 }
 
@@ -94,10 +94,6 @@ const CONSTRAINTS: &[(&str, Meaning)] = &[
         Meaning::Duplicate(PolicyId::RESOURCE),
     ),
     (
-        "idempotency_records_pkey",
-        Meaning::Duplicate("idempotency key"),
-    ),
-    (
         "positions_amount_check",
         Meaning::Invalid(
             "amount",
@@ -121,21 +117,24 @@ const CONSTRAINTS: &[(&str, Meaning)] = &[
 /// Translates a storage error into the domain error it stands for; anything else is returned
 /// unchanged.
 pub(super) fn translate(err: Error, subject: &Subject<'_>) -> Error {
-    let Error::Storage(storage) = err else {
+    let Some(storage) = (match &err {
+        Error::Storage(cause) => cause.backend(),
+        _ => None,
+    }) else {
         return err;
     };
-    match &storage {
+    match storage {
         gridstore::Error::ForeignKeyViolation { constraint }
         | gridstore::Error::UniqueViolation { constraint }
         | gridstore::Error::CheckViolation { constraint } => match meaning(constraint) {
             Some(meaning) => from_meaning(meaning, subject),
-            None => check_fallback(&storage, constraint).unwrap_or(Error::Storage(storage)),
+            None => check_fallback(storage, constraint).unwrap_or(err),
         },
         gridstore::Error::NotNullViolation { column } => Error::Validation(vec![FieldError::new(
             column.clone(),
             format!("{column} is required"),
         )]),
-        _ => Error::Storage(storage),
+        _ => err,
     }
 }
 
@@ -191,7 +190,7 @@ mod tests {
     use super::*;
 
     fn storage(err: gridstore::Error) -> Error {
-        Error::Storage(err)
+        Error::from(err)
     }
 
     #[test]
@@ -220,13 +219,11 @@ mod tests {
         };
         let err = translate(
             storage(gridstore::Error::UniqueViolation {
-                constraint: "idempotency_records_pkey".into(),
+                constraint: "api_keys_key_hash_key".into(),
             }),
             &subject,
         );
-        assert!(
-            matches!(err, Error::Duplicate { resource: "idempotency key", ref key } if key == "k")
-        );
+        assert!(matches!(err, Error::Duplicate { resource: "api key", ref key } if key == "k"));
     }
 
     #[test]
@@ -248,9 +245,6 @@ mod tests {
             storage(gridstore::Error::SerializationFailure),
             &Subject::default(),
         );
-        assert!(matches!(
-            err,
-            Error::Storage(gridstore::Error::SerializationFailure)
-        ));
+        assert!(matches!(err, Error::Contention(_)));
     }
 }

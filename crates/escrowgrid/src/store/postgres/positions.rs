@@ -15,7 +15,7 @@ use crate::domain::{
     AssetId, AuditContext, InstitutionId, NewPosition, PolicyConfig, Position, PositionId,
     PositionLifecycleEvent, TemplateId, evaluate, now_millis,
 };
-use crate::store::{Page, Paginated, PositionFilter, Scope, records};
+use crate::store::{Page, Paginated, PositionFilter, Scope, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
@@ -108,15 +108,18 @@ impl PgEscrowStore {
             db.prepare(audit::INSERT_AUDIT),
         )?;
         // In this order: the ledger row refers to the position.
-        let (inserted, ledgered, audited) = tokio::join!(
+        let events = outbox::position_created(&position, &ledger_event)?;
+        let (inserted, ledgered, audited, appended) = tokio::join!(
             biased;
             db.execute_prepared(&insert, params),
             ledger::insert(&db, &insert_ledger, &ledger_event),
             audit::insert(&db, &insert_audit, &event),
+            db.append_events(&events),
         );
         inserted?;
         ledgered?;
         audited?;
+        appended?;
         commit(tx).await?;
         Ok(position)
     }

@@ -18,7 +18,6 @@ use crate::domain::{
     InstitutionId, InstitutionPolicy, InvalidId, JsonObject, LedgerEvent, LedgerEventId,
     LifecycleEventId, PolicyId, Position, PositionId, PositionLifecycleEvent, TemplateId,
 };
-use crate::store::StoredResponse;
 
 /// `data_corrupted`: a stored value the domain rejects.
 const DATA_CORRUPTED: &str = "XX001";
@@ -269,17 +268,6 @@ pub(super) fn audit_event(row: &Row) -> Result<AuditEvent> {
         error: json_opt(row, "error")?,
         status_code,
         client_ip: get(row, "client_ip")?,
-    })
-}
-
-/// `idempotency_records` row.
-pub(super) fn stored_response(row: &Row) -> Result<StoredResponse> {
-    let status: i32 = get(row, "status")?;
-    Ok(StoredResponse {
-        request_hash: get(row, "request_hash")?,
-        status: u16::try_from(status).map_err(|err| corrupt("status", err))?,
-        body: get(row, "body")?,
-        created_at: time(row, "created_at")?,
     })
 }
 

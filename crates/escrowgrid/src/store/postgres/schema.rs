@@ -27,6 +27,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "idempotency_reservations",
         sql: include_str!("../../../migrations/0004_idempotency_reservations.sql"),
     },
+    Migration {
+        version: 5,
+        name: "idempotency_on_kv",
+        sql: include_str!("../../../migrations/0005_idempotency_on_kv.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "webhooks",
+        sql: include_str!("../../../migrations/0006_webhooks.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -3,8 +3,6 @@
 //! deadlocks and connections lost before commit are retried; a commit with an unknown
 //! outcome never is), then translate storage errors into domain errors.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use gridstore::postgres::retry;
 
@@ -16,8 +14,8 @@ use crate::domain::{
     TransitionRequest,
 };
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter,
-    Reservation, Scope, StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PoolStatus,
+    PositionFilter, Scope, TemplateFilter,
 };
 
 use super::PgEscrowStore;
@@ -27,6 +25,20 @@ use super::error::{Subject, translate};
 impl EscrowStore for PgEscrowStore {
     async fn health(&self) -> Result<()> {
         Ok(self.pool.ping().await?)
+    }
+
+    fn events(&self) -> std::sync::Arc<dyn gridstore::EventLog> {
+        self.shared_events()
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let status = self.pool.status();
+        Some(PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        })
     }
 
     async fn create_institution(
@@ -264,48 +276,5 @@ impl EscrowStore for PgEscrowStore {
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>> {
         retry(&self.retry, || self.ledger(scope, position_id)).await
-    }
-
-    async fn idempotency_reserve(
-        &self,
-        scope_key: &str,
-        key: &str,
-        request_hash: &str,
-        lease: Duration,
-    ) -> Result<Reservation> {
-        let subject = Subject {
-            key: Some(key),
-            ..Subject::default()
-        };
-        retry(&self.retry, || {
-            self.reserve_key(scope_key, key, request_hash, lease)
-        })
-        .await
-        .map_err(|err| translate(err, &subject))
-    }
-
-    async fn idempotency_complete(
-        &self,
-        scope_key: &str,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<()> {
-        let subject = Subject {
-            key: Some(key),
-            ..Subject::default()
-        };
-        retry(&self.retry, || self.complete_key(scope_key, key, &response))
-            .await
-            .map_err(|err| translate(err, &subject))
-    }
-
-    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()> {
-        let subject = Subject {
-            key: Some(key),
-            ..Subject::default()
-        };
-        retry(&self.retry, || self.release_key(scope_key, key))
-            .await
-            .map_err(|err| translate(err, &subject))
     }
 }

@@ -13,7 +13,7 @@ use crate::domain::{
     AuditContext, InstitutionId, Position, PositionId, TransitionRequest, now_millis,
 };
 use crate::lifecycle::{self, Applied};
-use crate::store::{Scope, records};
+use crate::store::{Scope, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
@@ -81,8 +81,9 @@ async fn write<C: PgConnection>(
     db: &Db<'_, C>,
     applied: &Applied,
     audit_context: &AuditContext,
-) -> gridstore::Result<u64> {
+) -> Result<u64> {
     let (ledger_event, audit_event) = records::transition(applied, audit_context);
+    let events = outbox::position_state_changed(applied, &ledger_event)?;
     let position = &applied.position;
     let event = &applied.event;
     let previous_version = position.version - 1;
@@ -111,17 +112,20 @@ async fn write<C: PgConnection>(
         db.prepare(ledger::INSERT_LEDGER),
         db.prepare(audit::INSERT_AUDIT),
     )?;
-    let (updated, evented, ledgered, audited) = tokio::join!(
+    // The events go last: a lost race (no row updated) rolls them back with everything else.
+    let (updated, evented, ledgered, audited, appended) = tokio::join!(
         biased;
         db.execute_prepared(&update, update_params),
         db.execute_prepared(&insert_event, event_params),
         ledger::insert(db, &insert_ledger, &ledger_event),
         audit::insert(db, &insert_audit, &audit_event),
+        db.append_events(&events),
     );
     let updated = updated?;
     evented?;
     ledgered?;
     audited?;
+    appended?;
     Ok(updated)
 }
 

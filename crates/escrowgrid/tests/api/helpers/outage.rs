@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use async_trait::async_trait;
 use escrowgrid::domain::{
@@ -14,8 +13,8 @@ use escrowgrid::domain::{
 };
 use escrowgrid::store::memory::MemoryStore;
 use escrowgrid::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter,
-    Reservation, Scope, StoredResponse, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
+    TemplateFilter,
 };
 use escrowgrid::{Error, Result};
 
@@ -30,6 +29,9 @@ pub struct OutageStore {
     pub lose_next_race: AtomicBool,
     /// Position creations never answer while set (other calls do).
     pub hung_positions: AtomicBool,
+    /// The next transition is applied, but reported as a commit whose outcome is unknown (the
+    /// connection died during COMMIT after the server had committed).
+    pub unknown_next_commit: AtomicBool,
 }
 
 impl OutageStore {
@@ -52,7 +54,7 @@ impl OutageStore {
         if self.down.load(Ordering::SeqCst) {
             let cause: Box<dyn std::error::Error + Send + Sync> =
                 "connection refused (10.0.0.9:5432)".into();
-            return Err(Error::Storage(gridstore::Error::Connection(cause)));
+            return Err(Error::from(gridstore::Error::Connection(cause)));
         }
         Ok(())
     }
@@ -63,6 +65,10 @@ impl EscrowStore for OutageStore {
     async fn health(&self) -> Result<()> {
         self.gate().await?;
         self.inner.health().await
+    }
+
+    fn events(&self) -> Arc<dyn gridstore::EventLog> {
+        self.inner.events()
     }
 
     async fn create_institution(
@@ -180,9 +186,17 @@ impl EscrowStore for OutageStore {
                 actual_state: request.to_state,
             });
         }
-        self.inner
+        let applied = self
+            .inner
             .transition_position(scope, id, request, audit)
-            .await
+            .await;
+        if self.unknown_next_commit.swap(false, Ordering::SeqCst) {
+            applied?;
+            let lost: Box<dyn std::error::Error + Send + Sync> =
+                "connection closed during commit (10.0.0.9:5432)".into();
+            return Err(Error::from(gridstore::Error::CommitOutcomeUnknown(lost)));
+        }
+        applied
     }
 
     async fn create_api_key(
@@ -277,35 +291,5 @@ impl EscrowStore for OutageStore {
     ) -> Result<Vec<LedgerEvent>> {
         self.gate().await?;
         self.inner.list_ledger_events(scope, position_id).await
-    }
-
-    async fn idempotency_reserve(
-        &self,
-        scope_key: &str,
-        key: &str,
-        request_hash: &str,
-        lease: Duration,
-    ) -> Result<Reservation> {
-        self.gate().await?;
-        self.inner
-            .idempotency_reserve(scope_key, key, request_hash, lease)
-            .await
-    }
-
-    async fn idempotency_complete(
-        &self,
-        scope_key: &str,
-        key: &str,
-        response: StoredResponse,
-    ) -> Result<()> {
-        self.gate().await?;
-        self.inner
-            .idempotency_complete(scope_key, key, response)
-            .await
-    }
-
-    async fn idempotency_release(&self, scope_key: &str, key: &str) -> Result<()> {
-        self.gate().await?;
-        self.inner.idempotency_release(scope_key, key).await
     }
 }

@@ -24,7 +24,8 @@ pub const DEFAULT_PARTITION_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sets `lock_timeout` for the rest of the transaction (`$1` like `'5000ms'`).
 const SET_LOCK_TIMEOUT: &str = "select set_config('lock_timeout', $1, true)";
 
-const ENSURE: &str = "select gs_events_ensure_partitions($1)";
+/// `$2` is the instant whose month comes first; null means the database clock's `now()`.
+const ENSURE: &str = "select gs_events_ensure_partitions($1, coalesce($2::timestamptz, now()))";
 
 /// Partitions of `gs_events` whose whole month lies before the month of `$1` (UTC), oldest
 /// first, with their row counts.
@@ -37,14 +38,15 @@ where i.inhparent = 'gs_events'::regclass
       < (date_trunc('month', $1::timestamptz at time zone 'utc'))::date
 order by c.relname";
 
-/// The partitions of this month and the next `$1` months that are not attached to
-/// `gs_events`, in month order. "This month" is the database clock's (UTC), as in
+/// The partitions of the month of `$2` and the next `$1` months that are not attached to
+/// `gs_events`, in month order. A null `$2` means the database clock's `now()` (UTC), as in
 /// `gs_events_ensure_partitions`, so the check and the creation agree even when the
 /// application's clock is off.
 pub(crate) const MISSING: &str = "select expected.name
 from (
     select m, 'gs_events_p' || to_char(
-        date_trunc('month', now() at time zone 'utc') + make_interval(months => m),
+        date_trunc('month', coalesce($2::timestamptz, now()) at time zone 'utc')
+            + make_interval(months => m),
         'YYYYMM') as name
     from generate_series(0, $1::integer) as m
 ) expected
@@ -56,10 +58,15 @@ where not exists (
 )
 order by expected.m";
 
-/// Creates the missing partitions of this month and the next `months_ahead`; returns their names.
-pub(super) async fn ensure(client: &impl GenericClient, months_ahead: u32) -> Result<Vec<String>> {
+/// Creates the missing partitions of the month of `at` (`None`: the database clock's now) and
+/// the next `months_ahead`; returns their names.
+pub(super) async fn ensure(
+    client: &impl GenericClient,
+    months_ahead: u32,
+    at: Option<DateTime<Utc>>,
+) -> Result<Vec<String>> {
     let months = i32::try_from(months_ahead).unwrap_or(i32::MAX);
-    let rows = client.query(ENSURE, &[&months]).await?;
+    let rows = client.query(ENSURE, &[&months, &at]).await?;
     let created: Vec<String> = rows
         .iter()
         .map(|r| r.try_get(0))

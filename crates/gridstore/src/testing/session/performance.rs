@@ -130,33 +130,3 @@ pub async fn a_large_session_saves_and_loads_within_the_targets<S: SessionStore>
     assert_met("large save", SAVE_TARGET, &saves);
     assert_met("large get", GET_TARGET, &gets);
 }
-
-/// SmallTalk 39: saving 10 sessions as one batch takes at most 1.2 times as long as saving
-/// them one by one. Each side is timed over 5 rounds and the fastest round of each is
-/// compared, so one scheduler hiccup on a busy machine does not decide the outcome.
-pub async fn a_batch_save_is_not_slower_than_sequential_saves<S: SessionStore>(store: &S) {
-    let mut sequential = Duration::MAX;
-    let mut batched = Duration::MAX;
-    for round in 0..5 {
-        let singles: Vec<Session> = (0..10)
-            .map(|n| session(&format!("single-{round}-{n}"), SessionState::Active))
-            .collect();
-        let batch: Vec<Session> = (0..10)
-            .map(|n| session(&format!("batched-{round}-{n}"), SessionState::Active))
-            .collect();
-
-        let started = Instant::now();
-        for s in &singles {
-            store.save(s).await.expect("save");
-        }
-        sequential = sequential.min(started.elapsed());
-        let started = Instant::now();
-        store.save_many(&batch).await.expect("batch save");
-        batched = batched.min(started.elapsed());
-    }
-
-    assert!(
-        batched.as_secs_f64() <= sequential.as_secs_f64() * 1.2,
-        "batch {batched:?} vs sequential {sequential:?}"
-    );
-}
