@@ -23,6 +23,6 @@ mod e2e {
     mod replicas;
     mod restart;
     mod shutdown;
-    mod tls;
     mod slow_clients;
+    mod tls;
 }
