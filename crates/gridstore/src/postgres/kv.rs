@@ -225,9 +225,9 @@ impl KvStore for PgKvStore {
             validate_key(key)?;
             let ttl = ttl_millis(ttl)?;
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(INCREMENT).await?;
-            let row = client
-                .query_opt(&statement, &[&key, &by, &ttl])
+            let statement = self.pool.prepare(&client, INCREMENT).await?;
+            let row = statement
+                .query_opt(&client, &[&key, &by, &ttl])
                 .await?
                 .ok_or_else(|| not_a_counter(key))?;
             let left: Option<i64> = row.try_get(1)?;
