@@ -6,6 +6,8 @@
 //! cargo run --release -p bench -- --runs 3
 //! cargo run --release -p bench -- --backend postgres --clients 32 --duration-secs 20
 //! cargo run --release -p bench -- --url http://127.0.0.1:4000 --root-key $ROOT_API_KEY --backend memory
+//! cargo run --release -p bench -- --backend postgres --clients 1,4,32 --outbox-cost --loads pairs
+//! cargo run --release -p bench -- --stream-creates-per-s 100 --duration-secs 20 --runs 3
 //! ```
 
 mod client;
@@ -14,6 +16,7 @@ mod pgbench;
 mod report;
 mod sql;
 mod stats;
+mod stream;
 mod target;
 
 use std::io::Write;
@@ -70,6 +73,14 @@ struct Args {
     /// Skip the pgbench baseline.
     #[arg(long)]
     no_pgbench: bool,
+    /// Also run the pgbench baseline without the outbox statements (the outbox's SQL cost).
+    #[arg(long)]
+    outbox_cost: bool,
+    /// Instead of the load levels: commit → SSE latency of `GET /events/stream` on
+    /// PostgreSQL with a writer at this many creates/s (two events each), `--duration-secs`
+    /// per run.
+    #[arg(long)]
+    stream_creates_per_s: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -117,6 +128,9 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: &Args) -> Result<(), BoxError> {
+    if let Some(rate) = args.stream_creates_per_s {
+        return stream_latency(args, rate).await;
+    }
     let mut backends = Vec::new();
     if matches!(args.backend, Backend::Memory | Backend::Both) {
         backends.push("memory");
@@ -193,8 +207,15 @@ async fn measure(
     };
     if let Some((url, pgbench)) = pgbench {
         let ids = pgbench::BaselineIds::of(fixture);
-        for &clients in args.clients.iter().filter(|&&c| c <= PGBENCH_MAX_CLIENTS) {
-            progress(&format!("{backend}: pgbench with {clients} clients"));
+        let variants: &[(bool, &'static str)] = if args.outbox_cost {
+            &[(true, "pgbench"), (false, "pgbench-no-outbox")]
+        } else {
+            &[(true, "pgbench")]
+        };
+        let levels = args.clients.iter().filter(|&&c| c <= PGBENCH_MAX_CLIENTS);
+        for (&clients, &(outbox, load)) in levels.flat_map(|c| variants.iter().map(move |v| (c, v)))
+        {
+            progress(&format!("{backend}: {load} with {clients} clients"));
             let url = url.to_owned();
             let (ids, pgbench) = (ids.clone(), pgbench.clone());
             let mut b = tokio::task::spawn_blocking(move || {
@@ -204,12 +225,13 @@ async fn measure(
                     &ids,
                     clients,
                     pgbench::Limit::Duration(duration),
+                    outbox,
                 )
             })
             .await??;
             rows.push(Row {
                 backend,
-                load: "pgbench",
+                load,
                 clients,
                 pairs_per_s: Some(b.tps),
                 creates_per_s: b.tps,
@@ -250,6 +272,49 @@ fn http_row(
             .map(|cpu| cpu.as_secs_f64() * 1e6 / (o.creates + o.transitions) as f64),
         errors: o.errors.values().sum(),
     }
+}
+
+/// `--stream-creates-per-s`: commit → SSE latency on PostgreSQL, `--runs` times.
+async fn stream_latency(args: &Args, rate: u32) -> Result<(), BoxError> {
+    let target = match &args.url {
+        Some(url) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
+        None => Target::postgres(args.database_url.clone(), args.pool_max).await?,
+    };
+    let fixture = load::fixture(&target.authority, &target.root_key).await?;
+    progress(&format!("stream: warm-up {} s", args.warmup_secs));
+    load::run_level(&fixture, 4, Duration::from_secs(args.warmup_secs), true).await?;
+    let mut out = String::from(
+        "| run | events/s | creates | received | ack → event p50 / p95 ms | \
+         send → event p50 / p95 ms |\n|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for run in 1..=args.runs {
+        progress(&format!("stream: run {run}, {rate} creates/s"));
+        let mut o =
+            stream::measure(&fixture, rate, Duration::from_secs(args.duration_secs)).await?;
+        let pair = |s: &mut stats::Samples| {
+            format!(
+                "{:.2} / {:.2}",
+                s.quantile_ms(0.5).unwrap_or(f64::NAN),
+                s.quantile_ms(0.95).unwrap_or(f64::NAN)
+            )
+        };
+        out.push_str(&format!(
+            "| {run} | {:.0} | {} | {} | {} | {} |\n",
+            o.events_per_s,
+            o.creates,
+            o.received,
+            pair(&mut o.after_ack),
+            pair(&mut o.after_send)
+        ));
+    }
+    target.stop().await?;
+    writeln!(
+        std::io::stdout(),
+        "\n{} s per run; load average after: {}\n\n{out}",
+        args.duration_secs,
+        load_average()
+    )?;
+    Ok(())
 }
 
 fn quantiles(s: &mut stats::Samples) -> Option<(f64, f64)> {

@@ -50,19 +50,30 @@ pub fn find() -> Option<PathBuf> {
 
 /// The pgbench script: the store's statements for create and for transition, with pgbench
 /// variables in place of the bind parameters (`:inst`, `:asset`, `:key` come from `-D`;
-/// `:client_id` and a random `:r` make the ids unique).
-pub fn script() -> String {
+/// `:client_id` and a random `:r` make the ids unique). With `outbox`, each transaction also
+/// appends its domain events to `gs_events`, as the store does; without, it measures what the
+/// writes cost without the outbox.
+pub fn script(outbox: bool) -> String {
     const ID: &str = ":client_id || '_' || :r";
     let position_id = format!("'pos_pgb_' || {ID}");
+    let fill = |statement: &str| statement.replace("{pos}", &position_id).replace("{id}", ID);
     let mut s = String::from("\\set r random(1, 9000000000000000)\n");
     s.push_str("begin;\n");
     for statement in crate::sql::CREATE {
-        s.push_str(&statement.replace("{pos}", &position_id).replace("{id}", ID));
+        s.push_str(&fill(statement));
+        s.push_str(";\n");
+    }
+    if outbox {
+        s.push_str(&fill(crate::sql::CREATE_OUTBOX));
         s.push_str(";\n");
     }
     s.push_str("commit;\nbegin;\n");
     for statement in crate::sql::TRANSITION {
-        s.push_str(&statement.replace("{pos}", &position_id).replace("{id}", ID));
+        s.push_str(&fill(statement));
+        s.push_str(";\n");
+    }
+    if outbox {
+        s.push_str(&fill(crate::sql::TRANSITION_OUTBOX));
         s.push_str(";\n");
     }
     s.push_str("commit;\n");
@@ -87,6 +98,7 @@ pub fn run(
     fixture: &BaselineIds,
     clients: usize,
     limit: Limit,
+    outbox: bool,
 ) -> Result<BaselineOutcome, BoxError> {
     let limit_args = match limit {
         Limit::Duration(d) => ["-T".to_owned(), d.as_secs().max(1).to_string()],
@@ -97,7 +109,7 @@ pub fn run(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let script_path = dir.join("pair.sql");
-    std::fs::write(&script_path, script())?;
+    std::fs::write(&script_path, script(outbox))?;
     let output = Command::new(pgbench)
         .arg("-n")
         .args(["-M", "prepared"])
@@ -232,7 +244,7 @@ mod tests {
         // Act
         let url = db.url().to_owned();
         let mut outcome = tokio::task::spawn_blocking(move || {
-            run(&pgbench, &url, &ids, 2, Limit::Transactions(5))
+            run(&pgbench, &url, &ids, 2, Limit::Transactions(5), true)
         })
         .await
         .expect("join")
@@ -252,6 +264,7 @@ mod tests {
         assert_eq!(count("select count(*) from position_events").await, 10);
         assert_eq!(count("select count(*) from ledger_events").await, 20);
         assert_eq!(count("select count(*) from audit_events").await, 20);
+        assert_eq!(count("select count(*) from gs_events").await, 40);
     }
 
     #[test]
@@ -266,7 +279,9 @@ mod tests {
 
     #[test]
     fn the_script_has_two_transactions_and_no_unfilled_placeholders() {
-        let s = script();
+        let s = script(true);
+        assert_eq!(s.matches("gs_events").count(), 2);
+        assert!(!script(false).contains("gs_events"));
         assert_eq!(s.matches("begin;").count(), 2);
         assert_eq!(s.matches("commit;").count(), 2);
         assert!(!s.contains("{pos}"));

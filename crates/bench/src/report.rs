@@ -99,6 +99,24 @@ pub fn table(rows: &[Row]) -> String {
             Some(format!("{} clients: {:.0}%", http.clients, ratio * 100.0))
         })
         .collect();
+    let outbox: Vec<String> = rows
+        .iter()
+        .filter(|r| r.load == "pgbench")
+        .filter_map(|with| {
+            let without = rows
+                .iter()
+                .find(|b| b.load == "pgbench-no-outbox" && b.clients == with.clients)?;
+            let ratio = with.pairs_per_s? / without.pairs_per_s?;
+            Some(format!("{} clients: {:.0}%", with.clients, ratio * 100.0))
+        })
+        .collect();
+    if !outbox.is_empty() {
+        let _ = writeln!(
+            out,
+            "\npgbench pairs/s with the outbox append as a share of without it: {}",
+            outbox.join(", ")
+        );
+    }
     if !ratios.is_empty() {
         let _ = writeln!(
             out,

@@ -28,6 +28,42 @@ pub const CREATE: &[&str] = &[
      201, '127.0.0.1')",
 ];
 
+/// The outbox append of `POST /positions` (`store/outbox.rs`, appended by
+/// `PgEventLog::append_in` in the same transaction): `position.created` and
+/// `ledger_event.recorded` in the institution's stream, payloads of the same shape and size.
+pub const CREATE_OUTBOX: &str = "\
+insert into gs_events (stream, event_type, correlation_id, payload) values \
+('inst:' || :inst, 'position.created', {pos}, jsonb_build_object('id', 'evt_c_' || {id}, \
+ 'type', 'position.created', 'institutionId', :inst::text, 'occurredAt', now()::text, \
+ 'data', jsonb_build_object('id', {pos}, 'institutionId', :inst::text, 'assetId', \
+ :asset::text, 'holderReference', 'holder-' || :client_id, 'currency', 'USD', 'amount', 1250.5, \
+ 'state', 'CREATED', 'createdAt', now()::text, 'updatedAt', now()::text, 'events', \
+ '[]'::jsonb))), \
+('inst:' || :inst, 'ledger_event.recorded', {pos}, jsonb_build_object('id', 'evt_cl_' || {id}, \
+ 'type', 'ledger_event.recorded', 'institutionId', :inst::text, 'occurredAt', now()::text, \
+ 'data', jsonb_build_object('id', 'led_c_' || {id}, 'kind', 'POSITION_CREATED', 'positionId', \
+ {pos}, 'institutionId', :inst::text, 'at', now()::text, 'newState', 'CREATED', 'payload', \
+ jsonb_build_object('institutionId', :inst::text, 'assetId', :asset::text, 'currency', 'USD', \
+ 'amount', 1250.5))))";
+
+/// The outbox append of the transition: `position.state_changed` (the position with its event)
+/// and `ledger_event.recorded`.
+pub const TRANSITION_OUTBOX: &str = "\
+insert into gs_events (stream, event_type, correlation_id, payload) values \
+('inst:' || :inst, 'position.state_changed', {pos}, jsonb_build_object('id', 'evt_t_' || {id}, \
+ 'type', 'position.state_changed', 'institutionId', :inst::text, 'occurredAt', now()::text, \
+ 'data', jsonb_build_object('position', jsonb_build_object('id', {pos}, 'institutionId', \
+ :inst::text, 'assetId', :asset::text, 'holderReference', 'holder-' || :client_id, 'currency', \
+ 'USD', 'amount', 1250.5, 'state', 'FUNDED', 'createdAt', now()::text, 'updatedAt', \
+ now()::text, 'events', jsonb_build_array(jsonb_build_object('id', 'ple_' || {id}, \
+ 'positionId', {pos}, 'fromState', 'CREATED', 'toState', 'FUNDED', 'reason', 'loadgen', 'at', \
+ now()::text))), 'fromState', 'CREATED', 'toState', 'FUNDED', 'reason', 'loadgen'))), \
+('inst:' || :inst, 'ledger_event.recorded', {pos}, jsonb_build_object('id', 'evt_tl_' || {id}, \
+ 'type', 'ledger_event.recorded', 'institutionId', :inst::text, 'occurredAt', now()::text, \
+ 'data', jsonb_build_object('id', 'led_t_' || {id}, 'kind', 'POSITION_STATE_CHANGED', \
+ 'positionId', {pos}, 'institutionId', :inst::text, 'at', now()::text, 'previousState', \
+ 'CREATED', 'newState', 'FUNDED', 'payload', jsonb_build_object('reason', 'loadgen'))))";
+
 /// `POST /positions/:id/transition` to FUNDED: versioned update, lifecycle event, ledger event
 /// and audit row.
 pub const TRANSITION: &[&str] = &[

@@ -34,7 +34,7 @@
 //! | [`console`] | the embedded browser console under `/console` (outside the gate) |
 //! | [`pagination`] | `limit`/`offset` and the list envelope |
 //! | [`validate`] | raw JSON bodies → validated domain inputs, every bad field listed |
-//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`me`], [`metrics`], [`openapi`] |
+//! | resources | [`health`], [`institutions`], [`api_keys`], [`policies`], [`asset_templates`], [`assets`], [`positions`], [`ledger`], [`audit`], [`events`] (live stream), [`webhooks`], [`me`], [`metrics`], [`openapi`] |
 
 pub mod api_keys;
 pub mod asset_templates;
@@ -45,6 +45,7 @@ pub mod caller;
 pub mod client_ip;
 pub mod console;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
@@ -62,6 +63,7 @@ pub mod request_id;
 pub mod routes;
 pub mod state;
 pub mod validate;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -125,6 +127,7 @@ fn cors_layer(settings: &ApiSettings) -> Option<CorsLayer> {
                 Method::GET,
                 Method::POST,
                 Method::PUT,
+                Method::PATCH,
                 Method::DELETE,
                 Method::OPTIONS,
             ])

@@ -13,7 +13,10 @@
 //! `ROOT_API_KEY`, `ROOT_API_KEY_ALLOWED_IPS`, `CORS_ALLOWED_ORIGINS`, `RATE_LIMIT_ENABLED`,
 //! `RATE_LIMIT_WINDOW_MS`, `RATE_LIMIT_MAX_REQUESTS`, `METRICS_ENABLED`, `PUBLIC_DOCS_ENABLED`,
 //! `NODE_ENV`) and a few are new (`HOST`, `CONSOLE_ENABLED`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
-//! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `LOG_FORMAT`, `RUST_LOG`);
+//! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `HTTP_HEADER_READ_TIMEOUT_MS`,
+//! `HTTP_MAX_CONNECTIONS`, `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`,
+//! `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, `LOG_FORMAT`, `RUST_LOG`,
+//! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`, `WEBHOOKS_*`);
 //! see [`ENV_VARS`]. Parse rules:
 //!
 //! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
@@ -25,7 +28,8 @@
 //!   the rate-limit numbers;
 //! - **deviation:** an unknown `STORE_BACKEND` is an error, where the original silently used
 //!   memory; `postgresql` is accepted as a synonym of `postgres`;
-//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message).
+//! - `DATABASE_URL` is required when the backend is `postgres` (the original's message);
+//! - `WEBHOOKS_SECRET_KEY`, when set, must be base64 of 32 bytes.
 //!
 //! # Secrets
 //!
@@ -68,8 +72,32 @@ pub struct Settings {
     pub rate_limit: RateLimitConfig,
     /// The tamper-evident ledger.
     pub ledger: LedgerSettings,
+    /// Webhook delivery.
+    pub webhooks: WebhooksConfig,
     /// Logging.
     pub log: LogSettings,
+    /// The live event stream (`GET /events/stream`).
+    pub events: EventsSettings,
+}
+
+/// `[events]`: the live event stream.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsSettings {
+    /// Heartbeat comment interval of idle streams (`EVENTS_STREAM_HEARTBEAT_MS`, default 15 s).
+    pub stream_heartbeat_ms: u64,
+    /// Events queued per stream client before a client that fell behind is disconnected
+    /// (`EVENTS_STREAM_MAX_BUFFER`, default 1024).
+    pub stream_max_buffer: usize,
+}
+
+impl Default for EventsSettings {
+    fn default() -> Self {
+        Self {
+            stream_heartbeat_ms: 15_000,
+            stream_max_buffer: 1024,
+        }
+    }
 }
 
 /// `[ledger]`: the tamper-evident ledger (`docs/LEDGER.md`).
@@ -145,6 +173,17 @@ pub struct StoreSettings {
     pub backend: StoreBackend,
     /// `DATABASE_URL` (secret: it may hold a password).
     pub database_url: Option<Secret<String>>,
+    /// `DATABASE_DIRECT_URL`: the server itself when `DATABASE_URL` points at a transaction
+    /// pooler (PgBouncer); migrations (which hold a session advisory lock) run there. Secret.
+    pub database_direct_url: Option<Secret<String>>,
+    /// `DATABASE_STATEMENT_CACHE`, default true; false sends every statement on the unnamed
+    /// statement, as PgBouncer's transaction mode needs.
+    pub statement_cache: bool,
+    /// `DATABASE_READ_URLS`: comma list of read replicas for list, ledger and audit reads.
+    /// Secret.
+    pub database_read_urls: Option<Secret<String>>,
+    /// `DATABASE_REPLICA_MAX_LAG_MS`, default 1000: replicas lagging more are skipped.
+    pub replica_max_lag_ms: u64,
     /// `DATABASE_POOL_MAX`, default 16.
     pub pool_max: usize,
     /// Apply pending migrations at start (`MIGRATE_ON_START`, flag `--no-migrate`).
@@ -156,6 +195,10 @@ impl Default for StoreSettings {
         Self {
             backend: StoreBackend::Memory,
             database_url: None,
+            database_direct_url: None,
+            statement_cache: true,
+            database_read_urls: None,
+            replica_max_lag_ms: 1000,
             pool_max: 16,
             migrate_on_start: true,
         }
@@ -186,6 +229,12 @@ pub struct HttpSettings {
     pub public_docs_enabled: bool,
     /// `CONSOLE_ENABLED`, default true: the browser console under `/console`.
     pub console_enabled: bool,
+    /// `HTTP_HEADER_READ_TIMEOUT_MS`, default 10 s: a connection that has not sent a complete
+    /// request head within this time (also: an idle keep-alive connection) is closed.
+    pub header_read_timeout_ms: u64,
+    /// `HTTP_MAX_CONNECTIONS`, default 512: connections served at once; further ones wait in
+    /// the listen backlog until one closes.
+    pub max_connections: usize,
 }
 
 impl Default for HttpSettings {
@@ -196,6 +245,8 @@ impl Default for HttpSettings {
             metrics_enabled: true,
             public_docs_enabled: false,
             console_enabled: true,
+            header_read_timeout_ms: 10_000,
+            max_connections: 512,
         }
     }
 }
@@ -210,6 +261,10 @@ pub struct RateLimitConfig {
     pub window_ms: u64,
     /// `RATE_LIMIT_MAX_REQUESTS`, default 1000.
     pub max_requests: u32,
+    /// `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`, default 10 (always on, root included).
+    pub institution_creations_per_hour: u32,
+    /// `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, default 5 (always on, root included).
+    pub api_key_creations_per_hour: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -218,6 +273,39 @@ impl Default for RateLimitConfig {
             enabled: false,
             window_ms: 60_000,
             max_requests: 1000,
+            institution_creations_per_hour: 10,
+            api_key_creations_per_hour: 5,
+        }
+    }
+}
+
+/// `[webhooks]`: event delivery to registered endpoints.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// `WEBHOOKS_ENABLED`, default true: serve `/webhooks` and run the dispatcher.
+    pub enabled: bool,
+    /// `WEBHOOKS_CONCURRENCY`, default 64: endpoints this instance dispatches at once.
+    pub concurrency: usize,
+    /// `WEBHOOKS_RETRY_SCHEDULE_MS`: delays before the 2nd, 3rd, ... attempt.
+    pub retry_schedule_ms: Vec<u64>,
+    /// `WEBHOOKS_TIMEOUT_MS`, default 10000: per attempt.
+    pub timeout_ms: u64,
+    /// `WEBHOOKS_ALLOW_PRIVATE_TARGETS`, default false: allow loopback / private targets.
+    pub allow_private_targets: bool,
+    /// `WEBHOOKS_SECRET_KEY`: base64 of 32 bytes; encrypts signing secrets at rest.
+    pub secret_key: Option<Secret<String>>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            concurrency: 64,
+            retry_schedule_ms: crate::webhooks::settings::DEFAULT_RETRY_SCHEDULE_MS.to_vec(),
+            timeout_ms: 10_000,
+            allow_private_targets: false,
+            secret_key: None,
         }
     }
 }
@@ -299,7 +387,8 @@ impl Settings {
     /// # Errors
     ///
     /// [`Error::Config`] when the backend is postgres without a database URL, the pool size is
-    /// 0, or the rate limiter is enabled with a zero window or limit.
+    /// 0, the rate limiter is enabled with a zero window or limit, or the header read timeout,
+    /// the connection cap or an hourly creation limit is 0.
     pub fn validate(&self) -> Result<()> {
         let fail = |key: &str, message: &str| {
             Err(Error::Config {
@@ -316,6 +405,12 @@ impl Settings {
         if self.store.pool_max == 0 {
             return fail("DATABASE_POOL_MAX", "must be at least 1");
         }
+        if self.events.stream_heartbeat_ms == 0 {
+            return fail("EVENTS_STREAM_HEARTBEAT_MS", "must be at least 1");
+        }
+        if self.events.stream_max_buffer == 0 {
+            return fail("EVENTS_STREAM_MAX_BUFFER", "must be at least 1");
+        }
         if self.rate_limit.enabled
             && (self.rate_limit.window_ms == 0 || self.rate_limit.max_requests == 0)
         {
@@ -323,6 +418,32 @@ impl Settings {
                 "RATE_LIMIT_WINDOW_MS",
                 "window and max requests must be positive when the rate limiter is enabled",
             );
+        }
+        let positive = [
+            (
+                "HTTP_HEADER_READ_TIMEOUT_MS",
+                self.http.header_read_timeout_ms == 0,
+            ),
+            ("HTTP_MAX_CONNECTIONS", self.http.max_connections == 0),
+            (
+                "RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR",
+                self.rate_limit.institution_creations_per_hour == 0,
+            ),
+            (
+                "RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR",
+                self.rate_limit.api_key_creations_per_hour == 0,
+            ),
+        ];
+        if let Some((key, _)) = positive.iter().find(|(_, zero)| *zero) {
+            return fail(key, "must be at least 1");
+        }
+        if self.webhooks.timeout_ms == 0 {
+            return fail("WEBHOOKS_TIMEOUT_MS", "must be positive");
+        }
+        if let Some(key) = &self.webhooks.secret_key {
+            if let Err(message) = crate::webhooks::SecretBox::from_base64_key(key.expose()) {
+                return fail("WEBHOOKS_SECRET_KEY", &message);
+            }
         }
         Ok(())
     }

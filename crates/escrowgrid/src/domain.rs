@@ -17,6 +17,7 @@ mod policy;
 mod template_rules;
 pub mod time;
 mod validation;
+mod webhook;
 
 pub use api_key::{TOKEN_PREFIX, generate_token, hash_token};
 pub use audit::{AuditContext, AuditError, AuditEvent};
@@ -30,8 +31,8 @@ pub use enums::{
     TemplateCode, UnknownVariant, Vertical,
 };
 pub use ids::{
-    ApiKeyId, AssetId, AuditEventId, InstitutionId, InvalidId, LedgerEventId, LifecycleEventId,
-    PolicyId, PositionId, TemplateId,
+    ApiKeyId, AssetId, AuditEventId, DeliveryId, InstitutionId, InvalidId, LedgerEventId,
+    LifecycleEventId, PolicyId, PositionId, TemplateId, WebhookId,
 };
 pub use inputs::{
     NewApiKey, NewAsset, NewAssetTemplate, NewInstitution, NewPosition, TransitionRequest,
@@ -46,4 +47,8 @@ pub use time::now_millis;
 pub use validation::{
     FieldError, JsonObject, MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_REASON_CHARS,
     MAX_TEXT_CHARS,
+};
+pub use webhook::{
+    ALL_EVENTS, Delivery, DeliveryStatus, EVENT_TYPES, MAX_URL_BYTES, NewWebhook, SECRET_PREFIX,
+    Webhook, WebhookPatch, WebhookSecret, WebhookUrl,
 };

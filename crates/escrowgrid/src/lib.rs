@@ -12,6 +12,7 @@
 //! | fixed-window rate limits on the gridstore KV port (shared across instances on PostgreSQL) | [`rate_limit`] |
 //! | the tamper-evident ledger: hash chains per position and their verification | [`ledger`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
+//! | webhook delivery: signing, SSRF checks, dispatcher, retries, DLQ | [`webhooks`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
 //! | the crate's one error type | [`error`] |
@@ -29,5 +30,6 @@ pub mod server;
 pub mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;
+pub mod webhooks;
 
 pub use error::{Error, Result, StorageCause};

@@ -7,17 +7,20 @@
 //! connections are closed and in-flight requests run to completion; if they have not finished
 //! within `SHUTDOWN_TIMEOUT_MS`, the remaining connections are dropped. Then the database pool
 //! is closed.
+//!
+//! Connections: `listen` runs hyper directly (not `axum::serve`) to get a header read timeout
+//! and a cap on connections served at once (`HTTP_HEADER_READ_TIMEOUT_MS`,
+//! `HTTP_MAX_CONNECTIONS`).
 
 mod app;
 mod checkpoints;
+mod listen;
 
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use std::future::Future;
+use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::Result;
 use crate::config::Settings;
@@ -37,45 +40,34 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     info!(settings = ?settings, "starting escrowgrid");
-    let app::App { router, resources } = app::App::open(&settings).await?;
+    let app::App {
+        router,
+        resources,
+        state,
+    } = app::App::open(&settings).await?;
     let addr = listener.local_addr()?;
     info!(%addr, store_backend = settings.store.backend.as_str(), "listening");
 
-    let (fired_tx, fired_rx) = oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         info!("shutdown requested, draining in-flight requests");
-        let _ = fired_tx.send(());
+        state.close_event_streams();
     };
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            debug!(error = %e, "cannot set tcp_nodelay");
-        }
-    });
-    let server = axum::serve(
+    let limits = listen::ConnectionLimits {
+        header_read_timeout: Duration::from_millis(settings.http.header_read_timeout_ms),
+        max_connections: settings.http.max_connections,
+    };
+    listen::run(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        limits,
+        signal,
+        settings.shutdown_timeout(),
     )
-    .with_graceful_shutdown(signal)
-    .into_future();
-    let grace = settings.shutdown_timeout();
-    let deadline = async move {
-        match fired_rx.await {
-            Ok(()) => tokio::time::sleep(grace).await,
-            Err(_) => std::future::pending().await,
-        }
-    };
-
-    let result = tokio::select! {
-        served = server => served.map_err(crate::Error::from),
-        () = deadline => {
-            warn!(grace_ms = settings.server.shutdown_timeout_ms, "drain deadline passed, dropping remaining connections");
-            Ok(())
-        }
-    };
-    resources.close();
+    .await;
+    resources.close().await;
     info!("server stopped");
-    result
+    Ok(())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -20,6 +20,9 @@
 //! - **Optimistic concurrency.** A transition is written only if the position's `version` is
 //!   still the one read (or the request's `expected_version`); otherwise
 //!   [`Error::Conflict`]. A same-state request is a no-op that writes nothing.
+//! - **Outbox.** Every write appends its domain events ([`outbox`]) to [`EscrowStore::events`]
+//!   in the same transaction: a failed write leaves no event, a committed one always has its
+//!   events.
 //! - **Timestamps** are truncated to milliseconds ([`crate::domain::now_millis`]).
 //!
 //! # Example
@@ -50,10 +53,14 @@
 //! [`Error::Conflict`]: crate::Error::Conflict
 
 pub mod memory;
+pub mod outbox;
 mod pool;
 pub mod postgres;
 mod query;
 pub mod records;
+mod webhooks;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -72,6 +79,7 @@ pub use query::{
     AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated,
     PositionFilter, Scope, TemplateFilter,
 };
+pub use webhooks::{WebhookStore, WebhookTarget};
 
 /// Persistence of every EscrowGrid entity. Object-safe: use it as `Arc<dyn EscrowStore>`.
 ///
@@ -84,6 +92,11 @@ pub use query::{
 pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     /// Checks that the backend can serve requests (readiness).
     async fn health(&self) -> Result<()>;
+
+    /// The event log every write appends its domain events to, in the same transaction (the
+    /// transactional outbox; events and streams in [`outbox`] and `docs/EVENTS.md`). Readers
+    /// follow it with a `gridstore::Subscription`.
+    fn events(&self) -> Arc<dyn gridstore::EventLog>;
 
     /// The connection pool's gauges, for backends that have a pool (`None` otherwise).
     fn pool_status(&self) -> Option<PoolStatus> {

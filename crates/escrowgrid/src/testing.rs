@@ -33,12 +33,14 @@ pub mod fixtures;
 pub mod idempotency;
 pub mod institutions;
 pub mod ledger;
+pub mod outbox;
 pub mod policies;
 pub mod positions;
 pub mod race;
 pub mod slow_kv;
 pub mod templates;
 pub mod transitions;
+pub mod webhooks;
 
 /// Keeps a backend's test resources alive for the duration of one test.
 pub type StoreGuard = Box<dyn std::any::Any + Send>;
@@ -91,7 +93,18 @@ macro_rules! escrow_store_contract_tests {
             ledger::ledger_events_are_scoped_to_the_tenant,
             ledger::ledger_events_are_hash_chained_per_position_and_verify,
             ledger::checkpoints_cover_every_event_once_and_chain,
+            outbox::every_write_appends_exactly_its_events_with_the_documented_payload,
+            outbox::failed_writes_and_no_ops_append_no_event,
         );
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn concurrent_writers_events_reach_a_subscriber_once_in_commit_order() {
+            let (store, _guard) = ($factory)().await;
+            $crate::testing::outbox::concurrent_writers_events_reach_a_subscriber_once_in_commit_order(
+                store,
+            )
+            .await;
+        }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
         async fn thirty_two_concurrent_transitions_have_one_winner_per_version() {

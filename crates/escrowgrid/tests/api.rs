@@ -1,6 +1,9 @@
 //! HTTP API tests: the whole router (every middleware layer) on the memory store, driven with
 //! `Router::oneshot`. One integration binary; the modules live in `tests/api/`.
 
+#[path = "support/sse.rs"]
+mod sse;
+
 mod api {
     mod helpers;
 
@@ -8,7 +11,9 @@ mod api {
     mod auth;
     mod concurrency;
     mod console;
+    mod events;
     mod framework;
+    mod hardening;
     mod idempotency;
     mod idempotency_reservations;
     mod institutions;

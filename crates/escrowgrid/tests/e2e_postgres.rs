@@ -1,6 +1,9 @@
 //! End-to-end tests: the real server (in-process `serve`, or the `escrowgrid` binary) over a
 //! real socket on PostgreSQL from testkit.
 
+#[path = "support/sse.rs"]
+mod sse;
+
 mod e2e {
     pub mod client;
     pub mod flows;
@@ -8,11 +11,19 @@ mod e2e {
 
     mod cli;
     mod concurrency;
+    mod events;
+    mod failover;
+    mod hardening;
     mod idempotency;
     mod ledger;
-    mod lifecycle;
+    pub mod lifecycle;
+    mod pgbouncer;
+    mod pitr;
     mod rate_limits;
     mod readiness;
+    mod replicas;
     mod restart;
     mod shutdown;
+    mod slow_clients;
+    mod tls;
 }

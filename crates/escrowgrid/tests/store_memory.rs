@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use escrowgrid::store::EscrowStore;
 use escrowgrid::store::memory::MemoryStore;
+use escrowgrid::store::{EscrowStore, WebhookStore};
 use escrowgrid::testing::StoreGuard;
 
 async fn memory_store() -> (Arc<dyn EscrowStore>, StoreGuard) {
@@ -11,6 +11,17 @@ async fn memory_store() -> (Arc<dyn EscrowStore>, StoreGuard) {
 }
 
 escrowgrid::escrow_store_contract_tests!(memory_store);
+
+async fn memory_webhook_store() -> (Arc<dyn EscrowStore>, Arc<dyn WebhookStore>, StoreGuard) {
+    let store = Arc::new(MemoryStore::new());
+    (store.clone(), store, Box::new(()))
+}
+
+mod webhooks {
+    use super::memory_webhook_store;
+
+    escrowgrid::webhook_store_contract_tests!(memory_webhook_store);
+}
 
 mod idempotency_keys {
     use std::sync::Arc;

@@ -24,6 +24,9 @@ mod plans;
 
 escrowgrid::escrow_store_contract_tests!(support::postgres_store);
 
+mod webhooks {
+    escrowgrid::webhook_store_contract_tests!(super::support::postgres_webhook_store);
+}
 mod idempotency_keys {
     escrowgrid::idempotency_contract_tests!(super::support::postgres_kv);
 }

@@ -97,6 +97,18 @@ pub enum Error {
     /// closing an idle session: 57P05, 25P03) or was refused for now (53300).
     #[error("database connection failed")]
     Connection(#[source] BoxError),
+    /// The TLS handshake failed or TLS was required but the server does not offer it: an
+    /// untrusted certificate, a host name the certificate does not name, a server without
+    /// TLS under `sslmode=require`. Not retried: it is a configuration problem. The message
+    /// carries the reason.
+    #[error("database tls failed: {reason}")]
+    Tls {
+        /// Why, e.g. `invalid peer certificate: UnknownIssuer` or `server does not support TLS`.
+        reason: String,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
     /// The server is shutting down or was restarted (SQLSTATE 57P01, 57P02, 57P03).
     #[error("database is shutting down or starting up")]
     Shutdown(#[source] BoxError),

@@ -34,7 +34,16 @@
 //! every [`SubscriptionOptions::poll_interval`] anyway, so it stays correct when notifications
 //! are lost (a listener disconnect, a restart). A filtered subscription reads with
 //! [`EventLog::read_after_scanned`], which also reports how far it looked, so it moves past
-//! non-matching events (up to the commit fence) without skipping a matching one.
+//! non-matching events (up to the commit fence) without skipping a matching one. A consumer
+//! that starts "from now" instead of replaying history subscribes from [`EventLog::tail`].
+//!
+//! # Transactional outbox
+//!
+//! The trait's [`EventLog::append`] commits on its own. To append in the same transaction as
+//! other writes, use the backend's own entry point, which keeps driver types out of the trait:
+//! `PgEventLog::append_in(&transaction, ..)` on PostgreSQL, and
+//! [`MemoryEventLog::append_sync`](crate::memory::MemoryEventLog::append_sync) on memory, which
+//! appends without an `.await` so a store can call it inside its own critical section.
 //!
 //! # Semantic choices
 //!
@@ -338,6 +347,22 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
         let events = self.read_after(after, filter, limit).await?;
         let scanned = events.last().map_or(after, |e| e.position);
         Ok(ScannedBatch { events, scanned })
+    }
+
+    /// The current tail of the log: a position to subscribe from so that a subscription
+    /// delivers every event committed after this call (and possibly a few committed shortly
+    /// before it, never one out of order or twice). Used by consumers that start "from now"
+    /// instead of replaying history.
+    ///
+    /// The default asks [`EventLog::read_after_scanned`] how far a read that matches nothing
+    /// (the empty stream, which no event can have) may look, which is up to the commit fence;
+    /// backends may answer more directly.
+    async fn tail(&self) -> Result<EventPosition> {
+        let nothing = EventFilter::all().stream("");
+        let batch = self
+            .read_after_scanned(EventPosition::START, &nothing, 1)
+            .await?;
+        Ok(batch.scanned)
     }
 
     /// A wake-up signal for subscribers (a hint; see [`Wakeups`]).

@@ -77,6 +77,7 @@ pub(crate) fn error_kind(err: &Error) -> &'static str {
         Error::SerializationFailure => "serialization_failure",
         Error::Deadlock => "deadlock",
         Error::Connection(_) => "connection",
+        Error::Tls { .. } => "tls",
         Error::Shutdown(_) => "shutdown",
         Error::StatementTimeout => "statement_timeout",
         Error::LockTimeout => "lock_timeout",

@@ -5,6 +5,9 @@
 //! |---|---|
 //! | typed settings, password-redacting `Debug` | [`config`] |
 //! | deadpool pool, connections verified after idling | [`pool`] |
+//! | TLS (rustls): libpq's `sslmode` and `sslrootcert` | [`tls`] |
+//! | named or unnamed statements (PgBouncer's transaction mode) | [`statements`] |
+//! | read replicas: lag-checked pools, fallback to the primary | [`replicas`] |
 //! | numbered migrations under an advisory lock | [`migrate`](mod@migrate) |
 //! | SQLSTATE classification into [`Error`](crate::Error) | [`error`] |
 //! | retrying transactions, commit with unknown outcome | [`retry`](mod@retry) |
@@ -53,8 +56,11 @@ pub mod lock;
 pub mod migrate;
 pub mod migrations;
 pub mod pool;
+pub mod replicas;
 pub mod retry;
 pub mod session;
+pub mod statements;
+pub mod tls;
 
 pub use checkpoint::PgCheckpointStore;
 pub use config::{PgConfig, SslMode};
@@ -67,5 +73,8 @@ pub use listener::{ListenerOptions, PgListener};
 pub use lock::{PgLocks, advisory_key, try_advisory_xact_lock, with_advisory_xact_lock};
 pub use migrate::{Migration, migrate};
 pub use pool::{PgClient, PgPool, PoolStatus};
+pub use replicas::{PgReadPools, ReplicaOptions};
 pub use retry::{RetryPolicy, commit, retry, transaction, transaction_with};
 pub use session::PgSessionStore;
+pub use statements::{PgConnection, PgStatement};
+pub use tls::PgTls;

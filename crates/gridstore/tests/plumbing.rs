@@ -16,3 +16,5 @@ mod pool;
 mod retry;
 #[path = "plumbing/support.rs"]
 mod support;
+#[path = "plumbing/tls.rs"]
+mod tls;

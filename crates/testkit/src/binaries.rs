@@ -43,6 +43,11 @@ impl PgBinaries {
     pub(crate) fn pg_ctl(&self) -> PathBuf {
         self.dir.join("pg_ctl")
     }
+
+    /// The `pg_basebackup` program (installed with the server programs).
+    pub(crate) fn pg_basebackup(&self) -> PathBuf {
+        self.dir.join("pg_basebackup")
+    }
 }
 
 fn holds_server_programs(dir: &Path) -> bool {

@@ -14,6 +14,11 @@ pub enum TestkitError {
          or set TEST_DATABASE_URL"
     )]
     BinariesNotFound,
+    /// Neither `PATH` nor `/usr/sbin` holds `pgbouncer`.
+    #[error(
+        "pgbouncer not found on PATH or in /usr/sbin: install it (Debian/Ubuntu: apt-get install pgbouncer)"
+    )]
+    PgBouncerNotFound,
     /// A file system or process operation failed.
     #[error("could not {action}: {source}")]
     Io {

@@ -1,5 +1,6 @@
 //! [`TestPostgres`]: one throwaway PostgreSQL server with its own data directory.
 
+mod backup;
 mod builder;
 mod launch;
 mod watchdog;
@@ -7,7 +8,9 @@ mod watchdog;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use backup::TestBaseBackup;
 pub use builder::TestPostgresBuilder;
+pub(crate) use launch::free_port;
 
 use crate::binaries::PgBinaries;
 use crate::process::{self, Runner};
@@ -35,6 +38,8 @@ pub struct TestPostgres {
     binaries: PgBinaries,
     runner: Runner,
     settings: Vec<(String, String)>,
+    tls: Option<builder::ServerTls>,
+    wal_archive: bool,
     base_dir: PathBuf,
     port: u16,
     keep: bool,
@@ -66,6 +71,12 @@ impl TestPostgres {
     /// A connection URL for database `dbname` as the `postgres` superuser.
     pub fn url(&self, dbname: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{dbname}", self.port)
+    }
+
+    /// Where WAL segments are archived, when started
+    /// [`with_wal_archive`](TestPostgresBuilder::with_wal_archive).
+    pub fn wal_archive_dir(&self) -> Option<PathBuf> {
+        self.wal_archive.then(|| self.base_dir.join("archive"))
     }
 
     /// The server's data directory.
@@ -140,6 +151,49 @@ impl TestPostgres {
         self.launch().unwrap_or_else(|error| {
             panic!(
                 "testkit: could not restart the server on port {}: {error}",
+                self.port
+            )
+        });
+    }
+
+    /// Starts a streaming replica of this server: `pg_basebackup -R` into a new directory
+    /// (so it follows this server as a hot standby), the same settings, its own random port.
+    /// Databases created on this server appear on the replica once it has replayed them.
+    /// Blocking.
+    ///
+    /// # Errors
+    ///
+    /// As [`TestPostgres::start`], and when `pg_basebackup` fails.
+    pub fn start_replica(&self) -> Result<TestPostgres, TestkitError> {
+        let mut replica = self.sibling(
+            std::env::temp_dir().join(format!("testkit-{}", uuid::Uuid::new_v4().simple())),
+        );
+        replica.create_replica_of(self.port)?;
+        replica.spawn_watchdog()?;
+        replica.launch_on_free_port()?;
+        tracing::debug!(
+            port = replica.port,
+            primary = self.port,
+            "test replica started"
+        );
+        Ok(replica)
+    }
+
+    /// Promotes this standby to a primary (`pg_ctl promote`) and waits until it accepts
+    /// writes.
+    ///
+    /// # Panics
+    ///
+    /// When `pg_ctl promote` fails, e.g. because this server is not a standby.
+    pub fn promote(&self) {
+        let mut command = self.runner.command(&self.binaries.pg_ctl());
+        command
+            .args(["promote", "-w", "-t", "30", "-s", "-D"])
+            .arg(self.data_dir())
+            .current_dir(&self.base_dir);
+        process::run(&mut command).unwrap_or_else(|error| {
+            panic!(
+                "testkit: could not promote the server on port {}: {error}",
                 self.port
             )
         });

@@ -46,6 +46,18 @@ pub(crate) async fn database_for(test_database_url: Option<String>) -> TestDatab
     }
 }
 
+/// The URL of the server [`database`] creates databases on (starting the shared one if
+/// needed).
+pub(crate) async fn server_url() -> String {
+    match std::env::var(TEST_DATABASE_URL)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+    {
+        Some(url) => url,
+        None => shared_server().await.url("postgres"),
+    }
+}
+
 async fn shared_server() -> &'static TestPostgres {
     let init =
         || SHARED_SERVER.get_or_init(|| TestPostgres::start().map_err(|error| error.to_string()));

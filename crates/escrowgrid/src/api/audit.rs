@@ -41,16 +41,20 @@ pub(super) fn routes() -> Vec<Route> {
                 "string",
                 "Root only: filter by acting institution",
             )
-            .query(
+            .query_schema(
                 "action",
-                "string",
+                string_enum(AuditAction::ALL.iter().map(|a| a.as_str())),
                 "Filter by action, e.g. POSITION_TRANSITIONED",
             )
-            .query("outcome", "string", "success or failure")
+            .query_schema(
+                "outcome",
+                string_enum(AuditOutcome::ALL.iter().map(|o| o.as_str())),
+                "success or failure",
+            )
             .query("apiKeyId", "string", "Filter by API key")
-            .query(
+            .query_schema(
                 "resourceType",
-                "string",
+                string_enum(ResourceType::ALL.iter().map(|r| r.as_str())),
                 "Filter by resource type, e.g. position",
             )
             .query("resourceId", "string", "Filter by resource id")
@@ -66,6 +70,12 @@ pub(super) fn routes() -> Vec<Route> {
             .build()
         },
     }]
+}
+
+/// An enum filter; the empty string is listed too, since an empty filter means no filter.
+fn string_enum<'a>(names: impl Iterator<Item = &'a str>) -> serde_json::Value {
+    let names: Vec<&str> = std::iter::once("").chain(names).collect();
+    serde_json::json!({ "type": "string", "enum": names })
 }
 
 fn parse_filter(caller: &Caller, query: &QueryMap) -> ApiResult<AuditFilter> {

@@ -22,6 +22,9 @@ use serde_json::{Value, json};
 
 use crate::domain::FieldError;
 
+/// The `Retry-After` (seconds) of a 503: store outages such as a failover pass within seconds.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 /// The body of every JSON error response.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ErrorBody {
@@ -168,6 +171,23 @@ impl ApiError {
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable");
         err.report = Some(Arc::from(cause.to_string()));
+        // Outages (a database failover, a restart) usually pass within seconds.
+        err.retry_after_secs = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+        err
+    }
+
+    /// 503 `Commit outcome unknown` with `Retry-After: 1`: the connection was lost while the
+    /// write was committing, so it may or may not have been applied. The client retries with
+    /// the same `Idempotency-Key`, which replays nothing (the reservation was released) and runs
+    /// the request again; see `docs/OPERATIONS.md` for what that means per route. `cause` is logged.
+    pub fn commit_outcome_unknown(cause: impl std::fmt::Display) -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Commit outcome unknown")
+            .with_details(
+                "The connection to the database was lost while the write was committing; it may \
+                 or may not have been applied. Retry with the same Idempotency-Key.",
+            );
+        err.retry_after_secs = Some(1);
+        err.report = Some(Arc::from(cause.to_string()));
         err
     }
 
@@ -215,6 +235,8 @@ pub fn not_found_message(resource: &str) -> &'static str {
         "position" => "Position not found",
         "policy" => "Policy not found",
         "api key" => "API key not found or already revoked",
+        "webhook" => "Webhook not found",
+        "webhook delivery" => "Webhook delivery not found",
         _ => "Not found",
     }
 }
@@ -252,9 +274,10 @@ impl From<crate::Error> for ApiError {
             Error::Contention(_) => Self::conflict("Concurrent modification detected")
                 .with_details("The request conflicted with a concurrent request. Please retry.")
                 .store_kind("contention"),
-            other @ (Error::Storage(_) | Error::CommitOutcomeUnknown(_)) => {
-                Self::internal(other).store_kind("storage")
+            unknown @ Error::CommitOutcomeUnknown(_) => {
+                Self::commit_outcome_unknown(unknown).store_kind("commit_outcome_unknown")
             }
+            other @ Error::Storage(_) => Self::internal(other).store_kind("storage"),
             // Process-level errors (configuration, listener I/O) never come from a handler.
             other @ (Error::Config { .. } | Error::Io(_) | Error::LedgerBroken) => {
                 Self::internal(other)
@@ -371,6 +394,37 @@ mod tests {
         let (status, body) = body_of(err);
         assert_eq!(status, 409);
         assert_eq!(body["error"], "Concurrent modification detected");
+    }
+
+    #[test]
+    fn a_storage_outage_answer_carries_retry_after() {
+        let outage = crate::Error::Unavailable(crate::StorageCause::described("pool timeout"));
+        let response = ApiError::from(outage).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn an_unknown_commit_outcome_is_a_distinct_503_with_retry_after() {
+        let unknown =
+            crate::Error::CommitOutcomeUnknown(crate::StorageCause::described("connection lost"));
+        let response = ApiError::from(unknown).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let report = response.extensions().get::<ErrorReport>().expect("report");
+        assert!(report.0.contains("connection lost"));
+        let unknown =
+            crate::Error::CommitOutcomeUnknown(crate::StorageCause::described("connection lost"));
+        let (status, body) = body_of(ApiError::from(unknown));
+        assert_eq!(status, 503);
+        assert_eq!(body["error"], "Commit outcome unknown");
+        assert!(
+            body["details"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("same Idempotency-Key")
+        );
+        assert!(!body.to_string().contains("connection lost"));
     }
 
     #[test]

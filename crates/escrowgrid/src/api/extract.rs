@@ -4,7 +4,11 @@
 //!   read as `{}` so that validation can list every missing field; a body over the limit is
 //!   413; malformed JSON is 400 `Invalid JSON body` with the parser's position in `details`; a
 //!   body of the wrong JSON type (not an object) is 400 `Validation failed`.
-//! - [`QueryMap`]: the query string as a map (the last value of a repeated key wins).
+//! - Every JSON body is checked before it is parsed ([`body_check`]): a duplicate key anywhere
+//!   (nested too) or a NUL character (`\u0000`, which PostgreSQL text and jsonb cannot store)
+//!   in any string or key is 400 `Validation failed` naming the field, on every backend alike.
+//! - [`QueryMap`]: the query string as a map (the last value of a repeated key wins); a NUL in
+//!   a key or value is 400 `Validation failed` naming the parameter.
 
 use std::collections::HashMap;
 
@@ -17,6 +21,8 @@ use serde::de::DeserializeOwned;
 use crate::domain::FieldError;
 
 use super::error::ApiError;
+
+pub mod body_check;
 
 /// A JSON request body parsed into `T` (use tolerant shapes and validate afterwards).
 #[derive(Debug, Clone)]
@@ -49,6 +55,9 @@ where
 
 /// Parses a JSON document, mapping failures to the API's error shape.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if let Err(Some(defect)) = body_check::check(bytes) {
+        return Err(ApiError::validation(vec![defect]));
+    }
     serde_json::from_slice(bytes).map_err(|err| match err.classify() {
         serde_json::error::Category::Data => {
             ApiError::validation(vec![FieldError::new("", err.to_string())])
@@ -90,6 +99,14 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map_err(|_| ApiError::bad_request("Invalid query string"))?;
+        let defects: Vec<FieldError> = pairs
+            .iter()
+            .filter(|(key, value)| key.contains('\0') || value.contains('\0'))
+            .map(|(key, _)| FieldError::new(body_check::printable(key), body_check::NUL_MESSAGE))
+            .collect();
+        if !defects.is_empty() {
+            return Err(ApiError::validation(defects));
+        }
         Ok(Self(pairs.into_iter().collect()))
     }
 }

@@ -5,6 +5,7 @@
 //! `text/plain` body `# metrics disabled` (kept as is because scrapers read text there).
 
 mod registry;
+mod stream;
 
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +15,7 @@ use axum::routing::get;
 use serde_json::Value;
 
 pub use registry::MetricsRegistry;
+pub use stream::StreamMetrics;
 
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
@@ -74,6 +76,9 @@ async fn metrics_json(State(state): State<AppState>, caller: Caller) -> ApiResul
 async fn metrics_prometheus(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
     if !state.settings().metrics_enabled {
         let mut response = (StatusCode::NOT_FOUND, "# metrics disabled\n").into_response();
+        response
+            .extensions_mut()
+            .insert(super::middleware::DeliberatelyNotJson);
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -81,9 +86,12 @@ async fn metrics_prometheus(State(state): State<AppState>, caller: Caller) -> Ap
         return Ok(response);
     }
     require_root(&caller)?;
-    let body = state
+    let mut body = state
         .metrics()
         .render_prometheus(state.store().pool_status());
+    if let Some(webhooks) = state.webhooks() {
+        body.push_str(&webhooks.metrics().render_prometheus());
+    }
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -39,9 +39,17 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = metric_method(req.method());
     let limit = state.settings().request_timeout;
-    let response = match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => json_framework_errors(response),
-        Err(_) => ApiError::timed_out().into_response(),
+    // OPTIONS on a path no route serves answers like any other method there (JSON 404), not
+    // with the CORS layer's 200.
+    let unknown_options =
+        req.method() == Method::OPTIONS && !super::routes::is_known_path(req.uri().path());
+    let response = if unknown_options {
+        ApiError::route_not_found().into_response()
+    } else {
+        match tokio::time::timeout(limit, next.run(req)).await {
+            Ok(response) => json_framework_errors(response).await,
+            Err(_) => ApiError::timed_out().into_response(),
+        }
     };
     let mut response = response;
     let headers = response.headers_mut();
@@ -89,14 +97,34 @@ pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Re
     response
 }
 
-/// Gives framework-generated error responses (no `Content-Type`, e.g. axum's 405) the API's
-/// JSON error body, keeping their headers (`Allow`, ...).
-fn json_framework_errors(response: Response) -> Response {
+/// Marks a non-JSON error response a handler produces on purpose (the Prometheus endpoint's
+/// text 404, read by scrapers), which [`frame`] then leaves alone.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliberatelyNotJson;
+
+/// The longest framework rejection text kept as `details`.
+const MAX_REJECTION_TEXT: usize = 512;
+
+/// Gives framework-generated error responses the API's JSON error body, keeping their headers
+/// (`Allow`, ...): those without a `Content-Type` (axum's 405, hyper's), and axum's extractor
+/// rejections in `text/plain` (e.g. a path segment that is not UTF-8, `/positions/%FF`),
+/// whose text becomes `details`.
+async fn json_framework_errors(response: Response) -> Response {
     let status = response.status();
-    if status.as_u16() < 400 || response.headers().contains_key(header::CONTENT_TYPE) {
+    if status.as_u16() < 400
+        || is_json(response.headers())
+        || response.extensions().get::<DeliberatelyNotJson>().is_some()
+    {
         return response;
     }
-    let (mut parts, _body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REJECTION_TEXT)
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .filter(|text| !text.trim().is_empty());
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
     let replacement = match status {
         StatusCode::NOT_FOUND => ApiError::route_not_found(),
         StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
@@ -106,7 +134,13 @@ fn json_framework_errors(response: Response) -> Response {
         other if other.is_server_error() => {
             ApiError::internal(format!("framework answered {other}"))
         }
-        other => ApiError::bad_request(other.canonical_reason().unwrap_or("Bad request")),
+        other => {
+            let error = ApiError::bad_request(other.canonical_reason().unwrap_or("Bad request"));
+            match text {
+                Some(text) => error.with_details(text),
+                None => error,
+            }
+        }
     }
     .into_response();
     let (new_parts, body) = replacement.into_parts();
@@ -115,6 +149,13 @@ fn json_framework_errors(response: Response) -> Response {
     let mut response = Response::from_parts(parts, body);
     *response.status_mut() = status;
     response
+}
+
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"))
 }
 
 /// One metrics update and one structured log event (request id, method, route template,

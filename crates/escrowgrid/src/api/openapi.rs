@@ -3,18 +3,29 @@
 //!
 //! `GET /docs` is a small self-contained HTML page (no CDN, no build-time download) listing the
 //! operations and linking to `/openapi.json`.
+//!
+//! The document is as strict as the server (issue 13), so that generated clients and fuzzers
+//! send what the server accepts: path ids carry their prefix pattern, `{region}` its enum,
+//! `limit`/`offset` their bounds, `Idempotency-Key` its length and character rules; every
+//! operation with path parameters documents the 400 of a malformed (non-UTF-8) segment, and
+//! every operation the 503 of a store outage or the request timeout. `/docs` and
+//! `/openapi.json` are marked public when `PUBLIC_DOCS_ENABLED` is set.
 
 mod schemas;
+mod webhook_schemas;
 
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::extract::State;
 use axum::http::Method;
 use axum::response::Html;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use super::routes::{self, Route};
+use super::state::AppState;
+use crate::domain::Region;
 
 pub(super) fn routes() -> Vec<Route> {
     vec![
@@ -41,18 +52,32 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
-async fn openapi_json() -> Json<Value> {
-    Json(document())
+async fn openapi_json(State(state): State<AppState>) -> Json<Value> {
+    Json(document_for(state.settings().public_docs_enabled))
 }
 
-/// Builds the whole OpenAPI 3.1 document.
+/// The paths that are public when `PUBLIC_DOCS_ENABLED` is set.
+const DOCS_PATHS: [&str; 2] = ["/openapi.json", "/docs"];
+
+/// Builds the whole OpenAPI 3.1 document, with the documentation itself behind a key (the
+/// default, `PUBLIC_DOCS_ENABLED=false`).
 pub fn document() -> Value {
+    document_for(false)
+}
+
+/// Builds the whole OpenAPI 3.1 document; `public_docs` marks `/docs` and `/openapi.json` as
+/// needing no key.
+pub fn document_for(public_docs: bool) -> Value {
     let mut paths: BTreeMap<&'static str, Map<String, Value>> = BTreeMap::new();
     for route in routes::all() {
         let method = route.method.as_str().to_ascii_lowercase();
         let mut operation = (route.doc)();
         add_path_parameters(&mut operation, route.path);
         if let Some(object) = operation.as_object_mut() {
+            if public_docs && DOCS_PATHS.contains(&route.path) {
+                object.insert("security".into(), json!([]));
+            }
+            add_error_responses(object, &route.method, route.path);
             let id = operation_id(&route.method, route.path);
             object.insert("operationId".into(), Value::String(id));
         }
@@ -83,7 +108,11 @@ pub fn document() -> Value {
                     "name": "Idempotency-Key", "in": "header", "required": false,
                     "description": "Replays the first response of the same request for 24 hours; \
                         another body with the same key is 422.",
-                    "schema": { "type": "string", "maxLength": 255 },
+                    "schema": {
+                        "type": "string", "minLength": 1, "maxLength": 255,
+                        "pattern": "^[!-~]+$",
+                        "description": "1 to 255 visible ASCII characters",
+                    },
                 },
             },
         },
@@ -106,11 +135,41 @@ fn operation_id(method: &Method, path: &str) -> String {
     id
 }
 
+/// The schema of a path parameter, from the segment before it: ids carry their prefix and a
+/// lowercase hyphenated UUID (anything else is answered like an unknown id, 404), a region is
+/// one of the enum.
+fn path_parameter_schema(collection: &str) -> Value {
+    let prefix = match collection {
+        "institutions" => "inst",
+        "asset-templates" => "tmpl",
+        "assets" => "ast",
+        "positions" => "pos",
+        "api-keys" => "ak",
+        "policies" => {
+            let regions: Vec<&str> = Region::ALL.iter().map(|r| r.as_str()).collect();
+            return json!({ "type": "string", "enum": regions });
+        }
+        _ => return json!({ "type": "string", "minLength": 1 }),
+    };
+    json!({
+        "type": "string",
+        "pattern": format!("^{prefix}_[0-9a-f]{{8}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{4}}-[0-9a-f]{{12}}$"),
+    })
+}
+
 fn add_path_parameters(operation: &mut Value, path: &str) {
-    let params: Vec<Value> = path
-        .split('/')
-        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-        .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+    let segments: Vec<&str> = path.split('/').collect();
+    let params: Vec<Value> = segments
+        .iter()
+        .enumerate()
+        .filter_map(|(index, s)| {
+            let name = s.strip_prefix('{').and_then(|s| s.strip_suffix('}'))?;
+            let collection = index.checked_sub(1).map_or("", |before| segments[before]);
+            Some(json!({
+                "name": name, "in": "path", "required": true,
+                "schema": path_parameter_schema(collection),
+            }))
+        })
         .collect();
     if params.is_empty() {
         return;
@@ -122,6 +181,28 @@ fn add_path_parameters(operation: &mut Value, path: &str) {
         if let Some(list) = list.as_array_mut() {
             list.splice(0..0, params);
         }
+    }
+}
+
+/// The answers any operation can give beyond its own: 400 for a path segment that is not
+/// UTF-8 (operations with path parameters) or a malformed `Idempotency-Key` (every `POST`, key
+/// revocation included), 503 for a store outage, an unknown commit outcome or the request
+/// timeout.
+fn add_error_responses(operation: &mut Map<String, Value>, method: &Method, path: &str) {
+    let Some(Value::Object(responses)) = operation.get_mut("responses") else {
+        return;
+    };
+    let mut extra = vec![503];
+    if path.contains('{') || method == Method::POST {
+        extra.push(400);
+    }
+    for status in extra {
+        responses.entry(status.to_string()).or_insert_with(|| {
+            json!({
+                "description": reason(status),
+                "content": { "application/json": { "schema": schema_ref("Error") } },
+            })
+        });
     }
 }
 
@@ -193,10 +274,32 @@ impl Op {
         self
     }
 
-    /// Adds `limit` and `offset`.
-    pub fn paginated(self) -> Self {
-        self.query("limit", "integer", "Page size, 1..=1000 (default 100)")
-            .query("offset", "integer", "Items to skip (default 0)")
+    /// Adds a query parameter with a full schema (an enum, a format).
+    pub fn query_schema(mut self, name: &str, schema: Value, description: &str) -> Self {
+        let mut parameter = json!({
+            "name": name, "in": "query", "required": false, "description": description,
+        });
+        parameter["schema"] = schema;
+        self.parameters.push(parameter);
+        self
+    }
+
+    /// Adds `limit` and `offset` with the store's bounds.
+    pub fn paginated(mut self) -> Self {
+        self.parameters.push(json!({
+            "name": "limit", "in": "query", "required": false,
+            "description": "Page size, 1..=1000 (default 100)",
+            "schema": { "type": "integer", "minimum": 1, "maximum": 1000 },
+        }));
+        self.parameters.push(json!({
+            "name": "offset", "in": "query", "required": false,
+            "description": "Items to skip (default 0; empty counts as 0, as in the original)",
+            "schema": { "anyOf": [
+                { "type": "integer", "minimum": 0, "maximum": i64::MAX },
+                { "type": "string", "maxLength": 0 },
+            ] },
+        }));
+        self
     }
 
     /// A JSON request body of the named schema; POSTs also take `Idempotency-Key`.
@@ -261,6 +364,28 @@ impl Op {
         self.responses.insert(
             status.to_string(),
             json!({ "description": reason(status), "content": { "text/plain": { "schema": { "type": "string" } } } }),
+        );
+        self
+    }
+
+    /// An optional string request header.
+    pub fn header(mut self, name: &str, description: &str) -> Self {
+        self.parameters.push(json!({
+            "name": name, "in": "header", "required": false,
+            "description": description, "schema": { "type": "string" },
+        }));
+        self
+    }
+
+    /// A `text/event-stream` (Server-Sent Events) response.
+    pub fn event_stream(mut self, status: u16) -> Self {
+        self.responses.insert(
+            status.to_string(),
+            json!({
+                "description": "Server-Sent Events: `id:` cursor, `event:` type, `data:` the \
+                    event payload JSON on one line; `: heartbeat` comments while idle",
+                "content": { "text/event-stream": { "schema": { "type": "string" } } },
+            }),
         );
         self
     }

@@ -6,7 +6,9 @@
 //!   Requests `1..=max` pass, later ones get 429 `Rate limit exceeded` with `Retry-After`
 //!   (whole seconds to the end of the window).
 //! - **Sensitive-operation limiter** (always on, root included): `POST /institutions` 10 per
-//!   hour and `POST /institutions/{id}/api-keys` 5 per hour, counting every attempt. Unlike the
+//!   hour and `POST /institutions/{id}/api-keys` 5 per hour by default (settings
+//!   `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`, `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, so an
+//!   operator onboarding a bank can raise them), counting every attempt. Unlike the
 //!   original, the API-key bucket is keyed by the **caller** (API key id, or `root`), not by
 //!   the target institution, so no tenant can spend another tenant's budget.
 //! - When the KV store fails (the database is down), the request is answered with the store
@@ -26,9 +28,9 @@ use super::auth::{AuthContext, Failure, record_failure};
 use super::error::ApiError;
 use super::state::{AppState, RateLimitSettings};
 
-/// API key creations allowed per caller and hour.
+/// API key creations allowed per caller and hour by default (the original's limit).
 pub const MAX_API_KEY_CREATIONS: u32 = 5;
-/// Institution creations allowed per caller and hour.
+/// Institution creations allowed per caller and hour by default (the original's limit).
 pub const MAX_INSTITUTION_CREATIONS: u32 = 10;
 const SENSITIVE_WINDOW: Duration = Duration::from_secs(3600);
 
@@ -53,12 +55,12 @@ impl RateLimiters {
             api_key_creation: FixedWindow::new(
                 "api-key-creation",
                 SENSITIVE_WINDOW,
-                MAX_API_KEY_CREATIONS,
+                settings.api_key_creations_per_hour,
             ),
             institution_creation: FixedWindow::new(
                 "institution-creation",
                 SENSITIVE_WINDOW,
-                MAX_INSTITUTION_CREATIONS,
+                settings.institution_creations_per_hour,
             ),
         }
     }
@@ -128,7 +130,7 @@ async fn check(
             .await?
             .map_err(|RetryAfter(secs)| {
                 let details = json!({
-                    "maxInstitutions": MAX_INSTITUTION_CREATIONS,
+                    "maxInstitutions": limiters.institution_creation.max(),
                     "windowMinutes": 60,
                     "retryAfterSeconds": secs,
                 });
@@ -144,7 +146,7 @@ async fn check(
             .await?
             .map_err(|RetryAfter(secs)| {
                 let details = json!({
-                    "maxKeys": MAX_API_KEY_CREATIONS,
+                    "maxKeys": limiters.api_key_creation.max(),
                     "windowMinutes": 60,
                     "retryAfterSeconds": secs,
                 });

@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::state::AppState;
 use super::{
-    api_keys, asset_templates, assets, audit, health, institutions, ledger, me, metrics, openapi,
-    policies, positions,
+    api_keys, asset_templates, assets, audit, events, health, institutions, ledger, me, metrics,
+    openapi, policies, positions, webhooks,
 };
 
 /// One (method, path) of the API, its handler and its OpenAPI operation.
@@ -48,6 +48,8 @@ pub fn all() -> Vec<Route> {
         positions::routes(),
         ledger::routes(),
         audit::routes(),
+        events::routes(),
+        webhooks::routes(),
         metrics::routes(),
         openapi::routes(),
     ]
@@ -62,6 +64,31 @@ pub fn route_list() -> Vec<(Method, &'static str)> {
         .into_iter()
         .map(|route| (route.method, route.path))
         .collect()
+}
+
+/// Whether `path` matches a route of the table (a `{param}` segment matches any non-empty
+/// segment) or lies under the console, whatever the method.
+pub fn is_known_path(path: &str) -> bool {
+    static TEMPLATES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut paths: Vec<&'static str> = all().into_iter().map(|route| route.path).collect();
+        paths.dedup();
+        paths
+    });
+    if path == "/console" || path.starts_with("/console/") {
+        return true;
+    }
+    TEMPLATES.iter().any(|template| {
+        let mut wanted = template.split('/');
+        let mut given = path.split('/');
+        loop {
+            match (wanted.next(), given.next()) {
+                (None, None) => return true,
+                (Some(w), Some(g)) if w.starts_with('{') && !g.is_empty() => {}
+                (Some(w), Some(g)) if w == g => {}
+                _ => return false,
+            }
+        }
+    })
 }
 
 /// Builds the routing part of the router (no middleware) from [`all`].
@@ -93,6 +120,16 @@ mod tests {
     #[test]
     fn the_route_table_builds_a_router_without_overlaps() {
         let _router = build();
+    }
+
+    #[test]
+    fn known_paths_match_templates_segment_by_segment() {
+        assert!(is_known_path("/positions"));
+        assert!(is_known_path("/positions/pos_x/transition"));
+        assert!(is_known_path("/console/abc/app.js"));
+        assert!(!is_known_path("/positions/"));
+        assert!(!is_known_path("/no-such-route"));
+        assert!(!is_known_path("/positions/pos_x/unknown"));
     }
 
     #[test]

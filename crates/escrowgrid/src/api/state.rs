@@ -8,6 +8,7 @@ use std::time::Duration;
 use gridstore::KvStore;
 
 use crate::store::EscrowStore;
+use crate::webhooks::WebhookService;
 
 use super::metrics::MetricsRegistry;
 use super::rate_limit::RateLimiters;
@@ -24,6 +25,9 @@ struct Inner {
     settings: ApiSettings,
     metrics: MetricsRegistry,
     limiters: RateLimiters,
+    webhooks: Option<WebhookService>,
+    /// Flipped to `true` at shutdown: live event streams end so the drain does not wait.
+    streams_closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -39,8 +43,38 @@ impl AppState {
                 settings,
                 metrics: MetricsRegistry::default(),
                 limiters,
+                webhooks: None,
+                streams_closed: tokio::sync::watch::Sender::new(false),
             }),
         }
+    }
+
+    /// Enables the `/webhooks` routes with `service`.
+    ///
+    /// Call it right after [`AppState::new`], before the state is cloned.
+    #[must_use]
+    pub fn with_webhooks(mut self, service: WebhookService) -> Self {
+        match Arc::get_mut(&mut self.inner) {
+            Some(inner) => inner.webhooks = Some(service),
+            None => {
+                let shared = &self.inner;
+                self.inner = Arc::new(Inner {
+                    store: Arc::clone(&shared.store),
+                    kv: Arc::clone(&shared.kv),
+                    settings: shared.settings.clone(),
+                    metrics: MetricsRegistry::default(),
+                    limiters: RateLimiters::new(&shared.settings.rate_limit),
+                    webhooks: Some(service),
+                    streams_closed: tokio::sync::watch::Sender::new(false),
+                });
+            }
+        }
+        self
+    }
+
+    /// The webhook operations, when webhooks are enabled.
+    pub fn webhooks(&self) -> Option<&WebhookService> {
+        self.inner.webhooks.as_ref()
     }
 
     /// The store every handler reads and writes through.
@@ -65,6 +99,17 @@ impl AppState {
     pub(crate) fn limiters(&self) -> &RateLimiters {
         &self.inner.limiters
     }
+
+    /// Ends every live event stream (`GET /events/stream`) after the events already queued;
+    /// called at shutdown so draining does not wait for stream clients.
+    pub fn close_event_streams(&self) {
+        self.inner.streams_closed.send_replace(true);
+    }
+
+    /// Resolves once [`AppState::close_event_streams`] was called.
+    pub(crate) fn event_streams_closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.streams_closed.subscribe()
+    }
 }
 
 impl fmt::Debug for AppState {
@@ -72,6 +117,7 @@ impl fmt::Debug for AppState {
         f.debug_struct("AppState")
             .field("store", &self.inner.store)
             .field("settings", &self.inner.settings)
+            .field("webhooks", &self.inner.webhooks.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +150,8 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Maximum request body size in bytes (1 MiB by default); larger bodies get 413.
     pub body_limit_bytes: usize,
+    /// `EVENTS_STREAM_*`: heartbeat and per-client queue bound of `GET /events/stream`.
+    pub events_stream: super::events::StreamSettings,
 }
 
 impl Default for ApiSettings {
@@ -121,6 +169,7 @@ impl Default for ApiSettings {
             store_backend: "memory".to_owned(),
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
+            events_stream: super::events::StreamSettings::default(),
         }
     }
 }
@@ -141,6 +190,7 @@ impl fmt::Debug for ApiSettings {
             .field("store_backend", &self.store_backend)
             .field("request_timeout", &self.request_timeout)
             .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("events_stream", &self.events_stream)
             .finish()
     }
 }
@@ -154,6 +204,12 @@ pub struct RateLimitSettings {
     pub window: Duration,
     /// `RATE_LIMIT_MAX_REQUESTS`: requests allowed per key and window (1000 by default).
     pub max_requests: u32,
+    /// `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`: `POST /institutions` per caller and hour,
+    /// root included (10 by default, the original's limit).
+    pub institution_creations_per_hour: u32,
+    /// `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`: `POST /institutions/{id}/api-keys` per caller
+    /// and hour, root included (5 by default, the original's limit).
+    pub api_key_creations_per_hour: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -162,6 +218,8 @@ impl Default for RateLimitSettings {
             enabled: false,
             window: Duration::from_secs(60),
             max_requests: 1000,
+            institution_creations_per_hour: super::rate_limit::MAX_INSTITUTION_CREATIONS,
+            api_key_creations_per_hour: super::rate_limit::MAX_API_KEY_CREATIONS,
         }
     }
 }

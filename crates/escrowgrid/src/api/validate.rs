@@ -45,7 +45,8 @@ fn type_name(value: Option<&Value>) -> &'static str {
     }
 }
 
-fn expected(kind: &str, value: Option<&Value>) -> String {
+/// The message for a field of the wrong JSON type (the original's wording).
+pub(super) fn expected(kind: &str, value: Option<&Value>) -> String {
     format!(
         "Invalid input: expected {kind}, received {}",
         type_name(value)

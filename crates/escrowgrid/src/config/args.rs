@@ -36,6 +36,19 @@ pub struct SettingsArgs {
     /// PostgreSQL URL [env: DATABASE_URL]
     #[arg(long)]
     pub database_url: Option<String>,
+    /// PostgreSQL URL bypassing PgBouncer, for migrations [env: DATABASE_DIRECT_URL]
+    #[arg(long)]
+    pub database_direct_url: Option<String>,
+    /// Keep named prepared statements per connection; `false` behind PgBouncer's transaction
+    /// mode [env: DATABASE_STATEMENT_CACHE]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub database_statement_cache: Option<bool>,
+    /// Comma list of read replica URLs [env: DATABASE_READ_URLS]
+    #[arg(long)]
+    pub database_read_urls: Option<String>,
+    /// Replicas lagging more milliseconds are skipped [env: DATABASE_REPLICA_MAX_LAG_MS]
+    #[arg(long)]
+    pub database_replica_max_lag_ms: Option<u64>,
     /// Connection pool size [env: DATABASE_POOL_MAX]
     #[arg(long)]
     pub database_pool_max: Option<usize>,
@@ -63,6 +76,12 @@ pub struct SettingsArgs {
     /// Serve the browser console under /console [env: CONSOLE_ENABLED]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub console_enabled: Option<bool>,
+    /// Milliseconds a client has to send a complete request head [env: HTTP_HEADER_READ_TIMEOUT_MS]
+    #[arg(long)]
+    pub http_header_read_timeout_ms: Option<u64>,
+    /// Connections served at once [env: HTTP_MAX_CONNECTIONS]
+    #[arg(long)]
+    pub http_max_connections: Option<usize>,
     /// Enable the general per-key rate limiter [env: RATE_LIMIT_ENABLED]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub rate_limit_enabled: Option<bool>,
@@ -75,6 +94,12 @@ pub struct SettingsArgs {
     /// Requests allowed per window and key [env: RATE_LIMIT_MAX_REQUESTS]
     #[arg(long)]
     pub rate_limit_max_requests: Option<u32>,
+    /// Institution creations per caller and hour [env: RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR]
+    #[arg(long)]
+    pub rate_limit_institution_creations_per_hour: Option<u32>,
+    /// API key creations per caller and hour [env: RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR]
+    #[arg(long)]
+    pub rate_limit_api_key_creations_per_hour: Option<u32>,
     /// `json` or `text` [env: LOG_FORMAT]
     #[arg(long, value_parser = parse_log_format)]
     pub log_format: Option<LogFormat>,
@@ -98,6 +123,17 @@ impl SettingsArgs {
         if let Some(v) = &self.database_url {
             s.store.database_url = Some(Secret::new(v.clone()));
         }
+        if let Some(v) = &self.database_direct_url {
+            s.store.database_direct_url = Some(Secret::new(v.clone()));
+        }
+        set(&mut s.store.statement_cache, self.database_statement_cache);
+        if let Some(v) = &self.database_read_urls {
+            s.store.database_read_urls = Some(Secret::new(v.clone()));
+        }
+        set(
+            &mut s.store.replica_max_lag_ms,
+            self.database_replica_max_lag_ms,
+        );
         set(&mut s.store.pool_max, self.database_pool_max);
         if self.no_migrate {
             s.store.migrate_on_start = false;
@@ -115,6 +151,11 @@ impl SettingsArgs {
         set(&mut s.http.metrics_enabled, self.metrics_enabled);
         set(&mut s.http.public_docs_enabled, self.public_docs_enabled);
         set(&mut s.http.console_enabled, self.console_enabled);
+        set(
+            &mut s.http.header_read_timeout_ms,
+            self.http_header_read_timeout_ms,
+        );
+        set(&mut s.http.max_connections, self.http_max_connections);
         set(&mut s.rate_limit.enabled, self.rate_limit_enabled);
         set(&mut s.rate_limit.window_ms, self.rate_limit_window_ms);
         set(
@@ -122,6 +163,14 @@ impl SettingsArgs {
             self.ledger_checkpoint_interval_ms,
         );
         set(&mut s.rate_limit.max_requests, self.rate_limit_max_requests);
+        set(
+            &mut s.rate_limit.institution_creations_per_hour,
+            self.rate_limit_institution_creations_per_hour,
+        );
+        set(
+            &mut s.rate_limit.api_key_creations_per_hour,
+            self.rate_limit_api_key_creations_per_hour,
+        );
         set(&mut s.log.format, self.log_format);
         if let Some(v) = &self.log_filter {
             s.log.filter.clone_from(v);

@@ -27,6 +27,22 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "DATABASE_URL",
         "PostgreSQL URL, required when STORE_BACKEND=postgres (secret)",
     ),
+    (
+        "DATABASE_DIRECT_URL",
+        "PostgreSQL URL bypassing PgBouncer, for migrations (secret; default DATABASE_URL)",
+    ),
+    (
+        "DATABASE_STATEMENT_CACHE",
+        "named prepared statements per connection (default true; `false` behind PgBouncer)",
+    ),
+    (
+        "DATABASE_READ_URLS",
+        "comma list of read replica URLs for list, ledger and audit reads (secret)",
+    ),
+    (
+        "DATABASE_REPLICA_MAX_LAG_MS",
+        "replicas lagging more are skipped (default 1000)",
+    ),
     ("DATABASE_POOL_MAX", "connection pool size (default 16)"),
     (
         "MIGRATE_ON_START",
@@ -55,6 +71,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "browser console under /console (default true; only `false` disables)",
     ),
     (
+        "HTTP_HEADER_READ_TIMEOUT_MS",
+        "time to send a complete request head; also the keep-alive idle limit (default 10000)",
+    ),
+    (
+        "HTTP_MAX_CONNECTIONS",
+        "connections served at once; more wait in the listen backlog (default 512)",
+    ),
+    (
         "RATE_LIMIT_ENABLED",
         "general per-key rate limiter (only `true` enables)",
     ),
@@ -66,6 +90,43 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     (
         "RATE_LIMIT_MAX_REQUESTS",
         "requests per window (default 1000)",
+    ),
+    (
+        "RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR",
+        "institution creations per caller and hour, root included (default 10)",
+    ),
+    (
+        "RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR",
+        "API key creations per caller and hour, root included (default 5)",
+    ),
+    (
+        "EVENTS_STREAM_HEARTBEAT_MS",
+        "heartbeat comment interval of idle event streams (default 15000)",
+    ),
+    (
+        "EVENTS_STREAM_MAX_BUFFER",
+        "events queued per stream client before a lagging client is cut off (default 1024)",
+    ),
+    (
+        "WEBHOOKS_ENABLED",
+        "webhook routes and dispatcher (default true; only `false` disables)",
+    ),
+    (
+        "WEBHOOKS_CONCURRENCY",
+        "endpoints one instance dispatches at once (default 64)",
+    ),
+    (
+        "WEBHOOKS_RETRY_SCHEDULE_MS",
+        "comma list of retry delays (default 1000,5000,30000,120000,600000)",
+    ),
+    ("WEBHOOKS_TIMEOUT_MS", "per-attempt timeout (default 10000)"),
+    (
+        "WEBHOOKS_ALLOW_PRIVATE_TARGETS",
+        "allow loopback/private webhook targets (only `true` enables)",
+    ),
+    (
+        "WEBHOOKS_SECRET_KEY",
+        "base64 of 32 bytes: encrypt webhook secrets at rest (secret)",
     ),
     ("LOG_FORMAT", "`json` (default) or `text`"),
     (
@@ -103,6 +164,18 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     if let Some(v) = get("DATABASE_URL") {
         settings.store.database_url = Some(Secret::new(v));
     }
+    if let Some(v) = get("DATABASE_DIRECT_URL") {
+        settings.store.database_direct_url = Some(Secret::new(v));
+    }
+    if let Some(v) = get("DATABASE_STATEMENT_CACHE") {
+        settings.store.statement_cache = unless_false(&v);
+    }
+    if let Some(v) = get("DATABASE_READ_URLS") {
+        settings.store.database_read_urls = Some(Secret::new(v));
+    }
+    if let Some(v) = get("DATABASE_REPLICA_MAX_LAG_MS") {
+        settings.store.replica_max_lag_ms = parse("DATABASE_REPLICA_MAX_LAG_MS", &v)?;
+    }
     if let Some(v) = get("DATABASE_POOL_MAX") {
         settings.store.pool_max = parse("DATABASE_POOL_MAX", &v)?;
     }
@@ -130,6 +203,12 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     if let Some(v) = get("CONSOLE_ENABLED") {
         settings.http.console_enabled = unless_false(&v);
     }
+    if let Some(v) = get("HTTP_HEADER_READ_TIMEOUT_MS") {
+        settings.http.header_read_timeout_ms = parse("HTTP_HEADER_READ_TIMEOUT_MS", &v)?;
+    }
+    if let Some(v) = get("HTTP_MAX_CONNECTIONS") {
+        settings.http.max_connections = parse("HTTP_MAX_CONNECTIONS", &v)?;
+    }
     if let Some(v) = get("RATE_LIMIT_ENABLED") {
         settings.rate_limit.enabled = only_true(&v);
     }
@@ -141,6 +220,41 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("RATE_LIMIT_MAX_REQUESTS") {
         settings.rate_limit.max_requests = parse("RATE_LIMIT_MAX_REQUESTS", &v)?;
+    }
+    if let Some(v) = get("RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR") {
+        settings.rate_limit.institution_creations_per_hour =
+            parse("RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR", &v)?;
+    }
+    if let Some(v) = get("RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR") {
+        settings.rate_limit.api_key_creations_per_hour =
+            parse("RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR", &v)?;
+    }
+    if let Some(v) = get("EVENTS_STREAM_HEARTBEAT_MS") {
+        settings.events.stream_heartbeat_ms = parse("EVENTS_STREAM_HEARTBEAT_MS", &v)?;
+    }
+    if let Some(v) = get("EVENTS_STREAM_MAX_BUFFER") {
+        settings.events.stream_max_buffer = parse("EVENTS_STREAM_MAX_BUFFER", &v)?;
+    }
+    if let Some(v) = get("WEBHOOKS_ENABLED") {
+        settings.webhooks.enabled = unless_false(&v);
+    }
+    if let Some(v) = get("WEBHOOKS_CONCURRENCY") {
+        settings.webhooks.concurrency = parse("WEBHOOKS_CONCURRENCY", &v)?;
+    }
+    if let Some(v) = get("WEBHOOKS_RETRY_SCHEDULE_MS") {
+        settings.webhooks.retry_schedule_ms = split_list(&v)
+            .iter()
+            .map(|ms| parse("WEBHOOKS_RETRY_SCHEDULE_MS", ms))
+            .collect::<Result<_>>()?;
+    }
+    if let Some(v) = get("WEBHOOKS_TIMEOUT_MS") {
+        settings.webhooks.timeout_ms = parse("WEBHOOKS_TIMEOUT_MS", &v)?;
+    }
+    if let Some(v) = get("WEBHOOKS_ALLOW_PRIVATE_TARGETS") {
+        settings.webhooks.allow_private_targets = only_true(&v);
+    }
+    if let Some(v) = get("WEBHOOKS_SECRET_KEY") {
+        settings.webhooks.secret_key = Some(Secret::new(v));
     }
     if let Some(v) = get("LOG_FORMAT") {
         settings.log.format = parse("LOG_FORMAT", &v)?;

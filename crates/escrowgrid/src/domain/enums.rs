@@ -205,6 +205,18 @@ string_enum!(
         OnchainLedgerFailed => "ONCHAIN_LEDGER_FAILED",
         /// Retries of an on-chain ledger write were exhausted.
         OnchainLedgerRetryExhausted => "ONCHAIN_LEDGER_RETRY_EXHAUSTED",
+        /// A webhook endpoint was created.
+        WebhookCreated => "WEBHOOK_CREATED",
+        /// A webhook endpoint was changed.
+        WebhookUpdated => "WEBHOOK_UPDATED",
+        /// A webhook endpoint was deleted.
+        WebhookDeleted => "WEBHOOK_DELETED",
+        /// A webhook endpoint's signing secret was replaced.
+        WebhookSecretRotated => "WEBHOOK_SECRET_ROTATED",
+        /// A webhook delivery ran out of attempts and went to the dead-letter queue.
+        WebhookDeliveryFailed => "WEBHOOK_DELIVERY_FAILED",
+        /// A dead-lettered webhook delivery was re-driven.
+        WebhookDeliveryRedriven => "WEBHOOK_DELIVERY_REDRIVEN",
     }
 );
 
@@ -233,6 +245,8 @@ string_enum!(
         Position => "position",
         /// An institution policy.
         Policy => "policy",
+        /// A webhook endpoint.
+        Webhook => "webhook",
     }
 );
 

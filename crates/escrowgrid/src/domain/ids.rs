@@ -144,6 +144,14 @@ prefixed_id!(
     /// Id of an institution policy (`pol_`).
     PolicyId, "pol_", "policy"
 );
+prefixed_id!(
+    /// Id of a webhook endpoint (`wh_`).
+    WebhookId, "wh_", "webhook"
+);
+prefixed_id!(
+    /// Id of a webhook delivery (`whd_`): one event for one endpoint.
+    DeliveryId, "whd_", "webhook delivery"
+);
 
 #[cfg(test)]
 mod tests {

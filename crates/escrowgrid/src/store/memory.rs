@@ -8,12 +8,15 @@
 mod reads;
 mod state;
 mod table;
+mod webhooks;
 mod writes;
 
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use gridstore::EventLog;
+use gridstore::memory::MemoryEventLog;
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, AuditEvent, Institution,
@@ -31,9 +34,13 @@ use crate::{Error, Result};
 use state::State;
 
 /// The in-memory [`EscrowStore`]. Cheap to create; share it as `Arc<dyn EscrowStore>`.
+///
+/// Its domain events go to its own [`MemoryEventLog`] (see [`EscrowStore::events`]), appended
+/// under the store's write lock by the write that causes them.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
+    events: Arc<MemoryEventLog>,
 }
 
 impl MemoryStore {
@@ -61,13 +68,17 @@ impl EscrowStore for MemoryStore {
         Ok(())
     }
 
+    fn events(&self) -> Arc<dyn EventLog> {
+        self.events.clone()
+    }
+
     async fn create_institution(
         &self,
         new: NewInstitution,
         audit: &AuditContext,
     ) -> Result<Institution> {
         new.validate()?;
-        Ok(self.write().create_institution(new, audit))
+        self.write().create_institution(new, audit, &self.events)
     }
 
     async fn get_institution(&self, scope: &Scope, id: &InstitutionId) -> Result<Institution> {
@@ -85,7 +96,8 @@ impl EscrowStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<AssetTemplate> {
         new.validate()?;
-        self.write().create_asset_template(scope, new, audit)
+        self.write()
+            .create_asset_template(scope, new, audit, &self.events)
     }
 
     async fn get_asset_template(&self, scope: &Scope, id: &TemplateId) -> Result<AssetTemplate> {
@@ -108,7 +120,7 @@ impl EscrowStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<Asset> {
         new.validate()?;
-        self.write().create_asset(scope, new, audit)
+        self.write().create_asset(scope, new, audit, &self.events)
     }
 
     async fn get_asset(&self, scope: &Scope, id: &AssetId) -> Result<Asset> {
@@ -131,7 +143,8 @@ impl EscrowStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<Position> {
         new.validate()?;
-        self.write().create_position(scope, new, audit)
+        self.write()
+            .create_position(scope, new, audit, &self.events)
     }
 
     async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
@@ -155,7 +168,8 @@ impl EscrowStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<Position> {
         request.validate()?;
-        self.write().transition_position(scope, id, request, audit)
+        self.write()
+            .transition_position(scope, id, request, audit, &self.events)
     }
 
     async fn create_api_key(
@@ -165,7 +179,7 @@ impl EscrowStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<CreatedApiKey> {
         new.validate()?;
-        self.write().create_api_key(scope, new, audit)
+        self.write().create_api_key(scope, new, audit, &self.events)
     }
 
     async fn find_api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
@@ -188,7 +202,7 @@ impl EscrowStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<ApiKey> {
         self.write()
-            .revoke_api_key(scope, institution_id, id, audit)
+            .revoke_api_key(scope, institution_id, id, audit, &self.events)
     }
 
     async fn upsert_policy(
@@ -201,7 +215,7 @@ impl EscrowStore for MemoryStore {
     ) -> Result<InstitutionPolicy> {
         position.validate()?;
         self.write()
-            .upsert_policy(scope, institution_id, region, position, audit)
+            .upsert_policy(scope, institution_id, region, position, audit, &self.events)
     }
 
     async fn get_policy(

@@ -13,6 +13,9 @@
 //!   statement for inserts, whose foreign keys then pin the institution).
 //! - **Errors**: SQLSTATEs are classified by `gridstore::postgres::classify` only; the result
 //!   is translated into domain errors in one function (`postgres/error.rs`).
+//! - **Read replicas** (optional, [`PgEscrowStore::with_read_pools`]): list pages of templates,
+//!   assets and positions, the ledger and the audit log read from a replica within its lag
+//!   limit; by-id reads and reads inside writes use the primary.
 //! - **No N+1**: a page of positions with their events is two statements whatever its size.
 //!
 //! ```no_run
@@ -30,6 +33,7 @@
 mod audit;
 mod checkpoints;
 mod db;
+mod deliveries;
 mod entities;
 mod error;
 mod keys;
@@ -41,8 +45,15 @@ mod rows;
 mod schema;
 mod store_impl;
 mod transition;
+mod webhooks;
 
-use gridstore::postgres::{PgConfig, PgKvStore, PgPool, RetryPolicy, classify, migrate};
+use std::sync::Arc;
+
+use gridstore::EventLog;
+use gridstore::postgres::{
+    PgConfig, PgEventLog, PgKvStore, PgListener, PgPool, PgReadPools, RetryPolicy, classify,
+    migrate,
+};
 
 use crate::Result;
 
@@ -57,8 +68,11 @@ const HISTORY_EXISTS: &str = "select to_regclass($1) is not null";
 #[derive(Debug, Clone)]
 pub struct PgEscrowStore {
     pool: PgPool,
+    /// Where list, ledger and audit reads go (replicas within their lag limit, else `pool`).
+    reads: PgReadPools,
     retry: RetryPolicy,
     counter: StatementCounter,
+    events: PgEventLog,
 }
 
 impl PgEscrowStore {
@@ -75,10 +89,38 @@ impl PgEscrowStore {
     #[must_use]
     pub fn new(pool: PgPool) -> Self {
         Self {
+            counter: StatementCounter::new(pool.clone()),
+            reads: PgReadPools::primary_only(pool.clone()),
+            events: PgEventLog::new(pool.clone()),
             pool,
             retry: RetryPolicy::default(),
-            counter: StatementCounter::default(),
         }
+    }
+
+    /// Sends list, ledger and audit reads to `reads` (read replicas); by-id reads and every read
+    /// inside a write stay on the primary, so they see the caller's own writes.
+    #[must_use]
+    pub fn with_read_pools(mut self, reads: PgReadPools) -> Self {
+        self.reads = reads;
+        self
+    }
+
+    /// Wakes the event log's subscribers through `listener` (share one per process); without
+    /// one, subscriptions to [`EscrowStore::events`](super::EscrowStore::events) poll only.
+    #[must_use]
+    pub fn with_event_listener(mut self, listener: PgListener) -> Self {
+        self.events = self.events.with_listener(listener);
+        self
+    }
+
+    /// The PostgreSQL event log the writes append to (for partition maintenance).
+    #[must_use]
+    pub fn event_log(&self) -> &PgEventLog {
+        &self.events
+    }
+
+    pub(super) fn shared_events(&self) -> Arc<dyn EventLog> {
+        Arc::new(self.events.clone())
     }
 
     /// Replaces the retry policy of transactions and reads.
@@ -88,9 +130,10 @@ impl PgEscrowStore {
         self
     }
 
-    /// Applies pending migrations, gridstore's first (EscrowGrid keeps idempotency keys and
-    /// rate-limit counters in gridstore's KV table, and its migration 0005 moves stored
-    /// responses there); returns the versions of EscrowGrid's own migrations this call applied
+    /// Applies pending migrations, gridstore's first (the outbox's event log lives in its
+    /// `gs_events`; idempotency keys and rate-limit counters in its KV table, where
+    /// EscrowGrid's migration 0005 moves stored responses); returns the versions of
+    /// EscrowGrid's own migrations this call applied
     /// (empty when the schema was already current).
     ///
     /// # Errors

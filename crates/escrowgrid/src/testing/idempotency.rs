@@ -215,7 +215,7 @@ pub async fn eight_concurrent_reservations_of_one_key_have_one_winner(kv: Arc<dy
 pub async fn a_reservation_written_after_its_caller_gave_up_is_released(kv: Arc<dyn KvStore>) {
     let slow = Arc::new(SlowKv::new(kv));
     let keys = IdempotencyKeys::new(Arc::clone(&slow) as Arc<dyn KvStore>);
-    slow.delay_reservations(Duration::from_millis(300));
+    slow.hold_next_reservation();
 
     let cut = tokio::time::timeout(
         Duration::from_millis(50),
@@ -223,16 +223,21 @@ pub async fn a_reservation_written_after_its_caller_gave_up_is_released(kv: Arc<
     )
     .await;
     assert!(cut.is_err(), "the reservation should still be in flight");
-    slow.delay_reservations(Duration::ZERO);
+    // Written but not yet answered: the same request is in progress.
     assert!(matches!(
         reserve(&keys, "root", "stuck", "hash-1").await,
         Reservation::InProgress
     ));
+    slow.release_held();
 
     let retry = reserve_eventually(&keys, "stuck", "hash-1", |outcome| {
         matches!(outcome, Reservation::InProgress)
     })
     .await;
-    assert!(slow.late_reservations() >= 1, "the delay never applied");
+    assert_eq!(
+        slow.late_reservations(),
+        1,
+        "the reservation was never held"
+    );
     retry.release().await;
 }

@@ -145,4 +145,28 @@ pub async fn thirty_two_concurrent_transitions_have_one_winner_per_version(
         .await
         .unwrap();
     assert_eq!(audited.total, 3);
+
+    // The outbox: the losers' events (appended, on PostgreSQL, before their guarded update
+    // found no row and rolled back) are gone; the winners' are there, once each.
+    let filter = gridstore::EventFilter::all()
+        .correlation_id(id.as_str())
+        .event_type("position.state_changed");
+    let changed = store.events().query(&filter, None, 1000).await.unwrap();
+    let outboxed: Vec<_> = changed
+        .iter()
+        .map(|e| {
+            (
+                e.payload["data"]["fromState"].clone(),
+                e.payload["data"]["toState"].clone(),
+            )
+        })
+        .collect();
+    let expected: Vec<_> = states
+        .iter()
+        .map(|(from, to)| (serde_json::json!(from), serde_json::json!(to)))
+        .collect();
+    assert_eq!(
+        outboxed, expected,
+        "one state_changed event per applied transition"
+    );
 }

@@ -1,41 +1,65 @@
-//! [`SlowKv`]: a KV store whose reservations (`set_if_absent`) are written at once but
-//! answered late, like a database that commits and then stalls; for cancellation tests.
+//! [`SlowKv`]: a KV store whose reservations (`set_if_absent`) can be written at once but
+//! answered only when the test says so, like a database that commits and then stalls; for
+//! cancellation tests. A gate, not a delay: the test decides when the answer comes, so the
+//! outcome never depends on how fast the machine is.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use gridstore::kv::{Counter, KvStats};
 use gridstore::{KvStore, Result};
 use serde_json::Value;
+use tokio::sync::Notify;
 
-/// Delegates to `inner`; `set_if_absent` writes first and answers after the current delay.
+/// Delegates to `inner`; after [`SlowKv::hold_next_reservation`] the next `set_if_absent`
+/// writes first and answers only after [`SlowKv::release_held`].
 #[derive(Debug)]
 pub struct SlowKv {
     inner: Arc<dyn KvStore>,
-    delay_ms: AtomicU64,
+    hold_next: AtomicBool,
+    released: AtomicBool,
+    gate: Notify,
     late: AtomicU64,
 }
 
 impl SlowKv {
-    /// Wraps `inner` with no delay.
+    /// Wraps `inner`; nothing is held.
     pub fn new(inner: Arc<dyn KvStore>) -> Self {
         Self {
             inner,
-            delay_ms: AtomicU64::new(0),
+            hold_next: AtomicBool::new(false),
+            released: AtomicBool::new(false),
+            gate: Notify::new(),
             late: AtomicU64::new(0),
         }
     }
 
-    /// Answers later `set_if_absent` calls `delay` after their write (zero: at once).
-    pub fn delay_reservations(&self, delay: Duration) {
-        let millis = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
-        self.delay_ms.store(millis, Ordering::SeqCst);
+    /// The next `set_if_absent` writes, then waits for [`SlowKv::release_held`] to answer.
+    pub fn hold_next_reservation(&self) {
+        self.released.store(false, Ordering::SeqCst);
+        self.hold_next.store(true, Ordering::SeqCst);
     }
 
-    /// How many `set_if_absent` calls were answered late.
+    /// Lets a held `set_if_absent` answer.
+    pub fn release_held(&self) {
+        self.released.store(true, Ordering::SeqCst);
+        self.gate.notify_waiters();
+    }
+
+    /// How many `set_if_absent` calls were held.
     pub fn late_reservations(&self) -> u64 {
         self.late.load(Ordering::SeqCst)
+    }
+
+    async fn wait_for_release(&self) {
+        loop {
+            let opened = self.gate.notified();
+            if self.released.load(Ordering::SeqCst) {
+                return;
+            }
+            opened.await;
+        }
     }
 }
 
@@ -59,10 +83,9 @@ impl KvStore for SlowKv {
 
     async fn set_if_absent(&self, key: &str, value: Value, ttl: Option<Duration>) -> Result<bool> {
         let written = self.inner.set_if_absent(key, value, ttl).await;
-        let delay = self.delay_ms.load(Ordering::SeqCst);
-        if delay > 0 {
+        if self.hold_next.swap(false, Ordering::SeqCst) {
             self.late.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(delay)).await;
+            self.wait_for_release().await;
         }
         written
     }

@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use escrowgrid::api::{ApiSettings, AppState, router};
 use escrowgrid::store::EscrowStore;
 use escrowgrid::store::memory::MemoryStore;
+use escrowgrid::webhooks::{SecretBox, TargetPolicy, WebhookMetrics, WebhookService};
 use gridstore::KvStore;
+use gridstore::memory::MemoryDeadLetterQueue;
 use gridstore::memory::MemoryKvStore;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -46,6 +48,7 @@ fn init_tracing() {
 pub struct TestApp {
     pub router: Router,
     pub store: Arc<dyn EscrowStore>,
+    state: AppState,
 }
 
 /// A request under construction.
@@ -172,9 +175,17 @@ impl<'a> Call<'a> {
             .expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
+        // An event stream never ends: its body is not read here (see `api/events.rs`).
+        let endless = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let bytes = if endless {
+            axum::body::Bytes::new()
+        } else {
+            to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body")
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
@@ -211,8 +222,21 @@ impl TestApp {
     }
 
     /// Default settings with the root key, adjusted by `adjust`.
+    ///
+    /// The `/webhooks` routes are on (memory DLQ, private targets allowed, no dispatcher).
     pub fn with(adjust: impl FnOnce(&mut ApiSettings)) -> Self {
-        Self::on_store(Arc::new(MemoryStore::new()), adjust)
+        let store = Arc::new(MemoryStore::new());
+        let webhooks = WebhookService::new(
+            store.clone(),
+            Arc::new(MemoryDeadLetterQueue::new()),
+            TargetPolicy::new(true),
+            SecretBox::plain(),
+            Arc::new(WebhookMetrics::default()),
+        );
+        let mut app = Self::on_store(store, adjust);
+        let state = app.state.clone().with_webhooks(webhooks);
+        app.router = router(state);
+        app
     }
 
     /// The router over `store` and a fresh memory KV store, with the root key and adjusted
@@ -234,8 +258,13 @@ impl TestApp {
             ..ApiSettings::default()
         };
         adjust(&mut settings);
-        let router = router(AppState::new(Arc::clone(&store), kv, settings));
-        Self { router, store }
+        let state = AppState::new(Arc::clone(&store), kv, settings);
+        let router = router(state.clone());
+        Self {
+            router,
+            store,
+            state,
+        }
     }
 
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {

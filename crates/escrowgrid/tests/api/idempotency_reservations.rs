@@ -154,9 +154,9 @@ async fn a_request_cut_by_the_timeout_while_reserving_its_key_releases_it() {
             .json(&position(&world.asset, "stalled"))
             .send()
     };
-    kv.delay_reservations(Duration::from_millis(300));
+    kv.hold_next_reservation();
     send().await.expect_error(503, "Request timed out");
-    kv.delay_reservations(Duration::ZERO);
+    kv.release_held();
 
     retry_until_created(send).await;
     assert_eq!(kv.late_reservations(), 1);

@@ -13,6 +13,7 @@ fn limited(max_requests: u32) -> TestApp {
             enabled: true,
             window: Duration::from_secs(60),
             max_requests,
+            ..RateLimitSettings::default()
         };
     })
 }
@@ -129,4 +130,46 @@ async fn api_key_creation_is_limited_per_caller_not_per_target_institution() {
     )
     .await
     .expect(201);
+}
+
+#[tokio::test]
+async fn the_operator_limits_are_settings_so_an_operator_can_onboard_more_than_ten() {
+    // Issue 13 item 8: root could create only 10 institutions and 5 API keys per hour.
+    let app = TestApp::with(|s| {
+        s.rate_limit.institution_creations_per_hour = 12;
+        s.rate_limit.api_key_creations_per_hour = 7;
+    });
+    let mut institution = String::new();
+    for n in 0..12 {
+        let reply = app
+            .create_institution(
+                ROOT,
+                json!({ "name": format!("Bank {n}"), "regions": ["US"] }),
+            )
+            .await;
+        institution = reply.expect(201)["id"].as_str().expect("id").to_owned();
+    }
+    let reply = app
+        .create_institution(ROOT, json!({ "name": "Bank 13", "regions": ["US"] }))
+        .await;
+    let body = reply.expect_error(429, "Rate limit exceeded for institution creation");
+    assert_eq!(body["details"]["maxInstitutions"], 12);
+    for n in 0..7 {
+        app.create_api_key(
+            ROOT,
+            &institution,
+            json!({ "label": format!("k{n}"), "role": "admin" }),
+        )
+        .await
+        .expect(201);
+    }
+    let reply = app
+        .create_api_key(
+            ROOT,
+            &institution,
+            json!({ "label": "k8", "role": "admin" }),
+        )
+        .await;
+    let body = reply.expect_error(429, "Rate limit exceeded for API key creation");
+    assert_eq!(body["details"]["maxKeys"], 7);
 }

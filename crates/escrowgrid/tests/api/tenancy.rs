@@ -36,8 +36,10 @@ fn case(
     }
 }
 
-fn cases(w: &World, unknown_key: &str) -> Vec<Case> {
+fn cases(w: &World, unknown_key: &str, webhook: &str) -> Vec<Case> {
     let (inst, tmpl, ast, pos) = (&w.tenant.id, &w.template, &w.asset, &w.position);
+    let unknown_webhook = "wh_00000000-0000-4000-8000-000000000000";
+    let unknown_delivery = "whd_00000000-0000-4000-8000-000000000000";
     let template_body = json!({
         "institutionId": inst, "code": "CONSTR_ESCROW", "name": "T", "vertical": "CONSTRUCTION",
         "region": "US", "config": { "currency": "USD", "region": "US" },
@@ -221,6 +223,13 @@ fn cases(w: &World, unknown_key: &str) -> Vec<Case> {
         ),
         case(
             Method::GET,
+            "/events/stream",
+            format!("/events/stream?institutionId={inst}"),
+            None,
+            [200, 200, 200, 404, 401, 401],
+        ),
+        case(
+            Method::GET,
             "/audit-events",
             "/audit-events".into(),
             None,
@@ -239,6 +248,64 @@ fn cases(w: &World, unknown_key: &str) -> Vec<Case> {
             "/metrics/prometheus".into(),
             None,
             [200, 403, 403, 403, 401, 401],
+        ),
+        case(
+            Method::POST,
+            "/webhooks",
+            "/webhooks".into(),
+            Some(
+                json!({ "institutionId": inst, "url": "https://hooks.example.com/in", "eventTypes": ["*"] }),
+            ),
+            [201, 201, 403, 403, 401, 401],
+        ),
+        case(
+            Method::GET,
+            "/webhooks",
+            "/webhooks".into(),
+            None,
+            [200, 200, 200, 200, 401, 401],
+        ),
+        case(
+            Method::GET,
+            "/webhooks/{id}",
+            format!("/webhooks/{webhook}"),
+            None,
+            [200, 200, 200, 404, 401, 401],
+        ),
+        case(
+            Method::PATCH,
+            "/webhooks/{id}",
+            format!("/webhooks/{webhook}"),
+            Some(json!({ "enabled": true })),
+            [200, 200, 403, 404, 401, 401],
+        ),
+        case(
+            Method::DELETE,
+            "/webhooks/{id}",
+            format!("/webhooks/{unknown_webhook}"),
+            None,
+            [404, 404, 403, 404, 401, 401],
+        ),
+        case(
+            Method::POST,
+            "/webhooks/{id}/rotate-secret",
+            format!("/webhooks/{webhook}/rotate-secret"),
+            None,
+            [200, 200, 403, 404, 401, 401],
+        ),
+        case(
+            Method::GET,
+            "/webhooks/{id}/deliveries",
+            format!("/webhooks/{webhook}/deliveries"),
+            None,
+            [200, 200, 200, 404, 401, 401],
+        ),
+        case(
+            Method::POST,
+            "/webhooks/{id}/deliveries/{deliveryId}/retry",
+            format!("/webhooks/{webhook}/deliveries/{unknown_delivery}/retry"),
+            None,
+            [404, 404, 403, 404, 401, 401],
         ),
         case(
             Method::GET,
@@ -280,6 +347,8 @@ fn cases(w: &World, unknown_key: &str) -> Vec<Case> {
 
 struct Keys {
     all: [(&'static str, Option<String>); 6],
+    /// A webhook endpoint of the world's institution.
+    webhook: String,
 }
 
 async fn setup(app: &TestApp) -> (World, Keys) {
@@ -299,7 +368,15 @@ async fn setup(app: &TestApp) -> (World, Keys) {
     app.revoke_api_key(ROOT, &world.tenant.id, &revoked.id())
         .await
         .expect(200);
+    let webhook = app
+        .post("/webhooks")
+        .key(ROOT)
+        .json(&json!({ "institutionId": world.tenant.id, "url": "https://hooks.example.com/a", "eventTypes": ["*"] }))
+        .send()
+        .await
+        .id();
     let keys = Keys {
+        webhook,
         all: [
             ("root", Some(ROOT.to_owned())),
             ("admin", Some(world.tenant.admin.clone())),
@@ -317,7 +394,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
     let app = TestApp::new();
     let (world, keys) = setup(&app).await;
     let unknown_key = "ak_00000000-0000-4000-8000-000000000000";
-    let cases = cases(&world, unknown_key);
+    let cases = cases(&world, unknown_key, &keys.webhook);
     let mut failures = Vec::new();
     for case in &cases {
         for ((who, key), expected) in keys.all.iter().zip(case.expect) {
@@ -375,6 +452,11 @@ async fn another_tenants_ids_answer_exactly_like_unknown_ids() {
             "/positions/",
             world.position.as_str(),
             "pos_00000000-0000-4000-8000-000000000000",
+        ),
+        (
+            "/webhooks/",
+            keys.webhook.as_str(),
+            "wh_00000000-0000-4000-8000-000000000000",
         ),
     ];
     for (prefix, existing, missing) in unknown {

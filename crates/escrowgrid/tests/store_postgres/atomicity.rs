@@ -87,3 +87,65 @@ async fn a_failed_audit_write_rolls_back_the_whole_transition() {
         .unwrap();
     assert!(audit.items.iter().all(|e| e.path != "/boom"));
 }
+
+/// Makes the commit of any transaction that wrote an audit row with path `/late-boom` fail:
+/// a deferred constraint trigger runs at commit, after every statement of the write,
+/// including the outbox append.
+const FAIL_AT_COMMIT_ON_LATE_BOOM: &str = "
+create function fail_late_boom() returns trigger language plpgsql as $$
+begin
+    if new.path = '/late-boom' then
+        raise exception 'commit refused';
+    end if;
+    return new;
+end;
+$$;
+create constraint trigger fail_late_boom after insert on audit_events
+    deferrable initially deferred
+    for each row execute function fail_late_boom();";
+
+#[tokio::test]
+async fn a_write_that_fails_at_commit_after_its_events_were_appended_leaves_no_event() {
+    let (store, database) = migrated_store().await;
+    let (_, _, position) = fixtures::position_setup(&store).await;
+    let events_before = escrowgrid::testing::outbox::all_events(&store).await;
+    database
+        .connect()
+        .await
+        .batch_execute(FAIL_AT_COMMIT_ON_LATE_BOOM)
+        .await
+        .unwrap();
+    let late_boom = AuditContext {
+        path: "/late-boom".into(),
+        ..fixtures::audit()
+    };
+
+    let new = NewInstitution::new("Doomed".into(), vec![Region::Us], None);
+    let created = store.create_institution(new, &late_boom).await;
+    let request = TransitionRequest::to(PositionState::Funded);
+    let transitioned = store
+        .transition_position(&Scope::Root, &position.id, request, &late_boom)
+        .await;
+
+    assert!(created.is_err(), "{created:?}");
+    assert!(transitioned.is_err(), "{transitioned:?}");
+    let events_after = escrowgrid::testing::outbox::all_events(&store).await;
+    assert_eq!(events_after, events_before, "no event of a failed write");
+    let stored = store
+        .get_position(&Scope::Root, &position.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.state, PositionState::Created);
+    // The same writes commit, with their events, once the commit is allowed.
+    let new = NewInstitution::new("Fine".into(), vec![Region::Us], None);
+    let fine = store
+        .create_institution(new, &fixtures::audit())
+        .await
+        .unwrap();
+    let events = escrowgrid::testing::outbox::all_events(&store).await;
+    assert_eq!(events.len(), events_before.len() + 1);
+    assert_eq!(
+        events.last().unwrap().payload["data"]["id"],
+        fine.id.as_str()
+    );
+}

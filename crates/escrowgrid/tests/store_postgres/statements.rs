@@ -65,7 +65,7 @@ async fn a_page_of_one_hundred_positions_with_events_takes_two_statements() {
 }
 
 #[tokio::test]
-async fn a_transition_is_one_read_then_four_pipelined_writes() {
+async fn a_transition_is_one_read_then_five_pipelined_writes() {
     let (store, _database) = migrated_store().await;
     let (institution, _, position) = fixtures::position_setup(&store).await;
 
@@ -81,6 +81,7 @@ async fn a_transition_is_one_read_then_four_pipelined_writes() {
         .unwrap();
 
     // Position + events + the head of the position's ledger chain (pipelined, one round
-    // trip), then update + lifecycle event + ledger event + audit row.
-    assert_eq!(store.statement_count() - before, 7);
+    // trip), then update + lifecycle event + ledger event + audit row + the outbox append of
+    // its domain events.
+    assert_eq!(store.statement_count() - before, 8);
 }

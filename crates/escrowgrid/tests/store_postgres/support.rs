@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use escrowgrid::store::EscrowStore;
 use escrowgrid::store::postgres::PgEscrowStore;
+use escrowgrid::store::{EscrowStore, WebhookStore};
 use escrowgrid::testing::StoreGuard;
 use gridstore::postgres::PgConfig;
 use testkit::TestDatabase;
@@ -21,6 +21,13 @@ pub async fn migrated_store() -> (PgEscrowStore, TestDatabase) {
 pub async fn postgres_store() -> (Arc<dyn EscrowStore>, StoreGuard) {
     let (store, database) = migrated_store().await;
     (Arc::new(store), Box::new(database))
+}
+
+/// The webhook contract suite's factory: one migrated store as both traits.
+pub async fn postgres_webhook_store() -> (Arc<dyn EscrowStore>, Arc<dyn WebhookStore>, StoreGuard) {
+    let (store, database) = migrated_store().await;
+    let store = Arc::new(store);
+    (store.clone(), store, Box::new(database))
 }
 
 /// The idempotency suite's factory: gridstore KV on a migrated database.

@@ -138,7 +138,7 @@ async fn two_swapped_events_are_found_as_reordered() {
 #[tokio::test]
 async fn events_written_before_hashing_started_are_counted_and_do_not_break_chains() {
     let (store, database, a) = ledger().await;
-    // As migration 0009 leaves them: an old position's events without hashes, its later
+    // As migration 0007 leaves them: an old position's events without hashes, its later
     // events chained from the first hashed one.
     let sql = format!(
         "update ledger_events set hash = null, previous_hash = null where id = '{}';

@@ -55,6 +55,22 @@ impl MemoryEventLog {
         self.state.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Appends a batch synchronously, atomically, and returns its positions: the same as
+    /// [`EventLog::append`] without an `.await`, for callers that append while holding a lock
+    /// of their own (a store's transactional outbox: the events are appended inside the
+    /// store's critical section, after every check that could fail, so a failed write leaves
+    /// no event and a committed one always has its events). Subscribers are woken on return.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when a stream or event type is empty or a payload is not
+    /// storable; nothing is appended then.
+    pub fn append_sync(&self, events: Vec<NewEvent>) -> Result<Vec<EventPosition>> {
+        let started = Instant::now();
+        let result = self.append_now(events);
+        record(PRIMITIVE, "append", BACKEND, started, &result);
+        result
+    }
+
     fn append_now(&self, events: Vec<NewEvent>) -> Result<Vec<EventPosition>> {
         validate_batch(&events)?;
         if events.is_empty() {
@@ -124,10 +140,7 @@ impl MemoryEventLog {
 #[async_trait]
 impl EventLog for MemoryEventLog {
     async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<EventPosition>> {
-        let started = Instant::now();
-        let result = self.append_now(events);
-        record(PRIMITIVE, "append", BACKEND, started, &result);
-        result
+        self.append_sync(events)
     }
 
     async fn query(
@@ -212,6 +225,15 @@ impl EventLog for MemoryEventLog {
         let result = Ok(self.select_scanned(filter, after, limit));
         record(PRIMITIVE, "read_after", BACKEND, started, &result);
         result
+    }
+
+    async fn tail(&self) -> Result<EventPosition> {
+        // Every append is committed: the tail is the last event.
+        Ok(self
+            .read()
+            .events
+            .last()
+            .map_or(EventPosition::START, |e| e.position))
     }
 
     fn wakeups(&self) -> Wakeups {

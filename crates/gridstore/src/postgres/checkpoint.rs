@@ -101,8 +101,8 @@ impl CheckpointStore for PgCheckpointStore {
         observe(PRIMITIVE, "save", BACKEND, async {
             validate_save(workflow, &data)?;
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(SAVE).await?;
-            let row = client.query_one(&statement, &[&workflow, &data]).await?;
+            let statement = self.pool.prepare(&client, SAVE).await?;
+            let row = statement.query_one(&client, &[&workflow, &data]).await?;
             info_from_row(workflow, &row)
         })
         .await
@@ -111,8 +111,8 @@ impl CheckpointStore for PgCheckpointStore {
     async fn load_latest(&self, workflow: &str) -> Result<Option<Checkpoint>> {
         observe(PRIMITIVE, "load_latest", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(LOAD_LATEST).await?;
-            let row = client.query_opt(&statement, &[&workflow]).await?;
+            let statement = self.pool.prepare(&client, LOAD_LATEST).await?;
+            let row = statement.query_opt(&client, &[&workflow]).await?;
             row.map(|r| checkpoint_from_row(workflow, &r)).transpose()
         })
         .await
@@ -121,8 +121,8 @@ impl CheckpointStore for PgCheckpointStore {
     async fn load(&self, workflow: &str, version: i64) -> Result<Option<Checkpoint>> {
         observe(PRIMITIVE, "load", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(LOAD).await?;
-            let row = client.query_opt(&statement, &[&workflow, &version]).await?;
+            let statement = self.pool.prepare(&client, LOAD).await?;
+            let row = statement.query_opt(&client, &[&workflow, &version]).await?;
             row.map(|r| checkpoint_from_row(workflow, &r)).transpose()
         })
         .await
@@ -131,8 +131,8 @@ impl CheckpointStore for PgCheckpointStore {
     async fn list(&self, workflow: &str) -> Result<Vec<CheckpointInfo>> {
         observe(PRIMITIVE, "list", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(LIST).await?;
-            let rows = client.query(&statement, &[&workflow]).await?;
+            let statement = self.pool.prepare(&client, LIST).await?;
+            let rows = statement.query(&client, &[&workflow]).await?;
             rows.iter().map(|r| info_from_row(workflow, r)).collect()
         })
         .await
@@ -143,12 +143,12 @@ impl CheckpointStore for PgCheckpointStore {
             let client = self.pool.get().await?;
             Ok(match version {
                 Some(version) => {
-                    let statement = client.prepare_cached(DELETE_ONE).await?;
-                    client.execute(&statement, &[&workflow, &version]).await?
+                    let statement = self.pool.prepare(&client, DELETE_ONE).await?;
+                    statement.execute(&client, &[&workflow, &version]).await?
                 }
                 None => {
-                    let statement = client.prepare_cached(DELETE_ALL).await?;
-                    client.execute(&statement, &[&workflow]).await?
+                    let statement = self.pool.prepare(&client, DELETE_ALL).await?;
+                    statement.execute(&client, &[&workflow]).await?
                 }
             })
         })
@@ -159,8 +159,8 @@ impl CheckpointStore for PgCheckpointStore {
         observe(PRIMITIVE, "keep_last", BACKEND, async {
             let keep = i64::try_from(keep).unwrap_or(i64::MAX);
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(KEEP_LAST).await?;
-            Ok(client.execute(&statement, &[&workflow, &keep]).await?)
+            let statement = self.pool.prepare(&client, KEEP_LAST).await?;
+            Ok(statement.execute(&client, &[&workflow, &keep]).await?)
         })
         .await
     }

@@ -1,11 +1,16 @@
 //! Typed connection and pool settings for PostgreSQL.
 
-use std::fmt;
+mod driver;
+mod ssl;
+
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use tokio_postgres::config::{Host, SslMode as DriverSslMode};
+use tokio_postgres::config::{Host, TargetSessionAttrs};
 
+pub use self::ssl::SslMode;
+use super::tls::PgTls;
 use crate::{Error, Result};
 
 /// Default pool size.
@@ -18,23 +23,6 @@ const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_VERIFY_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// Default `application_name` reported to the server.
 const DEFAULT_APPLICATION_NAME: &str = "gridstore";
-
-/// Whether the connection uses TLS.
-///
-/// TLS is not compiled into gridstore: [`SslMode::Require`] makes
-/// [`PgPool::connect`](super::PgPool::connect) fail with [`Error::Config`], and
-/// [`SslMode::Prefer`] (the libpq default) silently connects without TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SslMode {
-    /// Never use TLS.
-    Disable,
-    /// Use TLS when available; gridstore has no TLS support compiled in, so this never does.
-    #[default]
-    Prefer,
-    /// Require TLS; rejected at connect because TLS is not compiled in.
-    Require,
-}
 
 /// Connection and pool settings for a PostgreSQL backend.
 ///
@@ -58,6 +46,11 @@ pub struct PgConfig {
     verify_after_idle: Duration,
     application_name: String,
     ssl_mode: SslMode,
+    ssl_root_cert: Option<PathBuf>,
+    statement_cache: bool,
+    direct: Option<Box<PgConfig>>,
+    fallback_hosts: Vec<(String, u16)>,
+    read_write_only: bool,
 }
 
 impl Default for PgConfig {
@@ -70,7 +63,7 @@ impl PgConfig {
     /// Returns the defaults: `localhost:5432`, database and user `postgres`, no password,
     /// 16 connections, 5 s connect timeout, 10 s pool wait timeout, no idle timeout, no
     /// maximum lifetime, no statement timeout, checkouts verified after 1 s idle,
-    /// `application_name` `gridstore`, TLS preferred (which means plain TCP, see [`SslMode`]).
+    /// `application_name` `gridstore`, TLS when the server offers it ([`SslMode::Prefer`]).
     pub fn new() -> Self {
         Self {
             host: "localhost".to_owned(),
@@ -89,34 +82,62 @@ impl PgConfig {
             verify_after_idle: DEFAULT_VERIFY_AFTER_IDLE,
             application_name: DEFAULT_APPLICATION_NAME.to_owned(),
             ssl_mode: SslMode::Prefer,
+            ssl_root_cert: None,
+            statement_cache: true,
+            direct: None,
+            fallback_hosts: Vec::new(),
+            read_write_only: false,
         }
     }
 
     /// Parses a `postgres://user:password@host:port/db?...` URL or a libpq `key=value`
     /// connection string. Settings the string does not mention keep their defaults.
     ///
-    /// A host starting with `/` is a Unix socket directory.
+    /// A host starting with `/` is a Unix socket directory. `sslmode` takes libpq's five
+    /// values and `sslrootcert` names a PEM file of trusted certificates (see [`SslMode`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the string does not parse, names several hosts, or the password
-    /// is not UTF-8. The message never contains the password.
+    /// Several hosts (`postgres://h1:5432,h2:5432/db`) are tried in order; with
+    /// `target_session_attrs=read-write` only a server accepting writes is kept, so after a
+    /// failover new connections find the promoted standby.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the string does not parse, has several ports but not one per
+    /// host, has an unknown `sslmode`, or the password is not UTF-8. The message never contains the password.
     pub fn from_url(url: &str) -> Result<Self> {
-        let parsed = tokio_postgres::Config::from_str(url)
+        let (url, ssl) = ssl::take_ssl_params(url)?;
+        let parsed = tokio_postgres::Config::from_str(&url)
             .map_err(|err| Error::Config(format!("invalid database url: {err}")))?;
         let mut config = Self::new();
-        match parsed.get_hosts() {
-            [] => {}
-            [Host::Tcp(host)] => config.host.clone_from(host),
-            #[cfg(unix)]
-            [Host::Unix(path)] => config.host = path.to_string_lossy().into_owned(),
-            _ => return Err(Error::Config("several hosts are not supported".to_owned())),
+        let hosts: Vec<String> = parsed
+            .get_hosts()
+            .iter()
+            .map(|host| match host {
+                Host::Tcp(host) => host.clone(),
+                #[cfg(unix)]
+                Host::Unix(path) => path.to_string_lossy().into_owned(),
+            })
+            .collect();
+        let ports = parsed.get_ports();
+        if ports.len() > 1 && ports.len() != hosts.len() {
+            return Err(Error::Config(
+                "give one port, or one port per host".to_owned(),
+            ));
         }
-        match parsed.get_ports() {
-            [] => {}
-            [port] => config.port = *port,
-            _ => return Err(Error::Config("several ports are not supported".to_owned())),
+        let port_of = |i: usize| ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+        if let Some(first) = hosts.first() {
+            config.host.clone_from(first);
         }
+        config.port = port_of(0);
+        config.fallback_hosts = hosts
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, host)| (host.clone(), port_of(i)))
+            .collect();
+        config.read_write_only = parsed.get_target_session_attrs() == TargetSessionAttrs::ReadWrite;
         if let Some(dbname) = parsed.get_dbname() {
             config.dbname = dbname.to_owned();
         }
@@ -135,11 +156,8 @@ impl PgConfig {
         if let Some(timeout) = parsed.get_connect_timeout() {
             config.connect_timeout = *timeout;
         }
-        config.ssl_mode = match parsed.get_ssl_mode() {
-            DriverSslMode::Disable => SslMode::Disable,
-            DriverSslMode::Prefer => SslMode::Prefer,
-            _ => SslMode::Require,
-        };
+        config.ssl_mode = ssl.mode.unwrap_or_default();
+        config.ssl_root_cert = ssl.root_cert.map(PathBuf::from);
         Ok(config)
     }
 
@@ -237,10 +255,55 @@ impl PgConfig {
         self
     }
 
-    /// Sets the TLS mode (see [`SslMode`] for what is supported).
+    /// Sets the TLS mode (default [`SslMode::Prefer`]).
     pub fn with_ssl_mode(mut self, mode: SslMode) -> Self {
         self.ssl_mode = mode;
         self
+    }
+
+    /// Sets the PEM file of trusted root certificates (libpq's `sslrootcert`); required by
+    /// `verify-ca` and `verify-full`, and makes `prefer` and `require` check the chain too.
+    pub fn with_ssl_root_cert(mut self, path: Option<PathBuf>) -> Self {
+        self.ssl_root_cert = path;
+        self
+    }
+
+    /// Whether pooled connections keep named prepared statements (default true). Set false
+    /// behind a transaction pooler such as PgBouncer in transaction mode: statements then run
+    /// on the unnamed statement and no named statement outlives its transaction (see
+    /// [`statements`](super::statements)).
+    pub fn with_statement_cache(mut self, cache: bool) -> Self {
+        self.statement_cache = cache;
+        self
+    }
+
+    /// Sets the server to reach directly, bypassing a pooler, for what needs a session of its
+    /// own: the `LISTEN` connection ([`PgListener`](super::PgListener)) and migrations
+    /// ([`migrate`](super::migrate()), which holds a session advisory lock). Default none: they
+    /// use this configuration's server. Its own pool settings are ignored.
+    pub fn with_direct(mut self, direct: Option<PgConfig>) -> Self {
+        self.direct = direct.map(Box::new);
+        self
+    }
+
+    /// Returns whether pooled connections keep named prepared statements.
+    pub fn statement_cache(&self) -> bool {
+        self.statement_cache
+    }
+
+    /// Returns the hosts (and ports) tried after the first, in order.
+    pub fn fallback_hosts(&self) -> &[(String, u16)] {
+        &self.fallback_hosts
+    }
+
+    /// Returns whether only a server accepting writes is kept (`target_session_attrs`).
+    pub fn read_write_only(&self) -> bool {
+        self.read_write_only
+    }
+
+    /// Returns the direct server's configuration, if one is set.
+    pub fn direct(&self) -> Option<&PgConfig> {
+        self.direct.as_deref()
     }
 
     /// Returns the host name, IP address or Unix socket directory.
@@ -318,68 +381,19 @@ impl PgConfig {
         self.ssl_mode
     }
 
-    /// Builds the driver configuration, e.g. for a dedicated `LISTEN` connection outside the
-    /// pool. It carries the `statement_timeout` and `application_name`.
+    /// Returns the root certificate file, if any.
+    pub fn ssl_root_cert(&self) -> Option<&Path> {
+        self.ssl_root_cert.as_deref()
+    }
+
+    /// Builds the TLS connector for [`PgConfig::to_driver_config`]'s configuration (it reads
+    /// the root certificate file).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for [`SslMode::Require`] (TLS is not compiled in).
-    pub fn to_driver_config(&self) -> Result<tokio_postgres::Config> {
-        if self.ssl_mode == SslMode::Require {
-            return Err(Error::Config("tls is not compiled in".to_owned()));
-        }
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host(&self.host)
-            .port(self.port)
-            .dbname(&self.dbname)
-            .user(&self.user)
-            .application_name(&self.application_name)
-            .connect_timeout(self.connect_timeout)
-            .keepalives(true)
-            .ssl_mode(match self.ssl_mode {
-                SslMode::Disable => DriverSslMode::Disable,
-                _ => DriverSslMode::Prefer,
-            });
-        if let Some(password) = &self.password {
-            config.password(password);
-        }
-        let mut options = self.options.clone().unwrap_or_default();
-        if let Some(timeout) = self.statement_timeout {
-            if !options.is_empty() {
-                options.push(' ');
-            }
-            // Whole milliseconds, rounded up: PostgreSQL reads 0 as "no timeout", so a
-            // sub-millisecond timeout must not silently become none.
-            let millis = timeout.as_nanos().div_ceil(1_000_000);
-            options.push_str(&format!("-c statement_timeout={millis}"));
-        }
-        if !options.is_empty() {
-            config.options(&options);
-        }
-        Ok(config)
-    }
-}
-
-impl fmt::Debug for PgConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PgConfig")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("dbname", &self.dbname)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("options", &self.options)
-            .field("pool_max_size", &self.pool_max_size)
-            .field("pool_min_idle", &self.pool_min_idle)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("idle_timeout", &self.idle_timeout)
-            .field("max_lifetime", &self.max_lifetime)
-            .field("statement_timeout", &self.statement_timeout)
-            .field("wait_timeout", &self.wait_timeout)
-            .field("verify_after_idle", &self.verify_after_idle)
-            .field("application_name", &self.application_name)
-            .field("ssl_mode", &self.ssl_mode)
-            .finish()
+    /// [`Error::Config`] when `verify-ca` or `verify-full` has no root certificate, or the
+    /// file cannot be read.
+    pub fn tls(&self) -> Result<PgTls> {
+        PgTls::new(self.ssl_mode, self.ssl_root_cert.as_deref())
     }
 }

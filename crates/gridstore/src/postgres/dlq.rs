@@ -161,8 +161,8 @@ impl PgDeadLetterQueue {
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(&sql).await?;
-        let rows = client.query(&statement, &params).await?;
+        let statement = self.pool.prepare(&client, &sql).await?;
+        let rows = statement.query(&client, &params).await?;
         rows.iter().map(item_from_row).collect()
     }
 
@@ -177,10 +177,10 @@ impl PgDeadLetterQueue {
             .max_retries
             .map(|n| i32::try_from(n).unwrap_or(i32::MAX));
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(CLAIM).await?;
-        let rows = client
+        let statement = self.pool.prepare(&client, CLAIM).await?;
+        let rows = statement
             .query(
-                &statement,
+                &client,
                 &[
                     &request.worker,
                     &request.job_id,
@@ -201,17 +201,17 @@ impl PgDeadLetterQueue {
         validate_outcome(worker, &outcome)?;
         let (status, retries, error) = columns(outcome);
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(SETTLE).await?;
-        let row = client
-            .query_opt(
-                &statement,
-                &[&id, &worker, &status.as_str(), &retries, &error],
-            )
+        let statement = self.pool.prepare(&client, SETTLE).await?;
+        let row = statement
+            .query_opt(&client, &[&id, &worker, &status.as_str(), &retries, &error])
             .await?;
         match row {
             Some(row) => item_from_row(&row),
-            None if client
-                .query_opt(&client.prepare_cached(EXISTS).await?, &[&id])
+            None if self
+                .pool
+                .prepare(&client, EXISTS)
+                .await?
+                .query_opt(&client, &[&id])
                 .await?
                 .is_some() =>
             {
@@ -225,9 +225,9 @@ impl PgDeadLetterQueue {
         validate_outcome_text(&outcome)?;
         let (status, retries, error) = columns(outcome);
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(FORCE_SETTLE).await?;
-        let row = client
-            .query_opt(&statement, &[&id, &status.as_str(), &retries, &error])
+        let statement = self.pool.prepare(&client, FORCE_SETTLE).await?;
+        let row = statement
+            .query_opt(&client, &[&id, &status.as_str(), &retries, &error])
             .await?;
         match row {
             Some(row) => item_from_row(&row),
@@ -241,8 +241,11 @@ impl PgDeadLetterQueue {
              from gs_dlq where ($1::text is null or job_id = $1) group by 1, 2"
         );
         let client = self.pool.get().await?;
-        let rows = client
-            .query(&client.prepare_cached(&sql).await?, &[&job_id])
+        let rows = self
+            .pool
+            .prepare(&client, &sql)
+            .await?
+            .query(&client, &[&job_id])
             .await?;
         let mut stats = DlqStats::default();
         for row in rows {
@@ -304,10 +307,10 @@ impl DeadLetterQueue for PgDeadLetterQueue {
             let retries = i32::try_from(item.retry_count)
                 .map_err(|_| Error::InvalidInput("dlq retry count is too large".into()))?;
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(ENQUEUE).await?;
-            let row = client
+            let statement = self.pool.prepare(&client, ENQUEUE).await?;
+            let row = statement
                 .query_one(
-                    &statement,
+                    &client,
                     &[
                         &item.job_id,
                         &item.payload,
@@ -329,8 +332,11 @@ impl DeadLetterQueue for PgDeadLetterQueue {
                  updated_at, claimed_by, claimed_until from gs_dlq where id = $1"
             );
             let client = self.pool.get().await?;
-            let row = client
-                .query_opt(&client.prepare_cached(&sql).await?, &[&id])
+            let row = self
+                .pool
+                .prepare(&client, &sql)
+                .await?
+                .query_opt(&client, &[&id])
                 .await?;
             row.as_ref().map(item_from_row).transpose()
         })
@@ -368,8 +374,11 @@ impl DeadLetterQueue for PgDeadLetterQueue {
     async fn purge_older_than(&self, before: DateTime<Utc>) -> Result<u64> {
         observe(PRIMITIVE, "purge_older_than", BACKEND, async {
             let client = self.pool.get().await?;
-            Ok(client
-                .execute(&client.prepare_cached(PURGE).await?, &[&before])
+            Ok(self
+                .pool
+                .prepare(&client, PURGE)
+                .await?
+                .execute(&client, &[&before])
                 .await?)
         })
         .await

@@ -45,6 +45,9 @@ const VERSION_CONFLICT: &str = "GS409";
 /// Display text of the driver's connect timeout, which carries no source to match on.
 const DRIVER_CONNECT_TIMEOUT: &str = "timeout waiting for server";
 
+/// Display text of the driver's TLS errors ("server does not support TLS", handshake failures).
+const DRIVER_TLS_FAILURE: &str = "error performing TLS handshake";
+
 /// Maps a driver error to a typed [`Error`].
 ///
 /// Constraint violations, serialization failures, deadlocks, statement and lock timeouts, server
@@ -134,6 +137,18 @@ fn version_conflict(db: &DbError) -> Option<Error> {
 /// Classifies errors the server did not send: lost connections, I/O failures, timeouts, and
 /// client-side failures such as (de)serialization of parameters.
 fn classify_without_code(err: tokio_postgres::Error) -> Error {
+    if is_tls_failure(&err) {
+        let mut reasons = Vec::new();
+        let mut source = err.source();
+        while let Some(current) = source {
+            reasons.push(current.to_string());
+            source = current.source();
+        }
+        return Error::Tls {
+            reason: reasons.join(": "),
+            source: Box::new(err),
+        };
+    }
     if err.is_closed() || has_io_source(&err) || err.to_string() == DRIVER_CONNECT_TIMEOUT {
         return Error::Connection(Box::new(err));
     }
@@ -142,6 +157,12 @@ fn classify_without_code(err: tokio_postgres::Error) -> Error {
         code: "none".to_owned(),
         source: Box::new(err),
     }
+}
+
+/// Whether the driver failed the TLS negotiation (its message says so; the reason is in the
+/// source chain).
+fn is_tls_failure(err: &tokio_postgres::Error) -> bool {
+    err.to_string().starts_with(DRIVER_TLS_FAILURE)
 }
 
 /// Whether an I/O error appears anywhere in the source chain.

@@ -82,17 +82,38 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio::task::JoinHandle;
+use tokio_postgres::types::Type;
 
 use self::sql::{APPEND, Shape, Statement, parse_tx_id};
+
+/// [`partitions::ensure`] in a transaction of its own: its statement is prepared by name, and a
+/// transaction pooler keeps a transaction on one server connection.
+async fn ensure_in_transaction(
+    client: &mut PgClient,
+    months_ahead: u32,
+    at: Option<DateTime<Utc>>,
+) -> Result<Vec<String>> {
+    let tx = client.transaction().await?;
+    let created = partitions::ensure(&tx, months_ahead, at).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// The parameter types of [`APPEND`].
+const APPEND_TYPES: [Type; 4] = [
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::JSONB_ARRAY,
+];
 use crate::event_log::{
     Event, EventFilter, EventLog, EventPosition, NewEvent, ScannedBatch, StreamStats, Wakeups,
     validate_batch,
 };
 use crate::metrics::observe;
-use crate::postgres::{PgListener, PgPool};
+use crate::postgres::{PgClient, PgConnection, PgListener, PgPool, PgStatement};
 use crate::{Error, Result};
 
 pub(crate) use partitions::MISSING as MISSING_PARTITIONS;
@@ -143,7 +164,7 @@ impl PgEventLog {
     /// # Errors
     /// [`Error::InvalidInput`] for an empty stream or type; classified database errors.
     pub async fn append_in(
-        client: &impl GenericClient,
+        client: &impl PgConnection,
         events: &[NewEvent],
     ) -> Result<Vec<EventPosition>> {
         validate_batch(events)?;
@@ -155,9 +176,10 @@ impl PgEventLog {
         let correlations: Vec<Option<&str>> =
             events.iter().map(|e| e.correlation_id.as_deref()).collect();
         let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
-        let statement = client.prepare_cached(APPEND).await?;
-        let rows = client
-            .query(&statement, &[&streams, &types, &correlations, &payloads])
+        // Typed, so that it needs no prepare and works on any connection, also behind a
+        // transaction pooler.
+        let rows = PgStatement::unnamed(APPEND, &APPEND_TYPES)
+            .query(client, &[&streams, &types, &correlations, &payloads])
             .await?;
         let mut positions = rows
             .iter()
@@ -177,8 +199,8 @@ impl PgEventLog {
     /// # Errors
     /// Classified database errors.
     pub async fn ensure_partitions(&self, months_ahead: u32) -> Result<Vec<String>> {
-        let client = self.pool.get().await?;
-        partitions::ensure(&client, months_ahead, None).await
+        let mut client = self.pool.get().await?;
+        ensure_in_transaction(&mut client, months_ahead, None).await
     }
 
     /// Creates the missing partitions of the month of `at` (UTC) and the next `months_ahead`
@@ -192,8 +214,8 @@ impl PgEventLog {
         at: DateTime<Utc>,
         months_ahead: u32,
     ) -> Result<Vec<String>> {
-        let client = self.pool.get().await?;
-        partitions::ensure(&client, months_ahead, Some(at)).await
+        let mut client = self.pool.get().await?;
+        ensure_in_transaction(&mut client, months_ahead, Some(at)).await
     }
 
     /// Runs [`PgEventLog::ensure_partitions`] now and then every `every`, logging failures,
@@ -236,11 +258,11 @@ impl PgEventLog {
     }
 
     async fn append_creating_partitions(&self, events: &[NewEvent]) -> Result<Vec<EventPosition>> {
-        let client = self.pool.get().await?;
+        let mut client = self.pool.get().await?;
         match Self::append_in_raw(&client, events).await {
             Err(AppendError::NoPartition) => {
                 tracing::warn!("no event log partition for this month; creating it now");
-                partitions::ensure(&client, DEFAULT_MONTHS_AHEAD, None).await?;
+                ensure_in_transaction(&mut client, DEFAULT_MONTHS_AHEAD, None).await?;
                 drop(client);
                 self.append_once(events).await
             }
@@ -251,7 +273,7 @@ impl PgEventLog {
 
     /// [`PgEventLog::append_in`], telling a missing partition apart from other failures.
     async fn append_in_raw(
-        client: &impl GenericClient,
+        client: &impl PgConnection,
         events: &[NewEvent],
     ) -> Result<Vec<EventPosition>, AppendError> {
         // PostgreSQL reports "no partition of relation ... found for row" as check_violation
@@ -303,8 +325,11 @@ impl EventLog for PgEventLog {
             let mut statement = Statement::filtered(filter);
             let sql = statement.sql(Shape::Count, None);
             let client = self.pool.get().await?;
-            let row = client
-                .query_one(&client.prepare_cached(&sql).await?, &statement.params())
+            let row = self
+                .pool
+                .prepare(&client, &sql)
+                .await?
+                .query_one(&client, &statement.params())
                 .await?;
             let count: i64 = row.try_get(0)?;
             Ok(u64::try_from(count).unwrap_or_default())
@@ -317,8 +342,11 @@ impl EventLog for PgEventLog {
             let mut statement = Statement::filtered(filter);
             let sql = statement.sql(Shape::Aggregate, None);
             let client = self.pool.get().await?;
-            let rows = client
-                .query(&client.prepare_cached(&sql).await?, &statement.params())
+            let rows = self
+                .pool
+                .prepare(&client, &sql)
+                .await?
+                .query(&client, &statement.params())
                 .await?;
             let mut stats: Vec<StreamStats> = Vec::new();
             for row in rows {

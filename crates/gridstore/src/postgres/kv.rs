@@ -135,8 +135,8 @@ impl PgKvStore {
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64> {
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(sql).await?;
-        Ok(client.execute(&statement, params).await?)
+        let statement = self.pool.prepare(&client, sql).await?;
+        Ok(statement.execute(&client, params).await?)
     }
 
     async fn query_one(
@@ -145,8 +145,8 @@ impl PgKvStore {
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<tokio_postgres::Row> {
         let client = self.pool.get().await?;
-        let statement = client.prepare_cached(sql).await?;
-        Ok(client.query_one(&statement, params).await?)
+        let statement = self.pool.prepare(&client, sql).await?;
+        Ok(statement.query_one(&client, params).await?)
     }
 }
 
@@ -165,8 +165,8 @@ impl KvStore for PgKvStore {
     async fn get(&self, key: &str) -> Result<Option<Value>> {
         observe(PRIMITIVE, "get", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(GET).await?;
-            let row = client.query_opt(&statement, &[&key]).await?;
+            let statement = self.pool.prepare(&client, GET).await?;
+            let row = statement.query_opt(&client, &[&key]).await?;
             Ok(row.map(|r| r.try_get(0)).transpose()?)
         })
         .await
@@ -225,9 +225,9 @@ impl KvStore for PgKvStore {
             validate_key(key)?;
             let ttl = ttl_millis(ttl)?;
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(INCREMENT).await?;
-            let row = client
-                .query_opt(&statement, &[&key, &by, &ttl])
+            let statement = self.pool.prepare(&client, INCREMENT).await?;
+            let row = statement
+                .query_opt(&client, &[&key, &by, &ttl])
                 .await?
                 .ok_or_else(|| not_a_counter(key))?;
             let left: Option<i64> = row.try_get(1)?;

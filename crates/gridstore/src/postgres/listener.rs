@@ -29,9 +29,9 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 use tokio::time::MissedTickBehavior;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
-use super::PgConfig;
+use super::{PgConfig, PgTls};
 use crate::Result;
 use crate::event_log::Wakeups;
 
@@ -119,6 +119,8 @@ impl PgListener {
                 "listener ping interval and timeout must be positive".into(),
             ));
         }
+        // Behind a transaction pooler, LISTEN needs a session of its own on the server.
+        let config = config.direct().unwrap_or(config);
         let mut driver_config = config.to_driver_config()?;
         driver_config
             .keepalives(true)
@@ -131,8 +133,10 @@ impl PgListener {
             connected: AtomicBool::new(false),
             reconnects: AtomicU64::new(0),
         });
-        let first = connect(&driver_config, &shared).await?;
-        let task = tokio::spawn(run(driver_config, options, shared.clone(), first)).abort_handle();
+        let tls = config.tls()?;
+        let first = connect(&driver_config, &tls, &shared).await?;
+        let task =
+            tokio::spawn(run(driver_config, tls, options, shared.clone(), first)).abort_handle();
         Ok(Self {
             inner: Arc::new(Inner { shared, task }),
         })
@@ -221,8 +225,8 @@ impl Session {
 }
 
 /// Connects, listens and records the backend pid.
-async fn connect(config: &tokio_postgres::Config, shared: &Shared) -> Result<Session> {
-    let (client, mut connection) = config.connect(NoTls).await?;
+async fn connect(config: &tokio_postgres::Config, tls: &PgTls, shared: &Shared) -> Result<Session> {
+    let (client, mut connection) = config.connect(tls.clone()).await?;
     let (tx, notifications) = mpsc::unbounded_channel();
     let connection = tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -263,6 +267,7 @@ async fn connect(config: &tokio_postgres::Config, shared: &Shared) -> Result<Ses
 /// fails.
 async fn run(
     config: tokio_postgres::Config,
+    tls: PgTls,
     options: ListenerOptions,
     shared: Arc<Shared>,
     first: Session,
@@ -279,7 +284,7 @@ async fn run(
             backoff = MIN_BACKOFF;
         }
         tokio::time::sleep(backoff).await;
-        match connect(&config, &shared).await {
+        match connect(&config, &tls, &shared).await {
             Ok(live) => {
                 shared.reconnects.fetch_add(1, Ordering::AcqRel);
                 metrics::counter!("gridstore_listener_reconnects_total").increment(1);

@@ -83,13 +83,16 @@ impl PgLocks {
         validate_acquire(key, holder, ttl)?;
         let ttl = millis(ttl)?;
         let client = self.pool.get().await?;
-        let acquire = client.prepare_cached(ACQUIRE).await?;
+        let acquire = self.pool.prepare(&client, ACQUIRE).await?;
         for _ in 0..ACQUIRE_ATTEMPTS {
-            if let Some(row) = client.query_opt(&acquire, &[&key, &holder, &ttl]).await? {
+            if let Some(row) = acquire.query_opt(&client, &[&key, &holder, &ttl]).await? {
                 return lease_from_row(&row);
             }
-            if let Some(row) = client
-                .query_opt(&client.prepare_cached(CURRENT).await?, &[&key])
+            if let Some(row) = self
+                .pool
+                .prepare(&client, CURRENT)
+                .await?
+                .query_opt(&client, &[&key])
                 .await?
             {
                 let current = lease_from_row(&row)?;
@@ -149,8 +152,11 @@ impl Locks for PgLocks {
             let client = self.pool.get().await?;
             let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
                 [&lease.key, &lease.holder, &token(lease)?, &millis(ttl)?];
-            match client
-                .query_opt(&client.prepare_cached(EXTEND).await?, &params)
+            match self
+                .pool
+                .prepare(&client, EXTEND)
+                .await?
+                .query_opt(&client, &params)
                 .await?
             {
                 Some(row) => lease_from_row(&row),
@@ -163,11 +169,11 @@ impl Locks for PgLocks {
     async fn release(&self, lease: &Lease) -> Result<()> {
         observe(PRIMITIVE, "release", BACKEND, async {
             let client = self.pool.get().await?;
-            let deleted = client
-                .execute(
-                    &client.prepare_cached(RELEASE).await?,
-                    &[&lease.key, &lease.holder, &token(lease)?],
-                )
+            let deleted = self
+                .pool
+                .prepare(&client, RELEASE)
+                .await?
+                .execute(&client, &[&lease.key, &lease.holder, &token(lease)?])
                 .await?;
             if deleted == 0 {
                 return Err(not_held(lease));
@@ -180,8 +186,11 @@ impl Locks for PgLocks {
     async fn force_release(&self, key: &str) -> Result<bool> {
         observe(PRIMITIVE, "force_release", BACKEND, async {
             let client = self.pool.get().await?;
-            let deleted = client
-                .execute(&client.prepare_cached(FORCE_RELEASE).await?, &[&key])
+            let deleted = self
+                .pool
+                .prepare(&client, FORCE_RELEASE)
+                .await?
+                .execute(&client, &[&key])
                 .await?;
             if deleted > 0 {
                 tracing::warn!(lock.key = key, "lease force-released");
@@ -194,8 +203,11 @@ impl Locks for PgLocks {
     async fn get(&self, key: &str) -> Result<Option<Lease>> {
         observe(PRIMITIVE, "get", BACKEND, async {
             let client = self.pool.get().await?;
-            let row = client
-                .query_opt(&client.prepare_cached(CURRENT).await?, &[&key])
+            let row = self
+                .pool
+                .prepare(&client, CURRENT)
+                .await?
+                .query_opt(&client, &[&key])
                 .await?;
             row.as_ref().map(lease_from_row).transpose()
         })
@@ -205,8 +217,11 @@ impl Locks for PgLocks {
     async fn list(&self) -> Result<Vec<Lease>> {
         observe(PRIMITIVE, "list", BACKEND, async {
             let client = self.pool.get().await?;
-            let rows = client
-                .query(&client.prepare_cached(LIST).await?, &[])
+            let rows = self
+                .pool
+                .prepare(&client, LIST)
+                .await?
+                .query(&client, &[])
                 .await?;
             rows.iter().map(lease_from_row).collect()
         })

@@ -76,7 +76,9 @@ struct Applied {
 /// Versions missing from the history are applied even when a later one is recorded already,
 /// so migrations merged from parallel branches still run.
 ///
-/// The lock is taken on a connection that leaves the pool for good and is closed when the
+/// With a [direct server](super::PgConfig::with_direct) configured, everything runs on a
+/// connection of its own to that server (a transaction pooler would not keep the session
+/// lock). Otherwise the lock is taken on a connection that leaves the pool for good and is closed when the
 /// call ends, however it ends: dropping the future mid-run (e.g. under a startup timeout)
 /// cannot leave the lock, or the lifted `statement_timeout`, on a pooled connection.
 ///
@@ -96,7 +98,11 @@ pub async fn migrate(
     // future (an error, a startup timeout, an aborted task), the connection holding the
     // session lock and the lifted statement timeout is closed, never handed back to the pool,
     // so the server always releases the lock.
-    let mut client = Object::take(pool.get().await?);
+    // Behind a transaction pooler the session lock needs the direct server.
+    let mut client = match pool.config().direct() {
+        Some(direct) => direct.connect_session().await?,
+        None => Object::take(pool.get().await?),
+    };
     let key = lock_key(history_table);
     client.batch_execute(LIFT_STATEMENT_TIMEOUT).await?;
     client.execute(LOCK, &[&key]).await?;

@@ -8,9 +8,9 @@ use deadpool_postgres::{
     Hook, HookError, Manager, ManagerConfig, Metrics, Pool, RecyclingMethod, Runtime, WeakPool,
 };
 use futures_util::future::try_join_all;
-use tokio_postgres::NoTls;
 
 use super::PgConfig;
+use super::statements::{PgConnection, PgStatement, Statements};
 use crate::{Error, Result};
 
 /// A pooled connection; derefs to [`tokio_postgres::Client`] and implements
@@ -63,6 +63,7 @@ pub struct PoolStatus {
 pub struct PgPool {
     pool: Pool,
     config: PgConfig,
+    statements: Statements,
 }
 
 impl fmt::Debug for PgPool {
@@ -80,16 +81,44 @@ impl PgPool {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for an unusable configuration (e.g. [`SslMode::Require`](super::SslMode)),
+    /// [`Error::Config`] for an unusable configuration (e.g. `verify-full` without a root certificate),
+    /// [`Error::Tls`] when the TLS handshake fails (e.g. an untrusted certificate or a server
+    /// without TLS under `require`),
     /// [`Error::Connection`] when the server cannot be reached, and any classified error of the
     /// check query.
     pub async fn connect(config: &PgConfig) -> Result<Self> {
+        let this = Self::build(config)?;
+        this.prewarm().await?;
+        tracing::debug!(
+            host = this.config.host(),
+            port = this.config.port(),
+            dbname = this.config.dbname(),
+            max_size = this.config.pool_max_size(),
+            "postgres pool connected"
+        );
+        Ok(this)
+    }
+
+    /// Builds the pool without opening a connection (they open on demand) and starts the
+    /// reaper on the current runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an unusable configuration.
+    pub(crate) fn build(config: &PgConfig) -> Result<Self> {
         if config.pool_max_size() == 0 {
             return Err(Error::Config("pool max size must be at least 1".to_owned()));
         }
+        let driver_config = config.to_driver_config()?;
+        let tls = config.tls()?;
+        let statements = if config.statement_cache() {
+            Statements::cached()
+        } else {
+            Statements::uncached(driver_config.clone(), tls.clone())
+        };
         let manager = Manager::from_config(
-            config.to_driver_config()?,
-            NoTls,
+            driver_config,
+            tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -110,16 +139,9 @@ impl PgPool {
         let this = Self {
             pool,
             config: config.clone(),
+            statements,
         };
-        this.prewarm().await?;
         this.spawn_reaper();
-        tracing::debug!(
-            host = this.config.host(),
-            port = this.config.port(),
-            dbname = this.config.dbname(),
-            max_size = this.config.pool_max_size(),
-            "postgres pool connected"
-        );
         Ok(this)
     }
 
@@ -131,6 +153,17 @@ impl PgPool {
     /// [`Error::Connection`] when a new one cannot be opened or the pool is closed.
     pub async fn get(&self) -> Result<PgClient> {
         Ok(self.pool.get().await?)
+    }
+
+    /// Prepares `sql` to run on `client` (a connection of this pool or a transaction on one):
+    /// a named statement cached per connection, or, with the statement cache off, the unnamed
+    /// statement with its parameter types (see [`statements`](super::statements)).
+    ///
+    /// # Errors
+    ///
+    /// Classified errors of the server (e.g. a syntax error) or of the connection.
+    pub async fn prepare<C: PgConnection>(&self, client: &C, sql: &str) -> Result<PgStatement> {
+        Ok(self.statements.prepare(client, sql).await?)
     }
 
     /// Returns how many connections are open, idle and awaited.

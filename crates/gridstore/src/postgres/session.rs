@@ -27,11 +27,11 @@ use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
+use tokio_postgres::types::Type;
 
 use crate::metrics::observe;
-use crate::postgres::{PgPool, RetryPolicy, retry};
+use crate::postgres::{PgConnection, PgPool, PgStatement, RetryPolicy, retry};
 use crate::session::{
     Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
     empty_by_state, validate_batch, validate_session,
@@ -162,8 +162,9 @@ fn summary_from_row(row: &Row) -> Result<SessionSummary> {
 
 /// The conflict error for `session`, naming the version committed now: read by a new
 /// statement, so with a fresh snapshot that sees the writer that won.
-async fn conflict<C: GenericClient>(client: &C, session: &Session) -> Error {
-    let actual = match client.query_opt(sql::VERSION, &[&session.id]).await {
+async fn conflict<C: PgConnection>(client: &C, session: &Session) -> Error {
+    let version = PgStatement::unnamed(sql::VERSION, &[Type::TEXT]);
+    let actual = match version.query_opt(client, &[&session.id]).await {
         Ok(row) => row.map(|r| r.try_get::<_, i64>(0)).transpose(),
         Err(err) => return err.into(),
     };
@@ -191,10 +192,10 @@ impl SessionStore for PgSessionStore {
             validate_session(session)?;
             let p = Params::of(session)?;
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(sql::SAVE).await?;
-            let row = client
+            let statement = self.pool.prepare(&client, sql::SAVE).await?;
+            let row = statement
                 .query_one(
-                    &statement,
+                    &client,
                     &[
                         &session.id,
                         &session.state.as_str(),
@@ -217,8 +218,8 @@ impl SessionStore for PgSessionStore {
     async fn get(&self, id: &str) -> Result<Option<Session>> {
         observe(PRIMITIVE, "get", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(sql::GET).await?;
-            let row = client.query_opt(&statement, &[&id]).await?;
+            let statement = self.pool.prepare(&client, sql::GET).await?;
+            let row = statement.query_opt(&client, &[&id]).await?;
             row.as_ref().map(session_from_row).transpose()
         })
         .await
@@ -227,8 +228,8 @@ impl SessionStore for PgSessionStore {
     async fn has(&self, id: &str) -> Result<bool> {
         observe(PRIMITIVE, "has", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(sql::HAS).await?;
-            Ok(client.query_one(&statement, &[&id]).await?.try_get(0)?)
+            let statement = self.pool.prepare(&client, sql::HAS).await?;
+            Ok(statement.query_one(&client, &[&id]).await?.try_get(0)?)
         })
         .await
     }
@@ -236,8 +237,8 @@ impl SessionStore for PgSessionStore {
     async fn delete(&self, id: &str) -> Result<bool> {
         observe(PRIMITIVE, "delete", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(sql::DELETE).await?;
-            Ok(client.execute(&statement, &[&id]).await? > 0)
+            let statement = self.pool.prepare(&client, sql::DELETE).await?;
+            Ok(statement.execute(&client, &[&id]).await? > 0)
         })
         .await
     }
@@ -250,14 +251,14 @@ impl SessionStore for PgSessionStore {
             let client = self.pool.get().await?;
             let rows = match query.state {
                 Some(state) => {
-                    let statement = client.prepare_cached(sql::LIST_BY_STATE).await?;
+                    let statement = self.pool.prepare(&client, sql::LIST_BY_STATE).await?;
                     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
                         [&limit, &offset, &state.as_str()];
-                    client.query(&statement, &params).await?
+                    statement.query(&client, &params).await?
                 }
                 None => {
-                    let statement = client.prepare_cached(sql::LIST_ALL).await?;
-                    client.query(&statement, &[&limit, &offset]).await?
+                    let statement = self.pool.prepare(&client, sql::LIST_ALL).await?;
+                    statement.query(&client, &[&limit, &offset]).await?
                 }
             };
             rows.iter().map(summary_from_row).collect()
@@ -285,8 +286,8 @@ impl SessionStore for PgSessionStore {
                 return Ok(HashMap::new());
             }
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(sql::GET_MANY).await?;
-            let rows = client.query(&statement, &[&ids]).await?;
+            let statement = self.pool.prepare(&client, sql::GET_MANY).await?;
+            let rows = statement.query(&client, &[&ids]).await?;
             rows.iter()
                 .map(|row| session_from_row(row).map(|s| (s.id.clone(), s)))
                 .collect()
@@ -300,8 +301,8 @@ impl SessionStore for PgSessionStore {
                 return Ok(0);
             }
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(sql::DELETE_MANY).await?;
-            Ok(client.execute(&statement, &[&ids]).await?)
+            let statement = self.pool.prepare(&client, sql::DELETE_MANY).await?;
+            Ok(statement.execute(&client, &[&ids]).await?)
         })
         .await
     }
@@ -309,9 +310,9 @@ impl SessionStore for PgSessionStore {
     async fn update_state(&self, id: &str, state: SessionState) -> Result<u64> {
         observe(PRIMITIVE, "update_state", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(sql::UPDATE_STATE).await?;
-            let row = client
-                .query_opt(&statement, &[&id, &state.as_str()])
+            let statement = self.pool.prepare(&client, sql::UPDATE_STATE).await?;
+            let row = statement
+                .query_opt(&client, &[&id, &state.as_str()])
                 .await?
                 .ok_or_else(|| Error::not_found("session", id))?;
             Ok(from_db_version(row.try_get(0)?))
@@ -324,10 +325,14 @@ impl SessionStore for PgSessionStore {
             let client = self.pool.get().await?;
             Ok(match older_than {
                 Some(cutoff) => {
-                    let statement = client.prepare_cached(sql::CLEAR_OLDER_THAN).await?;
-                    client.execute(&statement, &[&cutoff]).await?
+                    let statement = self.pool.prepare(&client, sql::CLEAR_OLDER_THAN).await?;
+                    statement.execute(&client, &[&cutoff]).await?
                 }
-                None => client.execute(sql::CLEAR_ALL, &[]).await?,
+                None => {
+                    PgStatement::unnamed(sql::CLEAR_ALL, &[])
+                        .execute(&client, &[])
+                        .await?
+                }
             })
         })
         .await
@@ -336,12 +341,12 @@ impl SessionStore for PgSessionStore {
     async fn stats(&self) -> Result<SessionStats> {
         observe(PRIMITIVE, "stats", BACKEND, async {
             let client = self.pool.get().await?;
-            let statement = client.prepare_cached(sql::STATS).await?;
+            let statement = self.pool.prepare(&client, sql::STATS).await?;
             let mut stats = SessionStats {
                 by_state: empty_by_state(),
                 ..SessionStats::default()
             };
-            for row in client.query(&statement, &[]).await? {
+            for row in statement.query(&client, &[]).await? {
                 let state: SessionState = row.try_get::<_, &str>(0)?.parse()?;
                 let count = row.try_get::<_, i64>(1)?.unsigned_abs();
                 stats.by_state.insert(state, count);

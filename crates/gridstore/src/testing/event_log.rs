@@ -12,7 +12,8 @@ use crate::event_log::{EventFilter, EventLog, NewEvent};
 mod subscriptions;
 
 pub use subscriptions::{
-    a_filtered_subscription_moves_past_non_matching_events, assert_delivered_once_in_order,
+    a_filtered_subscription_moves_past_non_matching_events,
+    a_subscription_from_the_tail_delivers_every_later_event, assert_delivered_once_in_order,
     concurrent_writers_are_delivered_once_in_commit_order,
     subscription_delivers_only_matching_events, subscription_replays_then_follows_in_order,
     subscription_resumes_after_a_saved_position,
@@ -41,6 +42,7 @@ macro_rules! event_log_contract_tests {
             a_filtered_subscription_moves_past_non_matching_events,
             subscription_wakes_up_on_append_before_the_poll_interval,
             concurrent_writers_are_delivered_once_in_commit_order,
+            a_subscription_from_the_tail_delivers_every_later_event,
         );
     };
     (@expand $factory:expr; $($name:ident),* $(,)?) => {

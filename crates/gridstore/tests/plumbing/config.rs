@@ -112,15 +112,40 @@ fn an_unparsable_url_is_a_config_error_without_the_password() {
 }
 
 #[tokio::test]
-async fn requiring_tls_is_a_config_error_because_tls_is_not_compiled_in() {
-    let config = PgConfig::new().with_ssl_mode(SslMode::Require);
+async fn verify_full_without_a_root_certificate_is_a_config_error() {
+    let config = PgConfig::new().with_ssl_mode(SslMode::VerifyFull);
 
-    let err = PgPool::connect(&config).await.expect_err("tls is refused");
+    let err = PgPool::connect(&config)
+        .await
+        .expect_err("refused before connecting");
 
     assert!(
-        matches!(&err, Error::Config(message) if message.contains("tls")),
+        matches!(&err, Error::Config(message) if message.contains("sslrootcert")),
         "{err:?}"
     );
+}
+
+#[test]
+fn every_libpq_sslmode_and_sslrootcert_parse_from_a_url() {
+    for (name, mode) in [
+        ("disable", SslMode::Disable),
+        ("prefer", SslMode::Prefer),
+        ("require", SslMode::Require),
+        ("verify-ca", SslMode::VerifyCa),
+        ("verify-full", SslMode::VerifyFull),
+    ] {
+        let config = PgConfig::from_url(&format!(
+            "postgres://u@h:5433/db?sslmode={name}&sslrootcert=/etc/ca.pem&application_name=x"
+        ))
+        .expect("parses");
+        assert_eq!(config.ssl_mode(), mode);
+        assert_eq!(mode.as_str(), name);
+        assert_eq!(
+            config.ssl_root_cert(),
+            Some(std::path::Path::new("/etc/ca.pem"))
+        );
+        assert_eq!(config.application_name(), "x");
+    }
 }
 
 #[tokio::test]

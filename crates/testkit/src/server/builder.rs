@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use super::{TestPostgres, keep_requested};
-use crate::TestkitError;
 use crate::binaries::PgBinaries;
 use crate::process::Runner;
+use crate::{TestCertificates, TestkitError};
 
 /// Options for [`TestPostgres`]; consume it with [`start`](Self::start).
 #[derive(Debug, Default)]
@@ -13,6 +13,15 @@ use crate::process::Runner;
 pub struct TestPostgresBuilder {
     bin_dir: Option<PathBuf>,
     settings: Vec<(String, String)>,
+    tls: Option<ServerTls>,
+    wal_archive: bool,
+}
+
+/// The certificate and key a server presents (PEM).
+#[derive(Debug, Clone)]
+pub(crate) struct ServerTls {
+    pub(crate) cert_pem: String,
+    pub(crate) key_pem: String,
 }
 
 impl TestPostgresBuilder {
@@ -26,6 +35,24 @@ impl TestPostgresBuilder {
     /// defaults. The value is written as a quoted string.
     pub fn with_setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.push((name.into(), value.into()));
+        self
+    }
+
+    /// Serves TLS (`ssl = on`) with the server certificate and key of `certificates`, besides
+    /// plain connections (the `host` lines of `pg_hba.conf` accept both).
+    pub fn with_tls(mut self, certificates: &TestCertificates) -> Self {
+        self.tls = Some(ServerTls {
+            cert_pem: certificates.server_cert_pem().to_owned(),
+            key_pem: certificates.server_key_pem().to_owned(),
+        });
+        self
+    }
+
+    /// Archives every completed WAL segment (`archive_mode = on`, `cp` into
+    /// [`TestPostgres::wal_archive_dir`]), for point-in-time recovery from a
+    /// [`base_backup`](TestPostgres::base_backup).
+    pub fn with_wal_archive(mut self) -> Self {
+        self.wal_archive = true;
         self
     }
 
@@ -46,6 +73,8 @@ impl TestPostgresBuilder {
             binaries,
             runner: Runner::for_current_user(),
             settings: self.settings,
+            tls: self.tls,
+            wal_archive: self.wal_archive,
             base_dir,
             port: 0,
             keep: keep_requested(),

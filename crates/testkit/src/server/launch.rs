@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use super::TestPostgres;
@@ -10,6 +11,10 @@ use crate::TestkitError;
 use crate::process;
 use crate::runtime::{block_on_own_thread, wait_until_accepting};
 
+/// The server certificate and key files in the data directory (relative paths are resolved
+/// against it).
+const TLS_CERT_FILE: &str = "server.crt";
+const TLS_KEY_FILE: &str = "server.key";
 /// How long the server may take to accept its first connection.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many random ports to try before giving up on port clashes.
@@ -23,7 +28,11 @@ const PORT_CLASH_MARKERS: [&str; 2] = [
 impl TestPostgres {
     /// Creates the directories and runs `initdb`, then writes our settings.
     pub(super) fn create_cluster(&self) -> Result<(), TestkitError> {
-        for dir in [&self.base_dir, &self.socket_dir()] {
+        let archive = self.wal_archive_dir();
+        for dir in [&self.base_dir, &self.socket_dir()]
+            .into_iter()
+            .chain(archive.as_ref())
+        {
             std::fs::create_dir_all(dir).map_err(TestkitError::io(format!(
                 "create directory {}",
                 dir.display()
@@ -46,11 +55,66 @@ impl TestPostgres {
             .arg(self.data_dir())
             .current_dir(&self.base_dir);
         process::run(&mut initdb)?;
+        self.write_tls_files()?;
         self.append_settings()
     }
 
+    /// Creates the directories and copies the server on `primary_port` with
+    /// `pg_basebackup -R` (a standby following it), then writes our settings.
+    pub(super) fn create_replica_of(&self, primary_port: u16) -> Result<(), TestkitError> {
+        for dir in [&self.base_dir, &self.socket_dir()] {
+            std::fs::create_dir_all(dir).map_err(TestkitError::io(format!(
+                "create directory {}",
+                dir.display()
+            )))?;
+        }
+        self.runner.hand_over(&self.base_dir)?;
+        let mut backup = self.runner.command(&self.binaries.pg_basebackup());
+        backup
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-X",
+                "stream",
+                "-R",
+                "--no-sync",
+            ])
+            .arg("-p")
+            .arg(primary_port.to_string())
+            .arg("-D")
+            .arg(self.data_dir())
+            .current_dir(&self.base_dir);
+        process::run(&mut backup)?;
+        self.append_settings()
+    }
+
+    /// Writes the TLS certificate and key into the data directory, readable by the server's
+    /// OS user only (PostgreSQL refuses a key others can read).
+    fn write_tls_files(&self) -> Result<(), TestkitError> {
+        let Some(tls) = &self.tls else {
+            return Ok(());
+        };
+        for (name, pem) in [(TLS_CERT_FILE, &tls.cert_pem), (TLS_KEY_FILE, &tls.key_pem)] {
+            let path = self.data_dir().join(name);
+            std::fs::write(&path, pem)
+                .and_then(|()| {
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                })
+                .map_err(TestkitError::io(format!("write {}", path.display())))?;
+            self.runner.hand_over(&path)?;
+        }
+        Ok(())
+    }
+
     /// Appends our settings to `postgresql.conf` (the last occurrence of a setting wins).
-    fn append_settings(&self) -> Result<(), TestkitError> {
+    pub(super) fn append_settings(&self) -> Result<(), TestkitError> {
+        let mut archive = Vec::new();
+        if let Some(dir) = self.wal_archive_dir() {
+            archive.push(("archive_mode", "on".to_owned()));
+            archive.push(("archive_command", format!("cp %p {}/%f", dir.display())));
+        }
         let socket_dir = self.socket_dir().display().to_string();
         let defaults = [
             ("listen_addresses", "127.0.0.1"),
@@ -61,9 +125,16 @@ impl TestPostgres {
             ("max_connections", "200"),
             ("shared_buffers", "128MB"),
         ];
+        let tls = [
+            ("ssl", "on"),
+            ("ssl_cert_file", TLS_CERT_FILE),
+            ("ssl_key_file", TLS_KEY_FILE),
+        ];
+        let tls = tls.into_iter().filter(|_| self.tls.is_some());
+        let archive = archive.iter().map(|(name, value)| (*name, value.as_str()));
         let chosen = self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         let mut text = String::from("\n# testkit\n");
-        for (name, value) in defaults.into_iter().chain(chosen) {
+        for (name, value) in defaults.into_iter().chain(tls).chain(archive).chain(chosen) {
             let _ = writeln!(text, "{name} = '{}'", value.replace('\'', "''"));
         }
         let path = self.data_dir().join("postgresql.conf");
@@ -123,7 +194,7 @@ impl TestPostgres {
 }
 
 /// A port that was free a moment ago: bind port 0 on loopback, read it, release it.
-fn free_port() -> Result<u16, TestkitError> {
+pub(crate) fn free_port() -> Result<u16, TestkitError> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())

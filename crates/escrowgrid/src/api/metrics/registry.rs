@@ -18,6 +18,8 @@ const BUCKETS: [f64; 13] = [
 #[derive(Debug, Default)]
 pub struct MetricsRegistry {
     inner: Mutex<Counters>,
+    /// The live event stream's series.
+    pub stream: super::stream::StreamMetrics,
 }
 
 #[derive(Debug, Default)]
@@ -168,6 +170,8 @@ impl MetricsRegistry {
         if let Some(pool) = pool {
             render_pool(&mut out, pool);
         }
+        drop(counters);
+        self.stream.render(&mut out);
         out
     }
 }

@@ -32,6 +32,23 @@ fn id(prefix: &str) -> Value {
     json!({ "type": "string", "pattern": format!("^{prefix}_[0-9a-f-]{{36}}$") })
 }
 
+/// A whitelisted currency code in any letter case, as `POST /positions` accepts it.
+fn currency_any_case() -> Value {
+    let alternatives: Vec<String> = CURRENCIES
+        .iter()
+        .map(|code| {
+            code.chars()
+                .map(|c| format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase()))
+                .collect()
+        })
+        .collect();
+    json!({
+        "type": "string",
+        "pattern": format!("^(?:{})$", alternatives.join("|")),
+        "description": "Case-insensitive ISO 4217 code from the whitelist",
+    })
+}
+
 fn timestamp() -> Value {
     json!({ "type": "string", "format": "date-time", "examples": ["2026-11-21T19:04:02.147Z"] })
 }
@@ -273,13 +290,19 @@ pub fn all() -> Value {
             }),
         ),
     );
-    schemas.insert("NewPosition".into(), object(&["assetId", "holderReference", "currency", "amount"], json!({
-            "institutionId": { "type": "string" }, "assetId": { "type": "string" },
-            "holderReference": { "type": "string", "minLength": 1, "maxLength": 255 },
-            "currency": { "type": "string", "minLength": 3, "maxLength": 3, "description": "Case-insensitive ISO 4217 code from the whitelist" },
-            "amount": amount(),
-            "externalReference": { "type": "string", "maxLength": 255 },
-        })));
+    schemas.insert(
+        "NewPosition".into(),
+        object(
+            &["assetId", "holderReference", "currency", "amount"],
+            json!({
+                "institutionId": { "type": "string" }, "assetId": { "type": "string" },
+                "holderReference": { "type": "string", "minLength": 1, "maxLength": 255 },
+                "currency": currency_any_case(),
+                "amount": amount(),
+                "externalReference": { "type": "string", "maxLength": 255 },
+            }),
+        ),
+    );
     schemas.insert(
         "TransitionRequest".into(),
         object(
@@ -374,6 +397,7 @@ pub fn all() -> Value {
             })),
             "statusCode": { "type": "integer" }, "clientIp": { "type": "string" },
         })));
+    super::webhook_schemas::add(&mut schemas);
     console_schemas(&mut schemas);
     Value::Object(schemas)
 }

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Institution, InstitutionId,
-    InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId, Region, TemplateId,
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
+    InstitutionId, InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId, Region,
+    TemplateId, Webhook, WebhookId,
 };
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
@@ -35,6 +36,22 @@ pub(super) struct State {
     pub(super) policy_by_region: HashMap<(InstitutionId, Region), PolicyId>,
     /// Audit events in write order.
     pub(super) audit: Vec<AuditEvent>,
+    /// Webhook endpoints with their sealed secrets, and their deliveries.
+    pub(super) webhooks: Table<WebhookId, StoredWebhook>,
+    pub(super) deliveries: HashMap<DeliveryId, Delivery>,
+}
+
+/// A webhook endpoint and its sealed secret.
+#[derive(Debug, Clone)]
+pub(super) struct StoredWebhook {
+    pub(super) webhook: Webhook,
+    pub(super) sealed_secret: String,
+}
+
+impl Owned for StoredWebhook {
+    fn owner(&self) -> &InstitutionId {
+        &self.webhook.institution_id
+    }
 }
 
 /// Rows that belong to one institution.
@@ -62,7 +79,7 @@ owned!(
 );
 
 /// Looks a row up by key, reporting another tenant's row exactly like a missing one.
-fn scoped<'a, K, V>(
+pub(super) fn scoped<'a, K, V>(
     table: &'a Table<K, V>,
     scope: &Scope,
     key: &K,

@@ -35,6 +35,12 @@ impl<K: Clone + Eq + Hash + Ord, V> Table<K, V> {
         self.rows.get_mut(key)
     }
 
+    /// Removes a row; returns it.
+    pub(super) fn remove(&mut self, created_at: DateTime<Utc>, key: &K) -> Option<V> {
+        self.order.remove(&(created_at, key.clone()));
+        self.rows.remove(key)
+    }
+
     /// Every row in list order.
     pub(super) fn iter(&self) -> impl Iterator<Item = &V> {
         self.order.iter().filter_map(|(_, key)| self.rows.get(key))

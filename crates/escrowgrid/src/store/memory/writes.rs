@@ -8,25 +8,37 @@ use crate::domain::{
     validate_template_config,
 };
 use crate::lifecycle;
-use crate::store::{CreatedApiKey, Scope, records};
+use crate::store::{CreatedApiKey, Scope, outbox, records};
 use crate::{Error, Result};
 
 use super::state::State;
+
+/// The event log the writes append to, under the store's write lock: each write appends after
+/// every check that can fail and before it mutates, so a failed write (including a failed
+/// append) leaves neither rows nor events, and a committed one always has its events.
+pub(super) type Log = gridstore::memory::MemoryEventLog;
+
+fn append(log: &Log, events: Result<Vec<gridstore::NewEvent>>) -> Result<()> {
+    log.append_sync(events?)?;
+    Ok(())
+}
 
 impl State {
     pub(super) fn create_institution(
         &mut self,
         new: NewInstitution,
         audit: &AuditContext,
-    ) -> Institution {
+        log: &Log,
+    ) -> Result<Institution> {
         let (institution, event) = records::institution(new, audit, now_millis());
+        append(log, outbox::institution_created(&institution))?;
         self.institutions.insert(
             institution.created_at,
             institution.id.clone(),
             institution.clone(),
         );
         self.audit.push(event);
-        institution
+        Ok(institution)
     }
 
     pub(super) fn create_asset_template(
@@ -34,10 +46,12 @@ impl State {
         scope: &Scope,
         new: NewAssetTemplate,
         audit: &AuditContext,
+        log: &Log,
     ) -> Result<AssetTemplate> {
         self.institution(scope, &new.institution_id)?;
         validate_template_config(new.vertical, new.code, new.region, &new.config)?;
         let (template, event) = records::asset_template(new, audit, now_millis());
+        append(log, outbox::asset_template_created(&template))?;
         self.templates
             .insert(template.created_at, template.id.clone(), template.clone());
         self.audit.push(event);
@@ -49,10 +63,12 @@ impl State {
         scope: &Scope,
         new: NewAsset,
         audit: &AuditContext,
+        log: &Log,
     ) -> Result<Asset> {
         self.institution(scope, &new.institution_id)?;
         self.template_of(&new.institution_id, &new.template_id)?;
         let (asset, event) = records::asset(new, audit, now_millis());
+        append(log, outbox::asset_created(&asset))?;
         self.assets
             .insert(asset.created_at, asset.id.clone(), asset.clone());
         self.audit.push(event);
@@ -64,6 +80,7 @@ impl State {
         scope: &Scope,
         new: NewPosition,
         audit: &AuditContext,
+        log: &Log,
     ) -> Result<Position> {
         self.institution(scope, &new.institution_id)?;
         let asset = self.asset_of(&new.institution_id, &new.asset_id)?;
@@ -76,6 +93,7 @@ impl State {
             new.amount,
         )?;
         let (position, ledger, event) = records::position(new, audit, now_millis());
+        append(log, outbox::position_created(&position, &ledger))?;
         self.positions
             .insert(position.created_at, position.id.clone(), position.clone());
         self.push_ledger(ledger);
@@ -89,6 +107,7 @@ impl State {
         id: &PositionId,
         request: TransitionRequest,
         audit: &AuditContext,
+        log: &Log,
     ) -> Result<Position> {
         let current = self.position(scope, id)?;
         if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
@@ -118,6 +137,7 @@ impl State {
             return Ok(current.clone());
         };
         let (ledger, event) = records::transition(&applied, audit, self.last_ledger_hash(id));
+        append(log, outbox::position_state_changed(&applied, &ledger))?;
         tracing::debug!(
             position.id = %id,
             from = %applied.from,
@@ -138,6 +158,7 @@ impl State {
         scope: &Scope,
         new: NewApiKey,
         audit: &AuditContext,
+        log: &Log,
     ) -> Result<CreatedApiKey> {
         self.institution(scope, &new.institution_id)?;
         let (api_key, token, event) = records::api_key(new, audit, now_millis());
@@ -147,6 +168,7 @@ impl State {
                 key: api_key.id.into_string(),
             });
         }
+        append(log, outbox::api_key_created(&api_key))?;
         self.key_by_hash
             .insert(api_key.key_hash.clone(), api_key.id.clone());
         self.api_keys
@@ -161,6 +183,7 @@ impl State {
         institution_id: &InstitutionId,
         id: &ApiKeyId,
         audit: &AuditContext,
+        log: &Log,
     ) -> Result<ApiKey> {
         self.institution(scope, institution_id)?;
         let active = self
@@ -169,6 +192,7 @@ impl State {
             .filter(|key| key.institution_id == *institution_id && key.revoked_at.is_none())
             .ok_or_else(|| Error::not_found(ApiKeyId::RESOURCE, id.as_str()))?;
         let (revoked, event) = records::revoked_api_key(active, audit, now_millis());
+        append(log, outbox::api_key_revoked(&revoked))?;
         if let Some(stored) = self.api_keys.get_mut(id) {
             *stored = revoked.clone();
         }
@@ -183,6 +207,7 @@ impl State {
         region: Region,
         position: PositionPolicy,
         audit: &AuditContext,
+        log: &Log,
     ) -> Result<InstitutionPolicy> {
         self.institution(scope, institution_id)?;
         let existing = self.policy(institution_id, region);
@@ -195,6 +220,7 @@ impl State {
             audit,
             now_millis(),
         );
+        append(log, outbox::policy_updated(&policy))?;
         if is_new {
             self.policy_by_region
                 .insert((institution_id.clone(), region), policy.id.clone());

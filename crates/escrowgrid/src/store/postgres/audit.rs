@@ -1,8 +1,8 @@
 //! Audit rows: written inside each write's transaction, recorded alone for failures, listed
 //! in write order (`seq`) with filters and a page.
 
-use deadpool_postgres::GenericClient;
-use tokio_postgres::Statement;
+use gridstore::NewEvent;
+use gridstore::postgres::{PgConnection, PgStatement};
 use tokio_postgres::types::Json;
 
 use crate::Result;
@@ -54,31 +54,51 @@ where ($1::text is null or institution_id = $1)
   and ($8::timestamptz is null or occurred_at >= $8)
   and ($9::timestamptz is null or occurred_at <= $9)";
 
-/// Inserts an entity row (`sql` with `params`) and its audit row, pipelined in that order on
-/// the caller's transaction: both statements are prepared, then sent together, and the first
-/// error wins. Used by every create that writes no ledger event.
-pub(super) async fn insert_entity_with_audit<C: GenericClient>(
+/// Inserts an entity row (`sql` with `params`), its audit row and its domain events (the
+/// outbox), pipelined in that order on the caller's transaction: the statements are prepared,
+/// then sent together, and the first error wins. Used by every create that writes no ledger
+/// event.
+pub(super) async fn insert_entity_with_audit<C: PgConnection>(
     db: &Db<'_, C>,
     sql: &str,
     params: &Params<'_>,
     event: &AuditEvent,
+    events: &[NewEvent],
 ) -> gridstore::Result<()> {
     let (insert_entity, insert_audit) =
         tokio::try_join!(db.prepare(sql), db.prepare(INSERT_AUDIT))?;
-    let (inserted, audited) = tokio::join!(
+    let (inserted, audited, appended) = tokio::join!(
         biased;
         db.execute_prepared(&insert_entity, params),
         insert(db, &insert_audit, event),
+        db.append_events(events),
     );
     inserted?;
     audited?;
-    Ok(())
+    appended
+}
+
+/// Inserts an audit row and the domain events of the same write, pipelined on the caller's
+/// transaction (for updates whose entity row was written by an earlier statement).
+pub(super) async fn insert_with_events<C: PgConnection>(
+    db: &Db<'_, C>,
+    event: &AuditEvent,
+    events: &[NewEvent],
+) -> gridstore::Result<()> {
+    let insert_audit = db.prepare(INSERT_AUDIT).await?;
+    let (audited, appended) = tokio::join!(
+        biased;
+        insert(db, &insert_audit, event),
+        db.append_events(events),
+    );
+    audited?;
+    appended
 }
 
 /// Inserts one audit row with `statement`, prepared from [`INSERT_AUDIT`].
-pub(super) async fn insert<C: GenericClient>(
+pub(super) async fn insert<C: PgConnection>(
     db: &Db<'_, C>,
-    statement: &Statement,
+    statement: &PgStatement,
     event: &AuditEvent,
 ) -> gridstore::Result<()> {
     let status_code = event.status_code.map(i32::from);
@@ -129,7 +149,7 @@ impl PgEscrowStore {
         let resource_type = filter.resource_type.map(|kind| kind.as_str());
         let resource_id = filter.resource_id.as_deref();
         let (limit, offset) = paging::limits(page);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let filters: &Params<'_> = &[
             &own,

@@ -1,6 +1,7 @@
 //! Statement execution: every SQL statement of the store goes through [`Db`], which prepares
-//! it once per connection (deadpool's statement cache), classifies driver errors through
-//! gridstore's `classify` and counts it (see [`StatementCounter`]).
+//! it through the pool (once per connection with the statement cache, or as a typed unnamed
+//! statement without it, behind PgBouncer: see `gridstore::postgres::statements`), classifies
+//! driver errors through gridstore's `classify` and counts it (see [`StatementCounter`]).
 //!
 //! Pipelining: futures of one connection polled together (`tokio::try_join!`) share round
 //! trips, and tokio-postgres sends each request when its future is first polled. Statements
@@ -13,26 +14,39 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use deadpool_postgres::{GenericClient, Transaction};
-use gridstore::postgres::{PgClient, classify};
+use deadpool_postgres::Transaction;
+use gridstore::NewEvent;
+use gridstore::postgres::{PgClient, PgConnection, PgEventLog, PgPool, PgStatement, classify};
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Row, Statement};
 
-/// Counts the SQL statements a store has executed (prepares, `begin` and `commit` excluded).
+/// Counts the SQL statements a store has executed (prepares, `begin` and `commit` excluded),
+/// and holds the pool that prepares them.
 ///
 /// Lets tests check statement budgets honestly (e.g. a page of positions with their events is
 /// two statements whatever the page size) and can feed metrics.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct StatementCounter(Arc<AtomicU64>);
+#[derive(Debug, Clone)]
+pub(crate) struct StatementCounter {
+    count: Arc<AtomicU64>,
+    pool: PgPool,
+}
 
 impl StatementCounter {
+    /// A counter at zero for statements prepared by `pool`.
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self {
+            count: Arc::default(),
+            pool,
+        }
+    }
+
     /// The number of statements executed so far.
     pub(crate) fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.count.load(Ordering::Relaxed)
     }
 
     fn increment(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -40,12 +54,12 @@ impl StatementCounter {
 pub(crate) type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 /// A connection or transaction plus the store's statement counter.
-pub(crate) struct Db<'a, C: GenericClient> {
+pub(crate) struct Db<'a, C: PgConnection> {
     client: &'a C,
     counter: &'a StatementCounter,
 }
 
-impl<'a, C: GenericClient> Db<'a, C> {
+impl<'a, C: PgConnection> Db<'a, C> {
     /// Wraps `client`, counting into `counter`.
     pub(crate) fn new(client: &'a C, counter: &'a StatementCounter) -> Self {
         Self { client, counter }
@@ -57,12 +71,9 @@ impl<'a, C: GenericClient> Db<'a, C> {
         sql: &str,
         params: &Params<'_>,
     ) -> gridstore::Result<Vec<Row>> {
-        let statement = self.client.prepare_cached(sql).await.map_err(classify)?;
+        let statement = self.prepare(sql).await?;
         self.counter.increment();
-        self.client
-            .query(&statement, params)
-            .await
-            .map_err(classify)
+        statement.query(self.client, params).await.map_err(classify)
     }
 
     /// Runs a statement and returns its only row, if any.
@@ -71,29 +82,47 @@ impl<'a, C: GenericClient> Db<'a, C> {
         sql: &str,
         params: &Params<'_>,
     ) -> gridstore::Result<Option<Row>> {
-        let statement = self.client.prepare_cached(sql).await.map_err(classify)?;
+        let statement = self.prepare(sql).await?;
         self.counter.increment();
-        self.client
-            .query_opt(&statement, params)
+        statement
+            .query_opt(self.client, params)
             .await
             .map_err(classify)
     }
 
-    /// Prepares a statement (once per connection).
-    pub(crate) async fn prepare(&self, sql: &str) -> gridstore::Result<Statement> {
-        self.client.prepare_cached(sql).await.map_err(classify)
+    /// Prepares a statement (once per connection, or once per pool without the cache).
+    pub(crate) async fn prepare(&self, sql: &str) -> gridstore::Result<PgStatement> {
+        self.counter.pool.prepare(self.client, sql).await
     }
 
     /// Runs a prepared statement and returns the number of rows it affected. The request is
     /// sent when the future is first polled.
     pub(crate) async fn execute_prepared(
         &self,
-        statement: &Statement,
+        statement: &PgStatement,
         params: &Params<'_>,
     ) -> gridstore::Result<u64> {
         self.counter.increment();
-        self.client
-            .execute(statement, params)
+        statement
+            .execute(self.client, params)
+            .await
+            .map_err(classify)
+    }
+
+    /// Appends domain events to the event log in this transaction (the outbox): one
+    /// statement, sent on the first poll once its statement is cached on the connection.
+    pub(crate) async fn append_events(&self, events: &[NewEvent]) -> gridstore::Result<()> {
+        self.counter.increment();
+        PgEventLog::append_in(self.client, events).await?;
+        Ok(())
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub(crate) async fn execute(&self, sql: &str, params: &Params<'_>) -> gridstore::Result<u64> {
+        let statement = self.prepare(sql).await?;
+        self.counter.increment();
+        statement
+            .execute(self.client, params)
             .await
             .map_err(classify)
     }

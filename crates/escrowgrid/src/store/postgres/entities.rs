@@ -8,7 +8,7 @@ use crate::domain::{
     Asset, AssetId, AssetTemplate, AuditContext, Institution, InstitutionId, NewAsset,
     NewAssetTemplate, NewInstitution, TemplateId, now_millis, validate_template_config,
 };
-use crate::store::{AssetFilter, Page, Paginated, Scope, TemplateFilter, records};
+use crate::store::{AssetFilter, Page, Paginated, Scope, TemplateFilter, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
@@ -116,7 +116,8 @@ impl PgEscrowStore {
             &institution.created_at,
             &institution.updated_at,
         ];
-        audit::insert_entity_with_audit(&db, INSERT_INSTITUTION, params, &event).await?;
+        let events = outbox::institution_created(&institution)?;
+        audit::insert_entity_with_audit(&db, INSERT_INSTITUTION, params, &event, &events).await?;
         commit(tx).await?;
         Ok(institution)
     }
@@ -175,7 +176,8 @@ impl PgEscrowStore {
             &template.created_at,
             &template.updated_at,
         ];
-        audit::insert_entity_with_audit(&db, INSERT_TEMPLATE, params, &event).await?;
+        let events = outbox::asset_template_created(&template)?;
+        audit::insert_entity_with_audit(&db, INSERT_TEMPLATE, params, &event, &events).await?;
         commit(tx).await?;
         Ok(template)
     }
@@ -204,7 +206,7 @@ impl PgEscrowStore {
             return Ok(empty());
         };
         let (limit, offset) = paging::limits(page);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let found = db
             .query(LIST_TEMPLATES, &[&institution, &limit, &offset])
@@ -237,7 +239,8 @@ impl PgEscrowStore {
             &asset.created_at,
             &asset.updated_at,
         ];
-        audit::insert_entity_with_audit(&db, INSERT_ASSET, params, &event).await?;
+        let events = outbox::asset_created(&asset)?;
+        audit::insert_entity_with_audit(&db, INSERT_ASSET, params, &event, &events).await?;
         commit(tx).await?;
         Ok(asset)
     }
@@ -263,7 +266,7 @@ impl PgEscrowStore {
         };
         let template = filter.template_id.as_ref().map(TemplateId::as_str);
         let (limit, offset) = paging::limits(page);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let found = db
             .query(LIST_ASSETS, &[&institution, &template, &limit, &offset])

@@ -6,7 +6,7 @@ use gridstore::postgres::commit;
 use crate::domain::{
     ApiKey, ApiKeyId, AuditContext, InstitutionId, NewApiKey, hash_token, now_millis,
 };
-use crate::store::{CreatedApiKey, Scope, records};
+use crate::store::{CreatedApiKey, Scope, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
@@ -61,7 +61,8 @@ impl PgEscrowStore {
             &api_key.created_at,
             &api_key.revoked_at,
         ];
-        audit::insert_entity_with_audit(&db, INSERT_KEY, params, &event).await?;
+        let events = outbox::api_key_created(&api_key)?;
+        audit::insert_entity_with_audit(&db, INSERT_KEY, params, &event, &events).await?;
         commit(tx).await?;
         Ok(CreatedApiKey { api_key, token })
     }
@@ -125,8 +126,8 @@ impl PgEscrowStore {
             });
         };
         let (revoked, event) = records::revoked_api_key(&rows::api_key(&row)?, audit_context, at);
-        let insert_audit = db.prepare(audit::INSERT_AUDIT).await?;
-        audit::insert(&db, &insert_audit, &event).await?;
+        let events = outbox::api_key_revoked(&revoked)?;
+        audit::insert_with_events(&db, &event, &events).await?;
         commit(tx).await?;
         Ok(revoked)
     }

@@ -1,8 +1,8 @@
 //! The append-only ledger: inserted inside the writes' transactions (the schema rejects
 //! UPDATE, DELETE and TRUNCATE), listed in write order (`seq`).
 
-use deadpool_postgres::GenericClient;
-use tokio_postgres::Statement;
+use gridstore::postgres::PgConnection;
+use gridstore::postgres::PgStatement;
 
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
 use crate::store::Scope;
@@ -45,9 +45,9 @@ order by seq";
 
 /// Inserts one ledger event (its `created_at` is its `at`) with `statement`, prepared from
 /// [`INSERT_LEDGER`].
-pub(super) async fn insert<C: GenericClient>(
+pub(super) async fn insert<C: PgConnection>(
     db: &Db<'_, C>,
-    statement: &Statement,
+    statement: &PgStatement,
     event: &LedgerEvent,
 ) -> gridstore::Result<()> {
     db.execute_prepared(
@@ -77,7 +77,7 @@ impl PgEscrowStore {
         position_id: Option<&PositionId>,
     ) -> Result<Vec<LedgerEvent>> {
         let own = scope.institution().map(InstitutionId::as_str);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let Some(position_id) = position_id else {
             let found = db.query(LEDGER_IN_SCOPE, &[&own]).await?;

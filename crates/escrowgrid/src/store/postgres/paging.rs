@@ -4,7 +4,7 @@
 //! total cost one statement. Only a page past the end (no rows to carry the count) costs a
 //! second, counting statement.
 
-use deadpool_postgres::GenericClient;
+use gridstore::postgres::PgConnection;
 use tokio_postgres::Row;
 
 use crate::store::Page;
@@ -22,7 +22,7 @@ pub(super) fn limits(page: Page) -> (i64, i64) {
 
 /// The total of the list whose page is `rows`: read from the first row's `total` column, or
 /// counted by `count_sql` (with `params`) when a page past the start came back empty.
-pub(super) async fn total<C: GenericClient>(
+pub(super) async fn total<C: PgConnection>(
     db: &Db<'_, C>,
     rows: &[Row],
     offset: i64,

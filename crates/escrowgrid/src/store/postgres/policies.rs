@@ -7,7 +7,7 @@ use tokio_postgres::types::Json;
 use crate::domain::{
     AuditContext, InstitutionId, InstitutionPolicy, PolicyId, PositionPolicy, Region, now_millis,
 };
-use crate::store::{Scope, records};
+use crate::store::{Scope, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
@@ -84,8 +84,8 @@ impl PgEscrowStore {
             audit_context,
             at,
         );
-        let insert_audit = db.prepare(audit::INSERT_AUDIT).await?;
-        audit::insert(&db, &insert_audit, &event).await?;
+        let events = outbox::policy_updated(&policy)?;
+        audit::insert_with_events(&db, &event, &events).await?;
         commit(tx).await?;
         Ok(policy)
     }

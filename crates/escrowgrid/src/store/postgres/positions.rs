@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use deadpool_postgres::GenericClient;
+use gridstore::postgres::PgConnection;
 use gridstore::postgres::commit;
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
@@ -15,7 +15,7 @@ use crate::domain::{
     AssetId, AuditContext, InstitutionId, NewPosition, PolicyConfig, Position, PositionId,
     PositionLifecycleEvent, TemplateId, evaluate, now_millis,
 };
-use crate::store::{Page, Paginated, PositionFilter, Scope, records};
+use crate::store::{Page, Paginated, PositionFilter, Scope, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
@@ -108,15 +108,18 @@ impl PgEscrowStore {
             db.prepare(audit::INSERT_AUDIT),
         )?;
         // In this order: the ledger row refers to the position.
-        let (inserted, ledgered, audited) = tokio::join!(
+        let events = outbox::position_created(&position, &ledger_event)?;
+        let (inserted, ledgered, audited, appended) = tokio::join!(
             biased;
             db.execute_prepared(&insert, params),
             ledger::insert(&db, &insert_ledger, &ledger_event),
             audit::insert(&db, &insert_audit, &event),
+            db.append_events(&events),
         );
         inserted?;
         ledgered?;
         audited?;
+        appended?;
         commit(tx).await?;
         Ok(position)
     }
@@ -139,7 +142,7 @@ impl PgEscrowStore {
         let asset = filter.asset_id.as_ref().map(AssetId::as_str);
         let holder = filter.holder_reference.as_deref();
         let (limit, offset) = paging::limits(page);
-        let client = self.pool.get().await?;
+        let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
         let found = db
             .query(
@@ -159,7 +162,7 @@ impl PgEscrowStore {
 }
 
 /// Loads a position in scope with its events (two pipelined statements).
-pub(super) async fn load<C: GenericClient>(
+pub(super) async fn load<C: PgConnection>(
     db: &Db<'_, C>,
     scope: &Scope,
     id: &PositionId,
@@ -183,7 +186,7 @@ pub(super) async fn load<C: GenericClient>(
 }
 
 /// Fetches the events of every position in `positions` in one statement and attaches them.
-async fn attach_events<C: GenericClient>(
+async fn attach_events<C: PgConnection>(
     db: &Db<'_, C>,
     positions: &mut [Position],
 ) -> gridstore::Result<()> {

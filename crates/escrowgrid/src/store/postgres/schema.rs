@@ -33,9 +33,14 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/0005_idempotency_on_kv.sql"),
     },
     Migration {
-        version: 9,
+        version: 6,
+        name: "webhooks",
+        sql: include_str!("../../../migrations/0006_webhooks.sql"),
+    },
+    Migration {
+        version: 7,
         name: "ledger_hash_chain",
-        sql: include_str!("../../../migrations/0009_ledger_hash_chain.sql"),
+        sql: include_str!("../../../migrations/0007_ledger_hash_chain.sql"),
     },
 ];
 

@@ -29,6 +29,10 @@ impl EscrowStore for PgEscrowStore {
         Ok(self.pool.ping().await?)
     }
 
+    fn events(&self) -> std::sync::Arc<dyn gridstore::EventLog> {
+        self.shared_events()
+    }
+
     fn pool_status(&self) -> Option<PoolStatus> {
         let status = self.pool.status();
         Some(PoolStatus {

@@ -5,7 +5,7 @@
 //! A lost race shows as an update of zero rows (another writer bumped the version first); the
 //! position is then read again to report [`Error::Conflict`] with the stored version and state.
 
-use deadpool_postgres::GenericClient;
+use gridstore::postgres::PgConnection;
 use gridstore::postgres::commit;
 use tokio_postgres::types::Json;
 
@@ -13,7 +13,7 @@ use crate::domain::{
     AuditContext, InstitutionId, Position, PositionId, TransitionRequest, now_millis,
 };
 use crate::lifecycle::{self, Applied};
-use crate::store::{Scope, records};
+use crate::store::{Scope, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
@@ -83,13 +83,14 @@ impl PgEscrowStore {
 }
 
 /// Writes an applied transition; returns how many position rows the guarded update changed.
-async fn write<C: GenericClient>(
+async fn write<C: PgConnection>(
     db: &Db<'_, C>,
     applied: &Applied,
     audit_context: &AuditContext,
     previous_hash: Option<String>,
-) -> gridstore::Result<u64> {
+) -> Result<u64> {
     let (ledger_event, audit_event) = records::transition(applied, audit_context, previous_hash);
+    let events = outbox::position_state_changed(applied, &ledger_event)?;
     let position = &applied.position;
     let event = &applied.event;
     let previous_version = position.version - 1;
@@ -118,22 +119,25 @@ async fn write<C: GenericClient>(
         db.prepare(ledger::INSERT_LEDGER),
         db.prepare(audit::INSERT_AUDIT),
     )?;
-    let (updated, evented, ledgered, audited) = tokio::join!(
+    // The events go last: a lost race (no row updated) rolls them back with everything else.
+    let (updated, evented, ledgered, audited, appended) = tokio::join!(
         biased;
         db.execute_prepared(&update, update_params),
         db.execute_prepared(&insert_event, event_params),
         ledger::insert(db, &insert_ledger, &ledger_event),
         audit::insert(db, &insert_audit, &audit_event),
+        db.append_events(&events),
     );
     let updated = updated?;
     evented?;
     ledgered?;
     audited?;
+    appended?;
     Ok(updated)
 }
 
 /// The conflict a lost race reports: what was read against what is stored now.
-async fn conflict<C: GenericClient>(db: &Db<'_, C>, scope: &Scope, read: &Position) -> Error {
+async fn conflict<C: PgConnection>(db: &Db<'_, C>, scope: &Scope, read: &Position) -> Error {
     let own = scope.institution().map(InstitutionId::as_str);
     let row = match db
         .query_opt(CURRENT_VERSION, &[&read.id.as_str(), &own])

@@ -29,6 +29,9 @@ pub struct OutageStore {
     pub lose_next_race: AtomicBool,
     /// Position creations never answer while set (other calls do).
     pub hung_positions: AtomicBool,
+    /// The next transition is applied, but reported as a commit whose outcome is unknown (the
+    /// connection died during COMMIT after the server had committed).
+    pub unknown_next_commit: AtomicBool,
 }
 
 impl OutageStore {
@@ -62,6 +65,10 @@ impl EscrowStore for OutageStore {
     async fn health(&self) -> Result<()> {
         self.gate().await?;
         self.inner.health().await
+    }
+
+    fn events(&self) -> Arc<dyn gridstore::EventLog> {
+        self.inner.events()
     }
 
     async fn create_institution(
@@ -179,9 +186,17 @@ impl EscrowStore for OutageStore {
                 actual_state: request.to_state,
             });
         }
-        self.inner
+        let applied = self
+            .inner
             .transition_position(scope, id, request, audit)
-            .await
+            .await;
+        if self.unknown_next_commit.swap(false, Ordering::SeqCst) {
+            applied?;
+            let lost: Box<dyn std::error::Error + Send + Sync> =
+                "connection closed during commit (10.0.0.9:5432)".into();
+            return Err(Error::from(gridstore::Error::CommitOutcomeUnknown(lost)));
+        }
+        applied
     }
 
     async fn create_api_key(

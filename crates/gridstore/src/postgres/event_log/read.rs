@@ -17,8 +17,8 @@ impl PgEventLog {
         }
         let sql = statement.sql(Shape::Rows, Some(limit));
         let client = self.pool.get().await?;
-        let prepared = client.prepare_cached(&sql).await?;
-        let rows = client.query(&prepared, &statement.params()).await?;
+        let prepared = self.pool.prepare(&client, &sql).await?;
+        let rows = prepared.query(&client, &statement.params()).await?;
         rows.iter().map(event_from_row).collect()
     }
 
@@ -40,8 +40,8 @@ impl PgEventLog {
         }
         let sql = statement.sql(Shape::Scanned, Some(limit));
         let client = self.pool.get().await?;
-        let prepared = client.prepare_cached(&sql).await?;
-        let rows = client.query(&prepared, &statement.params()).await?;
+        let prepared = self.pool.prepare(&client, &sql).await?;
+        let rows = prepared.query(&client, &statement.params()).await?;
         let mut fence = None;
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {

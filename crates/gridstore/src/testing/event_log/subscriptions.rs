@@ -187,3 +187,41 @@ pub fn assert_delivered_once_in_order(events: &[Event], expected: usize) {
         *expected_n += 1;
     }
 }
+
+/// A subscription from the tail delivers every event appended after it was taken, once, and
+/// otherwise at most some of the events committed before (on PostgreSQL the tail is the commit
+/// fence, which another running transaction of the cluster may hold back), never a gap.
+pub async fn a_subscription_from_the_tail_delivers_every_later_event(log: impl EventLog) {
+    let empty = log.tail().await.expect("tail of an empty log");
+    seed(&log).await;
+    let tail = log.tail().await.expect("tail");
+    assert!(tail >= empty, "the tail never moves back");
+    let log: Arc<dyn EventLog> = Arc::new(log);
+    let before = log
+        .query(&EventFilter::all(), None, 100)
+        .await
+        .expect("query");
+    let mut sub = Subscription::new(log.clone(), Some(tail), EventFilter::all(), options(50));
+    let positions = log
+        .append(vec![event("job-9", "late", json!({"n": 1}))])
+        .await
+        .expect("append");
+
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while !got.iter().any(|e: &Event| e.position == positions[0]) {
+            got.extend(sub.next_batch().await.expect("next batch"));
+        }
+    })
+    .await
+    .expect("the later event arrives within 30 s");
+
+    assert_eq!(got.last().map(|e| e.position), Some(positions[0]));
+    let replayed = &got[..got.len() - 1];
+    assert!(
+        replayed.iter().all(|e| before.contains(e)),
+        "only events committed before the tail come before the later one"
+    );
+    assert!(got.windows(2).all(|w| w[0].position < w[1].position));
+    assert!(sub.poll().await.expect("poll").is_empty(), "nothing twice");
+}

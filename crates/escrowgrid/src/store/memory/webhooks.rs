@@ -1,0 +1,227 @@
+//! [`WebhookStore`] on the memory backend: endpoints and deliveries under the store's one lock.
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    AuditAction, AuditContext, AuditEvent, Delivery, DeliveryId, InstitutionId, NewWebhook,
+    Webhook, WebhookId, WebhookPatch, now_millis,
+};
+use crate::store::webhooks::{webhook_audit, webhook_record};
+use crate::store::{Page, Paginated, Scope, WebhookStore, WebhookTarget};
+use crate::{Error, Result};
+
+use super::MemoryStore;
+use super::state::{State, StoredWebhook, scoped};
+
+impl State {
+    fn webhook(&self, scope: &Scope, id: &WebhookId) -> Result<&StoredWebhook> {
+        scoped(&self.webhooks, scope, id, WebhookId::RESOURCE)
+    }
+
+    /// Applies `change` to an endpoint in scope and records its audit row.
+    fn change_webhook(
+        &mut self,
+        scope: &Scope,
+        id: &WebhookId,
+        action: AuditAction,
+        audit: &AuditContext,
+        change: impl FnOnce(&mut StoredWebhook, chrono::DateTime<chrono::Utc>),
+    ) -> Result<Webhook> {
+        self.webhook(scope, id)?;
+        let at = now_millis();
+        let stored = self
+            .webhooks
+            .get_mut(id)
+            .ok_or_else(|| Error::not_found(WebhookId::RESOURCE, id.as_str()))?;
+        change(stored, at);
+        let webhook = stored.webhook.clone();
+        self.audit.push(webhook_audit(action, &webhook, audit, at));
+        Ok(webhook)
+    }
+
+    fn save_delivery(&mut self, delivery: &Delivery) {
+        if self.webhooks.get(&delivery.webhook_id).is_none() {
+            return;
+        }
+        let mut record = delivery.clone();
+        if let Some(existing) = self.deliveries.get(&delivery.id) {
+            record.created_at = existing.created_at;
+        }
+        self.deliveries.insert(record.id.clone(), record);
+    }
+}
+
+#[async_trait]
+impl WebhookStore for MemoryStore {
+    async fn create_webhook(
+        &self,
+        scope: &Scope,
+        new: NewWebhook,
+        sealed_secret: String,
+        audit: &AuditContext,
+    ) -> Result<Webhook> {
+        new.validate()?;
+        let mut state = self.write();
+        state.institution(scope, &new.institution_id)?;
+        let at = now_millis();
+        let webhook = webhook_record(new, at);
+        let event = webhook_audit(AuditAction::WebhookCreated, &webhook, audit, at);
+        let stored = StoredWebhook {
+            webhook: webhook.clone(),
+            sealed_secret,
+        };
+        state.webhooks.insert(at, webhook.id.clone(), stored);
+        state.audit.push(event);
+        Ok(webhook)
+    }
+
+    async fn get_webhook(&self, scope: &Scope, id: &WebhookId) -> Result<Webhook> {
+        Ok(self.read().webhook(scope, id)?.webhook.clone())
+    }
+
+    async fn list_webhooks(
+        &self,
+        scope: &Scope,
+        institution_id: Option<&InstitutionId>,
+    ) -> Result<Vec<Webhook>> {
+        Ok(self
+            .read()
+            .webhooks
+            .iter()
+            .filter(|stored| scope.matches(institution_id, &stored.webhook.institution_id))
+            .map(|stored| stored.webhook.clone())
+            .collect())
+    }
+
+    async fn update_webhook(
+        &self,
+        scope: &Scope,
+        id: &WebhookId,
+        patch: WebhookPatch,
+        audit: &AuditContext,
+    ) -> Result<Webhook> {
+        patch.validate()?;
+        self.write().change_webhook(
+            scope,
+            id,
+            AuditAction::WebhookUpdated,
+            audit,
+            |stored, at| {
+                patch.apply(&mut stored.webhook, at);
+            },
+        )
+    }
+
+    async fn delete_webhook(
+        &self,
+        scope: &Scope,
+        id: &WebhookId,
+        audit: &AuditContext,
+    ) -> Result<Webhook> {
+        let mut state = self.write();
+        let created_at = state.webhook(scope, id)?.webhook.created_at;
+        let stored = state
+            .webhooks
+            .remove(created_at, id)
+            .ok_or_else(|| Error::not_found(WebhookId::RESOURCE, id.as_str()))?;
+        state
+            .deliveries
+            .retain(|_, delivery| delivery.webhook_id != *id);
+        let event = webhook_audit(
+            AuditAction::WebhookDeleted,
+            &stored.webhook,
+            audit,
+            now_millis(),
+        );
+        state.audit.push(event);
+        Ok(stored.webhook)
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        scope: &Scope,
+        id: &WebhookId,
+        sealed_secret: String,
+        audit: &AuditContext,
+    ) -> Result<Webhook> {
+        self.write().change_webhook(
+            scope,
+            id,
+            AuditAction::WebhookSecretRotated,
+            audit,
+            |stored, at| {
+                stored.sealed_secret = sealed_secret;
+                stored.webhook.updated_at = at;
+            },
+        )
+    }
+
+    async fn enabled_webhooks(&self) -> Result<Vec<Webhook>> {
+        Ok(self
+            .read()
+            .webhooks
+            .iter()
+            .filter(|stored| stored.webhook.enabled)
+            .map(|stored| stored.webhook.clone())
+            .collect())
+    }
+
+    async fn webhook_target(&self, id: &WebhookId) -> Result<Option<WebhookTarget>> {
+        Ok(self.read().webhooks.get(id).map(|stored| WebhookTarget {
+            webhook: stored.webhook.clone(),
+            sealed_secret: stored.sealed_secret.clone(),
+        }))
+    }
+
+    async fn save_delivery(&self, delivery: &Delivery) -> Result<()> {
+        self.write().save_delivery(delivery);
+        Ok(())
+    }
+
+    async fn save_delivery_audited(&self, delivery: &Delivery, audit: AuditEvent) -> Result<()> {
+        let mut state = self.write();
+        state.save_delivery(delivery);
+        state.audit.push(audit);
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: &Scope,
+        webhook_id: &WebhookId,
+        page: Page,
+    ) -> Result<Paginated<Delivery>> {
+        let state = self.read();
+        state.webhook(scope, webhook_id)?;
+        let mut matching: Vec<&Delivery> = state
+            .deliveries
+            .values()
+            .filter(|delivery| delivery.webhook_id == *webhook_id)
+            .collect();
+        matching.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        let total = matching.len() as u64;
+        let items = matching
+            .into_iter()
+            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+            .take(page.limit() as usize)
+            .cloned()
+            .collect();
+        Ok(Paginated { items, total })
+    }
+
+    async fn get_delivery(
+        &self,
+        scope: &Scope,
+        webhook_id: &WebhookId,
+        id: &DeliveryId,
+    ) -> Result<Delivery> {
+        let state = self.read();
+        state.webhook(scope, webhook_id)?;
+        state
+            .deliveries
+            .get(id)
+            .filter(|delivery| delivery.webhook_id == *webhook_id)
+            .cloned()
+            .ok_or_else(|| Error::not_found(DeliveryId::RESOURCE, id.as_str()))
+    }
+}

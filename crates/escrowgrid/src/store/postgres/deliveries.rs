@@ -1,0 +1,130 @@
+//! Webhook delivery records on PostgreSQL (`webhook_deliveries`, migration 0007): one row per
+//! endpoint and event, upserted on every attempt.
+
+use gridstore::postgres::commit;
+use tokio_postgres::Row;
+
+use crate::domain::{AuditEvent, Delivery, DeliveryId, DeliveryStatus, InstitutionId, WebhookId};
+use crate::store::{Page, Paginated, Scope};
+use crate::{Error, Result};
+
+use super::db::{Db, begin};
+use super::{PgEscrowStore, audit, paging, rows};
+
+const UPSERT_DELIVERY: &str = "\
+insert into webhook_deliveries (id, webhook_id, institution_id, event_id, event_type, status,
+    attempts, last_status_code, last_error, next_attempt_at, dlq_item_id, created_at, updated_at)
+select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+where exists (select 1 from webhooks where id = $2)
+on conflict (id) do update set status = excluded.status, attempts = excluded.attempts,
+    last_status_code = excluded.last_status_code, last_error = excluded.last_error,
+    next_attempt_at = excluded.next_attempt_at, dlq_item_id = excluded.dlq_item_id,
+    updated_at = excluded.updated_at";
+
+const DELIVERY_COLUMNS: &str = "id, webhook_id, institution_id, event_id, event_type, status, \
+    attempts, last_status_code, last_error, next_attempt_at, dlq_item_id, created_at, updated_at";
+
+fn delivery(row: &Row) -> gridstore::Result<Delivery> {
+    let text = |column: &str| rows::get::<String>(row, column);
+    let status = text("status")?;
+    let code: Option<i32> = rows::get(row, "last_status_code")?;
+    let attempts: i32 = rows::get(row, "attempts")?;
+    Ok(Delivery {
+        id: DeliveryId::parse(&text("id")?).unwrap_or_default(),
+        webhook_id: WebhookId::parse(&text("webhook_id")?).unwrap_or_default(),
+        institution_id: InstitutionId::parse(&text("institution_id")?).unwrap_or_default(),
+        event_id: text("event_id")?,
+        event_type: text("event_type")?,
+        status: DeliveryStatus::parse(&status).unwrap_or(DeliveryStatus::Pending),
+        attempts: u32::try_from(attempts).unwrap_or_default(),
+        last_status_code: code.and_then(|code| u16::try_from(code).ok()),
+        last_error: rows::get(row, "last_error")?,
+        next_attempt_at: rows::get(row, "next_attempt_at")?,
+        dlq_item_id: rows::get(row, "dlq_item_id")?,
+        created_at: rows::get(row, "created_at")?,
+        updated_at: rows::get(row, "updated_at")?,
+    })
+}
+
+impl PgEscrowStore {
+    pub(super) async fn upsert_delivery(
+        &self,
+        delivery: &Delivery,
+        event: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = begin(&mut client).await?;
+        let db = Db::new(&tx, &self.counter);
+        let attempts = i32::try_from(delivery.attempts).unwrap_or(i32::MAX);
+        let code = delivery.last_status_code.map(i32::from);
+        db.execute(
+            UPSERT_DELIVERY,
+            &[
+                &delivery.id.as_str(),
+                &delivery.webhook_id.as_str(),
+                &delivery.institution_id.as_str(),
+                &delivery.event_id,
+                &delivery.event_type,
+                &delivery.status.as_str(),
+                &attempts,
+                &code,
+                &delivery.last_error,
+                &delivery.next_attempt_at,
+                &delivery.dlq_item_id,
+                &delivery.created_at,
+                &delivery.updated_at,
+            ],
+        )
+        .await?;
+        if let Some(event) = event {
+            let insert_audit = db.prepare(audit::INSERT_AUDIT).await?;
+            audit::insert(&db, &insert_audit, event).await?;
+        }
+        commit(tx).await?;
+        Ok(())
+    }
+
+    pub(super) async fn delivery_page(
+        &self,
+        scope: &Scope,
+        webhook_id: &WebhookId,
+        page: Page,
+    ) -> Result<Paginated<Delivery>> {
+        self.scoped_webhook(scope, webhook_id).await?;
+        let (limit, offset) = paging::limits(page);
+        let sql = format!(
+            "select {DELIVERY_COLUMNS}, count(*) over () as total from webhook_deliveries \
+             where webhook_id = $1 order by created_at desc, id limit $2 offset $3"
+        );
+        let count = "select count(*) as total from webhook_deliveries where webhook_id = $1";
+        let client = self.pool.get().await?;
+        let db = Db::new(&client, &self.counter);
+        let found = db
+            .query(&sql, &[&webhook_id.as_str(), &limit, &offset])
+            .await?;
+        let total = paging::total(&db, &found, offset, count, &[&webhook_id.as_str()]).await?;
+        let items = found
+            .iter()
+            .map(delivery)
+            .collect::<gridstore::Result<_>>()?;
+        Ok(Paginated { items, total })
+    }
+
+    pub(super) async fn one_delivery(
+        &self,
+        scope: &Scope,
+        webhook_id: &WebhookId,
+        id: &DeliveryId,
+    ) -> Result<Delivery> {
+        self.scoped_webhook(scope, webhook_id).await?;
+        let sql = format!(
+            "select {DELIVERY_COLUMNS} from webhook_deliveries where id = $1 and webhook_id = $2"
+        );
+        let client = self.pool.get().await?;
+        let found = Db::new(&client, &self.counter)
+            .query_opt(&sql, &[&id.as_str(), &webhook_id.as_str()])
+            .await?
+            .ok_or_else(|| Error::not_found(DeliveryId::RESOURCE, id.as_str()))?;
+        Ok(delivery(&found)?)
+    }
+}

@@ -1,0 +1,178 @@
+//! What the API does with webhooks beyond plain store calls: check targets (SSRF), generate
+//! and seal secrets, re-open dead-lettered deliveries.
+
+use std::sync::Arc;
+
+use gridstore::{DeadLetterQueue, DlqOutcome};
+use serde_json::json;
+
+use crate::domain::{
+    AuditAction, AuditContext, AuditOutcome, Delivery, DeliveryId, DeliveryStatus, FieldError,
+    NewWebhook, ResourceType, Webhook, WebhookId, WebhookPatch, WebhookSecret, WebhookUrl,
+    now_millis,
+};
+use crate::store::{Scope, WebhookStore};
+use crate::{Error, Result};
+
+use super::metrics::WebhookMetrics;
+use super::secret_box::SecretBox;
+use super::target::TargetPolicy;
+
+/// The webhook operations of the API, over a [`WebhookStore`] and the DLQ.
+#[derive(Debug, Clone)]
+pub struct WebhookService {
+    store: Arc<dyn WebhookStore>,
+    dlq: Arc<dyn DeadLetterQueue>,
+    policy: TargetPolicy,
+    secrets: SecretBox,
+    metrics: Arc<WebhookMetrics>,
+}
+
+impl WebhookService {
+    /// Builds the service.
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn WebhookStore>,
+        dlq: Arc<dyn DeadLetterQueue>,
+        policy: TargetPolicy,
+        secrets: SecretBox,
+        metrics: Arc<WebhookMetrics>,
+    ) -> Self {
+        Self {
+            store,
+            dlq,
+            policy,
+            secrets,
+            metrics,
+        }
+    }
+
+    /// The store, for plain reads and deletes.
+    #[must_use]
+    pub fn store(&self) -> &dyn WebhookStore {
+        self.store.as_ref()
+    }
+
+    /// The delivery counters.
+    #[must_use]
+    pub fn metrics(&self) -> &WebhookMetrics {
+        &self.metrics
+    }
+
+    /// Validates, checks the target, creates the endpoint; returns it with its new secret.
+    ///
+    /// # Errors
+    /// Validation (including a refused or unresolvable target), NotFound, storage errors.
+    pub async fn create(
+        &self,
+        scope: &Scope,
+        new: NewWebhook,
+        audit: &AuditContext,
+    ) -> Result<(Webhook, WebhookSecret)> {
+        new.validate()?;
+        self.check_target(&new.url).await?;
+        let secret = WebhookSecret::generate();
+        let sealed = self.seal(&new.id, &secret)?;
+        let webhook = self.store.create_webhook(scope, new, sealed, audit).await?;
+        Ok((webhook, secret))
+    }
+
+    /// Validates, checks a new target, applies the patch.
+    ///
+    /// # Errors
+    /// As [`WebhookService::create`].
+    pub async fn update(
+        &self,
+        scope: &Scope,
+        id: &WebhookId,
+        patch: WebhookPatch,
+        audit: &AuditContext,
+    ) -> Result<Webhook> {
+        patch.validate()?;
+        self.store.get_webhook(scope, id).await?;
+        if let Some(url) = &patch.url {
+            self.check_target(url).await?;
+        }
+        self.store.update_webhook(scope, id, patch, audit).await
+    }
+
+    /// Replaces the secret; returns the endpoint and the new secret.
+    ///
+    /// # Errors
+    /// NotFound, storage errors.
+    pub async fn rotate(
+        &self,
+        scope: &Scope,
+        id: &WebhookId,
+        audit: &AuditContext,
+    ) -> Result<(Webhook, WebhookSecret)> {
+        let secret = WebhookSecret::generate();
+        let sealed = self.seal(id, &secret)?;
+        let webhook = self
+            .store
+            .rotate_webhook_secret(scope, id, sealed, audit)
+            .await?;
+        Ok((webhook, secret))
+    }
+
+    /// Re-opens a dead-lettered delivery so the endpoint's worker attempts it again.
+    ///
+    /// # Errors
+    /// NotFound; Validation when the delivery is not dead-lettered.
+    pub async fn redrive(
+        &self,
+        scope: &Scope,
+        webhook_id: &WebhookId,
+        id: &DeliveryId,
+        audit: &AuditContext,
+    ) -> Result<Delivery> {
+        let mut delivery = self.store.get_delivery(scope, webhook_id, id).await?;
+        let item = match (delivery.status, delivery.dlq_item_id) {
+            (DeliveryStatus::Failed, Some(item)) => item,
+            _ => {
+                return Err(Error::Validation(vec![FieldError::new(
+                    "deliveryId",
+                    "Only failed (dead-lettered) deliveries can be re-driven",
+                )]));
+            }
+        };
+        delivery.status = DeliveryStatus::Redriving;
+        delivery.updated_at = now_millis();
+        let event = audit.event(
+            AuditAction::WebhookDeliveryRedriven,
+            AuditOutcome::Success,
+            Some((ResourceType::Webhook, webhook_id.to_string())),
+            Some(json!({"deliveryId": delivery.id, "eventId": delivery.event_id})),
+            delivery.updated_at,
+        );
+        // The record first: the worker may claim the item the moment it is re-opened.
+        self.store.save_delivery_audited(&delivery, event).await?;
+        self.dlq
+            .force_settle(
+                item,
+                DlqOutcome::Retried {
+                    error: "re-drive requested".into(),
+                },
+            )
+            .await?;
+        Ok(delivery)
+    }
+
+    fn seal(&self, id: &WebhookId, secret: &WebhookSecret) -> Result<String> {
+        self.secrets
+            .seal(id, secret)
+            .map_err(|message| Error::Config {
+                key: "WEBHOOKS_SECRET_KEY".into(),
+                message,
+            })
+    }
+
+    async fn check_target(&self, url: &str) -> Result<()> {
+        let invalid = |message: String| Error::Validation(vec![FieldError::new("url", message)]);
+        let parsed = WebhookUrl::parse(url).map_err(invalid)?;
+        self.policy
+            .check_all(&parsed)
+            .await
+            .map_err(|err| invalid(format!("URL target refused: {err}")))
+    }
+}
