@@ -17,8 +17,11 @@
 //!
 //! - **Source**: the institution's gridstore stream `inst:{institutionId}`, read by a gridstore
 //!   [`Subscription`](gridstore::Subscription) (commit order, gap-free) from the endpoint's
-//!   checkpoint (`webhook:{id}` in the checkpoint store); an endpoint without a checkpoint
-//!   starts with the events recorded since it was created.
+//!   checkpoint (`webhook:{id}` in the checkpoint store). Creating an endpoint saves its first
+//!   checkpoint: the log's tail read just before the endpoint was written
+//!   ([`WebhookService::starting_at_the_tail`]), so it gets every event committed after its
+//!   creation (and at most a few committed just before), never one skipped by a clock. Only
+//!   when that save failed does it fall back to the events recorded since its `created_at`.
 //! - **One dispatcher per endpoint** across instances: a worker holds the lease
 //!   `webhook:{id}` (gridstore [`Locks`](gridstore::Locks)), extends it while it works, and
 //!   stops the moment an extension fails. Its checkpoints carry the lease's fencing token; a

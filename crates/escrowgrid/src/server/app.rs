@@ -187,7 +187,8 @@ fn webhooks(
         policy,
         secrets.clone(),
         Arc::clone(&metrics),
-    );
+    )
+    .starting_at_the_tail(Arc::clone(&ports.events), Arc::clone(&ports.checkpoints));
     let handle = Dispatcher::spawn(store, ports, client, secrets, dispatch, metrics);
     Ok((service, handle))
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gridstore::{DeadLetterQueue, DlqOutcome};
+use gridstore::{CheckpointStore, DeadLetterQueue, DlqOutcome, EventLog};
 use serde_json::json;
 
 use crate::domain::{
@@ -26,6 +26,8 @@ pub struct WebhookService {
     policy: TargetPolicy,
     secrets: SecretBox,
     metrics: Arc<WebhookMetrics>,
+    /// The outbox and the endpoints' cursors: a new endpoint starts at the log's tail.
+    start: Option<(Arc<dyn EventLog>, Arc<dyn CheckpointStore>)>,
 }
 
 impl WebhookService {
@@ -44,7 +46,23 @@ impl WebhookService {
             policy,
             secrets,
             metrics,
+            start: None,
         }
+    }
+
+    /// Starts every new endpoint at the tail of `events` (read before the endpoint is
+    /// created, saved as its first cursor in `checkpoints`), so it receives every event
+    /// committed after its creation and none from long before, whatever the clocks say.
+    /// Without it (or when saving that cursor fails), the dispatcher falls back to events
+    /// recorded since the endpoint's `created_at`.
+    #[must_use]
+    pub fn starting_at_the_tail(
+        mut self,
+        events: Arc<dyn EventLog>,
+        checkpoints: Arc<dyn CheckpointStore>,
+    ) -> Self {
+        self.start = Some((events, checkpoints));
+        self
     }
 
     /// The store, for plain reads and deletes.
@@ -73,7 +91,21 @@ impl WebhookService {
         self.check_target(&new.url).await?;
         let secret = WebhookSecret::generate();
         let sealed = self.seal(&new.id, &secret)?;
+        let tail = match &self.start {
+            Some((events, _)) => Some(events.tail().await?),
+            None => None,
+        };
         let webhook = self.store.create_webhook(scope, new, sealed, audit).await?;
+        if let (Some(tail), Some((_, checkpoints))) = (tail, &self.start) {
+            let cursor = json!({"position": tail.to_string(), "fencingToken": 0});
+            if let Err(err) = checkpoints
+                .save(&super::endpoint_key(&webhook.id), cursor)
+                .await
+            {
+                tracing::warn!(webhook_id = %webhook.id, error = %err,
+                    "could not save the new endpoint's start cursor; it starts from its creation time");
+            }
+        }
         Ok((webhook, secret))
     }
 

@@ -255,3 +255,55 @@ async fn a_name_that_rebinds_to_a_private_address_is_refused_at_delivery() {
         "no request may reach the private address"
     );
 }
+
+/// The whole path: an API write commits its domain event to the outbox, and the dispatcher
+/// following that same log delivers it, signed, to the receiver. The endpoint starts at the
+/// log's tail when it is created, so the earlier writes of the same institution (its keys,
+/// created a moment before) are not delivered, whatever the clocks say.
+async fn an_api_write_is_delivered_through_the_outbox(backend: Backend) {
+    let receiver = Receiver::start(Behaviour::Accept).await;
+    let app = Instance::start(&backend, fast_settings()).await;
+    let (acme, _, _) = app.tenant("Acme").await;
+    let (_, secret) = app
+        .webhook(&acme, &receiver.url(), &["api_key.created"])
+        .await;
+    let (status, key) = app
+        .call(
+            Method::POST,
+            &format!("/institutions/{acme}/api-keys"),
+            ROOT,
+            Some(serde_json::json!({"label": "after the webhook", "role": "read_only"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+
+    wait_until(
+        "the api_key.created delivery",
+        Duration::from_secs(20),
+        || receiver.count() >= 1,
+    )
+    .await;
+    let requests = receiver.requests();
+    verify_with_reference_library(&secret, &requests);
+    assert_eq!(requests.len(), 1, "only the key created after the webhook");
+    let body = requests[0].json();
+    assert_eq!(body["type"], "api_key.created");
+    assert_eq!(body["data"]["id"], key["id"]);
+    assert_eq!(body["data"]["label"], "after the webhook");
+    let token = key["apiKey"].as_str().expect("token");
+    assert!(
+        !requests[0].body.contains(token),
+        "the token never leaves in an event"
+    );
+}
+
+#[tokio::test]
+async fn an_api_write_is_delivered_through_the_outbox_on_memory() {
+    an_api_write_is_delivered_through_the_outbox(Backend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_write_is_delivered_through_the_outbox_on_postgres() {
+    let (backend, _database) = Backend::postgres().await;
+    an_api_write_is_delivered_through_the_outbox(backend).await;
+}

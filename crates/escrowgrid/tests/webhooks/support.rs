@@ -17,7 +17,7 @@ use escrowgrid::webhooks::{
     DeliveryClient, Dispatcher, DispatcherHandle, SecretBox, TargetPolicy, WebhookMetrics,
     WebhookPorts, WebhookService, WebhookSettings,
 };
-use gridstore::memory::{MemoryEventLog, MemoryKvStore};
+use gridstore::memory::MemoryKvStore;
 use gridstore::postgres::{PgConfig, PgEventLog, PgPool};
 use gridstore::{EventLog, KvStore, NewEvent};
 use serde_json::{Value, json};
@@ -115,7 +115,8 @@ impl Instance {
         let (store, webhooks, kv, ports): Ports = match backend {
             Backend::Memory => {
                 let store = Arc::new(MemoryStore::new());
-                let events: Arc<dyn EventLog> = Arc::new(MemoryEventLog::new());
+                // The store's own outbox, as `serve` wires it.
+                let events: Arc<dyn EventLog> = store.events();
                 let kv: Arc<dyn KvStore> = Arc::new(MemoryKvStore::new());
                 (store.clone(), store, kv, WebhookPorts::memory(events))
             }
@@ -124,7 +125,8 @@ impl Instance {
                 let store = PgEscrowStore::new(pool.clone());
                 let kv: Arc<dyn KvStore> = Arc::new(store.kv_store());
                 let store = Arc::new(store);
-                let events: Arc<dyn EventLog> = Arc::new(PgEventLog::new(pool.clone()));
+                // The store's own outbox, as `serve` wires it.
+                let events: Arc<dyn EventLog> = store.events();
                 (
                     store.clone(),
                     store,
@@ -140,7 +142,8 @@ impl Instance {
             policy.clone(),
             SecretBox::plain(),
             Arc::clone(&metrics),
-        );
+        )
+        .starting_at_the_tail(Arc::clone(&ports.events), Arc::clone(&ports.checkpoints));
         let api = ApiSettings {
             root_api_key: Some(ROOT.to_owned()),
             ..ApiSettings::default()
@@ -170,6 +173,10 @@ impl Instance {
             self.policy.clone(),
             SecretBox::plain(),
             Arc::clone(&self.metrics),
+        )
+        .starting_at_the_tail(
+            Arc::clone(&self.ports.events),
+            Arc::clone(&self.ports.checkpoints),
         );
         let api = ApiSettings {
             root_api_key: Some(ROOT.to_owned()),
