@@ -18,7 +18,7 @@ use escrowgrid::webhooks::{
     WebhookPorts, WebhookService, WebhookSettings,
 };
 use gridstore::memory::MemoryKvStore;
-use gridstore::postgres::{PgConfig, PgEventLog, PgPool};
+use gridstore::postgres::{PgConfig, PgPool};
 use gridstore::{EventLog, KvStore, NewEvent};
 use serde_json::{Value, json};
 use tower::ServiceExt;
