@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use gridstore::postgres::health::{self, expected_partitions};
 use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, migrations};
-use gridstore::testing::event_log::assert_delivered_once_in_order;
+use gridstore::testing::event_log::{assert_delivered_once_in_order, start_of_next_month};
 use gridstore::{Event, EventFilter, EventLog, NewEvent, Subscription, SubscriptionOptions};
 use rand::Rng;
 use serde_json::json;
@@ -270,9 +270,7 @@ async fn detaching_old_months_leaves_archivable_tables_and_appends_recreate_the_
         .expect("query")[0]
         .recorded_at;
     let this_month = expected_partitions(stamped, 0)[0].clone();
-    let next_month_start = month_start(stamped)
-        .checked_add_months(chrono::Months::new(1))
-        .expect("next month");
+    let next_month_start = start_of_next_month(stamped);
 
     let detached = log
         .detach_months_before(next_month_start)
@@ -344,12 +342,6 @@ async fn database_now(pool: &PgPool) -> DateTime<Utc> {
         .await
         .expect("now")
         .get(0)
-}
-
-/// The first instant of the month of `at` (UTC).
-fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
-    let first = at.date_naive().with_day(1).expect("first of month");
-    first.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
 }
 
 /// Names of the partitions attached to `gs_events`, in month order.

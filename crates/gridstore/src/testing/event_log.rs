@@ -350,8 +350,10 @@ pub async fn dropping_old_months_keeps_the_current_month(log: impl EventLog) {
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 1);
 }
 
-/// The first instant (UTC) of the month after the month of `at`.
-fn start_of_next_month(at: DateTime<Utc>) -> DateTime<Utc> {
+/// The first instant (UTC) of the month after the month of `at`: "everything up to and
+/// including the month of `at`" for [`EventLog::drop_months_before`], decided from an instant
+/// the caller holds (an event's `recorded_at`), never from a second reading of a clock.
+pub fn start_of_next_month(at: DateTime<Utc>) -> DateTime<Utc> {
     let first = at.date_naive().with_day(1).expect("first of month");
     first
         .checked_add_months(chrono::Months::new(1))
