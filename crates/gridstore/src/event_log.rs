@@ -34,8 +34,14 @@
 //! every [`SubscriptionOptions::poll_interval`] anyway, so it stays correct when notifications
 //! are lost (a listener disconnect, a restart). A filtered subscription reads with
 //! [`EventLog::read_after_scanned`], which also reports how far it looked, so it moves past
-//! non-matching events (up to the commit fence) without skipping a matching one. A consumer
-//! that starts "from now" instead of replaying history subscribes from [`EventLog::tail`].
+//! non-matching events (up to the newest event behind the commit fence) without skipping a
+//! matching one. A consumer that starts "from now" instead of replaying history subscribes from
+//! [`EventLog::tail`].
+//!
+//! Positions survive a crash and a failover to a synchronous standby: the PostgreSQL backend
+//! never reports a position beyond the newest committed event behind the fence, because
+//! transaction ids above it may be handed out again after a crash (see
+//! `crates/gridstore/tests/failover_primitives.rs` and `docs/SCALING.md`).
 //!
 //! # Transactional outbox
 //!

@@ -24,8 +24,17 @@ impl PgEventLog {
 
     /// Runs a [`Shape::Scanned`] read. When it returned fewer than `limit` events, every
     /// matching event of a transaction below the fence was returned, and every transaction
-    /// that can still commit has an id at or above the fence: the read looked up to
-    /// `(fence - 1, i64::MAX)`.
+    /// that can still commit has an id at or above the fence. The read reports that it looked
+    /// up to the newest transaction below the fence that appended an event, `(durable,
+    /// i64::MAX)`, and not up to `(fence - 1, i64::MAX)`:
+    ///
+    /// Transaction ids between the two may belong to transactions whose commit or abort was
+    /// never flushed (a rollback, or a transaction that took an id and wrote nothing else).
+    /// After a crash or a failover to a standby, the server hands those ids out again, so a
+    /// position past them could skip events appended under a reused id. The newest
+    /// appending transaction committed with its WAL flushed (and, with a synchronous standby,
+    /// replicated) before anyone could read it, so every id handed out later is above it.
+    /// This holds for appends committed with `synchronous_commit` at `on` or above.
     pub(super) async fn select_scanned(
         &self,
         mut statement: Statement,
@@ -42,19 +51,23 @@ impl PgEventLog {
         let client = self.pool.get().await?;
         let prepared = self.pool.prepare(&client, &sql).await?;
         let rows = prepared.query(&client, &statement.params()).await?;
-        let mut fence = None;
+        let mut durable = None;
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {
-            fence = Some(parse_tx_id(&row.try_get::<_, String>(7)?)?);
+            durable = row
+                .try_get::<_, Option<String>>(8)?
+                .as_deref()
+                .map(parse_tx_id)
+                .transpose()?;
             if row.try_get::<_, Option<i64>>(0)?.is_some() {
                 events.push(event_from_row(row)?);
             }
         }
         events.sort_unstable_by_key(|e: &Event| e.position);
         let last = events.last().map_or(after, |e| e.position);
-        let scanned = match fence {
-            Some(fence) if events.len() < limit => {
-                EventPosition::new(fence.saturating_sub(1), i64::MAX).max(last)
+        let scanned = match durable {
+            Some(durable) if events.len() < limit => {
+                EventPosition::new(durable, i64::MAX).max(last)
             }
             _ => last,
         };

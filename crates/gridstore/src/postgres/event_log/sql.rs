@@ -40,8 +40,10 @@ pub(super) enum Shape {
     Count,
     /// `(stream, event_type, count, min(recorded_at), max(recorded_at))` per group.
     Aggregate,
-    /// Fenced event rows (columns as [`Shape::Rows`]) plus the fence as column 7; a single row
-    /// of nulls and the fence when no event matched. Build with [`Statement::fenced_outer`].
+    /// Fenced event rows (columns as [`Shape::Rows`]) plus the fence as column 7 and, as
+    /// column 8, the newest transaction below the fence that appended any event (null when
+    /// none); a single row of nulls, the fence and that transaction when no event matched.
+    /// Build with [`Statement::fenced_outer`].
     Scanned,
 }
 
@@ -120,8 +122,10 @@ impl Statement {
             Shape::Scanned => {
                 let rows = self.sql(Shape::Rows, limit);
                 format!(
-                    "select e.*, f.fence::text from \
-                     (select pg_snapshot_xmin(pg_current_snapshot()) as fence) f \
+                    "select e.*, f.fence::text, \
+                     (select tx_id from gs_events where tx_id < f.fence \
+                      order by tx_id desc limit 1)::text as durable \
+                     from (select pg_snapshot_xmin(pg_current_snapshot()) as fence) f \
                      left join lateral ({rows}) e on true"
                 )
             }
@@ -213,8 +217,9 @@ mod tests {
         s.fenced_outer();
         let sql = s.sql(Shape::Scanned, Some(10));
         assert!(sql.starts_with(
-            "select e.*, f.fence::text from (select pg_snapshot_xmin(pg_current_snapshot()) as fence) f"
+            "select e.*, f.fence::text, (select tx_id from gs_events where tx_id < f.fence"
         ));
+        assert!(sql.contains("from (select pg_snapshot_xmin(pg_current_snapshot()) as fence) f"));
         assert!(sql.contains("and tx_id < f.fence order by tx_id, seq limit $4) e on true"));
         assert!(!sql.contains(FENCE));
     }
