@@ -15,7 +15,7 @@
 //! - every `POST` honours `Idempotency-Key`.
 //!
 //! Layers, outermost first: [`middleware::frame`] (request id, timeout, JSON framework errors,
-//! security headers, logging, metrics) → CORS → body limit → routing → [`middleware::gate`]
+//! security headers, logging, metrics) → [`shed`] (503 over the in-flight cap) → CORS → body limit → routing → [`middleware::gate`]
 //! (auth, rate limits, idempotency) → route. The static [`console`] routes skip the gate.
 //!
 //! | module | what |
@@ -30,6 +30,7 @@
 //! | [`rate_limit`] | general and sensitive-operation limiters |
 //! | [`idempotency`] | `Idempotency-Key` replay on every `POST` |
 //! | [`request_id`] | `X-Request-Id` |
+//! | [`shed`] | load shedding: a cap on requests in flight, 503 with `Retry-After` over it |
 //! | [`middleware`] | the outer `frame` and the per-route `gate` |
 //! | [`console`] | the embedded browser console under `/console` (outside the gate) |
 //! | [`pagination`] | `limit`/`offset` and the list envelope |
@@ -61,6 +62,7 @@ pub mod positions;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
+pub mod shed;
 pub mod state;
 pub mod validate;
 pub mod webhooks;
@@ -94,8 +96,10 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::gate))
         .merge(console::router())
         .with_state(state.clone());
+    let in_flight = shed::InFlight::new(settings.max_in_flight_requests);
     let app = ServiceBuilder::new()
         .layer(from_fn_with_state(state, middleware::frame))
+        .layer(from_fn_with_state(in_flight, shed::shed))
         .layer(option_layer(cors_layer(&settings)))
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
         .service(routes);

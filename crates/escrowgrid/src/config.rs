@@ -14,7 +14,7 @@
 //! `RATE_LIMIT_WINDOW_MS`, `RATE_LIMIT_MAX_REQUESTS`, `METRICS_ENABLED`, `PUBLIC_DOCS_ENABLED`,
 //! `NODE_ENV`) and a few are new (`HOST`, `CONSOLE_ENABLED`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
 //! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `HTTP_HEADER_READ_TIMEOUT_MS`,
-//! `HTTP_MAX_CONNECTIONS`, `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`,
+//! `HTTP_MAX_CONNECTIONS`, `HTTP_MAX_IN_FLIGHT_REQUESTS`, `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`,
 //! `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, `LOG_FORMAT`, `RUST_LOG`,
 //! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`, `WEBHOOKS_*`);
 //! see [`ENV_VARS`]. Parse rules:
@@ -235,6 +235,9 @@ pub struct HttpSettings {
     /// `HTTP_MAX_CONNECTIONS`, default 512: connections served at once; further ones wait in
     /// the listen backlog until one closes.
     pub max_connections: usize,
+    /// `HTTP_MAX_IN_FLIGHT_REQUESTS`, default 1024: requests handled at once (until their
+    /// response head); over it, requests are shed at once with 503 and `Retry-After`.
+    pub max_in_flight_requests: usize,
 }
 
 impl Default for HttpSettings {
@@ -247,6 +250,7 @@ impl Default for HttpSettings {
             console_enabled: true,
             header_read_timeout_ms: 10_000,
             max_connections: 512,
+            max_in_flight_requests: 1024,
         }
     }
 }
@@ -425,6 +429,10 @@ impl Settings {
                 self.http.header_read_timeout_ms == 0,
             ),
             ("HTTP_MAX_CONNECTIONS", self.http.max_connections == 0),
+            (
+                "HTTP_MAX_IN_FLIGHT_REQUESTS",
+                self.http.max_in_flight_requests == 0,
+            ),
             (
                 "RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR",
                 self.rate_limit.institution_creations_per_hour == 0,

@@ -160,6 +160,14 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "Request timed out")
     }
 
+    /// 503 `Server overloaded` with `Retry-After: 1`: too many requests in flight (load
+    /// shedding, [`super::shed`]); nothing was done.
+    pub fn overloaded() -> Self {
+        let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "Server overloaded");
+        err.retry_after_secs = Some(UNAVAILABLE_RETRY_AFTER_SECS);
+        err
+    }
+
     /// 500 with an opaque body; `cause` is logged, never sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut err = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error");

@@ -152,6 +152,8 @@ pub struct ApiSettings {
     pub body_limit_bytes: usize,
     /// `EVENTS_STREAM_*`: heartbeat and per-client queue bound of `GET /events/stream`.
     pub events_stream: super::events::StreamSettings,
+    /// `HTTP_MAX_IN_FLIGHT_REQUESTS`: requests handled at once before shedding ([`super::shed`]).
+    pub max_in_flight_requests: usize,
 }
 
 impl Default for ApiSettings {
@@ -170,6 +172,7 @@ impl Default for ApiSettings {
             request_timeout: Duration::from_secs(30),
             body_limit_bytes: 1024 * 1024,
             events_stream: super::events::StreamSettings::default(),
+            max_in_flight_requests: 1024,
         }
     }
 }

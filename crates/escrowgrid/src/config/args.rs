@@ -82,6 +82,9 @@ pub struct SettingsArgs {
     /// Connections served at once [env: HTTP_MAX_CONNECTIONS]
     #[arg(long)]
     pub http_max_connections: Option<usize>,
+    /// Requests handled at once; more are shed with 503 [env: HTTP_MAX_IN_FLIGHT_REQUESTS]
+    #[arg(long)]
+    pub http_max_in_flight_requests: Option<usize>,
     /// Enable the general per-key rate limiter [env: RATE_LIMIT_ENABLED]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub rate_limit_enabled: Option<bool>,
@@ -156,6 +159,10 @@ impl SettingsArgs {
             self.http_header_read_timeout_ms,
         );
         set(&mut s.http.max_connections, self.http_max_connections);
+        set(
+            &mut s.http.max_in_flight_requests,
+            self.http_max_in_flight_requests,
+        );
         set(&mut s.rate_limit.enabled, self.rate_limit_enabled);
         set(&mut s.rate_limit.window_ms, self.rate_limit_window_ms);
         set(

@@ -79,6 +79,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "connections served at once; more wait in the listen backlog (default 512)",
     ),
     (
+        "HTTP_MAX_IN_FLIGHT_REQUESTS",
+        "requests handled at once; more are shed with 503 (default 1024)",
+    ),
+    (
         "RATE_LIMIT_ENABLED",
         "general per-key rate limiter (only `true` enables)",
     ),
@@ -208,6 +212,9 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("HTTP_MAX_CONNECTIONS") {
         settings.http.max_connections = parse("HTTP_MAX_CONNECTIONS", &v)?;
+    }
+    if let Some(v) = get("HTTP_MAX_IN_FLIGHT_REQUESTS") {
+        settings.http.max_in_flight_requests = parse("HTTP_MAX_IN_FLIGHT_REQUESTS", &v)?;
     }
     if let Some(v) = get("RATE_LIMIT_ENABLED") {
         settings.rate_limit.enabled = only_true(&v);

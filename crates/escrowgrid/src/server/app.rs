@@ -237,6 +237,7 @@ pub fn api_settings(settings: &Settings) -> ApiSettings {
         trust_proxy: settings.http.trust_proxy,
         store_backend: settings.store.backend.as_str().to_owned(),
         request_timeout: Duration::from_millis(settings.server.request_timeout_ms),
+        max_in_flight_requests: settings.http.max_in_flight_requests,
         ..ApiSettings::default()
     }
 }
