@@ -8,9 +8,12 @@
 //! cargo run --release -p bench -- --url http://127.0.0.1:4000 --root-key $ROOT_API_KEY --backend memory
 //! cargo run --release -p bench -- --backend postgres --clients 1,4,32 --outbox-cost --loads pairs
 //! cargo run --release -p bench -- --stream-creates-per-s 100 --duration-secs 20 --runs 3
+//! cargo build --release -p escrowgrid -p bench && \
+//!   target/release/escrowgrid-loadgen --keep-alive-connections 10000 --pool-max 64 --rate 1000 --duration-secs 30
 //! ```
 
 mod client;
+mod connections;
 mod load;
 mod pgbench;
 mod report;
@@ -81,6 +84,15 @@ struct Args {
     /// per run.
     #[arg(long)]
     stream_creates_per_s: Option<u32>,
+    /// Instead of the load levels: this many keep-alive connections to an `escrowgrid` child
+    /// process on PostgreSQL (pool `--pool-max`), each sending `GET /positions/{id}` so that
+    /// `--rate` requests per second arrive in total, for `--duration-secs`; reports errors,
+    /// latency and the server's memory per idle connection.
+    #[arg(long)]
+    keep_alive_connections: Option<usize>,
+    /// Requests per second in total of `--keep-alive-connections`.
+    #[arg(long, default_value_t = 1000)]
+    rate: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -130,6 +142,22 @@ fn main() -> std::process::ExitCode {
 async fn run(args: &Args) -> Result<(), BoxError> {
     if let Some(rate) = args.stream_creates_per_s {
         return stream_latency(args, rate).await;
+    }
+    if let Some(connections) = args.keep_alive_connections {
+        let load_before = load_average();
+        let plan = connections::Plan {
+            connections,
+            pool_max: args.pool_max,
+            rate: args.rate,
+            duration: Duration::from_secs(args.duration_secs),
+        };
+        let table = connections::run(plan).await?;
+        writeln!(
+            std::io::stdout(),
+            "\nload average before: {load_before}, after: {}\n{table}",
+            load_average()
+        )?;
+        return Ok(());
     }
     let mut backends = Vec::new();
     if matches!(args.backend, Backend::Memory | Backend::Both) {

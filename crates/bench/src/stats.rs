@@ -13,6 +13,12 @@ impl Samples {
             .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
     }
 
+    /// How many samples there are.
+    #[allow(clippy::len_without_is_empty)] // a counter, not a collection API
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Moves every sample of `other` into `self`.
     pub fn absorb(&mut self, mut other: Samples) {
         self.0.append(&mut other.0);
