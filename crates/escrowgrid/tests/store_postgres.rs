@@ -22,6 +22,9 @@ mod atomicity;
 #[path = "store_postgres/plans.rs"]
 mod plans;
 
+#[path = "store_postgres/citus.rs"]
+mod citus;
+
 escrowgrid::escrow_store_contract_tests!(support::postgres_store);
 
 mod webhooks {
