@@ -301,10 +301,17 @@ pub(super) async fn redrive(ctx: &Context, endpoint: &Endpoint) -> Result<()> {
                 reason: outcome.error.clone().unwrap_or_default(),
             }
         };
-        ctx.ports
-            .dlq
-            .settle(item.id, &request.worker, settle)
-            .await?;
+        match ctx.ports.dlq.settle(item.id, &request.worker, settle).await {
+            Ok(_) => {}
+            // An administrator settled the item meanwhile (force_settle ends a claim): it is
+            // theirs now; the next round sees it as they left it.
+            Err(gridstore::Error::LockNotHeld { .. }) => {
+                info!(webhook_id = %endpoint.webhook.id, dlq_item_id = item.id,
+                    "re-driven item settled elsewhere meanwhile");
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        }
         ctx.metrics.record(Outcome::Redriven);
         let scope = Scope::Root;
         let mut record = match ctx

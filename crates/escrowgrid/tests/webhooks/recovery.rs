@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Utc};
 use escrowgrid::webhooks::WebhookSettings;
 
@@ -86,4 +87,71 @@ async fn a_new_holder_resumes_a_pending_retry_on_its_schedule_on_memory() {
 async fn a_new_holder_resumes_a_pending_retry_on_its_schedule_on_postgres() {
     let (backend, _database) = Backend::postgres().await;
     a_new_holder_resumes_a_pending_retry_on_its_schedule(backend).await;
+}
+
+async fn concurrent_redrives_of_one_delivery_attempt_it_once(backend: Backend) {
+    let receiver = Receiver::start(Behaviour::Status(500)).await;
+    let app = Instance::start(&backend, fast_settings()).await;
+    let (acme, admin, _) = app.tenant("Acme").await;
+    let (webhook, _) = app.webhook(&acme, &receiver.url(), &["*"]).await;
+    app.emit(&acme, &[("position.state_changed", Some("pos_c"))])
+        .await;
+    let failed = wait_for_delivery(&app, &webhook, "a dead-lettered delivery", |d| {
+        d["status"] == "failed"
+    })
+    .await;
+    let attempts_before = receiver.count();
+    assert_eq!(attempts_before, 3);
+    receiver.set(Behaviour::Accept);
+    let delivery = failed["id"].as_str().expect("delivery id");
+    let path = format!("/webhooks/{webhook}/deliveries/{delivery}/retry");
+
+    let requests = (0..8).map(|_| app.call(Method::POST, &path, &admin, None));
+    let answers = futures_util::future::join_all(requests).await;
+
+    let accepted = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::ACCEPTED)
+        .count();
+    assert_eq!(accepted, 1, "exactly one re-drive is accepted: {answers:?}");
+    for (status, body) in &answers {
+        assert!(
+            *status == StatusCode::ACCEPTED || *status == StatusCode::BAD_REQUEST,
+            "{status} {body}"
+        );
+    }
+    let redriven = wait_for_delivery(&app, &webhook, "the re-driven delivery", |d| {
+        d["status"] == "succeeded"
+    })
+    .await;
+    assert_eq!(redriven["attempts"], 4);
+    // Settled before the record was saved: resolved, after exactly one more attempt.
+    let item = failed["dlqItemId"].as_i64().expect("dlq item");
+    let resolved = app.ports.dlq.get(item).await.expect("dlq").expect("item");
+    assert_eq!(resolved.status, gridstore::DlqStatus::Resolved);
+    assert_eq!(
+        receiver.count(),
+        attempts_before + 1,
+        "one re-drive attempt"
+    );
+    let (_, audit) = app
+        .call(
+            Method::GET,
+            "/audit-events?action=WEBHOOK_DELIVERY_REDRIVEN",
+            super::support::ROOT,
+            None,
+        )
+        .await;
+    assert_eq!(audit["data"].as_array().map(Vec::len), Some(1), "{audit}");
+}
+
+#[tokio::test]
+async fn concurrent_redrives_of_one_delivery_attempt_it_once_on_memory() {
+    concurrent_redrives_of_one_delivery_attempt_it_once(Backend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_redrives_of_one_delivery_attempt_it_once_on_postgres() {
+    let (backend, _database) = Backend::postgres().await;
+    concurrent_redrives_of_one_delivery_attempt_it_once(backend).await;
 }
