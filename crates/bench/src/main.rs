@@ -8,6 +8,7 @@
 //! cargo run --release -p bench -- --url http://127.0.0.1:4000 --root-key $ROOT_API_KEY --backend memory
 //! cargo run --release -p bench -- --backend postgres --clients 1,4,32 --outbox-cost --loads pairs
 //! cargo run --release -p bench -- --stream-creates-per-s 100 --duration-secs 20 --runs 3
+//! cargo run --release -p bench -- --webhook-creates-per-s 100 --duration-secs 20 --runs 3
 //! ```
 
 mod client;
@@ -18,6 +19,7 @@ mod sql;
 mod stats;
 mod stream;
 mod target;
+mod webhook_latency;
 
 use std::io::Write;
 use std::time::Duration;
@@ -81,6 +83,11 @@ struct Args {
     /// per run.
     #[arg(long)]
     stream_creates_per_s: Option<u32>,
+    /// Instead of the load levels: commit → webhook receiver latency on PostgreSQL (an
+    /// endpoint for `position.created` on 127.0.0.1) with a writer at this many creates/s,
+    /// `--duration-secs` per run (a new endpoint and receiver each run).
+    #[arg(long, conflicts_with = "stream_creates_per_s")]
+    webhook_creates_per_s: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,7 +136,10 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: &Args) -> Result<(), BoxError> {
     if let Some(rate) = args.stream_creates_per_s {
-        return stream_latency(args, rate).await;
+        return stream_latency(args, rate, Follower::Stream).await;
+    }
+    if let Some(rate) = args.webhook_creates_per_s {
+        return stream_latency(args, rate, Follower::Webhook).await;
     }
     let mut backends = Vec::new();
     if matches!(args.backend, Backend::Memory | Backend::Both) {
@@ -274,11 +284,27 @@ fn http_row(
     }
 }
 
-/// `--stream-creates-per-s`: commit → SSE latency on PostgreSQL, `--runs` times.
-async fn stream_latency(args: &Args, rate: u32) -> Result<(), BoxError> {
+/// Who receives the events in a latency run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Follower {
+    /// An SSE client of `GET /events/stream`.
+    Stream,
+    /// A webhook receiver on 127.0.0.1.
+    Webhook,
+}
+
+/// `--stream-creates-per-s` / `--webhook-creates-per-s`: commit → SSE client or webhook
+/// receiver latency on PostgreSQL, `--runs` times.
+async fn stream_latency(args: &Args, rate: u32, follower: Follower) -> Result<(), BoxError> {
     let target = match &args.url {
         Some(url) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
-        None => Target::postgres(args.database_url.clone(), args.pool_max).await?,
+        None => {
+            let private = follower == Follower::Webhook;
+            Target::postgres_with(args.database_url.clone(), args.pool_max, |settings| {
+                settings.webhooks.allow_private_targets = private;
+            })
+            .await?
+        }
     };
     let fixture = load::fixture(&target.authority, &target.root_key).await?;
     progress(&format!("stream: warm-up {} s", args.warmup_secs));
@@ -288,9 +314,12 @@ async fn stream_latency(args: &Args, rate: u32) -> Result<(), BoxError> {
          send → event p50 / p95 ms |\n|---:|---:|---:|---:|---:|---:|\n",
     );
     for run in 1..=args.runs {
-        progress(&format!("stream: run {run}, {rate} creates/s"));
-        let mut o =
-            stream::measure(&fixture, rate, Duration::from_secs(args.duration_secs)).await?;
+        progress(&format!("{follower:?}: run {run}, {rate} creates/s"));
+        let duration = Duration::from_secs(args.duration_secs);
+        let mut o = match follower {
+            Follower::Stream => stream::measure(&fixture, rate, duration).await?,
+            Follower::Webhook => webhook_latency::measure(&fixture, rate, duration).await?,
+        };
         let pair = |s: &mut stats::Samples| {
             format!(
                 "{:.2} / {:.2}",
@@ -310,7 +339,7 @@ async fn stream_latency(args: &Args, rate: u32) -> Result<(), BoxError> {
     target.stop().await?;
     writeln!(
         std::io::stdout(),
-        "\n{} s per run; load average after: {}\n\n{out}",
+        "\n{follower:?} latency, {} s per run; load average after: {}\n\n{out}",
         args.duration_secs,
         load_average()
     )?;
