@@ -10,6 +10,7 @@
 //! cargo run --release -p bench -- --stream-creates-per-s 100 --duration-secs 20 --runs 3
 //! cargo build --release -p escrowgrid -p bench && \
 //!   target/release/escrowgrid-loadgen --keep-alive-connections 10000 --pool-max 64 --rate 1000 --duration-secs 30
+//! cargo run --release -p bench -- --webhook-creates-per-s 100 --duration-secs 20 --runs 3
 //! ```
 
 mod client;
@@ -21,6 +22,7 @@ mod sql;
 mod stats;
 mod stream;
 mod target;
+mod webhook_latency;
 
 use std::io::Write;
 use std::time::Duration;
@@ -93,6 +95,11 @@ struct Args {
     /// Requests per second in total of `--keep-alive-connections`.
     #[arg(long, default_value_t = 1000)]
     rate: u32,
+    /// Instead of the load levels: commit → webhook receiver latency on PostgreSQL (an
+    /// endpoint for `position.created` on 127.0.0.1) with a writer at this many creates/s,
+    /// `--duration-secs` per run (a new endpoint and receiver each run).
+    #[arg(long, conflicts_with = "stream_creates_per_s")]
+    webhook_creates_per_s: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -141,7 +148,10 @@ fn main() -> std::process::ExitCode {
 
 async fn run(args: &Args) -> Result<(), BoxError> {
     if let Some(rate) = args.stream_creates_per_s {
-        return stream_latency(args, rate).await;
+        return stream_latency(args, rate, Follower::Stream).await;
+    }
+    if let Some(rate) = args.webhook_creates_per_s {
+        return stream_latency(args, rate, Follower::Webhook).await;
     }
     if let Some(connections) = args.keep_alive_connections {
         let load_before = load_average();
@@ -302,11 +312,27 @@ fn http_row(
     }
 }
 
-/// `--stream-creates-per-s`: commit → SSE latency on PostgreSQL, `--runs` times.
-async fn stream_latency(args: &Args, rate: u32) -> Result<(), BoxError> {
+/// Who receives the events in a latency run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Follower {
+    /// An SSE client of `GET /events/stream`.
+    Stream,
+    /// A webhook receiver on 127.0.0.1.
+    Webhook,
+}
+
+/// `--stream-creates-per-s` / `--webhook-creates-per-s`: commit → SSE client or webhook
+/// receiver latency on PostgreSQL, `--runs` times.
+async fn stream_latency(args: &Args, rate: u32, follower: Follower) -> Result<(), BoxError> {
     let target = match &args.url {
         Some(url) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
-        None => Target::postgres(args.database_url.clone(), args.pool_max).await?,
+        None => {
+            let private = follower == Follower::Webhook;
+            Target::postgres_with(args.database_url.clone(), args.pool_max, |settings| {
+                settings.webhooks.allow_private_targets = private;
+            })
+            .await?
+        }
     };
     let fixture = load::fixture(&target.authority, &target.root_key).await?;
     progress(&format!("stream: warm-up {} s", args.warmup_secs));
@@ -316,9 +342,12 @@ async fn stream_latency(args: &Args, rate: u32) -> Result<(), BoxError> {
          send → event p50 / p95 ms |\n|---:|---:|---:|---:|---:|---:|\n",
     );
     for run in 1..=args.runs {
-        progress(&format!("stream: run {run}, {rate} creates/s"));
-        let mut o =
-            stream::measure(&fixture, rate, Duration::from_secs(args.duration_secs)).await?;
+        progress(&format!("{follower:?}: run {run}, {rate} creates/s"));
+        let duration = Duration::from_secs(args.duration_secs);
+        let mut o = match follower {
+            Follower::Stream => stream::measure(&fixture, rate, duration).await?,
+            Follower::Webhook => webhook_latency::measure(&fixture, rate, duration).await?,
+        };
         let pair = |s: &mut stats::Samples| {
             format!(
                 "{:.2} / {:.2}",
@@ -338,7 +367,7 @@ async fn stream_latency(args: &Args, rate: u32) -> Result<(), BoxError> {
     target.stop().await?;
     writeln!(
         std::io::stdout(),
-        "\n{} s per run; load average after: {}\n\n{out}",
+        "\n{follower:?} latency, {} s per run; load average after: {}\n\n{out}",
         args.duration_secs,
         load_average()
     )?;

@@ -36,6 +36,15 @@ impl Target {
     /// An in-process server on PostgreSQL: `database_url` if given, else a fresh database on
     /// a throwaway testkit server (durability off, as in the tests).
     pub async fn postgres(database_url: Option<String>, pool_max: usize) -> Result<Self, BoxError> {
+        Self::postgres_with(database_url, pool_max, |_| {}).await
+    }
+
+    /// [`Target::postgres`] with `adjust` applied to the server's settings last.
+    pub async fn postgres_with(
+        database_url: Option<String>,
+        pool_max: usize,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Result<Self, BoxError> {
         let (url, database, postgres) = match database_url {
             Some(url) => (url, None, None),
             None => {
@@ -48,6 +57,7 @@ impl Target {
         settings.store.backend = StoreBackend::Postgres;
         settings.store.database_url = Some(Secret::new(url.clone()));
         settings.store.pool_max = pool_max;
+        adjust(&mut settings);
         Self::start(settings, Some(url), database, postgres).await
     }
 

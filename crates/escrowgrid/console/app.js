@@ -9,6 +9,7 @@ import * as templates from './views/templates.js';
 import * as positions from './views/positions.js';
 import * as position from './views/position.js';
 import * as records from './views/records.js';
+import * as webhooks from './views/webhooks.js';
 
 const ACTING = 'escrowgrid.institution';
 const top = document.getElementById('top');
@@ -158,7 +159,8 @@ const ROUTES = [
   [/^\/positions$/, positions.list],
   [/^\/ledger$/, records.ledger],
   [/^\/audit$/, records.audit],
-  [/^\/webhooks$/, records.webhooks],
+  [/^\/webhooks\/([\w-]+)$/, webhooks.detail],
+  [/^\/webhooks$/, webhooks.list],
 ];
 
 let routeToken = 0;

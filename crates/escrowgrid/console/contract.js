@@ -30,14 +30,18 @@ export default {
   "optional": {
     "eventStream": ["GET", "/events/stream"],
     "listWebhooks": ["GET", "/webhooks"],
-    "listWebhookDeliveries": ["GET", "/webhooks/{id}/deliveries"]
+    "getWebhook": ["GET", "/webhooks/{id}"],
+    "listWebhookDeliveries": ["GET", "/webhooks/{id}/deliveries"],
+    "retryWebhookDelivery": ["POST", "/webhooks/{id}/deliveries/{deliveryId}/retry"]
   },
   "queries": {
     "listTemplates": ["institutionId", "limit", "offset"],
     "listAssets": ["institutionId", "limit", "offset"],
     "listPositions": ["institutionId", "assetId", "holderReference", "limit", "offset"],
     "listLedger": ["positionId"],
-    "listAudit": ["institutionId", "action", "outcome", "resourceType", "resourceId", "from", "to", "limit", "offset"]
+    "listAudit": ["institutionId", "action", "outcome", "resourceType", "resourceId", "from", "to", "limit", "offset"],
+    "listWebhooks": ["institutionId"],
+    "listWebhookDeliveries": ["limit", "offset"]
   },
   "bodies": {
     "createInstitution": ["NewInstitution", ["name", "regions", "verticals"]],
@@ -62,12 +66,14 @@ export default {
     "Asset": ["id", "institutionId", "templateId", "label", "createdAt"],
     "Position": ["id", "institutionId", "assetId", "holderReference", "currency", "amount", "state", "externalReference", "createdAt", "updatedAt", "events"],
     "PositionLifecycleEvent": ["id", "fromState", "toState", "reason", "at"],
-    "LedgerEvent": ["id", "kind", "positionId", "at", "previousState", "newState"],
+    "LedgerEvent": ["id", "kind", "positionId", "at", "previousState", "newState", "hash"],
     "AuditEvent": ["id", "occurredAt", "method", "path", "action", "outcome", "resourceType", "resourceId", "statusCode"],
     "Lifecycle": ["states", "transitions"],
-    "TemplateRules": ["verticals", "regions", "currencies", "codes"]
+    "TemplateRules": ["verticals", "regions", "currencies", "codes"],
+    "Webhook": ["id", "institutionId", "url", "eventTypes", "enabled", "description", "createdAt"],
+    "WebhookDelivery": ["id", "eventId", "eventType", "status", "attempts", "lastStatusCode", "lastError", "nextAttemptAt", "updatedAt"]
   },
   "optionalReads": {
-    "LedgerEvent": ["hash", "onChainStatus"]
+    "LedgerEvent": ["onChainStatus"]
   }
 };

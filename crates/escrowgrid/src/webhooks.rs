@@ -24,8 +24,10 @@
 //!   when that save failed does it fall back to the events recorded since its `created_at`.
 //! - **One dispatcher per endpoint** across instances: a worker holds the lease
 //!   `webhook:{id}` (gridstore [`Locks`](gridstore::Locks)), extends it while it works, and
-//!   stops the moment an extension fails. Its checkpoints carry the lease's fencing token; a
-//!   worker that finds a newer token in the checkpoint stops without writing.
+//!   stops the moment an extension fails. Its checkpoints are saved fenced by the lease's
+//!   token ([`CheckpointStore::save_fenced`](gridstore::CheckpointStore::save_fenced)): once a
+//!   newer holder saved, the store refuses an older holder's save, so a stale worker (paused
+//!   past its lease, then waking up) can never move the endpoint's progress back; it stops.
 //! - **At-least-once, in order per position**: a batch is split into lanes by correlation id
 //!   (the position id for `position.*` and `ledger_event.recorded`; other events each get their
 //!   own lane). Lanes run concurrently (`endpoint_parallelism`), a lane delivers its events one
@@ -37,9 +39,11 @@
 //!   each multiplied by a random factor in [0.5, 1.0] (jitter). After the last attempt the
 //!   delivery goes to the gridstore DLQ (job `webhook:{id}`, parked until re-driven), its
 //!   record becomes `failed` and an audit row `WEBHOOK_DELIVERY_FAILED` is written; the lane
-//!   then continues with its next event. The schedule lives in the worker: a worker that stops
-//!   mid-schedule (crash, lost lease, shutdown) leaves the delivery `pending`, and the next
-//!   holder delivers the batch again starting the schedule over.
+//!   then continues with its next event. A worker that stops mid-schedule (crash, lost lease,
+//!   shutdown) leaves the delivery `pending` with its attempt count and `next_attempt_at`; the
+//!   next holder reads the same batch again and, for this first batch only, resumes each
+//!   delivery from its record: a pending one keeps its count and is not attempted before its
+//!   `next_attempt_at`, one that already succeeded or was dead-lettered is not sent again.
 //! - **Re-drive**: `POST /webhooks/{id}/deliveries/{deliveryId}/retry` re-opens the DLQ item;
 //!   the endpoint's worker claims it and makes one attempt (success resolves it; failure parks
 //!   it again).

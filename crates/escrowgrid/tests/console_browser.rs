@@ -8,4 +8,5 @@ mod console_browser {
     pub mod server;
 
     mod flows;
+    mod live_webhooks;
 }

@@ -8,4 +8,5 @@ mod webhooks {
     mod api;
     mod delivery;
     mod dispatch;
+    mod recovery;
 }

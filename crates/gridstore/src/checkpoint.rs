@@ -19,6 +19,14 @@
 //! - **`keep_last(workflow, n)`** deletes all but the `n` highest versions of one workflow
 //!   (`n = 0` deletes them all) and returns how many were deleted. Other workflows are never
 //!   touched.
+//! - **Fenced saves** ([`CheckpointStore::save_fenced`]) carry the fencing token of the
+//!   [lease](crate::Locks) their writer holds. The store keeps the highest token a fenced save
+//!   of the workflow carried and refuses, with [`Error::Fenced`] and without saving anything, a
+//!   fenced save whose token is lower: a writer whose lease expired and was granted to someone
+//!   else can never save after the new holder, so it cannot move the workflow's progress back.
+//!   The check and the save are one atomic step (PostgreSQL: under the workflow's counter row
+//!   lock). Equal tokens pass (one holder saving again). A plain [`CheckpointStore::save`] is
+//!   not fenced and leaves the stored token as it is.
 //! - **Workflow names** are non-empty and at most [`MAX_WORKFLOW_LEN`] bytes; payloads
 //!   follow the [payload rules](crate::payload) (no NUL character).
 //!
@@ -94,6 +102,18 @@ pub trait CheckpointStore: Send + Sync + fmt::Debug + 'static {
     /// Saves a new checkpoint of `workflow` and returns its version and timestamp.
     async fn save(&self, workflow: &str, data: Value) -> Result<CheckpointInfo>;
 
+    /// Saves like [`CheckpointStore::save`] when `fencing_token` is at least every token an
+    /// earlier fenced save of `workflow` carried, and records it as the workflow's token.
+    ///
+    /// # Errors
+    /// [`Error::Fenced`] (nothing saved) when an earlier fenced save carried a higher token.
+    async fn save_fenced(
+        &self,
+        workflow: &str,
+        fencing_token: u64,
+        data: Value,
+    ) -> Result<CheckpointInfo>;
+
     /// The highest-version checkpoint of `workflow`, if any.
     async fn load_latest(&self, workflow: &str) -> Result<Option<Checkpoint>>;
 
@@ -115,6 +135,15 @@ pub trait CheckpointStore: Send + Sync + fmt::Debug + 'static {
 pub(crate) fn validate_save(workflow: &str, data: &Value) -> Result<()> {
     validate_workflow(workflow)?;
     crate::payload::check_storable(data)
+}
+
+/// The error of a fenced save refused because `current` was already used.
+pub(crate) fn fenced(workflow: &str, token: u64, current: u64) -> Error {
+    Error::Fenced {
+        key: workflow.to_owned(),
+        token,
+        current,
+    }
 }
 
 /// Checks a workflow name against the rules in the module docs.

@@ -60,6 +60,17 @@ pub enum Error {
         /// The caller that claimed to hold it.
         holder: String,
     },
+    /// A fenced write carried an older fencing token than one already used for the same key:
+    /// its writer lost the lease (see [`crate::CheckpointStore::save_fenced`]).
+    #[error("write to {key} fenced off: token {token} is older than {current}")]
+    Fenced {
+        /// The key written (a checkpoint workflow).
+        key: String,
+        /// The token the refused write carried.
+        token: u64,
+        /// The newest token used for the key.
+        current: u64,
+    },
     /// An argument was invalid; the message says which and why.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -69,6 +69,7 @@ pub(crate) fn error_kind(err: &Error) -> &'static str {
         Error::VersionConflict { .. } => "version_conflict",
         Error::LockHeld { .. } => "lock_held",
         Error::LockNotHeld { .. } => "lock_not_held",
+        Error::Fenced { .. } => "fenced",
         Error::InvalidInput(_) => "invalid_input",
         Error::UniqueViolation { .. } => "unique_violation",
         Error::ForeignKeyViolation { .. } => "foreign_key_violation",

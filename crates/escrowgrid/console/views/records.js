@@ -1,4 +1,4 @@
-// The ledger, the audit log (with its filters) and, where the API has them, webhooks.
+// The ledger (with each event's hash where the API has it) and the audit log (with its filters).
 import { call } from '../api.js';
 import { h, replace, field, table, when, link, select, pager } from '../dom.js';
 import { nameOf } from '../app.js';
@@ -82,20 +82,4 @@ export async function audit(ctx, main) {
       ['Resource', (e) => (e.resourceType ? `${e.resourceType} ${e.resourceId || ''}` : '')],
     ], result.data, 'No audit event matches.'),
     pager(result, 'events', (offset) => { auditState.offset = offset; audit(ctx, main); }));
-}
-
-/** Any JSON object as a definition list (webhook shapes are the API's, shown as they are). */
-const facts = (object) => h('dl', { class: 'facts' }, Object.entries(object || {}).map(([key, value]) => [
-  h('dt', {}, key), h('dd', {}, typeof value === 'object' ? h('code', {}, JSON.stringify(value)) : String(value))]));
-const items = (result) => (Array.isArray(result) ? result : (result && result.data) || []);
-
-export async function webhooks(ctx, main) {
-  if (!ctx.features.webhooks) { replace(main, h('h1', {}, 'Webhooks'), h('p', {}, 'This server has no webhooks.')); return; }
-  const endpoints = items(await call('listWebhooks'));
-  const sections = await Promise.all(endpoints.map(async (endpoint) => {
-    const deliveries = items(await call('listWebhookDeliveries', { params: { id: endpoint.id } }));
-    return h('section', { class: 'card' }, h('h2', {}, endpoint.url || endpoint.id), facts(endpoint),
-      h('h3', {}, 'Deliveries'), deliveries.length ? deliveries.map(facts) : h('p', { class: 'empty' }, 'No deliveries yet.'));
-  }));
-  replace(main, h('h1', {}, 'Webhooks'), endpoints.length ? sections : h('p', { class: 'empty' }, 'No webhook endpoints.'));
 }

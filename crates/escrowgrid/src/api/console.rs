@@ -71,6 +71,11 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../console/views/records.js"),
     ),
+    (
+        "views/webhooks.js",
+        JS,
+        include_str!("../../console/views/webhooks.js"),
+    ),
 ];
 
 const INDEX_TEMPLATE: &str = include_str!("../../console/index.html");

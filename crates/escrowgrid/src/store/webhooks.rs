@@ -17,8 +17,8 @@ use serde_json::json;
 
 use crate::Result;
 use crate::domain::{
-    AuditAction, AuditContext, AuditEvent, AuditOutcome, Delivery, DeliveryId, InstitutionId,
-    NewWebhook, ResourceType, Webhook, WebhookId, WebhookPatch,
+    AuditAction, AuditContext, AuditEvent, AuditOutcome, Delivery, DeliveryId, DeliveryStatus,
+    InstitutionId, NewWebhook, ResourceType, Webhook, WebhookId, WebhookPatch,
 };
 
 use super::{Page, Paginated, Scope};
@@ -105,6 +105,17 @@ pub trait WebhookStore: Send + Sync + fmt::Debug + 'static {
     /// [`WebhookStore::save_delivery`] plus an audit row (`WEBHOOK_DELIVERY_FAILED`), in one
     /// transaction.
     async fn save_delivery_audited(&self, delivery: &Delivery, audit: AuditEvent) -> Result<()>;
+
+    /// Replaces a stored delivery record (its `created_at` kept) only while its status is
+    /// `from`, and writes `audit` with it, in one transaction; returns whether it did. `false`
+    /// (nothing written) when the record is missing or a concurrent writer changed its status
+    /// first: of several concurrent transitions from one status, exactly one wins.
+    async fn transition_delivery(
+        &self,
+        delivery: &Delivery,
+        from: DeliveryStatus,
+        audit: AuditEvent,
+    ) -> Result<bool>;
 
     /// The deliveries of an endpoint in scope, newest first (`created_at` desc, then id).
     async fn list_deliveries(

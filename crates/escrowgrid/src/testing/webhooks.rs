@@ -24,6 +24,7 @@ macro_rules! webhook_store_contract_tests {
             updates_rotations_and_deletes_are_audited_and_scoped,
             invalid_endpoints_are_rejected_and_nothing_is_written,
             a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first,
+            concurrent_transitions_of_one_delivery_let_exactly_one_win,
         );
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {
@@ -422,4 +423,76 @@ pub async fn a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first
             .items
             .is_empty()
     );
+}
+
+/// A transition writes only from the expected status: of eight concurrent `failed →
+/// redriving` transitions exactly one writes (with its audit row); a missing record or another
+/// status writes nothing.
+pub async fn concurrent_transitions_of_one_delivery_let_exactly_one_win(
+    store: &dyn EscrowStore,
+    webhooks: &dyn WebhookStore,
+) {
+    let acme = institution(store, "Acme").await;
+    let endpoint = create(webhooks, &Scope::Root, &acme.id, "https://a.example/", "s").await;
+    let at = now_millis();
+    let failed = Delivery {
+        id: DeliveryId::derive(&endpoint.id, "evt_1"),
+        webhook_id: endpoint.id.clone(),
+        institution_id: acme.id.clone(),
+        event_id: "evt_1".into(),
+        event_type: "position.created".into(),
+        status: DeliveryStatus::Failed,
+        attempts: 3,
+        last_status_code: Some(500),
+        last_error: Some("receiver answered 500".into()),
+        next_attempt_at: None,
+        dlq_item_id: Some(7),
+        created_at: at,
+        updated_at: at,
+    };
+    let redriving = Delivery {
+        status: DeliveryStatus::Redriving,
+        updated_at: at + Duration::milliseconds(5),
+        ..failed.clone()
+    };
+    let row = || {
+        audit().event(
+            AuditAction::WebhookDeliveryRedriven,
+            AuditOutcome::Success,
+            None,
+            None,
+            redriving.updated_at,
+        )
+    };
+    let missing = webhooks
+        .transition_delivery(&redriving, DeliveryStatus::Failed, row())
+        .await
+        .unwrap();
+    assert!(!missing, "no record, no transition");
+    webhooks.save_delivery(&failed).await.unwrap();
+
+    let attempts =
+        (0..8).map(|_| webhooks.transition_delivery(&redriving, DeliveryStatus::Failed, row()));
+    let results = futures_util::future::join_all(attempts).await;
+
+    let won = results
+        .into_iter()
+        .map(|result| result.expect("transition"))
+        .filter(|won| *won)
+        .count();
+    assert_eq!(won, 1, "exactly one concurrent transition wins");
+    let stored = webhooks
+        .get_delivery(&Scope::Root, &endpoint.id, &failed.id)
+        .await
+        .unwrap();
+    assert_eq!(stored, redriving);
+    let filter = AuditFilter {
+        action: Some(AuditAction::WebhookDeliveryRedriven),
+        ..AuditFilter::default()
+    };
+    let rows = store
+        .list_audit_events(&Scope::Root, &filter, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(rows.total, 1, "only the winner's audit row");
 }

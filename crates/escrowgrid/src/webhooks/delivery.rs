@@ -2,10 +2,10 @@
 //! and re-driving dead-lettered deliveries.
 
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use gridstore::{ClaimRequest, DlqOutcome, Event, NewDlqItem};
 use serde_json::{Value, json};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::domain::{
     AuditAction, AuditContext, AuditError, AuditOutcome, Delivery, DeliveryId, DeliveryStatus,
@@ -103,10 +103,21 @@ pub(super) async fn attempt(
 
 /// Delivers `message` with retries; dead-letters it after the last attempt.
 ///
+/// With `resume` (the first batch a worker reads after taking the endpoint's lease, which may
+/// repeat a batch an earlier holder did not finish) the stored record decides first: a
+/// delivery that already succeeded, was dead-lettered or is being re-driven is not sent
+/// again, and a pending one continues its schedule where it stopped (its attempt count, and
+/// its next attempt not before the `next_attempt_at` it recorded).
+///
 /// # Errors
 /// Storage failures while recording the delivery (the caller stops; the event is delivered
 /// again after the restart).
-pub(super) async fn deliver(ctx: &Context, endpoint: &Endpoint, message: &Message) -> Result<()> {
+pub(super) async fn deliver(
+    ctx: &Context,
+    endpoint: &Endpoint,
+    message: &Message,
+    resume: bool,
+) -> Result<()> {
     let now = now_millis();
     let mut record = Delivery {
         id: DeliveryId::derive(&endpoint.webhook.id, &message.event_id),
@@ -123,6 +134,24 @@ pub(super) async fn deliver(ctx: &Context, endpoint: &Endpoint, message: &Messag
         created_at: now,
         updated_at: now,
     };
+    if resume {
+        match resumed(ctx, &record, now).await? {
+            Resume::Done => return Ok(()),
+            Resume::Fresh => {}
+            Resume::Continue {
+                record: stored,
+                wait,
+            } => {
+                record = *stored;
+                if !wait.is_zero() {
+                    debug!(webhook_id = %record.webhook_id, delivery_id = %record.id,
+                        attempts = record.attempts, wait_ms = wait.as_millis(),
+                        "pending webhook delivery resumed on its schedule");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
     loop {
         let outcome = attempt(ctx, endpoint, message).await;
         record.attempts += 1;
@@ -146,6 +175,49 @@ pub(super) async fn deliver(ctx: &Context, endpoint: &Endpoint, message: &Messag
         ctx.metrics.record(Outcome::Retried);
         tokio::time::sleep(delay).await;
     }
+}
+
+/// What the stored record of a delivery says about resuming it.
+enum Resume {
+    /// No record, or one with no attempt yet: deliver from the first attempt.
+    Fresh,
+    /// Succeeded, dead-lettered or being re-driven: nothing to send.
+    Done,
+    /// Pending: continue from its record, after `wait`.
+    Continue {
+        record: Box<Delivery>,
+        wait: std::time::Duration,
+    },
+}
+
+/// Reads the stored record of `fresh` (same id) to decide how to resume it; `now` is the one
+/// clock reading the wait is computed from.
+async fn resumed(ctx: &Context, fresh: &Delivery, now: DateTime<Utc>) -> Result<Resume> {
+    let stored = match ctx
+        .store
+        .get_delivery(&Scope::Root, &fresh.webhook_id, &fresh.id)
+        .await
+    {
+        Ok(stored) => stored,
+        Err(Error::NotFound { .. }) => return Ok(Resume::Fresh),
+        Err(err) => return Err(err),
+    };
+    Ok(match stored.status {
+        DeliveryStatus::Succeeded | DeliveryStatus::Failed | DeliveryStatus::Redriving => {
+            Resume::Done
+        }
+        DeliveryStatus::Pending if stored.attempts == 0 => Resume::Fresh,
+        DeliveryStatus::Pending => {
+            let wait = stored
+                .next_attempt_at
+                .and_then(|at| (at - now).to_std().ok())
+                .unwrap_or_default();
+            Resume::Continue {
+                record: Box::new(stored),
+                wait,
+            }
+        }
+    })
 }
 
 /// Parks the delivery in the DLQ, marks it failed and audits `WEBHOOK_DELIVERY_FAILED`.
@@ -229,10 +301,17 @@ pub(super) async fn redrive(ctx: &Context, endpoint: &Endpoint) -> Result<()> {
                 reason: outcome.error.clone().unwrap_or_default(),
             }
         };
-        ctx.ports
-            .dlq
-            .settle(item.id, &request.worker, settle)
-            .await?;
+        match ctx.ports.dlq.settle(item.id, &request.worker, settle).await {
+            Ok(_) => {}
+            // An administrator settled the item meanwhile (force_settle ends a claim): it is
+            // theirs now; the next round sees it as they left it.
+            Err(gridstore::Error::LockNotHeld { .. }) => {
+                info!(webhook_id = %endpoint.webhook.id, dlq_item_id = item.id,
+                    "re-driven item settled elsewhere meanwhile");
+                continue;
+            }
+            Err(err) => return Err(err.into()),
+        }
         ctx.metrics.record(Outcome::Redriven);
         let scope = Scope::Root;
         let mut record = match ctx

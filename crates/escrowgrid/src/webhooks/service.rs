@@ -161,12 +161,7 @@ impl WebhookService {
         let mut delivery = self.store.get_delivery(scope, webhook_id, id).await?;
         let item = match (delivery.status, delivery.dlq_item_id) {
             (DeliveryStatus::Failed, Some(item)) => item,
-            _ => {
-                return Err(Error::Validation(vec![FieldError::new(
-                    "deliveryId",
-                    "Only failed (dead-lettered) deliveries can be re-driven",
-                )]));
-            }
+            _ => return Err(not_redrivable()),
         };
         delivery.status = DeliveryStatus::Redriving;
         delivery.updated_at = now_millis();
@@ -177,16 +172,35 @@ impl WebhookService {
             Some(json!({"deliveryId": delivery.id, "eventId": delivery.event_id})),
             delivery.updated_at,
         );
-        // The record first: the worker may claim the item the moment it is re-opened.
-        self.store.save_delivery_audited(&delivery, event).await?;
-        self.dlq
+        // The record first (the worker may claim the item the moment it is re-opened), and
+        // only from `failed`: of concurrent re-drives of one delivery exactly one re-opens it;
+        // the others find it no longer failed, as a later request would.
+        if !self
+            .store
+            .transition_delivery(&delivery, DeliveryStatus::Failed, event)
+            .await?
+        {
+            return Err(not_redrivable());
+        }
+        let reopened = self
+            .dlq
             .force_settle(
                 item,
                 DlqOutcome::Retried {
                     error: "re-drive requested".into(),
                 },
             )
-            .await?;
+            .await;
+        if let Err(err) = reopened {
+            // The item stays parked: put the record back so the re-drive can be asked again.
+            let mut failed = delivery;
+            failed.status = DeliveryStatus::Failed;
+            if let Err(revert) = self.store.save_delivery(&failed).await {
+                tracing::warn!(delivery_id = %failed.id, error = %revert,
+                    "could not put a delivery whose re-drive failed back to failed");
+            }
+            return Err(err.into());
+        }
         Ok(delivery)
     }
 
@@ -207,4 +221,12 @@ impl WebhookService {
             .await
             .map_err(|err| invalid(format!("URL target refused: {err}")))
     }
+}
+
+/// The answer to re-driving a delivery that is not (or no longer) dead-lettered.
+fn not_redrivable() -> Error {
+    Error::Validation(vec![FieldError::new(
+        "deliveryId",
+        "Only failed (dead-lettered) deliveries can be re-driven",
+    )])
 }

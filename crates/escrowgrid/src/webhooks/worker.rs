@@ -37,7 +37,9 @@ impl From<Error> for Stop {
 impl From<gridstore::Error> for Stop {
     fn from(err: gridstore::Error) -> Self {
         match err {
-            gridstore::Error::LockNotHeld { .. } => Self::LostLease,
+            gridstore::Error::LockNotHeld { .. } | gridstore::Error::Fenced { .. } => {
+                Self::LostLease
+            }
             other => Self::Failed(other.into()),
         }
     }
@@ -92,6 +94,9 @@ impl Worker {
                 .with_name(key);
         let tick = self.ctx.settings.refresh_interval;
         let mut idle = Duration::ZERO;
+        // The first batch after taking the lease may repeat one an earlier holder did not
+        // finish: its deliveries resume from their records (see `delivery::deliver`).
+        let mut resume = true;
         loop {
             let next = tokio::select! {
                 next = tokio::time::timeout(tick, subscription.next_batch()) => next,
@@ -102,7 +107,9 @@ impl Worker {
                 Ok(batch) => {
                     let batch = batch?;
                     idle = Duration::ZERO;
-                    self.deliver_batch(&endpoint, &batch, &mut stop).await?;
+                    self.deliver_batch(&endpoint, &batch, resume, &mut stop)
+                        .await?;
+                    resume = false;
                     self.save_checkpoint(subscription.position()).await?;
                 }
             }
@@ -183,14 +190,19 @@ impl Worker {
             .and_then(|text| text.parse().ok()))
     }
 
-    /// Extends the lease, checks the fencing token and saves the cursor.
+    /// Extends the lease and saves the cursor fenced by the lease's token: once a newer holder
+    /// saved, the store refuses this worker's saves ([`Stop::LostLease`]), so a stale worker
+    /// can never move the endpoint's progress back.
     async fn save_checkpoint(&mut self, position: EventPosition) -> std::result::Result<(), Stop> {
         let workflow = endpoint_key(&self.id);
         self.extend_lease().await?;
-        self.checkpoint().await?;
-        let data =
-            json!({"position": position.to_string(), "fencingToken": self.lease.fencing_token});
-        self.ctx.ports.checkpoints.save(&workflow, data).await?;
+        let token = self.lease.fencing_token;
+        let data = json!({"position": position.to_string(), "fencingToken": token});
+        self.ctx
+            .ports
+            .checkpoints
+            .save_fenced(&workflow, token, data)
+            .await?;
         self.saves += 1;
         if self.saves % 64 == 0 {
             self.ctx.ports.checkpoints.keep_last(&workflow, 1).await?;
@@ -204,6 +216,7 @@ impl Worker {
         &mut self,
         endpoint: &Endpoint,
         batch: &[Event],
+        resume: bool,
         stop: &mut watch::Receiver<bool>,
     ) -> std::result::Result<(), Stop> {
         let lanes = lanes(endpoint, batch);
@@ -214,7 +227,7 @@ impl Worker {
                 let ctx = &ctx;
                 async move {
                     for message in lane {
-                        delivery::deliver(ctx, endpoint, &message).await?;
+                        delivery::deliver(ctx, endpoint, &message, resume).await?;
                     }
                     Ok::<(), Error>(())
                 }

@@ -251,8 +251,14 @@ fn operation<'a>(doc: &'a Value, op: &Value) -> (&'a Value, String) {
 fn every_request_and_field_of_the_console_matches_the_generated_openapi_document() {
     let doc = document();
     let contract = console_contract();
-    let operations = contract["operations"].as_object().expect("operations");
-    for (name, op) in operations {
+    // The optional operations (stream, webhooks) are in the default server's document too, so
+    // they are checked like the others.
+    let mut operations = contract["operations"]
+        .as_object()
+        .expect("operations")
+        .clone();
+    operations.extend(contract["optional"].as_object().expect("optional").clone());
+    for (name, op) in &operations {
         let (found, label) = operation(&doc, op);
         assert!(
             found.is_object(),
@@ -288,6 +294,21 @@ fn every_request_and_field_of_the_console_matches_the_generated_openapi_document
         for field in spec[1].as_array().expect("fields") {
             let field = field.as_str().expect("field");
             assert!(properties.contains(field), "{schema} has no field {field}");
+        }
+    }
+    for (name, op) in &operations {
+        let (found, label) = operation(&doc, op);
+        let path = op[1].as_str().expect("path");
+        for param in path.split('{').skip(1).filter_map(|p| p.split('}').next()) {
+            let declared = found["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["in"] == "path" && p["name"] == param);
+            assert!(
+                declared,
+                "{name}: {label} does not declare path parameter {param}"
+            );
         }
     }
     for (schema, fields) in contract["reads"].as_object().expect("reads") {

@@ -95,8 +95,8 @@ async fn open_position(b: &Browser, holder: &str, amount: &str) -> String {
 }
 
 /// The event-stream reader (`live.js`) against the stream's contract: `id:` cursors, `event:`
-/// types, multi-line `data:`, comments, and a partial block kept for the next chunk. (The
-/// route itself is not part of this server yet, so the live connection is not exercised.)
+/// types, multi-line `data:`, comments, and a partial block kept for the next chunk. (The live
+/// connection itself is exercised in `live_webhooks.rs`.)
 async fn stream_parser_reads_the_sse_contract(b: &Browser) {
     let parsed = b.run(r#"return (async () => {
         const base = document.querySelector('script[type=module]').src.replace(/app\.js$/, '');

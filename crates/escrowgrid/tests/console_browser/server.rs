@@ -22,6 +22,14 @@ pub struct Server {
 impl Server {
     /// Starts `serve` with `database_url` (PostgreSQL) or on memory and waits for `/ready`.
     pub async fn start(database_url: Option<&str>) -> Self {
+        Self::start_with(database_url, |_| {}).await
+    }
+
+    /// [`Server::start`] with `adjust` applied to the settings last.
+    pub async fn start_with(
+        database_url: Option<&str>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = Settings::default();
         settings.auth.root_api_key = Some(Secret::new(ROOT_KEY.to_owned()));
         if let Some(url) = database_url {
@@ -29,6 +37,7 @@ impl Server {
             settings.store.database_url = Some(Secret::new(url.to_owned()));
             settings.store.pool_max = 4;
         }
+        adjust(&mut settings);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();

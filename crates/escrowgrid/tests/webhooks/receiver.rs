@@ -32,6 +32,8 @@ pub enum Behaviour {
 pub struct Received {
     pub headers: HashMap<String, String>,
     pub body: String,
+    /// When it arrived (wall clock, to compare with a delivery's `nextAttemptAt`).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Received {
@@ -129,6 +131,7 @@ async fn handle(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     lock(&shared.requests).push(Received {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
+        at: chrono::Utc::now(),
     });
     let behaviour = *lock(&shared.behaviour);
     let status = match behaviour {

@@ -7,7 +7,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 
 use crate::Result;
-use crate::checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore, validate_save};
+use crate::checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore, fenced, validate_save};
 use crate::metrics::observe;
 
 const PRIMITIVE: &str = "checkpoint";
@@ -17,6 +17,8 @@ const BACKEND: &str = "memory";
 struct Workflow {
     /// The highest version ever assigned (kept after deletes so versions are never reused).
     last_version: i64,
+    /// The highest fencing token a fenced save carried.
+    fencing_token: Option<u64>,
     checkpoints: BTreeMap<i64, (Value, DateTime<Utc>)>,
 }
 
@@ -41,6 +43,38 @@ impl MemoryCheckpointStore {
     }
 }
 
+impl MemoryCheckpointStore {
+    /// Saves under the lock, fenced when `token` is given.
+    fn save_locked(
+        &self,
+        workflow: &str,
+        token: Option<u64>,
+        data: Value,
+    ) -> Result<CheckpointInfo> {
+        let mut workflows = self.lock();
+        let entry = workflows.entry(workflow.to_owned()).or_default();
+        if let (Some(token), Some(current)) = (token, entry.fencing_token) {
+            if token < current {
+                return Err(fenced(workflow, token, current));
+            }
+        }
+        if token.is_some() {
+            entry.fencing_token = token;
+        }
+        // Stamped under the lock, so `created_at` grows with the version (as in PostgreSQL).
+        let created_at = Utc::now().trunc_subsecs(3);
+        entry.last_version += 1;
+        entry
+            .checkpoints
+            .insert(entry.last_version, (data, created_at));
+        Ok(CheckpointInfo {
+            workflow: workflow.to_owned(),
+            version: entry.last_version,
+            created_at,
+        })
+    }
+}
+
 fn checkpoint(workflow: &str, version: i64, data: &Value, created_at: DateTime<Utc>) -> Checkpoint {
     Checkpoint {
         workflow: workflow.to_owned(),
@@ -55,19 +89,20 @@ impl CheckpointStore for MemoryCheckpointStore {
     async fn save(&self, workflow: &str, data: Value) -> Result<CheckpointInfo> {
         observe(PRIMITIVE, "save", BACKEND, async {
             validate_save(workflow, &data)?;
-            let mut workflows = self.lock();
-            // Stamped under the lock, so `created_at` grows with the version (as in PostgreSQL).
-            let created_at = Utc::now().trunc_subsecs(3);
-            let entry = workflows.entry(workflow.to_owned()).or_default();
-            entry.last_version += 1;
-            entry
-                .checkpoints
-                .insert(entry.last_version, (data, created_at));
-            Ok(CheckpointInfo {
-                workflow: workflow.to_owned(),
-                version: entry.last_version,
-                created_at,
-            })
+            self.save_locked(workflow, None, data)
+        })
+        .await
+    }
+
+    async fn save_fenced(
+        &self,
+        workflow: &str,
+        fencing_token: u64,
+        data: Value,
+    ) -> Result<CheckpointInfo> {
+        observe(PRIMITIVE, "save_fenced", BACKEND, async {
+            validate_save(workflow, &data)?;
+            self.save_locked(workflow, Some(fencing_token), data)
         })
         .await
     }

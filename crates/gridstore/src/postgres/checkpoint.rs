@@ -6,14 +6,16 @@
 //! workflow, and inserts the checkpoint under the returned version. So no save ever hits the
 //! `(workflow, version)` key and nothing needs retrying; versions are never reused because
 //! the counter outlives deletes. `created_at` is `clock_timestamp()` taken after the counter
-//! lock, so it grows with the version. Statements are not retried.
+//! lock, so it grows with the version. A fenced save is the same statement whose upsert only
+//! moves the counter when its token is at least the row's `fencing_token` (migration 0009),
+//! checked under that row lock. Statements are not retried.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio_postgres::Row;
 
 use crate::Result;
-use crate::checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore, validate_save};
+use crate::checkpoint::{Checkpoint, CheckpointInfo, CheckpointStore, fenced, validate_save};
 use crate::metrics::observe;
 use crate::postgres::PgPool;
 
@@ -31,6 +33,26 @@ insert into gs_checkpoints (workflow, version, data, created_at)
 select $1, last_version, $2, date_trunc('milliseconds', clock_timestamp())
   from head
 returning version, created_at";
+
+/// [`SAVE`] with the fence: the counter row moves (and the checkpoint is inserted) only when
+/// `$3` is at least the workflow's stored token; otherwise no row comes back.
+const SAVE_FENCED: &str = "
+with head as (
+    insert into gs_checkpoint_heads (workflow, last_version, fencing_token) values ($1, 1, $3)
+        on conflict (workflow) do update
+       set last_version = gs_checkpoint_heads.last_version + 1,
+           fencing_token = excluded.fencing_token
+     where gs_checkpoint_heads.fencing_token is null
+        or gs_checkpoint_heads.fencing_token <= excluded.fencing_token
+ returning last_version
+)
+insert into gs_checkpoints (workflow, version, data, created_at)
+select $1, last_version, $2, date_trunc('milliseconds', clock_timestamp())
+  from head
+returning version, created_at";
+
+/// The token that fenced a refused save off.
+const FENCING_TOKEN: &str = "select fencing_token from gs_checkpoint_heads where workflow = $1";
 
 const LOAD_LATEST: &str = "
 select version, data, created_at
@@ -104,6 +126,38 @@ impl CheckpointStore for PgCheckpointStore {
             let statement = self.pool.prepare(&client, SAVE).await?;
             let row = statement.query_one(&client, &[&workflow, &data]).await?;
             info_from_row(workflow, &row)
+        })
+        .await
+    }
+
+    async fn save_fenced(
+        &self,
+        workflow: &str,
+        fencing_token: u64,
+        data: Value,
+    ) -> Result<CheckpointInfo> {
+        observe(PRIMITIVE, "save_fenced", BACKEND, async {
+            validate_save(workflow, &data)?;
+            let token = i64::try_from(fencing_token).map_err(|_| {
+                crate::Error::InvalidInput("fencing token must fit a signed 64-bit integer".into())
+            })?;
+            let client = self.pool.get().await?;
+            let statement = self.pool.prepare(&client, SAVE_FENCED).await?;
+            if let Some(row) = statement
+                .query_opt(&client, &[&workflow, &data, &token])
+                .await?
+            {
+                return info_from_row(workflow, &row);
+            }
+            let statement = self.pool.prepare(&client, FENCING_TOKEN).await?;
+            let current: Option<i64> = statement
+                .query_one(&client, &[&workflow])
+                .await?
+                .try_get(0)?;
+            let current = current
+                .and_then(|c| u64::try_from(c).ok())
+                .unwrap_or_default();
+            Err(fenced(workflow, fencing_token, current))
         })
         .await
     }

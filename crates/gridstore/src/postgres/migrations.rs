@@ -49,6 +49,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "partitions_at",
         sql: include_str!("../../migrations/0008_partitions_at.sql"),
     },
+    Migration {
+        version: 9,
+        name: "checkpoint_fencing",
+        sql: include_str!("../../migrations/0009_checkpoint_fencing.sql"),
+    },
 ];
 
 /// Applies the pending gridstore migrations (safe to call from several instances at once);

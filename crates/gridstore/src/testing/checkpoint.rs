@@ -32,6 +32,9 @@ macro_rules! checkpoint_contract_tests {
             concurrent_saves_get_distinct_consecutive_versions,
             created_at_is_stamped_by_the_store_to_the_millisecond,
             an_invalid_workflow_or_payload_is_invalid_input,
+            a_fenced_save_with_an_older_token_is_refused_and_saves_nothing,
+            concurrent_fenced_saves_never_move_the_token_back,
+            plain_saves_are_not_fenced_and_keep_the_token,
         );
     };
     (@expand $factory:path; $($name:ident),* $(,)?) => {
@@ -216,6 +219,90 @@ pub async fn an_invalid_workflow_or_payload_is_invalid_input<S: CheckpointStore>
     assert!(matches!(long, Err(Error::InvalidInput(_))), "{long:?}");
     assert!(matches!(nul, Err(Error::InvalidInput(_))), "{nul:?}");
     assert!(store.list("wf").await.expect("list").is_empty());
+}
+
+/// A fenced save with a token below one already used is refused with `Fenced` and writes
+/// nothing; the same token passes again and a newer one takes over.
+pub async fn a_fenced_save_with_an_older_token_is_refused_and_saves_nothing<S: CheckpointStore>(
+    store: &S,
+) {
+    store.save_fenced("wf", 5, json!("a")).await.expect("first");
+    store.save_fenced("wf", 7, json!("b")).await.expect("newer");
+
+    let stale = store.save_fenced("wf", 5, json!("stale")).await;
+
+    match stale {
+        Err(Error::Fenced {
+            key,
+            token,
+            current,
+        }) => assert_eq!((key.as_str(), token, current), ("wf", 5, 7)),
+        other => panic!("expected Fenced, got {other:?}"),
+    }
+    let latest = store
+        .load_latest("wf")
+        .await
+        .expect("load")
+        .expect("exists");
+    assert_eq!((latest.version, latest.data), (2, json!("b")));
+    let again = store.save_fenced("wf", 7, json!("c")).await.expect("same");
+    assert_eq!(again.version, 3, "a refused save consumes no version");
+    store
+        .save_fenced("other", 1, json!("x"))
+        .await
+        .expect("tokens are per workflow");
+}
+
+/// Gap: 16 concurrent fenced saves with tokens 1..=16: whatever interleaving, the saved
+/// checkpoints' tokens increase with their versions and the last one is the newest token.
+pub async fn concurrent_fenced_saves_never_move_the_token_back<S: CheckpointStore>(store: &S) {
+    let saves = (1..=16u64).map(|token| store.save_fenced("race", token, json!(token)));
+
+    let results = join_all(saves).await;
+
+    for result in &results {
+        assert!(
+            matches!(result, Ok(_) | Err(Error::Fenced { .. })),
+            "{result:?}"
+        );
+    }
+    let mut listed = store.list("race").await.expect("list");
+    listed.reverse();
+    let mut tokens = Vec::new();
+    for info in listed {
+        let saved = store.load("race", info.version).await.expect("load");
+        tokens.push(saved.expect("listed").data.as_u64().expect("token"));
+    }
+    assert!(
+        tokens.windows(2).all(|pair| pair[0] < pair[1]),
+        "a lower token saved after a higher one: {tokens:?}"
+    );
+    assert_eq!(tokens.last(), Some(&16));
+    let saved = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(saved, tokens.len());
+}
+
+/// A plain save after fenced ones is not checked and does not lower the stored token.
+pub async fn plain_saves_are_not_fenced_and_keep_the_token<S: CheckpointStore>(store: &S) {
+    store.save("wf", json!("plain")).await.expect("plain first");
+    store
+        .save_fenced("wf", 9, json!("fenced"))
+        .await
+        .expect("fenced");
+    store.save("wf", json!("plain again")).await.expect("plain");
+
+    let stale = store.save_fenced("wf", 8, json!("stale")).await;
+
+    assert!(
+        matches!(stale, Err(Error::Fenced { current: 9, .. })),
+        "{stale:?}"
+    );
+    let latest = store
+        .load_latest("wf")
+        .await
+        .expect("load")
+        .expect("exists");
+    assert_eq!(latest.data, json!("plain again"));
 }
 
 /// Gap: checkpoints written through one store are read through another on the same storage

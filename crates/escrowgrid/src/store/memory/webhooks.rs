@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    AuditAction, AuditContext, AuditEvent, Delivery, DeliveryId, InstitutionId, NewWebhook,
-    Webhook, WebhookId, WebhookPatch, now_millis,
+    AuditAction, AuditContext, AuditEvent, Delivery, DeliveryId, DeliveryStatus, InstitutionId,
+    NewWebhook, Webhook, WebhookId, WebhookPatch, now_millis,
 };
 use crate::store::webhooks::{webhook_audit, webhook_record};
 use crate::store::{Page, Paginated, Scope, WebhookStore, WebhookTarget};
@@ -183,6 +183,25 @@ impl WebhookStore for MemoryStore {
         state.save_delivery(delivery);
         state.audit.push(audit);
         Ok(())
+    }
+
+    async fn transition_delivery(
+        &self,
+        delivery: &Delivery,
+        from: DeliveryStatus,
+        audit: AuditEvent,
+    ) -> Result<bool> {
+        let mut state = self.write();
+        let current = state
+            .deliveries
+            .get(&delivery.id)
+            .map(|stored| stored.status);
+        if current != Some(from) {
+            return Ok(false);
+        }
+        state.save_delivery(delivery);
+        state.audit.push(audit);
+        Ok(true)
     }
 
     async fn list_deliveries(

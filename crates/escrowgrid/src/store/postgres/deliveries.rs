@@ -21,6 +21,13 @@ on conflict (id) do update set status = excluded.status, attempts = excluded.att
     next_attempt_at = excluded.next_attempt_at, dlq_item_id = excluded.dlq_item_id,
     updated_at = excluded.updated_at";
 
+/// Replaces a record only while its status is `$8` (the row lock orders concurrent writers;
+/// a loser re-reads the new status and matches nothing).
+const TRANSITION_DELIVERY: &str = "\
+update webhook_deliveries set status = $2, attempts = $3, last_status_code = $4,
+    last_error = $5, next_attempt_at = $6, dlq_item_id = $7, updated_at = $9
+where id = $1 and status = $8";
+
 const DELIVERY_COLUMNS: &str = "id, webhook_id, institution_id, event_id, event_type, status, \
     attempts, last_status_code, last_error, next_attempt_at, dlq_item_id, created_at, updated_at";
 
@@ -82,6 +89,42 @@ impl PgEscrowStore {
         }
         commit(tx).await?;
         Ok(())
+    }
+
+    pub(super) async fn transition_delivery_row(
+        &self,
+        delivery: &Delivery,
+        from: DeliveryStatus,
+        event: &AuditEvent,
+    ) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = begin(&mut client).await?;
+        let db = Db::new(&tx, &self.counter);
+        let attempts = i32::try_from(delivery.attempts).unwrap_or(i32::MAX);
+        let code = delivery.last_status_code.map(i32::from);
+        let changed = db
+            .execute(
+                TRANSITION_DELIVERY,
+                &[
+                    &delivery.id.as_str(),
+                    &delivery.status.as_str(),
+                    &attempts,
+                    &code,
+                    &delivery.last_error,
+                    &delivery.next_attempt_at,
+                    &delivery.dlq_item_id,
+                    &from.as_str(),
+                    &delivery.updated_at,
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        let insert_audit = db.prepare(audit::INSERT_AUDIT).await?;
+        audit::insert(&db, &insert_audit, event).await?;
+        commit(tx).await?;
+        Ok(true)
     }
 
     pub(super) async fn delivery_page(

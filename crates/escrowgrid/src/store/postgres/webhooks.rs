@@ -6,8 +6,8 @@ use gridstore::postgres::{commit, retry};
 use tokio_postgres::Row;
 
 use crate::domain::{
-    AuditAction, AuditContext, AuditEvent, Delivery, DeliveryId, InstitutionId, NewWebhook,
-    Webhook, WebhookId, WebhookPatch, now_millis,
+    AuditAction, AuditContext, AuditEvent, Delivery, DeliveryId, DeliveryStatus, InstitutionId,
+    NewWebhook, Webhook, WebhookId, WebhookPatch, now_millis,
 };
 use crate::store::webhooks::{webhook_audit, webhook_record};
 use crate::store::{Page, Paginated, Scope, WebhookStore, WebhookTarget};
@@ -310,6 +310,18 @@ impl WebhookStore for PgEscrowStore {
 
     async fn save_delivery_audited(&self, delivery: &Delivery, audit: AuditEvent) -> Result<()> {
         retry(&self.retry, || self.upsert_delivery(delivery, Some(&audit))).await
+    }
+
+    async fn transition_delivery(
+        &self,
+        delivery: &Delivery,
+        from: DeliveryStatus,
+        audit: AuditEvent,
+    ) -> Result<bool> {
+        retry(&self.retry, || {
+            self.transition_delivery_row(delivery, from, &audit)
+        })
+        .await
     }
 
     async fn list_deliveries(
