@@ -4,7 +4,7 @@
 //! One PostgreSQL database for the whole test (testkit) and one memory store, each behind the
 //! whole router. Each generated case is sent to both; ids and timestamps differ between
 //! backends, so answers are compared with them masked. After every case the tenant's stored
-//! state (institutions, keys, policies, templates, assets, positions, ledger), read back
+//! state (institutions, keys, policies, templates, assets, positions, ledger, webhooks), read back
 //! through the API, must be equal too. Case count: `PROPTEST_CASES`, default 256.
 
 mod bodies;
@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::http::Method;
-use escrowgrid::store::EscrowStore;
 use escrowgrid::store::memory::MemoryStore;
 use escrowgrid::store::postgres::PgEscrowStore;
+use escrowgrid::store::{EscrowStore, WebhookStore};
 use gridstore::postgres::PgConfig;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::Value;
@@ -38,11 +38,16 @@ struct Backend {
 }
 
 impl Backend {
-    async fn new(name: &'static str, store: Arc<dyn EscrowStore>) -> Self {
+    async fn new(
+        name: &'static str,
+        store: Arc<dyn EscrowStore>,
+        webhooks: Arc<dyn WebhookStore>,
+    ) -> Self {
         let app = TestApp::on_store(store, |settings| {
             settings.rate_limit.institution_creations_per_hour = 1_000_000;
             settings.rate_limit.api_key_creations_per_hour = 1_000_000;
-        });
+        })
+        .with_webhook_store(webhooks);
         let world = app.world("Acme").await;
         let spare = app
             .create_api_key(
@@ -52,7 +57,17 @@ impl Backend {
             )
             .await
             .id();
+        let webhook = app
+            .post("/webhooks")
+            .key(&world.tenant.admin)
+            .json(
+                &serde_json::json!({ "url": "https://hooks.example.com/in", "eventTypes": ["*"] }),
+            )
+            .send()
+            .await
+            .id();
         let ids = BTreeMap::from([
+            ("$last_webhook", webhook),
             ("$inst", world.tenant.id.clone()),
             ("$spare", spare.clone()),
             ("$last_key", spare),
@@ -102,6 +117,7 @@ impl Backend {
                 "/asset-templates" => Some("$last_template"),
                 "/assets" => Some("$last_asset"),
                 "/positions" => Some("$last_position"),
+                "/webhooks" => Some("$last_webhook"),
                 _ => None,
             };
             if let (Some(name), Some(id)) = (latest, reply.json["id"].as_str()) {
@@ -131,6 +147,7 @@ impl Backend {
             ("/assets?limit=1000".to_owned(), self.admin.as_str()),
             ("/positions?limit=1000".to_owned(), self.admin.as_str()),
             ("/ledger-events?limit=1000".to_owned(), ROOT),
+            ("/webhooks".to_owned(), self.admin.as_str()),
         ];
         let mut state = serde_json::Map::new();
         for (path, key) in reads {
@@ -194,7 +211,7 @@ fn canonical(value: &Value) -> Value {
                     let volatile = name.ends_with("At")
                         || matches!(
                             name.as_str(),
-                            "at" | "apiKey" | "hash" | "previousHash" | "requestId"
+                            "at" | "apiKey" | "hash" | "previousHash" | "requestId" | "secret"
                         );
                     let field = if volatile && !field.is_null() {
                         Value::String("<volatile>".to_owned())
@@ -244,8 +261,10 @@ fn memory_and_postgres_answer_every_write_alike_and_store_the_same() {
         let config = PgConfig::from_url(database.url()).expect("config");
         let store = PgEscrowStore::connect(&config).await.expect("connect");
         store.migrate().await.expect("migrate");
-        let memory = Backend::new("memory", Arc::new(MemoryStore::new())).await;
-        let postgres = Backend::new("postgres", Arc::new(store)).await;
+        let memory_store = Arc::new(MemoryStore::new());
+        let memory = Backend::new("memory", memory_store.clone(), memory_store).await;
+        let store = Arc::new(store);
+        let postgres = Backend::new("postgres", store.clone(), store).await;
         (database, memory, postgres)
     });
     let cases = std::env::var("PROPTEST_CASES")

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 /// One write request: method, path and body, with `$name` placeholders.
 #[derive(Debug, Clone)]
 pub struct WriteCase {
-    /// `POST`, `PUT`.
+    /// `POST`, `PUT`, `PATCH`, `DELETE`.
     pub method: &'static str,
     /// The path, e.g. `/positions/$position/transition`.
     pub path: String,
@@ -54,6 +54,13 @@ fn json_string(text: &str) -> String {
 fn one_of(choices: &'static [&'static str]) -> BoxedStrategy<String> {
     proptest::sample::select(choices)
         .prop_map(json_string)
+        .boxed()
+}
+
+/// One of `choices`, raw JSON text.
+fn one_of_raw(choices: &'static [&'static str]) -> BoxedStrategy<String> {
+    proptest::sample::select(choices)
+        .prop_map(str::to_owned)
         .boxed()
 }
 
@@ -238,9 +245,45 @@ pub fn write_case() -> BoxedStrategy<WriteCase> {
         ]),
     )
         .prop_map(|(id, body)| case("POST", &format!("/positions/{id}/transition"), false, body));
+    let webhook_fields = || {
+        vec![
+            (
+                "url",
+                one_of(&[
+                    "https://hooks.example.com/in",
+                    "http://127.0.0.1:9/hook",
+                    "ftp://hooks.example.com",
+                    "not a url",
+                ]),
+            ),
+            (
+                "eventTypes",
+                some_of(&["*", "position.created", "ledger_event.recorded", "bogus"]),
+            ),
+            ("description", text()),
+            ("enabled", one_of_raw(&["true", "false"])),
+        ]
+    };
+    let webhook = object(webhook_fields()).prop_map(|body| case("POST", "/webhooks", false, body));
+    let webhook_change = (
+        proptest::sample::select(&["PATCH", "DELETE", "POST"][..]),
+        object(webhook_fields()),
+    )
+        .prop_map(|(method, body)| match method {
+            "PATCH" => case("PATCH", "/webhooks/$last_webhook", false, body),
+            "DELETE" => case("DELETE", "/webhooks/$last_webhook", false, "{}".to_owned()),
+            _ => case(
+                "POST",
+                "/webhooks/$last_webhook/rotate-secret",
+                false,
+                "{}".to_owned(),
+            ),
+        });
     prop_oneof![
         institution,
         api_key,
+        webhook,
+        webhook_change,
         revoke,
         policy,
         template,
