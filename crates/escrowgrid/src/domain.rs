@@ -12,6 +12,7 @@ mod entities;
 mod enums;
 mod ids;
 mod inputs;
+mod json_numbers;
 mod money;
 mod policy;
 mod template_rules;
@@ -37,6 +38,7 @@ pub use ids::{
 pub use inputs::{
     NewApiKey, NewAsset, NewAssetTemplate, NewInstitution, NewPosition, TransitionRequest,
 };
+pub use json_numbers::canonicalize_numbers;
 pub use money::{Amount, InvalidAmount};
 pub use policy::{PolicyViolation, evaluate};
 pub use template_rules::{

@@ -14,7 +14,10 @@
 //!
 //! Releasing is `compare_and_delete` of the request's own reservation, so a release can never
 //! remove a completed response or another request's reservation (a plain `delete` could, after
-//! a completion whose outcome was unknown).
+//! a completion whose outcome was unknown). A release that fails (the store is down or
+//! frozen) is retried in the background with a doubling pause until it succeeds or the lease
+//! would free the key anyway, so a key is free again as soon as the store answers; the request
+//! that failed does not wait for it. A completion that fails is released the same way.
 //!
 //! **Cancellation.** The API's request timeout drops the request's future at any await point.
 //! Every KV write here therefore runs on its own task, which finishes whatever happens to the
@@ -49,6 +52,13 @@ pub const KEY_PREFIX: &str = "idem:";
 /// How many times a reservation is attempted when the key is freed between the failed
 /// `set_if_absent` and the read of its holder.
 const RESERVE_ATTEMPTS: usize = 5;
+
+/// The first pause before a failed release is tried again; it doubles up to
+/// [`RELEASE_RETRY_MAX`].
+const RELEASE_RETRY_FIRST: Duration = Duration::from_millis(50);
+
+/// The longest pause between two release attempts.
+const RELEASE_RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// One KV record (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +155,8 @@ impl IdempotencyKeys {
             key: format!("{KEY_PREFIX}{scope}:{key}"),
             retention: self.retention,
             request_hash: request_hash.to_owned(),
+            // Read before the write: the store's lease ends a little later, never earlier.
+            lease_ends: tokio::time::Instant::now() + lease,
             reservation: Record::Reserved {
                 request_hash: request_hash.to_owned(),
                 holder: uuid::Uuid::new_v4().to_string(),
@@ -162,6 +174,9 @@ struct Claim {
     key: String,
     retention: Duration,
     request_hash: String,
+    /// When the reservation's lease ends at the latest (retrying a release after that is
+    /// pointless: the key is free or another request's).
+    lease_ends: tokio::time::Instant,
     reservation: Value,
 }
 
@@ -200,17 +215,56 @@ impl Claim {
         Ok(Reservation::InProgress)
     }
 
-    async fn release(&self) {
-        match self
+    /// Deletes this request's reservation once; `Ok` also when it is already gone.
+    async fn try_release(&self) -> gridstore::Result<()> {
+        if !self
             .kv
             .compare_and_delete(&self.key, &self.reservation)
-            .await
+            .await?
         {
-            Ok(true) => {}
-            Ok(false) => tracing::debug!(key = self.key, "idempotency reservation already gone"),
-            Err(err) => {
-                tracing::warn!(key = self.key, error = %err, "idempotency reservation not released");
+            tracing::debug!(key = self.key, "idempotency reservation already gone");
+        }
+        Ok(())
+    }
+
+    /// Releases the reservation; when that fails, keeps trying on a background task (see
+    /// the module docs) and returns at once.
+    async fn release(self) {
+        if let Err(err) = self.try_release().await {
+            tracing::warn!(key = self.key, error = %err, "idempotency reservation not released, retrying");
+            tokio::spawn(self.retry_release());
+        }
+    }
+
+    /// Retries the release with a doubling pause until it succeeds or the lease ends.
+    async fn retry_release(self) {
+        let mut pause = RELEASE_RETRY_FIRST;
+        let mut attempt: u32 = 1;
+        loop {
+            if tokio::time::Instant::now() + pause >= self.lease_ends {
+                tracing::warn!(
+                    key = self.key,
+                    attempts = attempt,
+                    "idempotency reservation left to its lease"
+                );
+                return;
             }
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+            match self.try_release().await {
+                Ok(()) => {
+                    tracing::info!(
+                        key = self.key,
+                        attempts = attempt,
+                        "idempotency reservation released after retrying"
+                    );
+                    return;
+                }
+                Err(err) => {
+                    tracing::debug!(key = self.key, attempts = attempt, error = %err, "idempotency release failed again");
+                }
+            }
+            pause = (pause * 2).min(RELEASE_RETRY_MAX);
         }
     }
 }
@@ -277,7 +331,7 @@ impl Held {
     /// Releases the reservation after an answer that is not stored.
     pub async fn release(mut self) {
         if let Some(claim) = self.claim.take() {
-            let _ = detached(async move { claim.release().await }).await;
+            let _ = detached(claim.release()).await;
         }
     }
 }
@@ -291,7 +345,7 @@ impl Drop for Held {
             tracing::warn!(key = claim.key, "idempotency reservation left to its lease");
             return;
         };
-        runtime.spawn(async move { claim.release().await });
+        runtime.spawn(claim.release());
     }
 }
 

@@ -30,6 +30,7 @@ pub mod assets;
 pub mod audit;
 pub mod audit_filters;
 pub mod fixtures;
+pub mod flaky_kv;
 pub mod idempotency;
 pub mod institutions;
 pub mod ledger;
@@ -139,6 +140,8 @@ macro_rules! idempotency_contract_tests {
             an_expired_response_is_gone_and_its_key_can_be_reserved_again,
             eight_concurrent_reservations_of_one_key_have_one_winner,
             a_reservation_written_after_its_caller_gave_up_is_released,
+            a_release_that_fails_is_retried_until_the_key_is_free,
+            a_completion_that_fails_releases_the_key_even_when_the_release_fails_too,
         );
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {

@@ -1,5 +1,6 @@
 //! HTTP API tests: the whole router (every middleware layer) on the memory store, driven with
 //! `Router::oneshot`. One integration binary; the modules live in `tests/api/`.
+//! `backends_agree` also runs the router on PostgreSQL (testkit) to compare the backends.
 
 #[path = "support/sse.rs"]
 mod sse;
@@ -9,6 +10,7 @@ mod api {
 
     mod api_keys;
     mod auth;
+    mod backends_agree;
     mod concurrency;
     mod console;
     mod events;

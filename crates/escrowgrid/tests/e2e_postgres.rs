@@ -21,6 +21,7 @@ mod e2e {
     mod pgbouncer;
     mod pitr;
     mod rate_limits;
+    mod raw_http;
     mod readiness;
     mod replicas;
     mod restart;

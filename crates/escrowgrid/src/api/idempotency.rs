@@ -71,7 +71,7 @@ async fn run(
     let limit = state.settings().body_limit_bytes;
     let bytes = to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::payload_too_large().into_response())?;
+        .map_err(|err| body_read_error(&err).into_response())?;
     let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
     let hash = request_hash(parts.method.as_str(), target, &bytes);
 
@@ -125,6 +125,19 @@ async fn run(
     Ok(Response::from_parts(parts, Body::from(body)))
 }
 
+/// 413 when the body is over the limit; 400 `Failed to read request body` when reading it
+/// failed otherwise (a malformed chunked encoding, the client gone), as without a key.
+fn body_read_error(err: &axum::Error) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return ApiError::payload_too_large();
+        }
+        cause = error.source();
+    }
+    ApiError::bad_request("Failed to read request body")
+}
+
 fn replayed(stored: StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = (status, Bytes::from(stored.body)).into_response();
@@ -167,6 +180,22 @@ mod tests {
         assert_ne!(base, request_hash("POST", "/assets", b"{}"));
         assert_ne!(base, request_hash("POST", "/positions", b"{ }"));
         assert_eq!(base, request_hash("POST", "/positions", b"{}"));
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_413_and_a_broken_body_is_400() {
+        let over = to_bytes(Body::from("0123456789"), 4)
+            .await
+            .expect_err("over the limit");
+        assert_eq!(
+            body_read_error(&over).status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let broken = Body::from_stream(futures_util::stream::iter([Err::<Bytes, _>(
+            std::io::Error::other("malformed chunk"),
+        )]));
+        let broken = to_bytes(broken, 1024).await.expect_err("broken body");
+        assert_eq!(body_read_error(&broken).status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

@@ -185,15 +185,20 @@ fn add_path_parameters(operation: &mut Value, path: &str) {
 }
 
 /// The answers any operation can give beyond its own: 400 for a path segment that is not
-/// UTF-8 (operations with path parameters) or a malformed `Idempotency-Key` (every `POST`, key
-/// revocation included), 503 for a store outage, an unknown commit outcome or the request
-/// timeout.
+/// UTF-8 (operations with path parameters), a malformed `Idempotency-Key` (every `POST`, key
+/// revocation included) or a NUL character in any query parameter, unknown ones included
+/// (operations that read a query), 503 for a store outage, an unknown commit outcome or the
+/// request timeout.
 fn add_error_responses(operation: &mut Map<String, Value>, method: &Method, path: &str) {
+    let reads_query = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|list| list.iter().any(|p| p["in"] == "query"));
     let Some(Value::Object(responses)) = operation.get_mut("responses") else {
         return;
     };
     let mut extra = vec![503];
-    if path.contains('{') || method == Method::POST {
+    if path.contains('{') || method == Method::POST || reads_query {
         extra.push(400);
     }
     for status in extra {

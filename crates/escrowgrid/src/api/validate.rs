@@ -89,7 +89,15 @@ impl<'a> Reader<'a> {
     fn optional_object(&mut self, field: &str) -> Option<JsonObject> {
         match self.body.get(field) {
             None => None,
-            Some(Value::Object(object)) => Some(object.clone()),
+            Some(Value::Object(object)) => {
+                // Free-form JSON: numbers as PostgreSQL's jsonb keeps them, on every backend.
+                let mut object = Value::Object(object.clone());
+                crate::domain::canonicalize_numbers(&mut object);
+                match object {
+                    Value::Object(object) => Some(object),
+                    _ => None,
+                }
+            }
             other => {
                 self.fail(field, expected("object", other));
                 None

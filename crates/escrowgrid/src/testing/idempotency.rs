@@ -9,6 +9,7 @@ use gridstore::KvStore;
 
 use crate::idempotency::{IDEMPOTENCY_LEASE, IdempotencyKeys, Reservation, StoredResponse};
 
+use super::flaky_kv::FlakyKv;
 use super::slow_kv::SlowKv;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -240,4 +241,56 @@ pub async fn a_reservation_written_after_its_caller_gave_up_is_released(kv: Arc<
         "the reservation was never held"
     );
     retry.release().await;
+}
+
+/// Issue 13 (a key stuck after an outage): releasing fails three times (the store is down);
+/// the caller is not kept waiting, and the release is retried in the background until the
+/// key is free, long before the lease (60 s) would free it.
+pub async fn a_release_that_fails_is_retried_until_the_key_is_free(kv: Arc<dyn KvStore>) {
+    let flaky = Arc::new(FlakyKv::new(kv));
+    let keys = IdempotencyKeys::new(Arc::clone(&flaky) as Arc<dyn KvStore>);
+    let first = held(reserve(&keys, "root", "outage", "hash-1").await);
+    flaky.fail_next_releases(3);
+
+    first.release().await;
+    assert!(
+        matches!(
+            reserve(&keys, "root", "outage", "hash-1").await,
+            Reservation::InProgress
+        ),
+        "the first release attempt should have failed"
+    );
+
+    let retry = reserve_eventually(&keys, "outage", "hash-1", |outcome| {
+        matches!(outcome, Reservation::InProgress)
+    })
+    .await;
+    assert_eq!(flaky.failures(), 3);
+    retry.release().await;
+}
+
+/// Issue 13: storing the final response fails and so does the release right after it; the
+/// key is still freed (by the retried release) instead of staying reserved, and nothing was
+/// stored, so the same request runs again.
+pub async fn a_completion_that_fails_releases_the_key_even_when_the_release_fails_too(
+    kv: Arc<dyn KvStore>,
+) {
+    let flaky = Arc::new(FlakyKv::new(kv));
+    let keys = IdempotencyKeys::new(Arc::clone(&flaky) as Arc<dyn KvStore>);
+    let first = held(reserve(&keys, "root", "unsaved", "hash-1").await);
+    flaky.fail_next_completions(1);
+    flaky.fail_next_releases(1);
+
+    assert!(!first.complete(response(201)).await, "nothing was stored");
+
+    let retry = reserve_eventually(&keys, "unsaved", "hash-1", |outcome| {
+        matches!(outcome, Reservation::InProgress)
+    })
+    .await;
+    assert_eq!(flaky.failures(), 2);
+    assert!(retry.complete(response(201)).await);
+    assert!(matches!(
+        reserve(&keys, "root", "unsaved", "hash-1").await,
+        Reservation::Replay(_)
+    ));
 }

@@ -304,6 +304,15 @@ async fn the_openapi_document_is_as_strict_as_the_server() {
             .as_str()
             .is_some_and(|p| p.starts_with("^ak_"))
     );
+    // A NUL character in any query parameter is a 400, so every operation reading a query
+    // documents it (Schemathesis found it missing on these two).
+    for path in ["/ledger/verify", "/webhooks", "/positions"] {
+        assert!(
+            paths[path]["get"]["responses"]["400"].is_object(),
+            "no 400 on GET {path}"
+        );
+    }
+    assert_eq!(paths["/health"]["get"]["responses"].get("400"), None);
     // Behind a key by default; public with PUBLIC_DOCS_ENABLED.
     assert_eq!(paths["/openapi.json"]["get"].get("security"), None);
     let public = TestApp::with(|s| s.public_docs_enabled = true);

@@ -267,6 +267,24 @@ impl TestApp {
         }
     }
 
+    /// The same app with the `/webhooks` routes on `webhooks` (memory DLQ, private targets
+    /// allowed, no dispatcher), e.g. a PostgreSQL store.
+    pub fn with_webhook_store(
+        mut self,
+        webhooks: Arc<dyn escrowgrid::store::WebhookStore>,
+    ) -> Self {
+        let service = WebhookService::new(
+            webhooks,
+            Arc::new(MemoryDeadLetterQueue::new()),
+            TargetPolicy::new(true),
+            SecretBox::plain(),
+            Arc::new(WebhookMetrics::default()),
+        );
+        self.state = self.state.clone().with_webhooks(service);
+        self.router = router(self.state.clone());
+        self
+    }
+
     pub fn call(&self, method: Method, path: &str) -> Call<'_> {
         Call {
             app: self,
