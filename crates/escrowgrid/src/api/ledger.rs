@@ -19,6 +19,7 @@ use axum::routing::get;
 
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
 use crate::ledger::{Checkpoint, Verification, verify_store};
+use crate::onchain::OnchainView;
 use crate::store::Scope;
 
 use super::caller::Caller;
@@ -119,7 +120,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryMap,
-) -> ApiResult<Json<Vec<LedgerEvent>>> {
+) -> ApiResult<Json<Vec<LedgerEventView>>> {
     let position_id = match query.get("positionId").filter(|raw| !raw.is_empty()) {
         Some(raw) => {
             Some(PositionId::parse(raw).map_err(|_| ApiError::not_found("Position not found"))?)
@@ -135,5 +136,23 @@ async fn list(
         .store()
         .list_ledger_events(&caller.auth.scope(), position_id.as_ref())
         .await?;
-    Ok(Json(events))
+    let mut views = Vec::with_capacity(events.len());
+    for event in events {
+        let onchain = match state.onchain() {
+            Some(records) => Some(records.view(&event.id).await?),
+            None => None,
+        };
+        views.push(LedgerEventView { event, onchain });
+    }
+    Ok(Json(views))
+}
+
+/// A ledger event as the API shows it: with `onchain: {status, txHash, blockNumber, chainId}`
+/// when the on-chain ledger is enabled.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct LedgerEventView {
+    #[serde(flatten)]
+    event: LedgerEvent,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    onchain: Option<OnchainView>,
 }

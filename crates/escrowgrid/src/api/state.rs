@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use gridstore::KvStore;
 
+use crate::onchain::Records;
 use crate::store::EscrowStore;
 use crate::webhooks::WebhookService;
 
@@ -26,6 +27,10 @@ struct Inner {
     metrics: MetricsRegistry,
     limiters: RateLimiters,
     webhooks: Option<WebhookService>,
+    /// The on-chain records shown with ledger events, when the on-chain ledger is enabled.
+    onchain: Option<Records>,
+    /// `ONCHAIN_FAILURE_MODE=fail`: how long a position write waits for its confirmation.
+    onchain_fail_wait: Option<Duration>,
     /// Flipped to `true` at shutdown: live event streams end so the drain does not wait.
     streams_closed: tokio::sync::watch::Sender<bool>,
 }
@@ -44,6 +49,8 @@ impl AppState {
                 metrics: MetricsRegistry::default(),
                 limiters,
                 webhooks: None,
+                onchain: None,
+                onchain_fail_wait: None,
                 streams_closed: tokio::sync::watch::Sender::new(false),
             }),
         }
@@ -65,11 +72,44 @@ impl AppState {
                     metrics: MetricsRegistry::default(),
                     limiters: RateLimiters::new(&shared.settings.rate_limit),
                     webhooks: Some(service),
+                    onchain: shared.onchain.clone(),
+                    onchain_fail_wait: shared.onchain_fail_wait,
                     streams_closed: tokio::sync::watch::Sender::new(false),
                 });
             }
         }
         self
+    }
+
+    /// Shows each ledger event's on-chain record (`onchain: {...}`) from `records`; with
+    /// `fail_wait` (`ONCHAIN_FAILURE_MODE=fail`), position writes wait that long for their
+    /// confirmation.
+    ///
+    /// Call it right after [`AppState::new`], before the state is cloned.
+    ///
+    /// # Panics
+    ///
+    /// When the state was already cloned.
+    #[must_use]
+    pub fn with_onchain(mut self, records: Records, fail_wait: Option<Duration>) -> Self {
+        #[allow(clippy::expect_used)]
+        let inner = Arc::get_mut(&mut self.inner).expect("with_onchain before the state is cloned");
+        inner.onchain = Some(records);
+        inner.onchain_fail_wait = fail_wait;
+        self
+    }
+
+    /// How long a position write waits for its on-chain confirmation (`fail` mode only).
+    pub fn onchain_fail_wait(&self) -> Option<Duration> {
+        self.inner
+            .onchain
+            .as_ref()
+            .and(self.inner.onchain_fail_wait)
+    }
+
+    /// The on-chain records, when the on-chain ledger is enabled.
+    pub fn onchain(&self) -> Option<&Records> {
+        self.inner.onchain.as_ref()
     }
 
     /// The webhook operations, when webhooks are enabled.
