@@ -30,6 +30,7 @@
 
 pub mod chain;
 pub mod contract;
+mod exhausted;
 pub mod payload;
 pub mod record;
 mod sender;

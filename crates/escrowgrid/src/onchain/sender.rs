@@ -14,19 +14,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Bytes;
-use gridstore::{
-    DlqOutcome, Event, EventFilter, EventPosition, Lease, NewDlqItem, Subscription,
-    SubscriptionOptions,
-};
+use gridstore::{Event, EventFilter, EventPosition, Lease, Subscription, SubscriptionOptions};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::Error;
-use crate::domain::{
-    AssetId, AssetTemplate, AuditAction, AuditContext, AuditError, AuditOutcome, LedgerEvent,
-    ResourceType, now_millis,
-};
+use crate::domain::{AssetId, AssetTemplate, LedgerEvent};
 use crate::store::{EscrowStore, Scope};
 
 use super::chain::{ChainClient, ChainError, Mined};
@@ -237,7 +231,9 @@ impl Worker {
                     record.note = Some(error.0.clone());
                     warn!(ledger_event_id = %ledger.id, attempt = record.attempts, error = %error, "on-chain attempt failed");
                     if record.attempts >= self.ctx.settings.max_retries {
-                        return self.dead_letter(&ledger, record).await;
+                        return super::exhausted::dead_letter(&self.ctx, &ledger, record)
+                            .await
+                            .map_err(Stop::from);
                     }
                     let raw = self.ctx.records.store(&ledger.id, &record).await?;
                     stored = Some((record.clone(), raw));
@@ -376,64 +372,6 @@ impl Worker {
             }
             self.keep_lease().await?;
         }
-        Ok(())
-    }
-
-    /// Parks the event in the DLQ, marks it `failed` and audits
-    /// `ONCHAIN_LEDGER_RETRY_EXHAUSTED`.
-    async fn dead_letter(&mut self, ledger: &LedgerEvent, mut record: TxRecord) -> Step<()> {
-        let error = record.note.clone().unwrap_or_default();
-        let mut item = NewDlqItem::new(
-            self.key(),
-            json!({
-                "ledgerEventId": ledger.id,
-                "positionId": ledger.position_id,
-                "institutionId": ledger.institution_id,
-                "kind": ledger.kind,
-                "txHash": record.view.tx_hash,
-            }),
-            error.clone(),
-        )
-        .with_details(json!({"attempts": record.attempts}));
-        item.retry_count = record.attempts;
-        let stored = self.ctx.ports.dlq.enqueue(item).await?;
-        self.ctx
-            .ports
-            .dlq
-            .force_settle(
-                stored.id,
-                DlqOutcome::Ineligible {
-                    reason: error.clone(),
-                },
-            )
-            .await?;
-        record.view.status = OnchainStatus::Failed;
-        self.ctx.records.store(&ledger.id, &record).await?;
-        let audit = AuditContext {
-            institution_id: Some(ledger.institution_id.clone()),
-            method: "POST".into(),
-            path: "/ledger-events".into(),
-            ..AuditContext::default()
-        };
-        let mut event = audit.event(
-            AuditAction::OnchainLedgerRetryExhausted,
-            AuditOutcome::Failure,
-            Some((ResourceType::Position, ledger.position_id.to_string())),
-            Some(json!({
-                "ledgerEventId": ledger.id,
-                "attempts": record.attempts,
-                "chainId": self.ctx.chain.chain_id(),
-                "dlqItemId": stored.id,
-            })),
-            now_millis(),
-        );
-        event.error = Some(AuditError {
-            code: Some("ONCHAIN_LEDGER_RETRY_EXHAUSTED".into()),
-            message: error,
-            details: None,
-        });
-        self.ctx.store.record_audit(event).await?;
-        warn!(ledger_event_id = %ledger.id, attempts = record.attempts, dlq_item_id = stored.id, "on-chain event dead-lettered");
         Ok(())
     }
 }
