@@ -123,3 +123,33 @@ async fn templates_without_onchain_or_on_another_chain_send_nothing_on_postgres(
     let (backend, _database) = Backend::postgres().await;
     templates_without_onchain_or_on_another_chain_send_nothing(backend).await;
 }
+
+#[tokio::test]
+async fn an_event_is_confirmed_only_after_the_configured_number_of_blocks() {
+    let anvil = TestAnvil::start().await.expect("anvil");
+    let mut settings = fast_settings(5);
+    settings.confirmations = 3;
+    settings.confirm_timeout = std::time::Duration::from_secs(60);
+    let app = Instance::start(&Backend::Memory, &anvil, settings).await;
+    let (institution, asset) = app.asset(json!({"enabled": true})).await;
+    let position = app.position(&institution, &asset).await;
+    let id = position["id"].as_str().expect("id");
+
+    // Mined (automine) but with one block only: still pending.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while anvil.position_events().await.expect("logs").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never mined");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let events = app.ledger(id).await;
+    assert_eq!(events[0]["onchain"]["status"], "pending", "{events:?}");
+    assert!(events[0]["onchain"]["txHash"].is_string(), "{events:?}");
+
+    anvil.mine(2).await.expect("mine");
+    let events = app.wait_for_status(id, 1, &["confirmed"]).await;
+    let logs = anvil.position_events().await.expect("logs");
+    assert_eq!(
+        events[0]["onchain"]["blockNumber"],
+        json!(logs[0].block_number.expect("block"))
+    );
+}
