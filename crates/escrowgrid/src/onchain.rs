@@ -25,7 +25,7 @@
 //!   passed it without mining it.
 //! - **Confirmation** after `ONCHAIN_CONFIRMATIONS` blocks; **retries** with exponential
 //!   backoff from `ONCHAIN_RETRY_DELAY_MS`; after `ONCHAIN_MAX_RETRIES` attempts the event goes
-//!   to the gridstore DLQ (job `onchain:{chainId}`), its status becomes `failed` and an audit
+//!   to the gridstore DLQ (job `onchain`; root lists and re-drives it), its status becomes `failed` and an audit
 //!   row `ONCHAIN_LEDGER_RETRY_EXHAUSTED` is written.
 
 pub mod chain;
@@ -49,7 +49,11 @@ use crate::store::EscrowStore;
 pub use chain::{ChainClient, ChainError};
 pub use record::{OnchainStatus, OnchainView, Records};
 
-/// The lease, checkpoint workflow and DLQ job of the sender of `chain_id`.
+/// The gridstore DLQ job of events whose retries ran out (every chain; the item names its
+/// chain), listed and re-opened by root through `/ledger/onchain/failed`.
+pub const DLQ_JOB: &str = "onchain";
+
+/// The lease and checkpoint workflow of the sender of `chain_id`.
 #[must_use]
 pub fn sender_key(chain_id: u64) -> String {
     format!("onchain:{chain_id}")
@@ -99,6 +103,30 @@ impl OnchainPorts {
             checkpoints: Arc::new(PgCheckpointStore::new(pool.clone())),
             dlq: Arc::new(PgDeadLetterQueue::new(pool.clone())),
             kv,
+        }
+    }
+}
+
+/// What the API uses of the on-chain ledger: the records (shown with ledger events), the DLQ
+/// (root lists and re-opens failed events) and, in `fail` mode, how long a write waits.
+#[derive(Debug, Clone)]
+pub struct OnchainApi {
+    /// Each event's record.
+    pub records: Records,
+    /// The DLQ holding failed events (job [`DLQ_JOB`]).
+    pub dlq: Arc<dyn DeadLetterQueue>,
+    /// `ONCHAIN_FAILURE_MODE=fail`: how long a position write waits for its confirmation.
+    pub fail_wait: Option<Duration>,
+}
+
+impl OnchainApi {
+    /// The API's view of `ports`.
+    #[must_use]
+    pub fn new(ports: &OnchainPorts, fail_wait: Option<Duration>) -> Self {
+        Self {
+            records: Records::new(Arc::clone(&ports.kv)),
+            dlq: Arc::clone(&ports.dlq),
+            fail_wait,
         }
     }
 }

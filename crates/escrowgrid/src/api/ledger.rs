@@ -139,7 +139,7 @@ async fn list(
     let mut views = Vec::with_capacity(events.len());
     for event in events {
         let onchain = match state.onchain() {
-            Some(records) => Some(records.view(&event.id).await?),
+            Some(onchain) => Some(onchain.records.view(&event.id).await?),
             None => None,
         };
         views.push(LedgerEventView { event, onchain });

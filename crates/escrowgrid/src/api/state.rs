@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use gridstore::KvStore;
 
-use crate::onchain::Records;
+use crate::onchain::OnchainApi;
 use crate::store::EscrowStore;
 use crate::webhooks::WebhookService;
 
@@ -27,10 +27,8 @@ struct Inner {
     metrics: MetricsRegistry,
     limiters: RateLimiters,
     webhooks: Option<WebhookService>,
-    /// The on-chain records shown with ledger events, when the on-chain ledger is enabled.
-    onchain: Option<Records>,
-    /// `ONCHAIN_FAILURE_MODE=fail`: how long a position write waits for its confirmation.
-    onchain_fail_wait: Option<Duration>,
+    /// The on-chain ledger's records, DLQ and fail-mode wait, when it is enabled.
+    onchain: Option<OnchainApi>,
     /// Flipped to `true` at shutdown: live event streams end so the drain does not wait.
     streams_closed: tokio::sync::watch::Sender<bool>,
 }
@@ -50,7 +48,6 @@ impl AppState {
                 limiters,
                 webhooks: None,
                 onchain: None,
-                onchain_fail_wait: None,
                 streams_closed: tokio::sync::watch::Sender::new(false),
             }),
         }
@@ -73,7 +70,6 @@ impl AppState {
                     limiters: RateLimiters::new(&shared.settings.rate_limit),
                     webhooks: Some(service),
                     onchain: shared.onchain.clone(),
-                    onchain_fail_wait: shared.onchain_fail_wait,
                     streams_closed: tokio::sync::watch::Sender::new(false),
                 });
             }
@@ -81,9 +77,9 @@ impl AppState {
         self
     }
 
-    /// Shows each ledger event's on-chain record (`onchain: {...}`) from `records`; with
-    /// `fail_wait` (`ONCHAIN_FAILURE_MODE=fail`), position writes wait that long for their
-    /// confirmation.
+    /// Enables the on-chain ledger's API side: each ledger event shows its record
+    /// (`onchain: {...}`), root lists and re-drives failed events, and with `fail_wait`
+    /// (`ONCHAIN_FAILURE_MODE=fail`) position writes wait that long for their confirmation.
     ///
     /// Call it right after [`AppState::new`], before the state is cloned.
     ///
@@ -91,24 +87,15 @@ impl AppState {
     ///
     /// When the state was already cloned.
     #[must_use]
-    pub fn with_onchain(mut self, records: Records, fail_wait: Option<Duration>) -> Self {
+    pub fn with_onchain(mut self, onchain: OnchainApi) -> Self {
         #[allow(clippy::expect_used)]
         let inner = Arc::get_mut(&mut self.inner).expect("with_onchain before the state is cloned");
-        inner.onchain = Some(records);
-        inner.onchain_fail_wait = fail_wait;
+        inner.onchain = Some(onchain);
         self
     }
 
-    /// How long a position write waits for its on-chain confirmation (`fail` mode only).
-    pub fn onchain_fail_wait(&self) -> Option<Duration> {
-        self.inner
-            .onchain
-            .as_ref()
-            .and(self.inner.onchain_fail_wait)
-    }
-
-    /// The on-chain records, when the on-chain ledger is enabled.
-    pub fn onchain(&self) -> Option<&Records> {
+    /// The on-chain ledger's API side, when it is enabled.
+    pub fn onchain(&self) -> Option<&OnchainApi> {
         self.inner.onchain.as_ref()
     }
 

@@ -1,4 +1,4 @@
-//! Retries exhausted: the event goes to the gridstore DLQ (job `onchain:{chainId}`), its record
+//! Retries exhausted: the event goes to the gridstore DLQ (job `onchain`), its record
 //! becomes `failed`, and an audit row `ONCHAIN_LEDGER_RETRY_EXHAUSTED` is written.
 
 use gridstore::{DlqOutcome, NewDlqItem};
@@ -10,9 +10,9 @@ use crate::domain::{
     AuditAction, AuditContext, AuditError, AuditOutcome, LedgerEvent, ResourceType, now_millis,
 };
 
+use super::DLQ_JOB;
 use super::record::{OnchainStatus, TxRecord};
 use super::sender::Context;
-use super::sender_key;
 
 /// Parks `ledger` in the DLQ, marks its record `failed` and audits
 /// `ONCHAIN_LEDGER_RETRY_EXHAUSTED`.
@@ -27,13 +27,14 @@ pub(super) async fn dead_letter(
     let chain_id = ctx.chain.chain_id();
     let error = record.note.clone().unwrap_or_default();
     let mut item = NewDlqItem::new(
-        sender_key(chain_id),
+        DLQ_JOB,
         json!({
             "ledgerEventId": ledger.id,
             "positionId": ledger.position_id,
             "institutionId": ledger.institution_id,
             "kind": ledger.kind,
             "txHash": record.view.tx_hash,
+            "chainId": chain_id,
         }),
         error.clone(),
     )

@@ -28,6 +28,8 @@ use super::payload::{self, Skip};
 use super::record::{OnchainStatus, Records, TxRecord};
 use super::{OnchainPorts, SenderSettings, contract, sender_key};
 
+mod redrive;
+
 /// Why a worker stopped.
 #[derive(Debug)]
 pub(super) enum Stop {
@@ -82,7 +84,7 @@ pub(super) async fn run(ctx: Arc<Context>, lease: Lease, stop: watch::Receiver<b
     let _ = worker.ctx.ports.locks.release(&worker.lease).await;
 }
 
-struct Worker {
+pub(super) struct Worker {
     ctx: Arc<Context>,
     lease: Lease,
     extended: Instant,
@@ -118,6 +120,7 @@ impl Worker {
                 self.save_checkpoint(subscription.position()).await?;
             }
             self.keep_lease().await?;
+            self.redrive().await?;
             if *stop.borrow() {
                 return Err(Stop::Done);
             }
@@ -377,7 +380,7 @@ impl Worker {
 }
 
 /// How an attempt ended without a confirmation.
-enum Attempt {
+pub(super) enum Attempt {
     /// A chain failure: counts as an attempt.
     Chain(ChainError),
     /// The worker must stop (lost lease, storage failure).

@@ -18,7 +18,7 @@ use crate::api::events::StreamSettings;
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
 use crate::config::{FailureMode, Settings, StoreBackend};
 use crate::onchain::{
-    ChainTarget, OnchainPorts, OnchainSender, Records, SenderHandle, SenderSettings,
+    ChainTarget, OnchainApi, OnchainPorts, OnchainSender, SenderHandle, SenderSettings,
 };
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgEscrowStore;
@@ -132,7 +132,7 @@ impl App {
             };
             let fail_wait = (settings.onchain.failure_mode == FailureMode::Fail)
                 .then(|| Duration::from_millis(settings.onchain.receipt_timeout_ms));
-            state = state.with_onchain(Records::new(Arc::clone(&ports.kv)), fail_wait);
+            state = state.with_onchain(OnchainApi::new(&ports, fail_wait));
             if settings.onchain.retry_worker_enabled {
                 let sender_settings = SenderSettings::from_config(&settings.onchain);
                 onchain_sender = Some(OnchainSender::spawn(

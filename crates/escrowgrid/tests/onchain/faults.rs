@@ -68,7 +68,7 @@ async fn exhausted_retries_go_to_the_dlq_with_an_audit_row(backend: Backend) {
         .ports
         .dlq
         .list(&DlqFilter {
-            job_id: Some("onchain:31337".into()),
+            job_id: Some("onchain".into()),
             ..DlqFilter::default()
         })
         .await
@@ -87,6 +87,31 @@ async fn exhausted_retries_go_to_the_dlq_with_an_audit_row(backend: Backend) {
     assert_eq!(rows.len(), 1, "{audit}");
     assert_eq!(rows[0]["resourceId"], id);
     assert_eq!(rows[0]["payload"]["attempts"], 2);
+
+    // Root lists it and, once the node is back, re-drives it: one more attempt confirms it.
+    let (status, failed) = app.call(Method::GET, "/ledger/onchain/failed", None).await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{failed}");
+    assert_eq!(failed.as_array().map(Vec::len), Some(1), "{failed}");
+    assert_eq!(failed[0]["positionId"], id);
+    assert_eq!(failed[0]["chainId"], 31_337);
+    anvil.start_again().await.expect("anvil back");
+    let (status, reopened) = app
+        .call(
+            Method::POST,
+            &format!("/ledger/onchain/failed/{}/retry", failed[0]["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::ACCEPTED, "{reopened}");
+    app.wait_for_status(id, 1, &["confirmed"]).await;
+    let logs = anvil.position_events().await.expect("logs");
+    assert_eq!(
+        logs.iter().filter(|log| log.position_id == id).count(),
+        1,
+        "{logs:?}"
+    );
+    let (_, failed) = app.call(Method::GET, "/ledger/onchain/failed", None).await;
+    assert_eq!(failed[0]["status"], "resolved", "{failed}");
 }
 
 #[tokio::test]

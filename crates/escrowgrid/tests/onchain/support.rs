@@ -10,7 +10,7 @@ use axum::http::{Method, Request, StatusCode};
 use escrowgrid::api::{ApiSettings, AppState, router};
 use escrowgrid::config::Secret;
 use escrowgrid::onchain::{
-    ChainTarget, OnchainPorts, OnchainSender, Records, SenderHandle, SenderSettings,
+    ChainTarget, OnchainApi, OnchainPorts, OnchainSender, SenderHandle, SenderSettings,
 };
 use escrowgrid::store::EscrowStore;
 use escrowgrid::store::memory::MemoryStore;
@@ -141,7 +141,7 @@ impl Instance {
             ..ApiSettings::default()
         };
         let state = AppState::new(Arc::clone(&store), Arc::clone(&ports.kv), api)
-            .with_onchain(Records::new(Arc::clone(&ports.kv)), fail_wait);
+            .with_onchain(OnchainApi::new(&ports, fail_wait));
         Self {
             router: router(state),
             store,
