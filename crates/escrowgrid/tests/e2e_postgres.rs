@@ -17,6 +17,7 @@ mod e2e {
     mod idempotency;
     mod ledger;
     pub mod lifecycle;
+    mod onchain;
     mod pgbouncer;
     mod pitr;
     mod rate_limits;
