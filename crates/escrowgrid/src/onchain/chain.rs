@@ -21,7 +21,30 @@ const RPC_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ChainError(pub String);
 
 fn rpc(what: &str, error: impl fmt::Display) -> ChainError {
-    ChainError(format!("{what}: {error}"))
+    ChainError(redact_urls(&format!("{what}: {error}")))
+}
+
+/// Replaces every `http://…` / `https://…` in `text` with `[rpc url]`: transport errors name
+/// the URL, which may carry a provider's API key, and these messages reach logs, the DLQ and
+/// audit rows.
+fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["http://", "https://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        out.push_str("[rpc url]");
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | ','))
+            .unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A signed transaction: what is persisted before it is broadcast.
@@ -246,5 +269,25 @@ impl ChainClient {
     /// When the node cannot be reached.
     pub async fn head(&self) -> Result<u64, ChainError> {
         bounded("eth_blockNumber", self.provider.get_block_number()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_urls;
+
+    #[test]
+    fn urls_never_reach_error_messages() {
+        assert_eq!(
+            redact_urls(
+                "eth_call: error sending request for url (https://node.example/v3/s3cr3t): refused"
+            ),
+            "eth_call: error sending request for url ([rpc url]): refused"
+        );
+        assert_eq!(
+            redact_urls("a http://x/1 and https://y/2"),
+            "a [rpc url] and [rpc url]"
+        );
+        assert_eq!(redact_urls("no url here"), "no url here");
     }
 }

@@ -87,6 +87,10 @@ async fn exhausted_retries_go_to_the_dlq_with_an_audit_row(backend: Backend) {
     assert_eq!(rows.len(), 1, "{audit}");
     assert_eq!(rows[0]["resourceId"], id);
     assert_eq!(rows[0]["payload"]["attempts"], 2);
+    assert!(
+        rows[0]["error"]["message"].is_string() && !audit.to_string().contains(&anvil.rpc_url()),
+        "the error is recorded, the node's URL is not: {audit}"
+    );
 
     // Root lists it and, once the node is back, re-drives it: one more attempt confirms it.
     let (status, failed) = app.call(Method::GET, "/ledger/onchain/failed", None).await;
