@@ -16,6 +16,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::get;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
 use crate::ledger::{Checkpoint, Verification, verify_store};
@@ -136,15 +137,33 @@ async fn list(
         .store()
         .list_ledger_events(&caller.auth.scope(), position_id.as_ref())
         .await?;
-    let mut views = Vec::with_capacity(events.len());
-    for event in events {
-        let onchain = match state.onchain() {
-            Some(onchain) => Some(onchain.records.view(&event.id).await?),
-            None => None,
-        };
-        views.push(LedgerEventView { event, onchain });
-    }
-    Ok(Json(views))
+    let Some(onchain) = state.onchain() else {
+        let views = events.into_iter().map(|event| LedgerEventView {
+            event,
+            onchain: None,
+        });
+        return Ok(Json(views.collect()));
+    };
+    // One KV read per event, a few at a time (the pool serves them concurrently).
+    let ids: Vec<_> = events.iter().map(|event| event.id.clone()).collect();
+    let views: Vec<OnchainView> = futures_util::stream::iter(ids)
+        .map(|id| {
+            let records = onchain.records.clone();
+            async move { records.view(&id).await }
+        })
+        .buffered(8)
+        .try_collect()
+        .await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .zip(views)
+            .map(|(event, view)| LedgerEventView {
+                event,
+                onchain: Some(view),
+            })
+            .collect(),
+    ))
 }
 
 /// A ledger event as the API shows it: with `onchain: {status, txHash, blockNumber, chainId}`
