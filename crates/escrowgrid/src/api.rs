@@ -55,6 +55,7 @@ pub mod ledger;
 pub mod me;
 pub mod metrics;
 pub mod middleware;
+mod onchain;
 pub mod openapi;
 pub mod pagination;
 pub mod policies;

@@ -16,7 +16,7 @@
 //! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `HTTP_HEADER_READ_TIMEOUT_MS`,
 //! `HTTP_MAX_CONNECTIONS`, `HTTP_MAX_IN_FLIGHT_REQUESTS`, `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`,
 //! `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, `LOG_FORMAT`, `RUST_LOG`,
-//! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`, `WEBHOOKS_*`);
+//! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`, `WEBHOOKS_*`, `ONCHAIN_*`);
 //! see [`ENV_VARS`]. Parse rules:
 //!
 //! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
@@ -38,6 +38,7 @@
 
 mod args;
 mod env;
+mod onchain;
 mod secret;
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -48,6 +49,7 @@ use serde::Deserialize;
 
 pub use args::SettingsArgs;
 pub use env::ENV_VARS;
+pub use onchain::{FailureMode, OnchainConfig};
 pub use secret::Secret;
 
 use crate::{Error, Result};
@@ -74,6 +76,8 @@ pub struct Settings {
     pub ledger: LedgerSettings,
     /// Webhook delivery.
     pub webhooks: WebhooksConfig,
+    /// The on-chain ledger.
+    pub onchain: OnchainConfig,
     /// Logging.
     pub log: LogSettings,
     /// The live event stream (`GET /events/stream`).
@@ -447,6 +451,9 @@ impl Settings {
         }
         if self.webhooks.timeout_ms == 0 {
             return fail("WEBHOOKS_TIMEOUT_MS", "must be positive");
+        }
+        if let Err((key, message)) = self.onchain.check() {
+            return fail(key, &message);
         }
         if let Some(key) = &self.webhooks.secret_key {
             if let Err(message) = crate::webhooks::SecretBox::from_base64_key(key.expose()) {

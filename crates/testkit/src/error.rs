@@ -14,6 +14,15 @@ pub enum TestkitError {
          or set TEST_DATABASE_URL"
     )]
     BinariesNotFound,
+    /// Neither `$ANVIL`, `PATH` nor the npm install under `/opt/escrowgrid-tools` holds `anvil`.
+    #[error(
+        "anvil not found in $ANVIL, on PATH or under /opt/escrowgrid-tools: install it \
+         (npm install --prefix /opt/escrowgrid-tools @foundry-rs/anvil@1.7.1, as .ci/run does)"
+    )]
+    AnvilNotFound,
+    /// A JSON-RPC request to a test node failed, or the contract could not be deployed.
+    #[error("test chain: {0}")]
+    Chain(String),
     /// Neither `PATH` nor `/usr/sbin` holds `pgbouncer`.
     #[error(
         "pgbouncer not found on PATH or in /usr/sbin: install it (Debian/Ubuntu: apt-get install pgbouncer)"

@@ -36,6 +36,9 @@
 //! [`pgbouncer`] starts one PgBouncer per test binary (transaction mode) in front of that
 //! server; [`TestPgBouncer::url_for`] names a test database through it.
 //!
+//! [`TestAnvil`] runs a throwaway EVM node (Foundry's `anvil`, from the npm package
+//! `@foundry-rs/anvil`) with the on-chain ledger's contract deployed, and decodes its logs.
+//!
 //! `TESTKIT_KEEP=1` keeps server directories and test databases for debugging.
 //!
 //! Linux only (it reads `/proc`). The async functions must run inside a tokio runtime (they spawn the connection task).
@@ -49,6 +52,7 @@
 //! restart a server (its shutdown consumes the handle), and needs `libc`. A focused
 //! implementation on `std::process` covers what we need without `unsafe`.
 
+mod anvil;
 mod binaries;
 mod database;
 mod error;
@@ -59,6 +63,7 @@ mod server;
 mod shared;
 mod tls;
 
+pub use anvil::{RecordedPositionEvent, TestAnvil};
 pub use database::TestDatabase;
 pub use error::TestkitError;
 pub use pgbouncer::{TestPgBouncer, pgbouncer};

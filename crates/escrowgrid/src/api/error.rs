@@ -155,6 +155,30 @@ impl ApiError {
         err
     }
 
+    /// `ONCHAIN_FAILURE_MODE=fail`: the write committed but its on-chain record was not
+    /// confirmed: 504 while it is still pending at the deadline, 502 when it failed. The body
+    /// names the committed resource so the client does not write it again.
+    pub fn onchain_unconfirmed(resource_type: &str, resource_id: &str, onchain: &Value) -> Self {
+        let failed = onchain["status"] == "failed";
+        let (status, error) = if failed {
+            (
+                StatusCode::BAD_GATEWAY,
+                "Committed, but the on-chain ledger failed",
+            )
+        } else {
+            (
+                StatusCode::GATEWAY_TIMEOUT,
+                "Committed, but not confirmed on chain in time",
+            )
+        };
+        Self::new(status, error).with_details(json!({
+            "committed": true,
+            "resourceType": resource_type,
+            "resourceId": resource_id,
+            "onchain": onchain,
+        }))
+    }
+
     /// 503 `Request timed out`.
     pub fn timed_out() -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "Request timed out")

@@ -16,9 +16,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::get;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
 use crate::ledger::{Checkpoint, Verification, verify_store};
+use crate::onchain::OnchainView;
 use crate::store::Scope;
 
 use super::caller::Caller;
@@ -119,7 +121,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryMap,
-) -> ApiResult<Json<Vec<LedgerEvent>>> {
+) -> ApiResult<Json<Vec<LedgerEventView>>> {
     let position_id = match query.get("positionId").filter(|raw| !raw.is_empty()) {
         Some(raw) => {
             Some(PositionId::parse(raw).map_err(|_| ApiError::not_found("Position not found"))?)
@@ -135,5 +137,41 @@ async fn list(
         .store()
         .list_ledger_events(&caller.auth.scope(), position_id.as_ref())
         .await?;
-    Ok(Json(events))
+    let Some(onchain) = state.onchain() else {
+        let views = events.into_iter().map(|event| LedgerEventView {
+            event,
+            onchain: None,
+        });
+        return Ok(Json(views.collect()));
+    };
+    // One KV read per event, a few at a time (the pool serves them concurrently).
+    let ids: Vec<_> = events.iter().map(|event| event.id.clone()).collect();
+    let views: Vec<OnchainView> = futures_util::stream::iter(ids)
+        .map(|id| {
+            let records = onchain.records.clone();
+            async move { records.view(&id).await }
+        })
+        .buffered(8)
+        .try_collect()
+        .await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .zip(views)
+            .map(|(event, view)| LedgerEventView {
+                event,
+                onchain: Some(view),
+            })
+            .collect(),
+    ))
+}
+
+/// A ledger event as the API shows it: with `onchain: {status, txHash, blockNumber, chainId}`
+/// when the on-chain ledger is enabled.
+#[derive(Debug, serde::Serialize)]
+pub(super) struct LedgerEventView {
+    #[serde(flatten)]
+    event: LedgerEvent,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    onchain: Option<OnchainView>,
 }

@@ -168,6 +168,7 @@ async fn create(
         .create_position(&caller.auth.scope(), new, &caller.audit)
         .await
         .map_err(create_failed)?;
+    super::onchain::confirm_position_write(&state, &position.id).await?;
     Ok(created(position))
 }
 
@@ -233,7 +234,10 @@ async fn transition(
         .transition_position(&caller.auth.scope(), &id, request, &caller.audit)
         .await
     {
-        Ok(position) => Ok(Json(position)),
+        Ok(position) => {
+            super::onchain::confirm_position_write(&state, &position.id).await?;
+            Ok(Json(position))
+        }
         Err(conflict @ crate::Error::Conflict { .. }) => {
             let details = conflict.conflict_details().unwrap_or_default();
             let error = ApiError::from(conflict);

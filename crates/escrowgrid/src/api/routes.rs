@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::state::AppState;
 use super::{
     api_keys, asset_templates, assets, audit, events, health, institutions, ledger, me, metrics,
-    openapi, policies, positions, webhooks,
+    onchain, openapi, policies, positions, webhooks,
 };
 
 /// One (method, path) of the API, its handler and its OpenAPI operation.
@@ -47,6 +47,7 @@ pub fn all() -> Vec<Route> {
         assets::routes(),
         positions::routes(),
         ledger::routes(),
+        onchain::routes(),
         audit::routes(),
         events::routes(),
         webhooks::routes(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use gridstore::KvStore;
 
+use crate::onchain::OnchainApi;
 use crate::store::EscrowStore;
 use crate::webhooks::WebhookService;
 
@@ -26,6 +27,8 @@ struct Inner {
     metrics: MetricsRegistry,
     limiters: RateLimiters,
     webhooks: Option<WebhookService>,
+    /// The on-chain ledger's records, DLQ and fail-mode wait, when it is enabled.
+    onchain: Option<OnchainApi>,
     /// Flipped to `true` at shutdown: live event streams end so the drain does not wait.
     streams_closed: tokio::sync::watch::Sender<bool>,
 }
@@ -44,6 +47,7 @@ impl AppState {
                 metrics: MetricsRegistry::default(),
                 limiters,
                 webhooks: None,
+                onchain: None,
                 streams_closed: tokio::sync::watch::Sender::new(false),
             }),
         }
@@ -65,11 +69,34 @@ impl AppState {
                     metrics: MetricsRegistry::default(),
                     limiters: RateLimiters::new(&shared.settings.rate_limit),
                     webhooks: Some(service),
+                    onchain: shared.onchain.clone(),
                     streams_closed: tokio::sync::watch::Sender::new(false),
                 });
             }
         }
         self
+    }
+
+    /// Enables the on-chain ledger's API side: each ledger event shows its record
+    /// (`onchain: {...}`), root lists and re-drives failed events, and with `fail_wait`
+    /// (`ONCHAIN_FAILURE_MODE=fail`) position writes wait that long for their confirmation.
+    ///
+    /// Call it right after [`AppState::new`], before the state is cloned.
+    ///
+    /// # Panics
+    ///
+    /// When the state was already cloned.
+    #[must_use]
+    pub fn with_onchain(mut self, onchain: OnchainApi) -> Self {
+        #[allow(clippy::expect_used)]
+        let inner = Arc::get_mut(&mut self.inner).expect("with_onchain before the state is cloned");
+        inner.onchain = Some(onchain);
+        self
+    }
+
+    /// The on-chain ledger's API side, when it is enabled.
+    pub fn onchain(&self) -> Option<&OnchainApi> {
+        self.inner.onchain.as_ref()
     }
 
     /// The webhook operations, when webhooks are enabled.

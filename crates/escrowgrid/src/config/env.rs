@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use super::onchain::ONCHAIN_ENV_VARS;
 use super::{LogFormat, Secret, Settings, StoreBackend};
 use crate::{Error, Result};
 
@@ -132,6 +133,18 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "WEBHOOKS_SECRET_KEY",
         "base64 of 32 bytes: encrypt webhook secrets at rest (secret)",
     ),
+    ONCHAIN_ENV_VARS[0],
+    ONCHAIN_ENV_VARS[1],
+    ONCHAIN_ENV_VARS[2],
+    ONCHAIN_ENV_VARS[3],
+    ONCHAIN_ENV_VARS[4],
+    ONCHAIN_ENV_VARS[5],
+    ONCHAIN_ENV_VARS[6],
+    ONCHAIN_ENV_VARS[7],
+    ONCHAIN_ENV_VARS[8],
+    ONCHAIN_ENV_VARS[9],
+    ONCHAIN_ENV_VARS[10],
+    ONCHAIN_ENV_VARS[11],
     ("LOG_FORMAT", "`json` (default) or `text`"),
     (
         "RUST_LOG",
@@ -263,6 +276,7 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     if let Some(v) = get("WEBHOOKS_SECRET_KEY") {
         settings.webhooks.secret_key = Some(Secret::new(v));
     }
+    super::onchain::apply(&mut settings.onchain, &get)?;
     if let Some(v) = get("LOG_FORMAT") {
         settings.log.format = parse("LOG_FORMAT", &v)?;
     }

@@ -16,7 +16,10 @@ use tracing::info;
 
 use crate::api::events::StreamSettings;
 use crate::api::{self, ApiSettings, AppState, RateLimitSettings};
-use crate::config::{Settings, StoreBackend};
+use crate::config::{FailureMode, Settings, StoreBackend};
+use crate::onchain::{
+    ChainTarget, OnchainApi, OnchainPorts, OnchainSender, SenderHandle, SenderSettings,
+};
 use crate::store::memory::MemoryStore;
 use crate::store::postgres::PgEscrowStore;
 use crate::store::{EscrowStore, WebhookStore};
@@ -42,6 +45,8 @@ pub(super) struct App {
 pub(super) struct Resources {
     pool: Option<PgPool>,
     dispatcher: Option<DispatcherHandle>,
+    /// The on-chain ledger's sender, when enabled here.
+    onchain_sender: Option<SenderHandle>,
     /// Creates the event log's monthly partitions ahead (PostgreSQL).
     partition_maintenance: Option<JoinHandle<()>>,
     /// Deletes expired idempotency keys and rate-limit counters; stops when dropped.
@@ -114,7 +119,30 @@ impl App {
         let sweeper =
             gridstore::kv::spawn_sweeper(Arc::clone(&kv), KV_SWEEP_INTERVAL, KV_SWEEP_BATCH);
         let events = store.events();
+        let onchain_store = Arc::clone(&store);
+        let onchain_kv = Arc::clone(&kv);
         let mut state = AppState::new(store, kv, api_settings(settings));
+        let mut onchain_sender = None;
+        if let Some(target) = ChainTarget::from_config(&settings.onchain) {
+            let ports = match pool.as_ref() {
+                None => OnchainPorts::memory(Arc::clone(&events), Arc::clone(&onchain_kv)),
+                Some(pool) => {
+                    OnchainPorts::postgres(pool, Arc::clone(&events), Arc::clone(&onchain_kv))
+                }
+            };
+            let fail_wait = (settings.onchain.failure_mode == FailureMode::Fail)
+                .then(|| Duration::from_millis(settings.onchain.receipt_timeout_ms));
+            state = state.with_onchain(OnchainApi::new(&ports, fail_wait));
+            if settings.onchain.retry_worker_enabled {
+                let sender_settings = SenderSettings::from_config(&settings.onchain);
+                onchain_sender = Some(OnchainSender::spawn(
+                    onchain_store,
+                    ports,
+                    target,
+                    sender_settings,
+                ));
+            }
+        }
         let mut dispatcher = None;
         if settings.webhooks.enabled {
             let (service, handle) = webhooks(settings, webhook_store, events, pool.as_ref())?;
@@ -127,6 +155,7 @@ impl App {
             resources: Resources {
                 pool,
                 dispatcher,
+                onchain_sender,
                 partition_maintenance,
                 _sweeper: sweeper,
                 _checkpoints: checkpoints,
@@ -202,6 +231,9 @@ impl Resources {
         }
         if let Some(dispatcher) = self.dispatcher {
             dispatcher.shutdown().await;
+        }
+        if let Some(sender) = self.onchain_sender {
+            sender.shutdown().await;
         }
         if let Some(pool) = &self.pool {
             pool.close();

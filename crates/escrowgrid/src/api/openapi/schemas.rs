@@ -332,6 +332,16 @@ pub fn all() -> Value {
                 "previousState": r("PositionState"), "newState": r("PositionState"),
                 "payload": json_object,
                 "hash": hash_hex(), "previousHash": hash_hex(),
+                "onchain": {
+                    "type": "object",
+                    "description": "Only with the on-chain ledger enabled (docs/ONCHAIN.md)",
+                    "properties": {
+                        "status": {"type": "string", "enum": ["pending", "confirmed", "failed", "skipped"]},
+                        "txHash": {"type": ["string", "null"]},
+                        "blockNumber": {"type": ["integer", "null"]},
+                        "chainId": {"type": ["integer", "null"]},
+                    },
+                },
             }),
         ),
     );

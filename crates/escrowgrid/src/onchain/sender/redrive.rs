@@ -1,0 +1,104 @@
+//! Re-driving: the sender claims the DLQ items root re-opened (`POST
+//! /ledger/onchain/failed/{id}/retry`) and makes one attempt for each: success confirms the
+//! event and resolves the item, failure parks it again.
+
+use gridstore::{ClaimRequest, DlqItem, DlqOutcome};
+use serde_json::Value;
+use tracing::{info, warn};
+
+use crate::domain::{LedgerEventId, PositionId};
+use crate::store::Scope;
+
+use super::super::record::OnchainStatus;
+use super::super::{DLQ_JOB, contract, payload};
+use super::{Attempt, Step, Stop, Worker};
+
+impl Worker {
+    /// Claims re-opened items and attempts each once.
+    pub(super) async fn redrive(&mut self) -> Step<()> {
+        let request = ClaimRequest::new(
+            self.ctx.settings.instance.clone(),
+            10,
+            self.ctx.settings.confirm_timeout * 2,
+        )
+        .for_job(DLQ_JOB);
+        for item in self.ctx.ports.dlq.claim(&request).await? {
+            let outcome = self.redrive_one(&item).await?;
+            if outcome == DlqOutcome::Resolved {
+                info!(dlq_item_id = item.id, "on-chain event re-driven");
+            }
+            self.ctx
+                .ports
+                .dlq
+                .settle(item.id, &self.ctx.settings.instance, outcome)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn redrive_one(&mut self, item: &DlqItem) -> Step<DlqOutcome> {
+        let text = |key: &str| item.payload.get(key).and_then(Value::as_str);
+        let ids = text("ledgerEventId")
+            .and_then(|id| id.parse::<LedgerEventId>().ok())
+            .zip(text("positionId").and_then(|id| PositionId::parse(id).ok()));
+        let Some((ledger_id, position_id)) = ids else {
+            return Ok(park("the item names no ledger event"));
+        };
+        let ledger = self
+            .ctx
+            .store
+            .list_ledger_events(&Scope::Root, Some(&position_id))
+            .await?
+            .into_iter()
+            .find(|event| event.id == ledger_id);
+        let Some(ledger) = ledger else {
+            return Ok(park("the ledger event no longer exists"));
+        };
+        let Some((mut record, raw)) = self.ctx.records.load(&ledger.id).await? else {
+            return Ok(park("the event has no on-chain record"));
+        };
+        if record.view.status == OnchainStatus::Confirmed {
+            return Ok(DlqOutcome::Resolved);
+        }
+        let position = self
+            .ctx
+            .store
+            .get_position(&Scope::Root, &position_id)
+            .await?;
+        let (kind, payload_json) = payload::build(&ledger, &position);
+        let input =
+            contract::record_position_event(ledger.position_id.as_str(), &kind, &payload_json);
+        record.view.status = OnchainStatus::Pending;
+        match self.attempt(&ledger, &input, &mut record, Some(&raw)).await {
+            Ok(mined) => {
+                record.view.status = OnchainStatus::Confirmed;
+                record.view.block_number = Some(mined.block_number);
+                record.raw_tx = None;
+                record.note = None;
+                self.ctx.records.store(&ledger.id, &record).await?;
+                Ok(DlqOutcome::Resolved)
+            }
+            Err(Attempt::Chain(error)) => {
+                warn!(ledger_event_id = %ledger.id, error = %error, "on-chain re-drive failed");
+                record.view.status = OnchainStatus::Failed;
+                record.note = Some(error.0.clone());
+                self.ctx.records.store(&ledger.id, &record).await?;
+                Ok(park(&error.0))
+            }
+            Err(Attempt::Stop(stop)) => Err(stop),
+        }
+    }
+}
+
+/// Parks an item again (until the next re-drive).
+fn park(reason: &str) -> DlqOutcome {
+    DlqOutcome::Ineligible {
+        reason: reason.to_owned(),
+    }
+}
+
+impl From<Stop> for Attempt {
+    fn from(stop: Stop) -> Self {
+        Self::Stop(stop)
+    }
+}
