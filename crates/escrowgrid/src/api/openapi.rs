@@ -186,8 +186,8 @@ fn add_path_parameters(operation: &mut Value, path: &str) {
 
 /// The answers any operation can give beyond its own: 400 for a path segment that is not
 /// UTF-8 (operations with path parameters) or a malformed `Idempotency-Key` (every `POST`, key
-/// revocation included), 503 for a store outage, an unknown commit outcome or the request
-/// timeout.
+/// revocation included), 503 for a store outage, an unknown commit outcome, the request
+/// timeout or load shedding (`src/api/shed.rs`).
 fn add_error_responses(operation: &mut Map<String, Value>, method: &Method, path: &str) {
     let Some(Value::Object(responses)) = operation.get_mut("responses") else {
         return;
