@@ -187,8 +187,8 @@ fn add_path_parameters(operation: &mut Value, path: &str) {
 /// The answers any operation can give beyond its own: 400 for a path segment that is not
 /// UTF-8 (operations with path parameters), a malformed `Idempotency-Key` (every `POST`, key
 /// revocation included) or a NUL character in any query parameter, unknown ones included
-/// (operations that read a query), 503 for a store outage, an unknown commit outcome or the
-/// request timeout.
+/// (operations that read a query), 503 for a store outage, an unknown commit outcome, the
+/// request timeout or load shedding (`src/api/shed.rs`).
 fn add_error_responses(operation: &mut Map<String, Value>, method: &Method, path: &str) {
     let reads_query = operation
         .get("parameters")

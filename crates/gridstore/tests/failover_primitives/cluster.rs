@@ -34,12 +34,20 @@ impl Cluster {
     /// standby synchronous, and connects gridstore through
     /// `host=standby,primary&target_session_attrs=read-write`.
     pub async fn start() -> Self {
-        let (primary, standby) = tokio::task::spawn_blocking(|| {
-            let primary = TestPostgres::builder()
+        Self::start_with(&[]).await
+    }
+
+    /// [`Cluster::start`] with more settings for the primary (and so the standby).
+    pub async fn start_with(settings: &[(&'static str, &'static str)]) -> Self {
+        let settings = settings.to_vec();
+        let (primary, standby) = tokio::task::spawn_blocking(move || {
+            let mut builder = TestPostgres::builder()
                 .with_setting("fsync", "on")
-                .with_setting("synchronous_commit", "on")
-                .start()
-                .expect("primary");
+                .with_setting("synchronous_commit", "on");
+            for (name, value) in settings {
+                builder = builder.with_setting(name, value);
+            }
+            let primary = builder.start().expect("primary");
             let standby = primary.start_replica().expect("standby");
             (primary, standby)
         })
