@@ -8,5 +8,6 @@ mod webhooks {
     mod api;
     mod delivery;
     mod dispatch;
+    mod fencing;
     mod recovery;
 }

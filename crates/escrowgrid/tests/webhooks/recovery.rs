@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use escrowgrid::webhooks::WebhookSettings;
 
 use super::receiver::{Behaviour, Receiver};
-use super::support::{Backend, Instance, fast_settings, wait_for_delivery};
+use super::support::{Backend, Instance, fast_settings, wait_for_delivery, wait_until};
 
 /// A schedule whose second retry is long (1.5–3 s after jitter) so that a crash lands inside
 /// it, then a short third one.
@@ -154,4 +154,87 @@ async fn concurrent_redrives_of_one_delivery_attempt_it_once_on_memory() {
 async fn concurrent_redrives_of_one_delivery_attempt_it_once_on_postgres() {
     let (backend, _database) = Backend::postgres().await;
     concurrent_redrives_of_one_delivery_attempt_it_once(backend).await;
+}
+
+async fn a_new_holder_does_not_resend_what_already_succeeded(backend: Backend) {
+    let receiver = Receiver::start(Behaviour::Slow(Duration::from_millis(15))).await;
+    let settings = WebhookSettings {
+        endpoint_parallelism: 3,
+        ..fast_settings()
+    };
+    let mut first = Instance::start(&backend, settings.clone()).await;
+    let (acme, _, _) = first.tenant("Acme").await;
+    let (webhook, _) = first.webhook(&acme, &receiver.url(), &["*"]).await;
+    let events: Vec<_> = (0..15)
+        .map(|i| {
+            (
+                "position.state_changed",
+                Some(["pos_a", "pos_b", "pos_c"][i % 3]),
+            )
+        })
+        .collect();
+    let ids = first.emit(&acme, &events).await;
+    wait_until("the first deliveries", Duration::from_secs(20), || {
+        receiver.count() >= 5
+    })
+    .await;
+    first.crash_dispatcher();
+    // What is recorded as delivered now cannot change any more (the worker is gone).
+    let (status, page) = first
+        .call(
+            Method::GET,
+            &format!("/webhooks/{webhook}/deliveries?limit=100"),
+            super::support::ROOT,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let succeeded: Vec<String> = page["data"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .filter(|d| d["status"] == "succeeded")
+        .filter_map(|d| d["eventId"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        !succeeded.is_empty(),
+        "some deliveries succeeded before the crash"
+    );
+    assert!(succeeded.len() < ids.len(), "the crash must land mid-batch");
+    first
+        .ports
+        .locks
+        .force_release(&format!("webhook:{webhook}"))
+        .await
+        .expect("release");
+    let _second = first.sibling(settings);
+
+    wait_until("every event delivered", Duration::from_secs(30), || {
+        let seen: std::collections::HashSet<String> = receiver
+            .requests()
+            .iter()
+            .map(|r| r.header("webhook-id").to_owned())
+            .collect();
+        ids.iter().all(|id| seen.contains(id))
+    })
+    .await;
+    let requests = receiver.requests();
+    for id in &succeeded {
+        let times = requests
+            .iter()
+            .filter(|r| r.header("webhook-id") == id)
+            .count();
+        assert_eq!(times, 1, "{id} was recorded as delivered and sent again");
+    }
+}
+
+#[tokio::test]
+async fn a_new_holder_does_not_resend_what_already_succeeded_on_memory() {
+    a_new_holder_does_not_resend_what_already_succeeded(Backend::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_holder_does_not_resend_what_already_succeeded_on_postgres() {
+    let (backend, _database) = Backend::postgres().await;
+    a_new_holder_does_not_resend_what_already_succeeded(backend).await;
 }
