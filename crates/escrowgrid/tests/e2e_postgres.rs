@@ -17,6 +17,7 @@ mod e2e {
     mod idempotency;
     mod ledger;
     pub mod lifecycle;
+    pub mod metrics;
     mod pgbouncer;
     mod pitr;
     mod rate_limits;

@@ -161,7 +161,13 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 /// One metrics update and one structured log event (request id, method, route template,
 /// status, latency; never headers, bodies or keys). A 5xx cause ([`ErrorReport`]) is logged
 /// here with the request id.
-fn record(state: &AppState, request_id: &str, method: &str, response: &Response, started: Instant) {
+fn record(
+    state: &AppState,
+    request_id: &str,
+    method: &'static str,
+    response: &Response,
+    started: Instant,
+) {
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let route = response

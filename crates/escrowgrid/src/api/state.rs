@@ -10,7 +10,7 @@ use gridstore::KvStore;
 use crate::store::EscrowStore;
 use crate::webhooks::WebhookService;
 
-use super::metrics::MetricsRegistry;
+use super::metrics::AppMetrics;
 use super::rate_limit::RateLimiters;
 
 /// Everything a handler or middleware needs, cheap to clone (one `Arc`).
@@ -23,7 +23,7 @@ struct Inner {
     store: Arc<dyn EscrowStore>,
     kv: Arc<dyn KvStore>,
     settings: ApiSettings,
-    metrics: MetricsRegistry,
+    metrics: AppMetrics,
     limiters: RateLimiters,
     webhooks: Option<WebhookService>,
     /// Flipped to `true` at shutdown: live event streams end so the drain does not wait.
@@ -41,7 +41,7 @@ impl AppState {
                 store,
                 kv,
                 settings,
-                metrics: MetricsRegistry::default(),
+                metrics: AppMetrics::new(),
                 limiters,
                 webhooks: None,
                 streams_closed: tokio::sync::watch::Sender::new(false),
@@ -62,7 +62,7 @@ impl AppState {
                     store: Arc::clone(&shared.store),
                     kv: Arc::clone(&shared.kv),
                     settings: shared.settings.clone(),
-                    metrics: MetricsRegistry::default(),
+                    metrics: AppMetrics::new(),
                     limiters: RateLimiters::new(&shared.settings.rate_limit),
                     webhooks: Some(service),
                     streams_closed: tokio::sync::watch::Sender::new(false),
@@ -92,7 +92,7 @@ impl AppState {
         &self.inner.settings
     }
 
-    pub(crate) fn metrics(&self) -> &MetricsRegistry {
+    pub(crate) fn metrics(&self) -> &AppMetrics {
         &self.inner.metrics
     }
 
