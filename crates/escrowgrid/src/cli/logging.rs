@@ -1,4 +1,4 @@
-//! Process-wide tracing setup: JSON lines by default, human text on request.
+//! Process-wide tracing setup: human text on a terminal, JSON lines otherwise (`LOG_FORMAT`).
 
 use std::io::IsTerminal;
 
@@ -9,8 +9,10 @@ use crate::{Error, Result};
 
 /// Installs the global tracing subscriber for the binary.
 ///
-/// Events go to stdout, one JSON object per line (`LOG_FORMAT=json`, the default) or as text
-/// (`LOG_FORMAT=text`), filtered by `RUST_LOG`-style directives. Nothing here logs secrets:
+/// Events go to stdout, as text when `LOG_FORMAT` is `text`, or `auto` (the default) and
+/// both stdout and stderr are terminals, else one JSON object per line; filtered by
+/// `RUST_LOG`-style directives. Deciding on stdout too (not only stderr, where the generated
+/// root key is printed) keeps `escrowgrid serve | jq` on JSON. Nothing here logs secrets:
 /// settings are logged through their redacting `Debug`.
 ///
 /// # Errors
@@ -24,8 +26,9 @@ pub fn init(settings: &LogSettings) -> Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true);
-    let installed = match settings.format {
-        LogFormat::Json => builder
+    let interactive = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let installed = match settings.format.resolve(interactive) {
+        LogFormat::Json | LogFormat::Auto => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)

@@ -128,7 +128,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "WEBHOOKS_SECRET_KEY",
         "base64 of 32 bytes: encrypt webhook secrets at rest (secret)",
     ),
-    ("LOG_FORMAT", "`json` (default) or `text`"),
+    (
+        "LOG_FORMAT",
+        "`auto` (default: `text` when stdout and stderr are terminals, else `json`), `json` or `text`",
+    ),
     (
         "RUST_LOG",
         "log filter, e.g. `info,escrowgrid=debug` (default info)",
@@ -320,9 +323,10 @@ impl FromStr for LogFormat {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
             "json" => Ok(Self::Json),
             "text" => Ok(Self::Text),
-            _ => Err("expected `json` or `text`".to_owned()),
+            _ => Err("expected `auto`, `json` or `text`".to_owned()),
         }
     }
 }
