@@ -228,7 +228,7 @@ impl PgStatement {
 }
 
 /// A short, value-free name of a statement for spans: its verb and the table it acts on
-/// (`insert escrow_positions`, `select gs_kv`, `update ...`), or its first word. Parameters
+/// (`insert positions`, `select gs_kv`, `update ...`), or its first word. Parameters
 /// are bound (`$1`), so the text holds no client value; the name keeps even less of it.
 pub fn statement_name(sql: &str) -> String {
     let mut words = sql
