@@ -14,6 +14,9 @@
 //! `/metrics` is computed from the app's recorder. Series names, labels and the alert rules
 //! over them: `docs/OBSERVABILITY.md`.
 
+#[cfg(feature = "otlp")]
+pub mod otlp;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
