@@ -14,9 +14,12 @@
 //! - the API-key-creation limiter is keyed by the caller, not by the target institution;
 //! - every `POST` honours `Idempotency-Key`.
 //!
-//! Layers, outermost first: [`middleware::frame`] (request id, timeout, JSON framework errors,
-//! security headers, logging, metrics) → [`shed`] (503 over the in-flight cap) → CORS → body limit → routing → [`middleware::gate`]
-//! (auth, rate limits, idempotency) → route. The static [`console`] routes skip the gate.
+//! Layers, outermost first: tower-http's `TraceLayer` (the `request` span every log event and
+//! store / SQL span of the request nests under) → [`middleware::frame`] (request id, JSON
+//! framework errors, security headers, the request's log event, metrics) → [`shed`] (503 over
+//! the in-flight cap) → tower-http's `TimeoutLayer` (503, turned into the JSON "Request timed
+//! out" by `frame`) → CORS → body limit → routing → [`middleware::gate`] (auth, rate limits,
+//! idempotency) → route. The static [`console`] routes skip the gate.
 //!
 //! | module | what |
 //! |---|---|
@@ -70,11 +73,13 @@ pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use tower::ServiceBuilder;
 use tower::util::option_layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 pub use auth::{AuthContext, AuthRole};
 pub use error::{ApiError, ApiResult};
@@ -98,9 +103,23 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .with_state(state.clone());
     let in_flight = shed::InFlight::new(settings.max_in_flight_requests);
+    // TraceLayer only opens the span: the one log event per request stays in `frame`, which
+    // knows the route template, the request id and a 5xx cause (tower-http's `on_response` /
+    // `on_failure` see none of them), so those callbacks are off.
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(middleware::request_span)
+        .on_request(())
+        .on_response(())
+        .on_failure(())
+        .on_eos(());
     let app = ServiceBuilder::new()
+        .layer(trace)
         .layer(from_fn_with_state(state, middleware::frame))
         .layer(from_fn_with_state(in_flight, shed::shed))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
         .layer(option_layer(cors_layer(&settings)))
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
         .service(routes);

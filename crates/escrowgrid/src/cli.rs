@@ -74,7 +74,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::PrintConfig => return print_config(),
     };
     let settings = Settings::load(config_path.as_deref(), args)?;
-    logging::init(&settings.log)?;
+    let _telemetry = logging::init(&settings.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

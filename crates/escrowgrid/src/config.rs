@@ -322,11 +322,28 @@ impl Default for WebhooksConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
-    /// One JSON object per line (the default).
+    /// The default: [`LogFormat::Text`] when a person is watching (stdout, where the logs go,
+    /// and stderr are both terminals), else [`LogFormat::Json`]; see [`LogFormat::resolve`].
     #[default]
+    Auto,
+    /// One JSON object per line (production).
     Json,
     /// Human-readable lines.
     Text,
+}
+
+impl LogFormat {
+    /// The concrete format: an explicit `json` or `text` wins; `auto` is `text` only when
+    /// `interactive` (stdout and stderr are terminals), so a pipe (`serve | jq`), a file, a
+    /// container runtime or a service manager always gets JSON.
+    #[must_use]
+    pub fn resolve(self, interactive: bool) -> Self {
+        match self {
+            Self::Auto if interactive => Self::Text,
+            Self::Auto => Self::Json,
+            explicit => explicit,
+        }
+    }
 }
 
 /// `[log]`.
@@ -342,7 +359,7 @@ pub struct LogSettings {
 impl Default for LogSettings {
     fn default() -> Self {
         Self {
-            format: LogFormat::Json,
+            format: LogFormat::Auto,
             filter: "info".to_owned(),
         }
     }

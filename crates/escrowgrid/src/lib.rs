@@ -25,6 +25,7 @@ pub mod error;
 pub mod idempotency;
 pub mod ledger;
 pub mod lifecycle;
+pub mod observability;
 pub mod onchain;
 pub mod rate_limit;
 pub mod server;

@@ -15,6 +15,7 @@
 mod app;
 mod checkpoints;
 mod listen;
+mod telemetry;
 
 use std::future::Future;
 use std::time::Duration;

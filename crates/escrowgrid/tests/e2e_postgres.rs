@@ -18,6 +18,7 @@ mod e2e {
     mod ledger;
     pub mod lifecycle;
     mod load_shedding;
+    pub mod metrics;
     mod onchain;
     mod pgbouncer;
     mod pitr;

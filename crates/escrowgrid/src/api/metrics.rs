@@ -4,7 +4,8 @@
 //! `Metrics disabled by configuration`, and for the Prometheus endpoint the original's
 //! `text/plain` body `# metrics disabled` (kept as is because scrapers read text there).
 
-mod registry;
+mod recorder;
+mod snapshot;
 mod stream;
 
 use axum::Json;
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
-pub use registry::MetricsRegistry;
+pub use recorder::AppMetrics;
 pub use stream::StreamMetrics;
 
 use super::caller::Caller;
@@ -45,8 +46,9 @@ pub(super) fn routes() -> Vec<Route> {
             doc: || {
                 Op::new(
                     "metrics",
-                    "Prometheus text exposition: taas_* series, per-route latency histograms, \
-                     pool gauges and store errors by kind (root only)",
+                    "Prometheus text exposition: this instance's taas_* series (requests, \
+                     per-route latency histograms, pool gauges, store errors by kind, event \
+                     stream, webhooks) and the process's gridstore_* series (root only)",
                 )
                 .text(200)
                 .text(404)
@@ -86,12 +88,12 @@ async fn metrics_prometheus(State(state): State<AppState>, caller: Caller) -> Ap
         return Ok(response);
     }
     require_root(&caller)?;
-    let mut body = state
+    let webhooks = state
+        .webhooks()
+        .map(crate::webhooks::WebhookService::metrics);
+    let body = state
         .metrics()
-        .render_prometheus(state.store().pool_status());
-    if let Some(webhooks) = state.webhooks() {
-        body.push_str(&webhooks.metrics().render_prometheus());
-    }
+        .render_prometheus(state.store().pool_status(), webhooks);
     let mut response = body.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,9 +1,16 @@
 //! The two middleware functions of the API.
 //!
-//! - [`frame`] wraps the whole application once: request id, timeout, JSON bodies for
-//!   framework errors, security headers, `X-Request-Id`, one log event and the metrics of the
-//!   request. It sits outside CORS, so preflight answers get a request id too, and outside
-//!   auth, so 401/403 answers are counted (the original missed them).
+//! - [`frame`] wraps the whole application once: request id, JSON bodies for framework errors
+//!   (tower-http's timeout answer included), security headers, `X-Request-Id`, one log event
+//!   and the metrics of the request. It sits outside CORS, so preflight answers get a request
+//!   id too, and outside auth, so 401/403 answers are counted (the original missed them).
+//!   It runs inside the `request` span ([`request_span`], opened by tower-http's `TraceLayer`)
+//!   and fills in its request id, route and status.
+//!
+//! The request id stays hand-written ([`super::request_id`]): tower-http's `SetRequestId`
+//! keeps any incoming `X-Request-Id` as is, while ours trims it, accepts only 1..=128 visible
+//! ASCII characters (nothing can be injected into logs or the audit trail) and falls back to
+//! `X-Correlation-Id`.
 //! - [`gate`] runs inside routing, around every route and the fallback: authentication, rate
 //!   limits, idempotency; it also hands the matched route template to [`frame`] (in the
 //!   response extensions) for the per-route metrics and logs.
@@ -12,6 +19,9 @@
 //! each call.
 
 use std::time::Instant;
+
+use tracing::Span;
+use tracing::field::Empty;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
@@ -32,13 +42,26 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ("cross-origin-resource-policy", "same-origin"),
 ];
 
+/// The span of one request (tower-http's `TraceLayer`): method and path now, request id,
+/// route template and status recorded by [`frame`]. Never headers, bodies or keys.
+pub fn request_span<B>(req: &axum::http::Request<B>) -> Span {
+    tracing::info_span!(
+        "request",
+        method = metric_method(req.method()),
+        path = req.uri().path(),
+        request_id = Empty,
+        route = Empty,
+        status = Empty,
+    )
+}
+
 /// Outer middleware, see the module docs.
 pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id_for(req.headers());
+    Span::current().record("request_id", request_id.as_str());
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = metric_method(req.method());
-    let limit = state.settings().request_timeout;
     // OPTIONS on a path no route serves answers like any other method there (JSON 404), not
     // with the CORS layer's 200.
     let unknown_options =
@@ -46,10 +69,7 @@ pub async fn frame(State(state): State<AppState>, mut req: Request, next: Next) 
     let response = if unknown_options {
         ApiError::route_not_found().into_response()
     } else {
-        match tokio::time::timeout(limit, next.run(req)).await {
-            Ok(response) => json_framework_errors(response).await,
-            Err(_) => ApiError::timed_out().into_response(),
-        }
+        json_framework_errors(next.run(req).await).await
     };
     let mut response = response;
     let headers = response.headers_mut();
@@ -130,7 +150,8 @@ async fn json_framework_errors(response: Response) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
-        StatusCode::REQUEST_TIMEOUT => ApiError::timed_out(),
+        // tower-http's TimeoutLayer answers an empty 503 (and 408 is a timeout too).
+        StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => ApiError::timed_out(),
         other if other.is_server_error() => {
             ApiError::internal(format!("framework answered {other}"))
         }
@@ -161,7 +182,13 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 /// One metrics update and one structured log event (request id, method, route template,
 /// status, latency; never headers, bodies or keys). A 5xx cause ([`ErrorReport`]) is logged
 /// here with the request id.
-fn record(state: &AppState, request_id: &str, method: &str, response: &Response, started: Instant) {
+fn record(
+    state: &AppState,
+    request_id: &str,
+    method: &'static str,
+    response: &Response,
+    started: Instant,
+) {
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let route = response
@@ -169,6 +196,9 @@ fn record(state: &AppState, request_id: &str, method: &str, response: &Response,
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str);
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let span = Span::current();
+    span.record("route", route);
+    span.record("status", status);
     let metrics = state.metrics();
     metrics.record_request(method, route, status, elapsed);
     if let Some(StoreErrorKind(kind)) = response.extensions().get::<StoreErrorKind>() {

@@ -11,7 +11,7 @@ use crate::onchain::OnchainApi;
 use crate::store::EscrowStore;
 use crate::webhooks::WebhookService;
 
-use super::metrics::MetricsRegistry;
+use super::metrics::AppMetrics;
 use super::rate_limit::RateLimiters;
 
 /// Everything a handler or middleware needs, cheap to clone (one `Arc`).
@@ -24,7 +24,7 @@ struct Inner {
     store: Arc<dyn EscrowStore>,
     kv: Arc<dyn KvStore>,
     settings: ApiSettings,
-    metrics: MetricsRegistry,
+    metrics: AppMetrics,
     limiters: RateLimiters,
     webhooks: Option<WebhookService>,
     /// The on-chain ledger's records, DLQ and fail-mode wait, when it is enabled.
@@ -44,7 +44,7 @@ impl AppState {
                 store,
                 kv,
                 settings,
-                metrics: MetricsRegistry::default(),
+                metrics: AppMetrics::new(),
                 limiters,
                 webhooks: None,
                 onchain: None,
@@ -66,7 +66,7 @@ impl AppState {
                     store: Arc::clone(&shared.store),
                     kv: Arc::clone(&shared.kv),
                     settings: shared.settings.clone(),
-                    metrics: MetricsRegistry::default(),
+                    metrics: AppMetrics::new(),
                     limiters: RateLimiters::new(&shared.settings.rate_limit),
                     webhooks: Some(service),
                     onchain: shared.onchain.clone(),
@@ -119,7 +119,7 @@ impl AppState {
         &self.inner.settings
     }
 
-    pub(crate) fn metrics(&self) -> &MetricsRegistry {
+    pub(crate) fn metrics(&self) -> &AppMetrics {
         &self.inner.metrics
     }
 

@@ -103,7 +103,7 @@ pub struct SettingsArgs {
     /// API key creations per caller and hour [env: RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR]
     #[arg(long)]
     pub rate_limit_api_key_creations_per_hour: Option<u32>,
-    /// `json` or `text` [env: LOG_FORMAT]
+    /// `auto` (text on a terminal, else JSON), `json` or `text` [env: LOG_FORMAT]
     #[arg(long, value_parser = parse_log_format)]
     pub log_format: Option<LogFormat>,
     /// Log filter, e.g. `info,escrowgrid=debug` [env: RUST_LOG]

@@ -145,7 +145,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ONCHAIN_ENV_VARS[9],
     ONCHAIN_ENV_VARS[10],
     ONCHAIN_ENV_VARS[11],
-    ("LOG_FORMAT", "`json` (default) or `text`"),
+    (
+        "LOG_FORMAT",
+        "`auto` (default: `text` when stdout and stderr are terminals, else `json`), `json` or `text`",
+    ),
     (
         "RUST_LOG",
         "log filter, e.g. `info,escrowgrid=debug` (default info)",
@@ -341,9 +344,10 @@ impl FromStr for LogFormat {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
             "json" => Ok(Self::Json),
             "text" => Ok(Self::Text),
-            _ => Err("expected `json` or `text`".to_owned()),
+            _ => Err("expected `auto`, `json` or `text`".to_owned()),
         }
     }
 }

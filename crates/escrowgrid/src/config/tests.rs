@@ -42,7 +42,7 @@ fn defaults_match_the_original_service() {
     assert!(s.http.metrics_enabled);
     assert!(!s.http.public_docs_enabled);
     assert!(!s.http.trust_proxy);
-    assert_eq!(s.log.format, LogFormat::Json);
+    assert_eq!(s.log.format, LogFormat::Auto);
     assert!(s.auth.root_api_key.is_none());
     assert!(!s.production());
 }
@@ -276,4 +276,18 @@ fn every_environment_variable_listed_is_read() {
         ENV_VARS.len(),
         "a variable is read but not listed"
     );
+}
+
+#[test]
+fn the_log_format_is_text_on_a_terminal_json_otherwise_and_an_explicit_setting_wins() {
+    assert_eq!(LogFormat::Auto.resolve(true), LogFormat::Text);
+    assert_eq!(LogFormat::Auto.resolve(false), LogFormat::Json);
+    assert_eq!(LogFormat::Json.resolve(true), LogFormat::Json);
+    assert_eq!(LogFormat::Text.resolve(false), LogFormat::Text);
+    let env = env_of(&[("LOG_FORMAT", "json")]);
+    let s = Settings::from_layers(None, &env, &SettingsArgs::default()).expect("valid");
+    assert_eq!(s.log.format, LogFormat::Json);
+    let env = env_of(&[("LOG_FORMAT", "auto")]);
+    let s = Settings::from_layers(None, &env, &flags(&["--log-format=text"])).expect("valid");
+    assert_eq!(s.log.format, LogFormat::Text);
 }

@@ -53,6 +53,8 @@ pub(super) struct Resources {
     _sweeper: SweeperHandle,
     /// Takes ledger checkpoints; stops when dropped.
     _checkpoints: Option<CheckpointTask>,
+    /// Metrics upkeep and database health gauges (`telemetry.rs`).
+    telemetry: JoinHandle<()>,
 }
 
 /// How often expired KV keys (idempotency records, rate-limit windows) are deleted, and how
@@ -149,6 +151,7 @@ impl App {
             state = state.with_webhooks(service);
             dispatcher = Some(handle);
         }
+        let telemetry = super::telemetry::spawn(state.clone(), pool.clone());
         Ok(Self {
             router: api::router(state.clone()),
             state,
@@ -159,6 +162,7 @@ impl App {
                 partition_maintenance,
                 _sweeper: sweeper,
                 _checkpoints: checkpoints,
+                telemetry,
             },
         })
     }
@@ -229,6 +233,7 @@ impl Resources {
         if let Some(task) = &self.partition_maintenance {
             task.abort();
         }
+        self.telemetry.abort();
         if let Some(dispatcher) = self.dispatcher {
             dispatcher.shutdown().await;
         }

@@ -1,6 +1,5 @@
-//! Webhook counters, rendered into `/metrics/prometheus`.
+//! Webhook counters, published into the app's recorder when `/metrics/prometheus` is scraped.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Outcomes of delivery attempts and the dead-letter depth.
@@ -55,33 +54,9 @@ impl WebhookMetrics {
         .load(Ordering::Relaxed)
     }
 
-    /// The Prometheus text of these series.
+    /// The number of unresolved dead-lettered deliveries last seen.
     #[must_use]
-    pub fn render_prometheus(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP taas_webhook_deliveries_total Webhook delivery steps by outcome.\n\
-             # TYPE taas_webhook_deliveries_total counter"
-        );
-        for (label, outcome) in [
-            ("succeeded", Outcome::Succeeded),
-            ("retried", Outcome::Retried),
-            ("dead_lettered", Outcome::DeadLettered),
-            ("redriven", Outcome::Redriven),
-        ] {
-            let _ = writeln!(
-                out,
-                "taas_webhook_deliveries_total{{outcome=\"{label}\"}} {}",
-                self.count(outcome)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP taas_webhook_dlq_depth Dead-lettered webhook deliveries not yet resolved.\n\
-             # TYPE taas_webhook_dlq_depth gauge\ntaas_webhook_dlq_depth {}",
-            self.dlq_depth.load(Ordering::Relaxed)
-        );
-        out
+    pub fn dlq_depth(&self) -> u64 {
+        self.dlq_depth.load(Ordering::Relaxed)
     }
 }

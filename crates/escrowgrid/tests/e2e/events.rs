@@ -22,7 +22,11 @@ use crate::sse::{Frame, SseReader};
 const WAIT: Duration = Duration::from_secs(20);
 
 /// Opens `GET /events/stream` on its own connection, resuming after `cursor` if given.
-async fn stream(addr: SocketAddr, key: &str, cursor: Option<&str>) -> SseReader<Incoming> {
+pub(super) async fn stream(
+    addr: SocketAddr,
+    key: &str,
+    cursor: Option<&str>,
+) -> SseReader<Incoming> {
     let tcp = TcpStream::connect(addr).await.expect("connect");
     let (mut sender, connection) = handshake(TokioIo::new(tcp)).await.expect("handshake");
     tokio::spawn(connection);

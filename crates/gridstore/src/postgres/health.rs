@@ -1,5 +1,5 @@
 //! Health of the PostgreSQL backend: reachability, NOTIFY queue usage, future event-log
-//! partitions and the pool, also exported as gauges through the `metrics` facade.
+//! partitions, lock waits and the pool, also exported as gauges through the `metrics` facade.
 //!
 //! [`check`] never fails: a problem becomes a line in [`HealthReport::problems`].
 
@@ -16,6 +16,9 @@ pub const NOTIFY_QUEUE_LIMIT: f64 = 0.5;
 
 const SELECT_ONE: &str = "select 1";
 const QUEUE_USAGE: &str = "select pg_notification_queue_usage()";
+/// Backends of this database waiting for a lock now (row, table or advisory).
+const LOCK_WAITS: &str = "select count(*) from pg_stat_activity \
+                          where wait_event_type = 'Lock' and datname = current_database()";
 
 /// The outcome of one [`check`].
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +29,8 @@ pub struct HealthReport {
     pub latency: Duration,
     /// `pg_notification_queue_usage()` (0.0–1.0), when it could be read.
     pub notification_queue_usage: Option<f64>,
+    /// Backends of this database waiting for a lock, when it could be read.
+    pub lock_waits: Option<i64>,
     /// Expected `gs_events` partitions (this month and the months ahead) that do not exist.
     pub missing_partitions: Vec<String>,
     /// The pool's state at the time of the check.
@@ -63,6 +68,7 @@ async fn check_partitions_from(
     let started = Instant::now();
     let mut problems = Vec::new();
     let mut usage = None;
+    let mut lock_waits = None;
     let mut missing = Vec::new();
     let reachable = match pool.get().await {
         Ok(client) => match client.query_one(SELECT_ONE, &[]).await {
@@ -72,6 +78,10 @@ async fn check_partitions_from(
                     Err(err) => {
                         problems.push(format!("notification queue usage unreadable: {err}"));
                     }
+                }
+                match client.query_one(LOCK_WAITS, &[]).await {
+                    Ok(row) => lock_waits = row.try_get::<_, i64>(0).ok(),
+                    Err(err) => problems.push(format!("lock waits unreadable: {err}")),
                 }
                 let months = i32::try_from(months_ahead).unwrap_or(i32::MAX);
                 match client.query(MISSING_PARTITIONS, &[&months, &at]).await {
@@ -106,6 +116,7 @@ async fn check_partitions_from(
         reachable,
         latency,
         notification_queue_usage: usage,
+        lock_waits,
         missing_partitions: missing,
         pool: pool.status(),
         problems,
@@ -142,11 +153,16 @@ fn export(report: &HealthReport) {
     if let Some(usage) = report.notification_queue_usage {
         metrics::gauge!("gridstore_notification_queue_usage").set(usage);
     }
+    if let Some(waits) = report.lock_waits {
+        metrics::gauge!("gridstore_lock_waits").set(waits as f64);
+    }
     metrics::gauge!("gridstore_event_partitions_missing")
         .set(report.missing_partitions.len() as f64);
     metrics::gauge!("gridstore_pool_connections", "state" => "open").set(report.pool.size as f64);
     metrics::gauge!("gridstore_pool_connections", "state" => "idle")
         .set(report.pool.available as f64);
+    metrics::gauge!("gridstore_pool_connections", "state" => "in_use")
+        .set(report.pool.size.saturating_sub(report.pool.available) as f64);
     metrics::gauge!("gridstore_pool_waiting").set(report.pool.waiting as f64);
     metrics::gauge!("gridstore_pool_max_size").set(report.pool.max_size as f64);
 }

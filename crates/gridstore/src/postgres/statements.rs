@@ -1,4 +1,5 @@
-//! How statements reach the server: named and cached per connection (the default), or on the
+//! How statements reach the server (each execution in an `sql` tracing span named by
+//! [`statement_name`], never with parameter values): named and cached per connection (the default), or on the
 //! unnamed statement so that no named prepared statement outlives its transaction
 //! ([`PgConfig::with_statement_cache`](super::PgConfig::with_statement_cache)`(false)`, for
 //! PgBouncer in transaction mode).
@@ -17,6 +18,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use tracing::Instrument as _;
+
+mod name;
+
+pub use name::statement_name;
 
 use deadpool_postgres::GenericClient;
 use futures_util::TryStreamExt;
@@ -76,11 +83,23 @@ pub struct PgStatement(Kind);
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Named(Statement),
+    Named(Statement, Arc<str>),
     Unnamed { sql: Arc<str>, types: Arc<[Type]> },
 }
 
 impl PgStatement {
+    /// The `sql` span of one execution: `db.statement` is [`statement_name`] of its text.
+    fn span(&self) -> tracing::Span {
+        let sql = match &self.0 {
+            Kind::Named(_, sql) | Kind::Unnamed { sql, .. } => sql,
+        };
+        tracing::info_span!(
+            "sql",
+            db.system = "postgresql",
+            db.statement = statement_name(sql)
+        )
+    }
+
     /// A statement whose parameter types are given: always sent on the unnamed statement in
     /// one round trip, needs no prepare, and works the same with or without the statement
     /// cache (e.g. for functions that take any connection).
@@ -101,20 +120,24 @@ impl PgStatement {
         client: &C,
         params: &Params<'_>,
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        match &self.0 {
-            Kind::Named(statement) => client.query(statement, params).await,
-            // Boxed: the driver's typed futures are large, and callers join several.
-            Kind::Unnamed { sql, types } => {
-                Box::pin(async move {
-                    let params = typed(params, types);
-                    match client.driver() {
-                        Driver::Client(c) => c.query_typed(sql, &params).await,
-                        Driver::Transaction(t) => t.query_typed(sql, &params).await,
-                    }
-                })
-                .await
+        async {
+            match &self.0 {
+                Kind::Named(statement, _) => client.query(statement, params).await,
+                // Boxed: the driver's typed futures are large, and callers join several.
+                Kind::Unnamed { sql, types } => {
+                    Box::pin(async move {
+                        let params = typed(params, types);
+                        match client.driver() {
+                            Driver::Client(c) => c.query_typed(sql, &params).await,
+                            Driver::Transaction(t) => t.query_typed(sql, &params).await,
+                        }
+                    })
+                    .await
+                }
             }
         }
+        .instrument(self.span())
+        .await
     }
 
     /// Runs the statement and returns its only row, if any.
@@ -127,19 +150,23 @@ impl PgStatement {
         client: &C,
         params: &Params<'_>,
     ) -> Result<Option<Row>, tokio_postgres::Error> {
-        match &self.0 {
-            Kind::Named(statement) => client.query_opt(statement, params).await,
-            Kind::Unnamed { sql, types } => {
-                Box::pin(async move {
-                    let params = typed(params, types);
-                    match client.driver() {
-                        Driver::Client(c) => c.query_typed_opt(sql, &params).await,
-                        Driver::Transaction(t) => t.query_typed_opt(sql, &params).await,
-                    }
-                })
-                .await
+        async {
+            match &self.0 {
+                Kind::Named(statement, _) => client.query_opt(statement, params).await,
+                Kind::Unnamed { sql, types } => {
+                    Box::pin(async move {
+                        let params = typed(params, types);
+                        match client.driver() {
+                            Driver::Client(c) => c.query_typed_opt(sql, &params).await,
+                            Driver::Transaction(t) => t.query_typed_opt(sql, &params).await,
+                        }
+                    })
+                    .await
+                }
             }
         }
+        .instrument(self.span())
+        .await
     }
 
     /// Runs the statement and returns its one row.
@@ -152,19 +179,23 @@ impl PgStatement {
         client: &C,
         params: &Params<'_>,
     ) -> Result<Row, tokio_postgres::Error> {
-        match &self.0 {
-            Kind::Named(statement) => client.query_one(statement, params).await,
-            Kind::Unnamed { sql, types } => {
-                Box::pin(async move {
-                    let params = typed(params, types);
-                    match client.driver() {
-                        Driver::Client(c) => c.query_typed_one(sql, &params).await,
-                        Driver::Transaction(t) => t.query_typed_one(sql, &params).await,
-                    }
-                })
-                .await
+        async {
+            match &self.0 {
+                Kind::Named(statement, _) => client.query_one(statement, params).await,
+                Kind::Unnamed { sql, types } => {
+                    Box::pin(async move {
+                        let params = typed(params, types);
+                        match client.driver() {
+                            Driver::Client(c) => c.query_typed_one(sql, &params).await,
+                            Driver::Transaction(t) => t.query_typed_one(sql, &params).await,
+                        }
+                    })
+                    .await
+                }
             }
         }
+        .instrument(self.span())
+        .await
     }
 
     /// Runs the statement and returns the number of rows it affected.
@@ -177,22 +208,26 @@ impl PgStatement {
         client: &C,
         params: &Params<'_>,
     ) -> Result<u64, tokio_postgres::Error> {
-        match &self.0 {
-            Kind::Named(statement) => client.execute(statement, params).await,
-            Kind::Unnamed { sql, types } => {
-                Box::pin(async move {
-                    let params = typed(params, types);
-                    let stream = match client.driver() {
-                        Driver::Client(c) => c.query_typed_raw(sql, params).await?,
-                        Driver::Transaction(t) => t.query_typed_raw(sql, params).await?,
-                    };
-                    futures_util::pin_mut!(stream);
-                    while stream.try_next().await?.is_some() {}
-                    Ok(stream.rows_affected().unwrap_or(0))
-                })
-                .await
+        async {
+            match &self.0 {
+                Kind::Named(statement, _) => client.execute(statement, params).await,
+                Kind::Unnamed { sql, types } => {
+                    Box::pin(async move {
+                        let params = typed(params, types);
+                        let stream = match client.driver() {
+                            Driver::Client(c) => c.query_typed_raw(sql, params).await?,
+                            Driver::Transaction(t) => t.query_typed_raw(sql, params).await?,
+                        };
+                        futures_util::pin_mut!(stream);
+                        while stream.try_next().await?.is_some() {}
+                        Ok(stream.rows_affected().unwrap_or(0))
+                    })
+                    .await
+                }
             }
         }
+        .instrument(self.span())
+        .await
     }
 }
 
@@ -259,7 +294,8 @@ impl Statements {
         sql: &str,
     ) -> Result<PgStatement, tokio_postgres::Error> {
         let Some(uncached) = &self.inner else {
-            return Ok(PgStatement(Kind::Named(client.prepare_cached(sql).await?)));
+            let statement = client.prepare_cached(sql).await?;
+            return Ok(PgStatement(Kind::Named(statement, Arc::from(sql))));
         };
         if let Some((sql, types)) = uncached.known(sql) {
             return Ok(PgStatement(Kind::Unnamed { sql, types }));

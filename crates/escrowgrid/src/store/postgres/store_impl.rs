@@ -1,7 +1,8 @@
 //! [`EscrowStore`] for [`PgEscrowStore`]: validate the input, run the operation inside
 //! gridstore's `retry` (a write is one transaction per attempt, so serialization failures,
 //! deadlocks and connections lost before commit are retried; a commit with an unknown
-//! outcome never is), then translate storage errors into domain errors.
+//! outcome never is), then translate storage errors into domain errors. Each method runs in a
+//! `store.<method>` tracing span, parent of its `sql` spans (see `docs/OBSERVABILITY.md`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,6 +26,7 @@ use super::error::{Subject, translate};
 
 #[async_trait]
 impl EscrowStore for PgEscrowStore {
+    #[tracing::instrument(name = "store.health", skip_all)]
     async fn health(&self) -> Result<()> {
         Ok(self.pool.ping().await?)
     }
@@ -43,6 +45,7 @@ impl EscrowStore for PgEscrowStore {
         })
     }
 
+    #[tracing::instrument(name = "store.create_institution", skip_all)]
     async fn create_institution(
         &self,
         new: NewInstitution,
@@ -54,14 +57,17 @@ impl EscrowStore for PgEscrowStore {
             .map_err(|err| translate(err, &Subject::default()))
     }
 
+    #[tracing::instrument(name = "store.get_institution", skip_all)]
     async fn get_institution(&self, scope: &Scope, id: &InstitutionId) -> Result<Institution> {
         retry(&self.retry, || self.select_institution(scope, id)).await
     }
 
+    #[tracing::instrument(name = "store.list_institutions", skip_all)]
     async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
         retry(&self.retry, || self.select_institutions(scope)).await
     }
 
+    #[tracing::instrument(name = "store.create_asset_template", skip_all)]
     async fn create_asset_template(
         &self,
         scope: &Scope,
@@ -80,10 +86,12 @@ impl EscrowStore for PgEscrowStore {
         .map_err(|err| translate(err, &subject))
     }
 
+    #[tracing::instrument(name = "store.get_asset_template", skip_all)]
     async fn get_asset_template(&self, scope: &Scope, id: &TemplateId) -> Result<AssetTemplate> {
         retry(&self.retry, || self.select_template(scope, id)).await
     }
 
+    #[tracing::instrument(name = "store.list_asset_templates", skip_all)]
     async fn list_asset_templates(
         &self,
         scope: &Scope,
@@ -93,6 +101,7 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.template_page(scope, filter, page)).await
     }
 
+    #[tracing::instrument(name = "store.create_asset", skip_all)]
     async fn create_asset(
         &self,
         scope: &Scope,
@@ -110,10 +119,12 @@ impl EscrowStore for PgEscrowStore {
             .map_err(|err| translate(err, &subject))
     }
 
+    #[tracing::instrument(name = "store.get_asset", skip_all)]
     async fn get_asset(&self, scope: &Scope, id: &AssetId) -> Result<Asset> {
         retry(&self.retry, || self.select_asset(scope, id)).await
     }
 
+    #[tracing::instrument(name = "store.list_assets", skip_all)]
     async fn list_assets(
         &self,
         scope: &Scope,
@@ -123,6 +134,7 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.asset_page(scope, filter, page)).await
     }
 
+    #[tracing::instrument(name = "store.create_position", skip_all)]
     async fn create_position(
         &self,
         scope: &Scope,
@@ -142,10 +154,12 @@ impl EscrowStore for PgEscrowStore {
         .map_err(|err| translate(err, &subject))
     }
 
+    #[tracing::instrument(name = "store.get_position", skip_all)]
     async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
         retry(&self.retry, || self.select_position(scope, id)).await
     }
 
+    #[tracing::instrument(name = "store.list_positions", skip_all)]
     async fn list_positions(
         &self,
         scope: &Scope,
@@ -155,6 +169,7 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.position_page(scope, filter, page)).await
     }
 
+    #[tracing::instrument(name = "store.transition_position", skip_all)]
     async fn transition_position(
         &self,
         scope: &Scope,
@@ -174,6 +189,7 @@ impl EscrowStore for PgEscrowStore {
         .map_err(|err| translate(err, &subject))
     }
 
+    #[tracing::instrument(name = "store.create_api_key", skip_all)]
     async fn create_api_key(
         &self,
         scope: &Scope,
@@ -192,10 +208,12 @@ impl EscrowStore for PgEscrowStore {
         .map_err(|err| translate(err, &subject))
     }
 
+    #[tracing::instrument(name = "store.find_api_key_by_token", skip_all)]
     async fn find_api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
         retry(&self.retry, || self.api_key_by_token(token)).await
     }
 
+    #[tracing::instrument(name = "store.list_api_keys", skip_all)]
     async fn list_api_keys(
         &self,
         scope: &Scope,
@@ -204,6 +222,7 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.active_api_keys(scope, institution_id)).await
     }
 
+    #[tracing::instrument(name = "store.revoke_api_key", skip_all)]
     async fn revoke_api_key(
         &self,
         scope: &Scope,
@@ -217,6 +236,7 @@ impl EscrowStore for PgEscrowStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.upsert_policy", skip_all)]
     async fn upsert_policy(
         &self,
         scope: &Scope,
@@ -237,6 +257,7 @@ impl EscrowStore for PgEscrowStore {
         .map_err(|err| translate(err, &subject))
     }
 
+    #[tracing::instrument(name = "store.get_policy", skip_all)]
     async fn get_policy(
         &self,
         scope: &Scope,
@@ -249,6 +270,7 @@ impl EscrowStore for PgEscrowStore {
         .await
     }
 
+    #[tracing::instrument(name = "store.list_policies", skip_all)]
     async fn list_policies(
         &self,
         scope: &Scope,
@@ -257,12 +279,14 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.select_policies(scope, institution_id)).await
     }
 
+    #[tracing::instrument(name = "store.record_audit", skip_all)]
     async fn record_audit(&self, event: AuditEvent) -> Result<()> {
         retry(&self.retry, || self.record_audit_event(&event))
             .await
             .map_err(|err| translate(err, &Subject::default()))
     }
 
+    #[tracing::instrument(name = "store.list_audit_events", skip_all)]
     async fn list_audit_events(
         &self,
         scope: &Scope,
@@ -272,6 +296,7 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.audit_page(scope, filter, page)).await
     }
 
+    #[tracing::instrument(name = "store.list_ledger_events", skip_all)]
     async fn list_ledger_events(
         &self,
         scope: &Scope,
@@ -280,10 +305,12 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.ledger(scope, position_id)).await
     }
 
+    #[tracing::instrument(name = "store.create_ledger_checkpoint", skip_all)]
     async fn create_ledger_checkpoint(&self, at: DateTime<Utc>) -> Result<Option<Checkpoint>> {
         retry(&self.retry, || self.checkpoint(at)).await
     }
 
+    #[tracing::instrument(name = "store.ledger_checkpoints", skip_all)]
     async fn ledger_checkpoints(&self) -> Result<Vec<(Checkpoint, Vec<String>)>> {
         retry(&self.retry, || self.checkpoints()).await
     }
