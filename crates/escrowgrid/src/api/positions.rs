@@ -26,6 +26,7 @@ use crate::store::PositionFilter;
 use super::asset_templates::{any_filter, root_filter};
 use super::auth::{Failure, record_failure};
 use super::caller::Caller;
+use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult, not_found_message};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
@@ -163,6 +164,12 @@ async fn create(
         draft.institution_id.as_deref(),
         "Cannot create positions for a different institution",
     )?;
+    let scope = caller.auth.scope();
+    let store = state.store();
+    let get = |id| async move { store.get_position(&scope, &id).await };
+    if let Some(earlier) = committed(&caller, PositionId::from_seed, get).await? {
+        return Ok(created(earlier));
+    }
     let position = state
         .store()
         .create_position(&caller.auth.scope(), new, &caller.audit)
