@@ -33,10 +33,16 @@ pub(super) fn routes() -> Vec<Route> {
                     "api-keys",
                     "Create an API key; the token is returned once (5 per hour per caller)",
                 )
+                .description(
+                    "409 `API key already created by an earlier attempt`: a retry under the same \
+                     Idempotency-Key of a create whose answer was lost (503 `Commit outcome \
+                     unknown`) but which did apply; the details name the key, whose token \
+                     cannot be shown again.",
+                )
                 .body("NewApiKey")
                 .idempotent()
                 .response(201, "CreatedApiKey")
-                .errors(&[400, 401, 403, 404, 413, 415, 422, 429])
+                .errors(&[400, 401, 403, 404, 409, 413, 415, 422, 429])
                 .build()
             },
         },

@@ -43,10 +43,16 @@ pub(super) fn routes() -> Vec<Route> {
                     "webhooks",
                     "Register a webhook endpoint; its signing secret is returned once",
                 )
+                .description(
+                    "409 `Webhook already created by an earlier attempt`: a retry under the same \
+                     Idempotency-Key of a create whose answer was lost (503 `Commit outcome \
+                     unknown`) but which did apply; the details name the endpoint, whose secret \
+                     a rotation renews.",
+                )
                 .body("NewWebhook")
                 .idempotent()
                 .response(201, "CreatedWebhook")
-                .errors(&[400, 401, 403, 404, 413, 415, 422, 429])
+                .errors(&[400, 401, 403, 404, 409, 413, 415, 422, 429])
                 .build()
             },
         },
