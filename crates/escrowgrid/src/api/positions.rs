@@ -19,7 +19,9 @@ use axum::routing::{get, post};
 
 use serde_json::{Value, json};
 
-use crate::domain::{AuditAction, JsonObject, Position, PositionId, PositionState, ResourceType};
+use crate::domain::{
+    AuditAction, JsonObject, LifecycleEventId, Position, PositionId, PositionState, ResourceType,
+};
 use crate::lifecycle;
 use crate::store::PositionFilter;
 
@@ -235,6 +237,26 @@ async fn transition(
     caller.auth.require_write()?;
     let request = validate::transition(&body)?;
     let id = parse_position_id(&id)?;
+    // A retry whose earlier attempt applied the transition (its lifecycle event, with the id
+    // the request's seed derives, is there) answers 200 with the position as it is now, even
+    // when another writer has moved it on since (a 400 from the new state otherwise).
+    let scope = caller.auth.scope();
+    let store = state.store();
+    let position_id = &id;
+    let get = |event: LifecycleEventId| async move {
+        let position = store.get_position(&scope, position_id).await?;
+        if position.events.iter().any(|applied| applied.id == event) {
+            Ok(position)
+        } else {
+            Err(crate::Error::not_found(
+                LifecycleEventId::RESOURCE,
+                event.into_string(),
+            ))
+        }
+    };
+    if let Some(earlier) = committed(&caller, LifecycleEventId::from_seed, get).await? {
+        return Ok(Json(earlier));
+    }
     match state
         .store()
         .transition_position(&caller.auth.scope(), &id, request, &caller.audit)

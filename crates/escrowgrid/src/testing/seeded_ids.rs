@@ -3,8 +3,9 @@
 
 use crate::Error;
 use crate::domain::{
-    ApiKeyId, ApiKeyRole, AssetId, AuditContext, IdSeed, InstitutionId, NewApiKey, NewAsset,
-    NewAssetTemplate, NewInstitution, PositionId, Region, TemplateId,
+    ApiKeyId, ApiKeyRole, AssetId, AuditContext, IdSeed, InstitutionId, LifecycleEventId,
+    NewApiKey, NewAsset, NewAssetTemplate, NewInstitution, PositionId, PositionState, Region,
+    TemplateId, TransitionRequest,
 };
 use crate::store::{AuditFilter, EscrowStore, Page, PositionFilter, Scope};
 
@@ -28,7 +29,8 @@ fn assert_duplicate<T: std::fmt::Debug>(result: Result<T, Error>, resource: &str
 
 /// Every create with a seed gives its entity the seed's id; the same create again with the
 /// same seed is [`Error::Duplicate`] and leaves the first entity (and its ledger and audit
-/// rows) alone, so exactly one exists.
+/// rows) alone, so exactly one exists. A seeded transition's lifecycle event takes the seed's
+/// id too.
 pub async fn a_seeded_create_takes_the_seeds_id_and_a_second_one_is_a_duplicate(
     store: &dyn EscrowStore,
 ) {
@@ -104,11 +106,25 @@ pub async fn a_seeded_create_takes_the_seeds_id_and_a_second_one_is_a_duplicate(
         .await
         .unwrap();
     assert_eq!(positions.total, 1);
+    let context = seeded("k-fund");
+    let seed = context.id_seed.clone().unwrap();
+    let fund = TransitionRequest {
+        to_state: PositionState::Funded,
+        reason: None,
+        metadata: None,
+        expected_version: None,
+    };
+    let funded = store
+        .transition_position(&scope(&acme), &position.id, fund, &context)
+        .await
+        .unwrap();
+    let event = funded.events.last().unwrap();
+    assert_eq!(event.id, LifecycleEventId::from_seed(&seed));
     let ledger = store
         .list_ledger_events(&scope(&acme), Some(&position.id))
         .await
         .unwrap();
-    assert_eq!(ledger.len(), 1, "{ledger:?}");
+    assert_eq!(ledger.len(), 2, "created and funded: {ledger:?}");
 
     let context = seeded("k-key");
     let seed = context.id_seed.clone().unwrap();
@@ -135,12 +151,12 @@ pub async fn a_seeded_create_takes_the_seeds_id_and_a_second_one_is_a_duplicate(
         1
     );
 
-    // Only the five first creates wrote audit rows.
+    // Only the five first creates and the transition wrote audit rows.
     let audit_rows = store
         .list_audit_events(&Scope::Root, &AuditFilter::default(), Page::default())
         .await
         .unwrap();
-    assert_eq!(audit_rows.total, 5, "{:?}", audit_rows.items);
+    assert_eq!(audit_rows.total, 6, "{:?}", audit_rows.items);
 }
 
 /// Without a seed ids are random: the same create twice makes two entities.

@@ -135,6 +135,42 @@ async fn creates_retried_after_a_lost_answer_make_one_entity(app: &TestApp, kv: 
         .await;
     assert_eq!(count(&ledger), 1, "one POSITION_CREATED: {}", ledger.text);
 
+    // A transition whose answer was lost, then another writer moved the position on: the
+    // retry finds its own lifecycle event and answers 200 with the position as it is now,
+    // instead of 400 for a transition from the new state; nothing is applied twice.
+    let path = format!("/positions/{position_id}/transition");
+    let fund = json!({ "toState": "FUNDED" });
+    post(app, admin.0, &path, "f-1", &fund).await.expect(200);
+    lose_answer(kv, admin.1, "f-1").await;
+    let cancel = json!({ "toState": "CANCELLED" });
+    app.transition(admin.0, &position_id, cancel)
+        .await
+        .expect(200);
+    let retry = post(app, admin.0, &path, "f-1", &fund).await;
+    let position = retry.expect(200);
+    assert_eq!(position["state"], "CANCELLED");
+    let events = position["events"].as_array().cloned().unwrap_or_default();
+    let states: Vec<&Value> = events.iter().map(|event| &event["toState"]).collect();
+    assert_eq!(
+        states,
+        [&json!("FUNDED"), &json!("CANCELLED")],
+        "{}",
+        retry.text
+    );
+    let ledger = app
+        .ledger_events(admin.0, &format!("?positionId={position_id}"))
+        .await;
+    assert_eq!(
+        count(&ledger),
+        3,
+        "created, funded, cancelled: {}",
+        ledger.text
+    );
+    // The same body under another key is another request: 400 from CANCELLED, as before.
+    post(app, admin.0, &path, "f-2", &fund)
+        .await
+        .expect_error(400, "Failed to transition position");
+
     // Another key is another request: a second asset, as before.
     let other = post(app, admin.0, "/assets", "a-2", &asset).await;
     assert_ne!(other.id(), asset_id);

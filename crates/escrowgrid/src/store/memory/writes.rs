@@ -3,9 +3,9 @@
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, Institution, InstitutionId,
-    InstitutionPolicy, NewApiKey, NewAsset, NewAssetTemplate, NewInstitution, NewPosition,
-    Position, PositionId, PositionPolicy, Region, TemplateId, TransitionRequest, evaluate,
-    now_millis, validate_template_config,
+    InstitutionPolicy, LifecycleEventId, NewApiKey, NewAsset, NewAssetTemplate, NewInstitution,
+    NewPosition, Position, PositionId, PositionPolicy, Region, TemplateId, TransitionRequest,
+    evaluate, now_millis, validate_template_config,
 };
 use crate::lifecycle;
 use crate::store::{CreatedApiKey, Scope, outbox, records};
@@ -139,6 +139,7 @@ impl State {
             request.reason,
             request.metadata,
             at,
+            LifecycleEventId::seeded(audit.id_seed.as_ref()),
         )?;
         let Some(applied) = applied else {
             return Ok(current.clone());
