@@ -1,4 +1,4 @@
-//! Creates retried after `503 Commit outcome unknown` (issue 13 item 4).
+//! Writes retried after `503 Commit outcome unknown` (issue 13 item 4).
 //!
 //! A create under an `Idempotency-Key` gives its entity the id derived from the request's
 //! [`IdSeed`] (caller, key, request hash), so every attempt of that request names the same
@@ -6,7 +6,8 @@
 //! (its answer was lost), the retry answers 201 with the stored entity instead of creating a
 //! second one. Without a key there is no seed and no lookup. Creates whose answer carries a
 //! secret shown only once (API keys, webhooks) cannot repeat it: they answer 409 naming the
-//! entity instead (see `docs/OPERATIONS.md`).
+//! entity instead. A transition's lifecycle event is seeded the same way, so its retry finds
+//! the event its earlier attempt appended (see `docs/OPERATIONS.md`).
 
 use std::future::Future;
 
