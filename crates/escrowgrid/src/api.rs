@@ -48,6 +48,7 @@ pub mod auth;
 pub mod caller;
 pub mod client_ip;
 pub mod console;
+pub mod earlier_attempt;
 pub mod error;
 pub mod events;
 pub mod extract;

@@ -32,7 +32,7 @@ pub use enums::{
     TemplateCode, UnknownVariant, Vertical,
 };
 pub use ids::{
-    ApiKeyId, AssetId, AuditEventId, DeliveryId, InstitutionId, InvalidId, LedgerEventId,
+    ApiKeyId, AssetId, AuditEventId, DeliveryId, IdSeed, InstitutionId, InvalidId, LedgerEventId,
     LifecycleEventId, PolicyId, PositionId, TemplateId, WebhookId,
 };
 pub use inputs::{

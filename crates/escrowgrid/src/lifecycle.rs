@@ -81,7 +81,9 @@ pub struct Applied {
     pub from: PositionState,
 }
 
-/// Applies a requested transition to a position, purely.
+/// Applies a requested transition to a position, purely. The new lifecycle event gets
+/// `event_id` (random, or derived from the request's [`crate::domain::IdSeed`] under an
+/// `Idempotency-Key`, so a retry can tell that its transition was already applied).
 ///
 /// # Errors
 /// [`InvalidTransition`] when the table does not allow it.
@@ -91,12 +93,13 @@ pub fn apply(
     reason: Option<String>,
     metadata: Option<JsonObject>,
     at: DateTime<Utc>,
+    event_id: LifecycleEventId,
 ) -> Result<Option<Applied>, InvalidTransition> {
     let Some(to) = decide(position.state, to)? else {
         return Ok(None);
     };
     let event = PositionLifecycleEvent {
-        id: LifecycleEventId::new(),
+        id: event_id,
         position_id: position.id.clone(),
         from_state: Some(position.state),
         to_state: to,
@@ -231,9 +234,16 @@ mod tests {
     fn applying_a_transition_appends_one_event_and_bumps_the_version() {
         let before = position(Funded);
         let at = now_millis() + chrono::Duration::seconds(1);
-        let applied = apply(&before, PartiallyReleased, Some("part".into()), None, at)
-            .unwrap()
-            .unwrap();
+        let applied = apply(
+            &before,
+            PartiallyReleased,
+            Some("part".into()),
+            None,
+            at,
+            LifecycleEventId::new(),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(applied.from, Funded);
         assert_eq!(applied.position.state, PartiallyReleased);
         assert_eq!(applied.position.version, 2);
@@ -247,7 +257,14 @@ mod tests {
     fn a_same_state_request_changes_nothing() {
         let before = position(PartiallyReleased);
         assert_eq!(
-            apply(&before, PartiallyReleased, None, None, now_millis()),
+            apply(
+                &before,
+                PartiallyReleased,
+                None,
+                None,
+                now_millis(),
+                LifecycleEventId::new()
+            ),
             Ok(None)
         );
     }

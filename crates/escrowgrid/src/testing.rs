@@ -38,6 +38,7 @@ pub mod outbox;
 pub mod policies;
 pub mod positions;
 pub mod race;
+pub mod seeded_ids;
 pub mod slow_kv;
 pub mod templates;
 pub mod transitions;
@@ -96,6 +97,8 @@ macro_rules! escrow_store_contract_tests {
             ledger::checkpoints_cover_every_event_once_and_chain,
             outbox::every_write_appends_exactly_its_events_with_the_documented_payload,
             outbox::failed_writes_and_no_ops_append_no_event,
+            seeded_ids::a_seeded_create_takes_the_seeds_id_and_a_second_one_is_a_duplicate,
+            seeded_ids::unseeded_creates_get_fresh_ids,
         );
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -20,6 +20,7 @@ mod api {
     mod idempotency_reservations;
     mod institutions;
     mod ledger_audit;
+    mod lost_answers;
     mod metrics_docs;
     mod outages;
     mod policies;

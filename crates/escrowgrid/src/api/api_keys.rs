@@ -13,6 +13,7 @@ use crate::domain::{ApiKey, ApiKeyId, InstitutionId, JsonObject};
 
 use super::auth::AuthRole;
 use super::caller::Caller;
+use super::earlier_attempt::{committed, secret_lost};
 use super::error::{ApiError, ApiResult};
 use super::extract::JsonBody;
 use super::institutions::visible_institution;
@@ -32,10 +33,16 @@ pub(super) fn routes() -> Vec<Route> {
                     "api-keys",
                     "Create an API key; the token is returned once (5 per hour per caller)",
                 )
+                .description(
+                    "409 `API key already created by an earlier attempt`: a retry under the same \
+                     Idempotency-Key of a create whose answer was lost (503 `Commit outcome \
+                     unknown`) but which did apply; the details name the key, whose token \
+                     cannot be shown again.",
+                )
                 .body("NewApiKey")
                 .idempotent()
                 .response(201, "CreatedApiKey")
-                .errors(&[400, 401, 403, 404, 413, 415, 422, 429])
+                .errors(&[400, 401, 403, 404, 409, 413, 415, 422, 429])
                 .build()
             },
         },
@@ -95,6 +102,22 @@ async fn create(
     let forbidden = "Forbidden to create API keys for this institution";
     let institution_id = managed_institution(&state, &caller, &id, forbidden).await?;
     let new = validate::new_api_key(&body, institution_id)?;
+    let scope = caller.auth.scope();
+    let store = state.store();
+    let institution = &new.institution_id;
+    let get = |id: ApiKeyId| async move {
+        let keys = store.list_api_keys(&scope, institution).await?;
+        keys.into_iter()
+            .find(|key| key.id == id)
+            .ok_or_else(|| crate::Error::not_found(ApiKeyId::RESOURCE, id.as_str()))
+    };
+    if let Some(earlier) = committed(&caller, ApiKeyId::from_seed, get).await? {
+        return Err(secret_lost(
+            "API key already created by an earlier attempt",
+            earlier.id.as_str(),
+            "revoke that key and create another under a new Idempotency-Key",
+        ));
+    }
     let created_key = state
         .store()
         .create_api_key(&caller.auth.scope(), new, &caller.audit)

@@ -23,6 +23,7 @@ use crate::domain::{
 use crate::store::TemplateFilter;
 
 use super::caller::Caller;
+use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
@@ -103,6 +104,12 @@ async fn create(
         draft.institution_id.as_deref(),
         "Cannot create templates for a different institution",
     )?;
+    let scope = caller.auth.scope();
+    let store = state.store();
+    let get = |id| async move { store.get_asset_template(&scope, &id).await };
+    if let Some(earlier) = committed(&caller, TemplateId::from_seed, get).await? {
+        return Ok(created(earlier));
+    }
     let template = state
         .store()
         .create_asset_template(&caller.auth.scope(), new, &caller.audit)

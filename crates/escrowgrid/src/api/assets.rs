@@ -12,6 +12,7 @@ use crate::store::AssetFilter;
 
 use super::asset_templates::{any_filter, root_filter};
 use super::caller::Caller;
+use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
@@ -82,6 +83,12 @@ async fn create(
         draft.institution_id.as_deref(),
         "Cannot create assets for a different institution",
     )?;
+    let scope = caller.auth.scope();
+    let store = state.store();
+    let get = |id| async move { store.get_asset(&scope, &id).await };
+    if let Some(earlier) = committed(&caller, AssetId::from_seed, get).await? {
+        return Ok(created(earlier));
+    }
     let asset = state
         .store()
         .create_asset(&caller.auth.scope(), new, &caller.audit)

@@ -121,6 +121,7 @@ pub async fn authenticate(state: &AppState, req: Request) -> Result<Request, Res
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         client_ip: ip.map(|ip| ip.to_string()),
+        id_seed: None,
     };
     if !is_public(parts.uri.path(), settings.public_docs_enabled) {
         let auth = match identify(state, &parts.headers, ip).await {

@@ -16,6 +16,10 @@
 //!   (timeout, client gone) or panics, the reservation is released so a retry runs. A
 //!   reservation still being written when the request is cut off is released as soon as the
 //!   write answers (see [`crate::idempotency`] on cancellation).
+//! - The request's [`IdSeed`] (caller, key, request hash) goes into its [`AuditContext`]: a
+//!   create derives its entity's id from it, so a retry after `503 Commit outcome unknown`
+//!   finds the entity an earlier attempt committed instead of creating a second one (see
+//!   [`super::earlier_attempt`]).
 
 use std::sync::Arc;
 
@@ -26,6 +30,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use crate::domain::{AuditContext, IdSeed};
 use crate::idempotency::{IDEMPOTENCY_LEASE, IdempotencyKeys, Reservation, StoredResponse};
 
 use super::auth::AuthContext;
@@ -67,7 +72,7 @@ async fn run(
         .map(str::to_owned)
         .ok_or_else(|| ApiError::bad_request("Invalid Idempotency-Key header").into_response())?;
     let scope = auth.caller_key();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let limit = state.settings().body_limit_bytes;
     let bytes = to_bytes(body, limit)
         .await
@@ -97,6 +102,11 @@ async fn run(
             );
         }
     };
+    // A create under this key derives its entity's id from the seed, so a retry after an
+    // unknown commit outcome finds what an earlier attempt committed (`earlier_attempt`).
+    if let Some(audit) = parts.extensions.get_mut::<AuditContext>() {
+        audit.id_seed = Some(IdSeed::derive(&scope, &key, &hash));
+    }
     // Cancelled from here on (timeout, client gone), `held` is dropped and released.
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use crate::domain::{Institution, InstitutionId, JsonObject};
 
 use super::caller::Caller;
+use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult};
 use super::extract::JsonBody;
 use super::openapi::Op;
@@ -75,6 +76,12 @@ async fn create(
         );
     }
     let new = validate::new_institution(&body)?;
+    let scope = caller.auth.scope();
+    let store = state.store();
+    let get = |id| async move { store.get_institution(&scope, &id).await };
+    if let Some(earlier) = committed(&caller, InstitutionId::from_seed, get).await? {
+        return Ok(created(earlier));
+    }
     let institution = state.store().create_institution(new, &caller.audit).await?;
     Ok(created(institution))
 }

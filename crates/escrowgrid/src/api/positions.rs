@@ -19,13 +19,16 @@ use axum::routing::{get, post};
 
 use serde_json::{Value, json};
 
-use crate::domain::{AuditAction, JsonObject, Position, PositionId, PositionState, ResourceType};
+use crate::domain::{
+    AuditAction, JsonObject, LifecycleEventId, Position, PositionId, PositionState, ResourceType,
+};
 use crate::lifecycle;
 use crate::store::PositionFilter;
 
 use super::asset_templates::{any_filter, root_filter};
 use super::auth::{Failure, record_failure};
 use super::caller::Caller;
+use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult, not_found_message};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
@@ -163,6 +166,12 @@ async fn create(
         draft.institution_id.as_deref(),
         "Cannot create positions for a different institution",
     )?;
+    let scope = caller.auth.scope();
+    let store = state.store();
+    let get = |id| async move { store.get_position(&scope, &id).await };
+    if let Some(earlier) = committed(&caller, PositionId::from_seed, get).await? {
+        return Ok(created(earlier));
+    }
     let position = state
         .store()
         .create_position(&caller.auth.scope(), new, &caller.audit)
@@ -229,6 +238,26 @@ async fn transition(
     caller.auth.require_write()?;
     let request = validate::transition(&body)?;
     let id = parse_position_id(&id)?;
+    // A retry whose earlier attempt applied the transition (its lifecycle event, with the id
+    // the request's seed derives, is there) answers 200 with the position as it is now, even
+    // when another writer has moved it on since (a 400 from the new state otherwise).
+    let scope = caller.auth.scope();
+    let store = state.store();
+    let position_id = &id;
+    let get = |event: LifecycleEventId| async move {
+        let position = store.get_position(&scope, position_id).await?;
+        if position.events.iter().any(|applied| applied.id == event) {
+            Ok(position)
+        } else {
+            Err(crate::Error::not_found(
+                LifecycleEventId::RESOURCE,
+                event.into_string(),
+            ))
+        }
+    };
+    if let Some(earlier) = committed(&caller, LifecycleEventId::from_seed, get).await? {
+        return Ok(Json(earlier));
+    }
     match state
         .store()
         .transition_position(&caller.auth.scope(), &id, request, &caller.audit)

@@ -23,6 +23,7 @@ use crate::webhooks::WebhookService;
 
 use super::asset_templates::root_filter;
 use super::caller::Caller;
+use super::earlier_attempt::{committed, secret_lost};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
@@ -42,10 +43,16 @@ pub(super) fn routes() -> Vec<Route> {
                     "webhooks",
                     "Register a webhook endpoint; its signing secret is returned once",
                 )
+                .description(
+                    "409 `Webhook already created by an earlier attempt`: a retry under the same \
+                     Idempotency-Key of a create whose answer was lost (503 `Commit outcome \
+                     unknown`) but which did apply; the details name the endpoint, whose secret \
+                     a rotation renews.",
+                )
                 .body("NewWebhook")
                 .idempotent()
                 .response(201, "CreatedWebhook")
-                .errors(&[400, 401, 403, 404, 413, 415, 422, 429])
+                .errors(&[400, 401, 403, 404, 409, 413, 415, 422, 429])
                 .build()
             },
         },
@@ -187,8 +194,18 @@ async fn create(
         "Cannot create webhooks for a different institution",
     )?;
     let fields = fields.map_err(ApiError::validation)?;
+    let scope = caller.auth.scope();
+    let store = service.store();
+    let get = |id| async move { store.get_webhook(&scope, &id).await };
+    if let Some(earlier) = committed(&caller, WebhookId::from_seed, get).await? {
+        return Err(secret_lost(
+            "Webhook already created by an earlier attempt",
+            earlier.id.as_str(),
+            "rotate its secret (POST /webhooks/{id}/rotate-secret) or delete it",
+        ));
+    }
     let new = NewWebhook {
-        id: WebhookId::new(),
+        id: WebhookId::seeded(caller.audit.id_seed.as_ref()),
         institution_id,
         url: fields.url.unwrap_or_default(),
         event_types: fields.event_types.unwrap_or_default(),

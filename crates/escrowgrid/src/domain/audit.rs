@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::time::millis;
-use super::{ApiKeyId, AuditAction, AuditEventId, AuditOutcome, InstitutionId, ResourceType};
+use super::{
+    ApiKeyId, AuditAction, AuditEventId, AuditOutcome, IdSeed, InstitutionId, ResourceType,
+};
 
 /// One audit record. Successful writes are recorded by the store in the same transaction as
 /// the change; failures (auth, rate limit, conflict, ...) through `EscrowStore::record_audit`.
@@ -87,6 +89,9 @@ pub struct AuditContext {
     pub path: String,
     /// The client's IP address.
     pub client_ip: Option<String>,
+    /// Set on a `POST` under an `Idempotency-Key`: the created entity's id is derived from it
+    /// (see [`IdSeed`]); `None` means random ids.
+    pub id_seed: Option<IdSeed>,
 }
 
 impl AuditContext {

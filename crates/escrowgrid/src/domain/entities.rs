@@ -355,10 +355,17 @@ mod tests {
         use PositionState::{Created, Funded, PartiallyReleased};
         let mut current = position();
         for to in [Funded, PartiallyReleased] {
-            current = crate::lifecycle::apply(&current, to, None, None, now_millis())
-                .unwrap()
-                .unwrap()
-                .position;
+            current = crate::lifecycle::apply(
+                &current,
+                to,
+                None,
+                None,
+                now_millis(),
+                LifecycleEventId::new(),
+            )
+            .unwrap()
+            .unwrap()
+            .position;
         }
         let states: Vec<_> = (0..=4).map(|v| current.state_at_version(v)).collect();
         assert_eq!(

@@ -1,10 +1,61 @@
 //! Prefixed entity ids: `<prefix>_<uuid v4>`, e.g. `pos_550e8400-e29b-41d4-a716-446655440000`.
+//!
+//! Ids are random, except the id of the entity a create makes under an `Idempotency-Key`:
+//! that one is derived from an [`IdSeed`] (caller, key, request hash), so a retry after a
+//! commit whose outcome was unknown names the same entity and can find it instead of creating
+//! a second one (see `docs/OPERATIONS.md`, "Commit outcome unknown").
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+/// Domain separation of the seed derivation; change the version to change every derived id.
+const SEED_DOMAIN: &[u8] = b"escrowgrid/id-seed/v1";
+
+/// What a create under an `Idempotency-Key` derives its entity's id from: SHA-256 of the
+/// caller (`root` or the API key id), the key and the request hash, each length-prefixed.
+///
+/// Two attempts of the same request by the same caller under the same key derive the same id;
+/// anything else (another caller, key or body) derives an unrelated one. The id is not a
+/// secret (ids never are), and no caller can make another caller's seed.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IdSeed([u8; 32]);
+
+impl IdSeed {
+    /// The seed of one request: `caller` (the idempotency scope), `key` (the
+    /// `Idempotency-Key`) and `request_hash` (method, path and body).
+    #[must_use]
+    pub fn derive(caller: &str, key: &str, request_hash: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(SEED_DOMAIN);
+        for part in [caller, key, request_hash] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        Self(hasher.finalize().into())
+    }
+
+    /// The UUID of the entity with this `prefix` (bits of a hash, marked version 4 like the
+    /// random ones, so derived ids look and parse exactly like them).
+    fn uuid(&self, prefix: &str) -> Uuid {
+        let mut hasher = Sha256::new();
+        hasher.update(self.0);
+        hasher.update(prefix.as_bytes());
+        let digest = hasher.finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+}
+
+impl fmt::Debug for IdSeed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdSeed({})", hex::encode(&self.0[..8]))
+    }
+}
 
 /// A string that is not a well-formed id of the expected kind (wrong prefix or not a
 /// lowercase hyphenated UUID). The API answers such ids with 404, like unknown ones.
@@ -39,6 +90,19 @@ macro_rules! prefixed_id {
             #[must_use]
             pub fn new() -> Self {
                 Self(format!("{}{}", $prefix, Uuid::new_v4().hyphenated()))
+            }
+
+            /// The id derived from `seed` (a create under an `Idempotency-Key`), else a fresh
+            /// random id.
+            #[must_use]
+            pub fn seeded(seed: Option<&IdSeed>) -> Self {
+                seed.map_or_else(Self::new, Self::from_seed)
+            }
+
+            /// The id derived from `seed`: the same for every attempt of one request.
+            #[must_use]
+            pub fn from_seed(seed: &IdSeed) -> Self {
+                Self(format!("{}{}", $prefix, seed.uuid($prefix).hyphenated()))
             }
 
             /// Parses and validates an id: the prefix, then a lowercase hyphenated UUID.
@@ -187,6 +251,29 @@ mod tests {
             assert!(PositionId::parse(bad).is_err(), "{bad} must be rejected");
         }
         assert!(PositionId::parse("pos_550e8400-e29b-41d4-a716-446655440000").is_ok());
+    }
+
+    #[test]
+    fn a_seed_derives_the_same_valid_id_for_the_same_request_only() {
+        let seed = IdSeed::derive("root", "key-1", "hash");
+        let id = PositionId::seeded(Some(&seed));
+        assert_eq!(PositionId::parse(id.as_str()), Ok(id.clone()));
+        assert_eq!(
+            PositionId::seeded(Some(&IdSeed::derive("root", "key-1", "hash"))),
+            id
+        );
+        for other in [
+            IdSeed::derive("ak_other", "key-1", "hash"),
+            IdSeed::derive("root", "key-2", "hash"),
+            IdSeed::derive("root", "key-1", "other hash"),
+            // The length prefixes keep the fields apart.
+            IdSeed::derive("root", "key-1h", "ash"),
+        ] {
+            assert_ne!(PositionId::seeded(Some(&other)), id);
+        }
+        let asset = AssetId::seeded(Some(&seed));
+        assert_ne!(&asset.as_str()[4..], &id.as_str()[4..]);
+        assert_ne!(PositionId::seeded(None), PositionId::seeded(None));
     }
 
     #[test]

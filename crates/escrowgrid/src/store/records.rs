@@ -39,7 +39,7 @@ pub fn institution(
     at: DateTime<Utc>,
 ) -> (Institution, AuditEvent) {
     let institution = Institution {
-        id: InstitutionId::new(),
+        id: InstitutionId::seeded(audit.id_seed.as_ref()),
         name: new.name,
         regions: new.regions,
         verticals: new.verticals,
@@ -70,7 +70,7 @@ pub fn asset_template(
     at: DateTime<Utc>,
 ) -> (AssetTemplate, AuditEvent) {
     let template = AssetTemplate {
-        id: TemplateId::new(),
+        id: TemplateId::seeded(audit.id_seed.as_ref()),
         institution_id: new.institution_id,
         code: new.code,
         name: new.name,
@@ -103,7 +103,7 @@ pub fn asset_template(
 #[must_use]
 pub fn asset(new: NewAsset, audit: &AuditContext, at: DateTime<Utc>) -> (Asset, AuditEvent) {
     let asset = Asset {
-        id: AssetId::new(),
+        id: AssetId::seeded(audit.id_seed.as_ref()),
         institution_id: new.institution_id,
         template_id: new.template_id,
         label: new.label,
@@ -132,7 +132,7 @@ pub fn position(
     at: DateTime<Utc>,
 ) -> (Position, LedgerEvent, AuditEvent) {
     let position = Position {
-        id: PositionId::new(),
+        id: PositionId::seeded(audit.id_seed.as_ref()),
         institution_id: new.institution_id,
         asset_id: new.asset_id,
         holder_reference: new.holder_reference,
@@ -244,7 +244,7 @@ pub fn api_key(
 ) -> (ApiKey, String, AuditEvent) {
     let token = generate_token();
     let key = ApiKey {
-        id: ApiKeyId::new(),
+        id: ApiKeyId::seeded(audit.id_seed.as_ref()),
         institution_id: new.institution_id,
         key_hash: hash_token(&token),
         label: new.label,

@@ -19,6 +19,7 @@ fn failure(institution_id: Option<&InstitutionId>, action: AuditAction, index: i
         method: "GET".into(),
         path: format!("/positions/{index}"),
         client_ip: Some("10.0.0.1".into()),
+        id_seed: None,
     };
     // Deliberately out of time order: lists follow write order.
     let at = now_millis() - Duration::seconds(index);

@@ -22,6 +22,7 @@ pub fn audit() -> AuditContext {
         method: "POST".into(),
         path: "/contract-test".into(),
         client_ip: Some("127.0.0.1".into()),
+        id_seed: None,
     }
 }
 

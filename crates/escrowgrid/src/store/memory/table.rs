@@ -5,6 +5,8 @@ use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
 
+use crate::{Error, Result};
+
 #[derive(Debug)]
 pub(super) struct Table<K, V> {
     rows: HashMap<K, V>,
@@ -25,6 +27,21 @@ impl<K: Clone + Eq + Hash + Ord, V> Table<K, V> {
     pub(super) fn insert(&mut self, created_at: DateTime<Utc>, key: K, value: V) {
         self.order.insert((created_at, key.clone()));
         self.rows.insert(key, value);
+    }
+
+    /// [`Error::Duplicate`] of `resource` when a row with `key` exists: a create never
+    /// overwrites a row (a seeded id, see [`crate::domain::IdSeed`], can name an existing one).
+    pub(super) fn ensure_vacant(&self, resource: &'static str, key: &K) -> Result<()>
+    where
+        K: AsRef<str>,
+    {
+        if self.rows.contains_key(key) {
+            return Err(Error::Duplicate {
+                resource,
+                key: key.as_ref().to_owned(),
+            });
+        }
+        Ok(())
     }
 
     pub(super) fn get(&self, key: &K) -> Option<&V> {

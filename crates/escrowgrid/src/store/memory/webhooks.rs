@@ -65,6 +65,9 @@ impl WebhookStore for MemoryStore {
         state.institution(scope, &new.institution_id)?;
         let at = now_millis();
         let webhook = webhook_record(new, at);
+        state
+            .webhooks
+            .ensure_vacant(WebhookId::RESOURCE, &webhook.id)?;
         let event = webhook_audit(AuditAction::WebhookCreated, &webhook, audit, at);
         let stored = StoredWebhook {
             webhook: webhook.clone(),

@@ -2,10 +2,10 @@
 //! then mutates, so a failed write changes nothing.
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Asset, AssetTemplate, AuditContext, Institution, InstitutionId,
-    InstitutionPolicy, NewApiKey, NewAsset, NewAssetTemplate, NewInstitution, NewPosition,
-    Position, PositionId, PositionPolicy, Region, TransitionRequest, evaluate, now_millis,
-    validate_template_config,
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, Institution, InstitutionId,
+    InstitutionPolicy, LifecycleEventId, NewApiKey, NewAsset, NewAssetTemplate, NewInstitution,
+    NewPosition, Position, PositionId, PositionPolicy, Region, TemplateId, TransitionRequest,
+    evaluate, now_millis, validate_template_config,
 };
 use crate::lifecycle;
 use crate::store::{CreatedApiKey, Scope, outbox, records};
@@ -31,6 +31,8 @@ impl State {
         log: &Log,
     ) -> Result<Institution> {
         let (institution, event) = records::institution(new, audit, now_millis());
+        self.institutions
+            .ensure_vacant(InstitutionId::RESOURCE, &institution.id)?;
         append(log, outbox::institution_created(&institution))?;
         self.institutions.insert(
             institution.created_at,
@@ -51,6 +53,8 @@ impl State {
         self.institution(scope, &new.institution_id)?;
         validate_template_config(new.vertical, new.code, new.region, &new.config)?;
         let (template, event) = records::asset_template(new, audit, now_millis());
+        self.templates
+            .ensure_vacant(TemplateId::RESOURCE, &template.id)?;
         append(log, outbox::asset_template_created(&template))?;
         self.templates
             .insert(template.created_at, template.id.clone(), template.clone());
@@ -68,6 +72,7 @@ impl State {
         self.institution(scope, &new.institution_id)?;
         self.template_of(&new.institution_id, &new.template_id)?;
         let (asset, event) = records::asset(new, audit, now_millis());
+        self.assets.ensure_vacant(AssetId::RESOURCE, &asset.id)?;
         append(log, outbox::asset_created(&asset))?;
         self.assets
             .insert(asset.created_at, asset.id.clone(), asset.clone());
@@ -93,6 +98,8 @@ impl State {
             new.amount,
         )?;
         let (position, ledger, event) = records::position(new, audit, now_millis());
+        self.positions
+            .ensure_vacant(PositionId::RESOURCE, &position.id)?;
         append(log, outbox::position_created(&position, &ledger))?;
         self.positions
             .insert(position.created_at, position.id.clone(), position.clone());
@@ -132,6 +139,7 @@ impl State {
             request.reason,
             request.metadata,
             at,
+            LifecycleEventId::seeded(audit.id_seed.as_ref()),
         )?;
         let Some(applied) = applied else {
             return Ok(current.clone());
@@ -162,6 +170,8 @@ impl State {
     ) -> Result<CreatedApiKey> {
         self.institution(scope, &new.institution_id)?;
         let (api_key, token, event) = records::api_key(new, audit, now_millis());
+        self.api_keys
+            .ensure_vacant(ApiKeyId::RESOURCE, &api_key.id)?;
         if self.key_by_hash.contains_key(&api_key.key_hash) {
             return Err(Error::Duplicate {
                 resource: "api key",

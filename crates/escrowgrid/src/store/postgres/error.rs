@@ -9,7 +9,7 @@
 
 use crate::Error;
 use crate::domain::{
-    ApiKeyId, AssetId, FieldError, InstitutionId, PolicyId, PositionId, TemplateId,
+    ApiKeyId, AssetId, FieldError, InstitutionId, PolicyId, PositionId, TemplateId, WebhookId,
 };
 
 /// The ids a statement refers to, so a violated constraint can name the missing or duplicate
@@ -89,6 +89,7 @@ const CONSTRAINTS: &[(&str, Meaning)] = &[
     ),
     ("assets_pkey", Meaning::Duplicate(AssetId::RESOURCE)),
     ("positions_pkey", Meaning::Duplicate(PositionId::RESOURCE)),
+    ("webhooks_pkey", Meaning::Duplicate(WebhookId::RESOURCE)),
     (
         "institution_policies_pkey",
         Meaning::Duplicate(PolicyId::RESOURCE),

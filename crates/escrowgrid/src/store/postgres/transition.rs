@@ -10,7 +10,8 @@ use gridstore::postgres::commit;
 use tokio_postgres::types::Json;
 
 use crate::domain::{
-    AuditContext, InstitutionId, Position, PositionId, TransitionRequest, now_millis,
+    AuditContext, InstitutionId, LifecycleEventId, Position, PositionId, TransitionRequest,
+    now_millis,
 };
 use crate::lifecycle::{self, Applied};
 use crate::store::{Scope, outbox, records};
@@ -69,6 +70,7 @@ impl PgEscrowStore {
             request.reason,
             request.metadata,
             now_millis(),
+            LifecycleEventId::seeded(audit_context.id_seed.as_ref()),
         )?;
         let Some(applied) = applied else {
             // Same state: a no-op that writes nothing (the transaction is rolled back).

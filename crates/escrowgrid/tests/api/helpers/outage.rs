@@ -29,8 +29,8 @@ pub struct OutageStore {
     pub lose_next_race: AtomicBool,
     /// Position creations never answer while set (other calls do).
     pub hung_positions: AtomicBool,
-    /// The next transition is applied, but reported as a commit whose outcome is unknown (the
-    /// connection died during COMMIT after the server had committed).
+    /// The next transition or position creation is applied, but reported as a commit whose
+    /// outcome is unknown (the connection died during COMMIT after the server had committed).
     pub unknown_next_commit: AtomicBool,
 }
 
@@ -45,6 +45,18 @@ impl OutageStore {
 
     pub fn set_hung(&self, hung: bool) {
         self.hung.store(hung, Ordering::SeqCst);
+    }
+
+    /// `applied`, or, when `unknown_next_commit` was set and the write succeeded, the error of a
+    /// commit whose outcome is unknown.
+    fn after_commit<T>(&self, applied: Result<T>) -> Result<T> {
+        if self.unknown_next_commit.swap(false, Ordering::SeqCst) {
+            applied?;
+            let lost: Box<dyn std::error::Error + Send + Sync> =
+                "connection closed during commit (10.0.0.9:5432)".into();
+            return Err(Error::from(gridstore::Error::CommitOutcomeUnknown(lost)));
+        }
+        applied
     }
 
     async fn gate(&self) -> Result<()> {
@@ -150,7 +162,8 @@ impl EscrowStore for OutageStore {
         if self.hung_positions.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
-        self.inner.create_position(scope, new, audit).await
+        let applied = self.inner.create_position(scope, new, audit).await;
+        self.after_commit(applied)
     }
 
     async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
@@ -190,13 +203,7 @@ impl EscrowStore for OutageStore {
             .inner
             .transition_position(scope, id, request, audit)
             .await;
-        if self.unknown_next_commit.swap(false, Ordering::SeqCst) {
-            applied?;
-            let lost: Box<dyn std::error::Error + Send + Sync> =
-                "connection closed during commit (10.0.0.9:5432)".into();
-            return Err(Error::from(gridstore::Error::CommitOutcomeUnknown(lost)));
-        }
-        applied
+        self.after_commit(applied)
     }
 
     async fn create_api_key(
