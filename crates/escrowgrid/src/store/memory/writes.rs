@@ -32,12 +32,8 @@ impl State {
     ) -> Result<Institution> {
         let (institution, event) = records::institution(new, audit, now_millis());
         append(log, outbox::institution_created(&institution))?;
-        self.institutions.insert(
-            institution.created_at,
-            institution.id.clone(),
-            institution.clone(),
-        );
-        self.audit.push(event);
+        self.institutions.insert(institution.clone());
+        self.push_audit(event);
         Ok(institution)
     }
 
@@ -52,9 +48,8 @@ impl State {
         validate_template_config(new.vertical, new.code, new.region, &new.config)?;
         let (template, event) = records::asset_template(new, audit, now_millis());
         append(log, outbox::asset_template_created(&template))?;
-        self.templates
-            .insert(template.created_at, template.id.clone(), template.clone());
-        self.audit.push(event);
+        self.templates.insert(template.clone());
+        self.push_audit(event);
         Ok(template)
     }
 
@@ -69,9 +64,8 @@ impl State {
         self.template_of(&new.institution_id, &new.template_id)?;
         let (asset, event) = records::asset(new, audit, now_millis());
         append(log, outbox::asset_created(&asset))?;
-        self.assets
-            .insert(asset.created_at, asset.id.clone(), asset.clone());
-        self.audit.push(event);
+        self.assets.insert(asset.clone());
+        self.push_audit(event);
         Ok(asset)
     }
 
@@ -94,10 +88,9 @@ impl State {
         )?;
         let (position, ledger, event) = records::position(new, audit, now_millis());
         append(log, outbox::position_created(&position, &ledger))?;
-        self.positions
-            .insert(position.created_at, position.id.clone(), position.clone());
+        self.positions.insert(position.clone());
         self.push_ledger(ledger);
-        self.audit.push(event);
+        self.push_audit(event);
         Ok(position)
     }
 
@@ -149,7 +142,7 @@ impl State {
             *stored = applied.position.clone();
         }
         self.push_ledger(ledger);
-        self.audit.push(event);
+        self.push_audit(event);
         Ok(applied.position)
     }
 
@@ -171,9 +164,8 @@ impl State {
         append(log, outbox::api_key_created(&api_key))?;
         self.key_by_hash
             .insert(api_key.key_hash.clone(), api_key.id.clone());
-        self.api_keys
-            .insert(api_key.created_at, api_key.id.clone(), api_key.clone());
-        self.audit.push(event);
+        self.api_keys.insert(api_key.clone());
+        self.push_audit(event);
         Ok(CreatedApiKey { api_key, token })
     }
 
@@ -196,7 +188,7 @@ impl State {
         if let Some(stored) = self.api_keys.get_mut(id) {
             *stored = revoked.clone();
         }
-        self.audit.push(event);
+        self.push_audit(event);
         Ok(revoked)
     }
 
@@ -224,12 +216,11 @@ impl State {
         if is_new {
             self.policy_by_region
                 .insert((institution_id.clone(), region), policy.id.clone());
-            self.policies
-                .insert(policy.created_at, policy.id.clone(), policy.clone());
+            self.policies.insert(policy.clone());
         } else if let Some(stored) = self.policies.get_mut(&policy.id) {
             *stored = policy.clone();
         }
-        self.audit.push(event);
+        self.push_audit(event);
         Ok(policy)
     }
 }
