@@ -8,12 +8,15 @@
 //! cargo run --release -p bench -- --url http://127.0.0.1:4000 --root-key $ROOT_API_KEY --backend memory
 //! cargo run --release -p bench -- --backend postgres --clients 1,4,32 --outbox-cost --loads pairs
 //! cargo run --release -p bench -- --stream-creates-per-s 100 --duration-secs 20 --runs 3
+//! cargo run --release -p bench -- --backend memory --server-bin target/release/escrowgrid
+//! cargo run --release -p bench -- --scale-positions 500000 --server-bin target/release/escrowgrid
 //! ```
 
 mod client;
 mod load;
 mod pgbench;
 mod report;
+mod scale;
 mod sql;
 mod stats;
 mod stream;
@@ -61,6 +64,14 @@ struct Args {
     /// Target a running server instead of starting one in-process (http://host:port).
     #[arg(long, requires = "root_key")]
     url: Option<String>,
+    /// Start this `escrowgrid` binary (e.g. `target/release/escrowgrid`) as a separate process
+    /// on the memory backend and report its own CPU per request (from `/proc/<pid>/stat`).
+    #[arg(long, conflicts_with = "url")]
+    server_bin: Option<std::path::PathBuf>,
+    /// Instead of the load levels: seed this many positions on the memory backend, then
+    /// report resident bytes per position and the latency of deep list pages.
+    #[arg(long)]
+    scale_positions: Option<u64>,
     /// Root key of the `--url` server.
     #[arg(long)]
     root_key: Option<String>,
@@ -131,6 +142,9 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     if let Some(rate) = args.stream_creates_per_s {
         return stream_latency(args, rate).await;
     }
+    if let Some(positions) = args.scale_positions {
+        return scale::run(args.server_bin.as_deref(), positions, args.runs).await;
+    }
     let mut backends = Vec::new();
     if matches!(args.backend, Backend::Memory | Backend::Both) {
         backends.push("memory");
@@ -143,10 +157,19 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     for backend in backends {
         let target = match (&args.url, backend) {
             (Some(url), _) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
-            (None, "memory") => Target::memory().await?,
+            (None, "memory") => match &args.server_bin {
+                Some(bin) => Target::spawn(bin).await?,
+                None => Target::memory().await?,
+            },
             (None, _) => Target::postgres(args.database_url.clone(), args.pool_max).await?,
         };
-        let fixture = load::fixture(&target.authority, &target.root_key).await?;
+        let mut fixture = load::fixture(&target.authority, &target.root_key).await?;
+        fixture.server_pid = target.pid;
+        if let Some(pid) = target.pid {
+            progress(&format!(
+                "{backend}: server process {pid}, CPU figures are its own"
+            ));
+        }
         progress(&format!("{backend}: warm-up {} s", args.warmup_secs));
         load::run_level(&fixture, 4, Duration::from_secs(args.warmup_secs), true).await?;
         for run in 0..args.runs {
@@ -168,9 +191,16 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         })
         .collect();
     let mut out = std::io::stdout();
+    let cpu_of = if args.server_bin.is_some() {
+        "memory rows: the server process's own (user + system from /proc/<pid>/stat); \
+         postgres rows: this process's (load generator + in-process server)"
+    } else {
+        "this process's (load generator + in-process server)"
+    };
     writeln!(
         out,
-        "\n{} s per level, {} run(s), medians shown; load average before: {}, after: {}\n\n{}",
+        "\n{} s per level, {} run(s), medians shown; load average before: {}, after: {}\n\
+         CPU µs/request: {cpu_of}\n\n{}",
         args.duration_secs,
         args.runs,
         load_before,
@@ -322,12 +352,12 @@ fn quantiles(s: &mut stats::Samples) -> Option<(f64, f64)> {
 }
 
 /// The 1/5/15-minute load averages (other processes compete for the same cores).
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-fn progress(message: &str) {
+pub(crate) fn progress(message: &str) {
     eprintln!("escrowgrid-loadgen: {message}");
 }
