@@ -11,6 +11,7 @@ use crate::store::{
 
 use super::rows::{AssetList, PositionList};
 use super::state::State;
+use super::table::window;
 
 impl State {
     pub(super) fn list_institutions(&self, scope: &Scope) -> Vec<Institution> {
@@ -224,17 +225,6 @@ fn empty<T>() -> Paginated<T> {
     Paginated {
         items: Vec::new(),
         total: 0,
-    }
-}
-
-/// One page of a slice in O(page).
-fn window<T>(all: &[T], page: Page) -> Paginated<&T> {
-    let len = all.len();
-    let start = usize::try_from(page.offset()).map_or(len, |o| o.min(len));
-    let end = start.saturating_add(page.limit() as usize).min(len);
-    Paginated {
-        items: all[start..end].iter().collect(),
-        total: len as u64,
     }
 }
 
