@@ -27,6 +27,9 @@ pub struct Fixture {
     pub admin_key: String,
     /// Record id of that key (`ak_...`).
     pub admin_key_id: String,
+    /// Process id of the server when it runs as a separate process: CPU figures are then its
+    /// own; otherwise they are this process's (load generator and in-process server).
+    pub server_pid: Option<u32>,
 }
 
 /// Creates the institution, an admin key, a template and an asset through the API (as root).
@@ -89,6 +92,7 @@ pub async fn fixture(authority: &str, root_key: &str) -> Result<Fixture, BoxErro
         asset_id: string_field(&asset, "id")?,
         admin_key,
         admin_key_id,
+        server_pid: None,
     })
 }
 
@@ -116,7 +120,8 @@ fn string_field(v: &Value, name: &str) -> Result<String, BoxError> {
 pub struct LevelOutcome {
     /// Wall time from the common start to the last client's end.
     pub elapsed: Duration,
-    /// CPU time this process (load generator + in-process server) used meanwhile.
+    /// CPU time the server used meanwhile: the server process's when it is separate
+    /// ([`Fixture::server_pid`]), else this process's (load generator + in-process server).
     pub cpu: Option<Duration>,
     /// Successful creates (201).
     pub creates: u64,
@@ -153,7 +158,7 @@ pub async fn run_level(
     }
     barrier.wait().await;
     let started = Instant::now();
-    let cpu_before = crate::stats::process_cpu();
+    let cpu_before = crate::stats::process_cpu(fixture.server_pid);
     let mut outcome = LevelOutcome::default();
     for task in tasks {
         let one = task.await?;
@@ -167,7 +172,7 @@ pub async fn run_level(
         }
     }
     outcome.elapsed = started.elapsed();
-    outcome.cpu = crate::stats::process_cpu()
+    outcome.cpu = crate::stats::process_cpu(fixture.server_pid)
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
     Ok(outcome)

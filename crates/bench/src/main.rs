@@ -11,6 +11,8 @@
 //! cargo build --release -p escrowgrid -p bench && \
 //!   target/release/escrowgrid-loadgen --keep-alive-connections 10000 --pool-max 64 --rate 1000 --duration-secs 30
 //! cargo run --release -p bench -- --webhook-creates-per-s 100 --duration-secs 20 --runs 3
+//! cargo run --release -p bench -- --backend memory --server-bin target/release/escrowgrid
+//! cargo run --release -p bench -- --scale-positions 500000 --server-bin target/release/escrowgrid
 //! ```
 
 mod client;
@@ -18,6 +20,7 @@ mod connections;
 mod load;
 mod pgbench;
 mod report;
+mod scale;
 mod sql;
 mod stats;
 mod stream;
@@ -66,6 +69,14 @@ struct Args {
     /// Target a running server instead of starting one in-process (http://host:port).
     #[arg(long, requires = "root_key")]
     url: Option<String>,
+    /// Start this `escrowgrid` binary (e.g. `target/release/escrowgrid`) as a separate process
+    /// on the memory backend and report its own CPU per request (from `/proc/<pid>/stat`).
+    #[arg(long, conflicts_with = "url")]
+    server_bin: Option<std::path::PathBuf>,
+    /// Instead of the load levels: seed this many positions on the memory backend, then
+    /// report resident bytes per position and the latency of deep list pages.
+    #[arg(long)]
+    scale_positions: Option<u64>,
     /// Root key of the `--url` server.
     #[arg(long)]
     root_key: Option<String>,
@@ -169,6 +180,9 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         )?;
         return Ok(());
     }
+    if let Some(positions) = args.scale_positions {
+        return scale::run(args.server_bin.as_deref(), positions, args.runs).await;
+    }
     let mut backends = Vec::new();
     if matches!(args.backend, Backend::Memory | Backend::Both) {
         backends.push("memory");
@@ -181,10 +195,19 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     for backend in backends {
         let target = match (&args.url, backend) {
             (Some(url), _) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
-            (None, "memory") => Target::memory().await?,
+            (None, "memory") => match &args.server_bin {
+                Some(bin) => Target::spawn(bin).await?,
+                None => Target::memory().await?,
+            },
             (None, _) => Target::postgres(args.database_url.clone(), args.pool_max).await?,
         };
-        let fixture = load::fixture(&target.authority, &target.root_key).await?;
+        let mut fixture = load::fixture(&target.authority, &target.root_key).await?;
+        fixture.server_pid = target.pid;
+        if let Some(pid) = target.pid {
+            progress(&format!(
+                "{backend}: server process {pid}, CPU figures are its own"
+            ));
+        }
         progress(&format!("{backend}: warm-up {} s", args.warmup_secs));
         load::run_level(&fixture, 4, Duration::from_secs(args.warmup_secs), true).await?;
         for run in 0..args.runs {
@@ -206,9 +229,16 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         })
         .collect();
     let mut out = std::io::stdout();
+    let cpu_of = if args.server_bin.is_some() {
+        "memory rows: the server process's own (user + system from /proc/<pid>/stat); \
+         postgres rows: this process's (load generator + in-process server)"
+    } else {
+        "this process's (load generator + in-process server)"
+    };
     writeln!(
         out,
-        "\n{} s per level, {} run(s), medians shown; load average before: {}, after: {}\n\n{}",
+        "\n{} s per level, {} run(s), medians shown; load average before: {}, after: {}\n\
+         CPU µs/request: {cpu_of}\n\n{}",
         args.duration_secs,
         args.runs,
         load_before,
@@ -379,12 +409,12 @@ fn quantiles(s: &mut stats::Samples) -> Option<(f64, f64)> {
 }
 
 /// The 1/5/15-minute load averages (other processes compete for the same cores).
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-fn progress(message: &str) {
+pub(crate) fn progress(message: &str) {
     eprintln!("escrowgrid-loadgen: {message}");
 }

@@ -1,5 +1,10 @@
 //! The server under load: started in-process on `127.0.0.1:0` (memory, or PostgreSQL from
-//! testkit or `--database-url`), or an external one at `--url`.
+//! testkit or `--database-url`), the real `escrowgrid` binary started as a child process
+//! (`--server-bin`, memory backend), or an external one at `--url`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use escrowgrid::config::{Secret, Settings, StoreBackend};
 use tokio::net::TcpListener;
@@ -17,6 +22,10 @@ pub struct Target {
     pub root_key: String,
     /// The database the server uses, for the pgbench baseline.
     pub database_url: Option<String>,
+    /// Process id of a server started as a child process (its CPU and memory are read from
+    /// `/proc/<pid>`); `None` when the server runs in this process or elsewhere.
+    pub pid: Option<u32>,
+    child: Option<Child>,
     server: Option<(oneshot::Sender<()>, JoinHandle<escrowgrid::Result<()>>)>,
     // Declared in drop order: the database before its server.
     _database: Option<testkit::TestDatabase>,
@@ -61,6 +70,62 @@ impl Target {
         Self::start(settings, Some(url), database, postgres).await
     }
 
+    /// The real server binary `bin` (`escrowgrid`) started as a child process on the memory
+    /// backend, on a free port of 127.0.0.1, with only the environment it needs. Returns once
+    /// `GET /health` answers (within 30 s).
+    pub async fn spawn(bin: &Path) -> Result<Self, BoxError> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .env_clear()
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .env("STORE_BACKEND", "memory")
+            .env("ROOT_API_KEY", ROOT_KEY)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let authority = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Err(format!("{} exited at start: {status}", bin.display()).into());
+            }
+            let healthy = match crate::client::Conn::connect(&authority, "").await {
+                Ok(mut conn) => conn
+                    .send(hyper::Method::GET, "/health", None)
+                    .await
+                    .is_ok_and(|r| r.status.is_success()),
+                Err(_) => false,
+            };
+            if healthy {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(format!("{} did not answer /health within 30 s", bin.display()).into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Self {
+            authority,
+            root_key: ROOT_KEY.to_owned(),
+            database_url: None,
+            pid: Some(child.id()),
+            child: Some(child),
+            server: None,
+            _database: None,
+            _postgres: None,
+        })
+    }
+
     /// A server started elsewhere.
     pub fn external(url: &str, root_key: &str) -> Result<Self, BoxError> {
         let authority = url
@@ -72,6 +137,8 @@ impl Target {
             authority,
             root_key: root_key.to_owned(),
             database_url: None,
+            pid: None,
+            child: None,
             server: None,
             _database: None,
             _postgres: None,
@@ -95,6 +162,8 @@ impl Target {
             authority,
             root_key: ROOT_KEY.to_owned(),
             database_url,
+            pid: None,
+            child: None,
             server: Some((stop_tx, task)),
             _database: database,
             _postgres: postgres,
@@ -103,10 +172,23 @@ impl Target {
 
     /// Stops the in-process server (if any) and waits for it to drain.
     pub async fn stop(mut self) -> Result<(), BoxError> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
         if let Some((stop, task)) = self.server.take() {
             let _ = stop.send(());
             task.await??;
         }
         Ok(())
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

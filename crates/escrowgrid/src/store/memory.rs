@@ -6,6 +6,7 @@
 //! lock is held across an `.await`. Data lives only as long as the process.
 
 mod reads;
+mod rows;
 mod state;
 mod table;
 mod webhooks;
@@ -241,7 +242,7 @@ impl EscrowStore for MemoryStore {
     }
 
     async fn record_audit(&self, event: AuditEvent) -> Result<()> {
-        self.write().audit.push(event);
+        self.write().push_audit(event);
         Ok(())
     }
 

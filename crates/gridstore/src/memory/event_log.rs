@@ -1,5 +1,9 @@
 //! In-memory [`EventLog`]: a vector under a lock, woken through a `watch` channel.
 //!
+//! Payloads are kept as compact JSON text and parsed again when read: a parsed `Value` costs
+//! several times its text in heap blocks (one per key, string and number, with
+//! `arbitrary_precision`), and a log keeps every event. The text round trip is exact.
+//!
 //! Each append commits under the write lock, so the fence of [`EventLog::read_after`] is simply
 //! "everything appended": positions are `(append number, global sequence)`.
 
@@ -31,7 +35,7 @@ pub struct MemoryEventLog {
 
 #[derive(Debug, Default)]
 struct State {
-    events: Vec<Event>,
+    events: Vec<Stored>,
     last_tx: u64,
     last_seq: i64,
 }
@@ -76,21 +80,26 @@ impl MemoryEventLog {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let payloads = events
+            .iter()
+            .map(|e| serde_json::to_string(&e.payload).map(String::into_boxed_str))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::InvalidInput(format!("payload does not serialize: {e}")))?;
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.last_tx += 1;
         let tx_id = state.last_tx;
         let recorded_at = Utc::now().trunc_subsecs(3);
         let mut positions = Vec::with_capacity(events.len());
-        for event in events {
+        for (event, payload) in events.into_iter().zip(payloads) {
             state.last_seq += 1;
             let position = EventPosition::new(tx_id, state.last_seq);
             positions.push(position);
-            state.events.push(Event {
+            state.events.push(Stored {
                 position,
-                stream: event.stream,
-                event_type: event.event_type,
-                correlation_id: event.correlation_id,
-                payload: event.payload,
+                stream: event.stream.into_boxed_str(),
+                event_type: event.event_type.into_boxed_str(),
+                correlation_id: event.correlation_id.map(String::into_boxed_str),
+                payload,
                 recorded_at,
             });
         }
@@ -126,7 +135,7 @@ impl MemoryEventLog {
             .iter()
             .filter(|e| matches(filter, e))
             .take(limit)
-            .cloned()
+            .map(Stored::to_event)
             .collect();
         let scanned = if events.len() == limit {
             events.last().map_or(after, |e| e.position)
@@ -173,16 +182,19 @@ impl EventLog for MemoryEventLog {
         let mut per_stream: BTreeMap<String, StreamStats> = BTreeMap::new();
         for event in self.read().events.iter().filter(|e| matches(filter, e)) {
             let stats = per_stream
-                .entry(event.stream.clone())
+                .entry(event.stream.to_string())
                 .or_insert_with(|| StreamStats {
-                    stream: event.stream.clone(),
+                    stream: event.stream.to_string(),
                     count: 0,
                     by_type: BTreeMap::new(),
                     first_recorded_at: event.recorded_at,
                     last_recorded_at: event.recorded_at,
                 });
             stats.count += 1;
-            *stats.by_type.entry(event.event_type.clone()).or_default() += 1;
+            *stats
+                .by_type
+                .entry(event.event_type.to_string())
+                .or_default() += 1;
             stats.first_recorded_at = stats.first_recorded_at.min(event.recorded_at);
             stats.last_recorded_at = stats.last_recorded_at.max(event.recorded_at);
         }
@@ -248,27 +260,61 @@ fn month_start(at: DateTime<Utc>) -> Result<DateTime<Utc>> {
         .ok_or_else(|| Error::InvalidInput(format!("no month start for {at}")))
 }
 
-/// Whether `event` passes every set field of `filter`.
-fn matches(filter: &EventFilter, event: &Event) -> bool {
-    filter.stream.as_ref().is_none_or(|s| *s == event.stream)
+/// An event as the log keeps it: strings without spare capacity, the payload as JSON text.
+#[derive(Debug)]
+struct Stored {
+    position: EventPosition,
+    stream: Box<str>,
+    event_type: Box<str>,
+    correlation_id: Option<Box<str>>,
+    payload: Box<str>,
+    recorded_at: DateTime<Utc>,
+}
+
+impl Stored {
+    /// The payload, parsed again (it was serialized from a `Value` at append).
+    fn payload(&self) -> Value {
+        serde_json::from_str(&self.payload).expect("a stored payload is the JSON text of a value")
+    }
+
+    fn to_event(&self) -> Event {
+        Event {
+            position: self.position,
+            stream: self.stream.to_string(),
+            event_type: self.event_type.to_string(),
+            correlation_id: self.correlation_id.as_deref().map(str::to_owned),
+            payload: self.payload(),
+            recorded_at: self.recorded_at,
+        }
+    }
+}
+
+/// Whether `event` passes every set field of `filter` (the payload is parsed only for the
+/// payload conditions).
+fn matches(filter: &EventFilter, event: &Stored) -> bool {
+    let passes = filter.stream.as_deref().is_none_or(|s| s == &*event.stream)
         && filter
             .event_type
-            .as_ref()
-            .is_none_or(|t| *t == event.event_type)
+            .as_deref()
+            .is_none_or(|t| t == &*event.event_type)
         && filter
             .correlation_id
-            .as_ref()
-            .is_none_or(|c| event.correlation_id.as_ref() == Some(c))
+            .as_deref()
+            .is_none_or(|c| event.correlation_id.as_deref() == Some(c))
         && filter.recorded_from.is_none_or(|t| event.recorded_at >= t)
-        && filter.recorded_before.is_none_or(|t| event.recorded_at < t)
-        && filter
-            .contains
-            .as_ref()
-            .is_none_or(|c| json_contains(&event.payload, c))
+        && filter.recorded_before.is_none_or(|t| event.recorded_at < t);
+    if !passes || (filter.contains.is_none() && filter.text.is_none()) {
+        return passes;
+    }
+    let payload = event.payload();
+    filter
+        .contains
+        .as_ref()
+        .is_none_or(|c| json_contains(&payload, c))
         && filter
             .text
             .as_ref()
-            .is_none_or(|t| text_matches(&event.payload, t))
+            .is_none_or(|t| text_matches(&payload, t))
 }
 
 /// JSON containment with PostgreSQL `@>` semantics (objects by key, arrays by element).

@@ -9,7 +9,9 @@ use crate::store::{
     AssetFilter, AuditFilter, Page, Paginated, PositionFilter, Scope, TemplateFilter,
 };
 
+use super::rows::{AssetList, PositionList};
 use super::state::State;
+use super::table::window;
 
 impl State {
     pub(super) fn list_institutions(&self, scope: &Scope) -> Vec<Institution> {
@@ -26,14 +28,11 @@ impl State {
         filter: &TemplateFilter,
         page: Page,
     ) -> Paginated<AssetTemplate> {
-        let wanted = filter.institution_id.as_ref();
-        cloned_page(
-            page.apply(
-                self.templates
-                    .iter()
-                    .filter(|t| scope.matches(wanted, &t.institution_id)),
-            ),
-        )
+        let Some(institution) = institution_of(scope, filter.institution_id.as_ref()) else {
+            return empty();
+        };
+        let lists: Vec<_> = institution.into_iter().cloned().collect();
+        cloned_page(self.templates.page_of(&lists, |_| true, page))
     }
 
     pub(super) fn list_assets(
@@ -42,43 +41,63 @@ impl State {
         filter: &AssetFilter,
         page: Page,
     ) -> Paginated<Asset> {
-        let wanted = filter.institution_id.as_ref();
-        cloned_page(
-            page.apply(
-                self.assets
-                    .iter()
-                    .filter(|a| scope.matches(wanted, &a.institution_id))
-                    .filter(|a| {
-                        filter
-                            .template_id
-                            .as_ref()
-                            .is_none_or(|t| *t == a.template_id)
-                    }),
-            ),
-        )
+        let Some(institution) = institution_of(scope, filter.institution_id.as_ref()) else {
+            return empty();
+        };
+        let list = match (&filter.template_id, institution) {
+            // A template belongs to one institution: its list is the answer, or nothing.
+            (Some(template), Some(institution)) => {
+                match self.templates.get(template) {
+                    Some(t) if t.institution_id == *institution => {}
+                    _ => return empty(),
+                }
+                Some(AssetList::Template(template.clone()))
+            }
+            (Some(template), None) => Some(AssetList::Template(template.clone())),
+            (None, institution) => institution.cloned().map(AssetList::Institution),
+        };
+        cloned_page(self.assets.page_of(list.as_slice(), |_| true, page))
     }
 
+    /// A page of positions in O(page + log n) for every filter combination but one: a holder
+    /// reference together with an institution or asset scans the shorter of the two lists.
     pub(super) fn list_positions(
         &self,
         scope: &Scope,
         filter: &PositionFilter,
         page: Page,
     ) -> Paginated<Position> {
-        let wanted = filter.institution_id.as_ref();
-        cloned_page(
-            page.apply(
-                self.positions
-                    .iter()
-                    .filter(|p| scope.matches(wanted, &p.institution_id))
-                    .filter(|p| filter.asset_id.as_ref().is_none_or(|a| *a == p.asset_id))
-                    .filter(|p| {
-                        filter
-                            .holder_reference
-                            .as_ref()
-                            .is_none_or(|h| *h == p.holder_reference)
-                    }),
-            ),
-        )
+        let Some(institution) = institution_of(scope, filter.institution_id.as_ref()) else {
+            return empty();
+        };
+        let mut lists = Vec::with_capacity(2);
+        match (&filter.asset_id, institution) {
+            // An asset belongs to one institution: its list needs no institution check.
+            (Some(asset), Some(institution)) => {
+                match self.assets.get(asset) {
+                    Some(a) if a.institution_id == *institution => {}
+                    _ => return empty(),
+                }
+                lists.push(PositionList::Asset(asset.clone()));
+            }
+            (Some(asset), None) => lists.push(PositionList::Asset(asset.clone())),
+            (None, Some(institution)) => {
+                lists.push(PositionList::Institution(institution.clone()));
+            }
+            (None, None) => {}
+        }
+        if let Some(holder) = &filter.holder_reference {
+            lists.push(PositionList::Holder(holder.clone()));
+        }
+        let keep = |p: &Position| {
+            scope.matches(filter.institution_id.as_ref(), &p.institution_id)
+                && filter.asset_id.as_ref().is_none_or(|a| *a == p.asset_id)
+                && filter
+                    .holder_reference
+                    .as_ref()
+                    .is_none_or(|h| *h == p.holder_reference)
+        };
+        cloned_page(self.positions.page_of(&lists, keep, page))
     }
 
     pub(super) fn find_api_key_by_token(&self, token: &str) -> Option<ApiKey> {
@@ -117,23 +136,52 @@ impl State {
             .collect())
     }
 
+    /// A page of audit events: O(page) over one institution's events (or all of them) when
+    /// no other filter is set, else a scan of that institution's events (or all of them).
     pub(super) fn list_audit_events(
         &self,
         scope: &Scope,
         filter: &AuditFilter,
         page: Page,
     ) -> Paginated<AuditEvent> {
-        cloned_page(
-            page.apply(
-                self.audit
-                    .iter()
-                    .filter(|e| match scope.institution() {
-                        None => true,
-                        Some(own) => e.institution_id.as_ref() == Some(own),
-                    })
-                    .filter(|e| filter.accepts(e)),
+        let Some(institution) = institution_of(scope, filter.institution_id.as_ref()) else {
+            return empty();
+        };
+        let only_institution = *filter
+            == AuditFilter {
+                institution_id: filter.institution_id.clone(),
+                ..AuditFilter::default()
+            };
+        let indexes = institution.map(|id| {
+            self.audit_by_institution
+                .get(id)
+                .map_or(&[][..], Vec::as_slice)
+        });
+        match (indexes, only_institution) {
+            (None, true) => cloned_page(window(&self.audit, page)),
+            (Some(indexes), true) => {
+                let mut slice = window(indexes, page);
+                Paginated {
+                    items: slice
+                        .items
+                        .drain(..)
+                        .filter_map(|i| self.audit.get(*i).cloned())
+                        .collect(),
+                    total: slice.total,
+                }
+            }
+            (None, false) => {
+                cloned_page(page.apply(self.audit.iter().filter(|e| filter.accepts(e))))
+            }
+            (Some(indexes), false) => cloned_page(
+                page.apply(
+                    indexes
+                        .iter()
+                        .filter_map(|i| self.audit.get(*i))
+                        .filter(|e| filter.accepts(e)),
+                ),
             ),
-        )
+        }
     }
 
     pub(super) fn list_ledger_events(
@@ -158,6 +206,25 @@ impl State {
             .filter_map(|index| self.ledger.get(*index))
             .cloned()
             .collect())
+    }
+}
+
+/// The one institution a list is limited to by the scope and the filter together: `Some(None)`
+/// for none (root without a filter), `None` when they disagree (an empty list).
+fn institution_of<'a>(
+    scope: &'a Scope,
+    filter: Option<&'a InstitutionId>,
+) -> Option<Option<&'a InstitutionId>> {
+    match (scope.institution(), filter) {
+        (Some(own), Some(wanted)) if own != wanted => None,
+        (own, wanted) => Some(own.or(wanted)),
+    }
+}
+
+fn empty<T>() -> Paginated<T> {
+    Paginated {
+        items: Vec::new(),
+        total: 0,
     }
 }
 

@@ -7,37 +7,38 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
     InstitutionId, InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId, Region,
-    TemplateId, Webhook, WebhookId,
+    TemplateId, Webhook,
 };
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
 use crate::{Error, Result};
 
-use super::table::Table;
+use super::table::{Row, Table};
 
 /// Everything the memory store holds. One `RwLock` guards it all, so a write holding the
 /// write lock is a transaction: it validates first and only then mutates, so it never leaves
 /// a half-applied change.
 #[derive(Debug, Default)]
 pub(super) struct State {
-    pub(super) institutions: Table<InstitutionId, Institution>,
-    pub(super) templates: Table<TemplateId, AssetTemplate>,
-    pub(super) assets: Table<AssetId, Asset>,
-    pub(super) positions: Table<PositionId, Position>,
+    pub(super) institutions: Table<Institution>,
+    pub(super) templates: Table<AssetTemplate>,
+    pub(super) assets: Table<Asset>,
+    pub(super) positions: Table<Position>,
     /// Ledger events in write order, and their indexes per position.
     pub(super) ledger: Vec<LedgerEvent>,
     pub(super) ledger_by_position: HashMap<PositionId, Vec<usize>>,
     /// Ledger checkpoints; a checkpoint's fence is the ledger length it covers up to.
     pub(super) checkpoints: Vec<Checkpoint>,
-    pub(super) api_keys: Table<ApiKeyId, ApiKey>,
+    pub(super) api_keys: Table<ApiKey>,
     /// Key id by token hash: the O(1) token lookup.
     pub(super) key_by_hash: HashMap<String, ApiKeyId>,
-    pub(super) policies: Table<PolicyId, InstitutionPolicy>,
+    pub(super) policies: Table<InstitutionPolicy>,
     pub(super) policy_by_region: HashMap<(InstitutionId, Region), PolicyId>,
-    /// Audit events in write order.
+    /// Audit events in write order, and their indexes per acting institution.
     pub(super) audit: Vec<AuditEvent>,
+    pub(super) audit_by_institution: HashMap<InstitutionId, Vec<usize>>,
     /// Webhook endpoints with their sealed secrets, and their deliveries.
-    pub(super) webhooks: Table<WebhookId, StoredWebhook>,
+    pub(super) webhooks: Table<StoredWebhook>,
     pub(super) deliveries: HashMap<DeliveryId, Delivery>,
 }
 
@@ -79,15 +80,15 @@ owned!(
 );
 
 /// Looks a row up by key, reporting another tenant's row exactly like a missing one.
-pub(super) fn scoped<'a, K, V>(
-    table: &'a Table<K, V>,
+pub(super) fn scoped<'a, V>(
+    table: &'a Table<V>,
     scope: &Scope,
-    key: &K,
+    key: &V::Key,
     resource: &'static str,
 ) -> Result<&'a V>
 where
-    K: Clone + Eq + std::hash::Hash + Ord + AsRef<str>,
-    V: Owned,
+    V: Owned + Row,
+    V::Key: AsRef<str>,
 {
     table
         .get(key)
@@ -175,6 +176,17 @@ impl State {
     pub(super) fn last_ledger_hash(&self, position_id: &PositionId) -> Option<String> {
         let index = *self.ledger_by_position.get(position_id)?.last()?;
         self.ledger.get(index)?.hash.clone()
+    }
+
+    /// Appends an audit event and indexes it under its acting institution.
+    pub(super) fn push_audit(&mut self, event: AuditEvent) {
+        if let Some(institution) = &event.institution_id {
+            self.audit_by_institution
+                .entry(institution.clone())
+                .or_default()
+                .push(self.audit.len());
+        }
+        self.audit.push(event);
     }
 
     pub(super) fn push_ledger(&mut self, event: LedgerEvent) {

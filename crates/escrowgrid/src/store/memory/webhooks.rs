@@ -35,7 +35,7 @@ impl State {
             .ok_or_else(|| Error::not_found(WebhookId::RESOURCE, id.as_str()))?;
         change(stored, at);
         let webhook = stored.webhook.clone();
-        self.audit.push(webhook_audit(action, &webhook, audit, at));
+        self.push_audit(webhook_audit(action, &webhook, audit, at));
         Ok(webhook)
     }
 
@@ -73,8 +73,8 @@ impl WebhookStore for MemoryStore {
             webhook: webhook.clone(),
             sealed_secret,
         };
-        state.webhooks.insert(at, webhook.id.clone(), stored);
-        state.audit.push(event);
+        state.webhooks.insert(stored);
+        state.push_audit(event);
         Ok(webhook)
     }
 
@@ -122,10 +122,10 @@ impl WebhookStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<Webhook> {
         let mut state = self.write();
-        let created_at = state.webhook(scope, id)?.webhook.created_at;
+        state.webhook(scope, id)?;
         let stored = state
             .webhooks
-            .remove(created_at, id)
+            .remove(id)
             .ok_or_else(|| Error::not_found(WebhookId::RESOURCE, id.as_str()))?;
         state
             .deliveries
@@ -136,7 +136,7 @@ impl WebhookStore for MemoryStore {
             audit,
             now_millis(),
         );
-        state.audit.push(event);
+        state.push_audit(event);
         Ok(stored.webhook)
     }
 
@@ -184,7 +184,7 @@ impl WebhookStore for MemoryStore {
     async fn save_delivery_audited(&self, delivery: &Delivery, audit: AuditEvent) -> Result<()> {
         let mut state = self.write();
         state.save_delivery(delivery);
-        state.audit.push(audit);
+        state.push_audit(audit);
         Ok(())
     }
 

@@ -34,12 +34,8 @@ impl State {
         self.institutions
             .ensure_vacant(InstitutionId::RESOURCE, &institution.id)?;
         append(log, outbox::institution_created(&institution))?;
-        self.institutions.insert(
-            institution.created_at,
-            institution.id.clone(),
-            institution.clone(),
-        );
-        self.audit.push(event);
+        self.institutions.insert(institution.clone());
+        self.push_audit(event);
         Ok(institution)
     }
 
@@ -56,9 +52,8 @@ impl State {
         self.templates
             .ensure_vacant(TemplateId::RESOURCE, &template.id)?;
         append(log, outbox::asset_template_created(&template))?;
-        self.templates
-            .insert(template.created_at, template.id.clone(), template.clone());
-        self.audit.push(event);
+        self.templates.insert(template.clone());
+        self.push_audit(event);
         Ok(template)
     }
 
@@ -74,9 +69,8 @@ impl State {
         let (asset, event) = records::asset(new, audit, now_millis());
         self.assets.ensure_vacant(AssetId::RESOURCE, &asset.id)?;
         append(log, outbox::asset_created(&asset))?;
-        self.assets
-            .insert(asset.created_at, asset.id.clone(), asset.clone());
-        self.audit.push(event);
+        self.assets.insert(asset.clone());
+        self.push_audit(event);
         Ok(asset)
     }
 
@@ -101,10 +95,9 @@ impl State {
         self.positions
             .ensure_vacant(PositionId::RESOURCE, &position.id)?;
         append(log, outbox::position_created(&position, &ledger))?;
-        self.positions
-            .insert(position.created_at, position.id.clone(), position.clone());
+        self.positions.insert(position.clone());
         self.push_ledger(ledger);
-        self.audit.push(event);
+        self.push_audit(event);
         Ok(position)
     }
 
@@ -157,7 +150,7 @@ impl State {
             *stored = applied.position.clone();
         }
         self.push_ledger(ledger);
-        self.audit.push(event);
+        self.push_audit(event);
         Ok(applied.position)
     }
 
@@ -181,9 +174,8 @@ impl State {
         append(log, outbox::api_key_created(&api_key))?;
         self.key_by_hash
             .insert(api_key.key_hash.clone(), api_key.id.clone());
-        self.api_keys
-            .insert(api_key.created_at, api_key.id.clone(), api_key.clone());
-        self.audit.push(event);
+        self.api_keys.insert(api_key.clone());
+        self.push_audit(event);
         Ok(CreatedApiKey { api_key, token })
     }
 
@@ -206,7 +198,7 @@ impl State {
         if let Some(stored) = self.api_keys.get_mut(id) {
             *stored = revoked.clone();
         }
-        self.audit.push(event);
+        self.push_audit(event);
         Ok(revoked)
     }
 
@@ -234,12 +226,11 @@ impl State {
         if is_new {
             self.policy_by_region
                 .insert((institution_id.clone(), region), policy.id.clone());
-            self.policies
-                .insert(policy.created_at, policy.id.clone(), policy.clone());
+            self.policies.insert(policy.clone());
         } else if let Some(stored) = self.policies.get_mut(&policy.id) {
             *stored = policy.clone();
         }
-        self.audit.push(event);
+        self.push_audit(event);
         Ok(policy)
     }
 }

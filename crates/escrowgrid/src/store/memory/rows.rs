@@ -1,0 +1,119 @@
+//! What each memory table is keyed, ordered and listed by ([`Row`] for every stored row).
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, Institution, InstitutionId, InstitutionPolicy,
+    PolicyId, Position, PositionId, TemplateId, WebhookId,
+};
+
+use super::state::StoredWebhook;
+use super::table::Row;
+
+/// The ordered lists positions are on: one per filter a position list accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum PositionList {
+    /// The positions of one institution.
+    Institution(InstitutionId),
+    /// The positions on one asset (an asset belongs to one institution).
+    Asset(AssetId),
+    /// The positions of one holder reference, across institutions.
+    Holder(String),
+}
+
+/// The ordered lists assets are on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum AssetList {
+    /// The assets of one institution.
+    Institution(InstitutionId),
+    /// The assets of one template (a template belongs to one institution).
+    Template(TemplateId),
+}
+
+/// Implements [`Row`] for rows listed per owning institution.
+macro_rules! per_institution {
+    ($($ty:ty => $key:ty, $($owner:ident).+);+ $(;)?) => {
+        $(impl Row for $ty {
+            type Key = $key;
+            type List = InstitutionId;
+            fn key(&self) -> &$key {
+                &self.id
+            }
+            fn created_at(&self) -> DateTime<Utc> {
+                self.created_at
+            }
+            fn lists(&self) -> Vec<InstitutionId> {
+                vec![self.$($owner).+.clone()]
+            }
+        })+
+    };
+}
+
+per_institution!(
+    AssetTemplate => TemplateId, institution_id;
+    ApiKey => ApiKeyId, institution_id;
+    InstitutionPolicy => PolicyId, institution_id;
+);
+
+impl Row for Institution {
+    type Key = InstitutionId;
+    type List = InstitutionId;
+    fn key(&self) -> &InstitutionId {
+        &self.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn lists(&self) -> Vec<InstitutionId> {
+        Vec::new()
+    }
+}
+
+impl Row for Asset {
+    type Key = AssetId;
+    type List = AssetList;
+    fn key(&self) -> &AssetId {
+        &self.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn lists(&self) -> Vec<AssetList> {
+        vec![
+            AssetList::Institution(self.institution_id.clone()),
+            AssetList::Template(self.template_id.clone()),
+        ]
+    }
+}
+
+impl Row for Position {
+    type Key = PositionId;
+    type List = PositionList;
+    fn key(&self) -> &PositionId {
+        &self.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn lists(&self) -> Vec<PositionList> {
+        vec![
+            PositionList::Institution(self.institution_id.clone()),
+            PositionList::Asset(self.asset_id.clone()),
+            PositionList::Holder(self.holder_reference.clone()),
+        ]
+    }
+}
+
+impl Row for StoredWebhook {
+    type Key = WebhookId;
+    type List = InstitutionId;
+    fn key(&self) -> &WebhookId {
+        &self.webhook.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.webhook.created_at
+    }
+    fn lists(&self) -> Vec<InstitutionId> {
+        vec![self.webhook.institution_id.clone()]
+    }
+}
