@@ -32,6 +32,8 @@
 //! | [`client_ip`] | the client address (`ConnectInfo`, `X-Forwarded-For` with `TRUST_PROXY`) |
 //! | [`rate_limit`] | general and sensitive-operation limiters |
 //! | [`idempotency`] | `Idempotency-Key` replay on every `POST` |
+//! | [`earlier_attempt`] | a seeded create's retry finds what the earlier attempt committed |
+//! | `onchain` | on-chain ledger routes and `ONCHAIN_FAILURE_MODE=fail` waiting |
 //! | [`request_id`] | `X-Request-Id` |
 //! | [`shed`] | load shedding: a cap on requests in flight, 503 with `Retry-After` over it |
 //! | [`middleware`] | the outer `frame` and the per-route `gate` |

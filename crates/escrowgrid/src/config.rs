@@ -13,15 +13,20 @@
 //! `ROOT_API_KEY`, `ROOT_API_KEY_ALLOWED_IPS`, `CORS_ALLOWED_ORIGINS`, `RATE_LIMIT_ENABLED`,
 //! `RATE_LIMIT_WINDOW_MS`, `RATE_LIMIT_MAX_REQUESTS`, `METRICS_ENABLED`, `PUBLIC_DOCS_ENABLED`,
 //! `NODE_ENV`) and a few are new (`HOST`, `CONSOLE_ENABLED`, `TRUST_PROXY`, `DATABASE_POOL_MAX`,
+//! `DATABASE_DIRECT_URL`, `DATABASE_STATEMENT_CACHE`, `DATABASE_READ_URLS`,
+//! `DATABASE_REPLICA_MAX_LAG_MS`, `LEDGER_CHECKPOINT_INTERVAL_MS`,
 //! `MIGRATE_ON_START`, `SHUTDOWN_TIMEOUT_MS`, `REQUEST_TIMEOUT_MS`, `HTTP_HEADER_READ_TIMEOUT_MS`,
 //! `HTTP_MAX_CONNECTIONS`, `HTTP_MAX_IN_FLIGHT_REQUESTS`, `RATE_LIMIT_INSTITUTION_CREATIONS_PER_HOUR`,
 //! `RATE_LIMIT_API_KEY_CREATIONS_PER_HOUR`, `LOG_FORMAT`, `RUST_LOG`,
 //! `EVENTS_STREAM_HEARTBEAT_MS`, `EVENTS_STREAM_MAX_BUFFER`, `WEBHOOKS_*`, `ONCHAIN_*`);
 //! see [`ENV_VARS`]. Parse rules:
 //!
-//! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`): only the
-//!   exact string `true` enables, as in the original; opt-out booleans (`METRICS_ENABLED`,
-//!   `CONSOLE_ENABLED`, `MIGRATE_ON_START`): only `false` disables;
+//! - opt-in booleans (`RATE_LIMIT_ENABLED`, `PUBLIC_DOCS_ENABLED`, `TRUST_PROXY`,
+//!   `WEBHOOKS_ALLOW_PRIVATE_TARGETS`, `ONCHAIN_LEDGER_ENABLED`): only the exact string `true`
+//!   enables, as in the original; opt-out booleans (`METRICS_ENABLED`, `CONSOLE_ENABLED`,
+//!   `MIGRATE_ON_START`, `WEBHOOKS_ENABLED`, `DATABASE_STATEMENT_CACHE`): only `false`
+//!   disables; `ONCHAIN_RETRY_WORKER_ENABLED` defaults to true but, once set, only `true` keeps
+//!   it (the original's rule);
 //! - a blank variable counts as unset;
 //! - **deviation:** a number that does not parse (`PORT=abc`, `RATE_LIMIT_WINDOW_MS=x`) is an
 //!   error naming the variable, where the original silently used 4000 for `PORT` and `NaN` for

@@ -5,7 +5,7 @@
 //! | layer | module |
 //! |---|---|
 //! | HTTP API (axum router, auth, rate limits, error mapping, OpenAPI) | [`api`] |
-//! | the `escrowgrid` command line (serve, migrate, print-config) and log setup | [`cli`] |
+//! | the `escrowgrid` command line (serve, migrate, ledger verify, print-config) and log setup | [`cli`] |
 //! | running the server: store + router + graceful shutdown | [`server`] |
 //! | typed configuration | [`config`] |
 //! | idempotency keys on the gridstore KV port (reserve, complete, release; cancellation-safe) | [`idempotency`] |
@@ -13,9 +13,12 @@
 //! | the tamper-evident ledger: hash chains per position and their verification | [`ledger`] |
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
 //! | webhook delivery: signing, SSRF checks, dispatcher, retries, DLQ | [`webhooks`] |
+//! | the on-chain ledger: contract bindings, payloads, sender | [`onchain`] |
+//! | metrics pipeline (metrics-exporter-prometheus) and the optional OTLP exporter | [`observability`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
 //! | the crate's one error type | [`error`] |
+//! | store contract suites (feature `test-suite`) | `testing` |
 
 pub mod api;
 pub mod cli;
