@@ -92,22 +92,63 @@ pub(crate) fn kill_group(pgid: u32) -> Result<(), TestkitError> {
     run(&mut kill).map(drop)
 }
 
+/// Sends SIGKILL to each process group in `pgids`, skipping groups that no longer exist or
+/// do not exist yet (a child that has not called `setsid` is still in its parent's group).
+pub(crate) fn kill_groups_if_present(pgids: &[u32]) -> Result<(), TestkitError> {
+    if pgids.is_empty() {
+        return Ok(());
+    }
+    let mut kill = Command::new("sh");
+    kill.args([
+        "-c",
+        r#"for g; do kill -s KILL -- "-$g" 2>/dev/null; done; exit 0"#,
+        "kill",
+    ])
+    .args(pgids.iter().map(u32::to_string));
+    run(&mut kill).map(drop)
+}
+
+/// Sends SIGSTOP to the process `pid`: it runs (and forks) no more until killed.
+pub(crate) fn stop(pid: u32) -> Result<(), TestkitError> {
+    let mut kill = Command::new("sh");
+    kill.args(["-c", r#"kill -s STOP -- "$1""#, "kill"])
+        .arg(pid.to_string());
+    run(&mut kill).map(drop)
+}
+
+/// Whether `pid` is stopped by a signal or no longer alive: once true after [`stop`], every
+/// `fork` it made has completed, so its children are all visible in `/proc`.
+pub(crate) fn is_stopped_or_dead(pid: u32) -> bool {
+    stat(pid).is_none_or(|stat| matches!(stat.state, 'T' | 't' | 'Z' | 'X' | 'x'))
+}
+
 /// Whether `pid` names a live process (zombies count as dead: nothing may reap them here).
 pub(crate) fn is_alive(pid: u32) -> bool {
-    stat(pid).is_some_and(|stat| !matches!(stat.state, 'Z' | 'X' | 'x'))
+    stat(pid).is_some_and(|stat| !is_dead(stat.state))
+}
+
+fn is_dead(state: char) -> bool {
+    matches!(state, 'Z' | 'X' | 'x')
+}
+
+/// Live children of `pid`.
+pub(crate) fn live_children(pid: u32) -> Vec<u32> {
+    live_processes_where(|stat| stat.ppid == pid)
 }
 
 /// Live processes whose process group is `pgid`.
 pub(crate) fn live_group_members(pgid: u32) -> Vec<u32> {
+    live_processes_where(|stat| stat.pgrp == pgid)
+}
+
+fn live_processes_where(wanted: impl Fn(&Stat) -> bool) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(Result::ok)
         .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| {
-            stat(pid).is_some_and(|s| s.pgrp == pgid && !matches!(s.state, 'Z' | 'X' | 'x'))
-        })
+        .filter(|&pid| stat(pid).is_some_and(|s| !is_dead(s.state) && wanted(&s)))
         .collect()
 }
 
@@ -115,6 +156,7 @@ pub(crate) fn live_group_members(pgid: u32) -> Vec<u32> {
 #[derive(Debug)]
 struct Stat {
     state: char,
+    ppid: u32,
     pgrp: u32,
 }
 
@@ -128,9 +170,9 @@ fn parse_stat(text: &str) -> Option<Stat> {
     let after_comm = &text[text.rfind(')')? + 1..];
     let mut fields = after_comm.split_whitespace();
     let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
-    Some(Stat { state, pgrp })
+    Some(Stat { state, ppid, pgrp })
 }
 
 #[cfg(test)]
@@ -141,6 +183,7 @@ mod tests {
     fn stat_lines_with_odd_command_names_parse() {
         let stat = parse_stat("42 (post gres) (x)) S 1 4242 4242 0 -1").expect("parses");
         assert_eq!(stat.state, 'S');
+        assert_eq!(stat.ppid, 1);
         assert_eq!(stat.pgrp, 4242);
     }
 

@@ -123,8 +123,9 @@ impl TestPostgres {
         });
     }
 
-    /// Crashes the server: SIGKILL to the postmaster and all its children (its process group),
-    /// then waits until they are gone. Committed data survives as far as it reached the OS
+    /// Crashes the server: SIGKILL to the postmaster and all its children (the postmaster's
+    /// process group and each child's, since backends lead their own), then waits until they
+    /// are gone, so no connection to the server can still be answered. Committed data survives as far as it reached the OS
     /// (durability is off: a `checkpoint` makes sure). A no-op when it is not running.
     ///
     /// # Panics
@@ -236,12 +237,31 @@ impl TestPostgres {
             return Ok(());
         };
         // pg_ctl starts the postmaster in its own session, so its pid is its process group.
-        process::kill_group(pid)?;
-        if !poll_until(KILL_TIMEOUT, || process::live_group_members(pid).is_empty()) {
+        // But every child of the postmaster (backends, checkpointer, ...) calls `setsid` and
+        // leads a process group of its own: killing the postmaster's group alone leaves the
+        // backends alive, answering their clients, until they notice the postmaster died.
+        // So freeze the postmaster (no more forks), list its children, then kill its group
+        // first (a child not yet in its own group dies with it) and each child's group.
+        process::stop(pid)?;
+        if !poll_until(KILL_TIMEOUT, || process::is_stopped_or_dead(pid)) {
             return Err(TestkitError::StillAlive {
                 pgid: pid,
                 timeout: KILL_TIMEOUT,
             });
+        }
+        let children = process::live_children(pid);
+        process::kill_group(pid)?;
+        process::kill_groups_if_present(&children)?;
+        let groups: Vec<u32> = std::iter::once(pid).chain(children).collect();
+        for pgid in groups {
+            if !poll_until(KILL_TIMEOUT, || {
+                process::live_group_members(pgid).is_empty()
+            }) {
+                return Err(TestkitError::StillAlive {
+                    pgid,
+                    timeout: KILL_TIMEOUT,
+                });
+            }
         }
         // Nothing may reap the dead postmaster here (PID 1 in a container often does not), so
         // its pid can live on as a zombie, and a new postmaster would take the lock files

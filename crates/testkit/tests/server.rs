@@ -1,5 +1,7 @@
 //! Owned servers for fault tests: stop, kill -9 and restart.
 
+use std::time::Duration;
+
 use testkit::TestPostgres;
 
 /// Starts a server from inside the async test without blocking its runtime.
@@ -95,6 +97,54 @@ async fn a_dropped_server_is_stopped_and_its_directory_removed() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_killed_server_takes_its_busy_backends_with_it() {
+    // Arrange: backends lead their own process groups, and one busy in a CPU-bound query does
+    // not look for the postmaster's death, so only the kill itself can end it.
+    let mut pg = start_server().await;
+    let db = pg.create_database().await;
+    let busy = db.connect().await;
+    let pid: i32 = busy
+        .query_one("select pg_backend_pid()", &[])
+        .await
+        .expect("backend pid")
+        .get(0);
+    let query = tokio::spawn(async move {
+        busy.batch_execute(
+            "set statement_timeout = '60s'; select count(*) from generate_series(1, 10000000000)",
+        )
+        .await
+    });
+    wait_until_active(&db.connect().await, pid).await;
+
+    // Act
+    pg.kill();
+
+    // Assert: the backend is gone, so its client sees the connection closed at once
+    let outcome = tokio::time::timeout(Duration::from_secs(10), query)
+        .await
+        .expect("the busy backend outlived the kill");
+    assert!(outcome.expect("query task").is_err(), "query finished");
+}
+
+/// Waits (at most 30 s) until backend `pid` is running a statement.
+async fn wait_until_active(observer: &tokio_postgres::Client, pid: i32) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let sql = "select 1 from pg_stat_activity where pid = $1 and state = 'active'";
+    while observer
+        .query_opt(sql, &[&pid])
+        .await
+        .expect("pg_stat_activity")
+        .is_none()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "backend {pid} never became active"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[test]
