@@ -49,6 +49,18 @@ pub enum Error {
         /// The state stored now.
         actual_state: PositionState,
     },
+    /// The resource is not in a state that allows the request (e.g. re-driving a delivery
+    /// that is no longer dead-lettered, which is also what the losers of concurrent re-drives
+    /// find); the request itself was well formed.
+    #[error("{resource} {id}: {message}")]
+    WrongState {
+        /// What was acted on, e.g. `"webhook delivery"`.
+        resource: &'static str,
+        /// Its id.
+        id: String,
+        /// What the client is told, e.g. `"Only failed (dead-lettered) deliveries can be re-driven"`.
+        message: &'static str,
+    },
     /// The lifecycle table does not allow the transition.
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),

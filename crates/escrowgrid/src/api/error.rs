@@ -290,6 +290,7 @@ impl From<crate::Error> for ApiError {
                     .with_details(details)
                     .store_kind("conflict")
             }
+            Error::WrongState { message, .. } => Self::conflict(message).store_kind("wrong_state"),
             Error::InvalidTransition(invalid) => Self::bad_request("Failed to transition position")
                 .with_details(invalid.to_string())
                 .store_kind("invalid_transition"),

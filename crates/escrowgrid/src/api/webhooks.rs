@@ -155,7 +155,7 @@ pub(super) fn routes() -> Vec<Route> {
                 )
                 .idempotent()
                 .response(202, "WebhookDelivery")
-                .errors(&[400, 401, 403, 404, 422, 429])
+                .errors(&[400, 401, 403, 404, 409, 422, 429])
                 .build()
             },
         },

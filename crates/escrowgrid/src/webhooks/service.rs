@@ -150,7 +150,7 @@ impl WebhookService {
     /// Re-opens a dead-lettered delivery so the endpoint's worker attempts it again.
     ///
     /// # Errors
-    /// NotFound; Validation when the delivery is not dead-lettered.
+    /// NotFound; WrongState when the delivery is not (or no longer) dead-lettered.
     pub async fn redrive(
         &self,
         scope: &Scope,
@@ -161,7 +161,7 @@ impl WebhookService {
         let mut delivery = self.store.get_delivery(scope, webhook_id, id).await?;
         let item = match (delivery.status, delivery.dlq_item_id) {
             (DeliveryStatus::Failed, Some(item)) => item,
-            _ => return Err(not_redrivable()),
+            _ => return Err(not_redrivable(id)),
         };
         delivery.status = DeliveryStatus::Redriving;
         delivery.updated_at = now_millis();
@@ -180,7 +180,7 @@ impl WebhookService {
             .transition_delivery(&delivery, DeliveryStatus::Failed, event)
             .await?
         {
-            return Err(not_redrivable());
+            return Err(not_redrivable(id));
         }
         let reopened = self
             .dlq
@@ -223,10 +223,12 @@ impl WebhookService {
     }
 }
 
-/// The answer to re-driving a delivery that is not (or no longer) dead-lettered.
-fn not_redrivable() -> Error {
-    Error::Validation(vec![FieldError::new(
-        "deliveryId",
-        "Only failed (dead-lettered) deliveries can be re-driven",
-    )])
+/// The answer to re-driving a delivery that is not (or no longer) dead-lettered: 409, the
+/// same for a late request and for the losers of concurrent re-drives.
+fn not_redrivable(id: &DeliveryId) -> Error {
+    Error::WrongState {
+        resource: "webhook delivery",
+        id: id.to_string(),
+        message: "Only failed (dead-lettered) deliveries can be re-driven",
+    }
 }

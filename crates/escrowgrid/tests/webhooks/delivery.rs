@@ -168,8 +168,8 @@ async fn a_failing_receiver_gets_the_schedule_then_the_dlq_and_redrive_delivers_
         .expect("dlq")
         .expect("item");
     assert_eq!(resolved.status, DlqStatus::Resolved);
-    // A delivery that is not dead-lettered cannot be re-driven.
-    let (status, _) = app
+    // A delivery that is not dead-lettered cannot be re-driven: its state conflicts.
+    let (status, body) = app
         .call(
             Method::POST,
             &format!("/webhooks/{webhook}/deliveries/{delivery}/retry"),
@@ -177,7 +177,11 @@ async fn a_failing_receiver_gets_the_schedule_then_the_dlq_and_redrive_delivers_
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        body["error"],
+        "Only failed (dead-lettered) deliveries can be re-driven"
+    );
 }
 
 #[tokio::test]

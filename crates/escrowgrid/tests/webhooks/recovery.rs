@@ -116,7 +116,7 @@ async fn concurrent_redrives_of_one_delivery_attempt_it_once(backend: Backend) {
     assert_eq!(accepted, 1, "exactly one re-drive is accepted: {answers:?}");
     for (status, body) in &answers {
         assert!(
-            *status == StatusCode::ACCEPTED || *status == StatusCode::BAD_REQUEST,
+            *status == StatusCode::ACCEPTED || *status == StatusCode::CONFLICT,
             "{status} {body}"
         );
     }
