@@ -3,7 +3,7 @@
 //! root's tenantless audit rows come through.
 
 use escrowgrid::domain::{
-    AuditAction, DeliveryId, LifecycleEventId, NewWebhook, PositionState, TransitionRequest,
+    AuditAction, AuditEventId, DeliveryId, LifecycleEventId, NewWebhook, PositionState, TransitionRequest,
     WebhookId, now_millis,
 };
 use escrowgrid::ledger::verify_store;
@@ -65,7 +65,7 @@ async fn upgrading_keeps_every_row_backfills_the_tenant_and_keeps_the_ledger_cha
     // Arrange: what the previous version wrote, including a transition in its own statements
     // and an audit row without a tenant.
     let (store, database) = previous_version().await;
-    let client = database.connect().await;
+    let mut client = database.connect().await;
     let (institution, _asset, position) = fixtures::position_setup(&store).await;
     let scope = fixtures::scope(&institution);
     let created = store
@@ -116,11 +116,11 @@ async fn upgrading_keeps_every_row_backfills_the_tenant_and_keeps_the_ledger_cha
     )
     .await
     .unwrap();
-    tx.batch_execute(
+    tx.execute(
         "insert into audit_events (id, occurred_at, created_at, method, path, action, outcome,
              status_code)
-         values ('aud_tenantless', now(), now(), 'GET', '/positions', 'AUTH_FAILED', 'failure',
-             401)",
+         values ($1, now(), now(), 'GET', '/positions', 'AUTH_FAILED', 'failure', 401)",
+        &[&AuditEventId::new().as_str()],
     )
     .await
     .unwrap();
