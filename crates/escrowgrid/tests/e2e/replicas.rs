@@ -85,7 +85,10 @@ async fn lists_read_from_the_replica_and_from_the_primary_when_it_lags_or_dies()
         .expect("replica read")
         .is_none()
     {
-        assert!(started.elapsed() < DEADLINE, "the replica never replayed {first}");
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the replica never replayed {first}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     admin

@@ -178,14 +178,32 @@ const PROBE: &str = "
     alter table ledger_checkpoints add column probe_child text references probe_children (id);";
 
 const PROBE_VIOLATIONS: [(&str, &str); 8] = [
-    ("ledger_checkpoints", "foreign key ledger_checkpoints_probe_child_fkey from a reference table to tenant table probe_children"),
+    (
+        "ledger_checkpoints",
+        "foreign key ledger_checkpoints_probe_child_fkey from a reference table to tenant table probe_children",
+    ),
     ("probe_bare", "no institution_id column"),
-    ("probe_bare", "unique index probe_bare_pkey without institution_id"),
-    ("probe_children", "foreign key probe_children_item_id_fkey to probe_items without institution_id"),
-    ("probe_children", "unique index probe_children_pkey without institution_id"),
+    (
+        "probe_bare",
+        "unique index probe_bare_pkey without institution_id",
+    ),
+    (
+        "probe_children",
+        "foreign key probe_children_item_id_fkey to probe_items without institution_id",
+    ),
+    (
+        "probe_children",
+        "unique index probe_children_pkey without institution_id",
+    ),
     ("probe_items", "institution_id is nullable"),
-    ("probe_items", "unique index probe_items_code_key without institution_id"),
-    ("probe_items", "unique index probe_items_pkey without institution_id"),
+    (
+        "probe_items",
+        "unique index probe_items_code_key without institution_id",
+    ),
+    (
+        "probe_items",
+        "unique index probe_items_pkey without institution_id",
+    ),
 ];
 
 #[tokio::test]

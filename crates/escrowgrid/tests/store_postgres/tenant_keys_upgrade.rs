@@ -3,8 +3,8 @@
 //! root's tenantless audit rows come through.
 
 use escrowgrid::domain::{
-    AuditAction, AuditEventId, DeliveryId, LifecycleEventId, NewWebhook, PositionState, TransitionRequest,
-    WebhookId, now_millis,
+    AuditAction, AuditEventId, DeliveryId, LifecycleEventId, NewWebhook, PositionState,
+    TransitionRequest, WebhookId, now_millis,
 };
 use escrowgrid::ledger::verify_store;
 use escrowgrid::lifecycle;
@@ -94,7 +94,14 @@ async fn upgrading_keeps_every_row_backfills_the_tenant_and_keeps_the_ledger_cha
         .unwrap();
     tx.execute(
         OLD_EVENT,
-        &[&event.id.as_str(), &id, &from, &to, &event.reason, &event.at],
+        &[
+            &event.id.as_str(),
+            &id,
+            &from,
+            &to,
+            &event.reason,
+            &event.at,
+        ],
     )
     .await
     .unwrap();
@@ -167,7 +174,10 @@ async fn upgrading_keeps_every_row_backfills_the_tenant_and_keeps_the_ledger_cha
         .await
         .unwrap()
         .get(0);
-    assert_eq!(tenant, inst, "lifecycle events carry their position's tenant");
+    assert_eq!(
+        tenant, inst,
+        "lifecycle events carry their position's tenant"
+    );
     let read = store.get_position(&scope, &position.id).await.unwrap();
     assert_eq!(read.state, PositionState::Funded);
     assert_eq!(read.events.len(), 1);
@@ -204,5 +214,9 @@ async fn upgrading_keeps_every_row_backfills_the_tenant_and_keeps_the_ledger_cha
     let report = verify_store(&store, &Scope::Root, |_, _| {}).await.unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.unhashed_events, 0);
-    assert_eq!(counts(&client).await[4], before[4] + 1, "one more ledger event");
+    assert_eq!(
+        counts(&client).await[4],
+        before[4] + 1,
+        "one more ledger event"
+    );
 }
