@@ -69,9 +69,9 @@ insert into gs_events (stream, event_type, correlation_id, payload) values \
 pub const TRANSITION: &[&str] = &[
     "update positions set state = 'FUNDED', version = version + 1, updated_at = now() \
      where id = {pos} and institution_id = :inst and version = 1",
-    "insert into position_events (id, position_id, from_state, to_state, reason, at, metadata, \
-     created_at) \
-     values ('ple_' || {id}, {pos}, 'CREATED', 'FUNDED', 'loadgen', now(), null, now())",
+    "insert into position_events (id, institution_id, position_id, from_state, to_state, \
+     reason, at, metadata, created_at) \
+     values ('ple_' || {id}, :inst, {pos}, 'CREATED', 'FUNDED', 'loadgen', now(), null, now())",
     "insert into ledger_events (id, institution_id, kind, position_id, at, previous_state, \
      new_state, payload, created_at) \
      values ('led_t_' || {id}, :inst, 'POSITION_STATE_CHANGED', {pos}, now(), 'CREATED', \

@@ -37,5 +37,8 @@ mod idempotency_keys {
 #[path = "store_postgres/idempotency_upgrade.rs"]
 mod idempotency_upgrade;
 
+#[path = "store_postgres/tenant_keys_upgrade.rs"]
+mod tenant_keys_upgrade;
+
 #[path = "store_postgres/tamper.rs"]
 mod tamper;

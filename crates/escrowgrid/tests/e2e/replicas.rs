@@ -75,6 +75,22 @@ async fn lists_read_from_the_replica_and_from_the_primary_when_it_lags_or_dies()
         .expect(StatusCode::CREATED)
         .str("id");
     wait_until_listed(&mut admin, &first).await;
+    // The list may have come from the primary (the replica skipped while it lagged): the
+    // ledger read below may go to the replica, so wait until the replica replayed the row.
+    let replica_rows = connect(&replica.url(db.name())).await;
+    let started = Instant::now();
+    while replica_rows
+        .query_opt("select 1 from positions where id = $1", &[&first])
+        .await
+        .expect("replica read")
+        .is_none()
+    {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the replica never replayed {first}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     admin
         .get(&format!("/ledger-events?positionId={first}"))
         .await

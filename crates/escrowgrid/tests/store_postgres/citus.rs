@@ -1,13 +1,15 @@
 //! Issue 10 item 6: the schema is ready to distribute by tenant on Citus. Every table of
-//! EscrowGrid's schema that carries tenant rows has `institution_id`, and its primary key, its
-//! unique constraints and unique indexes include it (Citus enforces uniqueness per shard, so
-//! a unique key without the distribution column cannot be kept), and every foreign key
-//! between two tenant tables joins on it (co-located joins). Read from the catalog of a
-//! migrated database, so a new migration cannot break it unnoticed.
+//! EscrowGrid's schema that carries tenant rows has a `not null` `institution_id`, and its
+//! primary key, its unique constraints and unique indexes include it (Citus enforces
+//! uniqueness per shard, so a unique key without the distribution column cannot be kept),
+//! every foreign key between two tenant tables joins on it (co-located joins), and no table
+//! outside the tenant model (a reference table) refers to a tenant table. Read from the catalog
+//! of a migrated database, so a new migration cannot break it unnoticed.
 //!
-//! What does not hold today is listed in [`EXCEPTIONS`] with the reason and the way out
-//! (`docs/SCALING.md`, "Citus"); the test also fails when a listed exception stops being one,
-//! so the list stays true.
+//! What does not hold is listed in [`EXCEPTIONS`] with the reason (`docs/SCALING.md`,
+//! "Citus"); none since migration 0008. The test also fails when a listed exception stops
+//! being one, so the list stays true, and a second test proves that the check reports each
+//! kind of violation.
 
 use std::collections::BTreeSet;
 
@@ -15,10 +17,14 @@ use super::support::migrated_store;
 
 /// Tables that are not distributed by tenant: reference tables (copied to every node) and
 /// bookkeeping outside the tenant model.
-const NOT_TENANT_TABLES: [(&str, &str); 3] = [
+const NOT_TENANT_TABLES: [(&str, &str); 4] = [
     (
         "institutions",
         "the tenants themselves: a reference table (create_reference_table)",
+    ),
+    (
+        "api_keys",
+        "authentication finds a key by its hash before the tenant is known, so the lookup cannot be routed to a tenant's shard: a reference table (small, written rarely, read on every request), keeping primary key (id) and unique (key_hash)",
     ),
     (
         "escrowgrid_migrations",
@@ -30,98 +36,10 @@ const NOT_TENANT_TABLES: [(&str, &str); 3] = [
     ),
 ];
 
-/// Why a primary key on `id` alone is kept until the schema moves to Citus.
-const ID_PK: &str = "ids are random UUIDs; root's by-id reads need an index on id alone. The Citus migration makes the key (institution_id, id) with a plain index on id; on one server that is one more index on every write for nothing";
-
-/// Known violations: `(table, violation, why it is kept and the way out)`; `docs/SCALING.md`
-/// ("Citus") describes the migration that removes them.
-const EXCEPTIONS: [(&str, &str, &str); 17] = [
-    (
-        "api_keys",
-        "unique index api_keys_key_hash_key without institution_id",
-        "authentication finds a key by its hash before the tenant is known: on Citus a reference table (key_hash -> institution_id) answers that lookup",
-    ),
-    (
-        "api_keys",
-        "unique index api_keys_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "asset_templates",
-        "unique index asset_templates_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "assets",
-        "unique index assets_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "audit_events",
-        "institution_id is nullable",
-        "root's actions and failed authentications have no tenant: on Citus they get a reserved institution id (one shard) or a table of their own",
-    ),
-    (
-        "audit_events",
-        "unique index audit_events_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "audit_events",
-        "unique index audit_events_seq_key without institution_id",
-        "seq is the global write order from a sequence: on Citus unique (institution_id, seq), the sequence still orders",
-    ),
-    (
-        "institution_policies",
-        "unique index institution_policies_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "ledger_events",
-        "unique index ledger_events_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "ledger_events",
-        "unique index ledger_events_seq_key without institution_id",
-        "seq is the global write order from a sequence: on Citus unique (institution_id, seq), the sequence still orders",
-    ),
-    (
-        "position_events",
-        "foreign key position_events_position_id_fkey to positions without institution_id",
-        "follows from the missing column: (institution_id, position_id) references positions (institution_id, id)",
-    ),
-    (
-        "position_events",
-        "no institution_id column",
-        "the store writes it without the tenant: the Citus migration adds it (backfilled from positions) and the insert sets it",
-    ),
-    (
-        "position_events",
-        "unique index position_events_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "positions",
-        "unique index positions_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "webhook_deliveries",
-        "foreign key webhook_deliveries_webhook_id_fkey to webhooks without institution_id",
-        "on Citus (institution_id, webhook_id) references webhooks (institution_id, id)",
-    ),
-    (
-        "webhook_deliveries",
-        "unique index webhook_deliveries_pkey without institution_id",
-        ID_PK,
-    ),
-    (
-        "webhooks",
-        "unique index webhooks_pkey without institution_id",
-        ID_PK,
-    ),
-];
+/// Known violations: `(table, violation, why it is kept)`; `docs/SCALING.md` ("Citus") lists
+/// them too. Empty since migration 0008: a new violation is fixed, or listed here with its
+/// reason.
+const EXCEPTIONS: &[(&str, &str, &str)] = &[];
 
 /// Every violation of the rules in the catalog, as `(table, violation)`.
 async fn violations(client: &tokio_postgres::Client) -> BTreeSet<(String, String)> {
@@ -183,31 +101,42 @@ async fn violations(client: &tokio_postgres::Client) -> BTreeSet<(String, String
             ));
         }
     }
-    // Foreign keys between tenant tables that do not join on institution_id.
+    // Foreign keys between tenant tables that do not join on institution_id, and foreign keys
+    // from a table outside the tenant model (a reference table on Citus) to a tenant table,
+    // which Citus cannot keep at all.
     let keys = client
         .query(
-            "select t.relname::text, f.relname::text, k.conname::text
+            "select t.relname::text, f.relname::text, k.conname::text,
+                    exists (
+                        select 1 from unnest(k.conkey, k.confkey) as p(own, other)
+                        join pg_attribute a on a.attrelid = k.conrelid and a.attnum = p.own
+                        join pg_attribute b on b.attrelid = k.confrelid and b.attnum = p.other
+                        where a.attname = 'institution_id' and b.attname = 'institution_id')
              from pg_constraint k
              join pg_class t on t.oid = k.conrelid
              join pg_class f on f.oid = k.confrelid
              join pg_namespace n on n.oid = t.relnamespace
              where n.nspname = current_schema() and k.contype = 'f'
-               and not exists (
-                   select 1 from unnest(k.conkey, k.confkey) as p(own, other)
-                   join pg_attribute a on a.attrelid = k.conrelid and a.attnum = p.own
-                   join pg_attribute b on b.attrelid = k.confrelid and b.attnum = p.other
-                   where a.attname = 'institution_id' and b.attname = 'institution_id')
              order by 1, 3",
             &[],
         )
         .await
         .expect("foreign keys");
     for row in &keys {
-        let (table, target, key): (String, String, String) = (row.get(0), row.get(1), row.get(2));
-        if tenant_tables.contains(&table) && tenant_tables.contains(&target) {
+        let (table, target, key, joined): (String, String, String, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if !tenant_tables.contains(&target) {
+            continue;
+        }
+        if tenant_tables.contains(&table) && !joined {
             found.insert((
                 table,
                 format!("foreign key {key} to {target} without institution_id"),
+            ));
+        } else if not_tenant.contains(&table.as_str()) {
+            found.insert((
+                table,
+                format!("foreign key {key} from a reference table to tenant table {target}"),
             ));
         }
     }
@@ -235,4 +164,64 @@ async fn every_tenant_table_is_keyed_by_institution_id_as_citus_requires() {
         "new violations (fix them, or list them with a reason in EXCEPTIONS and docs/SCALING.md): \
          {unexpected:#?}\nlisted exceptions that no longer apply (remove them): {resolved:#?}"
     );
+}
+
+/// The probe tables of [`the_check_reports_every_kind_of_violation`] and what it must report.
+const PROBE: &str = "
+    create table probe_items (id text primary key, institution_id text, code text unique);
+    create table probe_children (
+        id text primary key,
+        institution_id text not null,
+        item_id text references probe_items (id)
+    );
+    create table probe_bare (id bigint primary key);
+    alter table ledger_checkpoints add column probe_child text references probe_children (id);";
+
+const PROBE_VIOLATIONS: [(&str, &str); 8] = [
+    (
+        "ledger_checkpoints",
+        "foreign key ledger_checkpoints_probe_child_fkey from a reference table to tenant table probe_children",
+    ),
+    ("probe_bare", "no institution_id column"),
+    (
+        "probe_bare",
+        "unique index probe_bare_pkey without institution_id",
+    ),
+    (
+        "probe_children",
+        "foreign key probe_children_item_id_fkey to probe_items without institution_id",
+    ),
+    (
+        "probe_children",
+        "unique index probe_children_pkey without institution_id",
+    ),
+    ("probe_items", "institution_id is nullable"),
+    (
+        "probe_items",
+        "unique index probe_items_code_key without institution_id",
+    ),
+    (
+        "probe_items",
+        "unique index probe_items_pkey without institution_id",
+    ),
+];
+
+#[tokio::test]
+async fn the_check_reports_every_kind_of_violation() {
+    // Arrange: tables that break each rule, next to the migrated schema.
+    let (_store, database) = migrated_store().await;
+    let client = database.connect().await;
+    let before = violations(&client).await;
+    client.batch_execute(PROBE).await.expect("probe tables");
+
+    // Act
+    let after = violations(&client).await;
+
+    // Assert
+    let reported: BTreeSet<(String, String)> = after.difference(&before).cloned().collect();
+    let expected: BTreeSet<(String, String)> = PROBE_VIOLATIONS
+        .iter()
+        .map(|(table, violation)| ((*table).to_owned(), (*violation).to_owned()))
+        .collect();
+    assert_eq!(reported, expected);
 }

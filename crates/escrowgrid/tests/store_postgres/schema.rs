@@ -105,9 +105,9 @@ async fn check_constraints_reject_bad_enums_and_amounts() {
         Some("api_keys_role_check"),
     )
     .await;
-    let audit_sql = "insert into audit_events (id, occurred_at, created_at, method, path, action,
-            outcome)
-        values ('a', now(), now(), 'GET', '/', 'POSITION_CREATED', 'maybe')";
+    let audit_sql = "insert into audit_events (id, institution_id, occurred_at, created_at, method,
+            path, action, outcome)
+        values ('a', '', now(), now(), 'GET', '/', 'POSITION_CREATED', 'maybe')";
     assert_rejected(
         &client,
         audit_sql,
@@ -172,6 +172,18 @@ async fn composite_foreign_keys_keep_rows_inside_one_institution() {
         &params,
         fk,
         Some("ledger_events_position_fkey"),
+    )
+    .await;
+
+    let event_sql = "insert into position_events (id, institution_id, position_id, to_state, at,
+            created_at)
+        values ('e', $1, $2, 'FUNDED', now(), now())";
+    assert_rejected(
+        &client,
+        event_sql,
+        &params,
+        fk,
+        Some("position_events_position_fkey"),
     )
     .await;
 

@@ -13,19 +13,23 @@ use super::PgEscrowStore;
 use super::db::{Db, Params};
 use super::{paging, rows};
 
+/// A row without a tenant (root's actions, failed authentication) stores `''` as its
+/// institution (the column is the distribution key, so not null; `migrations/0008`), read
+/// back as none by [`LIST_AUDIT`].
 pub(super) const INSERT_AUDIT: &str = "\
 insert into audit_events (id, occurred_at, created_at, request_id, api_key_id, institution_id,
     method, path, action, outcome, resource_type, resource_id, payload, error, status_code,
     client_ip)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+values ($1, $2, $3, $4, $5, coalesce($6::text, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15,
+    $16)";
 
 /// Scope (`$1`, null for root) and filters (`$2`..`$9`, null for any; the time bounds are
 /// inclusive) are all parameters, so this is one prepared statement; the window count gives the
 /// total alongside the page. Indexes: `migrations/0001` (institution, api key) and `0003`
 /// (resource id, occurred_at).
 const LIST_AUDIT: &str = "\
-select id, occurred_at, created_at, request_id, api_key_id, institution_id, method, path,
-    action, outcome, resource_type, resource_id, payload, error, status_code, client_ip,
+select id, occurred_at, created_at, request_id, api_key_id,
+    nullif(institution_id, '') as institution_id, method, path, action, outcome, resource_type, resource_id, payload, error, status_code, client_ip,
     count(*) over () as total
 from audit_events
 where ($1::text is null or institution_id = $1)

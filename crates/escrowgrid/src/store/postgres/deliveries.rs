@@ -1,5 +1,5 @@
-//! Webhook delivery records on PostgreSQL (`webhook_deliveries`, migration 0007): one row per
-//! endpoint and event, upserted on every attempt.
+//! Webhook delivery records on PostgreSQL (`webhook_deliveries`, migrations 0006 and 0008):
+//! one row per endpoint and event, upserted on every attempt; keyed by (institution, id).
 
 use gridstore::postgres::commit;
 use tokio_postgres::Row;
@@ -15,8 +15,8 @@ const UPSERT_DELIVERY: &str = "\
 insert into webhook_deliveries (id, webhook_id, institution_id, event_id, event_type, status,
     attempts, last_status_code, last_error, next_attempt_at, dlq_item_id, created_at, updated_at)
 select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
-where exists (select 1 from webhooks where id = $2)
-on conflict (id) do update set status = excluded.status, attempts = excluded.attempts,
+where exists (select 1 from webhooks where institution_id = $3 and id = $2)
+on conflict (institution_id, id) do update set status = excluded.status, attempts = excluded.attempts,
     last_status_code = excluded.last_status_code, last_error = excluded.last_error,
     next_attempt_at = excluded.next_attempt_at, dlq_item_id = excluded.dlq_item_id,
     updated_at = excluded.updated_at";
@@ -26,7 +26,7 @@ on conflict (id) do update set status = excluded.status, attempts = excluded.att
 const TRANSITION_DELIVERY: &str = "\
 update webhook_deliveries set status = $2, attempts = $3, last_status_code = $4,
     last_error = $5, next_attempt_at = $6, dlq_item_id = $7, updated_at = $9
-where id = $1 and status = $8";
+where institution_id = $10 and id = $1 and status = $8";
 
 const DELIVERY_COLUMNS: &str = "id, webhook_id, institution_id, event_id, event_type, status, \
     attempts, last_status_code, last_error, next_attempt_at, dlq_item_id, created_at, updated_at";
@@ -115,6 +115,7 @@ impl PgEscrowStore {
                     &delivery.dlq_item_id,
                     &from.as_str(),
                     &delivery.updated_at,
+                    &delivery.institution_id.as_str(),
                 ],
             )
             .await?;
@@ -159,13 +160,15 @@ impl PgEscrowStore {
         webhook_id: &WebhookId,
         id: &DeliveryId,
     ) -> Result<Delivery> {
-        self.scoped_webhook(scope, webhook_id).await?;
+        let webhook = self.scoped_webhook(scope, webhook_id).await?;
         let sql = format!(
-            "select {DELIVERY_COLUMNS} from webhook_deliveries where id = $1 and webhook_id = $2"
+            "select {DELIVERY_COLUMNS} from webhook_deliveries \
+             where institution_id = $3 and id = $1 and webhook_id = $2"
         );
         let client = self.pool.get().await?;
+        let institution = webhook.institution_id.as_str();
         let found = Db::new(&client, &self.counter)
-            .query_opt(&sql, &[&id.as_str(), &webhook_id.as_str()])
+            .query_opt(&sql, &[&id.as_str(), &webhook_id.as_str(), &institution])
             .await?
             .ok_or_else(|| Error::not_found(DeliveryId::RESOURCE, id.as_str()))?;
         Ok(delivery(&found)?)

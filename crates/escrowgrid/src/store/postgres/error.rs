@@ -67,7 +67,7 @@ const CONSTRAINTS: &[(&str, Meaning)] = &[
     ),
     ("positions_asset_fkey", Meaning::Missing(AssetId::RESOURCE)),
     (
-        "position_events_position_id_fkey",
+        "position_events_position_fkey",
         Meaning::Missing(PositionId::RESOURCE),
     ),
     (

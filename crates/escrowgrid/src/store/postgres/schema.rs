@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ledger_hash_chain",
         sql: include_str!("../../../migrations/0007_ledger_hash_chain.sql"),
     },
+    Migration {
+        version: 8,
+        name: "tenant_keys",
+        sql: include_str!("../../../migrations/0008_tenant_keys.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -27,9 +27,9 @@ set state = $4, updated_at = $5, version = version + 1
 where id = $1 and institution_id = $2 and version = $3";
 
 const INSERT_EVENT: &str = "\
-insert into position_events (id, position_id, from_state, to_state, reason, at, metadata,
-    created_at)
-values ($1, $2, $3, $4, $5, $6, $7, $8)";
+insert into position_events (id, institution_id, position_id, from_state, to_state, reason, at,
+    metadata, created_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
 /// The stored version and state, after a lost race.
 const CURRENT_VERSION: &str = "\
@@ -107,6 +107,7 @@ async fn write<C: PgConnection>(
     let metadata = event.metadata.as_ref().map(Json);
     let event_params: &Params<'_> = &[
         &event.id.as_str(),
+        &position.institution_id.as_str(),
         &event.position_id.as_str(),
         &from_state,
         &event.to_state.as_str(),
