@@ -77,7 +77,7 @@ impl RpcProxy {
                     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     if request["method"] == "eth_sendRawTransaction" {
                         if let Hold::ForwardThenHang = hold {
-                            forward(&client, &upstream, body).await;
+                            forward(&client, &upstream, body.clone()).await;
                         }
                         counter.fetch_add(1, Ordering::SeqCst);
                         std::future::pending::<()>().await;
