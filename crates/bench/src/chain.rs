@@ -104,7 +104,11 @@ pub async fn run(plan: &Plan) -> Result<String, BoxError> {
 }
 
 /// One instance, `events` creates, until every event is confirmed.
-async fn once(anvil: &testkit::TestAnvil, events: usize, batch: usize) -> Result<Figures, BoxError> {
+async fn once(
+    anvil: &testkit::TestAnvil,
+    events: usize,
+    batch: usize,
+) -> Result<Figures, BoxError> {
     let store = Arc::new(MemoryStore::new());
     let log: Arc<dyn EventLog> = store.events();
     let kv: Arc<dyn KvStore> = Arc::new(MemoryKvStore::new());
@@ -165,16 +169,23 @@ async fn once(anvil: &testkit::TestAnvil, events: usize, batch: usize) -> Result
     server.abort();
 
     let committed = committed.lock().unwrap_or_else(PoisonError::into_inner);
-    let first_commit = committed.iter().map(|(_, at)| *at).min().ok_or("no events")?;
-    let last_confirmed = confirmed.values().max().copied().ok_or("no confirmations")?;
+    let first_commit = committed
+        .iter()
+        .map(|(_, at)| *at)
+        .min()
+        .ok_or("no events")?;
+    let last_confirmed = confirmed
+        .values()
+        .max()
+        .copied()
+        .ok_or("no confirmations")?;
     let mut samples = Samples::default();
     for (id, at) in committed.iter() {
         let done = confirmed.get(id).ok_or("an event was never confirmed")?;
         samples.push(done.saturating_duration_since(*at));
     }
     #[allow(clippy::cast_precision_loss)] // event counts are small
-    let events_per_s =
-        events as f64 / last_confirmed.duration_since(first_commit).as_secs_f64();
+    let events_per_s = events as f64 / last_confirmed.duration_since(first_commit).as_secs_f64();
     Ok(Figures {
         events_per_s,
         p50_ms: samples.quantile_ms(0.5).unwrap_or(f64::NAN),
@@ -185,7 +196,12 @@ async fn once(anvil: &testkit::TestAnvil, events: usize, batch: usize) -> Result
 /// An institution, a template with `config.onchain.enabled` and an asset: the asset's id.
 async fn fixture(authority: &str) -> Result<String, BoxError> {
     let mut root = Conn::connect(authority, ROOT_KEY).await?;
-    let institution = created(&mut root, "/institutions", json!({"name": "Chain Bench", "regions": ["US"]})).await?;
+    let institution = created(
+        &mut root,
+        "/institutions",
+        json!({"name": "Chain Bench", "regions": ["US"]}),
+    )
+    .await?;
     let template = created(
         &mut root,
         "/asset-templates",
@@ -202,7 +218,10 @@ async fn fixture(authority: &str) -> Result<String, BoxError> {
         json!({"institutionId": institution["id"], "templateId": template["id"], "label": "Tower"}),
     )
     .await?;
-    let institution_id = institution["id"].as_str().ok_or("institution id")?.to_owned();
+    let institution_id = institution["id"]
+        .as_str()
+        .ok_or("institution id")?
+        .to_owned();
     let asset_id = asset["id"].as_str().ok_or("asset id")?.to_owned();
     Ok(format!("{institution_id}|{asset_id}"))
 }

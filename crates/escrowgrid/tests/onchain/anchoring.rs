@@ -34,8 +34,7 @@ async fn wait_for_anchors(app: &Instance, count: usize) -> Vec<Value> {
         let (status, listed) = app.call(Method::GET, "/ledger/checkpoints", None).await;
         assert_eq!(status, StatusCode::OK, "{listed}");
         let listed = listed.as_array().expect("a list").clone();
-        if listed.len() == count && listed.iter().all(|c| c["onchain"]["status"] == "confirmed")
-        {
+        if listed.len() == count && listed.iter().all(|c| c["onchain"]["status"] == "confirmed") {
             return listed;
         }
         assert!(
@@ -126,7 +125,10 @@ async fn a_backlog_is_sent_in_batches_with_consecutive_nonces_each_event_once() 
 }
 
 /// The nonce of each log's transaction.
-async fn transaction_nonces(anvil: &TestAnvil, logs: &[testkit::RecordedPositionEvent]) -> Vec<u64> {
+async fn transaction_nonces(
+    anvil: &TestAnvil,
+    logs: &[testkit::RecordedPositionEvent],
+) -> Vec<u64> {
     use alloy::consensus::Transaction as _;
     use alloy::providers::Provider as _;
     let provider = anvil.provider();

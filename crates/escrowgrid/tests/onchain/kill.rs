@@ -46,7 +46,11 @@ impl Drop for RpcProxy {
     }
 }
 
-async fn forward(client: &Client<HttpConnector, Full<Bytes>>, upstream: &str, body: Bytes) -> Bytes {
+async fn forward(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    upstream: &str,
+    body: Bytes,
+) -> Bytes {
     let request = hyper::Request::post(upstream)
         .header("content-type", "application/json")
         .body(Full::new(body))
@@ -112,7 +116,10 @@ fn serve(database_url: &str, anvil: &TestAnvil, rpc_url: &str) -> Child {
         .env("ONCHAIN_LEDGER_ENABLED", "true")
         .env("ONCHAIN_RPC_URL", rpc_url)
         .env("ONCHAIN_PRIVATE_KEY", anvil.sender_private_key())
-        .env("ONCHAIN_CONTRACT_ADDRESS", anvil.contract_address().to_string())
+        .env(
+            "ONCHAIN_CONTRACT_ADDRESS",
+            anvil.contract_address().to_string(),
+        )
         .env("ONCHAIN_CHAIN_ID", anvil.chain_id().to_string())
         .env("ONCHAIN_RETRY_DELAY_MS", "100")
         .env("ONCHAIN_MAX_RETRIES", "1000")
@@ -165,9 +172,11 @@ async fn a_server_killed_between_sign_and_broadcast_sends_each_event_exactly_onc
         }
         Some(hashes)
     };
-    wait_until(Duration::from_secs(60), "the batch is signed and a broadcast held", async || {
-        proxy.held.load(Ordering::SeqCst) > 0 && signed().await.is_some()
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "the batch is signed and a broadcast held",
+        async || proxy.held.load(Ordering::SeqCst) > 0 && signed().await.is_some(),
+    )
     .await;
     let persisted = signed().await.expect("signed transactions");
     first.kill().expect("kill -9 the server");
@@ -206,8 +215,6 @@ async fn a_server_killed_before_its_broadcast_reached_the_node_sends_each_event_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_before_learning_its_broadcast_succeeded_sends_each_event_exactly_once() {
-    a_server_killed_between_sign_and_broadcast_sends_each_event_exactly_once(
-        Hold::ForwardThenHang,
-    )
-    .await;
+    a_server_killed_between_sign_and_broadcast_sends_each_event_exactly_once(Hold::ForwardThenHang)
+        .await;
 }

@@ -57,7 +57,10 @@ impl Worker {
                 continue;
             }
             let Ok(hash) = checkpoint.hash.parse::<B256>() else {
-                warn!(checkpoint.number = checkpoint.number, "checkpoint hash is not 32 bytes of hex; not anchored");
+                warn!(
+                    checkpoint.number = checkpoint.number,
+                    "checkpoint hash is not 32 bytes of hex; not anchored"
+                );
                 continue;
             };
             let (record, previous) = match stored {
@@ -109,8 +112,7 @@ impl Worker {
         }
         self.anchor_not_before = (failed_attempts > 0).then(|| {
             let factor = 1u32 << failed_attempts.saturating_sub(1).min(16);
-            Instant::now()
-                + (self.ctx.settings.retry_delay * factor).min(Duration::from_secs(300))
+            Instant::now() + (self.ctx.settings.retry_delay * factor).min(Duration::from_secs(300))
         });
         Ok(())
     }

@@ -92,14 +92,17 @@ impl Worker {
                         job.record.attempts += 1;
                         job.record.note = Some(error.0.clone());
                         warn!(record = %job.key, attempt = job.record.attempts, error = %error, "on-chain attempt failed");
-                        if let Some(ledger) = job.ledger.as_ref().filter(|_| {
-                            job.record.attempts >= self.ctx.settings.max_retries
-                        }) {
+                        if let Some(ledger) = job
+                            .ledger
+                            .as_ref()
+                            .filter(|_| job.record.attempts >= self.ctx.settings.max_retries)
+                        {
                             super::super::exhausted::dead_letter(&self.ctx, ledger, job.record)
                                 .await?;
                             continue;
                         }
-                        job.previous = Some(self.ctx.records.store_key(&job.key, &job.record).await?);
+                        job.previous =
+                            Some(self.ctx.records.store_key(&job.key, &job.record).await?);
                         most = most.max(job.record.attempts);
                         retry.push(job);
                     }

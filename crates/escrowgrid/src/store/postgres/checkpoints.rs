@@ -110,7 +110,11 @@ impl PgEscrowStore {
         Ok(Some(created))
     }
 
-    pub(super) async fn checkpoints_after(&self, after: i64, limit: usize) -> Result<Vec<Checkpoint>> {
+    pub(super) async fn checkpoints_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Checkpoint>> {
         let client = self.pool.get().await?;
         let db = Db::new(&client, &self.counter);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
