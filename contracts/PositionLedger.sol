@@ -2,7 +2,8 @@
 // The on-chain ledger's contract: the original service's ABI, `recordPositionEvent(string
 // positionId, string kind, string payloadJson)`, which only emits an event. The chain's log is the
 // ledger; the contract keeps no storage. Readers filter by `recorder` (the EscrowGrid signer) and
-// decode `positionId`, `kind` and `payloadJson` from the log data.
+// decode `positionId`, `kind` and `payloadJson` from the log data. `anchorCheckpoint` anchors
+// a tamper-evident ledger checkpoint: its number and hash (docs/LEDGER.md), as a log entry too.
 // Rebuild the artifact (PositionLedger.json) with `scripts/build_contract.sh`.
 pragma solidity 0.8.37;
 
@@ -15,5 +16,13 @@ contract PositionLedger {
         external
     {
         emit PositionEventRecorded(msg.sender, positionId, kind, payloadJson);
+    }
+
+    /// One ledger checkpoint anchored by `recorder`: its number and its hash.
+    event CheckpointAnchored(address indexed recorder, uint64 indexed number, bytes32 checkpointHash);
+
+    /// Anchors ledger checkpoint `number` whose hash is `checkpointHash`, as a log entry.
+    function anchorCheckpoint(uint64 number, bytes32 checkpointHash) external {
+        emit CheckpointAnchored(msg.sender, number, checkpointHash);
     }
 }

@@ -13,8 +13,10 @@
 //! cargo run --release -p bench -- --webhook-creates-per-s 100 --duration-secs 20 --runs 3
 //! cargo run --release -p bench -- --backend memory --server-bin target/release/escrowgrid
 //! cargo run --release -p bench -- --scale-positions 500000 --server-bin target/release/escrowgrid
+//! cargo run --release -p bench -- --chain-events 2000 --chain-batch-sizes 1,10,50 --runs 3
 //! ```
 
+mod chain;
 mod client;
 mod connections;
 mod load;
@@ -111,6 +113,14 @@ struct Args {
     /// `--duration-secs` per run (a new endpoint and receiver each run).
     #[arg(long, conflicts_with = "stream_creates_per_s")]
     webhook_creates_per_s: Option<u32>,
+    /// Instead of the load levels: queue this many on-chain position events (memory backend,
+    /// a testkit anvil) per run and measure the sender's drain rate and commit → confirmed
+    /// latency at each `--chain-batch-sizes`.
+    #[arg(long)]
+    chain_events: Option<usize>,
+    /// `ONCHAIN_RETRY_BATCH_SIZE` values of `--chain-events`; the first is the baseline.
+    #[arg(long, value_delimiter = ',', default_value = "1,10,50")]
+    chain_batch_sizes: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -163,6 +173,22 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     }
     if let Some(rate) = args.webhook_creates_per_s {
         return stream_latency(args, rate, Follower::Webhook).await;
+    }
+    if let Some(events) = args.chain_events {
+        let load_before = load_average();
+        let plan = chain::Plan {
+            events,
+            batch_sizes: args.chain_batch_sizes.clone(),
+            runs: args.runs,
+        };
+        let table = chain::run(&plan).await?;
+        writeln!(
+            std::io::stdout(),
+            "\n{events} events per run, {} run(s), medians shown; load average before: {load_before}, after: {}\n\n{table}",
+            args.runs,
+            load_average()
+        )?;
+        return Ok(());
     }
     if let Some(connections) = args.keep_alive_connections {
         let load_before = load_average();

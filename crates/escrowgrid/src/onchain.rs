@@ -41,7 +41,7 @@ use std::time::Duration;
 use gridstore::{CheckpointStore, DeadLetterQueue, EventLog, Locks};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::OnchainConfig;
 use crate::store::EscrowStore;
@@ -59,6 +59,29 @@ pub fn sender_key(chain_id: u64) -> String {
     format!("onchain:{chain_id}")
 }
 
+/// What this instance's sender reports to `GET /health`: nothing while it works, or why it
+/// refuses to send (e.g. the node reports another chain than `ONCHAIN_CHAIN_ID`).
+#[derive(Debug, Clone, Default)]
+pub struct SenderHealth(Arc<std::sync::RwLock<Option<String>>>);
+
+impl SenderHealth {
+    /// Why the sender does not send, if it does not.
+    #[must_use]
+    pub fn problem(&self) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, problem: Option<String>) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = problem;
+    }
+}
+
 /// The gridstore primitives the sender runs on (memory or PostgreSQL alike).
 #[derive(Debug, Clone)]
 pub struct OnchainPorts {
@@ -72,6 +95,8 @@ pub struct OnchainPorts {
     pub dlq: Arc<dyn DeadLetterQueue>,
     /// Each event's record.
     pub kv: Arc<dyn gridstore::KvStore>,
+    /// The sender's state, shown by `GET /health`.
+    pub health: SenderHealth,
 }
 
 impl OnchainPorts {
@@ -85,6 +110,7 @@ impl OnchainPorts {
             checkpoints: Arc::new(MemoryCheckpointStore::new()),
             dlq: Arc::new(MemoryDeadLetterQueue::new()),
             kv,
+            health: SenderHealth::default(),
         }
     }
 
@@ -103,6 +129,7 @@ impl OnchainPorts {
             checkpoints: Arc::new(PgCheckpointStore::new(pool.clone())),
             dlq: Arc::new(PgDeadLetterQueue::new(pool.clone())),
             kv,
+            health: SenderHealth::default(),
         }
     }
 }
@@ -117,6 +144,8 @@ pub struct OnchainApi {
     pub dlq: Arc<dyn DeadLetterQueue>,
     /// `ONCHAIN_FAILURE_MODE=fail`: how long a position write waits for its confirmation.
     pub fail_wait: Option<Duration>,
+    /// This instance's sender's state.
+    pub sender: SenderHealth,
 }
 
 impl OnchainApi {
@@ -127,6 +156,7 @@ impl OnchainApi {
             records: Records::new(Arc::clone(&ports.kv)),
             dlq: Arc::clone(&ports.dlq),
             fail_wait,
+            sender: ports.health.clone(),
         }
     }
 }
@@ -275,7 +305,15 @@ async fn manage(
         match ChainClient::node_chain_id(&target.rpc_url).await {
             Ok(id) if settings.configured_chain_id.is_none_or(|want| want == id) => break id,
             Ok(id) => {
-                warn!(node_chain_id = id, configured = ?settings.configured_chain_id, "on-chain node reports another chain id; nothing is sent");
+                // A wrong node or a wrong setting: retrying cannot fix it, sending would sign
+                // for the wrong chain. Refuse, and say so in the log and in `GET /health`.
+                let problem = format!(
+                    "the node reports chain id {id} but ONCHAIN_CHAIN_ID is {}; the on-chain sender refuses to send until the setting or the node is fixed and the instance restarted",
+                    settings.configured_chain_id.unwrap_or_default()
+                );
+                error!(node_chain_id = id, configured = ?settings.configured_chain_id, "{problem}");
+                ports.health.set(Some(problem));
+                return;
             }
             Err(error) => warn!(error = %error, "on-chain node unreachable; retrying"),
         }

@@ -295,4 +295,8 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     /// Every checkpoint in number order, each with the leaves of the events it covers as
     /// stored now (for verification; see [`crate::ledger::checkpoint`]).
     async fn ledger_checkpoints(&self) -> Result<Vec<(Checkpoint, Vec<String>)>>;
+
+    /// At most `limit` checkpoints numbered above `after`, in number order, without their
+    /// events (what the on-chain sender anchors).
+    async fn ledger_checkpoints_after(&self, after: i64, limit: usize) -> Result<Vec<Checkpoint>>;
 }

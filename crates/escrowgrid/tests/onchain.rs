@@ -5,6 +5,8 @@
 mod onchain {
     pub mod support;
 
+    mod anchoring;
     mod delivery;
     mod faults;
+    mod kill;
 }

@@ -99,6 +99,10 @@ pub trait KvStore: Send + Sync + fmt::Debug + 'static {
     /// The live value under `key`, if any.
     async fn get(&self, key: &str) -> Result<Option<Value>>;
 
+    /// The live values under `keys`, in the same order (`None` for a missing or expired key),
+    /// in one round trip.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Value>>>;
+
     /// Whether `key` holds a live value.
     async fn has(&self, key: &str) -> Result<bool>;
 

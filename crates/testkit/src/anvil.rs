@@ -48,6 +48,23 @@ while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done
 alloy::sol! {
     /// The on-chain ledger's event, as `contracts/PositionLedger.sol` declares it.
     event PositionEventRecorded(address indexed recorder, string positionId, string kind, string payloadJson);
+    /// A ledger checkpoint's anchor, as the contract declares it.
+    event CheckpointAnchored(address indexed recorder, uint64 indexed number, bytes32 checkpointHash);
+}
+
+/// One `CheckpointAnchored` log, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchoredCheckpoint {
+    /// The account that sent the transaction.
+    pub recorder: Address,
+    /// The checkpoint's number.
+    pub number: u64,
+    /// The checkpoint's hash.
+    pub checkpoint_hash: B256,
+    /// The transaction that emitted it.
+    pub tx_hash: Option<B256>,
+    /// The block that holds it.
+    pub block_number: Option<u64>,
 }
 
 /// One `PositionEventRecorded` log, decoded.
@@ -191,6 +208,35 @@ impl TestAnvil {
                     position_id: decoded.data.positionId.clone(),
                     kind: decoded.data.kind.clone(),
                     payload_json: decoded.data.payloadJson.clone(),
+                    tx_hash: log.transaction_hash,
+                    block_number: log.block_number,
+                })
+            })
+            .collect()
+    }
+
+    /// Every `CheckpointAnchored` log of the contract, in chain order.
+    ///
+    /// # Errors
+    ///
+    /// [`TestkitError::Chain`] when the node cannot be queried.
+    pub async fn checkpoint_anchors(&self) -> Result<Vec<AnchoredCheckpoint>, TestkitError> {
+        let filter = Filter::new()
+            .address(self.contract)
+            .event_signature(CheckpointAnchored::SIGNATURE_HASH)
+            .from_block(0);
+        let logs = self
+            .provider()
+            .get_logs(&filter)
+            .await
+            .map_err(chain_error)?;
+        logs.into_iter()
+            .map(|log| {
+                let decoded = CheckpointAnchored::decode_log(&log.inner).map_err(chain_error)?;
+                Ok(AnchoredCheckpoint {
+                    recorder: decoded.data.recorder,
+                    number: decoded.data.number,
+                    checkpoint_hash: decoded.data.checkpointHash,
                     tx_hash: log.transaction_hash,
                     block_number: log.block_number,
                 })

@@ -63,7 +63,7 @@ mod server;
 mod shared;
 mod tls;
 
-pub use anvil::{RecordedPositionEvent, TestAnvil};
+pub use anvil::{AnchoredCheckpoint, RecordedPositionEvent, TestAnvil};
 pub use database::TestDatabase;
 pub use error::TestkitError;
 pub use pgbouncer::{TestPgBouncer, pgbouncer};

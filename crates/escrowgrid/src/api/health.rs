@@ -42,12 +42,21 @@ pub(super) fn routes() -> Vec<Route> {
     ]
 }
 
+/// Liveness; with the on-chain ledger enabled also `onchain: {ok, error?}`: `ok` is false when
+/// this instance's sender refuses to send (e.g. a chain id mismatch), and `error` says why.
 async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
+    let mut body = json!({
         "status": "ok",
         "service": "taas-platform",
         "storeBackend": state.settings().store_backend,
-    }))
+    });
+    if let Some(onchain) = state.onchain() {
+        body["onchain"] = match onchain.sender.problem() {
+            None => json!({"ok": true}),
+            Some(problem) => json!({"ok": false, "error": problem}),
+        };
+    }
+    Json(body)
 }
 
 /// 200 when the store answers, else 503 with a fixed, non-revealing message.

@@ -16,7 +16,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Method;
 use axum::routing::get;
-use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
 use crate::ledger::{Checkpoint, Verification, verify_store};
@@ -94,13 +93,18 @@ async fn checkpoints(
             "Forbidden: ledger checkpoints are root-only",
         ));
     }
-    let taken = state.store().ledger_checkpoints().await?;
-    Ok(Json(
-        taken
-            .into_iter()
-            .map(|(checkpoint, _)| checkpoint)
-            .collect(),
-    ))
+    let mut taken = state
+        .store()
+        .ledger_checkpoints_after(0, usize::MAX)
+        .await?;
+    if let Some(onchain) = state.onchain() {
+        for checkpoint in &mut taken {
+            let key = crate::onchain::record::checkpoint_key(checkpoint.number);
+            let view = onchain.records.view_key(&key).await?;
+            checkpoint.onchain = serde_json::to_value(view).ok();
+        }
+    }
+    Ok(Json(taken))
 }
 
 async fn verify_chains(
@@ -144,16 +148,9 @@ async fn list(
         });
         return Ok(Json(views.collect()));
     };
-    // One KV read per event, a few at a time (the pool serves them concurrently).
+    // Every event's record in one KV call.
     let ids: Vec<_> = events.iter().map(|event| event.id.clone()).collect();
-    let views: Vec<OnchainView> = futures_util::stream::iter(ids)
-        .map(|id| {
-            let records = onchain.records.clone();
-            async move { records.view(&id).await }
-        })
-        .buffered(8)
-        .try_collect()
-        .await?;
+    let views: Vec<OnchainView> = onchain.records.views(&ids).await?;
     Ok(Json(
         events
             .into_iter()

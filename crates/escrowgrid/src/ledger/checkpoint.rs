@@ -1,7 +1,7 @@
 //! Ledger checkpoints: every event committed since the previous checkpoint, hashed in commit
 //! order into an events root, each checkpoint chained to the previous one. A checkpoint's count
 //! and root expose what the per-position chains cannot: a deleted tail or an appended event.
-//! Its `hash` is the value to anchor on chain later (see `docs/LEDGER.md`).
+//! Its `hash` is what the on-chain ledger anchors (see `docs/LEDGER.md`, `docs/ONCHAIN.md`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -35,7 +35,8 @@ pub struct Checkpoint {
     pub previous_hash: Option<String>,
     /// SHA-256 of this checkpoint chained to the previous one.
     pub hash: String,
-    /// Anchoring on chain: not built yet, always `None` (see `docs/LEDGER.md`).
+    /// Its anchor on chain, `{status, txHash, blockNumber, chainId}` (as a ledger event's
+    /// `onchain`), when the on-chain ledger is enabled; `None` otherwise.
     pub onchain: Option<serde_json::Value>,
 }
 

@@ -58,6 +58,15 @@ pub struct SignedTx {
     pub raw: Bytes,
 }
 
+/// EIP-1559 fees for the transactions of one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fees {
+    /// `maxFeePerGas`.
+    pub max_fee_per_gas: u128,
+    /// `maxPriorityFeePerGas`.
+    pub max_priority_fee_per_gas: u128,
+}
+
 /// A mined transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mined {
@@ -197,20 +206,58 @@ impl ChainClient {
     ///
     /// When the node cannot be reached for the estimates, or signing fails.
     pub async fn sign(&self, input: Bytes, nonce: u64) -> Result<SignedTx, ChainError> {
+        let fees = self.fees().await?;
+        let gas = self.estimate_gas(input.clone()).await?;
+        self.sign_with(input, nonce, gas, fees).await
+    }
+
+    /// The node's EIP-1559 fee estimate, shared by the transactions of one batch.
+    ///
+    /// # Errors
+    ///
+    /// When the node cannot be reached.
+    pub async fn fees(&self) -> Result<Fees, ChainError> {
+        let fees = bounded("fee estimate", self.provider.estimate_eip1559_fees()).await?;
+        Ok(Fees {
+            max_fee_per_gas: fees.max_fee_per_gas,
+            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+        })
+    }
+
+    /// The gas a call of the contract with `input` takes, with a 20% margin.
+    ///
+    /// # Errors
+    ///
+    /// When the node cannot be reached or the call would revert.
+    pub async fn estimate_gas(&self, input: Bytes) -> Result<u64, ChainError> {
         let request = TransactionRequest::default()
             .with_from(self.from)
             .with_to(self.contract)
             .with_input(input);
-        let gas = bounded(
-            "eth_estimateGas",
-            self.provider.estimate_gas(request.clone()),
-        )
-        .await?;
-        let fees = bounded("fee estimate", self.provider.estimate_eip1559_fees()).await?;
-        let request = request
+        let gas = bounded("eth_estimateGas", self.provider.estimate_gas(request)).await?;
+        Ok(gas.saturating_mul(6) / 5)
+    }
+
+    /// Signs a call of the contract with `input` at `nonce` with the given gas limit and fees
+    /// (local: no RPC call). Nothing is sent.
+    ///
+    /// # Errors
+    ///
+    /// When signing fails.
+    pub async fn sign_with(
+        &self,
+        input: Bytes,
+        nonce: u64,
+        gas_limit: u64,
+        fees: Fees,
+    ) -> Result<SignedTx, ChainError> {
+        let request = TransactionRequest::default()
+            .with_from(self.from)
+            .with_to(self.contract)
+            .with_input(input)
             .with_nonce(nonce)
             .with_chain_id(self.chain_id)
-            .with_gas_limit(gas.saturating_mul(6) / 5)
+            .with_gas_limit(gas_limit)
             .with_max_fee_per_gas(fees.max_fee_per_gas)
             .with_max_priority_fee_per_gas(fees.max_priority_fee_per_gas);
         let envelope: TxEnvelope = request

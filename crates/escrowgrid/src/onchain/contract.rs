@@ -1,15 +1,19 @@
 //! The `PositionLedger` contract's ABI (`contracts/PositionLedger.sol`) as `sol!` bindings.
 
-use alloy::primitives::Bytes;
+use alloy::primitives::{B256, Bytes};
 use alloy::sol_types::SolCall as _;
 
 alloy::sol! {
-    /// The on-chain ledger's contract: one function that emits one event.
+    /// The on-chain ledger's contract: two functions, each emitting one event.
     contract PositionLedger {
         /// One position event recorded by `recorder`.
         event PositionEventRecorded(address indexed recorder, string positionId, string kind, string payloadJson);
+        /// One ledger checkpoint anchored by `recorder`.
+        event CheckpointAnchored(address indexed recorder, uint64 indexed number, bytes32 checkpointHash);
         /// Records one position event.
         function recordPositionEvent(string positionId, string kind, string payloadJson) external;
+        /// Anchors one ledger checkpoint's hash.
+        function anchorCheckpoint(uint64 number, bytes32 checkpointHash) external;
     }
 }
 
@@ -20,6 +24,17 @@ pub fn record_position_event(position_id: &str, kind: &str, payload_json: &str) 
         positionId: position_id.to_owned(),
         kind: kind.to_owned(),
         payloadJson: payload_json.to_owned(),
+    }
+    .abi_encode()
+    .into()
+}
+
+/// The calldata of `anchorCheckpoint(number, checkpointHash)`.
+#[must_use]
+pub fn anchor_checkpoint(number: u64, checkpoint_hash: B256) -> Bytes {
+    PositionLedger::anchorCheckpointCall {
+        number,
+        checkpointHash: checkpoint_hash,
     }
     .abi_encode()
     .into()
@@ -54,18 +69,27 @@ mod tests {
                 .expect("artifact parses");
         let abi = artifact["abi"].as_array().expect("abi is a list");
         let of_type = |kind: &str| -> Vec<String> {
-            abi.iter()
+            let mut signatures: Vec<String> = abi
+                .iter()
                 .filter(|entry| entry["type"] == kind)
                 .map(signature)
-                .collect()
+                .collect();
+            signatures.sort();
+            signatures
         };
         assert_eq!(
             of_type("function"),
-            vec![PositionLedger::recordPositionEventCall::SIGNATURE.to_owned()]
+            vec![
+                PositionLedger::anchorCheckpointCall::SIGNATURE.to_owned(),
+                PositionLedger::recordPositionEventCall::SIGNATURE.to_owned(),
+            ]
         );
         assert_eq!(
             of_type("event"),
-            vec![PositionLedger::PositionEventRecorded::SIGNATURE.to_owned()]
+            vec![
+                PositionLedger::CheckpointAnchored::SIGNATURE.to_owned(),
+                PositionLedger::PositionEventRecorded::SIGNATURE.to_owned(),
+            ]
         );
         assert!(
             artifact["bytecode"]

@@ -90,6 +90,12 @@ pub fn key(id: &LedgerEventId) -> String {
     format!("onchain:event:{id}")
 }
 
+/// The KV key of a ledger checkpoint's anchor record.
+#[must_use]
+pub fn checkpoint_key(number: i64) -> String {
+    format!("onchain:checkpoint:{number}")
+}
+
 /// Reads and writes records.
 #[derive(Debug, Clone)]
 pub struct Records {
@@ -108,7 +114,15 @@ impl Records {
     /// # Errors
     /// Storage failures.
     pub async fn load(&self, id: &LedgerEventId) -> Result<Option<(TxRecord, Value)>> {
-        let Some(raw) = self.kv.get(&key(id)).await? else {
+        self.load_key(&key(id)).await
+    }
+
+    /// The record under `key` ([`key`], [`checkpoint_key`]) as stored, with its raw JSON.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn load_key(&self, key: &str) -> Result<Option<(TxRecord, Value)>> {
+        let Some(raw) = self.kv.get(key).await? else {
             return Ok(None);
         };
         Ok(serde_json::from_value(raw.clone())
@@ -121,29 +135,60 @@ impl Records {
     /// # Errors
     /// Storage failures.
     pub async fn view(&self, id: &LedgerEventId) -> Result<OnchainView> {
-        Ok(self.load(id).await?.map_or_else(
+        self.view_key(&key(id)).await
+    }
+
+    /// The public views of `ids`, in order, read in one KV call.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn views(&self, ids: &[LedgerEventId]) -> Result<Vec<OnchainView>> {
+        let keys: Vec<String> = ids.iter().map(key).collect();
+        let found = self.kv.get_many(&keys).await?;
+        Ok(found
+            .into_iter()
+            .map(|raw| {
+                raw.and_then(|raw| serde_json::from_value::<TxRecord>(raw).ok())
+                    .map_or_else(
+                        || TxRecord::new(OnchainStatus::Pending, None).view,
+                        |record| record.view,
+                    )
+            })
+            .collect())
+    }
+
+    /// The public view of the record under `key`; `pending` when there is none yet.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn view_key(&self, key: &str) -> Result<OnchainView> {
+        Ok(self.load_key(key).await?.map_or_else(
             || TxRecord::new(OnchainStatus::Pending, None).view,
             |(record, _)| record.view,
         ))
     }
 
-    /// Writes `record` only if the stored one is still `previous` (none: not stored). Returns
-    /// whether it was written.
+    /// Writes `record` under `key` only if the stored one is still `previous` (none: not stored). Returns
+    /// the value written, or `None` when the stored record had changed (nothing written).
     ///
     /// # Errors
     /// Storage failures.
     pub async fn replace(
         &self,
-        id: &LedgerEventId,
+        key: &str,
         previous: Option<&Value>,
         record: &TxRecord,
-    ) -> Result<bool> {
+    ) -> Result<Option<Value>> {
         let value = serde_json::to_value(record).map_err(gridstore::Error::from)?;
-        let key = key(id);
-        Ok(match previous {
-            None => self.kv.set_if_absent(&key, value, None).await?,
-            Some(previous) => self.kv.compare_and_set(&key, previous, value, None).await?,
-        })
+        let written = match previous {
+            None => self.kv.set_if_absent(key, value.clone(), None).await?,
+            Some(previous) => {
+                self.kv
+                    .compare_and_set(key, previous, value.clone(), None)
+                    .await?
+            }
+        };
+        Ok(written.then_some(value))
     }
 
     /// Overwrites the record of `id`.
@@ -151,8 +196,16 @@ impl Records {
     /// # Errors
     /// Storage failures.
     pub async fn store(&self, id: &LedgerEventId, record: &TxRecord) -> Result<Value> {
+        self.store_key(&key(id), record).await
+    }
+
+    /// Overwrites the record under `key`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn store_key(&self, key: &str, record: &TxRecord) -> Result<Value> {
         let value = serde_json::to_value(record).map_err(gridstore::Error::from)?;
-        self.kv.set(&key(id), value.clone(), None).await?;
+        self.kv.set(key, value.clone(), None).await?;
         Ok(value)
     }
 }

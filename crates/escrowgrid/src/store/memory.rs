@@ -270,4 +270,15 @@ impl EscrowStore for MemoryStore {
     async fn ledger_checkpoints(&self) -> Result<Vec<(Checkpoint, Vec<String>)>> {
         Ok(self.read().ledger_checkpoints())
     }
+
+    async fn ledger_checkpoints_after(&self, after: i64, limit: usize) -> Result<Vec<Checkpoint>> {
+        Ok(self
+            .read()
+            .checkpoints
+            .iter()
+            .filter(|taken| taken.number > after)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
 }

@@ -73,6 +73,10 @@ impl KvStore for SlowKv {
         self.inner.get(key).await
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Value>>> {
+        self.inner.get_many(keys).await
+    }
+
     async fn has(&self, key: &str) -> Result<bool> {
         self.inner.has(key).await
     }

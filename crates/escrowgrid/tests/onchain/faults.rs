@@ -263,3 +263,34 @@ async fn a_transaction_signed_but_never_broadcast_is_sent_after_a_restart_exactl
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert_eq!(logs[0].tx_hash, Some(signed.hash));
 }
+
+#[tokio::test]
+async fn a_node_on_another_chain_stops_the_sender_and_health_says_why() {
+    let anvil = TestAnvil::start().await.expect("anvil");
+    let mut settings = fast_settings(5);
+    settings.configured_chain_id = Some(1);
+    let app = Instance::start(&Backend::Memory, &anvil, settings).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        let (status, health) = app.call(Method::GET, "/health", None).await;
+        assert_eq!(status, axum::http::StatusCode::OK, "{health}");
+        if health["onchain"]["ok"] == false {
+            break health;
+        }
+        assert!(Instant::now() < deadline, "health never told: {health}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let error = health["onchain"]["error"].as_str().expect("why");
+    assert!(
+        error.contains("31337") && error.contains("ONCHAIN_CHAIN_ID is 1"),
+        "{error}"
+    );
+    let (institution, asset) = app.asset(json!({"enabled": true})).await;
+    let position = app.position(&institution, &asset).await;
+    let events = app.ledger(position["id"].as_str().expect("id")).await;
+    assert_eq!(events[0]["onchain"]["status"], "pending", "{events:?}");
+    assert!(
+        anvil.position_events().await.expect("logs").is_empty(),
+        "nothing is sent for the wrong chain"
+    );
+}

@@ -102,6 +102,13 @@ impl Instance {
         settings: SenderSettings,
         fail_wait: Option<Duration>,
     ) -> Self {
+        let mut instance = Self::without_sender(backend, fail_wait).await;
+        instance.start_sender(anvil, settings);
+        instance
+    }
+
+    /// An instance that sends nothing (another process may).
+    pub async fn without_sender(backend: &Backend, fail_wait: Option<Duration>) -> Self {
         init_tracing();
         let (store, ports): (Arc<dyn EscrowStore>, OnchainPorts) = match backend {
             Backend::Memory => {
@@ -119,9 +126,7 @@ impl Instance {
                 (store, OnchainPorts::postgres(&pool, events, kv))
             }
         };
-        let mut instance = Self::around(store, ports, fail_wait);
-        instance.start_sender(anvil, settings);
-        instance
+        Self::around(store, ports, fail_wait)
     }
 
     /// Another instance over the same data (same store and ports), with its own sender.

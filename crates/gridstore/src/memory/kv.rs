@@ -103,6 +103,23 @@ impl KvStore for MemoryKvStore {
         .await
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Value>>> {
+        observe(PRIMITIVE, "get_many", BACKEND, async {
+            let now = self.now();
+            let entries = self.lock();
+            Ok(keys
+                .iter()
+                .map(|key| {
+                    entries
+                        .get(key)
+                        .filter(|e| e.is_live(now))
+                        .map(|e| e.value.clone())
+                })
+                .collect())
+        })
+        .await
+    }
+
     async fn has(&self, key: &str) -> Result<bool> {
         observe(PRIMITIVE, "has", BACKEND, async {
             let now = self.now();

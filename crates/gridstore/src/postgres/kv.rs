@@ -92,6 +92,10 @@ const INCREMENT: &str = concat!(
 const GET: &str =
     "select value from gs_kv where key = $1 and (expires_at is null or expires_at > now())";
 
+/// The live values of a list of keys; absent keys have no row.
+const GET_MANY: &str = "select key, value from gs_kv
+ where key = any($1) and (expires_at is null or expires_at > now())";
+
 const HAS: &str = "select exists (select 1 from gs_kv
      where key = $1 and (expires_at is null or expires_at > now()))";
 
@@ -168,6 +172,25 @@ impl KvStore for PgKvStore {
             let statement = self.pool.prepare(&client, GET).await?;
             let row = statement.query_opt(&client, &[&key]).await?;
             Ok(row.map(|r| r.try_get(0)).transpose()?)
+        })
+        .await
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Value>>> {
+        observe(PRIMITIVE, "get_many", BACKEND, async {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let client = self.pool.get().await?;
+            let statement = self.pool.prepare(&client, GET_MANY).await?;
+            let rows = statement.query(&client, &[&keys]).await?;
+            let mut found = std::collections::HashMap::with_capacity(rows.len());
+            for row in rows {
+                let key: String = row.try_get(0)?;
+                let value: Value = row.try_get(1)?;
+                found.insert(key, value);
+            }
+            Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
         })
         .await
     }

@@ -26,6 +26,7 @@ macro_rules! kv_contract_tests {
                 primitives_round_trip_and_a_stored_null_is_not_a_missing_key,
                 a_nested_object_round_trips,
                 a_missing_key_reads_as_none,
+                get_many_reads_every_key_in_order,
                 deleting_returns_whether_the_key_existed,
                 has_tells_whether_a_key_exists,
                 setting_again_replaces_the_value,

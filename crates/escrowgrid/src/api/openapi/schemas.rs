@@ -109,6 +109,9 @@ pub fn all() -> Value {
             json!({
                 "status": { "const": "ok" }, "service": { "type": "string" },
                 "storeBackend": { "type": "string" },
+                "onchain": object(&["ok"], json!({
+                    "ok": { "type": "boolean" }, "error": { "type": "string" },
+                })),
             }),
         ),
     );

@@ -9,9 +9,10 @@ use tracing::{info, warn};
 use crate::domain::{LedgerEventId, PositionId};
 use crate::store::Scope;
 
-use super::super::record::OnchainStatus;
+use super::super::record::{OnchainStatus, key as record_key};
 use super::super::{DLQ_JOB, contract, payload};
-use super::{Attempt, Step, Stop, Worker};
+use super::batch::{Job, Outcome};
+use super::{Step, Worker};
 
 impl Worker {
     /// Claims re-opened items and attempts each once.
@@ -69,23 +70,29 @@ impl Worker {
         let input =
             contract::record_position_event(ledger.position_id.as_str(), &kind, &payload_json);
         record.view.status = OnchainStatus::Pending;
-        match self.attempt(&ledger, &input, &mut record, Some(&raw)).await {
-            Ok(mined) => {
-                record.view.status = OnchainStatus::Confirmed;
-                record.view.block_number = Some(mined.block_number);
-                record.raw_tx = None;
-                record.note = None;
-                self.ctx.records.store(&ledger.id, &record).await?;
+        let mut jobs = [Job {
+            key: record_key(&ledger.id),
+            ledger: Some(ledger),
+            input,
+            record,
+            previous: Some(raw),
+        }];
+        let outcome = self.attempt_batch(&mut jobs).await?.pop();
+        let [job] = jobs;
+        match outcome {
+            Some(Outcome::Confirmed(mined)) => {
+                self.confirmed(&job, mined).await?;
                 Ok(DlqOutcome::Resolved)
             }
-            Err(Attempt::Chain(error)) => {
-                warn!(ledger_event_id = %ledger.id, error = %error, "on-chain re-drive failed");
+            Some(Outcome::Failed(error)) => {
+                warn!(record = %job.key, error = %error, "on-chain re-drive failed");
+                let mut record = job.record;
                 record.view.status = OnchainStatus::Failed;
                 record.note = Some(error.0.clone());
-                self.ctx.records.store(&ledger.id, &record).await?;
+                self.ctx.records.store_key(&job.key, &record).await?;
                 Ok(park(&error.0))
             }
-            Err(Attempt::Stop(stop)) => Err(stop),
+            Some(Outcome::Deferred) | None => Ok(park("the attempt did not happen")),
         }
     }
 }
@@ -94,11 +101,5 @@ impl Worker {
 fn park(reason: &str) -> DlqOutcome {
     DlqOutcome::Ineligible {
         reason: reason.to_owned(),
-    }
-}
-
-impl From<Stop> for Attempt {
-    fn from(stop: Stop) -> Self {
-        Self::Stop(stop)
     }
 }

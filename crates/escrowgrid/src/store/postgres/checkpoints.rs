@@ -25,6 +25,13 @@ select number, created_at, fence, event_count, events_root, previous_hash, hash
 from ledger_checkpoints
 order by number";
 
+const AFTER: &str = "\
+select number, created_at, fence, event_count, events_root, previous_hash, hash
+from ledger_checkpoints
+where number > $1
+order by number
+limit $2";
+
 const FENCE: &str = "select pg_snapshot_xmin(pg_current_snapshot())::text::bigint as fence";
 
 /// The leaves between two fences, in commit order.
@@ -101,6 +108,21 @@ impl PgEscrowStore {
         .await?;
         commit(tx).await?;
         Ok(Some(created))
+    }
+
+    pub(super) async fn checkpoints_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Checkpoint>> {
+        let client = self.pool.get().await?;
+        let db = Db::new(&client, &self.counter);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let found = db.query(AFTER, &[&after, &limit]).await?;
+        Ok(found
+            .iter()
+            .map(checkpoint_row)
+            .collect::<gridstore::Result<Vec<_>>>()?)
     }
 
     pub(super) async fn checkpoints(&self) -> Result<Vec<(Checkpoint, Vec<String>)>> {

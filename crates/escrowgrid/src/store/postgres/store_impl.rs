@@ -314,4 +314,9 @@ impl EscrowStore for PgEscrowStore {
     async fn ledger_checkpoints(&self) -> Result<Vec<(Checkpoint, Vec<String>)>> {
         retry(&self.retry, || self.checkpoints()).await
     }
+
+    #[tracing::instrument(name = "store.ledger_checkpoints_after", skip_all)]
+    async fn ledger_checkpoints_after(&self, after: i64, limit: usize) -> Result<Vec<Checkpoint>> {
+        retry(&self.retry, || self.checkpoints_after(after, limit)).await
+    }
 }

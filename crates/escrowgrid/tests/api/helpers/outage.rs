@@ -314,4 +314,13 @@ impl EscrowStore for OutageStore {
         self.gate().await?;
         self.inner.ledger_checkpoints().await
     }
+
+    async fn ledger_checkpoints_after(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<escrowgrid::ledger::Checkpoint>> {
+        self.gate().await?;
+        self.inner.ledger_checkpoints_after(after, limit).await
+    }
 }

@@ -45,6 +45,32 @@ pub async fn a_nested_object_round_trips<S: KvStore>(store: &S) {
     assert_eq!(store.get("nested").await.expect("get"), Some(value));
 }
 
+/// `get_many` answers every key in the order asked, `None` for a missing one, a stored
+/// `null` as `Some(Null)`, and a repeated key twice; no keys, no values.
+pub async fn get_many_reads_every_key_in_order<S: KvStore>(store: &S) {
+    store.set("m1", json!({"a": 1}), None).await.expect("set");
+    store.set("m2", Value::Null, None).await.expect("set");
+    store.set("m3", json!("three"), None).await.expect("set");
+    let keys: Vec<String> = ["m3", "missing", "m1", "m2", "m3"]
+        .iter()
+        .map(|key| (*key).to_owned())
+        .collect();
+
+    let values = store.get_many(&keys).await.expect("get_many");
+
+    assert_eq!(
+        values,
+        vec![
+            Some(json!("three")),
+            None,
+            Some(json!({"a": 1})),
+            Some(Value::Null),
+            Some(json!("three")),
+        ]
+    );
+    assert!(store.get_many(&[]).await.expect("no keys").is_empty());
+}
+
 /// SmallTalk 32: a key never set reads as `None`.
 pub async fn a_missing_key_reads_as_none<S: KvStore>(store: &S) {
     assert_eq!(store.get("missing").await.expect("get"), None);

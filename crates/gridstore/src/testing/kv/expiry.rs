@@ -79,6 +79,13 @@ pub async fn an_expired_key_counts_as_absent_for_every_operation<S: KvStore>(sto
 
     assert_eq!(store.get("a").await.expect("get"), Some(json!("fresh")));
     assert_eq!(store.get("b").await.expect("get"), None);
+    assert_eq!(
+        store
+            .get_many(&["a".to_owned(), "b".to_owned()])
+            .await
+            .expect("get_many"),
+        vec![Some(json!("fresh")), None]
+    );
 }
 
 /// Every write replaces the TTL: a key set with a TTL and then set without one never
