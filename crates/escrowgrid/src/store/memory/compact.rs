@@ -88,7 +88,8 @@ mod tests {
 
     #[test]
     fn rows_give_back_their_payloads_exactly() {
-        let payload = json!({"amount": 1.50, "big": 12345678901234567890.12345678, "s": "é\"", "n": null});
+        let payload =
+            json!({"amount": 1.50, "big": 12345678901234567890.12345678, "s": "é\"", "n": null});
         let ledger = LedgerEvent {
             id: LedgerEventId::new(),
             kind: LedgerEventKind::PositionCreated,

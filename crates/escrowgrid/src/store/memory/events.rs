@@ -21,7 +21,10 @@ use crate::store::outbox::{Envelope, EventId, EventType, StateChange, stream_of}
 #[derive(Debug)]
 enum Rendered {
     /// `position.created`: the position as created (state `CREATED`, no events).
-    PositionCreated { id: EventId, position: Arc<Position> },
+    PositionCreated {
+        id: EventId,
+        position: Arc<Position>,
+    },
     /// `position.state_changed`: the position after the change, which is its last event.
     StateChanged {
         id: EventId,
@@ -193,7 +196,10 @@ mod tests {
             assert_eq!(rendered.stream, value.stream);
             assert_eq!(rendered.event_type, value.event_type);
             assert_eq!(rendered.correlation_id, value.correlation_id);
-            assert_eq!(without_id(parsed(rendered)), without_id(value.payload.clone()));
+            assert_eq!(
+                without_id(parsed(rendered)),
+                without_id(value.payload.clone())
+            );
         }
 
         let metadata = json!({"k": [1.50, "v"]}).as_object().cloned();
@@ -215,7 +221,10 @@ mod tests {
         for (rendered, value) in rendered.iter().zip(&values) {
             assert_eq!(rendered.event_type, value.event_type);
             assert_eq!(rendered.correlation_id, value.correlation_id);
-            assert_eq!(without_id(parsed(rendered)), without_id(value.payload.clone()));
+            assert_eq!(
+                without_id(parsed(rendered)),
+                without_id(value.payload.clone())
+            );
         }
         assert_eq!(parsed(&rendered[0])["data"]["reason"], "wire received");
         assert_eq!(

@@ -175,9 +175,9 @@ impl State {
                     total: slice.total,
                 }
             }
-            (None, false) => audit_page(
-                page.apply(self.audit.iter().filter(|e| filter.accepts(e.header()))),
-            ),
+            (None, false) => {
+                audit_page(page.apply(self.audit.iter().filter(|e| filter.accepts(e.header()))))
+            }
             (Some(indexes), false) => audit_page(
                 page.apply(
                     indexes

@@ -7,8 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
-    InstitutionId, InstitutionPolicy, PolicyId, Position, PositionId, Region,
-    TemplateId, Webhook,
+    InstitutionId, InstitutionPolicy, PolicyId, Position, PositionId, Region, TemplateId, Webhook,
 };
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
