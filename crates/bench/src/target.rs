@@ -71,15 +71,23 @@ impl Target {
     }
 
     /// The real server binary `bin` (`escrowgrid`) started as a child process on the memory
-    /// backend, on a free port of 127.0.0.1, with only the environment it needs. Returns once
-    /// `GET /health` answers (within 30 s).
+    /// backend, on a free port of 127.0.0.1, with only the environment it needs (and
+    /// `RUST_LOG`, `TOKIO_WORKER_THREADS` and `LD_PRELOAD` when this process has them).
+    /// Returns once `GET /health` answers (within 30 s).
     pub async fn spawn(bin: &Path) -> Result<Self, BoxError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let mut child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command.env_clear();
+        // Server knobs a comparison may vary: tokio's worker count, a preloaded allocator.
+        for name in ["TOKIO_WORKER_THREADS", "LD_PRELOAD"] {
+            if let Ok(value) = std::env::var(name) {
+                command.env(name, value);
+            }
+        }
+        let mut child = command
             .arg("serve")
-            .env_clear()
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
             .env("STORE_BACKEND", "memory")

@@ -378,23 +378,33 @@ pub trait EventLog: Send + Sync + fmt::Debug + 'static {
 /// Validates a batch before any backend touches it.
 pub(crate) fn validate_batch(events: &[NewEvent]) -> Result<()> {
     for event in events {
-        if event.stream.is_empty() {
-            return Err(Error::InvalidInput("event stream must not be empty".into()));
-        }
-        if event.event_type.is_empty() {
-            return Err(Error::InvalidInput("event type must not be empty".into()));
-        }
-        let texts = [
-            Some(event.stream.as_str()),
-            Some(event.event_type.as_str()),
+        validate_header(
+            &event.stream,
+            &event.event_type,
             event.correlation_id.as_deref(),
-        ];
-        if texts.into_iter().flatten().any(|t| t.contains('\0')) {
-            return Err(Error::InvalidInput(
-                "event stream, type and correlation id must not contain the nul character".into(),
-            ));
-        }
+        )?;
         crate::payload::check_storable(&event.payload)?;
+    }
+    Ok(())
+}
+
+/// Validates an event's stream, type and correlation id (everything but the payload).
+pub(crate) fn validate_header(
+    stream: &str,
+    event_type: &str,
+    correlation_id: Option<&str>,
+) -> Result<()> {
+    if stream.is_empty() {
+        return Err(Error::InvalidInput("event stream must not be empty".into()));
+    }
+    if event_type.is_empty() {
+        return Err(Error::InvalidInput("event type must not be empty".into()));
+    }
+    let texts = [Some(stream), Some(event_type), correlation_id];
+    if texts.into_iter().flatten().any(|t| t.contains('\0')) {
+        return Err(Error::InvalidInput(
+            "event stream, type and correlation id must not contain the nul character".into(),
+        ));
     }
     Ok(())
 }

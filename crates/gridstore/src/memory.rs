@@ -11,7 +11,7 @@ pub mod session;
 pub use checkpoint::MemoryCheckpointStore;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use dlq::MemoryDeadLetterQueue;
-pub use event_log::MemoryEventLog;
+pub use event_log::{MemoryEvent, MemoryEventLog, MemoryPayload, RenderPayload};
 pub use kv::MemoryKvStore;
 pub use lock::MemoryLocks;
 pub use session::MemorySessionStore;

@@ -5,6 +5,8 @@
 //! for its whole "transaction" (check, then mutate), so writes are atomic and serialized. No
 //! lock is held across an `.await`. Data lives only as long as the process.
 
+mod compact;
+mod events;
 mod reads;
 mod rows;
 mod state;

@@ -8,13 +8,12 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use gridstore::NewEvent;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
 
 use crate::Result;
-use crate::domain::time::format_millis;
+use crate::domain::time::millis;
 use crate::domain::{
     ApiKey, Asset, AssetTemplate, Institution, InstitutionId, InstitutionPolicy, LedgerEvent,
-    Position, PositionId,
+    Position, PositionId, PositionState,
 };
 use crate::lifecycle::Applied;
 
@@ -103,35 +102,69 @@ impl FromStr for EventType {
     }
 }
 
-/// One event: payload `{id, type, institutionId, occurredAt, data}` in the institution's stream.
-fn event(
+/// The payload of every event: `{id, type, institutionId, occurredAt, data}`. Both the
+/// `Value` payloads ([`NewEvent`]) and the memory log's rendered ones (`memory/events.rs`) are
+/// serialized from it, so they are the same JSON.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(in crate::store) struct Envelope<'a, T: Serialize> {
+    pub(in crate::store) id: EventId,
+    #[serde(rename = "type")]
+    pub(in crate::store) kind: &'static str,
+    pub(in crate::store) institution_id: &'a str,
+    #[serde(with = "millis")]
+    pub(in crate::store) occurred_at: DateTime<Utc>,
+    pub(in crate::store) data: T,
+}
+
+/// An event id, `evt_` and a UUID v4.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::store) struct EventId(uuid::Uuid);
+
+impl EventId {
+    /// A fresh random id.
+    pub(in crate::store) fn new() -> Self {
+        Self(uuid::Uuid::new_v4())
+    }
+}
+
+impl Serialize for EventId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(&format_args!("evt_{}", self.0.hyphenated()))
+    }
+}
+
+/// The `data` of `position.state_changed`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(in crate::store) struct StateChange<'a> {
+    pub(in crate::store) position: &'a Position,
+    pub(in crate::store) from_state: PositionState,
+    pub(in crate::store) to_state: PositionState,
+    pub(in crate::store) reason: Option<&'a str>,
+}
+
+/// One event of `kind` with `data`, its payload as a `Value`.
+fn event<T: Serialize>(
     kind: EventType,
     institution_id: &InstitutionId,
     occurred_at: DateTime<Utc>,
     position_id: Option<&PositionId>,
-    data: Value,
-) -> NewEvent {
-    let mut payload = Map::with_capacity(5);
-    let id = format!("evt_{}", uuid::Uuid::new_v4());
-    payload.insert("id".into(), Value::String(id));
-    payload.insert("type".into(), Value::from(kind.as_str()));
-    payload.insert("institutionId".into(), Value::from(institution_id.as_str()));
-    payload.insert(
-        "occurredAt".into(),
-        Value::String(format_millis(&occurred_at)),
-    );
-    payload.insert("data".into(), data);
-    let payload = Value::Object(payload);
+    data: T,
+) -> Result<NewEvent> {
+    let payload = Envelope {
+        id: EventId::new(),
+        kind: kind.as_str(),
+        institution_id: institution_id.as_str(),
+        occurred_at,
+        data,
+    };
+    let payload = serde_json::to_value(payload).map_err(gridstore::Error::from)?;
     let new = NewEvent::new(stream_of(institution_id), kind.as_str(), payload);
-    match position_id {
+    Ok(match position_id {
         Some(id) => new.with_correlation_id(id.as_str()),
         None => new,
-    }
-}
-
-/// The entity as the API returns it in JSON.
-fn data<T: Serialize>(entity: &T) -> Result<Value> {
-    Ok(serde_json::to_value(entity).map_err(gridstore::Error::from)?)
+    })
 }
 
 /// `institution.created`.
@@ -141,13 +174,7 @@ fn data<T: Serialize>(entity: &T) -> Result<Value> {
 pub fn institution_created(institution: &Institution) -> Result<Vec<NewEvent>> {
     let kind = EventType::InstitutionCreated;
     let at = institution.created_at;
-    Ok(vec![event(
-        kind,
-        &institution.id,
-        at,
-        None,
-        data(institution)?,
-    )])
+    Ok(vec![event(kind, &institution.id, at, None, institution)?])
 }
 
 /// `asset_template.created`.
@@ -157,7 +184,7 @@ pub fn institution_created(institution: &Institution) -> Result<Vec<NewEvent>> {
 pub fn asset_template_created(template: &AssetTemplate) -> Result<Vec<NewEvent>> {
     let kind = EventType::AssetTemplateCreated;
     let (owner, at) = (&template.institution_id, template.created_at);
-    Ok(vec![event(kind, owner, at, None, data(template)?)])
+    Ok(vec![event(kind, owner, at, None, template)?])
 }
 
 /// `asset.created`.
@@ -167,7 +194,7 @@ pub fn asset_template_created(template: &AssetTemplate) -> Result<Vec<NewEvent>>
 pub fn asset_created(asset: &Asset) -> Result<Vec<NewEvent>> {
     let kind = EventType::AssetCreated;
     let (owner, at) = (&asset.institution_id, asset.created_at);
-    Ok(vec![event(kind, owner, at, None, data(asset)?)])
+    Ok(vec![event(kind, owner, at, None, asset)?])
 }
 
 /// `position.created`, then `ledger_event.recorded` for its ledger entry.
@@ -177,13 +204,7 @@ pub fn asset_created(asset: &Asset) -> Result<Vec<NewEvent>> {
 pub fn position_created(position: &Position, ledger: &LedgerEvent) -> Result<Vec<NewEvent>> {
     let (owner, at, id) = (&position.institution_id, position.created_at, &position.id);
     Ok(vec![
-        event(
-            EventType::PositionCreated,
-            owner,
-            at,
-            Some(id),
-            data(position)?,
-        ),
+        event(EventType::PositionCreated, owner, at, Some(id), position)?,
         ledger_recorded(ledger)?,
     ])
 }
@@ -195,15 +216,15 @@ pub fn position_created(position: &Position, ledger: &LedgerEvent) -> Result<Vec
 /// See [`institution_created`].
 pub fn position_state_changed(applied: &Applied, ledger: &LedgerEvent) -> Result<Vec<NewEvent>> {
     let position = &applied.position;
-    let change = json!({
-        "position": data(position)?,
-        "fromState": applied.from,
-        "toState": applied.event.to_state,
-        "reason": applied.event.reason,
-    });
+    let change = StateChange {
+        position,
+        from_state: applied.from,
+        to_state: applied.event.to_state,
+        reason: applied.event.reason.as_deref(),
+    };
     let (owner, at, id) = (&position.institution_id, position.updated_at, &position.id);
     Ok(vec![
-        event(EventType::PositionStateChanged, owner, at, Some(id), change),
+        event(EventType::PositionStateChanged, owner, at, Some(id), change)?,
         ledger_recorded(ledger)?,
     ])
 }
@@ -211,13 +232,7 @@ pub fn position_state_changed(applied: &Applied, ledger: &LedgerEvent) -> Result
 fn ledger_recorded(ledger: &LedgerEvent) -> Result<NewEvent> {
     let kind = EventType::LedgerEventRecorded;
     let (owner, at) = (&ledger.institution_id, ledger.at);
-    Ok(event(
-        kind,
-        owner,
-        at,
-        Some(&ledger.position_id),
-        data(ledger)?,
-    ))
+    event(kind, owner, at, Some(&ledger.position_id), ledger)
 }
 
 /// `api_key.created`: the record only (the token is never part of an event, nor its hash).
@@ -227,7 +242,7 @@ fn ledger_recorded(ledger: &LedgerEvent) -> Result<NewEvent> {
 pub fn api_key_created(key: &ApiKey) -> Result<Vec<NewEvent>> {
     let kind = EventType::ApiKeyCreated;
     let (owner, at) = (&key.institution_id, key.created_at);
-    Ok(vec![event(kind, owner, at, None, data(key)?)])
+    Ok(vec![event(kind, owner, at, None, key)?])
 }
 
 /// `api_key.revoked`: the revoked record.
@@ -237,7 +252,7 @@ pub fn api_key_created(key: &ApiKey) -> Result<Vec<NewEvent>> {
 pub fn api_key_revoked(key: &ApiKey) -> Result<Vec<NewEvent>> {
     let kind = EventType::ApiKeyRevoked;
     let at = key.revoked_at.unwrap_or(key.created_at);
-    Ok(vec![event(kind, &key.institution_id, at, None, data(key)?)])
+    Ok(vec![event(kind, &key.institution_id, at, None, key)?])
 }
 
 /// `policy.updated` (creation or replacement).
@@ -247,7 +262,7 @@ pub fn api_key_revoked(key: &ApiKey) -> Result<Vec<NewEvent>> {
 pub fn policy_updated(policy: &InstitutionPolicy) -> Result<Vec<NewEvent>> {
     let kind = EventType::PolicyUpdated;
     let (owner, at) = (&policy.institution_id, policy.updated_at);
-    Ok(vec![event(kind, owner, at, None, data(policy)?)])
+    Ok(vec![event(kind, owner, at, None, policy)?])
 }
 
 #[cfg(test)]

@@ -2,10 +2,15 @@
 //!
 //! Payloads are kept as compact JSON text and parsed again when read: a parsed `Value` costs
 //! several times its text in heap blocks (one per key, string and number, with
-//! `arbitrary_precision`), and a log keeps every event. The text round trip is exact.
+//! `arbitrary_precision`), and a log keeps every event. The text round trip is exact. A caller
+//! that keeps the data of its events anyway (a store) can append [`RenderPayload`]s instead
+//! ([`MemoryEventLog::append_events_sync`]): the log then keeps a handle and renders the text
+//! on read. Stream and type names are kept once each, shared by their events.
 //!
 //! Each append commits under the write lock, so the fence of [`EventLog::read_after`] is simply
 //! "everything appended": positions are `(append number, global sequence)`.
+
+mod stored;
 
 use std::collections::BTreeMap;
 use std::sync::{PoisonError, RwLock};
@@ -18,10 +23,12 @@ use tokio::sync::watch;
 
 use crate::event_log::{
     Event, EventFilter, EventLog, EventPosition, NewEvent, ScannedBatch, StreamStats, Wakeups,
-    validate_batch,
 };
 use crate::metrics::record;
 use crate::{Error, Result};
+
+pub use stored::{MemoryEvent, MemoryPayload, RenderPayload};
+use stored::{Names, Stored};
 
 const PRIMITIVE: &str = "event_log";
 const BACKEND: &str = "memory";
@@ -36,6 +43,7 @@ pub struct MemoryEventLog {
 #[derive(Debug, Default)]
 struct State {
     events: Vec<Stored>,
+    names: Names,
     last_tx: u64,
     last_seq: i64,
 }
@@ -69,22 +77,31 @@ impl MemoryEventLog {
     /// [`Error::InvalidInput`] when a stream or event type is empty or a payload is not
     /// storable; nothing is appended then.
     pub fn append_sync(&self, events: Vec<NewEvent>) -> Result<Vec<EventPosition>> {
+        self.append_events_sync(events.into_iter().map(MemoryEvent::from).collect())
+    }
+
+    /// [`MemoryEventLog::append_sync`] for events whose payloads may be
+    /// [`MemoryPayload::Rendered`]: each such payload is rendered once here and checked like
+    /// any other (it must be JSON without the nul character), then only its handle is kept
+    /// and it is rendered again whenever the event is read.
+    ///
+    /// # Errors
+    /// As [`MemoryEventLog::append_sync`]; nothing is appended then.
+    pub fn append_events_sync(&self, events: Vec<MemoryEvent>) -> Result<Vec<EventPosition>> {
         let started = Instant::now();
         let result = self.append_now(events);
         record(PRIMITIVE, "append", BACKEND, started, &result);
         result
     }
 
-    fn append_now(&self, events: Vec<NewEvent>) -> Result<Vec<EventPosition>> {
-        validate_batch(&events)?;
+    fn append_now(&self, events: Vec<MemoryEvent>) -> Result<Vec<EventPosition>> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let payloads = events
             .iter()
-            .map(|e| serde_json::to_string(&e.payload).map(String::into_boxed_str))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::InvalidInput(format!("payload does not serialize: {e}")))?;
+            .map(MemoryEvent::checked_payload)
+            .collect::<Result<Vec<_>>>()?;
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.last_tx += 1;
         let tx_id = state.last_tx;
@@ -94,10 +111,12 @@ impl MemoryEventLog {
             state.last_seq += 1;
             let position = EventPosition::new(tx_id, state.last_seq);
             positions.push(position);
+            let stream = state.names.intern(event.stream);
+            let event_type = state.names.intern(event.event_type);
             state.events.push(Stored {
                 position,
-                stream: event.stream.into_boxed_str(),
-                event_type: event.event_type.into_boxed_str(),
+                stream,
+                event_type,
                 correlation_id: event.correlation_id.map(String::into_boxed_str),
                 payload,
                 recorded_at,
@@ -258,35 +277,6 @@ fn month_start(at: DateTime<Utc>) -> Result<DateTime<Utc>> {
     Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
         .single()
         .ok_or_else(|| Error::InvalidInput(format!("no month start for {at}")))
-}
-
-/// An event as the log keeps it: strings without spare capacity, the payload as JSON text.
-#[derive(Debug)]
-struct Stored {
-    position: EventPosition,
-    stream: Box<str>,
-    event_type: Box<str>,
-    correlation_id: Option<Box<str>>,
-    payload: Box<str>,
-    recorded_at: DateTime<Utc>,
-}
-
-impl Stored {
-    /// The payload, parsed again (it was serialized from a `Value` at append).
-    fn payload(&self) -> Value {
-        serde_json::from_str(&self.payload).expect("a stored payload is the JSON text of a value")
-    }
-
-    fn to_event(&self) -> Event {
-        Event {
-            position: self.position,
-            stream: self.stream.to_string(),
-            event_type: self.event_type.to_string(),
-            correlation_id: self.correlation_id.as_deref().map(str::to_owned),
-            payload: self.payload(),
-            recorded_at: self.recorded_at,
-        }
-    }
 }
 
 /// Whether `event` passes every set field of `filter` (the payload is parsed only for the

@@ -9,6 +9,7 @@ use crate::store::{
     AssetFilter, AuditFilter, Page, Paginated, PositionFilter, Scope, TemplateFilter,
 };
 
+use super::compact::AuditRow;
 use super::rows::{AssetList, PositionList};
 use super::state::State;
 use super::table::window;
@@ -89,7 +90,7 @@ impl State {
         if let Some(holder) = &filter.holder_reference {
             lists.push(PositionList::Holder(holder.clone()));
         }
-        let keep = |p: &Position| {
+        let keep = |p: &std::sync::Arc<Position>| {
             scope.matches(filter.institution_id.as_ref(), &p.institution_id)
                 && filter.asset_id.as_ref().is_none_or(|a| *a == p.asset_id)
                 && filter
@@ -97,7 +98,11 @@ impl State {
                     .as_ref()
                     .is_none_or(|h| *h == p.holder_reference)
         };
-        cloned_page(self.positions.page_of(&lists, keep, page))
+        let page = self.positions.page_of(&lists, keep, page);
+        Paginated {
+            items: page.items.into_iter().map(|p| (**p).clone()).collect(),
+            total: page.total,
+        }
     }
 
     pub(super) fn find_api_key_by_token(&self, token: &str) -> Option<ApiKey> {
@@ -158,27 +163,27 @@ impl State {
                 .map_or(&[][..], Vec::as_slice)
         });
         match (indexes, only_institution) {
-            (None, true) => cloned_page(window(&self.audit, page)),
+            (None, true) => audit_page(window(&self.audit, page)),
             (Some(indexes), true) => {
                 let mut slice = window(indexes, page);
                 Paginated {
                     items: slice
                         .items
                         .drain(..)
-                        .filter_map(|i| self.audit.get(*i).cloned())
+                        .filter_map(|i| self.audit.get(*i).map(AuditRow::event))
                         .collect(),
                     total: slice.total,
                 }
             }
             (None, false) => {
-                cloned_page(page.apply(self.audit.iter().filter(|e| filter.accepts(e))))
+                audit_page(page.apply(self.audit.iter().filter(|e| filter.accepts(e.header()))))
             }
-            (Some(indexes), false) => cloned_page(
+            (Some(indexes), false) => audit_page(
                 page.apply(
                     indexes
                         .iter()
                         .filter_map(|i| self.audit.get(*i))
-                        .filter(|e| filter.accepts(e)),
+                        .filter(|e| filter.accepts(e.header())),
                 ),
             ),
         }
@@ -193,8 +198,8 @@ impl State {
             return Ok(self
                 .ledger
                 .iter()
-                .filter(|e| scope.allows(&e.institution_id))
-                .cloned()
+                .filter(|e| scope.allows(&e.header().institution_id))
+                .map(|e| e.event())
                 .collect());
         };
         self.position(scope, position_id)?;
@@ -204,7 +209,7 @@ impl State {
             .into_iter()
             .flatten()
             .filter_map(|index| self.ledger.get(*index))
-            .cloned()
+            .map(|e| e.event())
             .collect())
     }
 }
@@ -225,6 +230,14 @@ fn empty<T>() -> Paginated<T> {
     Paginated {
         items: Vec::new(),
         total: 0,
+    }
+}
+
+/// The audit events of a page of rows.
+fn audit_page(page: Paginated<&AuditRow>) -> Paginated<AuditEvent> {
+    Paginated {
+        items: page.items.into_iter().map(AuditRow::event).collect(),
+        total: page.total,
     }
 }
 

@@ -1,5 +1,7 @@
 //! What each memory table is keyed, ordered and listed by ([`Row`] for every stored row).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
@@ -28,6 +30,20 @@ pub(super) enum AssetList {
     Institution(InstitutionId),
     /// The assets of one template (a template belongs to one institution).
     Template(TemplateId),
+}
+
+impl<T: Row> Row for Arc<T> {
+    type Key = T::Key;
+    type List = T::List;
+    fn key(&self) -> &T::Key {
+        (**self).key()
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        (**self).created_at()
+    }
+    fn lists(&self) -> Vec<T::List> {
+        (**self).lists()
+    }
 }
 
 /// Implements [`Row`] for rows listed per owning institution.

@@ -1,18 +1,19 @@
 //! The memory store's state and its scoped lookups.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
-    InstitutionId, InstitutionPolicy, LedgerEvent, PolicyId, Position, PositionId, Region,
-    TemplateId, Webhook,
+    InstitutionId, InstitutionPolicy, PolicyId, Position, PositionId, Region, TemplateId, Webhook,
 };
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
 use crate::{Error, Result};
 
+use super::compact::{AuditRow, LedgerRow};
 use super::table::{Row, Table};
 
 /// Everything the memory store holds. One `RwLock` guards it all, so a write holding the
@@ -23,9 +24,11 @@ pub(super) struct State {
     pub(super) institutions: Table<Institution>,
     pub(super) templates: Table<AssetTemplate>,
     pub(super) assets: Table<Asset>,
-    pub(super) positions: Table<Position>,
-    /// Ledger events in write order, and their indexes per position.
-    pub(super) ledger: Vec<LedgerEvent>,
+    /// Positions, each shared with the events that render it (see `events.rs`).
+    pub(super) positions: Table<Arc<Position>>,
+    /// Ledger events in write order (shared with their events), and their indexes per
+    /// position.
+    pub(super) ledger: Vec<Arc<LedgerRow>>,
     pub(super) ledger_by_position: HashMap<PositionId, Vec<usize>>,
     /// Ledger checkpoints; a checkpoint's fence is the ledger length it covers up to.
     pub(super) checkpoints: Vec<Checkpoint>,
@@ -35,7 +38,7 @@ pub(super) struct State {
     pub(super) policies: Table<InstitutionPolicy>,
     pub(super) policy_by_region: HashMap<(InstitutionId, Region), PolicyId>,
     /// Audit events in write order, and their indexes per acting institution.
-    pub(super) audit: Vec<AuditEvent>,
+    pub(super) audit: Vec<AuditRow>,
     pub(super) audit_by_institution: HashMap<InstitutionId, Vec<usize>>,
     /// Webhook endpoints with their sealed secrets, and their deliveries.
     pub(super) webhooks: Table<StoredWebhook>,
@@ -58,6 +61,12 @@ impl Owned for StoredWebhook {
 /// Rows that belong to one institution.
 pub(super) trait Owned {
     fn owner(&self) -> &InstitutionId;
+}
+
+impl<T: Owned> Owned for Arc<T> {
+    fn owner(&self) -> &InstitutionId {
+        (**self).owner()
+    }
 }
 
 macro_rules! owned {
@@ -110,7 +119,7 @@ impl State {
     }
 
     pub(super) fn position(&self, scope: &Scope, id: &PositionId) -> Result<&Position> {
-        scoped(&self.positions, scope, id, PositionId::RESOURCE)
+        scoped(&self.positions, scope, id, PositionId::RESOURCE).map(|p| &**p)
     }
 
     /// The template `id` if it belongs to `institution_id` (else NotFound, even for root).
@@ -146,7 +155,7 @@ impl State {
             .ledger
             .get(from..)?
             .iter()
-            .map(checkpoint::leaf)
+            .map(|row| checkpoint::leaf(row.header()))
             .collect();
         if leaves.is_empty() {
             return None;
@@ -165,7 +174,10 @@ impl State {
             let covered = self.ledger.get(from..to).unwrap_or_default();
             out.push((
                 taken.clone(),
-                covered.iter().map(checkpoint::leaf).collect(),
+                covered
+                    .iter()
+                    .map(|row| checkpoint::leaf(row.header()))
+                    .collect(),
             ));
             from = to;
         }
@@ -175,7 +187,7 @@ impl State {
     /// The hash of the position's latest ledger event (the head of its chain).
     pub(super) fn last_ledger_hash(&self, position_id: &PositionId) -> Option<String> {
         let index = *self.ledger_by_position.get(position_id)?.last()?;
-        self.ledger.get(index)?.hash.clone()
+        self.ledger.get(index)?.header().hash.clone()
     }
 
     /// Appends an audit event and indexes it under its acting institution.
@@ -186,12 +198,12 @@ impl State {
                 .or_default()
                 .push(self.audit.len());
         }
-        self.audit.push(event);
+        self.audit.push(AuditRow::new(event));
     }
 
-    pub(super) fn push_ledger(&mut self, event: LedgerEvent) {
+    pub(super) fn push_ledger(&mut self, event: Arc<LedgerRow>) {
         self.ledger_by_position
-            .entry(event.position_id.clone())
+            .entry(event.header().position_id.clone())
             .or_default()
             .push(self.ledger.len());
         self.ledger.push(event);

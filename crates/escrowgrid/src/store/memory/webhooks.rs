@@ -203,7 +203,7 @@ impl WebhookStore for MemoryStore {
             return Ok(false);
         }
         state.save_delivery(delivery);
-        state.audit.push(audit);
+        state.audit.push(super::compact::AuditRow::new(audit));
         Ok(true)
     }
 

@@ -1,6 +1,8 @@
 //! The memory store's writes. Each runs under the write lock: it checks everything first,
 //! then mutates, so a failed write changes nothing.
 
+use std::sync::Arc;
+
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, Institution, InstitutionId,
     InstitutionPolicy, LifecycleEventId, NewApiKey, NewAsset, NewAssetTemplate, NewInstitution,
@@ -11,6 +13,8 @@ use crate::lifecycle;
 use crate::store::{CreatedApiKey, Scope, outbox, records};
 use crate::{Error, Result};
 
+use super::compact::LedgerRow;
+use super::events as rendered;
 use super::state::State;
 
 /// The event log the writes append to, under the store's write lock: each write appends after
@@ -20,6 +24,12 @@ pub(super) type Log = gridstore::memory::MemoryEventLog;
 
 fn append(log: &Log, events: Result<Vec<gridstore::NewEvent>>) -> Result<()> {
     log.append_sync(events?)?;
+    Ok(())
+}
+
+/// Appends events whose payloads the log renders on read from the rows they share.
+fn append_rendered(log: &Log, events: Vec<gridstore::memory::MemoryEvent>) -> Result<()> {
+    log.append_events_sync(events)?;
     Ok(())
 }
 
@@ -94,11 +104,12 @@ impl State {
         let (position, ledger, event) = records::position(new, audit, now_millis());
         self.positions
             .ensure_vacant(PositionId::RESOURCE, &position.id)?;
-        append(log, outbox::position_created(&position, &ledger))?;
-        self.positions.insert(position.clone());
+        let (position, ledger) = (Arc::new(position), Arc::new(LedgerRow::new(ledger)));
+        append_rendered(log, rendered::position_created(&position, &ledger))?;
+        self.positions.insert(Arc::clone(&position));
         self.push_ledger(ledger);
         self.push_audit(event);
-        Ok(position)
+        Ok(Position::clone(&position))
     }
 
     pub(super) fn transition_position(
@@ -138,20 +149,25 @@ impl State {
             return Ok(current.clone());
         };
         let (ledger, event) = records::transition(&applied, audit, self.last_ledger_hash(id));
-        append(log, outbox::position_state_changed(&applied, &ledger))?;
+        let ledger = Arc::new(LedgerRow::new(ledger));
+        let position = Arc::new(applied.position);
+        append_rendered(
+            log,
+            rendered::position_state_changed(&position, applied.from, &ledger),
+        )?;
         tracing::debug!(
             position.id = %id,
             from = %applied.from,
             to = %applied.event.to_state,
-            version = applied.position.version,
+            version = position.version,
             "position transitioned"
         );
         if let Some(stored) = self.positions.get_mut(id) {
-            *stored = applied.position.clone();
+            *stored = Arc::clone(&position);
         }
         self.push_ledger(ledger);
         self.push_audit(event);
-        Ok(applied.position)
+        Ok(Position::clone(&position))
     }
 
     pub(super) fn create_api_key(

@@ -1,0 +1,235 @@
+//! The position events of the memory backend as rendered payloads: the memory store keeps each
+//! position version and ledger event it writes anyway (shared through an `Arc`), so its event
+//! log keeps only a handle on them (event id, the snapshot) and renders the payload when the
+//! event is read, from the same [`Envelope`] as the `Value` payloads, so the JSON is the same.
+//!
+//! A snapshot never changes: a transition stores a new `Arc<Position>`, the one an earlier
+//! event holds stays as it was.
+
+use std::sync::Arc;
+
+use gridstore::memory::{MemoryEvent, MemoryPayload, RenderPayload};
+use serde::Serialize;
+
+use crate::domain::{Position, PositionState};
+
+use super::compact::LedgerRow;
+
+use crate::store::outbox::{Envelope, EventId, EventType, StateChange, stream_of};
+
+/// A position event whose payload is rendered on read.
+#[derive(Debug)]
+enum Rendered {
+    /// `position.created`: the position as created (state `CREATED`, no events).
+    PositionCreated {
+        id: EventId,
+        position: Arc<Position>,
+    },
+    /// `position.state_changed`: the position after the change, which is its last event.
+    StateChanged {
+        id: EventId,
+        position: Arc<Position>,
+        from: PositionState,
+    },
+    /// `ledger_event.recorded`.
+    LedgerRecorded { id: EventId, ledger: Arc<LedgerRow> },
+}
+
+impl RenderPayload for Rendered {
+    fn render(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            Self::PositionCreated { id, position } => write(
+                out,
+                *id,
+                EventType::PositionCreated,
+                position,
+                position.created_at,
+                &**position,
+            ),
+            Self::StateChanged { id, position, from } => {
+                let change = StateChange {
+                    position,
+                    from_state: *from,
+                    to_state: position.state,
+                    reason: position.events.last().and_then(|e| e.reason.as_deref()),
+                };
+                let kind = EventType::PositionStateChanged;
+                write(out, *id, kind, position, position.updated_at, change)
+            }
+            Self::LedgerRecorded { id, ledger } => {
+                let ledger = ledger.event();
+                let envelope = Envelope {
+                    id: *id,
+                    kind: EventType::LedgerEventRecorded.as_str(),
+                    institution_id: ledger.institution_id.as_str(),
+                    occurred_at: ledger.at,
+                    data: &ledger,
+                };
+                serde_json::to_writer(out, &envelope)
+            }
+        }
+    }
+}
+
+fn write<T: Serialize>(
+    out: &mut Vec<u8>,
+    id: EventId,
+    kind: EventType,
+    position: &Position,
+    occurred_at: chrono::DateTime<chrono::Utc>,
+    data: T,
+) -> serde_json::Result<()> {
+    let envelope = Envelope {
+        id,
+        kind: kind.as_str(),
+        institution_id: position.institution_id.as_str(),
+        occurred_at,
+        data,
+    };
+    serde_json::to_writer(out, &envelope)
+}
+
+fn memory_event(kind: EventType, position: &Position, payload: Rendered) -> MemoryEvent {
+    MemoryEvent {
+        stream: stream_of(&position.institution_id),
+        event_type: kind.as_str().to_owned(),
+        correlation_id: Some(position.id.as_str().to_owned()),
+        payload: MemoryPayload::Rendered(Arc::new(payload)),
+    }
+}
+
+fn ledger_recorded(position: &Position, ledger: &Arc<LedgerRow>) -> MemoryEvent {
+    let payload = Rendered::LedgerRecorded {
+        id: EventId::new(),
+        ledger: Arc::clone(ledger),
+    };
+    memory_event(EventType::LedgerEventRecorded, position, payload)
+}
+
+/// `position.created`, then `ledger_event.recorded`, as
+/// [`crate::store::outbox::position_created`], rendered on read from `position` (the new
+/// position) and `ledger` (its ledger event).
+#[must_use]
+pub(super) fn position_created(
+    position: &Arc<Position>,
+    ledger: &Arc<LedgerRow>,
+) -> Vec<MemoryEvent> {
+    let created = Rendered::PositionCreated {
+        id: EventId::new(),
+        position: Arc::clone(position),
+    };
+    vec![
+        memory_event(EventType::PositionCreated, position, created),
+        ledger_recorded(position, ledger),
+    ]
+}
+
+/// `position.state_changed`, then `ledger_event.recorded`, as
+/// [`crate::store::outbox::position_state_changed`]: `position` is the position after the
+/// change (its last lifecycle event is the change), `from` the state before.
+#[must_use]
+pub(super) fn position_state_changed(
+    position: &Arc<Position>,
+    from: PositionState,
+    ledger: &Arc<LedgerRow>,
+) -> Vec<MemoryEvent> {
+    let changed = Rendered::StateChanged {
+        id: EventId::new(),
+        position: Arc::clone(position),
+        from,
+    };
+    vec![
+        memory_event(EventType::PositionStateChanged, position, changed),
+        ledger_recorded(position, ledger),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::domain::{
+        AuditContext, Currency, InstitutionId, LifecycleEventId, NewPosition, PositionId,
+    };
+    use crate::store::{outbox, records};
+
+    /// The payload of a rendered event, parsed.
+    fn parsed(event: &MemoryEvent) -> Value {
+        let MemoryPayload::Rendered(source) = &event.payload else {
+            panic!("a position event is rendered");
+        };
+        let mut text = Vec::new();
+        source.render(&mut text).expect("renders");
+        serde_json::from_slice(&text).expect("renders JSON")
+    }
+
+    /// A payload without its (random) event id, which must be there.
+    fn without_id(mut payload: Value) -> Value {
+        let id = payload["id"].take();
+        assert!(id.as_str().is_some_and(|id| id.starts_with("evt_")), "{id}");
+        payload
+    }
+
+    #[test]
+    fn rendered_position_events_are_the_same_json_as_the_value_payloads() {
+        let new = NewPosition {
+            institution_id: InstitutionId::new(),
+            asset_id: crate::domain::AssetId::new(),
+            holder_reference: "holder-1".into(),
+            currency: Currency::USD,
+            amount: "1234.56780000".parse().expect("an amount"),
+            external_reference: Some("ext \"quoted\"".into()),
+        };
+        let audit = AuditContext {
+            request_id: Some("req-1".into()),
+            ..AuditContext::default()
+        };
+        let at = crate::domain::now_millis();
+        let (position, ledger, _) = records::position(new, &audit, at);
+        let values = outbox::position_created(&position, &ledger).expect("serializes");
+        let hash = ledger.hash.clone();
+        let (position, ledger) = (Arc::new(position), Arc::new(LedgerRow::new(ledger)));
+        let rendered = position_created(&position, &ledger);
+        assert_eq!(rendered.len(), values.len());
+        for (rendered, value) in rendered.iter().zip(&values) {
+            assert_eq!(rendered.stream, value.stream);
+            assert_eq!(rendered.event_type, value.event_type);
+            assert_eq!(rendered.correlation_id, value.correlation_id);
+            assert_eq!(
+                without_id(parsed(rendered)),
+                without_id(value.payload.clone())
+            );
+        }
+
+        let metadata = json!({"k": [1.50, "v"]}).as_object().cloned();
+        let applied = crate::lifecycle::apply(
+            &position,
+            PositionState::Funded,
+            Some("wire received".into()),
+            metadata,
+            at,
+            LifecycleEventId::new(),
+        )
+        .expect("allowed")
+        .expect("a change");
+        let (ledger, _) = records::transition(&applied, &audit, hash);
+        let values = outbox::position_state_changed(&applied, &ledger).expect("serializes");
+        let ledger = Arc::new(LedgerRow::new(ledger));
+        let after = Arc::new(applied.position.clone());
+        let rendered = position_state_changed(&after, applied.from, &ledger);
+        for (rendered, value) in rendered.iter().zip(&values) {
+            assert_eq!(rendered.event_type, value.event_type);
+            assert_eq!(rendered.correlation_id, value.correlation_id);
+            assert_eq!(
+                without_id(parsed(rendered)),
+                without_id(value.payload.clone())
+            );
+        }
+        assert_eq!(parsed(&rendered[0])["data"]["reason"], "wire received");
+        assert_eq!(
+            parsed(&rendered[0])["data"]["position"]["id"],
+            PositionId::as_str(&after.id)
+        );
+    }
+}

@@ -1,0 +1,192 @@
+//! What the memory log keeps per event: interned stream and type names, and the payload as
+//! JSON text or as a [`RenderPayload`] that writes the text again when the event is read.
+//!
+//! A rendered payload lets a caller that already keeps the data of an event (a store keeping
+//! the entity the event describes) append the event without a second copy of that data: the
+//! log keeps a small handle and renders the JSON only when the event is read.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::event_log::{Event, EventPosition, NewEvent};
+use crate::{Error, Result};
+
+/// A payload rendered on every read instead of kept as text (see
+/// [`MemoryEventLog::append_events_sync`](super::MemoryEventLog::append_events_sync)).
+///
+/// `render` must write the same JSON text every time it is called (the data it renders must
+/// not change after the append): readers see the event as it was appended.
+pub trait RenderPayload: Send + Sync + fmt::Debug {
+    /// Writes the payload's JSON text to `out`.
+    ///
+    /// # Errors
+    /// Only if the payload cannot be serialized.
+    fn render(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
+}
+
+/// The payload of a [`MemoryEvent`].
+#[derive(Debug, Clone)]
+pub enum MemoryPayload {
+    /// A JSON value, kept as its compact text.
+    Value(Value),
+    /// A payload rendered when read; the log keeps only the handle.
+    Rendered(Arc<dyn RenderPayload>),
+}
+
+/// An event to append to a [`MemoryEventLog`](super::MemoryEventLog): a [`NewEvent`] whose
+/// payload may be rendered on read.
+#[derive(Debug, Clone)]
+pub struct MemoryEvent {
+    /// The stream the event belongs to.
+    pub stream: String,
+    /// The event's type.
+    pub event_type: String,
+    /// Correlates events across streams.
+    pub correlation_id: Option<String>,
+    /// The payload.
+    pub payload: MemoryPayload,
+}
+
+impl From<NewEvent> for MemoryEvent {
+    fn from(event: NewEvent) -> Self {
+        Self {
+            stream: event.stream,
+            event_type: event.event_type,
+            correlation_id: event.correlation_id,
+            payload: MemoryPayload::Value(event.payload),
+        }
+    }
+}
+
+impl MemoryEvent {
+    /// Checks the event as [`NewEvent`]s are checked, then turns its payload into what the
+    /// log keeps: a value's text, or a rendered payload after rendering it once to check it.
+    pub(super) fn checked_payload(&self) -> Result<StoredPayload> {
+        crate::event_log::validate_header(
+            &self.stream,
+            &self.event_type,
+            self.correlation_id.as_deref(),
+        )?;
+        match &self.payload {
+            MemoryPayload::Value(value) => {
+                crate::payload::check_storable(value)?;
+                let text = serde_json::to_string(value).map_err(unserializable)?;
+                Ok(StoredPayload::Text(text.into_boxed_str()))
+            }
+            MemoryPayload::Rendered(source) => {
+                let mut text = Vec::with_capacity(1024);
+                source.render(&mut text).map_err(unserializable)?;
+                serde_json::from_slice::<serde::de::IgnoredAny>(&text).map_err(unserializable)?;
+                if has_nul(&text) {
+                    return Err(Error::InvalidInput(
+                        "json payload must not contain the nul character".into(),
+                    ));
+                }
+                Ok(StoredPayload::Rendered(Arc::clone(source)))
+            }
+        }
+    }
+}
+
+fn unserializable(e: serde_json::Error) -> Error {
+    Error::InvalidInput(format!("payload does not serialize: {e}"))
+}
+
+/// Whether serde_json's text of a value holds the nul character (written `\u0000`; a
+/// backslash only ever starts an escape, so escapes are skipped whole).
+fn has_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        match json[i] {
+            0 => return true,
+            b'\\' => {
+                if json.get(i + 1) == Some(&b'u') && json.get(i + 2..i + 6) == Some(b"0000") {
+                    return true;
+                }
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    false
+}
+
+/// A payload as the log keeps it.
+#[derive(Debug)]
+pub(super) enum StoredPayload {
+    Text(Box<str>),
+    Rendered(Arc<dyn RenderPayload>),
+}
+
+/// Stream and type names, one shared copy each (every event of a stream repeats its name).
+#[derive(Debug, Default)]
+pub(super) struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    pub(super) fn intern(&mut self, name: String) -> Arc<str> {
+        if let Some(known) = self.0.get(name.as_str()) {
+            return Arc::clone(known);
+        }
+        let name: Arc<str> = name.into();
+        self.0.insert(Arc::clone(&name));
+        name
+    }
+}
+
+/// An event as the log keeps it.
+#[derive(Debug)]
+pub(super) struct Stored {
+    pub(super) position: EventPosition,
+    pub(super) stream: Arc<str>,
+    pub(super) event_type: Arc<str>,
+    pub(super) correlation_id: Option<Box<str>>,
+    pub(super) payload: StoredPayload,
+    pub(super) recorded_at: DateTime<Utc>,
+}
+
+impl Stored {
+    /// The payload, parsed from its text (kept, or rendered again).
+    pub(super) fn payload(&self) -> Value {
+        let parsed = match &self.payload {
+            StoredPayload::Text(text) => serde_json::from_str(text),
+            StoredPayload::Rendered(source) => {
+                let mut text = Vec::with_capacity(1024);
+                source
+                    .render(&mut text)
+                    .and_then(|()| serde_json::from_slice(&text))
+            }
+        };
+        parsed.expect("a stored payload was rendered and checked at append")
+    }
+
+    pub(super) fn to_event(&self) -> Event {
+        Event {
+            position: self.position,
+            stream: self.stream.to_string(),
+            event_type: self.event_type.to_string(),
+            correlation_id: self.correlation_id.as_deref().map(str::to_owned),
+            payload: self.payload(),
+            recorded_at: self.recorded_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_is_found_in_text_but_not_in_an_escaped_backslash() {
+        let nul = serde_json::to_vec(&Value::from("a\0b")).unwrap();
+        assert!(has_nul(&nul));
+        let backslash_u = serde_json::to_vec(&Value::from("a\\u0000b")).unwrap();
+        assert!(!has_nul(&backslash_u));
+        let both = serde_json::to_vec(&Value::from("\\\0")).unwrap();
+        assert!(has_nul(&both));
+        assert!(!has_nul(br#"{"a":"\u0001"}"#));
+    }
+}
