@@ -455,8 +455,13 @@ pub async fn concurrent_transitions_of_one_delivery_let_exactly_one_win(
         updated_at: at + Duration::milliseconds(5),
         ..failed.clone()
     };
+    // Re-driven by the institution's admin: the row belongs to the tenant.
+    let admin = crate::domain::AuditContext {
+        institution_id: Some(acme.id.clone()),
+        ..audit()
+    };
     let row = || {
-        audit().event(
+        admin.event(
             AuditAction::WebhookDeliveryRedriven,
             AuditOutcome::Success,
             None,
@@ -495,4 +500,9 @@ pub async fn concurrent_transitions_of_one_delivery_let_exactly_one_win(
         .await
         .unwrap();
     assert_eq!(rows.total, 1, "only the winner's audit row");
+    let tenant_rows = store
+        .list_audit_events(&scope(&acme), &filter, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(tenant_rows.total, 1, "the institution sees its re-drive's row");
 }

@@ -203,7 +203,8 @@ impl WebhookStore for MemoryStore {
             return Ok(false);
         }
         state.save_delivery(delivery);
-        state.audit.push(super::compact::AuditRow::new(audit));
+        // Indexed under its institution like every audit row, so the tenant's admin sees it.
+        state.push_audit(audit);
         Ok(true)
     }
 
