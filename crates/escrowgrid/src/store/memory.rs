@@ -111,7 +111,7 @@ impl EscrowStore for MemoryStore {
         filter: &TemplateFilter,
         page: Page,
     ) -> Result<Paginated<AssetTemplate>> {
-        Ok(self.read().list_asset_templates(scope, filter, page))
+        Ok(self.read().list_asset_templates(scope, filter, &page))
     }
 
     async fn create_asset(
@@ -134,7 +134,7 @@ impl EscrowStore for MemoryStore {
         filter: &AssetFilter,
         page: Page,
     ) -> Result<Paginated<Asset>> {
-        Ok(self.read().list_assets(scope, filter, page))
+        Ok(self.read().list_assets(scope, filter, &page))
     }
 
     async fn create_position(
@@ -158,7 +158,7 @@ impl EscrowStore for MemoryStore {
         filter: &PositionFilter,
         page: Page,
     ) -> Result<Paginated<Position>> {
-        Ok(self.read().list_positions(scope, filter, page))
+        Ok(self.read().list_positions(scope, filter, &page))
     }
 
     async fn transition_position(
@@ -252,7 +252,7 @@ impl EscrowStore for MemoryStore {
         filter: &AuditFilter,
         page: Page,
     ) -> Result<Paginated<AuditEvent>> {
-        Ok(self.read().list_audit_events(scope, filter, page))
+        Ok(self.read().list_audit_events(scope, filter, &page))
     }
 
     async fn list_ledger_events(

@@ -12,6 +12,7 @@ use crate::domain::{
 };
 use crate::store::{AuditFilter, EscrowStore, Page, Scope, WebhookStore};
 
+pub use super::keyset::deliveries_walked_by_cursor_are_the_offset_walk_newest_first;
 use super::fixtures::{assert_invalid_fields, assert_not_found, audit, institution, page, scope};
 
 /// Expands the webhook store contract into `#[tokio::test]`s. `$factory` returns
@@ -50,7 +51,7 @@ fn new_webhook(institution_id: &InstitutionId, url: &str) -> NewWebhook {
 }
 
 /// Creates an endpoint of `institution_id` at `url` with a sealed secret, as `scope`.
-async fn create(
+pub(super) async fn create(
     webhooks: &dyn WebhookStore,
     scope: &Scope,
     institution_id: &InstitutionId,
@@ -354,7 +355,7 @@ pub async fn a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first
         .list_deliveries(&scope(&acme), &endpoint.id, page(10, 0))
         .await
         .unwrap();
-    assert_eq!(listed.total, 2);
+    assert_eq!(listed.total.unwrap(), 2);
     let ids: Vec<&str> = listed.items.iter().map(|d| d.event_id.as_str()).collect();
     assert_eq!(
         ids,
@@ -376,7 +377,7 @@ pub async fn a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first
         .list_deliveries(&Scope::Root, &endpoint.id, page(1, 1))
         .await
         .unwrap();
-    assert_eq!((second_page.total, second_page.items.len()), (2, 1));
+    assert_eq!((second_page.total.unwrap(), second_page.items.len()), (2, 1));
     assert_not_found(
         webhooks
             .list_deliveries(&scope(&other), &endpoint.id, page(10, 0))
@@ -403,7 +404,7 @@ pub async fn a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first
         .list_audit_events(&Scope::Root, &filter, Page::default())
         .await
         .unwrap();
-    assert_eq!(rows.total, 1);
+    assert_eq!(rows.total.unwrap(), 1);
 
     webhooks
         .delete_webhook(&Scope::Root, &endpoint.id, &audit())
@@ -494,5 +495,5 @@ pub async fn concurrent_transitions_of_one_delivery_let_exactly_one_win(
         .list_audit_events(&Scope::Root, &filter, Page::default())
         .await
         .unwrap();
-    assert_eq!(rows.total, 1, "only the winner's audit row");
+    assert_eq!(rows.total.unwrap(), 1, "only the winner's audit row");
 }

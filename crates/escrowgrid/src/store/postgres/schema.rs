@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ledger_hash_chain",
         sql: include_str!("../../../migrations/0007_ledger_hash_chain.sql"),
     },
+    Migration {
+        version: 10,
+        name: "keyset_indexes",
+        sql: include_str!("../../../migrations/0010_keyset_indexes.sql"),
+    },
 ];
 
 #[cfg(test)]
