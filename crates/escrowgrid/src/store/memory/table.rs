@@ -90,11 +90,18 @@ impl<'a, V: Row> Rows<'a, V> {
         }
     }
 
-    /// The index of the first row after `key` (binary search).
+    /// The index of the first row after `key` (binary search, no allocation per step).
     fn seek(&self, key: &SortKey) -> usize {
+        // A write-order key never names an entity row: nothing follows it here.
+        let SortKey::Created { at, id } = key else {
+            return self.len();
+        };
         let table = self.table;
-        self.slots
-            .partition_point(|slot| table.at(*slot).is_none_or(|row| sort_key(row) <= *key))
+        self.slots.partition_point(|slot| {
+            table
+                .at(*slot)
+                .is_none_or(|row| (row.created_at(), row.key().as_ref()) <= (*at, id.as_str()))
+        })
     }
 
     /// The rows after `key` (every row for an offset page), in list order.
@@ -349,6 +356,33 @@ mod tests {
         assert_eq!((keys(evens.items), evens.total.unwrap()), (vec!["c", "e"], 3));
         let past = table.rows(None).page(&Page::new(10, 99).unwrap());
         assert_eq!((past.items.len(), past.total.unwrap()), (0, 5));
+    }
+
+    #[test]
+    fn a_keyset_page_starts_right_after_its_key_in_every_list() {
+        let mut table = Table::default();
+        for (key, at, group) in [("a", 1, 1), ("b", 1, 2), ("c", 2, 1), ("d", 3, 1), ("e", 3, 2)] {
+            table.insert(r(key, at, group));
+        }
+        let after = |key: &'static str, at: i64| {
+            Page::after(2, Some(SortKey::created(DateTime::from_timestamp_millis(at).unwrap(), key)))
+                .unwrap()
+        };
+        let page = table.rows(None).page(&after("a", 1));
+        assert_eq!((keys(page.items), page.total), (vec!["b", "c"], None));
+        assert_eq!(page.next, Some(sort_key(&r("c", 2, 1))));
+        let ones = table.rows(Some(&1)).page(&after("b", 1));
+        assert_eq!((keys(ones.items), ones.next), (vec!["c", "d"], None));
+        // A key between rows (a row deleted since) starts at the next one.
+        let gap = table.rows(None).page(&after("bb", 1));
+        assert_eq!(keys(gap.items), vec!["c", "d"]);
+        let first = table.rows(None).page(&Page::after(2, None).unwrap());
+        assert_eq!(keys(first.items), vec!["a", "b"]);
+        // Several lists: the shortest (group 2) is scanned from the key.
+        let scan = table.page_of(&[1, 2], |_| true, &after("b", 1));
+        assert_eq!((keys(scan.items), scan.next), (vec!["e"], None));
+        let seq = table.rows(None).page(&Page::after(2, Some(SortKey::Seq(0))).unwrap());
+        assert!(seq.items.is_empty());
     }
 
     #[test]
