@@ -214,12 +214,12 @@ mod tests {
         let binding = Binding::new("positions", &[("assetId", Some("ast_1"))]);
         let cursor = cursor::encode(&binding, &crate::store::SortKey::Seq(7));
         let err = page_from(&[("cursor", &cursor), ("offset", "0")]).expect_err("invalid");
-        let details = details(&err);
-        assert_eq!(details[0]["field"], "offset");
-        assert_eq!(details[0]["message"], "Offset cannot be combined with cursor");
-        assert_eq!(details[1]["field"], "cursor");
+        let problems = details(&err);
+        assert_eq!(problems[0]["field"], "offset");
+        assert_eq!(problems[0]["message"], "Offset cannot be combined with cursor");
+        assert_eq!(problems[1]["field"], "cursor");
         assert_eq!(
-            details[1]["message"],
+            problems[1]["message"],
             "Cursor belongs to another list or filter set"
         );
         let err = page_from(&[("cursor", "garbage!")]).expect_err("invalid");

@@ -26,6 +26,7 @@ macro_rules! webhook_store_contract_tests {
             invalid_endpoints_are_rejected_and_nothing_is_written,
             a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first,
             concurrent_transitions_of_one_delivery_let_exactly_one_win,
+            deliveries_walked_by_cursor_are_the_offset_walk_newest_first,
         );
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {

@@ -50,7 +50,7 @@ impl State {
             (Some(template), Some(institution)) => {
                 match self.templates.get(template) {
                     Some(t) if t.institution_id == *institution => {}
-                    _ => return empty(),
+                    _ => return Paginated::empty(page),
                 }
                 Some(AssetList::Template(template.clone()))
             }
@@ -77,7 +77,7 @@ impl State {
             (Some(asset), Some(institution)) => {
                 match self.assets.get(asset) {
                     Some(a) if a.institution_id == *institution => {}
-                    _ => return empty(),
+                    _ => return Paginated::empty(page),
                 }
                 lists.push(PositionList::Asset(asset.clone()));
             }
