@@ -52,6 +52,10 @@ pub async fn run(
         ))
         .await?;
     let seeded_in = started.elapsed();
+    crate::progress(&format!(
+        "keyset: seeded in {:.1} s",
+        seeded_in.as_secs_f64()
+    ));
     let total = positions;
     let asset = &fixture.asset_id;
     let per_holder = positions / HOLDERS;
@@ -71,8 +75,6 @@ pub async fn run(
             per_holder,
         ),
     ];
-    let mut root = Conn::connect(&target.authority, &target.root_key).await?;
-    let mut admin = Conn::connect(&target.authority, &fixture.admin_key).await?;
     let runs = runs.max(3);
     let mut out = format!(
         "\n{positions} positions seeded by SQL in {:.1} s; limit {LIMIT}; median of {runs} runs \
@@ -83,7 +85,14 @@ pub async fn run(
         seeded_in.as_secs_f64()
     );
     for case in &cases {
-        let conn = if case.as_root { &mut root } else { &mut admin };
+        // A fresh connection per case: the server closes keep-alive connections left idle.
+        let key = if case.as_root {
+            &target.root_key
+        } else {
+            &fixture.admin_key
+        };
+        let conn = &mut Conn::connect(&target.authority, key).await?;
+        crate::progress(&format!("keyset: {}", case.name));
         let deep_cursor = case.deep_cursor(conn).await?;
         let mut figures: [Vec<f64>; 4] = Default::default();
         for _ in 0..runs {
@@ -160,7 +169,11 @@ impl Case {
         .await?;
         let by_cursor = get(conn, &format!("{}limit={LIMIT}&cursor={cursor}", self.path)).await?;
         if by_offset["data"] != by_cursor["data"] || by_offset["data"].as_array().is_none() {
-            return Err(format!("{}: the deep page differs by offset and by cursor", self.name).into());
+            return Err(format!(
+                "{}: the deep page differs by offset and by cursor",
+                self.name
+            )
+            .into());
         }
         Ok(cursor)
     }

@@ -187,7 +187,13 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         return Ok(());
     }
     if let Some(positions) = args.keyset_positions {
-        return keyset::run(args.database_url.clone(), args.pool_max, positions, args.runs).await;
+        return keyset::run(
+            args.database_url.clone(),
+            args.pool_max,
+            positions,
+            args.runs,
+        )
+        .await;
     }
     if let Some(positions) = args.scale_positions {
         return scale::run(args.server_bin.as_deref(), positions, args.runs).await;

@@ -191,7 +191,12 @@ async fn pages(
         .map(|(name, as_root, path, total)| (name, as_root, path, Some(total)))
         .collect();
     cases.extend([
-        ("root, first page by cursor", true, "/positions?cursor=&limit=10".to_owned(), None),
+        (
+            "root, first page by cursor",
+            true,
+            "/positions?cursor=&limit=10".to_owned(),
+            None,
+        ),
         (
             "root, deep by cursor",
             true,

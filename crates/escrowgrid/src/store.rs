@@ -80,8 +80,8 @@ use crate::domain::{
 };
 use crate::ledger::checkpoint::Checkpoint;
 
-pub use pool::PoolStatus;
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated, SortKey, Start};
+pub use pool::PoolStatus;
 pub use query::{AssetFilter, AuditFilter, CreatedApiKey, PositionFilter, Scope, TemplateFilter};
 pub use webhooks::{WebhookStore, WebhookTarget};
 

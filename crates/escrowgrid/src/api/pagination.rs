@@ -36,8 +36,10 @@ impl Paging {
     /// # Errors
     /// 400 `Invalid pagination parameters` naming every bad field.
     pub fn from_query(query: &QueryMap, list: &str, filters: &[&str]) -> Result<Self, ApiError> {
-        let values: Vec<(&str, Option<&str>)> =
-            filters.iter().map(|name| (*name, query.get(name))).collect();
+        let values: Vec<(&str, Option<&str>)> = filters
+            .iter()
+            .map(|name| (*name, query.get(name)))
+            .collect();
         let binding = Binding::new(list, &values);
         let page = page_from_query(query, &binding)?;
         Ok(Self { page, binding })
@@ -204,7 +206,10 @@ mod tests {
         let key = crate::store::SortKey::Seq(7);
         let cursor = cursor::encode(&binding, &key);
         let page = page_from(&[("assetId", "ast_1"), ("cursor", &cursor), ("limit", "5")]);
-        assert_eq!(page.expect("valid"), Page::after(5, Some(key)).expect("page"));
+        assert_eq!(
+            page.expect("valid"),
+            Page::after(5, Some(key)).expect("page")
+        );
         let first = page_from(&[("cursor", "")]).expect("valid");
         assert_eq!(first, Page::after(100, None).expect("page"));
     }
@@ -216,7 +221,10 @@ mod tests {
         let err = page_from(&[("cursor", &cursor), ("offset", "0")]).expect_err("invalid");
         let problems = details(&err);
         assert_eq!(problems[0]["field"], "offset");
-        assert_eq!(problems[0]["message"], "Offset cannot be combined with cursor");
+        assert_eq!(
+            problems[0]["message"],
+            "Offset cannot be combined with cursor"
+        );
         assert_eq!(problems[1]["field"], "cursor");
         assert_eq!(
             problems[1]["message"],

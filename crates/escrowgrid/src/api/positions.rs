@@ -199,7 +199,11 @@ async fn list(
     caller: Caller,
     query: QueryMap,
 ) -> ApiResult<Json<PageBody<Position>>> {
-    let paging = Paging::from_query(&query, "positions", &["institutionId", "assetId", "holderReference"])?;
+    let paging = Paging::from_query(
+        &query,
+        "positions",
+        &["institutionId", "assetId", "holderReference"],
+    )?;
     let filter = PositionFilter {
         institution_id: root_filter(&caller, query.get("institutionId")),
         asset_id: any_filter(query.get("assetId")),

@@ -269,7 +269,9 @@ mod tests {
         let result = page.apply(0..10, seq);
         assert_eq!(result.items, vec![5, 6, 7]);
         assert_eq!((result.total, result.next), (None, Some(SortKey::Seq(7))));
-        let last = Page::after(3, Some(SortKey::Seq(6))).unwrap().apply(0..10, seq);
+        let last = Page::after(3, Some(SortKey::Seq(6)))
+            .unwrap()
+            .apply(0..10, seq);
         assert_eq!((last.items, last.next), (vec![7, 8, 9], None));
         let first = Page::after(2, None).unwrap().apply(0..10, seq);
         assert_eq!((first.items, first.total), (vec![0, 1], None));
@@ -286,5 +288,4 @@ mod tests {
         assert!(SortKey::created(at, "pos_b") < SortKey::created(later, "pos_a"));
         assert!(SortKey::created(at, "pos_B") < SortKey::created(at, "pos_a"));
     }
-
 }

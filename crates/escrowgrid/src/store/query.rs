@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, AssetId, AuditAction, AuditEvent, AuditOutcome, InstitutionId,
-    ResourceType, TemplateId,
+    ApiKey, ApiKeyId, AssetId, AuditAction, AuditEvent, AuditOutcome, InstitutionId, ResourceType,
+    TemplateId,
 };
 
 /// Whose rows a call may see and touch.

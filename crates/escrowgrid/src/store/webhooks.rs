@@ -176,9 +176,13 @@ pub(crate) fn webhook_record(new: NewWebhook, at: DateTime<Utc>) -> Webhook {
 #[must_use]
 pub fn newest_first_after(row: &SortKey, key: &SortKey) -> bool {
     match (row, key) {
-        (SortKey::Created { at, id }, SortKey::Created { at: key_at, id: key_id }) => {
-            at < key_at || (at == key_at && id > key_id)
-        }
+        (
+            SortKey::Created { at, id },
+            SortKey::Created {
+                at: key_at,
+                id: key_id,
+            },
+        ) => at < key_at || (at == key_at && id > key_id),
         // Write-ordered keys never name a delivery.
         _ => false,
     }

@@ -130,7 +130,8 @@ pub async fn revoking_an_api_key_hides_it_and_a_second_revoke_is_not_found(
             .list_audit_events(&Scope::Root, &filter, Page::default())
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         1
     );
 }

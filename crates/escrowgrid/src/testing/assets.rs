@@ -45,7 +45,8 @@ pub async fn an_asset_needs_a_template_of_the_same_institution(store: &dyn Escro
             .list_assets(&Scope::Root, &AssetFilter::default(), page(10, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         0
     );
     assert_not_found(
@@ -98,7 +99,8 @@ pub async fn assets_are_filtered_by_template_and_keep_their_metadata(store: &dyn
             .list_assets(&scope(&b), &AssetFilter::default(), page(10, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         0
     );
 }
@@ -138,7 +140,10 @@ pub async fn assets_are_listed_in_creation_order_and_paginated_with_a_total(
         .list_assets(&Scope::Root, &only_a, page(10, 7))
         .await
         .unwrap();
-    assert_eq!((past_the_end.total.unwrap(), past_the_end.items.len()), (5, 0));
+    assert_eq!(
+        (past_the_end.total.unwrap(), past_the_end.items.len()),
+        (5, 0)
+    );
     let everything = store
         .list_assets(&Scope::Root, &AssetFilter::default(), page(1000, 0))
         .await
@@ -149,7 +154,8 @@ pub async fn assets_are_listed_in_creation_order_and_paginated_with_a_total(
             .list_assets(&scope(&b), &only_a, page(10, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         0,
         "a filter cannot widen the scope"
     );

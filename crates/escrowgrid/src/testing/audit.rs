@@ -95,7 +95,8 @@ pub async fn audit_events_are_listed_with_filters_and_pages_in_write_order(
             .list_audit_events(&Scope::Root, &successes, page(10, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         0
     );
 }
@@ -132,7 +133,8 @@ pub async fn a_tenant_sees_only_its_own_audit_events(store: &dyn EscrowStore) {
             .list_audit_events(&scope, &asks_for_theirs, page(10, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         0
     );
     assert_eq!(
@@ -140,7 +142,8 @@ pub async fn a_tenant_sees_only_its_own_audit_events(store: &dyn EscrowStore) {
             .list_audit_events(&Scope::Root, &AuditFilter::default(), page(10, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         3
     );
 }

@@ -77,7 +77,8 @@ pub async fn an_invalid_institution_is_rejected_and_nothing_is_written(store: &d
             .list_audit_events(&Scope::Root, &AuditFilter::default(), Page::default())
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         0
     );
 }

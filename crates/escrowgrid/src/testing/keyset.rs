@@ -40,8 +40,15 @@ where
         all.extend(got.items.iter().cloned());
         match got.next {
             Some(next) => {
-                assert_eq!(got.items.len(), usize::try_from(limit).unwrap(), "short page");
-                assert!(after.as_ref().is_none_or(|after| next > *after), "keys advance");
+                assert_eq!(
+                    got.items.len(),
+                    usize::try_from(limit).unwrap(),
+                    "short page"
+                );
+                assert!(
+                    after.as_ref().is_none_or(|after| next > *after),
+                    "keys advance"
+                );
                 after = Some(next);
             }
             None => return all,
@@ -107,14 +114,17 @@ pub async fn walking_every_list_by_cursor_yields_its_offset_walk_for_every_filte
     ];
     for in_scope in &scopes {
         for filter in &position_filters {
-            let list = |page| async move {
-                store.list_positions(in_scope, filter, page).await.unwrap()
-            };
+            let list =
+                |page| async move { store.list_positions(in_scope, filter, page).await.unwrap() };
             let full = list(page(1000, 0)).await.items;
             let expected = ids(&full, |p| p.id.clone());
             for limit in [1, 2, 4] {
                 let walked = walk(limit, list).await;
-                assert_eq!(ids(&walked, |p| p.id.clone()), expected, "{in_scope:?} {filter:?}");
+                assert_eq!(
+                    ids(&walked, |p| p.id.clone()),
+                    expected,
+                    "{in_scope:?} {filter:?}"
+                );
             }
             let first = list(page(2, 0)).await;
             if let Some(next) = first.next {
@@ -257,7 +267,10 @@ fn assert_walk_keeps_order(before: &[String], walked: &[String], created: &HashS
     let old: Vec<&String> = walked.iter().filter(|id| !created.contains(*id)).collect();
     assert_eq!(old, before.iter().collect::<Vec<_>>(), "no gap, no repeat");
     let mut seen = HashSet::new();
-    assert!(walked.iter().all(|id| seen.insert(id)), "a row appeared twice");
+    assert!(
+        walked.iter().all(|id| seen.insert(id)),
+        "a row appeared twice"
+    );
 }
 
 /// Deliveries (newest first) walked by key: the offset walk, ties on `created_at` included.

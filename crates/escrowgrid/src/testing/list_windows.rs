@@ -78,7 +78,11 @@ pub async fn position_pages_are_windows_of_the_filtered_list_for_every_filter_co
                     .unwrap();
                 let window: Vec<&Position> =
                     visible.iter().skip(offset).take(2).map(|p| **p).collect();
-                assert_eq!(got.total.unwrap(), visible.len() as u64, "{filter:?} {in_scope:?}");
+                assert_eq!(
+                    got.total.unwrap(),
+                    visible.len() as u64,
+                    "{filter:?} {in_scope:?}"
+                );
                 assert_eq!(got.items.iter().collect::<Vec<_>>(), window, "{filter:?}");
             }
         }
@@ -153,7 +157,10 @@ pub async fn asset_and_audit_pages_respect_scope_and_filters_together(store: &dy
         .unwrap();
     let mut own_assets = [a1, a2];
     own_assets.sort_by(|x, y| (x.created_at, &x.id).cmp(&(y.created_at, &y.id)));
-    assert_eq!((got.total.unwrap(), got.items), (2, vec![own_assets[1].clone()]));
+    assert_eq!(
+        (got.total.unwrap(), got.items),
+        (2, vec![own_assets[1].clone()])
+    );
     let got = store
         .list_assets(&scope(&b), &own, page(10, 0))
         .await

@@ -175,7 +175,8 @@ pub async fn a_policy_violation_rejects_the_position_and_writes_nothing(store: &
             .list_positions(&Scope::Root, &PositionFilter::default(), page(10, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         2
     );
     assert_eq!(
@@ -272,7 +273,8 @@ pub async fn positions_are_filtered_by_institution_asset_and_holder_with_a_total
             .list_positions(&scope(&a), &by_asset, page(100, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         3
     );
     let alice = PositionFilter {
@@ -300,7 +302,8 @@ pub async fn positions_are_filtered_by_institution_asset_and_holder_with_a_total
             .list_positions(&scope(&b), &by_institution, page(100, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         0
     );
     assert_eq!(
@@ -308,7 +311,8 @@ pub async fn positions_are_filtered_by_institution_asset_and_holder_with_a_total
             .list_positions(&scope(&b), &PositionFilter::default(), page(100, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         1
     );
 }

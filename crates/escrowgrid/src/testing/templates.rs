@@ -71,7 +71,8 @@ pub async fn a_template_is_checked_for_its_institution_before_its_config(store: 
             .list_asset_templates(&Scope::Root, &TemplateFilter::default(), Page::default())
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         0
     );
     let filter = AuditFilter {
@@ -191,7 +192,8 @@ pub async fn templates_are_filtered_by_institution_and_paginated_with_a_total(
             .list_asset_templates(&Scope::Root, &TemplateFilter::default(), page(100, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         7
     );
 
@@ -200,7 +202,8 @@ pub async fn templates_are_filtered_by_institution_and_paginated_with_a_total(
             .list_asset_templates(&scope(&b), &TemplateFilter::default(), page(100, 0))
             .await
             .unwrap()
-            .total.unwrap(),
+            .total
+            .unwrap(),
         2
     );
     let b_asks_for_a = store

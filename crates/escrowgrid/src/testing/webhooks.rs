@@ -12,8 +12,8 @@ use crate::domain::{
 };
 use crate::store::{AuditFilter, EscrowStore, Page, Scope, WebhookStore};
 
-pub use super::keyset::deliveries_walked_by_cursor_are_the_offset_walk_newest_first;
 use super::fixtures::{assert_invalid_fields, assert_not_found, audit, institution, page, scope};
+pub use super::keyset::deliveries_walked_by_cursor_are_the_offset_walk_newest_first;
 
 /// Expands the webhook store contract into `#[tokio::test]`s. `$factory` returns
 /// `(Arc<dyn EscrowStore>, Arc<dyn WebhookStore>, StoreGuard)` over one fresh backend.
@@ -378,7 +378,10 @@ pub async fn a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first
         .list_deliveries(&Scope::Root, &endpoint.id, page(1, 1))
         .await
         .unwrap();
-    assert_eq!((second_page.total.unwrap(), second_page.items.len()), (2, 1));
+    assert_eq!(
+        (second_page.total.unwrap(), second_page.items.len()),
+        (2, 1)
+    );
     assert_not_found(
         webhooks
             .list_deliveries(&scope(&other), &endpoint.id, page(10, 0))

@@ -52,7 +52,9 @@ async fn every_paginated_list_walked_by_cursor_is_its_offset_walk() {
     for n in 0..6 {
         let mut body = position_body(&world.asset, number("10"));
         body["holderReference"] = format!("holder-{}", n % 2).into();
-        app.create_position(&world.tenant.admin, body).await.expect(201);
+        app.create_position(&world.tenant.admin, body)
+            .await
+            .expect(201);
     }
     for path in [
         "/positions?".to_owned(),
@@ -63,7 +65,11 @@ async fn every_paginated_list_walked_by_cursor_is_its_offset_walk() {
         "/audit-events?".to_owned(),
         "/audit-events?action=POSITION_CREATED".to_owned(),
     ] {
-        let all = app.get(&format!("{path}&limit=1000")).key(ROOT).send().await;
+        let all = app
+            .get(&format!("{path}&limit=1000"))
+            .key(ROOT)
+            .send()
+            .await;
         let all = all.expect(200);
         let expected = item_ids(all);
         assert!(!expected.is_empty(), "{path}");
@@ -74,7 +80,9 @@ async fn every_paginated_list_walked_by_cursor_is_its_offset_walk() {
         // An offset page's nextCursor continues it by key.
         let first = app.get(&format!("{path}&limit=1")).key(ROOT).send().await;
         let first = first.expect(200);
-        let cursor = first["pagination"]["nextCursor"].as_str().map(str::to_owned);
+        let cursor = first["pagination"]["nextCursor"]
+            .as_str()
+            .map(str::to_owned);
         if let Some(cursor) = cursor {
             let rest = app
                 .get(&format!("{path}&limit=1000&cursor={cursor}"))
@@ -92,9 +100,12 @@ async fn every_paginated_list_walked_by_cursor_is_its_offset_walk() {
 async fn a_cursor_with_an_offset_of_another_list_or_filter_set_or_forged_is_a_400() {
     let app = TestApp::new();
     let world = app.world("Acme").await;
-    app.create_position(&world.tenant.admin, position_body(&world.asset, number("10")))
-        .await
-        .expect(201);
+    app.create_position(
+        &world.tenant.admin,
+        position_body(&world.asset, number("10")),
+    )
+    .await
+    .expect(201);
     let first = app.get("/positions?limit=1").key(ROOT).send().await;
     let cursor = first.expect(200)["pagination"]["nextCursor"]
         .as_str()
@@ -116,7 +127,11 @@ async fn a_cursor_with_an_offset_of_another_list_or_filter_set_or_forged_is_a_40
         reply.expect_error(400, "Invalid pagination parameters");
         assert_eq!(reply.detail_fields(), vec![field.to_owned()], "{path}");
     }
-    let reply = app.get(&format!("/assets?cursor={cursor}")).key(ROOT).send().await;
+    let reply = app
+        .get(&format!("/assets?cursor={cursor}"))
+        .key(ROOT)
+        .send()
+        .await;
     assert_eq!(
         reply.expect(400)["details"][0]["message"],
         "Cursor belongs to another list or filter set"

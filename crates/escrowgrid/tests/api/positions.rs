@@ -290,7 +290,10 @@ async fn positions_are_listed_with_filters_and_events() {
         .await;
     let mut pagination = by_asset.expect(200)["pagination"].clone();
     let next = pagination["nextCursor"].take();
-    assert!(next.as_str().is_some_and(|cursor| !cursor.is_empty()), "{next}");
+    assert!(
+        next.as_str().is_some_and(|cursor| !cursor.is_empty()),
+        "{next}"
+    );
     assert_eq!(
         pagination,
         json!({ "total": 2, "limit": 1, "offset": 0, "hasMore": true, "nextCursor": null })

@@ -86,17 +86,43 @@ async fn every_keyset_page_filter_reads_an_index_in_list_order() {
     let (_store, database) = migrated_store().await;
     let client = database.connect().await;
     client
-        .batch_execute("set enable_seqscan = off; set enable_bitmapscan = off; set enable_sort = off")
+        .batch_execute(
+            "set enable_seqscan = off; set enable_bitmapscan = off; set enable_sort = off",
+        )
         .await
         .unwrap();
     for (table, condition, index) in [
         ("positions", "true", "idx_positions_created"),
-        ("positions", "institution_id = 'inst_a'", "idx_positions_institution"),
-        ("positions", "asset_id = 'ast_a'", "idx_positions_asset_created"),
-        ("positions", "holder_reference = 'h'", "idx_positions_holder_created"),
-        ("assets", "template_id = 'tmpl_a'", "idx_assets_template_created"),
-        ("assets", "institution_id = 'inst_a'", "idx_assets_institution"),
-        ("asset_templates", "institution_id = 'inst_a'", "idx_asset_templates_institution"),
+        (
+            "positions",
+            "institution_id = 'inst_a'",
+            "idx_positions_institution",
+        ),
+        (
+            "positions",
+            "asset_id = 'ast_a'",
+            "idx_positions_asset_created",
+        ),
+        (
+            "positions",
+            "holder_reference = 'h'",
+            "idx_positions_holder_created",
+        ),
+        (
+            "assets",
+            "template_id = 'tmpl_a'",
+            "idx_assets_template_created",
+        ),
+        (
+            "assets",
+            "institution_id = 'inst_a'",
+            "idx_assets_institution",
+        ),
+        (
+            "asset_templates",
+            "institution_id = 'inst_a'",
+            "idx_asset_templates_institution",
+        ),
     ] {
         let plan = keyset_plan(&client, table, condition).await;
         assert!(plan.contains(index), "{condition}: {plan}");

@@ -113,7 +113,10 @@ mod tests {
     use super::*;
 
     fn positions() -> Binding {
-        Binding::new("positions", &[("assetId", Some("ast_1")), ("holderReference", None)])
+        Binding::new(
+            "positions",
+            &[("assetId", Some("ast_1")), ("holderReference", None)],
+        )
     }
 
     #[test]
@@ -121,7 +124,11 @@ mod tests {
         let at = DateTime::from_timestamp_millis(1_765_000_000_123).unwrap();
         for key in [SortKey::created(at, "pos_0b1-x"), SortKey::Seq(42)] {
             let cursor = encode(&positions(), &key);
-            assert!(cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
+            assert!(
+                cursor
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            );
             assert_eq!(decode(&positions(), &cursor), Ok(key));
         }
     }
@@ -161,7 +168,11 @@ mod tests {
             "A".repeat(MAX_CURSOR_LEN + 4),
             URL_SAFE_NO_PAD.encode([0xff, 0xfe]),
         ] {
-            assert_eq!(decode(&binding, &cursor), Err(CursorError::Malformed), "{cursor}");
+            assert_eq!(
+                decode(&binding, &cursor),
+                Err(CursorError::Malformed),
+                "{cursor}"
+            );
         }
     }
 }

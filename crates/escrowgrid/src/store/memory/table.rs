@@ -69,7 +69,9 @@ impl<'a, V: Row> Rows<'a, V> {
     /// and O(log n + page) for a key.
     pub(super) fn page(&self, page: &Page) -> Paginated<&'a V> {
         let from = match page.start() {
-            Start::Offset(offset) => usize::try_from(*offset).map_or(self.len(), |o| o.min(self.len())),
+            Start::Offset(offset) => {
+                usize::try_from(*offset).map_or(self.len(), |o| o.min(self.len()))
+            }
             Start::After(key) => key.as_ref().map_or(0, |key| self.seek(key)),
         };
         let end = from
@@ -353,7 +355,10 @@ mod tests {
         let page = table.rows(None).page(&Page::new(2, 1).unwrap());
         assert_eq!((keys(page.items), page.total.unwrap()), (vec!["b", "c"], 5));
         let evens = table.rows(Some(&1)).page(&Page::new(10, 1).unwrap());
-        assert_eq!((keys(evens.items), evens.total.unwrap()), (vec!["c", "e"], 3));
+        assert_eq!(
+            (keys(evens.items), evens.total.unwrap()),
+            (vec!["c", "e"], 3)
+        );
         let past = table.rows(None).page(&Page::new(10, 99).unwrap());
         assert_eq!((past.items.len(), past.total.unwrap()), (0, 5));
     }
@@ -361,12 +366,24 @@ mod tests {
     #[test]
     fn a_keyset_page_starts_right_after_its_key_in_every_list() {
         let mut table = Table::default();
-        for (key, at, group) in [("a", 1, 1), ("b", 1, 2), ("c", 2, 1), ("d", 3, 1), ("e", 3, 2)] {
+        for (key, at, group) in [
+            ("a", 1, 1),
+            ("b", 1, 2),
+            ("c", 2, 1),
+            ("d", 3, 1),
+            ("e", 3, 2),
+        ] {
             table.insert(r(key, at, group));
         }
         let after = |key: &'static str, at: i64| {
-            Page::after(2, Some(SortKey::created(DateTime::from_timestamp_millis(at).unwrap(), key)))
-                .unwrap()
+            Page::after(
+                2,
+                Some(SortKey::created(
+                    DateTime::from_timestamp_millis(at).unwrap(),
+                    key,
+                )),
+            )
+            .unwrap()
         };
         let page = table.rows(None).page(&after("a", 1));
         assert_eq!((keys(page.items), page.total), (vec!["b", "c"], None));
@@ -381,7 +398,9 @@ mod tests {
         // Several lists: the shortest (group 2) is scanned from the key.
         let scan = table.page_of(&[1, 2], |_| true, &after("b", 1));
         assert_eq!((keys(scan.items), scan.next), (vec!["e"], None));
-        let seq = table.rows(None).page(&Page::after(2, Some(SortKey::Seq(0))).unwrap());
+        let seq = table
+            .rows(None)
+            .page(&Page::after(2, Some(SortKey::Seq(0))).unwrap());
         assert!(seq.items.is_empty());
     }
 
@@ -393,7 +412,10 @@ mod tests {
         table.insert(r("c", 3, 1));
         // The shortest list (group 2: only "b") is scanned, through the predicate.
         let shortest = table.page_of(&[1, 2], |_| true, &Page::default());
-        assert_eq!((keys(shortest.items), shortest.total.unwrap()), (vec!["b"], 1));
+        assert_eq!(
+            (keys(shortest.items), shortest.total.unwrap()),
+            (vec!["b"], 1)
+        );
         let filtered = table.page_of(&[1, 2], |row| row.key != "b", &Page::default());
         assert_eq!((filtered.items.len(), filtered.total.unwrap()), (0, 0));
         let one = table.page_of(&[2], |_| false, &Page::default());

@@ -6,8 +6,8 @@ use crate::domain::{
     AuditAction, AuditContext, AuditEvent, Delivery, DeliveryId, DeliveryStatus, InstitutionId,
     NewWebhook, Webhook, WebhookId, WebhookPatch, now_millis,
 };
-use crate::store::webhooks::{webhook_audit, webhook_record};
 use crate::store::webhooks::newest_first_after;
+use crate::store::webhooks::{webhook_audit, webhook_record};
 use crate::store::{Page, Paginated, Scope, SortKey, Start, WebhookStore, WebhookTarget};
 use crate::{Error, Result};
 
@@ -236,7 +236,11 @@ impl WebhookStore for MemoryStore {
             Start::After(after) => {
                 let rows = matching
                     .into_iter()
-                    .filter(|delivery| after.as_ref().is_none_or(|after| newest_first_after(&key(delivery), after)))
+                    .filter(|delivery| {
+                        after
+                            .as_ref()
+                            .is_none_or(|after| newest_first_after(&key(delivery), after))
+                    })
                     .take(page.limit() as usize + 1)
                     .collect();
                 Paginated::after_key(rows, page.limit(), key)

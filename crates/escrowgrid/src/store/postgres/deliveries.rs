@@ -172,7 +172,12 @@ impl PgEscrowStore {
             .iter()
             .map(delivery)
             .collect::<gridstore::Result<_>>()?;
-        Ok(Paginated::counted(items, total, page.offset().unwrap_or_default(), key_of))
+        Ok(Paginated::counted(
+            items,
+            total,
+            page.offset().unwrap_or_default(),
+            key_of,
+        ))
     }
 
     pub(super) async fn one_delivery(

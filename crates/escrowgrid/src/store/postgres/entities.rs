@@ -14,7 +14,7 @@ use crate::store::{
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
-use super::paging::{Keyset, KeyValues};
+use super::paging::{KeyValues, Keyset};
 use super::{PgEscrowStore, audit, paging, rows};
 
 const INSERT_INSTITUTION: &str = "\
@@ -225,17 +225,19 @@ impl PgEscrowStore {
         if let Start::After(after) = page.start() {
             let key = after.as_ref().map(KeyValues::of);
             let limit = paging::limit_plus_one(page);
-            let query = Keyset::new(TEMPLATE_KEYSET)
-                .filter("institution_id", "=", institution.as_ref());
+            let query =
+                Keyset::new(TEMPLATE_KEYSET).filter("institution_id", "=", institution.as_ref());
             let (sql, query) = created_after(query, key.as_ref()).finish("created_at, id", &limit);
             let found = db.query(&sql, query.params()).await?;
             let rows = found
                 .iter()
                 .map(rows::template)
                 .collect::<gridstore::Result<_>>()?;
-            return Ok(Paginated::after_key(rows, page.limit(), |t: &AssetTemplate| {
-                SortKey::created(t.created_at, &t.id)
-            }));
+            return Ok(Paginated::after_key(
+                rows,
+                page.limit(),
+                |t: &AssetTemplate| SortKey::created(t.created_at, &t.id),
+            ));
         }
         let (limit, offset) = paging::limits(page);
         let found = db
@@ -246,9 +248,12 @@ impl PgEscrowStore {
             .iter()
             .map(rows::template)
             .collect::<gridstore::Result<_>>()?;
-        Ok(Paginated::counted(items, total, page.offset().unwrap_or_default(), |t| {
-            SortKey::created(t.created_at, &t.id)
-        }))
+        Ok(Paginated::counted(
+            items,
+            total,
+            page.offset().unwrap_or_default(),
+            |t| SortKey::created(t.created_at, &t.id),
+        ))
     }
 
     pub(super) async fn insert_asset(
@@ -324,7 +329,12 @@ impl PgEscrowStore {
             .iter()
             .map(rows::asset)
             .collect::<gridstore::Result<_>>()?;
-        Ok(Paginated::counted(items, total, page.offset().unwrap_or_default(), key_of))
+        Ok(Paginated::counted(
+            items,
+            total,
+            page.offset().unwrap_or_default(),
+            key_of,
+        ))
     }
 }
 

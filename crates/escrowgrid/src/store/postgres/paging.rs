@@ -147,7 +147,11 @@ impl<'a> Keyset<'a> {
     }
 
     fn condition(&mut self, condition: &str) {
-        let joiner = if self.conditions == 0 { " where " } else { " and " };
+        let joiner = if self.conditions == 0 {
+            " where "
+        } else {
+            " and "
+        };
         self.sql.push_str(joiner);
         self.sql.push_str(condition);
         self.conditions += 1;
