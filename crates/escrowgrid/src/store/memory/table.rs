@@ -107,7 +107,7 @@ impl<'a, V: Row> Rows<'a, V> {
     }
 
     /// The rows after `key` (every row for an offset page), in list order.
-    fn from_start(&self, start: &Start) -> impl Iterator<Item = &'a V> + use<'a, V> {
+    fn rows_from(&self, start: &Start) -> impl Iterator<Item = &'a V> + use<'a, V> {
         let from = match start {
             Start::Offset(_) => 0,
             Start::After(key) => key.as_ref().map_or(0, |key| self.seek(key)),
@@ -285,7 +285,7 @@ impl<V: Row> Table<V> {
                     .min_by_key(Rows::len)
                     .unwrap_or_else(|| self.rows(None));
                 // The scan already starts after the key: the page only windows it.
-                let rows = shortest.from_start(page.start()).filter(|row| keep(row));
+                let rows = shortest.rows_from(page.start()).filter(|row| keep(row));
                 match page.start() {
                     Start::Offset(_) => page.apply(rows, |row| sort_key(*row)),
                     Start::After(_) => Paginated::after_key(
