@@ -14,11 +14,13 @@
 //! cargo run --release -p bench -- --backend memory --server-bin target/release/escrowgrid
 //! cargo run --release -p bench -- --scale-positions 500000 --server-bin target/release/escrowgrid
 //! cargo run --release -p bench -- --chain-events 2000 --chain-batch-sizes 1,10,50 --runs 3
+//! cargo run --release -p bench -- --keyset-positions 1000000 --runs 3
 //! ```
 
 mod chain;
 mod client;
 mod connections;
+mod keyset;
 mod load;
 mod pgbench;
 mod report;
@@ -79,6 +81,10 @@ struct Args {
     /// report resident bytes per position and the latency of deep list pages.
     #[arg(long)]
     scale_positions: Option<u64>,
+    /// Instead of the load levels: seed this many positions on a testkit PostgreSQL (by SQL)
+    /// and time list pages at depth by `offset` and by `cursor`.
+    #[arg(long, conflicts_with_all = ["url", "server_bin", "scale_positions"])]
+    keyset_positions: Option<u64>,
     /// Root key of the `--url` server.
     #[arg(long)]
     root_key: Option<String>,
@@ -205,6 +211,15 @@ async fn run(args: &Args) -> Result<(), BoxError> {
             load_average()
         )?;
         return Ok(());
+    }
+    if let Some(positions) = args.keyset_positions {
+        return keyset::run(
+            args.database_url.clone(),
+            args.pool_max,
+            positions,
+            args.runs,
+        )
+        .await;
     }
     if let Some(positions) = args.scale_positions {
         return scale::run(args.server_bin.as_deref(), positions, args.runs).await;

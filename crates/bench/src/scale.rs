@@ -2,7 +2,8 @@
 //! clients, `POST /positions`: each create stores the position, its ledger event, its audit
 //! row and two outbox events), then reports the server's resident bytes per position and the
 //! latency of list pages near the start and near the end of the list, as root and as the
-//! institution's admin, with and without filters.
+//! institution's admin, with and without filters, by `offset` and by `cursor` (a deep cursor is
+//! the `nextCursor` of the page before the deep offset page, so both read the same rows).
 //!
 //! With `--server-bin` the server is a separate process and the memory figure is its own
 //! `VmRSS`; without it the server runs in this process and the figure includes the client.
@@ -174,6 +175,41 @@ async fn pages(
             per_holder,
         ),
     ];
+    let root_cursor = next_cursor(
+        &mut root,
+        &format!("/positions?offset={}&limit=10", deep.saturating_sub(10)),
+    )
+    .await?;
+    let pair = format!("/positions?assetId={asset}&holderReference=holder-7");
+    let pair_cursor = next_cursor(
+        &mut admin,
+        &format!("{pair}&offset={}&limit=10", holder_deep.saturating_sub(10)),
+    )
+    .await?;
+    let mut cases: Vec<(&str, bool, String, Option<u64>)> = cases
+        .into_iter()
+        .map(|(name, as_root, path, total)| (name, as_root, path, Some(total)))
+        .collect();
+    cases.extend([
+        (
+            "root, first page by cursor",
+            true,
+            "/positions?cursor=&limit=10".to_owned(),
+            None,
+        ),
+        (
+            "root, deep by cursor",
+            true,
+            format!("/positions?cursor={root_cursor}&limit=10"),
+            None,
+        ),
+        (
+            "admin, assetId + holderReference, deep by cursor",
+            false,
+            format!("{pair}&cursor={pair_cursor}&limit=10"),
+            None,
+        ),
+    ]);
     let mut out = format!(
         "{repeats} requests each:\n\n| list request (limit 10) | total | median ms | max ms |\n\
          |---|---:|---:|---:|\n"
@@ -188,16 +224,26 @@ async fn pages(
             }
             let body = reply.json()?;
             let total = body["pagination"]["total"].as_u64();
-            if total != Some(expected_total) {
-                return Err(format!("{path}: total {total:?}, expected {expected_total}").into());
+            if total != expected_total {
+                return Err(format!("{path}: total {total:?}, expected {expected_total:?}").into());
             }
             samples.push(reply.elapsed);
         }
+        let total = expected_total.map_or_else(|| "(cursor)".to_owned(), |t| t.to_string());
         out.push_str(&format!(
-            "| {name} | {expected_total} | {:.3} | {:.3} |\n",
+            "| {name} | {total} | {:.3} | {:.3} |\n",
             samples.quantile_ms(0.5).unwrap_or(f64::NAN),
             samples.quantile_ms(1.0).unwrap_or(f64::NAN),
         ));
     }
     Ok(out)
+}
+
+/// The `nextCursor` of the page at `path`.
+async fn next_cursor(conn: &mut Conn, path: &str) -> Result<String, BoxError> {
+    let reply = conn.send(Method::GET, path, None).await?;
+    reply.json()?["pagination"]["nextCursor"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{path}: no nextCursor").into())
 }

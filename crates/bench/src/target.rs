@@ -178,6 +178,15 @@ impl Target {
         })
     }
 
+    /// A direct connection to the throwaway testkit database the server runs on (`None` for
+    /// any other target), for seeding with SQL.
+    pub async fn connect_database(&self) -> Option<tokio_postgres::Client> {
+        match &self._database {
+            Some(database) => Some(database.connect().await),
+            None => None,
+        }
+    }
+
     /// Stops the in-process server (if any) and waits for it to drain.
     pub async fn stop(mut self) -> Result<(), BoxError> {
         if let Some(mut child) = self.child.take() {

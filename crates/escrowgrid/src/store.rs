@@ -17,6 +17,11 @@
 //!   policies) are ordered by `created_at` ascending, ties by id (byte order; PostgreSQL must
 //!   compare ids with `collate "C"`). Append-only rows (lifecycle events, ledger events, audit
 //!   events) are ordered by write order (a sequence column in PostgreSQL).
+//! - **Pages.** A paginated list takes a [`Page`]: an offset page returns its window and the
+//!   total of the filtered list; a keyset page ([`Page::after`]) returns the rows after a
+//!   [`SortKey`] in list order, uncounted, at a cost that does not grow with the depth. Both
+//!   return the key of their last row when more follow ([`Paginated::next`]); walking a list by
+//!   those keys yields the offset walk, and rows created meanwhile appear once or not at all.
 //! - **Optimistic concurrency.** A transition is written only if the position's `version` is
 //!   still the one read (or the request's `expected_version`); otherwise
 //!   [`Error::Conflict`]. A same-state request is a no-op that writes nothing.
@@ -54,6 +59,7 @@
 
 pub mod memory;
 pub mod outbox;
+mod page;
 mod pool;
 pub mod postgres;
 mod query;
@@ -74,11 +80,9 @@ use crate::domain::{
 };
 use crate::ledger::checkpoint::Checkpoint;
 
+pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated, SortKey, Start};
 pub use pool::PoolStatus;
-pub use query::{
-    AssetFilter, AuditFilter, CreatedApiKey, DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated,
-    PositionFilter, Scope, TemplateFilter,
-};
+pub use query::{AssetFilter, AuditFilter, CreatedApiKey, PositionFilter, Scope, TemplateFilter};
 pub use webhooks::{WebhookStore, WebhookTarget};
 
 /// Persistence of every EscrowGrid entity. Object-safe: use it as `Arc<dyn EscrowStore>`.
@@ -132,7 +136,8 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     /// Loads a template in scope.
     async fn get_asset_template(&self, scope: &Scope, id: &TemplateId) -> Result<AssetTemplate>;
 
-    /// Lists templates in scope matching the filter, one page of them, with the total.
+    /// Lists templates in scope matching the filter, one page of them
+    /// (see "Pages" above).
     async fn list_asset_templates(
         &self,
         scope: &Scope,
@@ -154,7 +159,8 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     /// Loads an asset in scope.
     async fn get_asset(&self, scope: &Scope, id: &AssetId) -> Result<Asset>;
 
-    /// Lists assets in scope matching the filter, one page of them, with the total.
+    /// Lists assets in scope matching the filter, one page of them
+    /// (see "Pages" above).
     async fn list_assets(
         &self,
         scope: &Scope,
@@ -179,8 +185,8 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     /// Loads a position in scope, with its events.
     async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position>;
 
-    /// Lists positions in scope matching the filter, one page of them (with their events),
-    /// with the total.
+    /// Lists positions in scope matching the filter, one page of them (with their events)
+    /// (see "Pages" above).
     async fn list_positions(
         &self,
         scope: &Scope,
@@ -269,7 +275,8 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     async fn record_audit(&self, event: AuditEvent) -> Result<()>;
 
     /// Lists audit events in scope (tenant: those whose `institution_id` is its own) matching
-    /// the filter, in write order, one page of them, with the total.
+    /// the filter, in write order, one page of them
+    /// (see "Pages" above).
     async fn list_audit_events(
         &self,
         scope: &Scope,

@@ -33,6 +33,7 @@ pub mod fixtures;
 pub mod flaky_kv;
 pub mod idempotency;
 pub mod institutions;
+pub mod keyset;
 pub mod ledger;
 pub mod list_windows;
 pub mod outbox;
@@ -79,6 +80,8 @@ macro_rules! escrow_store_contract_tests {
             positions::positions_are_filtered_by_institution_asset_and_holder_with_a_total,
             list_windows::position_pages_are_windows_of_the_filtered_list_for_every_filter_combination,
             list_windows::asset_and_audit_pages_respect_scope_and_filters_together,
+            keyset::walking_every_list_by_cursor_yields_its_offset_walk_for_every_filter,
+            keyset::rows_created_during_a_cursor_walk_appear_once_or_not_at_all_and_shift_nothing,
             transitions::a_valid_transition_writes_the_event_the_ledger_entry_and_the_audit_row,
             transitions::a_same_state_transition_is_a_no_op_that_writes_nothing,
             transitions::an_invalid_transition_is_rejected_and_writes_nothing,

@@ -13,6 +13,7 @@ mod api {
     mod backends_agree;
     mod concurrency;
     mod console;
+    mod cursors;
     mod events;
     mod framework;
     mod hardening;

@@ -27,7 +27,7 @@ use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
-use super::pagination::{PageBody, page_from_query};
+use super::pagination::{PageBody, Paging};
 use super::routes::{Route, created};
 use super::state::AppState;
 use super::validate;
@@ -123,15 +123,15 @@ async fn list(
     caller: Caller,
     query: QueryMap,
 ) -> ApiResult<Json<PageBody<AssetTemplate>>> {
-    let page = page_from_query(&query)?;
+    let paging = Paging::from_query(&query, "asset-templates", &["institutionId"])?;
     let filter = TemplateFilter {
         institution_id: root_filter(&caller, query.get("institutionId")),
     };
     let result = state
         .store()
-        .list_asset_templates(&caller.auth.scope(), &filter, page)
+        .list_asset_templates(&caller.auth.scope(), &filter, paging.page())
         .await?;
-    Ok(Json(PageBody::new(result, page)))
+    Ok(Json(paging.body(result)))
 }
 
 async fn fetch(

@@ -16,7 +16,7 @@ use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
-use super::pagination::{PageBody, page_from_query};
+use super::pagination::{PageBody, Paging};
 use super::routes::{Route, created};
 use super::state::AppState;
 use super::validate;
@@ -102,16 +102,16 @@ async fn list(
     caller: Caller,
     query: QueryMap,
 ) -> ApiResult<Json<PageBody<Asset>>> {
-    let page = page_from_query(&query)?;
+    let paging = Paging::from_query(&query, "assets", &["institutionId", "templateId"])?;
     let filter = AssetFilter {
         institution_id: root_filter(&caller, query.get("institutionId")),
         template_id: any_filter(query.get("templateId")),
     };
     let result = state
         .store()
-        .list_assets(&caller.auth.scope(), &filter, page)
+        .list_assets(&caller.auth.scope(), &filter, paging.page())
         .await?;
-    Ok(Json(PageBody::new(result, page)))
+    Ok(Json(paging.body(result)))
 }
 
 async fn fetch(

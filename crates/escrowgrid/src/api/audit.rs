@@ -22,7 +22,7 @@ use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryMap;
 use super::openapi::Op;
-use super::pagination::{PageBody, page_from_query};
+use super::pagination::{PageBody, Paging};
 use super::routes::Route;
 use super::state::AppState;
 
@@ -77,6 +77,18 @@ fn string_enum<'a>(names: impl Iterator<Item = &'a str>) -> serde_json::Value {
     let names: Vec<&str> = std::iter::once("").chain(names).collect();
     serde_json::json!({ "type": "string", "enum": names })
 }
+
+/// The query parameters that filter the audit list (a cursor is bound to their values).
+const AUDIT_FILTERS: &[&str] = &[
+    "institutionId",
+    "apiKeyId",
+    "action",
+    "outcome",
+    "resourceType",
+    "resourceId",
+    "from",
+    "to",
+];
 
 fn parse_filter(caller: &Caller, query: &QueryMap) -> ApiResult<AuditFilter> {
     let mut errors = Vec::new();
@@ -157,11 +169,11 @@ async fn list(
     if caller.auth.role == AuthRole::ReadOnly {
         return Err(ApiError::forbidden("Forbidden to access audit events"));
     }
-    let page = page_from_query(&query)?;
+    let paging = Paging::from_query(&query, "audit-events", AUDIT_FILTERS)?;
     let filter = parse_filter(&caller, &query)?;
     let result = state
         .store()
-        .list_audit_events(&caller.auth.scope(), &filter, page)
+        .list_audit_events(&caller.auth.scope(), &filter, paging.page())
         .await?;
-    Ok(Json(PageBody::new(result, page)))
+    Ok(Json(paging.body(result)))
 }

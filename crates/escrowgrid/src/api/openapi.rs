@@ -6,7 +6,7 @@
 //!
 //! The document is as strict as the server (issue 13), so that generated clients and fuzzers
 //! send what the server accepts: path ids carry their prefix pattern, `{region}` its enum,
-//! `limit`/`offset` their bounds, `Idempotency-Key` its length and character rules; every
+//! `limit`/`offset` their bounds, `cursor` its alphabet, `Idempotency-Key` its length and character rules; every
 //! operation with path parameters documents the 400 of a malformed (non-UTF-8) segment, and
 //! every operation the 503 of a store outage or the request timeout. `/docs` and
 //! `/openapi.json` are marked public when `PUBLIC_DOCS_ENABLED` is set.
@@ -289,7 +289,7 @@ impl Op {
         self
     }
 
-    /// Adds `limit` and `offset` with the store's bounds.
+    /// Adds `limit`, `offset` (with the store's bounds) and `cursor`.
     pub fn paginated(mut self) -> Self {
         self.parameters.push(json!({
             "name": "limit", "in": "query", "required": false,
@@ -303,6 +303,18 @@ impl Op {
                 { "type": "integer", "minimum": 0, "maximum": i64::MAX },
                 { "type": "string", "maxLength": 0 },
             ] },
+        }));
+        self.parameters.push(json!({
+            "name": "cursor", "in": "query", "required": false,
+            "description": "Keyset pagination: the `pagination.nextCursor` of the previous page \
+                (same list and filters; not with `offset`). An empty value starts at the first \
+                item. Pages read this way cost the same at any depth and have no `total` or \
+                `offset`. A cursor of another list or filter set, or not issued by the server, \
+                is a 400.",
+            "schema": {
+                "type": "string", "pattern": "^[A-Za-z0-9_-]*$",
+                "maxLength": super::pagination::cursor::MAX_CURSOR_LEN,
+            },
         }));
         self
     }

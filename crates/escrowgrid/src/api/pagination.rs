@@ -1,19 +1,77 @@
-//! `limit`/`offset` query parameters and the `{data, pagination}` envelope.
+//! `limit`/`offset`/`cursor` query parameters and the `{data, pagination}` envelope.
 //!
 //! The bounds are the store's ([`Page::new`]: `limit` 1..=1000, default 100; `offset` ≥ 0,
 //! default 0). An empty value counts as 0 (as the original coerced it), a non-integer is
 //! rejected. Failures answer 400 `Invalid pagination parameters` listing every bad field.
+//!
+//! Keyset pages: `cursor` (a page's `nextCursor`, see [`cursor`]) continues a list after the
+//! previous page's last row, at a cost that does not grow with the depth; an empty `cursor`
+//! starts a keyset walk at the first row. A cursor page has no `offset` and no `total` (counting
+//! the list would cost what keyset pages avoid); `cursor` together with `offset` is refused, as
+//! is a cursor of another list or filter set. Every page, offset pages included, carries
+//! `nextCursor`: `null` on the last page.
+
+pub mod cursor;
 
 use serde::Serialize;
 
 use crate::domain::FieldError;
 use crate::store::{DEFAULT_LIMIT, Page, Paginated};
 
+use self::cursor::{Binding, CursorError};
 use super::error::ApiError;
 use super::extract::QueryMap;
 
-/// Reads and validates `limit` and `offset` from the query.
-pub fn page_from_query(query: &QueryMap) -> Result<Page, ApiError> {
+/// A list's page request read from the query, and what its cursors are bound to.
+#[derive(Debug, Clone)]
+pub struct Paging {
+    page: Page,
+    binding: Binding,
+}
+
+impl Paging {
+    /// Reads and validates `limit` and `offset` or `cursor` from the query of list `list`,
+    /// whose filters are the query parameters `filters` (a cursor is bound to their values).
+    ///
+    /// # Errors
+    /// 400 `Invalid pagination parameters` naming every bad field.
+    pub fn from_query(query: &QueryMap, list: &str, filters: &[&str]) -> Result<Self, ApiError> {
+        let values: Vec<(&str, Option<&str>)> = filters
+            .iter()
+            .map(|name| (*name, query.get(name)))
+            .collect();
+        let binding = Binding::new(list, &values);
+        let page = page_from_query(query, &binding)?;
+        Ok(Self { page, binding })
+    }
+
+    /// The store's page request.
+    #[must_use]
+    pub fn page(&self) -> Page {
+        self.page.clone()
+    }
+
+    /// Wraps a store page in the response envelope.
+    #[must_use]
+    pub fn body<T>(&self, result: Paginated<T>) -> PageBody<T> {
+        PageBody {
+            pagination: PaginationInfo {
+                total: result.total,
+                limit: self.page.limit(),
+                offset: self.page.offset(),
+                has_more: result.has_more(),
+                next_cursor: result
+                    .next
+                    .as_ref()
+                    .map(|key| cursor::encode(&self.binding, key)),
+            },
+            data: result.items,
+        }
+    }
+}
+
+/// Reads and validates `limit` and `offset` or `cursor` (bound to `binding`) from the query.
+fn page_from_query(query: &QueryMap, binding: &Binding) -> Result<Page, ApiError> {
     let mut problems = Vec::new();
     let mut read = |field: &str, default: i64| match query.get(field).map(parse_integer) {
         None => default,
@@ -24,8 +82,39 @@ pub fn page_from_query(query: &QueryMap) -> Result<Page, ApiError> {
         }
     };
     let limit = read("limit", i64::from(DEFAULT_LIMIT));
-    let offset = read("offset", 0);
-    match Page::new(limit, offset) {
+    let page = match query.get("cursor") {
+        None => {
+            let offset = read("offset", 0);
+            Page::new(limit, offset)
+        }
+        Some(raw) => {
+            if query.get("offset").is_some() {
+                problems.push(FieldError::new(
+                    "offset",
+                    "Offset cannot be combined with cursor",
+                ));
+            }
+            let key = match raw {
+                "" => None,
+                raw => match cursor::decode(binding, raw) {
+                    Ok(key) => Some(key),
+                    Err(CursorError::Malformed) => {
+                        problems.push(FieldError::new("cursor", "Invalid cursor"));
+                        None
+                    }
+                    Err(CursorError::OtherList) => {
+                        problems.push(FieldError::new(
+                            "cursor",
+                            "Cursor belongs to another list or filter set",
+                        ));
+                        None
+                    }
+                },
+            };
+            Page::after(limit, key)
+        }
+    };
+    match page {
         Ok(page) if problems.is_empty() => Ok(page),
         Ok(_) => Err(invalid(problems)),
         Err(mut errors) => {
@@ -60,14 +149,18 @@ fn parse_integer(raw: &str) -> Result<i64, &'static str> {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaginationInfo {
-    /// Items matching the filters, over all pages.
-    pub total: u64,
+    /// Items matching the filters, over all pages (offset pages only: absent on cursor pages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
     /// The page size used.
     pub limit: u32,
-    /// The offset used.
-    pub offset: u64,
+    /// The offset used (offset pages only: absent on cursor pages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// Whether items remain after this page.
     pub has_more: bool,
+    /// The `cursor` of the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// The `{data, pagination}` envelope of list endpoints.
@@ -77,22 +170,6 @@ pub struct PageBody<T> {
     pub data: Vec<T>,
     /// Where this page sits.
     pub pagination: PaginationInfo,
-}
-
-impl<T> PageBody<T> {
-    /// Wraps a store page.
-    pub fn new(result: Paginated<T>, page: Page) -> Self {
-        let has_more = result.has_more(page);
-        Self {
-            pagination: PaginationInfo {
-                total: result.total,
-                limit: page.limit(),
-                offset: page.offset(),
-                has_more,
-            },
-            data: result.items,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -108,18 +185,58 @@ mod tests {
         )
     }
 
+    fn page_from(pairs: &[(&str, &str)]) -> Result<Page, ApiError> {
+        Paging::from_query(&query(pairs), "positions", &["assetId"]).map(|paging| paging.page())
+    }
+
+    fn details(err: &ApiError) -> serde_json::Value {
+        let body = serde_json::to_value(err.body()).expect("json");
+        assert_eq!(body["error"], "Invalid pagination parameters");
+        body["details"].clone()
+    }
+
     #[test]
     fn missing_parameters_take_the_defaults() {
+        assert_eq!(page_from(&[]).expect("valid"), Page::default());
+    }
+
+    #[test]
+    fn a_cursor_continues_after_its_key_and_an_empty_one_starts_a_keyset_walk() {
+        let binding = Binding::new("positions", &[("assetId", Some("ast_1"))]);
+        let key = crate::store::SortKey::Seq(7);
+        let cursor = cursor::encode(&binding, &key);
+        let page = page_from(&[("assetId", "ast_1"), ("cursor", &cursor), ("limit", "5")]);
         assert_eq!(
-            page_from_query(&query(&[])).expect("valid"),
-            Page::default()
+            page.expect("valid"),
+            Page::after(5, Some(key)).expect("page")
         );
+        let first = page_from(&[("cursor", "")]).expect("valid");
+        assert_eq!(first, Page::after(100, None).expect("page"));
+    }
+
+    #[test]
+    fn a_cursor_with_an_offset_or_of_another_filter_set_is_refused() {
+        let binding = Binding::new("positions", &[("assetId", Some("ast_1"))]);
+        let cursor = cursor::encode(&binding, &crate::store::SortKey::Seq(7));
+        let err = page_from(&[("cursor", &cursor), ("offset", "0")]).expect_err("invalid");
+        let problems = details(&err);
+        assert_eq!(problems[0]["field"], "offset");
+        assert_eq!(
+            problems[0]["message"],
+            "Offset cannot be combined with cursor"
+        );
+        assert_eq!(problems[1]["field"], "cursor");
+        assert_eq!(
+            problems[1]["message"],
+            "Cursor belongs to another list or filter set"
+        );
+        let err = page_from(&[("cursor", "garbage!")]).expect_err("invalid");
+        assert_eq!(details(&err)[0]["message"], "Invalid cursor");
     }
 
     #[test]
     fn every_bad_parameter_is_reported() {
-        let err =
-            page_from_query(&query(&[("limit", "0"), ("offset", "-1")])).expect_err("invalid");
+        let err = page_from(&[("limit", "0"), ("offset", "-1")]).expect_err("invalid");
         let body = serde_json::to_value(err.body()).expect("json");
         assert_eq!(body["error"], "Invalid pagination parameters");
         assert_eq!(body["details"][0]["message"], "Limit must be at least 1");
@@ -128,12 +245,12 @@ mod tests {
 
     #[test]
     fn an_empty_limit_counts_as_zero_and_fails() {
-        assert!(page_from_query(&query(&[("limit", "")])).is_err());
+        assert!(page_from(&[("limit", "")]).is_err());
     }
 
     #[test]
     fn a_non_numeric_limit_is_reported() {
-        let err = page_from_query(&query(&[("limit", "ten")])).expect_err("invalid");
+        let err = page_from(&[("limit", "ten")]).expect_err("invalid");
         let body = serde_json::to_value(err.body()).expect("json");
         assert_eq!(body["details"][0]["field"], "limit");
     }

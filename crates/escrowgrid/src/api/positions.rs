@@ -32,7 +32,7 @@ use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult, not_found_message};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
-use super::pagination::{PageBody, page_from_query};
+use super::pagination::{PageBody, Paging};
 use super::routes::{Route, created};
 use super::state::AppState;
 use super::validate;
@@ -199,7 +199,11 @@ async fn list(
     caller: Caller,
     query: QueryMap,
 ) -> ApiResult<Json<PageBody<Position>>> {
-    let page = page_from_query(&query)?;
+    let paging = Paging::from_query(
+        &query,
+        "positions",
+        &["institutionId", "assetId", "holderReference"],
+    )?;
     let filter = PositionFilter {
         institution_id: root_filter(&caller, query.get("institutionId")),
         asset_id: any_filter(query.get("assetId")),
@@ -207,9 +211,9 @@ async fn list(
     };
     let result = state
         .store()
-        .list_positions(&caller.auth.scope(), &filter, page)
+        .list_positions(&caller.auth.scope(), &filter, paging.page())
         .await?;
-    Ok(Json(PageBody::new(result, page)))
+    Ok(Json(paging.body(result)))
 }
 
 fn parse_position_id(raw: &str) -> ApiResult<PositionId> {

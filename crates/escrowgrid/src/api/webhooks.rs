@@ -27,7 +27,7 @@ use super::earlier_attempt::{committed, secret_lost};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
-use super::pagination::{PageBody, page_from_query};
+use super::pagination::{PageBody, Paging};
 use super::routes::{Route, created};
 use super::state::AppState;
 use super::validate::expected;
@@ -308,12 +308,12 @@ async fn deliveries(
 ) -> ApiResult<Json<PageBody<Delivery>>> {
     let service = service(&state)?;
     let id = parse_id(&id)?;
-    let page = page_from_query(&query)?;
+    let paging = Paging::from_query(&query, &format!("webhook-deliveries:{id}"), &[])?;
     let result = service
         .store()
-        .list_deliveries(&caller.auth.scope(), &id, page)
+        .list_deliveries(&caller.auth.scope(), &id, paging.page())
         .await?;
-    Ok(Json(PageBody::new(result, page)))
+    Ok(Json(paging.body(result)))
 }
 
 async fn redrive(

@@ -113,7 +113,7 @@ impl EscrowStore for MemoryStore {
         filter: &TemplateFilter,
         page: Page,
     ) -> Result<Paginated<AssetTemplate>> {
-        Ok(self.read().list_asset_templates(scope, filter, page))
+        Ok(self.read().list_asset_templates(scope, filter, &page))
     }
 
     async fn create_asset(
@@ -136,7 +136,7 @@ impl EscrowStore for MemoryStore {
         filter: &AssetFilter,
         page: Page,
     ) -> Result<Paginated<Asset>> {
-        Ok(self.read().list_assets(scope, filter, page))
+        Ok(self.read().list_assets(scope, filter, &page))
     }
 
     async fn create_position(
@@ -160,7 +160,7 @@ impl EscrowStore for MemoryStore {
         filter: &PositionFilter,
         page: Page,
     ) -> Result<Paginated<Position>> {
-        Ok(self.read().list_positions(scope, filter, page))
+        Ok(self.read().list_positions(scope, filter, &page))
     }
 
     async fn transition_position(
@@ -254,7 +254,7 @@ impl EscrowStore for MemoryStore {
         filter: &AuditFilter,
         page: Page,
     ) -> Result<Paginated<AuditEvent>> {
-        Ok(self.read().list_audit_events(scope, filter, page))
+        Ok(self.read().list_audit_events(scope, filter, &page))
     }
 
     async fn list_ledger_events(

@@ -1,10 +1,10 @@
-//! Scopes, filters, pages and other values exchanged with an [`super::EscrowStore`].
+//! Scopes, filters and other values exchanged with an [`super::EscrowStore`].
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, ApiKeyId, AssetId, AuditAction, AuditEvent, AuditOutcome, FieldError, InstitutionId,
-    ResourceType, TemplateId,
+    ApiKey, ApiKeyId, AssetId, AuditAction, AuditEvent, AuditOutcome, InstitutionId, ResourceType,
+    TemplateId,
 };
 
 /// Whose rows a call may see and touch.
@@ -40,93 +40,6 @@ impl Scope {
     #[must_use]
     pub fn matches(&self, filter: Option<&InstitutionId>, institution_id: &InstitutionId) -> bool {
         self.allows(institution_id) && filter.is_none_or(|wanted| wanted == institution_id)
-    }
-}
-
-/// The default page size.
-pub const DEFAULT_LIMIT: u32 = 100;
-/// The largest page size.
-pub const MAX_LIMIT: u32 = 1000;
-
-/// A validated page request: `1 <= limit <= 1000`, `offset >= 0`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    limit: u32,
-    offset: u64,
-}
-
-impl Default for Page {
-    /// `limit = 100`, `offset = 0`.
-    fn default() -> Self {
-        Self {
-            limit: DEFAULT_LIMIT,
-            offset: 0,
-        }
-    }
-}
-
-impl Page {
-    /// Validates a page request.
-    ///
-    /// # Errors
-    /// `Limit must be at least 1`, `Limit must not exceed 1000`, `Offset must be non-negative`.
-    pub fn new(limit: i64, offset: i64) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if limit < 1 {
-            errors.push(FieldError::new("limit", "Limit must be at least 1"));
-        }
-        if limit > i64::from(MAX_LIMIT) {
-            errors.push(FieldError::new("limit", "Limit must not exceed 1000"));
-        }
-        if offset < 0 {
-            errors.push(FieldError::new("offset", "Offset must be non-negative"));
-        }
-        match (u32::try_from(limit), u64::try_from(offset)) {
-            (Ok(limit), Ok(offset)) if errors.is_empty() => Ok(Self { limit, offset }),
-            _ => Err(errors),
-        }
-    }
-
-    /// The page size.
-    #[must_use]
-    pub const fn limit(self) -> u32 {
-        self.limit
-    }
-
-    /// How many items to skip.
-    #[must_use]
-    pub const fn offset(self) -> u64 {
-        self.offset
-    }
-
-    /// Applies the page to an already ordered and filtered sequence, counting the total.
-    pub fn apply<T>(self, items: impl Iterator<Item = T>) -> Paginated<T> {
-        let mut total = 0_u64;
-        let mut page = Vec::new();
-        for item in items {
-            if total >= self.offset && page.len() < self.limit as usize {
-                page.push(item);
-            }
-            total += 1;
-        }
-        Paginated { items: page, total }
-    }
-}
-
-/// One page of a list and the number of items in the whole list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Paginated<T> {
-    /// The items of the page, in list order.
-    pub items: Vec<T>,
-    /// How many items the whole (filtered) list has.
-    pub total: u64,
-}
-
-impl<T> Paginated<T> {
-    /// Whether items follow this page.
-    #[must_use]
-    pub fn has_more(&self, page: Page) -> bool {
-        page.offset() + (self.items.len() as u64) < self.total
     }
 }
 
@@ -227,34 +140,6 @@ impl std::fmt::Debug for CreatedApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_bounds_are_validated() {
-        assert!(Page::new(1, 0).is_ok());
-        assert!(Page::new(1000, 5).is_ok());
-        assert_eq!(
-            Page::new(0, -1).unwrap_err(),
-            vec![
-                FieldError::new("limit", "Limit must be at least 1"),
-                FieldError::new("offset", "Offset must be non-negative"),
-            ]
-        );
-        assert_eq!(
-            Page::new(1001, 0).unwrap_err(),
-            vec![FieldError::new("limit", "Limit must not exceed 1000")]
-        );
-    }
-
-    #[test]
-    fn applying_a_page_counts_everything_and_keeps_the_window() {
-        let page = Page::new(2, 3).unwrap();
-        let result = page.apply(0..10);
-        assert_eq!(result.items, vec![3, 4]);
-        assert_eq!(result.total, 10);
-        assert!(result.has_more(page));
-        let last = Page::new(5, 8).unwrap();
-        assert!(!last.apply(0..10).has_more(last));
-    }
 
     #[test]
     fn a_tenant_scope_sees_only_its_institution() {

@@ -21,7 +21,7 @@ use crate::domain::{
     InstitutionId, NewWebhook, ResourceType, Webhook, WebhookId, WebhookPatch,
 };
 
-use super::{Page, Paginated, Scope};
+use super::{Page, Paginated, Scope, SortKey};
 
 /// An endpoint with its sealed secret: what the dispatcher needs to sign. `Debug` redacts the
 /// secret.
@@ -117,7 +117,8 @@ pub trait WebhookStore: Send + Sync + fmt::Debug + 'static {
         audit: AuditEvent,
     ) -> Result<bool>;
 
-    /// The deliveries of an endpoint in scope, newest first (`created_at` desc, then id).
+    /// The deliveries of an endpoint in scope, newest first (`created_at` desc, then id): a
+    /// keyset page holds those after its key in that order ([`newest_first_after`]).
     async fn list_deliveries(
         &self,
         scope: &Scope,
@@ -167,5 +168,22 @@ pub(crate) fn webhook_record(new: NewWebhook, at: DateTime<Utc>) -> Webhook {
         enabled: new.enabled,
         created_at: at,
         updated_at: at,
+    }
+}
+
+/// Whether `row` comes after `key` in a newest-first list (`created_at` descending, ties by id
+/// ascending), the order of webhook deliveries.
+#[must_use]
+pub fn newest_first_after(row: &SortKey, key: &SortKey) -> bool {
+    match (row, key) {
+        (
+            SortKey::Created { at, id },
+            SortKey::Created {
+                at: key_at,
+                id: key_id,
+            },
+        ) => at < key_at || (at == key_at && id > key_id),
+        // Write-ordered keys never name a delivery.
+        _ => false,
     }
 }

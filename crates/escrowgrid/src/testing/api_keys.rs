@@ -64,7 +64,7 @@ pub async fn an_api_key_is_found_by_its_token_and_only_its_hash_is_stored(store:
         .list_audit_events(&Scope::Root, &filter, Page::default())
         .await
         .unwrap();
-    assert_eq!(events.total, 1);
+    assert_eq!(events.total.unwrap(), 1);
     assert_eq!(events.items[0].payload.as_ref().unwrap()["role"], "admin");
 }
 
@@ -130,7 +130,8 @@ pub async fn revoking_an_api_key_hides_it_and_a_second_revoke_is_not_found(
             .list_audit_events(&Scope::Root, &filter, Page::default())
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         1
     );
 }

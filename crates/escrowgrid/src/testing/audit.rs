@@ -62,7 +62,7 @@ pub async fn audit_events_are_listed_with_filters_and_pages_in_write_order(
         .list_audit_events(&Scope::Root, &AuditFilter::default(), page(100, 0))
         .await
         .unwrap();
-    assert_eq!(all.total, 6);
+    assert_eq!(all.total.unwrap(), 6);
     assert_eq!(all.items, written);
     let auth = AuditFilter {
         action: Some(AuditAction::AuthFailed),
@@ -72,7 +72,7 @@ pub async fn audit_events_are_listed_with_filters_and_pages_in_write_order(
         .list_audit_events(&Scope::Root, &auth, page(2, 1))
         .await
         .unwrap();
-    assert_eq!(window.total, 3);
+    assert_eq!(window.total.unwrap(), 3);
     assert_eq!(window.items, vec![written[2].clone(), written[4].clone()]);
     let by_key = AuditFilter {
         api_key_id: written[5].api_key_id.clone(),
@@ -95,7 +95,8 @@ pub async fn audit_events_are_listed_with_filters_and_pages_in_write_order(
             .list_audit_events(&Scope::Root, &successes, page(10, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         0
     );
 }
@@ -121,7 +122,7 @@ pub async fn a_tenant_sees_only_its_own_audit_events(store: &dyn EscrowStore) {
         .list_audit_events(&scope, &AuditFilter::default(), page(10, 0))
         .await
         .unwrap();
-    assert_eq!(seen.total, 1);
+    assert_eq!(seen.total.unwrap(), 1);
     assert_eq!(seen.items[0].institution_id.as_ref(), Some(&mine));
     let asks_for_theirs = AuditFilter {
         institution_id: Some(theirs),
@@ -132,7 +133,8 @@ pub async fn a_tenant_sees_only_its_own_audit_events(store: &dyn EscrowStore) {
             .list_audit_events(&scope, &asks_for_theirs, page(10, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         0
     );
     assert_eq!(
@@ -140,7 +142,8 @@ pub async fn a_tenant_sees_only_its_own_audit_events(store: &dyn EscrowStore) {
             .list_audit_events(&Scope::Root, &AuditFilter::default(), page(10, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         3
     );
 }

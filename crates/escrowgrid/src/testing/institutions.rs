@@ -37,7 +37,7 @@ pub async fn creating_an_institution_returns_it_and_records_an_audit_row(store: 
         .list_audit_events(&Scope::Root, &AuditFilter::default(), Page::default())
         .await
         .unwrap();
-    assert_eq!(events.total, 1);
+    assert_eq!(events.total.unwrap(), 1);
     let event = &events.items[0];
     assert_eq!(event.action, AuditAction::InstitutionCreated);
     assert_eq!(event.outcome, AuditOutcome::Success);
@@ -77,7 +77,8 @@ pub async fn an_invalid_institution_is_rejected_and_nothing_is_written(store: &d
             .list_audit_events(&Scope::Root, &AuditFilter::default(), Page::default())
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         0
     );
 }

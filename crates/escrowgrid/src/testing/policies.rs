@@ -70,7 +70,8 @@ pub async fn upserting_a_policy_keeps_its_id_and_replaces_its_config(store: &dyn
             .list_audit_events(&Scope::Root, &filter, Page::default())
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         2
     );
 }

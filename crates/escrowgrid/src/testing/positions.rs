@@ -63,7 +63,7 @@ pub async fn creating_a_position_writes_its_ledger_event_and_audit_row(store: &d
         .list_audit_events(&Scope::Root, &filter, Page::default())
         .await
         .unwrap();
-    assert_eq!(events.total, 1);
+    assert_eq!(events.total.unwrap(), 1);
     assert_eq!(
         events.items[0].resource_id.as_deref(),
         Some(created.id.as_str())
@@ -132,7 +132,7 @@ pub async fn a_position_on_another_institutions_asset_is_not_found(store: &dyn E
         .list_positions(&scope(&b), &PositionFilter::default(), page(100, 0))
         .await
         .unwrap();
-    assert_eq!(b_sees.total, 0);
+    assert_eq!(b_sees.total.unwrap(), 0);
 }
 
 /// The institution's policy for the template's region is enforced; a violation writes nothing.
@@ -175,7 +175,8 @@ pub async fn a_policy_violation_rejects_the_position_and_writes_nothing(store: &
             .list_positions(&Scope::Root, &PositionFilter::default(), page(10, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         2
     );
     assert_eq!(
@@ -258,7 +259,7 @@ pub async fn positions_are_filtered_by_institution_asset_and_holder_with_a_total
         .list_positions(&Scope::Root, &PositionFilter::default(), page(100, 0))
         .await
         .unwrap();
-    assert_eq!(all.total, 5);
+    assert_eq!(all.total.unwrap(), 5);
     assert!(is_list_ordered(&all.items, |p| (
         p.created_at,
         p.id.clone()
@@ -272,7 +273,8 @@ pub async fn positions_are_filtered_by_institution_asset_and_holder_with_a_total
             .list_positions(&scope(&a), &by_asset, page(100, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         3
     );
     let alice = PositionFilter {
@@ -283,7 +285,7 @@ pub async fn positions_are_filtered_by_institution_asset_and_holder_with_a_total
         .list_positions(&Scope::Root, &alice, page(1, 1))
         .await
         .unwrap();
-    assert_eq!((alices.total, alices.items.len()), (2, 1));
+    assert_eq!((alices.total.unwrap(), alices.items.len()), (2, 1));
     assert_eq!(alices.items[0].holder_reference, "alice");
     let by_institution = PositionFilter {
         institution_id: Some(a.id.clone()),
@@ -293,14 +295,15 @@ pub async fn positions_are_filtered_by_institution_asset_and_holder_with_a_total
         .list_positions(&Scope::Root, &by_institution, page(100, 0))
         .await
         .unwrap();
-    assert_eq!(a_only.total, 4);
+    assert_eq!(a_only.total.unwrap(), 4);
     assert!(a_only.items.iter().any(|p| p.asset_id == a_asset.id));
     assert_eq!(
         store
             .list_positions(&scope(&b), &by_institution, page(100, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         0
     );
     assert_eq!(
@@ -308,7 +311,8 @@ pub async fn positions_are_filtered_by_institution_asset_and_holder_with_a_total
             .list_positions(&scope(&b), &PositionFilter::default(), page(100, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         1
     );
 }

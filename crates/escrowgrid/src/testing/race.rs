@@ -144,7 +144,7 @@ pub async fn thirty_two_concurrent_transitions_have_one_winner_per_version(
         .list_audit_events(&Scope::Root, &filter, Page::default())
         .await
         .unwrap();
-    assert_eq!(audited.total, 3);
+    assert_eq!(audited.total.unwrap(), 3);
 
     // The outbox: the losers' events (appended, on PostgreSQL, before their guarded update
     // found no row and rolled back) are gone; the winners' are there, once each.

@@ -105,7 +105,7 @@ pub async fn a_seeded_create_takes_the_seeds_id_and_a_second_one_is_a_duplicate(
         .list_positions(&scope(&acme), &PositionFilter::default(), Page::default())
         .await
         .unwrap();
-    assert_eq!(positions.total, 1);
+    assert_eq!(positions.total.unwrap(), 1);
     let context = seeded("k-fund");
     let seed = context.id_seed.clone().unwrap();
     let fund = TransitionRequest {
@@ -156,7 +156,7 @@ pub async fn a_seeded_create_takes_the_seeds_id_and_a_second_one_is_a_duplicate(
         .list_audit_events(&Scope::Root, &AuditFilter::default(), Page::default())
         .await
         .unwrap();
-    assert_eq!(audit_rows.total, 6, "{:?}", audit_rows.items);
+    assert_eq!(audit_rows.total.unwrap(), 6, "{:?}", audit_rows.items);
 }
 
 /// Without a seed ids are random: the same create twice makes two entities.

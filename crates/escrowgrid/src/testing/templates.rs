@@ -71,7 +71,8 @@ pub async fn a_template_is_checked_for_its_institution_before_its_config(store: 
             .list_asset_templates(&Scope::Root, &TemplateFilter::default(), Page::default())
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         0
     );
     let filter = AuditFilter {
@@ -82,7 +83,7 @@ pub async fn a_template_is_checked_for_its_institution_before_its_config(store: 
         .list_audit_events(&Scope::Root, &filter, Page::default())
         .await
         .unwrap();
-    assert_eq!(events.total, 0);
+    assert_eq!(events.total.unwrap(), 0);
 }
 
 /// A code that does not belong to the template's vertical is rejected.
@@ -167,7 +168,7 @@ pub async fn templates_are_filtered_by_institution_and_paginated_with_a_total(
         .list_asset_templates(&Scope::Root, &only_a, page(1000, 0))
         .await
         .unwrap();
-    assert_eq!(all_a.total, 5);
+    assert_eq!(all_a.total.unwrap(), 5);
     assert!(all_a.items.iter().all(|t| t.institution_id == a.id));
     assert!(is_list_ordered(&all_a.items, |t| (
         t.created_at,
@@ -177,21 +178,22 @@ pub async fn templates_are_filtered_by_institution_and_paginated_with_a_total(
         .list_asset_templates(&Scope::Root, &only_a, page(2, 1))
         .await
         .unwrap();
-    assert_eq!(window.total, 5);
+    assert_eq!(window.total.unwrap(), 5);
     assert_eq!(window.items, all_a.items[1..3].to_vec());
-    assert!(window.has_more(page(2, 1)));
+    assert!(window.has_more());
     let past_end = store
         .list_asset_templates(&Scope::Root, &only_a, page(10, 5))
         .await
         .unwrap();
-    assert_eq!((past_end.items.len(), past_end.total), (0, 5));
+    assert_eq!((past_end.items.len(), past_end.total.unwrap()), (0, 5));
 
     assert_eq!(
         store
             .list_asset_templates(&Scope::Root, &TemplateFilter::default(), page(100, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         7
     );
 
@@ -200,12 +202,13 @@ pub async fn templates_are_filtered_by_institution_and_paginated_with_a_total(
             .list_asset_templates(&scope(&b), &TemplateFilter::default(), page(100, 0))
             .await
             .unwrap()
-            .total,
+            .total
+            .unwrap(),
         2
     );
     let b_asks_for_a = store
         .list_asset_templates(&scope(&b), &only_a, page(100, 0))
         .await
         .unwrap();
-    assert_eq!(b_asks_for_a.total, 0);
+    assert_eq!(b_asks_for_a.total.unwrap(), 0);
 }

@@ -288,8 +288,14 @@ async fn positions_are_listed_with_filters_and_events() {
         .key(key)
         .send()
         .await;
+    let mut pagination = by_asset.expect(200)["pagination"].clone();
+    let next = pagination["nextCursor"].take();
+    assert!(
+        next.as_str().is_some_and(|cursor| !cursor.is_empty()),
+        "{next}"
+    );
     assert_eq!(
-        by_asset.expect(200)["pagination"],
-        json!({ "total": 2, "limit": 1, "offset": 0, "hasMore": true })
+        pagination,
+        json!({ "total": 2, "limit": 1, "offset": 0, "hasMore": true, "nextCursor": null })
     );
 }

@@ -116,7 +116,7 @@ async fn template_lists_are_paginated_and_tenant_scoped() {
     assert_eq!(body["data"].as_array().expect("data").len(), 2);
     assert_eq!(
         body["pagination"],
-        json!({ "total": 3, "limit": 2, "offset": 1, "hasMore": false })
+        json!({ "total": 3, "limit": 2, "offset": 1, "hasMore": false, "nextCursor": null })
     );
     let ignored = app
         .get(&format!("/asset-templates?institutionId={}", other.id))

@@ -1,5 +1,6 @@
 //! The audit list's resource and time filters have indexes that serve them (migration 0003),
-//! and so do the reads that do not know the tenant since the tenant keys (migration 0008).
+//! so do the reads that do not know the tenant since the tenant keys (migration 0008), and
+//! so does every filter of a keyset page (migration 0009).
 //!
 //! The statement's shape is `($n is null or column = $n)` with every filter a parameter; a
 //! custom plan folds the null tests away, which is what the literals below reproduce. A tiny
@@ -78,6 +79,18 @@ async fn explain(client: &tokio_postgres::Client, sql: &str) -> String {
         .join("\n")
 }
 
+async fn keyset_plan(client: &tokio_postgres::Client, table: &str, condition: &str) -> String {
+    let sql = format!(
+        "explain select id from {table} where {condition} \
+         and (created_at, id) > ('2026-01-01T00:00:00Z', 'x_0') order by created_at, id limit 101"
+    );
+    let rows = client.query(sql.as_str(), &[]).await.unwrap();
+    rows.iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Migration 0008 keys the tenant tables by `(institution_id, id)`; reads by id without the
 /// tenant (root's) and root's audit list in write order keep an index of their own.
 #[tokio::test]
@@ -112,4 +125,69 @@ async fn reads_without_the_tenant_keep_their_indexes_after_the_tenant_keys() {
         tenant_audit.contains("audit_events_institution_id_seq_key"),
         "{tenant_audit}"
     );
+}
+
+/// A keyset page (migration 0009) of every filter of the position and asset lists reads an
+/// index that starts at the key in list order: no sort, whatever the depth. Sequential and
+/// bitmap scans and sorts are switched off (the tables are empty) to ask "can an index serve
+/// this in order?": a plan that still sorts means none can.
+#[tokio::test]
+async fn every_keyset_page_filter_reads_an_index_in_list_order() {
+    let (_store, database) = migrated_store().await;
+    let client = database.connect().await;
+    client
+        .batch_execute(
+            "set enable_seqscan = off; set enable_bitmapscan = off; set enable_sort = off",
+        )
+        .await
+        .unwrap();
+    for (table, condition, index) in [
+        ("positions", "true", "idx_positions_created"),
+        (
+            "positions",
+            "institution_id = 'inst_a'",
+            "idx_positions_institution",
+        ),
+        (
+            "positions",
+            "asset_id = 'ast_a'",
+            "idx_positions_asset_created",
+        ),
+        (
+            "positions",
+            "holder_reference = 'h'",
+            "idx_positions_holder_created",
+        ),
+        (
+            "assets",
+            "template_id = 'tmpl_a'",
+            "idx_assets_template_created",
+        ),
+        (
+            "assets",
+            "institution_id = 'inst_a'",
+            "idx_assets_institution",
+        ),
+        (
+            "asset_templates",
+            "institution_id = 'inst_a'",
+            "idx_asset_templates_institution",
+        ),
+    ] {
+        let plan = keyset_plan(&client, table, condition).await;
+        assert!(plan.contains(index), "{condition}: {plan}");
+        assert!(!plan.contains("Sort"), "{condition}: {plan}");
+    }
+    let by_key = client
+        .query(
+            "explain select id from audit_events where api_key_id = 'ak_a' and seq > 5 \
+             order by seq limit 101",
+            &[],
+        )
+        .await
+        .unwrap();
+    let plan: Vec<String> = by_key.iter().map(|row| row.get(0)).collect();
+    let plan = plan.join("\n");
+    assert!(plan.contains("idx_audit_events_api_key_seq"), "{plan}");
+    assert!(!plan.contains("Sort"), "{plan}");
 }

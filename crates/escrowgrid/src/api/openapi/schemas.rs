@@ -95,10 +95,19 @@ pub fn all() -> Value {
     schemas.insert(
         "Pagination".into(),
         object(
-            &["total", "limit", "offset", "hasMore"],
+            &["limit", "hasMore", "nextCursor"],
             json!({
-                "total": { "type": "integer" }, "limit": { "type": "integer" },
-                "offset": { "type": "integer" }, "hasMore": { "type": "boolean" },
+                "total": {
+                    "type": "integer",
+                    "description": "Items matching the filters, over all pages (offset pages only)",
+                },
+                "limit": { "type": "integer" },
+                "offset": { "type": "integer", "description": "Offset pages only" },
+                "hasMore": { "type": "boolean" },
+                "nextCursor": {
+                    "type": ["string", "null"],
+                    "description": "The `cursor` of the next page; null on the last page",
+                },
             }),
         ),
     );

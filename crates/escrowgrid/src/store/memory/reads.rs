@@ -6,13 +6,14 @@ use crate::domain::{
     LedgerEvent, Position, PositionId, hash_token,
 };
 use crate::store::{
-    AssetFilter, AuditFilter, Page, Paginated, PositionFilter, Scope, TemplateFilter,
+    AssetFilter, AuditFilter, Page, Paginated, PositionFilter, Scope, SortKey, Start,
+    TemplateFilter,
 };
 
 use super::compact::AuditRow;
 use super::rows::{AssetList, PositionList};
 use super::state::State;
-use super::table::window;
+use super::table::seq_window;
 
 impl State {
     pub(super) fn list_institutions(&self, scope: &Scope) -> Vec<Institution> {
@@ -27,10 +28,10 @@ impl State {
         &self,
         scope: &Scope,
         filter: &TemplateFilter,
-        page: Page,
+        page: &Page,
     ) -> Paginated<AssetTemplate> {
         let Some(institution) = institution_of(scope, filter.institution_id.as_ref()) else {
-            return empty();
+            return Paginated::empty(page);
         };
         let lists: Vec<_> = institution.into_iter().cloned().collect();
         cloned_page(self.templates.page_of(&lists, |_| true, page))
@@ -40,17 +41,17 @@ impl State {
         &self,
         scope: &Scope,
         filter: &AssetFilter,
-        page: Page,
+        page: &Page,
     ) -> Paginated<Asset> {
         let Some(institution) = institution_of(scope, filter.institution_id.as_ref()) else {
-            return empty();
+            return Paginated::empty(page);
         };
         let list = match (&filter.template_id, institution) {
             // A template belongs to one institution: its list is the answer, or nothing.
             (Some(template), Some(institution)) => {
                 match self.templates.get(template) {
                     Some(t) if t.institution_id == *institution => {}
-                    _ => return empty(),
+                    _ => return Paginated::empty(page),
                 }
                 Some(AssetList::Template(template.clone()))
             }
@@ -66,10 +67,10 @@ impl State {
         &self,
         scope: &Scope,
         filter: &PositionFilter,
-        page: Page,
+        page: &Page,
     ) -> Paginated<Position> {
         let Some(institution) = institution_of(scope, filter.institution_id.as_ref()) else {
-            return empty();
+            return Paginated::empty(page);
         };
         let mut lists = Vec::with_capacity(2);
         match (&filter.asset_id, institution) {
@@ -77,7 +78,7 @@ impl State {
             (Some(asset), Some(institution)) => {
                 match self.assets.get(asset) {
                     Some(a) if a.institution_id == *institution => {}
-                    _ => return empty(),
+                    _ => return Paginated::empty(page),
                 }
                 lists.push(PositionList::Asset(asset.clone()));
             }
@@ -147,10 +148,10 @@ impl State {
         &self,
         scope: &Scope,
         filter: &AuditFilter,
-        page: Page,
+        page: &Page,
     ) -> Paginated<AuditEvent> {
         let Some(institution) = institution_of(scope, filter.institution_id.as_ref()) else {
-            return empty();
+            return Paginated::empty(page);
         };
         let only_institution = *filter
             == AuditFilter {
@@ -162,30 +163,41 @@ impl State {
                 .get(id)
                 .map_or(&[][..], Vec::as_slice)
         });
-        match (indexes, only_institution) {
-            (None, true) => audit_page(window(&self.audit, page)),
-            (Some(indexes), true) => {
-                let mut slice = window(indexes, page);
-                Paginated {
-                    items: slice
-                        .items
-                        .drain(..)
-                        .filter_map(|i| self.audit.get(*i).map(AuditRow::event))
-                        .collect(),
-                    total: slice.total,
-                }
-            }
+        let event_at = |seq: u64| usize::try_from(seq).ok().and_then(|i| self.audit.get(i));
+        let after = match page.start() {
+            Start::Offset(_) | Start::After(None) => None,
+            Start::After(Some(SortKey::Seq(after))) => Some(*after),
+            // An entity key never comes from this list: nothing follows it here.
+            Start::After(Some(SortKey::Created { .. })) => return Paginated::empty(page),
+        };
+        let page_of_seqs = match (indexes, only_institution) {
+            (None, true) => seq_window(self.audit.len(), page, |i| i as u64),
+            (Some(indexes), true) => seq_window(indexes.len(), page, |i| indexes[i] as u64),
             (None, false) => {
-                audit_page(page.apply(self.audit.iter().filter(|e| filter.accepts(e.header()))))
+                let from = after.map_or(0, |after| after.saturating_add(1));
+                let seqs = from..self.audit.len() as u64;
+                let accepted = seqs.filter(|seq| event_at(*seq).is_some_and(|e| filter.accepts(e.header())));
+                page.apply(accepted, |seq| SortKey::Seq(*seq))
             }
-            (Some(indexes), false) => audit_page(
-                page.apply(
-                    indexes
-                        .iter()
-                        .filter_map(|i| self.audit.get(*i))
-                        .filter(|e| filter.accepts(e.header())),
-                ),
-            ),
+            (Some(indexes), false) => {
+                let from = after.map_or(0, |after| indexes.partition_point(|i| *i as u64 <= after));
+                let accepted = indexes[from..]
+                    .iter()
+                    .map(|i| *i as u64)
+                    .filter(|seq| event_at(*seq).is_some_and(|e| filter.accepts(e.header())));
+                page.apply(accepted, |seq| SortKey::Seq(*seq))
+            }
+        };
+        // Every seq of a page names a stored event.
+        let Paginated { items, total, next } = page_of_seqs;
+        Paginated {
+            items: items
+                .into_iter()
+                .filter_map(event_at)
+                .map(AuditRow::event)
+                .collect(),
+            total,
+            next,
         }
     }
 
@@ -226,25 +238,7 @@ fn institution_of<'a>(
     }
 }
 
-fn empty<T>() -> Paginated<T> {
-    Paginated {
-        items: Vec::new(),
-        total: 0,
-    }
-}
-
-/// The audit events of a page of rows.
-fn audit_page(page: Paginated<&AuditRow>) -> Paginated<AuditEvent> {
-    Paginated {
-        items: page.items.into_iter().map(AuditRow::event).collect(),
-        total: page.total,
-    }
-}
-
 /// Clones only the rows of the page (a list may match far more rows than it returns).
 fn cloned_page<T: Clone>(page: Paginated<&T>) -> Paginated<T> {
-    Paginated {
-        items: page.items.into_iter().cloned().collect(),
-        total: page.total,
-    }
+    page.map(Clone::clone)
 }

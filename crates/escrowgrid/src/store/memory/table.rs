@@ -5,7 +5,8 @@
 //! Rows sit in an arena of slots; the key map, the list order and each secondary list hold
 //! 4-byte slot numbers. A list is a `Vec` kept sorted in list order: a new row is inserted
 //! by binary search, which is an append in the common case (rows arrive in creation order),
-//! and a page is a slice of it, so `offset` costs nothing.
+//! and a page is a slice of it, so `offset` costs nothing; a keyset page (the rows after a
+//! [`SortKey`]) finds its first row by binary search, O(log n + page).
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -13,14 +14,14 @@ use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
 
-use crate::store::{Page, Paginated};
+use crate::store::{Page, Paginated, SortKey, Start};
 use crate::{Error, Result};
 
 /// A row a [`Table`] can hold: its key, its creation time and the secondary lists it is on.
 /// None of the three may change while the row is in the table.
 pub(super) trait Row {
-    /// The primary key.
-    type Key: Clone + Eq + Hash + Ord;
+    /// The primary key (its text compares in byte order, as the list order wants).
+    type Key: Clone + Eq + Hash + Ord + AsRef<str>;
     /// Names a secondary list (for example "the positions of institution X").
     type List: Clone + Eq + Hash;
     /// The row's key.
@@ -64,17 +65,57 @@ impl<'a, V: Row> Rows<'a, V> {
         self.slots.len()
     }
 
-    /// One page of the list and its length, in O(page).
-    pub(super) fn page(&self, page: Page) -> Paginated<&'a V> {
-        let slots = window(self.slots, page);
-        Paginated {
-            items: slots
-                .items
-                .into_iter()
-                .filter_map(|slot| self.table.at(*slot))
-                .collect(),
-            total: slots.total,
+    /// One page of the list, in O(page) for an offset (with the list's length as the total)
+    /// and O(log n + page) for a key.
+    pub(super) fn page(&self, page: &Page) -> Paginated<&'a V> {
+        let from = match page.start() {
+            Start::Offset(offset) => {
+                usize::try_from(*offset).map_or(self.len(), |o| o.min(self.len()))
+            }
+            Start::After(key) => key.as_ref().map_or(0, |key| self.seek(key)),
+        };
+        let end = from
+            .saturating_add(page.limit() as usize)
+            .saturating_add(1)
+            .min(self.len());
+        let rows: Vec<&'a V> = self.slots[from..end]
+            .iter()
+            .filter_map(|slot| self.table.at(*slot))
+            .collect();
+        match page.start() {
+            Start::Offset(offset) => {
+                let mut rows = rows;
+                rows.truncate(page.limit() as usize);
+                Paginated::counted(rows, self.len() as u64, *offset, |row| sort_key(*row))
+            }
+            Start::After(_) => Paginated::after_key(rows, page.limit(), |row| sort_key(*row)),
         }
+    }
+
+    /// The index of the first row after `key` (binary search, no allocation per step).
+    fn seek(&self, key: &SortKey) -> usize {
+        // A write-order key never names an entity row: nothing follows it here.
+        let SortKey::Created { at, id } = key else {
+            return self.len();
+        };
+        let table = self.table;
+        self.slots.partition_point(|slot| {
+            table
+                .at(*slot)
+                .is_none_or(|row| (row.created_at(), row.key().as_ref()) <= (*at, id.as_str()))
+        })
+    }
+
+    /// The rows after `key` (every row for an offset page), in list order.
+    fn rows_from(&self, start: &Start) -> impl Iterator<Item = &'a V> + use<'a, V> {
+        let from = match start {
+            Start::Offset(_) => 0,
+            Start::After(key) => key.as_ref().map_or(0, |key| self.seek(key)),
+        };
+        let table = self.table;
+        self.slots[from..]
+            .iter()
+            .filter_map(move |slot| table.at(*slot))
     }
 
     /// Every row of the list, in list order.
@@ -84,14 +125,45 @@ impl<'a, V: Row> Rows<'a, V> {
     }
 }
 
-/// One page of an ordered slice, in O(page), with the slice's length as the total.
-pub(super) fn window<T>(all: &[T], page: Page) -> Paginated<&T> {
-    let len = all.len();
-    let start = usize::try_from(page.offset()).map_or(len, |o| o.min(len));
-    let end = start.saturating_add(page.limit() as usize).min(len);
-    Paginated {
-        items: all[start..end].iter().collect(),
-        total: len as u64,
+/// A row's key in list order.
+pub(super) fn sort_key<V: Row>(row: &V) -> SortKey {
+    SortKey::created(row.created_at(), row.key())
+}
+
+/// One page of a list in write order of `len` items whose `i`-th item has the write-order key
+/// `seq_at(i)` (increasing in `i`), as the items' seqs: O(page) for an offset (with `len` as
+/// the total), O(log n + page) for a key.
+pub(super) fn seq_window(len: usize, page: &Page, seq_at: impl Fn(usize) -> u64) -> Paginated<u64> {
+    let from = match page.start() {
+        Start::Offset(offset) => usize::try_from(*offset).map_or(len, |o| o.min(len)),
+        Start::After(None) => 0,
+        Start::After(Some(SortKey::Seq(after))) => {
+            let (mut low, mut high) = (0, len);
+            while low < high {
+                let middle = low + (high - low) / 2;
+                if seq_at(middle) <= *after {
+                    low = middle + 1;
+                } else {
+                    high = middle;
+                }
+            }
+            low
+        }
+        // An entity key never comes from a write-ordered list: nothing follows it here.
+        Start::After(Some(SortKey::Created { .. })) => len,
+    };
+    let end = from
+        .saturating_add(page.limit() as usize)
+        .saturating_add(1)
+        .min(len);
+    let rows: Vec<u64> = (from..end).map(&seq_at).collect();
+    match page.start() {
+        Start::Offset(offset) => {
+            let mut rows = rows;
+            rows.truncate(page.limit() as usize);
+            Paginated::counted(rows, len as u64, *offset, |seq| SortKey::Seq(*seq))
+        }
+        Start::After(_) => Paginated::after_key(rows, page.limit(), |seq| SortKey::Seq(*seq)),
     }
 }
 
@@ -195,13 +267,13 @@ impl<V: Row> Table<V> {
 
     /// A page of the rows that are on every one of `lists` (every row when `lists` is empty)
     /// and pass `keep`. With at most one list the list is the answer, so this costs
-    /// O(page + log n) and `keep` is not called; with several it scans the shortest one, so
-    /// `keep` must test membership of all of them.
+    /// O(page + log n) and `keep` is not called; with several it scans the shortest one (from
+    /// the page's key, found by binary search), so `keep` must test membership of all of them.
     pub(super) fn page_of(
         &self,
         lists: &[V::List],
         keep: impl Fn(&V) -> bool,
-        page: Page,
+        page: &Page,
     ) -> Paginated<&V> {
         match lists {
             [] => self.rows(None).page(page),
@@ -212,7 +284,16 @@ impl<V: Row> Table<V> {
                     .map(|list| self.rows(Some(list)))
                     .min_by_key(Rows::len)
                     .unwrap_or_else(|| self.rows(None));
-                page.apply(shortest.iter().filter(|row| keep(row)))
+                // The scan already starts after the key: the page only windows it.
+                let rows = shortest.rows_from(page.start()).filter(|row| keep(row));
+                match page.start() {
+                    Start::Offset(_) => page.apply(rows, |row| sort_key(*row)),
+                    Start::After(_) => Paginated::after_key(
+                        rows.take(page.limit() as usize + 1).collect(),
+                        page.limit(),
+                        |row| sort_key(*row),
+                    ),
+                }
             }
         }
     }
@@ -271,12 +352,56 @@ mod tests {
         for (i, key) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
             table.insert(r(key, i64::try_from(i).unwrap(), u8::from(i % 2 == 0)));
         }
-        let page = table.rows(None).page(Page::new(2, 1).unwrap());
-        assert_eq!((keys(page.items), page.total), (vec!["b", "c"], 5));
-        let evens = table.rows(Some(&1)).page(Page::new(10, 1).unwrap());
-        assert_eq!((keys(evens.items), evens.total), (vec!["c", "e"], 3));
-        let past = table.rows(None).page(Page::new(10, 99).unwrap());
-        assert_eq!((past.items.len(), past.total), (0, 5));
+        let page = table.rows(None).page(&Page::new(2, 1).unwrap());
+        assert_eq!((keys(page.items), page.total.unwrap()), (vec!["b", "c"], 5));
+        let evens = table.rows(Some(&1)).page(&Page::new(10, 1).unwrap());
+        assert_eq!(
+            (keys(evens.items), evens.total.unwrap()),
+            (vec!["c", "e"], 3)
+        );
+        let past = table.rows(None).page(&Page::new(10, 99).unwrap());
+        assert_eq!((past.items.len(), past.total.unwrap()), (0, 5));
+    }
+
+    #[test]
+    fn a_keyset_page_starts_right_after_its_key_in_every_list() {
+        let mut table = Table::default();
+        for (key, at, group) in [
+            ("a", 1, 1),
+            ("b", 1, 2),
+            ("c", 2, 1),
+            ("d", 3, 1),
+            ("e", 3, 2),
+        ] {
+            table.insert(r(key, at, group));
+        }
+        let after = |key: &'static str, at: i64| {
+            Page::after(
+                2,
+                Some(SortKey::created(
+                    DateTime::from_timestamp_millis(at).unwrap(),
+                    key,
+                )),
+            )
+            .unwrap()
+        };
+        let page = table.rows(None).page(&after("a", 1));
+        assert_eq!((keys(page.items), page.total), (vec!["b", "c"], None));
+        assert_eq!(page.next, Some(sort_key(&r("c", 2, 1))));
+        let ones = table.rows(Some(&1)).page(&after("b", 1));
+        assert_eq!((keys(ones.items), ones.next), (vec!["c", "d"], None));
+        // A key between rows (a row deleted since) starts at the next one.
+        let gap = table.rows(None).page(&after("bb", 1));
+        assert_eq!(keys(gap.items), vec!["c", "d"]);
+        let first = table.rows(None).page(&Page::after(2, None).unwrap());
+        assert_eq!(keys(first.items), vec!["a", "b"]);
+        // Several lists: the shortest (group 2) is scanned from the key.
+        let scan = table.page_of(&[1, 2], |_| true, &after("b", 1));
+        assert_eq!((keys(scan.items), scan.next), (vec!["e"], None));
+        let seq = table
+            .rows(None)
+            .page(&Page::after(2, Some(SortKey::Seq(0))).unwrap());
+        assert!(seq.items.is_empty());
     }
 
     #[test]
@@ -286,12 +411,15 @@ mod tests {
         table.insert(r("b", 2, 2));
         table.insert(r("c", 3, 1));
         // The shortest list (group 2: only "b") is scanned, through the predicate.
-        let shortest = table.page_of(&[1, 2], |_| true, Page::default());
-        assert_eq!((keys(shortest.items), shortest.total), (vec!["b"], 1));
-        let filtered = table.page_of(&[1, 2], |row| row.key != "b", Page::default());
-        assert_eq!((filtered.items.len(), filtered.total), (0, 0));
-        let one = table.page_of(&[2], |_| false, Page::default());
-        assert_eq!((keys(one.items), one.total), (vec!["b"], 1));
+        let shortest = table.page_of(&[1, 2], |_| true, &Page::default());
+        assert_eq!(
+            (keys(shortest.items), shortest.total.unwrap()),
+            (vec!["b"], 1)
+        );
+        let filtered = table.page_of(&[1, 2], |row| row.key != "b", &Page::default());
+        assert_eq!((filtered.items.len(), filtered.total.unwrap()), (0, 0));
+        let one = table.page_of(&[2], |_| false, &Page::default());
+        assert_eq!((keys(one.items), one.total.unwrap()), (vec!["b"], 1));
     }
 
     #[test]

@@ -6,8 +6,9 @@ use crate::domain::{
     AuditAction, AuditContext, AuditEvent, Delivery, DeliveryId, DeliveryStatus, InstitutionId,
     NewWebhook, Webhook, WebhookId, WebhookPatch, now_millis,
 };
+use crate::store::webhooks::newest_first_after;
 use crate::store::webhooks::{webhook_audit, webhook_record};
-use crate::store::{Page, Paginated, Scope, WebhookStore, WebhookTarget};
+use crate::store::{Page, Paginated, Scope, SortKey, Start, WebhookStore, WebhookTarget};
 use crate::{Error, Result};
 
 use super::MemoryStore;
@@ -222,14 +223,31 @@ impl WebhookStore for MemoryStore {
             .filter(|delivery| delivery.webhook_id == *webhook_id)
             .collect();
         matching.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
-        let total = matching.len() as u64;
-        let items = matching
-            .into_iter()
-            .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
-            .take(page.limit() as usize)
-            .cloned()
-            .collect();
-        Ok(Paginated { items, total })
+        let key = |delivery: &&Delivery| SortKey::created(delivery.created_at, &delivery.id);
+        let page_of = match page.start() {
+            Start::Offset(offset) => {
+                let total = matching.len() as u64;
+                let items = matching
+                    .into_iter()
+                    .skip(usize::try_from(*offset).unwrap_or(usize::MAX))
+                    .take(page.limit() as usize)
+                    .collect();
+                Paginated::counted(items, total, *offset, key)
+            }
+            Start::After(after) => {
+                let rows = matching
+                    .into_iter()
+                    .filter(|delivery| {
+                        after
+                            .as_ref()
+                            .is_none_or(|after| newest_first_after(&key(delivery), after))
+                    })
+                    .take(page.limit() as usize + 1)
+                    .collect();
+                Paginated::after_key(rows, page.limit(), key)
+            }
+        };
+        Ok(page_of.map(Clone::clone))
     }
 
     async fn get_delivery(

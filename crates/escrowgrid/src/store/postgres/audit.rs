@@ -7,10 +7,11 @@ use tokio_postgres::types::Json;
 
 use crate::Result;
 use crate::domain::AuditEvent;
-use crate::store::{AuditFilter, Page, Paginated, Scope};
+use crate::store::{AuditFilter, Page, Paginated, Scope, SortKey, Start};
 
 use super::PgEscrowStore;
 use super::db::{Db, Params};
+use super::paging::{KeyValues, Keyset};
 use super::{paging, rows};
 
 /// A row without a tenant (root's actions, failed authentication) stores `''` as its
@@ -28,8 +29,9 @@ values ($1, $2, $3, $4, $5, coalesce($6::text, ''), $7, $8, $9, $10, $11, $12, $
 /// total alongside the page. Indexes: `migrations/0001` (institution, api key) and `0003`
 /// (resource id, occurred_at).
 const LIST_AUDIT: &str = "\
-select id, occurred_at, created_at, request_id, api_key_id,
-    nullif(institution_id, '') as institution_id, method, path, action, outcome, resource_type, resource_id, payload, error, status_code, client_ip,
+select seq, id, occurred_at, created_at, request_id, api_key_id,
+    nullif(institution_id, '') as institution_id, method, path, action, outcome, resource_type,
+    resource_id, payload, error, status_code, client_ip,
     count(*) over () as total
 from audit_events
 where ($1::text is null or institution_id = $1)
@@ -43,6 +45,15 @@ where ($1::text is null or institution_id = $1)
   and ($9::timestamptz is null or occurred_at <= $9)
 order by seq
 limit $10 offset $11";
+
+/// A keyset page of audit events in write order: [`Keyset`] adds the filters that are set,
+/// `seq > key` and the order (indexes: `idx_audit_events_institution_seq`,
+/// `idx_audit_events_resource`, `idx_audit_events_api_key_seq` from migration 0009, the `seq`
+/// key).
+const AUDIT_KEYSET: &str = "\
+select seq, id, occurred_at, created_at, request_id, api_key_id, institution_id, method, path,
+    action, outcome, resource_type, resource_id, payload, error, status_code, client_ip
+from audit_events";
 
 /// The total alone, for a page past the end (where the window count has no row to ride on).
 const COUNT_AUDIT: &str = "\
@@ -143,7 +154,7 @@ impl PgEscrowStore {
         &self,
         scope: &Scope,
         filter: &AuditFilter,
-        page: Page,
+        page: &Page,
     ) -> Result<Paginated<AuditEvent>> {
         let own = scope.institution().map(|id| id.as_str());
         let institution = filter.institution_id.as_ref().map(|id| id.as_str());
@@ -152,9 +163,34 @@ impl PgEscrowStore {
         let outcome = filter.outcome.map(|outcome| outcome.as_str());
         let resource_type = filter.resource_type.map(|kind| kind.as_str());
         let resource_id = filter.resource_id.as_deref();
-        let (limit, offset) = paging::limits(page);
         let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
+        let seq_of = |(seq, _): &(i64, AuditEvent)| SortKey::Seq(u64::try_from(*seq).unwrap_or(0));
+        if let Start::After(after) = page.start() {
+            let key = after.as_ref().map(KeyValues::of);
+            let limit = paging::limit_plus_one(page);
+            let query = Keyset::new(AUDIT_KEYSET)
+                .filter("institution_id", "=", own.as_ref())
+                .filter("institution_id", "=", institution.as_ref())
+                .filter("api_key_id", "=", api_key.as_ref())
+                .filter("action", "=", action.as_ref())
+                .filter("outcome", "=", outcome.as_ref())
+                .filter("resource_type", "=", resource_type.as_ref())
+                .filter("resource_id", "=", resource_id.as_ref())
+                .filter("occurred_at", ">=", filter.occurred_from.as_ref())
+                .filter("occurred_at", "<=", filter.occurred_to.as_ref());
+            let query = match key.as_ref() {
+                Some(KeyValues::Seq(seq)) => query.after_seq(seq),
+                // An entity key never names an audit event: nothing follows it.
+                Some(KeyValues::Created(..)) => return Ok(Paginated::empty(page)),
+                None => query,
+            };
+            let (sql, query) = query.finish("seq", &limit);
+            let found = db.query(&sql, query.params()).await?;
+            let rows = with_seq(&found)?;
+            return Ok(Paginated::after_key(rows, page.limit(), seq_of).map(|(_, event)| event));
+        }
+        let (limit, offset) = paging::limits(page);
         let filters: &Params<'_> = &[
             &own,
             &institution,
@@ -170,10 +206,16 @@ impl PgEscrowStore {
         params.extend_from_slice(&[&limit, &offset]);
         let rows = db.query(LIST_AUDIT, &params).await?;
         let total = paging::total(&db, &rows, offset, COUNT_AUDIT, filters).await?;
-        let items = rows
-            .iter()
-            .map(rows::audit_event)
-            .collect::<gridstore::Result<_>>()?;
-        Ok(Paginated { items, total })
+        let items = with_seq(&rows)?;
+        let offset = page.offset().unwrap_or_default();
+        Ok(Paginated::counted(items, total, offset, seq_of).map(|(_, event)| event))
     }
+}
+
+/// Audit rows with their `seq` (write order, the key of keyset pages).
+fn with_seq(found: &[tokio_postgres::Row]) -> gridstore::Result<Vec<(i64, AuditEvent)>> {
+    found
+        .iter()
+        .map(|row| Ok((rows::int8(row, "seq")?, rows::audit_event(row)?)))
+        .collect()
 }

@@ -5,10 +5,11 @@ use gridstore::postgres::commit;
 use tokio_postgres::Row;
 
 use crate::domain::{AuditEvent, Delivery, DeliveryId, DeliveryStatus, InstitutionId, WebhookId};
-use crate::store::{Page, Paginated, Scope};
+use crate::store::{Page, Paginated, Scope, SortKey, Start};
 use crate::{Error, Result};
 
 use super::db::{Db, begin};
+use super::paging::{KeyValues, Keyset};
 use super::{PgEscrowStore, audit, paging, rows};
 
 const UPSERT_DELIVERY: &str = "\
@@ -132,17 +133,38 @@ impl PgEscrowStore {
         &self,
         scope: &Scope,
         webhook_id: &WebhookId,
-        page: Page,
+        page: &Page,
     ) -> Result<Paginated<Delivery>> {
         self.scoped_webhook(scope, webhook_id).await?;
+        let client = self.pool.get().await?;
+        let db = Db::new(&client, &self.counter);
+        let key_of = |d: &Delivery| SortKey::created(d.created_at, &d.id);
+        if let Start::After(after) = page.start() {
+            let key = after.as_ref().map(KeyValues::of);
+            let limit = paging::limit_plus_one(page);
+            let webhook = webhook_id.as_str();
+            let select = format!("select {DELIVERY_COLUMNS} from webhook_deliveries");
+            let query = Keyset::new(&select).filter("webhook_id", "=", Some(&webhook));
+            let query = match key.as_ref() {
+                Some(KeyValues::Created(at, id)) => query.after_created_newest_first(at, id),
+                // A write-order key never names a delivery: nothing follows it.
+                Some(KeyValues::Seq(_)) => return Ok(Paginated::empty(page)),
+                None => query,
+            };
+            let (sql, query) = query.finish("created_at desc, id", &limit);
+            let found = db.query(&sql, query.params()).await?;
+            let rows = found
+                .iter()
+                .map(delivery)
+                .collect::<gridstore::Result<_>>()?;
+            return Ok(Paginated::after_key(rows, page.limit(), key_of));
+        }
         let (limit, offset) = paging::limits(page);
         let sql = format!(
             "select {DELIVERY_COLUMNS}, count(*) over () as total from webhook_deliveries \
              where webhook_id = $1 order by created_at desc, id limit $2 offset $3"
         );
         let count = "select count(*) as total from webhook_deliveries where webhook_id = $1";
-        let client = self.pool.get().await?;
-        let db = Db::new(&client, &self.counter);
         let found = db
             .query(&sql, &[&webhook_id.as_str(), &limit, &offset])
             .await?;
@@ -151,7 +173,12 @@ impl PgEscrowStore {
             .iter()
             .map(delivery)
             .collect::<gridstore::Result<_>>()?;
-        Ok(Paginated { items, total })
+        Ok(Paginated::counted(
+            items,
+            total,
+            page.offset().unwrap_or_default(),
+            key_of,
+        ))
     }
 
     pub(super) async fn one_delivery(

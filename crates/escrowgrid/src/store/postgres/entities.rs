@@ -8,10 +8,13 @@ use crate::domain::{
     Asset, AssetId, AssetTemplate, AuditContext, Institution, InstitutionId, NewAsset,
     NewAssetTemplate, NewInstitution, TemplateId, now_millis, validate_template_config,
 };
-use crate::store::{AssetFilter, Page, Paginated, Scope, TemplateFilter, outbox, records};
+use crate::store::{
+    AssetFilter, Page, Paginated, Scope, SortKey, Start, TemplateFilter, outbox, records,
+};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
+use super::paging::{KeyValues, Keyset};
 use super::{PgEscrowStore, audit, paging, rows};
 
 const INSERT_INSTITUTION: &str = "\
@@ -47,6 +50,12 @@ where ($1::text is null or institution_id = $1)
 order by created_at, id
 limit $2 offset $3";
 
+/// A keyset page of templates: [`Keyset`] adds the filters, the key and the order
+/// (index: `idx_asset_templates_institution`, `idx_asset_templates_created`).
+const TEMPLATE_KEYSET: &str = "\
+select id, institution_id, code, name, vertical, region, config, created_at, updated_at
+from asset_templates";
+
 const COUNT_TEMPLATES: &str = "\
 select count(*) as total from asset_templates where ($1::text is null or institution_id = $1)";
 
@@ -67,6 +76,12 @@ where ($1::text is null or institution_id = $1)
   and ($2::text is null or template_id = $2)
 order by created_at, id
 limit $3 offset $4";
+
+/// A keyset page of assets (indexes: `idx_assets_institution`, `idx_assets_template_created` from
+/// migration 0009, `idx_assets_created`).
+const ASSET_KEYSET: &str = "\
+select id, institution_id, template_id, label, metadata, created_at, updated_at
+from assets";
 
 const COUNT_ASSETS: &str = "\
 select count(*) as total
@@ -200,14 +215,31 @@ impl PgEscrowStore {
         &self,
         scope: &Scope,
         filter: &TemplateFilter,
-        page: Page,
+        page: &Page,
     ) -> Result<Paginated<AssetTemplate>> {
         let Some(institution) = list_institution(scope, filter.institution_id.as_ref()) else {
-            return Ok(empty());
+            return Ok(Paginated::empty(page));
         };
-        let (limit, offset) = paging::limits(page);
         let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
+        if let Start::After(after) = page.start() {
+            let key = after.as_ref().map(KeyValues::of);
+            let limit = paging::limit_plus_one(page);
+            let query =
+                Keyset::new(TEMPLATE_KEYSET).filter("institution_id", "=", institution.as_ref());
+            let (sql, query) = created_after(query, key.as_ref()).finish("created_at, id", &limit);
+            let found = db.query(&sql, query.params()).await?;
+            let rows = found
+                .iter()
+                .map(rows::template)
+                .collect::<gridstore::Result<_>>()?;
+            return Ok(Paginated::after_key(
+                rows,
+                page.limit(),
+                |t: &AssetTemplate| SortKey::created(t.created_at, &t.id),
+            ));
+        }
+        let (limit, offset) = paging::limits(page);
         let found = db
             .query(LIST_TEMPLATES, &[&institution, &limit, &offset])
             .await?;
@@ -216,7 +248,12 @@ impl PgEscrowStore {
             .iter()
             .map(rows::template)
             .collect::<gridstore::Result<_>>()?;
-        Ok(Paginated { items, total })
+        Ok(Paginated::counted(
+            items,
+            total,
+            page.offset().unwrap_or_default(),
+            |t| SortKey::created(t.created_at, &t.id),
+        ))
     }
 
     pub(super) async fn insert_asset(
@@ -259,15 +296,30 @@ impl PgEscrowStore {
         &self,
         scope: &Scope,
         filter: &AssetFilter,
-        page: Page,
+        page: &Page,
     ) -> Result<Paginated<Asset>> {
         let Some(institution) = list_institution(scope, filter.institution_id.as_ref()) else {
-            return Ok(empty());
+            return Ok(Paginated::empty(page));
         };
         let template = filter.template_id.as_ref().map(TemplateId::as_str);
-        let (limit, offset) = paging::limits(page);
         let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
+        let key_of = |a: &Asset| SortKey::created(a.created_at, &a.id);
+        if let Start::After(after) = page.start() {
+            let key = after.as_ref().map(KeyValues::of);
+            let limit = paging::limit_plus_one(page);
+            let query = Keyset::new(ASSET_KEYSET)
+                .filter("institution_id", "=", institution.as_ref())
+                .filter("template_id", "=", template.as_ref());
+            let (sql, query) = created_after(query, key.as_ref()).finish("created_at, id", &limit);
+            let found = db.query(&sql, query.params()).await?;
+            let rows = found
+                .iter()
+                .map(rows::asset)
+                .collect::<gridstore::Result<_>>()?;
+            return Ok(Paginated::after_key(rows, page.limit(), key_of));
+        }
+        let (limit, offset) = paging::limits(page);
         let found = db
             .query(LIST_ASSETS, &[&institution, &template, &limit, &offset])
             .await?;
@@ -277,14 +329,20 @@ impl PgEscrowStore {
             .iter()
             .map(rows::asset)
             .collect::<gridstore::Result<_>>()?;
-        Ok(Paginated { items, total })
+        Ok(Paginated::counted(
+            items,
+            total,
+            page.offset().unwrap_or_default(),
+            key_of,
+        ))
     }
 }
 
-/// An empty page.
-pub(super) fn empty<T>() -> Paginated<T> {
-    Paginated {
-        items: Vec::new(),
-        total: 0,
+/// Adds "after `key`" (entity order) to a keyset statement; nothing for the first page.
+pub(super) fn created_after<'a>(query: Keyset<'a>, key: Option<&'a KeyValues>) -> Keyset<'a> {
+    match key {
+        Some(KeyValues::Created(at, id)) => query.after_created(at, id),
+        Some(KeyValues::Seq(seq)) => query.after_seq(seq),
+        None => query,
     }
 }

@@ -15,11 +15,12 @@ use crate::domain::{
     AssetId, AuditContext, InstitutionId, NewPosition, PolicyConfig, Position, PositionId,
     PositionLifecycleEvent, TemplateId, evaluate, now_millis,
 };
-use crate::store::{Page, Paginated, PositionFilter, Scope, outbox, records};
+use crate::store::{Page, Paginated, PositionFilter, Scope, SortKey, Start, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
-use super::entities::{empty, ensure_scope, list_institution};
+use super::entities::{created_after, ensure_scope, list_institution};
+use super::paging::{KeyValues, Keyset};
 use super::{PgEscrowStore, audit, ledger, paging, rows};
 
 /// The institution, the asset, its template and the institution's policy for the template's
@@ -54,6 +55,14 @@ where ($1::text is null or institution_id = $1)
   and ($3::text is null or holder_reference = $3)
 order by created_at, id
 limit $4 offset $5";
+
+/// A keyset page of positions: [`Keyset`] adds the filters that are set, the key and the order
+/// (indexes: `idx_positions_institution`, `idx_positions_asset_created` and
+/// `idx_positions_holder_created` from migration 0009, `idx_positions_created`).
+const POSITION_KEYSET: &str = "\
+select id, institution_id, asset_id, holder_reference, currency, amount, state,
+    external_reference, version, created_at, updated_at
+from positions";
 
 const COUNT_POSITIONS: &str = "\
 select count(*) as total
@@ -134,30 +143,48 @@ impl PgEscrowStore {
         &self,
         scope: &Scope,
         filter: &PositionFilter,
-        page: Page,
+        page: &Page,
     ) -> Result<Paginated<Position>> {
         let Some(institution) = list_institution(scope, filter.institution_id.as_ref()) else {
-            return Ok(empty());
+            return Ok(Paginated::empty(page));
         };
         let asset = filter.asset_id.as_ref().map(AssetId::as_str);
         let holder = filter.holder_reference.as_deref();
-        let (limit, offset) = paging::limits(page);
         let client = self.reads.get().await?;
         let db = Db::new(&client, &self.counter);
-        let found = db
-            .query(
-                LIST_POSITIONS,
-                &[&institution, &asset, &holder, &limit, &offset],
-            )
-            .await?;
-        let filters: &Params<'_> = &[&institution, &asset, &holder];
-        let total = paging::total(&db, &found, offset, COUNT_POSITIONS, filters).await?;
-        let mut items = found
-            .iter()
-            .map(rows::position)
-            .collect::<gridstore::Result<Vec<_>>>()?;
-        attach_events(&db, &mut items).await?;
-        Ok(Paginated { items, total })
+        let key_of = |p: &Position| SortKey::created(p.created_at, &p.id);
+        let mut result = if let Start::After(after) = page.start() {
+            let key = after.as_ref().map(KeyValues::of);
+            let limit = paging::limit_plus_one(page);
+            let query = Keyset::new(POSITION_KEYSET)
+                .filter("institution_id", "=", institution.as_ref())
+                .filter("asset_id", "=", asset.as_ref())
+                .filter("holder_reference", "=", holder.as_ref());
+            let (sql, query) = created_after(query, key.as_ref()).finish("created_at, id", &limit);
+            let found = db.query(&sql, query.params()).await?;
+            let rows = found
+                .iter()
+                .map(rows::position)
+                .collect::<gridstore::Result<Vec<_>>>()?;
+            Paginated::after_key(rows, page.limit(), key_of)
+        } else {
+            let (limit, offset) = paging::limits(page);
+            let found = db
+                .query(
+                    LIST_POSITIONS,
+                    &[&institution, &asset, &holder, &limit, &offset],
+                )
+                .await?;
+            let filters: &Params<'_> = &[&institution, &asset, &holder];
+            let total = paging::total(&db, &found, offset, COUNT_POSITIONS, filters).await?;
+            let items = found
+                .iter()
+                .map(rows::position)
+                .collect::<gridstore::Result<Vec<_>>>()?;
+            Paginated::counted(items, total, page.offset().unwrap_or_default(), key_of)
+        };
+        attach_events(&db, &mut result.items).await?;
+        Ok(result)
     }
 }
 

@@ -47,6 +47,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "tenant_keys",
         sql: include_str!("../../../migrations/0008_tenant_keys.sql"),
     },
+    Migration {
+        version: 9,
+        name: "keyset_indexes",
+        sql: include_str!("../../../migrations/0009_keyset_indexes.sql"),
+    },
 ];
 
 #[cfg(test)]

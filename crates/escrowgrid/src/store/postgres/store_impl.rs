@@ -98,7 +98,7 @@ impl EscrowStore for PgEscrowStore {
         filter: &TemplateFilter,
         page: Page,
     ) -> Result<Paginated<AssetTemplate>> {
-        retry(&self.retry, || self.template_page(scope, filter, page)).await
+        retry(&self.retry, || self.template_page(scope, filter, &page)).await
     }
 
     #[tracing::instrument(name = "store.create_asset", skip_all)]
@@ -131,7 +131,7 @@ impl EscrowStore for PgEscrowStore {
         filter: &AssetFilter,
         page: Page,
     ) -> Result<Paginated<Asset>> {
-        retry(&self.retry, || self.asset_page(scope, filter, page)).await
+        retry(&self.retry, || self.asset_page(scope, filter, &page)).await
     }
 
     #[tracing::instrument(name = "store.create_position", skip_all)]
@@ -166,7 +166,7 @@ impl EscrowStore for PgEscrowStore {
         filter: &PositionFilter,
         page: Page,
     ) -> Result<Paginated<Position>> {
-        retry(&self.retry, || self.position_page(scope, filter, page)).await
+        retry(&self.retry, || self.position_page(scope, filter, &page)).await
     }
 
     #[tracing::instrument(name = "store.transition_position", skip_all)]
@@ -293,7 +293,7 @@ impl EscrowStore for PgEscrowStore {
         filter: &AuditFilter,
         page: Page,
     ) -> Result<Paginated<AuditEvent>> {
-        retry(&self.retry, || self.audit_page(scope, filter, page)).await
+        retry(&self.retry, || self.audit_page(scope, filter, &page)).await
     }
 
     #[tracing::instrument(name = "store.list_ledger_events", skip_all)]

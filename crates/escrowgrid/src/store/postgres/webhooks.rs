@@ -330,7 +330,7 @@ impl WebhookStore for PgEscrowStore {
         webhook_id: &WebhookId,
         page: Page,
     ) -> Result<Paginated<Delivery>> {
-        retry(&self.retry, || self.delivery_page(scope, webhook_id, page)).await
+        retry(&self.retry, || self.delivery_page(scope, webhook_id, &page)).await
     }
 
     async fn get_delivery(
