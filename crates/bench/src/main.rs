@@ -83,6 +83,10 @@ struct Args {
     /// PostgreSQL for the in-process server and pgbench, instead of a throwaway testkit server.
     #[arg(long)]
     database_url: Option<String>,
+    /// Start the throwaway testkit server durable (`fsync`, `synchronous_commit` and
+    /// `full_page_writes` on, PostgreSQL's defaults) instead of with durability off.
+    #[arg(long, conflicts_with = "database_url")]
+    durable: bool,
     /// Pool size of the in-process server.
     #[arg(long, default_value_t = 16)]
     pool_max: usize,
@@ -199,7 +203,9 @@ async fn run(args: &Args) -> Result<(), BoxError> {
                 Some(bin) => Target::spawn(bin).await?,
                 None => Target::memory().await?,
             },
-            (None, _) => Target::postgres(args.database_url.clone(), args.pool_max).await?,
+            (None, _) => {
+                Target::postgres(args.database_url.clone(), args.pool_max, args.durable).await?
+            }
         };
         let mut fixture = load::fixture(&target.authority, &target.root_key).await?;
         fixture.server_pid = target.pid;
@@ -238,11 +244,18 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     writeln!(
         out,
         "\n{} s per level, {} run(s), medians shown; load average before: {}, after: {}\n\
-         CPU µs/request: {cpu_of}\n\n{}",
+         CPU µs/request: {cpu_of}\nPostgreSQL: {}\n\n{}",
         args.duration_secs,
         args.runs,
         load_before,
         load_average(),
+        if args.database_url.is_some() {
+            "--database-url (its own settings)"
+        } else if args.durable {
+            "testkit, durable (fsync, synchronous_commit, full_page_writes on)"
+        } else {
+            "testkit, durability off (fsync, synchronous_commit, full_page_writes off)"
+        },
         report::table(&medians)
     )?;
     Ok(())
@@ -358,7 +371,7 @@ async fn stream_latency(args: &Args, rate: u32, follower: Follower) -> Result<()
         Some(url) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
         None => {
             let private = follower == Follower::Webhook;
-            Target::postgres_with(args.database_url.clone(), args.pool_max, |settings| {
+            Target::postgres_with(args.database_url.clone(), args.pool_max, args.durable, |settings| {
                 settings.webhooks.allow_private_targets = private;
             })
             .await?
