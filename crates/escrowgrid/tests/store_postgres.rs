@@ -39,3 +39,6 @@ mod idempotency_upgrade;
 
 #[path = "store_postgres/tamper.rs"]
 mod tamper;
+
+#[path = "store_postgres/key_cache.rs"]
+mod key_cache;
