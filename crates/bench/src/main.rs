@@ -251,7 +251,10 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         for run in 0..args.runs {
             for (backend, target, fixture) in &started {
                 // The pgbench baseline once per group, on the default configuration's database.
-                let baseline = target.database_url.as_deref().filter(|_| *backend != NO_KEY_CACHE);
+                let baseline = target
+                    .database_url
+                    .as_deref()
+                    .filter(|_| *backend != NO_KEY_CACHE);
                 let rows = measure(args, *backend, fixture, baseline).await?;
                 if all_runs.len() <= run {
                     all_runs.push(Vec::new());
@@ -409,9 +412,14 @@ async fn stream_latency(args: &Args, rate: u32, follower: Follower) -> Result<()
         Some(url) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
         None => {
             let private = follower == Follower::Webhook;
-            Target::postgres_with(args.database_url.clone(), args.pool_max, args.durable, |settings| {
-                settings.webhooks.allow_private_targets = private;
-            })
+            Target::postgres_with(
+                args.database_url.clone(),
+                args.pool_max,
+                args.durable,
+                |settings| {
+                    settings.webhooks.allow_private_targets = private;
+                },
+            )
             .await?
         }
     };

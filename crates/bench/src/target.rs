@@ -62,7 +62,8 @@ impl Target {
         let (url, database, postgres) = match database_url {
             Some(url) => (url, None, None),
             None => {
-                let postgres = tokio::task::spawn_blocking(move || start_postgres(durable)).await??;
+                let postgres =
+                    tokio::task::spawn_blocking(move || start_postgres(durable)).await??;
                 let database = postgres.create_database().await;
                 (database.url().to_owned(), Some(database), Some(postgres))
             }

@@ -49,8 +49,18 @@ async fn a_cached_key_is_never_trusted_beyond_its_ttl_even_without_a_notificatio
     let token = &created.token;
     let read_at = Instant::now();
     let before = store.statement_count();
-    assert!(store.find_api_key_at(token, read_at).await.unwrap().is_some());
-    assert_eq!(store.statement_count() - before, 1, "the first lookup reads");
+    assert!(
+        store
+            .find_api_key_at(token, read_at)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.statement_count() - before,
+        1,
+        "the first lookup reads"
+    );
 
     // Revoked by hand in SQL: no notification reaches the cache.
     let client = store.pool().get().await.unwrap();
@@ -70,7 +80,10 @@ async fn a_cached_key_is_never_trusted_beyond_its_ttl_even_without_a_notificatio
     assert_eq!(cached.map(|key| key.id), Some(created.api_key.id.clone()));
     assert_eq!(store.statement_count() - before, 0, "served from the cache");
     let at_expiry = store.find_api_key_at(token, read_at + TTL).await.unwrap();
-    assert_eq!(at_expiry, None, "an expired entry is read again and found revoked");
+    assert_eq!(
+        at_expiry, None,
+        "an expired entry is read again and found revoked"
+    );
     assert_eq!(store.statement_count() - before, 1);
 }
 
@@ -87,7 +100,11 @@ async fn a_revoke_by_another_instance_is_refused_here_within_one_second() {
     assert!(second.find_api_key_by_token(token).await.unwrap().is_some());
     let before = second.statement_count();
     assert!(second.find_api_key_by_token(token).await.unwrap().is_some());
-    assert_eq!(second.statement_count(), before, "the second instance cached it");
+    assert_eq!(
+        second.statement_count(),
+        before,
+        "the second instance cached it"
+    );
 
     // Act
     let acme = scope_of(&created);
@@ -119,7 +136,10 @@ async fn the_cache_refuses_a_listener_that_does_not_hear_revocations() {
     let config = PgConfig::from_url(database.url()).unwrap();
     let deaf = PgListener::start(&config).await.unwrap();
     let refused = store.with_api_key_cache(deaf, TTL);
-    assert!(refused.is_err(), "a cache nobody invalidates must not start");
+    assert!(
+        refused.is_err(),
+        "a cache nobody invalidates must not start"
+    );
 }
 
 fn scope_of(created: &CreatedApiKey) -> escrowgrid::store::Scope {

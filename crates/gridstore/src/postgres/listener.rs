@@ -312,7 +312,10 @@ async fn connect(config: &tokio_postgres::Config, tls: &PgTls, shared: &Shared) 
         while let Some(message) = messages.next().await {
             match message {
                 Ok(AsyncMessage::Notification(n)) => {
-                    if tx.send((n.channel().to_owned(), n.payload().to_owned())).is_err() {
+                    if tx
+                        .send((n.channel().to_owned(), n.payload().to_owned()))
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -170,4 +170,3 @@ async fn follow(cache: Weak<KeyCache>, mut notices: broadcast::Receiver<ChannelN
         }
     }
 }
-
