@@ -43,16 +43,8 @@ impl Target {
     }
 
     /// An in-process server on PostgreSQL: `database_url` if given, else a fresh database on
-    /// a throwaway testkit server (durability off as in the tests, unless `durable`).
-    pub async fn postgres(
-        database_url: Option<String>,
-        pool_max: usize,
-        durable: bool,
-    ) -> Result<Self, BoxError> {
-        Self::postgres_with(database_url, pool_max, durable, |_| {}).await
-    }
-
-    /// [`Target::postgres`] with `adjust` applied to the server's settings last.
+    /// a throwaway testkit server (durability off as in the tests, unless `durable`), with
+    /// `adjust` applied to the server's settings last.
     pub async fn postgres_with(
         database_url: Option<String>,
         pool_max: usize,
