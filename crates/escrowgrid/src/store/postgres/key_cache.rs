@@ -57,7 +57,7 @@ struct Entry {
 
 /// Taken before a database read: allows filling the cache with its result if nothing was
 /// invalidated meanwhile.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Ticket {
     epoch: u64,
     read_at: Instant,
