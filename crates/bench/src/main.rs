@@ -249,13 +249,13 @@ async fn run(args: &Args) -> Result<(), BoxError> {
             started.push((backend, target, fixture));
         }
         for run in 0..args.runs {
-            for (backend, target, fixture) in &started {
+            for (backend, target, fixture) in started.iter().map(|(b, t, f)| (*b, t, f)) {
                 // The pgbench baseline once per group, on the default configuration's database.
                 let baseline = target
                     .database_url
                     .as_deref()
-                    .filter(|_| *backend != NO_KEY_CACHE);
-                let rows = measure(args, *backend, fixture, baseline).await?;
+                    .filter(|_| backend != NO_KEY_CACHE);
+                let rows = measure(args, backend, fixture, baseline).await?;
                 if all_runs.len() <= run {
                     all_runs.push(Vec::new());
                 }
