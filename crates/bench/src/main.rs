@@ -91,6 +91,14 @@ struct Args {
     /// PostgreSQL for the in-process server and pgbench, instead of a throwaway testkit server.
     #[arg(long)]
     database_url: Option<String>,
+    /// Start the throwaway testkit server durable (`fsync`, `synchronous_commit` and
+    /// `full_page_writes` on, PostgreSQL's defaults) instead of with durability off.
+    #[arg(long, conflicts_with = "database_url")]
+    durable: bool,
+    /// Also measure PostgreSQL with the API-key cache off (rows `postgres-nokeycache`, a
+    /// second server measured alternately with the default one in every run).
+    #[arg(long, conflicts_with_all = ["url", "database_url"])]
+    compare_key_cache: bool,
     /// Pool size of the in-process server.
     #[arg(long, default_value_t = 16)]
     pool_max: usize,
@@ -140,6 +148,34 @@ enum Backend {
 enum Load {
     Pairs,
     Creates,
+}
+
+/// The rows of `--compare-key-cache`: PostgreSQL with `API_KEY_CACHE_TTL_MS=0`.
+const NO_KEY_CACHE: &str = "postgres-nokeycache";
+
+/// Starts the server of one row group variant (see [`run`]).
+async fn start_target(args: &Args, backend: &'static str) -> Result<Target, BoxError> {
+    Ok(match (&args.url, backend) {
+        (Some(url), _) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
+        (None, "memory") => match &args.server_bin {
+            Some(bin) => Target::spawn(bin).await?,
+            None => Target::memory().await?,
+        },
+        (None, _) => {
+            let no_cache = backend == NO_KEY_CACHE;
+            Target::postgres_with(
+                args.database_url.clone(),
+                args.pool_max,
+                args.durable,
+                |settings| {
+                    if no_cache {
+                        settings.store.api_key_cache_ttl_ms = 0;
+                    }
+                },
+            )
+            .await?
+        }
+    })
 }
 
 /// pgbench needs one server connection per client; testkit servers allow 200 in total.
@@ -224,41 +260,52 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     if let Some(positions) = args.scale_positions {
         return scale::run(args.server_bin.as_deref(), positions, args.runs).await;
     }
-    let mut backends = Vec::new();
+    // Variants measured alternately within each run share a group.
+    let mut groups: Vec<Vec<&'static str>> = Vec::new();
     if matches!(args.backend, Backend::Memory | Backend::Both) {
-        backends.push("memory");
+        groups.push(vec!["memory"]);
     }
     if matches!(args.backend, Backend::Postgres | Backend::Both) {
-        backends.push("postgres");
+        if args.compare_key_cache {
+            groups.push(vec![NO_KEY_CACHE, "postgres"]);
+        } else {
+            groups.push(vec!["postgres"]);
+        }
     }
     let load_before = load_average();
     let mut all_runs: Vec<Vec<Row>> = Vec::new();
-    for backend in backends {
-        let target = match (&args.url, backend) {
-            (Some(url), _) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
-            (None, "memory") => match &args.server_bin {
-                Some(bin) => Target::spawn(bin).await?,
-                None => Target::memory().await?,
-            },
-            (None, _) => Target::postgres(args.database_url.clone(), args.pool_max).await?,
-        };
-        let mut fixture = load::fixture(&target.authority, &target.root_key).await?;
-        fixture.server_pid = target.pid;
-        if let Some(pid) = target.pid {
-            progress(&format!(
-                "{backend}: server process {pid}, CPU figures are its own"
-            ));
-        }
-        progress(&format!("{backend}: warm-up {} s", args.warmup_secs));
-        load::run_level(&fixture, 4, Duration::from_secs(args.warmup_secs), true).await?;
-        for run in 0..args.runs {
-            let rows = measure(args, backend, &fixture, target.database_url.as_deref()).await?;
-            if all_runs.len() <= run {
-                all_runs.push(Vec::new());
+    for group in groups {
+        let mut started = Vec::new();
+        for backend in group {
+            let target = start_target(args, backend).await?;
+            let mut fixture = load::fixture(&target.authority, &target.root_key).await?;
+            fixture.server_pid = target.pid;
+            if let Some(pid) = target.pid {
+                progress(&format!(
+                    "{backend}: server process {pid}, CPU figures are its own"
+                ));
             }
-            all_runs[run].extend(rows);
+            progress(&format!("{backend}: warm-up {} s", args.warmup_secs));
+            load::run_level(&fixture, 4, Duration::from_secs(args.warmup_secs), true).await?;
+            started.push((backend, target, fixture));
         }
-        target.stop().await?;
+        for run in 0..args.runs {
+            for (backend, target, fixture) in started.iter().map(|(b, t, f)| (*b, t, f)) {
+                // The pgbench baseline once per group, on the default configuration's database.
+                let baseline = target
+                    .database_url
+                    .as_deref()
+                    .filter(|_| backend != NO_KEY_CACHE);
+                let rows = measure(args, backend, fixture, baseline).await?;
+                if all_runs.len() <= run {
+                    all_runs.push(Vec::new());
+                }
+                all_runs[run].extend(rows);
+            }
+        }
+        for (_, target, _) in started {
+            target.stop().await?;
+        }
     }
     let medians: Vec<Row> = (0..all_runs.first().map_or(0, Vec::len))
         .filter_map(|i| {
@@ -279,11 +326,18 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     writeln!(
         out,
         "\n{} s per level, {} run(s), medians shown; load average before: {}, after: {}\n\
-         CPU µs/request: {cpu_of}\n\n{}",
+         CPU µs/request: {cpu_of}\nPostgreSQL: {}\n\n{}",
         args.duration_secs,
         args.runs,
         load_before,
         load_average(),
+        if args.database_url.is_some() {
+            "--database-url (its own settings)"
+        } else if args.durable {
+            "testkit, durable (fsync, synchronous_commit, full_page_writes on)"
+        } else {
+            "testkit, durability off (fsync, synchronous_commit, full_page_writes off)"
+        },
         report::table(&medians)
     )?;
     Ok(())
@@ -399,9 +453,14 @@ async fn stream_latency(args: &Args, rate: u32, follower: Follower) -> Result<()
         Some(url) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
         None => {
             let private = follower == Follower::Webhook;
-            Target::postgres_with(args.database_url.clone(), args.pool_max, |settings| {
-                settings.webhooks.allow_private_targets = private;
-            })
+            Target::postgres_with(
+                args.database_url.clone(),
+                args.pool_max,
+                args.durable,
+                |settings| {
+                    settings.webhooks.allow_private_targets = private;
+                },
+            )
             .await?
         }
     };

@@ -43,21 +43,19 @@ impl Target {
     }
 
     /// An in-process server on PostgreSQL: `database_url` if given, else a fresh database on
-    /// a throwaway testkit server (durability off, as in the tests).
-    pub async fn postgres(database_url: Option<String>, pool_max: usize) -> Result<Self, BoxError> {
-        Self::postgres_with(database_url, pool_max, |_| {}).await
-    }
-
-    /// [`Target::postgres`] with `adjust` applied to the server's settings last.
+    /// a throwaway testkit server (durability off as in the tests, unless `durable`), with
+    /// `adjust` applied to the server's settings last.
     pub async fn postgres_with(
         database_url: Option<String>,
         pool_max: usize,
+        durable: bool,
         adjust: impl FnOnce(&mut Settings),
     ) -> Result<Self, BoxError> {
         let (url, database, postgres) = match database_url {
             Some(url) => (url, None, None),
             None => {
-                let postgres = tokio::task::spawn_blocking(testkit::TestPostgres::start).await??;
+                let postgres =
+                    tokio::task::spawn_blocking(move || start_postgres(durable)).await??;
                 let database = postgres.create_database().await;
                 (database.url().to_owned(), Some(database), Some(postgres))
             }
@@ -199,6 +197,18 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// A throwaway testkit server; `durable`: `fsync`, `synchronous_commit` and
+/// `full_page_writes` on (PostgreSQL's defaults) instead of testkit's "off".
+fn start_postgres(durable: bool) -> Result<testkit::TestPostgres, testkit::TestkitError> {
+    let mut builder = testkit::TestPostgres::builder();
+    if durable {
+        for setting in ["fsync", "synchronous_commit", "full_page_writes"] {
+            builder = builder.with_setting(setting, "on");
+        }
+    }
+    builder.start()
 }
 
 impl Drop for Target {

@@ -9,6 +9,7 @@ mod e2e {
     pub mod flows;
     pub mod server;
 
+    mod api_key_cache;
     mod cli;
     mod concurrency;
     mod events;

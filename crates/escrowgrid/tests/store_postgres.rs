@@ -42,3 +42,6 @@ mod tenant_keys_upgrade;
 
 #[path = "store_postgres/tamper.rs"]
 mod tamper;
+
+#[path = "store_postgres/key_cache.rs"]
+mod key_cache;

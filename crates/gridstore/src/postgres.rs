@@ -69,7 +69,7 @@ pub use error::classify;
 pub use event_log::PgEventLog;
 pub use health::HealthReport;
 pub use kv::PgKvStore;
-pub use listener::{ListenerOptions, PgListener};
+pub use listener::{ChannelNotice, ListenerOptions, PgListener};
 pub use lock::{PgLocks, advisory_key, try_advisory_xact_lock, with_advisory_xact_lock};
 pub use migrate::{Migration, migrate};
 pub use pool::{PgClient, PgPool, PoolStatus};

@@ -13,6 +13,8 @@ use rand::Rng;
 use serde_json::json;
 use testkit::TestDatabase;
 
+#[path = "event_log_pg/listener_channels.rs"]
+mod listener_channels;
 #[path = "event_log_pg/listener_ping.rs"]
 mod listener_ping;
 #[path = "event_log_pg/maintenance.rs"]

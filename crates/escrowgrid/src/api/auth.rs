@@ -9,7 +9,9 @@
 //!   outside the list (or an unknown one, see [`super::client_ip`]) gets 403 `Forbidden` /
 //!   `Root API key cannot be used from this IP address` (audit `AUTH_FORBIDDEN`).
 //! - Otherwise the token's SHA-256 is looked up; unknown or revoked: 401 `Invalid API key`
-//!   (audit `AUTH_FAILED` / `INVALID_API_KEY`).
+//!   (audit `AUTH_FAILED` / `INVALID_API_KEY`). On PostgreSQL the store answers active keys
+//!   from its API-key cache (`store/postgres/key_cache.rs`: no connection checked out;
+//!   revocations reach every instance through LISTEN/NOTIFY).
 //!
 //! `/health` and `/ready` are public; so are `/openapi.json` and `/docs` when
 //! `PUBLIC_DOCS_ENABLED` is set.

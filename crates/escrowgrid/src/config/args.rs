@@ -52,6 +52,10 @@ pub struct SettingsArgs {
     /// Connection pool size [env: DATABASE_POOL_MAX]
     #[arg(long)]
     pub database_pool_max: Option<usize>,
+    /// Milliseconds an API key read from PostgreSQL is trusted; 0: no cache
+    /// [env: API_KEY_CACHE_TTL_MS]
+    #[arg(long)]
+    pub api_key_cache_ttl_ms: Option<u64>,
     /// Do not apply pending migrations at start [env: MIGRATE_ON_START=false]
     #[arg(long)]
     pub no_migrate: bool,
@@ -138,6 +142,7 @@ impl SettingsArgs {
             self.database_replica_max_lag_ms,
         );
         set(&mut s.store.pool_max, self.database_pool_max);
+        set(&mut s.store.api_key_cache_ttl_ms, self.api_key_cache_ttl_ms);
         if self.no_migrate {
             s.store.migrate_on_start = false;
         }

@@ -46,6 +46,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("DATABASE_POOL_MAX", "connection pool size (default 16)"),
     (
+        "API_KEY_CACHE_TTL_MS",
+        "how long an API key read from PostgreSQL is trusted (default 10000; 0: no cache)",
+    ),
+    (
         "MIGRATE_ON_START",
         "apply pending migrations at start (default true; only `false` disables)",
     ),
@@ -198,6 +202,9 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("DATABASE_POOL_MAX") {
         settings.store.pool_max = parse("DATABASE_POOL_MAX", &v)?;
+    }
+    if let Some(v) = get("API_KEY_CACHE_TTL_MS") {
+        settings.store.api_key_cache_ttl_ms = parse("API_KEY_CACHE_TTL_MS", &v)?;
     }
     if let Some(v) = get("MIGRATE_ON_START") {
         settings.store.migrate_on_start = unless_false(&v);

@@ -112,6 +112,10 @@ pub struct StoreSettings {
     pub replica_max_lag_ms: u64,
     /// `DATABASE_POOL_MAX`, default 16.
     pub pool_max: usize,
+    /// `API_KEY_CACHE_TTL_MS`, default 10000: how long an instance trusts an API key read from
+    /// PostgreSQL without reading it again (revocations reach every instance at once through
+    /// LISTEN/NOTIFY); 0 disables the cache.
+    pub api_key_cache_ttl_ms: u64,
     /// Apply pending migrations at start (`MIGRATE_ON_START`, flag `--no-migrate`).
     pub migrate_on_start: bool,
 }
@@ -126,6 +130,7 @@ impl Default for StoreSettings {
             database_read_urls: None,
             replica_max_lag_ms: 1000,
             pool_max: 16,
+            api_key_cache_ttl_ms: 10_000,
             migrate_on_start: true,
         }
     }

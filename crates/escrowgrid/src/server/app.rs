@@ -9,7 +9,9 @@ use gridstore::Locks;
 use gridstore::kv::SweeperHandle;
 use gridstore::memory::MemoryKvStore;
 use gridstore::postgres::event_log::DEFAULT_MONTHS_AHEAD;
-use gridstore::postgres::{PgConfig, PgListener, PgLocks, PgPool, PgReadPools, ReplicaOptions};
+use gridstore::postgres::{
+    ListenerOptions, PgConfig, PgListener, PgLocks, PgPool, PgReadPools, ReplicaOptions,
+};
 use gridstore::{EventLog, KvStore};
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -21,7 +23,7 @@ use crate::onchain::{
     ChainTarget, OnchainApi, OnchainPorts, OnchainSender, SenderHandle, SenderSettings,
 };
 use crate::store::memory::MemoryStore;
-use crate::store::postgres::PgEscrowStore;
+use crate::store::postgres::{API_KEYS_CHANNEL, PgEscrowStore};
 use crate::store::{EscrowStore, WebhookStore};
 use crate::webhooks::{
     DeliveryClient, Dispatcher, DispatcherHandle, SecretBox, TargetPolicy, WebhookMetrics,
@@ -103,9 +105,18 @@ impl App {
                     info!("migrations skipped (MIGRATE_ON_START=false), schema current");
                 }
                 // One LISTEN connection per process wakes every event subscriber (streams,
-                // webhook dispatchers).
-                let listener = PgListener::start(&config).await?;
-                let store = store.with_event_listener(listener);
+                // webhook dispatchers) and tells the API-key cache about revocations.
+                let listener = PgListener::start_with_channels(
+                    &config,
+                    ListenerOptions::default(),
+                    &[API_KEYS_CHANNEL],
+                )
+                .await?;
+                let mut store = store.with_event_listener(listener.clone());
+                let key_ttl = Duration::from_millis(settings.store.api_key_cache_ttl_ms);
+                if !key_ttl.is_zero() {
+                    store = store.with_api_key_cache(listener, key_ttl)?;
+                }
                 partition_maintenance = Some(store.event_log().spawn_partition_maintenance(
                     PARTITION_MAINTENANCE_EVERY,
                     DEFAULT_MONTHS_AHEAD,

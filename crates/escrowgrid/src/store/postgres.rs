@@ -36,6 +36,7 @@ mod db;
 mod deliveries;
 mod entities;
 mod error;
+mod key_cache;
 mod keys;
 mod ledger;
 mod paging;
@@ -48,6 +49,7 @@ mod transition;
 mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use gridstore::EventLog;
 use gridstore::postgres::{
@@ -58,7 +60,9 @@ use gridstore::postgres::{
 use crate::Result;
 
 use db::StatementCounter;
+use key_cache::KeyCache;
 
+pub use key_cache::API_KEYS_CHANNEL;
 pub use schema::{HISTORY_TABLE, MIGRATIONS};
 
 /// Whether the history table named `$1` exists yet.
@@ -73,6 +77,8 @@ pub struct PgEscrowStore {
     retry: RetryPolicy,
     counter: StatementCounter,
     events: PgEventLog,
+    /// Active API keys by token hash, when enabled ([`PgEscrowStore::with_api_key_cache`]).
+    keys: Option<Arc<KeyCache>>,
 }
 
 impl PgEscrowStore {
@@ -94,6 +100,7 @@ impl PgEscrowStore {
             events: PgEventLog::new(pool.clone()),
             pool,
             retry: RetryPolicy::default(),
+            keys: None,
         }
     }
 
@@ -111,6 +118,39 @@ impl PgEscrowStore {
     pub fn with_event_listener(mut self, listener: PgListener) -> Self {
         self.events = self.events.with_listener(listener);
         self
+    }
+
+    /// Caches active API keys for at most `ttl` after each database read, dropping a key as
+    /// soon as `listener` (which must listen on [`API_KEYS_CHANNEL`]) reports its revocation by
+    /// any instance; see `store/postgres/key_cache.rs`. Without it every authentication reads
+    /// the database. Must be called inside a Tokio runtime (it spawns the follower task).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] when `listener` does not listen on [`API_KEYS_CHANNEL`]
+    /// (revocations would go unseen for the whole TTL).
+    pub fn with_api_key_cache(mut self, listener: PgListener, ttl: Duration) -> Result<Self> {
+        if !listener.listens_on(API_KEYS_CHANNEL) {
+            return Err(crate::Error::Config {
+                key: "api key cache".to_owned(),
+                message: format!("the listener must listen on {API_KEYS_CHANNEL}"),
+            });
+        }
+        self.keys = Some(KeyCache::start(listener, ttl));
+        Ok(self)
+    }
+
+    /// [`EscrowStore::find_api_key_by_token`](super::EscrowStore::find_api_key_by_token) as
+    /// of `now`, the instant the API-key cache measures an entry's age against (a cached key
+    /// read at least its TTL before `now` is read again).
+    ///
+    /// # Errors
+    /// The storage variants of [`crate::Error`].
+    pub async fn find_api_key_at(
+        &self,
+        token: &str,
+        now: std::time::Instant,
+    ) -> Result<Option<crate::domain::ApiKey>> {
+        gridstore::postgres::retry(&self.retry, || self.api_key_by_token(token, now)).await
     }
 
     /// The PostgreSQL event log the writes append to (for partition maintenance).

@@ -18,6 +18,12 @@
 //! [`ListenerOptions::ping_timeout`]; a failed or late ping drops the connection and takes the
 //! reconnect path above.
 //!
+//! Other channels: [`PgListener::start_with_channels`] also listens on the application's own
+//! channels (e.g. cache invalidation) on the same connection, and [`PgListener::notices`]
+//! hands their notifications out with their payloads, plus a [`ChannelNotice::Reset`] on
+//! every disconnect and reconnect (whatever was notified meanwhile is lost: drop what the
+//! notifications were keeping fresh).
+//!
 //! The task stops when the last handle is dropped. It runs on the Tokio runtime that called
 //! [`PgListener::start`].
 
@@ -26,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::AbortHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_postgres::AsyncMessage;
@@ -46,6 +52,22 @@ const PING: &str = "select 1";
 const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
 const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVES_RETRIES: u32 = 3;
+/// Notices buffered per [`PgListener::notices`] receiver before it lags.
+const NOTICE_BUFFER: usize = 1024;
+
+/// What [`PgListener::notices`] receives from the application's own channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelNotice {
+    /// `NOTIFY channel, 'payload'` committed by some session.
+    Notification {
+        /// The channel (one of those given to [`PgListener::start_with_channels`]).
+        channel: String,
+        /// The payload (empty when none was given).
+        payload: String,
+    },
+    /// The connection was lost or re-established: notifications sent meanwhile are lost.
+    Reset,
+}
 
 /// How the listener checks that its connection is alive; see the [module docs](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +108,10 @@ impl Drop for Inner {
 #[derive(Debug)]
 struct Shared {
     wake: watch::Sender<u64>,
+    /// Notifications of the application's channels, and resets.
+    notices: broadcast::Sender<ChannelNotice>,
+    /// The `listen` statements run on every connection (`gs_events` and the others).
+    listen: String,
     backend_pid: AtomicI32,
     connected: AtomicBool,
     reconnects: AtomicU64,
@@ -94,6 +120,13 @@ struct Shared {
 impl Shared {
     fn bump(&self) {
         self.wake.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wakes subscribers and tells channel receivers that notifications may have been lost.
+    fn reset(&self) {
+        self.bump();
+        // No receiver: nobody to tell.
+        let _ = self.notices.send(ChannelNotice::Reset);
     }
 }
 
@@ -114,10 +147,34 @@ impl PgListener {
     /// As [`PgListener::start`]; also [`crate::Error::Config`] for a zero ping interval or
     /// timeout.
     pub async fn start_with(config: &PgConfig, options: ListenerOptions) -> Result<Self> {
+        Self::start_with_channels(config, options, &[]).await
+    }
+
+    /// [`PgListener::start_with`] that also listens on `channels` (lowercase ASCII letters,
+    /// digits and `_`, starting with a letter or `_`, at most 63 bytes, not `gs_events`); their
+    /// notifications go to [`PgListener::notices`].
+    ///
+    /// # Errors
+    /// As [`PgListener::start_with`]; also [`crate::Error::Config`] for an invalid channel.
+    pub async fn start_with_channels(
+        config: &PgConfig,
+        options: ListenerOptions,
+        channels: &[&str],
+    ) -> Result<Self> {
         if options.ping_interval.is_zero() || options.ping_timeout.is_zero() {
             return Err(crate::Error::Config(
                 "listener ping interval and timeout must be positive".into(),
             ));
+        }
+        let mut listen = LISTEN.to_owned();
+        for channel in channels {
+            if !valid_channel(channel) {
+                return Err(crate::Error::Config(format!(
+                    "invalid listener channel {channel:?}"
+                )));
+            }
+            listen.push_str("; listen ");
+            listen.push_str(channel);
         }
         // Behind a transaction pooler, LISTEN needs a session of its own on the server.
         let config = config.direct().unwrap_or(config);
@@ -129,6 +186,8 @@ impl PgListener {
             .keepalives_retries(KEEPALIVES_RETRIES);
         let shared = Arc::new(Shared {
             wake: watch::Sender::new(0),
+            notices: broadcast::Sender::new(NOTICE_BUFFER),
+            listen,
             backend_pid: AtomicI32::new(0),
             connected: AtomicBool::new(false),
             reconnects: AtomicU64::new(0),
@@ -145,6 +204,20 @@ impl PgListener {
     /// A wake-up signal that changes on every notification, disconnect and reconnect.
     pub fn wakeups(&self) -> Wakeups {
         Wakeups::new(self.inner.shared.wake.subscribe())
+    }
+
+    /// Notifications of the channels given to [`PgListener::start_with_channels`] from now on,
+    /// and a [`ChannelNotice::Reset`] at every disconnect and reconnect. A receiver that falls
+    /// more than 1,024 notices behind gets `RecvError::Lagged`: treat it as a reset.
+    pub fn notices(&self) -> broadcast::Receiver<ChannelNotice> {
+        self.inner.shared.notices.subscribe()
+    }
+
+    /// Whether this listener listens on `channel` (given to
+    /// [`PgListener::start_with_channels`]).
+    pub fn listens_on(&self, channel: &str) -> bool {
+        let mut listened = self.inner.shared.listen.split("; listen ").skip(1);
+        listened.any(|c| c == channel)
     }
 
     /// The server process id of the current LISTEN connection (`None` while disconnected).
@@ -167,7 +240,7 @@ impl PgListener {
 /// A live LISTEN session: the client (kept alive, and pinged) and the stream of notifications.
 struct Session {
     client: tokio_postgres::Client,
-    notifications: mpsc::UnboundedReceiver<()>,
+    notifications: mpsc::UnboundedReceiver<(String, String)>,
     /// The task driving the socket, aborted with the session: a silently dead connection
     /// would otherwise keep its task and socket forever.
     connection: AbortHandle,
@@ -190,9 +263,15 @@ impl Session {
         loop {
             tokio::select! {
                 notification = self.notifications.recv() => match notification {
-                    Some(()) => {
+                    Some((channel, _)) if channel == EVENTS_CHANNEL => {
                         metrics::counter!("gridstore_listener_notifications_total").increment(1);
                         shared.bump();
+                    }
+                    Some((channel, payload)) => {
+                        // No receiver: nobody to tell.
+                        let _ = shared
+                            .notices
+                            .send(ChannelNotice::Notification { channel, payload });
                     }
                     None => return,
                 },
@@ -232,8 +311,11 @@ async fn connect(config: &tokio_postgres::Config, tls: &PgTls, shared: &Shared) 
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
-                Ok(AsyncMessage::Notification(_)) => {
-                    if tx.send(()).is_err() {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx
+                        .send((n.channel().to_owned(), n.payload().to_owned()))
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -253,12 +335,12 @@ async fn connect(config: &tokio_postgres::Config, tls: &PgTls, shared: &Shared) 
         connection,
     };
     let client = &session.client;
-    client.batch_execute(LISTEN).await?;
+    client.batch_execute(&shared.listen).await?;
     let pid: i32 = client.query_one(BACKEND_PID, &[]).await?.try_get(0)?;
     shared.backend_pid.store(pid, Ordering::Release);
     shared.connected.store(true, Ordering::Release);
     // Anything committed while we were not listening has lost its notification: wake everyone.
-    shared.bump();
+    shared.reset();
     tracing::debug!(backend_pid = pid, "event listener connected");
     Ok(session)
 }
@@ -279,7 +361,7 @@ async fn run(
             live.serve(options, &shared).await;
             drop(live);
             shared.connected.store(false, Ordering::Release);
-            shared.bump();
+            shared.reset();
             tracing::warn!("event listener disconnected; reconnecting");
             backoff = MIN_BACKOFF;
         }
@@ -295,5 +377,34 @@ async fn run(
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// Whether `channel` can be listened on unquoted and is not the event log's own.
+fn valid_channel(channel: &str) -> bool {
+    let mut bytes = channel.bytes();
+    let first_ok = bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b == b'_');
+    first_ok
+        && channel.len() <= 63
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && channel != EVENTS_CHANNEL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_channel;
+
+    #[test]
+    fn only_plain_lowercase_channels_other_than_the_event_log_s_are_accepted() {
+        assert!(valid_channel("escrowgrid_api_keys"));
+        assert!(valid_channel("_c2"));
+        assert!(!valid_channel("gs_events"));
+        assert!(!valid_channel(""));
+        assert!(!valid_channel("2c"));
+        assert!(!valid_channel("Keys"));
+        assert!(!valid_channel("a; drop table t"));
+        assert!(!valid_channel(&"a".repeat(64)));
     }
 }

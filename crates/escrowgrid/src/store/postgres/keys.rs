@@ -1,5 +1,9 @@
 //! API keys: only the SHA-256 hex of a token is stored (`key_hash`, unique); revoking is an
 //! update of active keys only, so a second revoke finds nothing (NotFound on both backends).
+//! Lookups go through the API-key cache when it is enabled (`key_cache.rs`); a revoke notifies
+//! every instance's cache in its transaction.
+
+use std::time::Instant;
 
 use gridstore::postgres::commit;
 
@@ -11,7 +15,7 @@ use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
 use super::entities::ensure_scope;
-use super::{PgEscrowStore, audit, rows};
+use super::{API_KEYS_CHANNEL, PgEscrowStore, audit, rows};
 
 const INSERT_KEY: &str = "\
 insert into api_keys (id, institution_id, key_hash, label, role, created_at, revoked_at)
@@ -40,6 +44,10 @@ returning id, institution_id, key_hash, label, role, created_at, revoked_at";
 
 const INSTITUTION_EXISTS: &str = "select id from institutions where id = $1";
 
+/// Tells every instance's API-key cache (`$1`: the channel) that key `$2` is revoked; sent at
+/// commit, so only for a revoke that happened.
+const NOTIFY_REVOKED: &str = "select pg_notify($1, $2)";
+
 impl PgEscrowStore {
     pub(super) async fn insert_api_key(
         &self,
@@ -67,13 +75,28 @@ impl PgEscrowStore {
         Ok(CreatedApiKey { api_key, token })
     }
 
-    pub(super) async fn api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
+    /// The active key of `token` as of `now`: from the cache if it was read less than the
+    /// cache's TTL before `now`, else from the database (then cached).
+    pub(super) async fn api_key_by_token(
+        &self,
+        token: &str,
+        now: Instant,
+    ) -> Result<Option<ApiKey>> {
         let hash = hash_token(token);
+        let ticket = match self.keys.as_deref().map(|cache| cache.get(&hash, now)) {
+            Some(Ok(key)) => return Ok(Some(key)),
+            Some(Err(ticket)) => Some(ticket),
+            None => None,
+        };
         let client = self.pool.get().await?;
         let row = Db::new(&client, &self.counter)
             .query_opt(FIND_BY_HASH, &[&hash])
             .await?;
-        Ok(row.as_ref().map(rows::api_key).transpose()?)
+        let key = row.as_ref().map(rows::api_key).transpose()?;
+        if let (Some(cache), Some(ticket), Some(key)) = (&self.keys, ticket, &key) {
+            cache.fill(hash, key.clone(), ticket);
+        }
+        Ok(key)
     }
 
     pub(super) async fn active_api_keys(
@@ -127,8 +150,16 @@ impl PgEscrowStore {
         };
         let (revoked, event) = records::revoked_api_key(&rows::api_key(&row)?, audit_context, at);
         let events = outbox::api_key_revoked(&revoked)?;
-        audit::insert_with_events(&db, &event, &events).await?;
+        let revoked_id = revoked.id.as_str();
+        let notify: &Params<'_> = &[&API_KEYS_CHANNEL, &revoked_id];
+        tokio::try_join!(
+            audit::insert_with_events(&db, &event, &events),
+            db.execute(NOTIFY_REVOKED, notify),
+        )?;
         commit(tx).await?;
+        if let Some(cache) = &self.keys {
+            cache.invalidate(revoked.id.as_str());
+        }
         Ok(revoked)
     }
 }

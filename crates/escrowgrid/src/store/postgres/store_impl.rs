@@ -210,7 +210,7 @@ impl EscrowStore for PgEscrowStore {
 
     #[tracing::instrument(name = "store.find_api_key_by_token", skip_all)]
     async fn find_api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
-        retry(&self.retry, || self.api_key_by_token(token)).await
+        self.find_api_key_at(token, std::time::Instant::now()).await
     }
 
     #[tracing::instrument(name = "store.list_api_keys", skip_all)]
