@@ -36,7 +36,7 @@ pub async fn run(
     positions: u64,
     runs: usize,
 ) -> Result<(), BoxError> {
-    let target = Target::postgres(database_url, pool_max).await?;
+    let target = Target::postgres_with(database_url, pool_max, false, |_| {}).await?;
     let fixture = crate::load::fixture(&target.authority, &target.root_key).await?;
     let client = target
         .connect_database()

@@ -99,11 +99,9 @@ impl State {
                     .as_ref()
                     .is_none_or(|h| *h == p.holder_reference)
         };
-        let page = self.positions.page_of(&lists, keep, page);
-        Paginated {
-            items: page.items.into_iter().map(|p| (**p).clone()).collect(),
-            total: page.total,
-        }
+        self.positions
+            .page_of(&lists, keep, page)
+            .map(|p| (**p).clone())
     }
 
     pub(super) fn find_api_key_by_token(&self, token: &str) -> Option<ApiKey> {
@@ -176,7 +174,8 @@ impl State {
             (None, false) => {
                 let from = after.map_or(0, |after| after.saturating_add(1));
                 let seqs = from..self.audit.len() as u64;
-                let accepted = seqs.filter(|seq| event_at(*seq).is_some_and(|e| filter.accepts(e.header())));
+                let accepted =
+                    seqs.filter(|seq| event_at(*seq).is_some_and(|e| filter.accepts(e.header())));
                 page.apply(accepted, |seq| SortKey::Seq(*seq))
             }
             (Some(indexes), false) => {

@@ -92,6 +92,7 @@ impl MemoryEvent {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // the shape `map_err` hands over
 fn unserializable(e: serde_json::Error) -> Error {
     Error::InvalidInput(format!("payload does not serialize: {e}"))
 }
