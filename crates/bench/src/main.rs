@@ -108,6 +108,10 @@ struct Args {
     /// Also run the pgbench baseline without the outbox statements (the outbox's SQL cost).
     #[arg(long)]
     outbox_cost: bool,
+    /// Also run the pgbench baseline without the ledger's hash chain (no hash columns, no
+    /// chain-head read): the tamper-evident ledger's SQL cost.
+    #[arg(long)]
+    hash_cost: bool,
     /// Instead of the load levels: commit → SSE latency of `GET /events/stream` on
     /// PostgreSQL with a writer at this many creates/s (two events each), `--duration-secs`
     /// per run.
@@ -370,13 +374,18 @@ async fn measure(
     };
     if let Some((url, pgbench)) = pgbench {
         let ids = pgbench::BaselineIds::of(fixture);
-        let variants: &[(bool, &'static str)] = if args.outbox_cost {
-            &[(true, "pgbench"), (false, "pgbench-no-outbox")]
-        } else {
-            &[(true, "pgbench")]
-        };
+        // (outbox, hashing, row name): the store's transactions, then what they cost without
+        // the outbox or without the hash chain.
+        let mut variants: Vec<(bool, bool, &'static str)> = vec![(true, true, "pgbench")];
+        if args.outbox_cost {
+            variants.push((false, true, "pgbench-no-outbox"));
+        }
+        if args.hash_cost {
+            variants.push((true, false, "pgbench-no-hash"));
+        }
         let levels = args.clients.iter().filter(|&&c| c <= PGBENCH_MAX_CLIENTS);
-        for (&clients, &(outbox, load)) in levels.flat_map(|c| variants.iter().map(move |v| (c, v)))
+        for (&clients, &(outbox, hashing, load)) in
+            levels.flat_map(|c| variants.iter().map(move |v| (c, v)))
         {
             progress(&format!("{backend}: {load} with {clients} clients"));
             let url = url.to_owned();
@@ -389,6 +398,7 @@ async fn measure(
                     clients,
                     pgbench::Limit::Duration(duration),
                     outbox,
+                    hashing,
                 )
             })
             .await??;

@@ -52,15 +52,24 @@ pub fn find() -> Option<PathBuf> {
 /// variables in place of the bind parameters (`:inst`, `:asset`, `:key` come from `-D`;
 /// `:client_id` and a random `:r` make the ids unique). With `outbox`, each transaction also
 /// appends its domain events to `gs_events`, as the store does; without, it measures what the
-/// writes cost without the outbox.
-pub fn script(outbox: bool) -> String {
+/// writes cost without the outbox. With `hashing`, the ledger rows carry the hash chain's
+/// columns and the transition reads its chain head, as the store does; without, what the
+/// writes cost without the tamper-evident ledger.
+pub fn script(outbox: bool, hashing: bool) -> String {
     const ID: &str = ":client_id || '_' || :r";
     let position_id = format!("'pos_pgb_' || {ID}");
     let fill = |statement: &str| statement.replace("{pos}", &position_id).replace("{id}", ID);
+    let hashed = |statement: &str, chained: bool| {
+        if hashing {
+            crate::sql::with_hash(statement, chained)
+        } else {
+            statement.to_owned()
+        }
+    };
     let mut s = String::from("\\set r random(1, 9000000000000000)\n");
     s.push_str("begin;\n");
     for statement in crate::sql::CREATE {
-        s.push_str(&fill(statement));
+        s.push_str(&fill(&hashed(statement, false)));
         s.push_str(";\n");
     }
     if outbox {
@@ -68,8 +77,12 @@ pub fn script(outbox: bool) -> String {
         s.push_str(";\n");
     }
     s.push_str("commit;\nbegin;\n");
+    if hashing {
+        s.push_str(&fill(crate::sql::LAST_HASH));
+        s.push_str(";\n");
+    }
     for statement in crate::sql::TRANSITION {
-        s.push_str(&fill(statement));
+        s.push_str(&fill(&hashed(statement, true)));
         s.push_str(";\n");
     }
     if outbox {
@@ -99,6 +112,7 @@ pub fn run(
     clients: usize,
     limit: Limit,
     outbox: bool,
+    hashing: bool,
 ) -> Result<BaselineOutcome, BoxError> {
     let limit_args = match limit {
         Limit::Duration(d) => ["-T".to_owned(), d.as_secs().max(1).to_string()],
@@ -109,7 +123,7 @@ pub fn run(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let script_path = dir.join("pair.sql");
-    std::fs::write(&script_path, script(outbox))?;
+    std::fs::write(&script_path, script(outbox, hashing))?;
     let output = Command::new(pgbench)
         .arg("-n")
         .args(["-M", "prepared"])
@@ -244,7 +258,7 @@ mod tests {
         // Act
         let url = db.url().to_owned();
         let mut outcome = tokio::task::spawn_blocking(move || {
-            run(&pgbench, &url, &ids, 2, Limit::Transactions(5), true)
+            run(&pgbench, &url, &ids, 2, Limit::Transactions(5), true, true)
         })
         .await
         .expect("join")
@@ -263,6 +277,16 @@ mod tests {
         );
         assert_eq!(count("select count(*) from position_events").await, 10);
         assert_eq!(count("select count(*) from ledger_events").await, 20);
+        assert_eq!(
+            count("select count(*) from ledger_events where hash is not null").await,
+            20,
+            "every ledger row carries its hash, as the store writes it"
+        );
+        assert_eq!(
+            count("select count(*) from ledger_events where previous_hash is not null").await,
+            10,
+            "each transition's event is chained to its creation's"
+        );
         assert_eq!(count("select count(*) from audit_events").await, 20);
         assert_eq!(count("select count(*) from gs_events").await, 40);
     }
@@ -279,9 +303,12 @@ mod tests {
 
     #[test]
     fn the_script_has_two_transactions_and_no_unfilled_placeholders() {
-        let s = script(true);
+        let s = script(true, true);
         assert_eq!(s.matches("gs_events").count(), 2);
-        assert!(!script(false).contains("gs_events"));
+        assert!(!script(false, true).contains("gs_events"));
+        assert_eq!(s.matches("previous_hash").count(), 2);
+        assert!(s.contains("order by seq desc limit 1"));
+        assert!(!script(true, false).contains("hash"));
         assert_eq!(s.matches("begin;").count(), 2);
         assert_eq!(s.matches("commit;").count(), 2);
         assert!(!s.contains("{pos}"));

@@ -6,6 +6,12 @@
 //! version 1) with pgbench variables instead of bind parameters: `{pos}` is the position id
 //! expression, `{id}` a unique suffix, `:inst`, `:asset` and `:key` come from `pgbench -D`.
 //! A test runs the generated script against the migrated schema, so drift fails the build.
+//!
+//! The ledger inserts are written without the hash chain's columns; [`with_hash`] adds them
+//! (`hash`, `previous_hash`: 64 hex characters, computed in the server, so constants here) and
+//! [`LAST_HASH`] is the transition's read of its chain head, which the store pipelines with the
+//! position load (`ledger.rs` `LAST_HASH`; pgbench sends it as one more round trip, so the
+//! hashed script is, if anything, slower than the store).
 
 /// `POST /positions`: position, `POSITION_CREATED` ledger event and audit row.
 pub const CREATE: &[&str] = &[
@@ -84,3 +90,21 @@ pub const TRANSITION: &[&str] = &[
      {pos}, jsonb_build_object('fromState', 'CREATED', 'toState', 'FUNDED'), null, 200, \
      '127.0.0.1')",
 ];
+
+/// The transition's read of its position's chain head (`ledger.rs` `LAST_HASH`).
+pub const LAST_HASH: &str =
+    "select hash from ledger_events where position_id = {pos} order by seq desc limit 1";
+
+/// A ledger insert of [`CREATE`] or [`TRANSITION`] with the hash chain's columns: a 64-hex
+/// `hash`, and `previous_hash` when `chained` (a transition follows its creation's event).
+/// Other statements are returned unchanged.
+pub fn with_hash(statement: &str, chained: bool) -> String {
+    const HASH: &str = "'9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'";
+    if !statement.starts_with("insert into ledger_events") {
+        return statement.to_owned();
+    }
+    let previous = if chained { HASH } else { "null" };
+    statement
+        .replacen("created_at)", "created_at, hash, previous_hash)", 1)
+        .replacen(", now())", &format!(", now(), {HASH}, {previous})"), 1)
+}
