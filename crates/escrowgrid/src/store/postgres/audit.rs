@@ -47,12 +47,13 @@ order by seq
 limit $10 offset $11";
 
 /// A keyset page of audit events in write order: [`Keyset`] adds the filters that are set,
-/// `seq > key` and the order (indexes: `idx_audit_events_institution_seq`,
+/// `seq > key` and the order (indexes: the tenant's `(institution_id, seq)` key from 0008,
 /// `idx_audit_events_resource`, `idx_audit_events_api_key_seq` from migration 0009, the `seq`
 /// key).
 const AUDIT_KEYSET: &str = "\
-select seq, id, occurred_at, created_at, request_id, api_key_id, institution_id, method, path,
-    action, outcome, resource_type, resource_id, payload, error, status_code, client_ip
+select seq, id, occurred_at, created_at, request_id, api_key_id,
+    nullif(institution_id, '') as institution_id, method, path, action, outcome, resource_type,
+    resource_id, payload, error, status_code, client_ip
 from audit_events";
 
 /// The total alone, for a page past the end (where the window count has no row to ride on).
