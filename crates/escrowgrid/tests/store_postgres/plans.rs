@@ -10,14 +10,11 @@
 use super::support::migrated_store;
 
 async fn plan(client: &tokio_postgres::Client, condition: &str) -> String {
-    let sql = format!(
-        "explain select id from audit_events where {condition} order by seq limit 100 offset 0"
-    );
-    let rows = client.query(sql.as_str(), &[]).await.unwrap();
-    rows.iter()
-        .map(|row| row.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n")
+    explain(
+        client,
+        &format!("select id from audit_events where {condition} order by seq limit 100 offset 0"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -81,14 +78,10 @@ async fn explain(client: &tokio_postgres::Client, sql: &str) -> String {
 
 async fn keyset_plan(client: &tokio_postgres::Client, table: &str, condition: &str) -> String {
     let sql = format!(
-        "explain select id from {table} where {condition} \
+        "select id from {table} where {condition} \
          and (created_at, id) > ('2026-01-01T00:00:00Z', 'x_0') order by created_at, id limit 101"
     );
-    let rows = client.query(sql.as_str(), &[]).await.unwrap();
-    rows.iter()
-        .map(|row| row.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n")
+    explain(client, &sql).await
 }
 
 /// Migration 0008 keys the tenant tables by `(institution_id, id)`; reads by id without the
@@ -178,16 +171,11 @@ async fn every_keyset_page_filter_reads_an_index_in_list_order() {
         assert!(plan.contains(index), "{condition}: {plan}");
         assert!(!plan.contains("Sort"), "{condition}: {plan}");
     }
-    let by_key = client
-        .query(
-            "explain select id from audit_events where api_key_id = 'ak_a' and seq > 5 \
-             order by seq limit 101",
-            &[],
-        )
-        .await
-        .unwrap();
-    let plan: Vec<String> = by_key.iter().map(|row| row.get(0)).collect();
-    let plan = plan.join("\n");
+    let plan = explain(
+        &client,
+        "select id from audit_events where api_key_id = 'ak_a' and seq > 5 order by seq limit 101",
+    )
+    .await;
     assert!(plan.contains("idx_audit_events_api_key_seq"), "{plan}");
     assert!(!plan.contains("Sort"), "{plan}");
 }
