@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use alloy::network::TransactionBuilder as _;
 use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::{Filter, TransactionRequest};
+use alloy::rpc::types::{Filter, Log, TransactionRequest};
 use alloy::sol_types::SolEvent as _;
 
 use crate::TestkitError;
@@ -185,22 +185,24 @@ impl TestAnvil {
             .erased()
     }
 
+    /// Every log of the contract with the event `signature`, in chain order.
+    async fn logs_of(&self, signature: B256) -> Result<Vec<Log>, TestkitError> {
+        let filter = Filter::new()
+            .address(self.contract)
+            .event_signature(signature)
+            .from_block(0);
+        self.provider().get_logs(&filter).await.map_err(chain_error)
+    }
+
     /// Every `PositionEventRecorded` log of the contract, in chain order.
     ///
     /// # Errors
     ///
     /// [`TestkitError::Chain`] when the node cannot be queried.
     pub async fn position_events(&self) -> Result<Vec<RecordedPositionEvent>, TestkitError> {
-        let filter = Filter::new()
-            .address(self.contract)
-            .event_signature(PositionEventRecorded::SIGNATURE_HASH)
-            .from_block(0);
-        let logs = self
-            .provider()
-            .get_logs(&filter)
-            .await
-            .map_err(chain_error)?;
-        logs.into_iter()
+        self.logs_of(PositionEventRecorded::SIGNATURE_HASH)
+            .await?
+            .into_iter()
             .map(|log| {
                 let decoded = PositionEventRecorded::decode_log(&log.inner).map_err(chain_error)?;
                 Ok(RecordedPositionEvent {
@@ -221,16 +223,9 @@ impl TestAnvil {
     ///
     /// [`TestkitError::Chain`] when the node cannot be queried.
     pub async fn checkpoint_anchors(&self) -> Result<Vec<AnchoredCheckpoint>, TestkitError> {
-        let filter = Filter::new()
-            .address(self.contract)
-            .event_signature(CheckpointAnchored::SIGNATURE_HASH)
-            .from_block(0);
-        let logs = self
-            .provider()
-            .get_logs(&filter)
-            .await
-            .map_err(chain_error)?;
-        logs.into_iter()
+        self.logs_of(CheckpointAnchored::SIGNATURE_HASH)
+            .await?
+            .into_iter()
             .map(|log| {
                 let decoded = CheckpointAnchored::decode_log(&log.inner).map_err(chain_error)?;
                 Ok(AnchoredCheckpoint {
