@@ -1,7 +1,9 @@
 //! [`EscrowStore`] for [`PgEscrowStore`]: validate the input, run the operation inside
 //! gridstore's `retry` (a write is one transaction per attempt, so serialization failures,
 //! deadlocks and connections lost before commit are retried; a commit with an unknown
-//! outcome never is), then translate storage errors into domain errors. Each method runs in a
+//! outcome never is), then translate storage errors into domain errors. A write that appended
+//! domain events announces them once committed (gridstore's `PgEventLog::announce`: it wakes
+//! event-stream and webhook subscribers here and in other instances). Each method runs in a
 //! `store.<method>` tracing span, parent of its `sql` spans (see `docs/OBSERVABILITY.md`).
 
 use async_trait::async_trait;
@@ -54,6 +56,7 @@ impl EscrowStore for PgEscrowStore {
         new.validate()?;
         retry(&self.retry, || self.insert_institution(new.clone(), audit))
             .await
+            .inspect(|_| self.events.announce())
             .map_err(|err| translate(err, &Subject::default()))
     }
 
@@ -83,6 +86,7 @@ impl EscrowStore for PgEscrowStore {
             self.insert_template(scope, new.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
@@ -116,6 +120,7 @@ impl EscrowStore for PgEscrowStore {
         };
         retry(&self.retry, || self.insert_asset(scope, new.clone(), audit))
             .await
+            .inspect(|_| self.events.announce())
             .map_err(|err| translate(err, &subject))
     }
 
@@ -151,6 +156,7 @@ impl EscrowStore for PgEscrowStore {
             self.insert_position(scope, new.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
@@ -186,6 +192,7 @@ impl EscrowStore for PgEscrowStore {
             self.apply_transition(scope, id, request.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
@@ -205,6 +212,7 @@ impl EscrowStore for PgEscrowStore {
             self.insert_api_key(scope, new.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
@@ -234,6 +242,7 @@ impl EscrowStore for PgEscrowStore {
             self.revoke(scope, institution_id, id, audit)
         })
         .await
+        .inspect(|_| self.events.announce())
     }
 
     #[tracing::instrument(name = "store.upsert_policy", skip_all)]
@@ -254,6 +263,7 @@ impl EscrowStore for PgEscrowStore {
             self.write_policy(scope, institution_id, region, position.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
