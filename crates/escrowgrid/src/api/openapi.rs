@@ -243,6 +243,7 @@ pub struct Op {
     operation: Map<String, Value>,
     parameters: Vec<Value>,
     responses: Map<String, Value>,
+    link_header: bool,
 }
 
 impl Op {
@@ -255,6 +256,7 @@ impl Op {
             operation,
             parameters: Vec::new(),
             responses: Map::new(),
+            link_header: false,
         }
     }
 
@@ -291,11 +293,7 @@ impl Op {
 
     /// Adds `limit`, `offset` (with the store's bounds) and `cursor`.
     pub fn paginated(mut self) -> Self {
-        self.parameters.push(json!({
-            "name": "limit", "in": "query", "required": false,
-            "description": "Page size, 1..=1000 (default 100)",
-            "schema": { "type": "integer", "minimum": 1, "maximum": 1000 },
-        }));
+        self.parameters.push(limit_parameter("Page size, 1..=1000 (default 100)"));
         self.parameters.push(json!({
             "name": "offset", "in": "query", "required": false,
             "description": "Items to skip (default 0; empty counts as 0, as in the original)",
@@ -316,6 +314,28 @@ impl Op {
                 "maxLength": super::pagination::cursor::MAX_CURSOR_LEN,
             },
         }));
+        self
+    }
+
+    /// Adds `limit` and `cursor` of a list answered as a plain array, and the `Link` header
+    /// of its 200 answer (see `api::pagination::array`).
+    pub fn array_paginated(mut self) -> Self {
+        self.parameters.push(limit_parameter(
+            "Answer one page of this many items, 1..=1000 (default 100 when only `cursor` is \
+             given); without `limit` and `cursor` the whole list is answered",
+        ));
+        self.parameters.push(json!({
+            "name": "cursor", "in": "query", "required": false,
+            "description": "Keyset pagination: the `cursor` of the previous page's `Link: \
+                rel=\"next\"` URL (same list and filters). An empty value starts at the first \
+                item. A cursor of another list or filter set, or not issued by the server, is a \
+                400; so is `offset` together with `limit` or `cursor`.",
+            "schema": {
+                "type": "string", "pattern": "^[A-Za-z0-9_-]*$",
+                "maxLength": super::pagination::cursor::MAX_CURSOR_LEN,
+            },
+        }));
+        self.link_header = true;
         self
     }
 
@@ -432,6 +452,17 @@ impl Op {
 
     /// The finished operation object.
     pub fn build(mut self) -> Value {
+        let link_header = self.link_header;
+        if let Some(ok) = self.responses.get_mut("200").filter(|_| link_header) {
+            ok["headers"] = json!({
+                "Link": {
+                    "description": "RFC 8288 `<url>; rel=\"next\"`: the relative URL of the next \
+                        page (this request's path and query with `cursor` replaced); only on a \
+                        page requested with `limit` or `cursor` that has more items after it",
+                    "schema": { "type": "string" },
+                },
+            });
+        }
         if !self.parameters.is_empty() {
             self.operation
                 .insert("parameters".into(), Value::Array(self.parameters));
@@ -440,6 +471,15 @@ impl Op {
             .insert("responses".into(), Value::Object(self.responses));
         Value::Object(self.operation)
     }
+}
+
+/// The `limit` query parameter (the store's bounds).
+fn limit_parameter(description: &str) -> Value {
+    json!({
+        "name": "limit", "in": "query", "required": false,
+        "description": description,
+        "schema": { "type": "integer", "minimum": 1, "maximum": 1000 },
+    })
 }
 
 fn schema_ref(name: &str) -> Value {

@@ -21,7 +21,7 @@ use crate::domain::{
     InstitutionId, NewWebhook, ResourceType, Webhook, WebhookId, WebhookPatch,
 };
 
-use super::{Page, Paginated, Scope, SortKey};
+use super::{KeysetPage, Page, Paginated, Scope, SortKey};
 
 /// An endpoint with its sealed secret: what the dispatcher needs to sign. `Debug` redacts the
 /// secret.
@@ -63,7 +63,19 @@ pub trait WebhookStore: Send + Sync + fmt::Debug + 'static {
         &self,
         scope: &Scope,
         institution_id: Option<&InstitutionId>,
-    ) -> Result<Vec<Webhook>>;
+    ) -> Result<Vec<Webhook>> {
+        let page = self.webhooks_page(scope, institution_id, KeysetPage::all());
+        Ok(page.await?.items)
+    }
+
+    /// One keyset page of [`WebhookStore::list_webhooks`] (see "Pages" in
+    /// [`crate::store`]).
+    async fn webhooks_page(
+        &self,
+        scope: &Scope,
+        institution_id: Option<&InstitutionId>,
+        page: KeysetPage,
+    ) -> Result<Paginated<Webhook>>;
 
     /// Applies a validated patch and writes the `WEBHOOK_UPDATED` audit row.
     async fn update_webhook(

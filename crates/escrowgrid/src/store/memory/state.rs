@@ -27,9 +27,10 @@ pub(super) struct State {
     /// Positions, each shared with the events that render it (see `events.rs`).
     pub(super) positions: Table<Arc<Position>>,
     /// Ledger events in write order (shared with their events), and their indexes per
-    /// position.
+    /// position and per institution.
     pub(super) ledger: Vec<Arc<LedgerRow>>,
     pub(super) ledger_by_position: HashMap<PositionId, Vec<usize>>,
+    pub(super) ledger_by_institution: HashMap<InstitutionId, Vec<usize>>,
     /// Ledger checkpoints; a checkpoint's fence is the ledger length it covers up to.
     pub(super) checkpoints: Vec<Checkpoint>,
     pub(super) api_keys: Table<ApiKey>,
@@ -202,8 +203,13 @@ impl State {
     }
 
     pub(super) fn push_ledger(&mut self, event: Arc<LedgerRow>) {
+        let header = event.header();
         self.ledger_by_position
-            .entry(event.header().position_id.clone())
+            .entry(header.position_id.clone())
+            .or_default()
+            .push(self.ledger.len());
+        self.ledger_by_institution
+            .entry(header.institution_id.clone())
             .or_default()
             .push(self.ledger.len());
         self.ledger.push(event);

@@ -8,10 +8,13 @@ use crate::domain::{
 };
 use crate::store::webhooks::newest_first_after;
 use crate::store::webhooks::{webhook_audit, webhook_record};
-use crate::store::{Page, Paginated, Scope, SortKey, Start, WebhookStore, WebhookTarget};
+use crate::store::{
+    KeysetPage, Page, Paginated, Scope, SortKey, Start, WebhookStore, WebhookTarget,
+};
 use crate::{Error, Result};
 
 use super::MemoryStore;
+use super::reads::institution_of;
 use super::state::{State, StoredWebhook, scoped};
 
 impl State {
@@ -83,18 +86,19 @@ impl WebhookStore for MemoryStore {
         Ok(self.read().webhook(scope, id)?.webhook.clone())
     }
 
-    async fn list_webhooks(
+    async fn webhooks_page(
         &self,
         scope: &Scope,
         institution_id: Option<&InstitutionId>,
-    ) -> Result<Vec<Webhook>> {
-        Ok(self
-            .read()
-            .webhooks
-            .iter()
-            .filter(|stored| scope.matches(institution_id, &stored.webhook.institution_id))
-            .map(|stored| stored.webhook.clone())
-            .collect())
+        page: KeysetPage,
+    ) -> Result<Paginated<Webhook>> {
+        let page = page.page();
+        let Some(institution) = institution_of(scope, institution_id) else {
+            return Ok(Paginated::empty(&page));
+        };
+        let state = self.read();
+        let endpoints = state.webhooks.rows(institution).page(&page);
+        Ok(endpoints.map(|stored| stored.webhook.clone()))
     }
 
     async fn update_webhook(
