@@ -124,7 +124,10 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Lists the institutions in scope (root: all; tenant: its own, if it exists).
     async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
-        Ok(self.institutions_page(scope, KeysetPage::all()).await?.items)
+        Ok(self
+            .institutions_page(scope, KeysetPage::all())
+            .await?
+            .items)
     }
 
     /// One keyset page of [`EscrowStore::list_institutions`] (see "Pages" above).
@@ -196,7 +199,9 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// Loads a position in scope, with its events.
     async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
-        Ok(Arc::unwrap_or_clone(self.get_position_shared(scope, id).await?))
+        Ok(Arc::unwrap_or_clone(
+            self.get_position_shared(scope, id).await?,
+        ))
     }
 
     /// [`EscrowStore::get_position`] as a shared value: the memory backend hands out the

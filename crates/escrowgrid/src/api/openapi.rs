@@ -293,7 +293,8 @@ impl Op {
 
     /// Adds `limit`, `offset` (with the store's bounds) and `cursor`.
     pub fn paginated(mut self) -> Self {
-        self.parameters.push(limit_parameter("Page size, 1..=1000 (default 100)"));
+        self.parameters
+            .push(limit_parameter("Page size, 1..=1000 (default 100)"));
         self.parameters.push(json!({
             "name": "offset", "in": "query", "required": false,
             "description": "Items to skip (default 0; empty counts as 0, as in the original)",

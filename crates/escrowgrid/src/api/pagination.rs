@@ -131,7 +131,10 @@ fn read_cursor(raw: &str, binding: &Binding, problems: &mut Vec<FieldError>) -> 
 }
 
 /// The page, or 400 `Invalid pagination parameters` with every problem found.
-fn checked<P>(page: Result<P, Vec<FieldError>>, mut problems: Vec<FieldError>) -> Result<P, ApiError> {
+fn checked<P>(
+    page: Result<P, Vec<FieldError>>,
+    mut problems: Vec<FieldError>,
+) -> Result<P, ApiError> {
     match page {
         Ok(page) if problems.is_empty() => Ok(page),
         Ok(_) => Err(invalid(problems)),

@@ -92,7 +92,10 @@ pub async fn array_lists_walked_by_key_are_their_whole_lists_for_every_scope_and
                 let in_scope = &in_scope;
                 async move {
                     let page = keyset(&page);
-                    store.ledger_events_page(in_scope, None, page).await.unwrap()
+                    store
+                        .ledger_events_page(in_scope, None, page)
+                        .await
+                        .unwrap()
                 }
             })
             .await;
@@ -105,14 +108,20 @@ pub async fn array_lists_walked_by_key_are_their_whole_lists_for_every_scope_and
         for limit in [1, 2] {
             let walked = walk(limit, |page| async move {
                 let page = keyset(&page);
-                store.api_keys_page(&Scope::Root, &owner.id, page).await.unwrap()
+                store
+                    .api_keys_page(&Scope::Root, &owner.id, page)
+                    .await
+                    .unwrap()
             })
             .await;
             assert_eq!(walked, keys, "{}", owner.name);
             assert!(walked.iter().all(|key| key.revoked_at.is_none()));
             let walked = walk(limit, |page| async move {
                 let page = keyset(&page);
-                store.policies_page(&scope(owner), &owner.id, page).await.unwrap()
+                store
+                    .policies_page(&scope(owner), &owner.id, page)
+                    .await
+                    .unwrap()
             })
             .await;
             assert_eq!(walked, policies, "{}", owner.name);
@@ -131,7 +140,10 @@ pub async fn array_lists_walked_by_key_are_their_whole_lists_for_every_scope_and
             let page = keyset(&page);
             let owner = Scope::Institution(event.institution_id.clone());
             let position = Some(&event.position_id);
-            store.ledger_events_page(&owner, position, page).await.unwrap()
+            store
+                .ledger_events_page(&owner, position, page)
+                .await
+                .unwrap()
         })
         .await;
         assert_eq!(walked, of_position);
@@ -164,11 +176,15 @@ pub async fn a_page_of_an_unknown_or_foreign_parent_is_not_found(store: &dyn Esc
     );
     let ghost = crate::domain::InstitutionId::new();
     assert_not_found(
-        store.api_keys_page(&Scope::Root, &ghost, first.clone()).await,
+        store
+            .api_keys_page(&Scope::Root, &ghost, first.clone())
+            .await,
         "institution",
     );
     assert_not_found(
-        store.policies_page(&Scope::Root, &ghost, first.clone()).await,
+        store
+            .policies_page(&Scope::Root, &ghost, first.clone())
+            .await,
         "institution",
     );
     let none = store
@@ -200,7 +216,10 @@ pub async fn webhook_pages_walked_by_key_are_the_whole_list_for_every_filter(
                     let in_scope = &in_scope;
                     async move {
                         let page = keyset(&page);
-                        webhooks.webhooks_page(in_scope, filter, page).await.unwrap()
+                        webhooks
+                            .webhooks_page(in_scope, filter, page)
+                            .await
+                            .unwrap()
                     }
                 })
                 .await;

@@ -12,9 +12,9 @@ use crate::domain::{
 };
 use crate::store::{AuditFilter, EscrowStore, Page, Scope, WebhookStore};
 
+pub use super::array_windows::webhook_pages_walked_by_key_are_the_whole_list_for_every_filter;
 use super::fixtures::{assert_invalid_fields, assert_not_found, audit, institution, page, scope};
 pub use super::keyset::deliveries_walked_by_cursor_are_the_offset_walk_newest_first;
-pub use super::array_windows::webhook_pages_walked_by_key_are_the_whole_list_for_every_filter;
 
 /// Expands the webhook store contract into `#[tokio::test]`s. `$factory` returns
 /// `(Arc<dyn EscrowStore>, Arc<dyn WebhookStore>, StoreGuard)` over one fresh backend.

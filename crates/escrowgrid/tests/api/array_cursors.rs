@@ -58,7 +58,12 @@ async fn seed(app: &TestApp) -> (String, String, String) {
             "url": format!("https://hooks{n}.example.com/in"),
             "eventTypes": ["*"],
         });
-        app.post("/webhooks").key(ROOT).json(&body).send().await.expect(201);
+        app.post("/webhooks")
+            .key(ROOT)
+            .json(&body)
+            .send()
+            .await
+            .expect(201);
     }
     (acme.tenant.id, acme.position, acme.tenant.admin)
 }
@@ -87,7 +92,11 @@ async fn every_array_list_walked_by_its_link_headers_is_its_whole_array_with_fil
         .chain(tenant_lists.iter().map(|path| (acme_admin.as_str(), path)));
     for (key, path) in cases {
         let whole = app.get(path).key(key).send().await;
-        assert_eq!(whole.header("link"), None, "{path}: the whole list has no next page");
+        assert_eq!(
+            whole.header("link"),
+            None,
+            "{path}: the whole list has no next page"
+        );
         let whole = ids(whole.expect(200));
         assert!(!whole.is_empty(), "{path}");
         let joiner = if path.contains('?') { '&' } else { '?' };
@@ -100,13 +109,17 @@ async fn every_array_list_walked_by_its_link_headers_is_its_whole_array_with_fil
     }
     // The link keeps the filter and the page size, and replaces the cursor.
     let first = app
-        .get(&format!("/ledger-events?positionId={position}&limit=1&cursor="))
+        .get(&format!(
+            "/ledger-events?positionId={position}&limit=1&cursor="
+        ))
         .key(ROOT)
         .send()
         .await;
     let next = next_url(first.header("link").expect("more events"));
     assert!(
-        next.starts_with(&format!("/ledger-events?positionId={position}&limit=1&cursor=")),
+        next.starts_with(&format!(
+            "/ledger-events?positionId={position}&limit=1&cursor="
+        )),
         "{next}"
     );
     assert_eq!(next.matches("cursor=").count(), 1, "{next}");
@@ -125,7 +138,10 @@ async fn bad_pages_of_array_lists_are_the_envelope_lists_400s_and_no_paging_is_t
             format!("/ledger-events?positionId={position}&cursor={cursor}"),
             "cursor",
         ),
-        (format!("/webhooks?institutionId={acme}&cursor={cursor}"), "cursor"),
+        (
+            format!("/webhooks?institutionId={acme}&cursor={cursor}"),
+            "cursor",
+        ),
         ("/institutions?cursor=%21%21".to_owned(), "cursor"),
         ("/institutions?limit=1&offset=1".to_owned(), "offset"),
         (format!("/institutions/{acme}/policies?limit=0"), "limit"),
@@ -167,5 +183,8 @@ async fn cors_exposes_the_link_header_to_browser_clients() {
         .header("access-control-expose-headers")
         .expect("exposed headers")
         .to_ascii_lowercase();
-    assert!(exposed.split(',').any(|name| name.trim() == "link"), "{exposed}");
+    assert!(
+        exposed.split(',').any(|name| name.trim() == "link"),
+        "{exposed}"
+    );
 }

@@ -203,7 +203,9 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
     async fn list(&self, filter: &DlqFilter) -> Result<Vec<DlqItem>> {
         let started = Instant::now();
         let now = self.now();
-        let from = filter.after_id.map_or(i64::MIN, |after| after.saturating_add(1));
+        let from = filter
+            .after_id
+            .map_or(i64::MIN, |after| after.saturating_add(1));
         let result = Ok(self
             .lock()
             .items

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn without_limit_or_cursor_the_whole_list_is_read_even_with_an_offset() {
         assert_eq!(paging(&[]).unwrap().page(), KeysetPage::all());
-        assert_eq!(paging(&[("offset", "5")]).unwrap().page(), KeysetPage::all());
+        assert_eq!(
+            paging(&[("offset", "5")]).unwrap().page(),
+            KeysetPage::all()
+        );
         let first = paging(&[("limit", "2")]).unwrap().page();
         assert_eq!(first, KeysetPage::after(2, None).unwrap());
         let empty_cursor = paging(&[("cursor", "")]).unwrap().page();
@@ -174,7 +177,9 @@ mod tests {
 
     #[test]
     fn the_next_link_keeps_every_parameter_and_replaces_the_cursor() {
-        let uri: Uri = "/webhooks?institutionId=inst_a&cursor=old&limit=2".parse().unwrap();
+        let uri: Uri = "/webhooks?institutionId=inst_a&cursor=old&limit=2"
+            .parse()
+            .unwrap();
         assert_eq!(
             next_link(&uri, "abc"),
             "</webhooks?institutionId=inst_a&limit=2&cursor=abc>; rel=\"next\""
@@ -196,7 +201,10 @@ mod tests {
             next: Some(SortKey::Seq(1)),
         };
         let response = paging.answer(&uri, more).into_response();
-        let link = response.headers()[header::LINK].to_str().unwrap().to_owned();
+        let link = response.headers()[header::LINK]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let cursor = link
             .trim_start_matches("</webhooks?limit=1&cursor=")
             .trim_end_matches(">; rel=\"next\"");

@@ -170,9 +170,11 @@ impl PgEscrowStore {
             .iter()
             .map(rows::institution)
             .collect::<gridstore::Result<_>>()?;
-        Ok(Paginated::after_key(rows, page.limit(), |i: &Institution| {
-            SortKey::created(i.created_at, &i.id)
-        }))
+        Ok(Paginated::after_key(
+            rows,
+            page.limit(),
+            |i: &Institution| SortKey::created(i.created_at, &i.id),
+        ))
     }
 
     pub(super) async fn insert_template(

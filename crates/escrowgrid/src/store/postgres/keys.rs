@@ -120,7 +120,8 @@ impl PgEscrowStore {
         let found = Db::new(&client, &self.counter)
             .query(&sql, query.params())
             .await?;
-        let keys = paging::under_parent(&found, InstitutionId::RESOURCE, institution, rows::api_key)?;
+        let keys =
+            paging::under_parent(&found, InstitutionId::RESOURCE, institution, rows::api_key)?;
         Ok(Paginated::after_key(keys, page.limit(), |k: &ApiKey| {
             SortKey::created(k.created_at, &k.id)
         }))

@@ -159,7 +159,10 @@ impl<'a> Keyset<'a> {
         let tenant = tenant.map_or_else(String::new, |tenant| {
             format!(" and p.institution_id = ${}", query.bind(tenant))
         });
-        let order: Vec<String> = order.split(", ").map(|column| format!("k.{column}")).collect();
+        let order: Vec<String> = order
+            .split(", ")
+            .map(|column| format!("k.{column}"))
+            .collect();
         let sql = format!(
             "select p.id as parent_found, k.* from {parent} p left join lateral ({page}) k on \
              true where p.id = $1{tenant} order by {}",

@@ -17,8 +17,8 @@ use crate::domain::{
 };
 use crate::ledger::checkpoint::Checkpoint;
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, KeysetPage, Page, Paginated,
-    PoolStatus, PositionFilter, Scope, TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, KeysetPage, Page, Paginated, PoolStatus,
+    PositionFilter, Scope, TemplateFilter,
 };
 
 use super::PgEscrowStore;

@@ -15,8 +15,8 @@ use crate::{Error, Result};
 
 use super::db::{Db, begin};
 use super::entities::{created_after, ensure_scope, list_institution};
-use super::paging::{self, KeyValues, Keyset};
 use super::error::{Subject, translate};
+use super::paging::{self, KeyValues, Keyset};
 use super::{PgEscrowStore, audit, rows};
 
 const COLUMNS: &str =

@@ -304,7 +304,9 @@ impl EscrowStore for OutageStore {
         page: KeysetPage,
     ) -> Result<Paginated<LedgerEvent>> {
         self.gate().await?;
-        self.inner.ledger_events_page(scope, position_id, page).await
+        self.inner
+            .ledger_events_page(scope, position_id, page)
+            .await
     }
 
     async fn create_ledger_checkpoint(
