@@ -188,3 +188,39 @@ async fn cors_exposes_the_link_header_to_browser_clients() {
         "{exposed}"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_gives_every_array_list_limit_cursor_and_the_link_header() {
+    let app = TestApp::new();
+    let doc = app.openapi(ROOT).await.json;
+    for path in [
+        "/institutions",
+        "/institutions/{id}/api-keys",
+        "/institutions/{id}/policies",
+        "/ledger-events",
+        "/webhooks",
+        "/ledger/onchain/failed",
+    ] {
+        let operation = &doc["paths"][path]["get"];
+        let names: Vec<&str> = operation["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter_map(|parameter| parameter["name"].as_str())
+            .collect();
+        assert!(
+            names.contains(&"limit") && names.contains(&"cursor"),
+            "{path}: {names:?}"
+        );
+        assert!(!names.contains(&"offset"), "{path}");
+        let ok = &operation["responses"]["200"];
+        assert_eq!(
+            ok["content"]["application/json"]["schema"]["type"], "array",
+            "{path}"
+        );
+        assert!(
+            ok["headers"]["Link"]["description"].is_string(),
+            "{path}: {ok}"
+        );
+    }
+}
