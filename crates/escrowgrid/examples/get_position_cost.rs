@@ -7,6 +7,8 @@
 //! cargo run -p escrowgrid --example get_position_cost
 //! ```
 
+#![allow(clippy::print_stdout, reason = "a measurement prints its results")]
+
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -192,6 +192,20 @@ pub async fn a_page_of_an_unknown_or_foreign_parent_is_not_found(store: &dyn Esc
         .await
         .unwrap();
     assert!(none.items.is_empty());
+    // A key of the other kind (cursors are not signed) names no row: nothing follows it.
+    let seq = KeysetPage::after(5, Some(SortKey::Seq(0))).unwrap();
+    let after_seq = store.institutions_page(&Scope::Root, seq).await.unwrap();
+    assert_eq!((after_seq.items.len(), after_seq.next), (0, None));
+    let created = SortKey::created(a.created_at, a.id.as_str());
+    let entity = KeysetPage::after(5, Some(created)).unwrap();
+    let ledger = store.ledger_events_page(&Scope::Root, None, entity);
+    assert!(ledger.await.unwrap().items.is_empty());
+    let keys = store.api_keys_page(
+        &Scope::Root,
+        &a.id,
+        KeysetPage::after(5, Some(SortKey::Seq(0))).unwrap(),
+    );
+    assert!(keys.await.unwrap().items.is_empty());
 }
 
 /// Webhook endpoints walked by key are the whole list, for every scope and institution

@@ -352,11 +352,23 @@ impl PgEscrowStore {
     }
 }
 
-/// Adds "after `key`" (entity order) to a keyset statement; nothing for the first page.
+/// Adds "after `key`" (entity order) to a keyset statement; nothing for the first page. A
+/// write-order key names no entity row (a cursor can be forged: it is not signed), so no row
+/// follows it.
 pub(super) fn created_after<'a>(query: Keyset<'a>, key: Option<&'a KeyValues>) -> Keyset<'a> {
     match key {
         Some(KeyValues::Created(at, id)) => query.after_created(at, id),
+        Some(KeyValues::Seq(_)) => query.constant("false"),
+        None => query,
+    }
+}
+
+/// Adds "after `key`" (write order) to a keyset statement; nothing for the first page. An
+/// entity key names no row of a write-ordered list, so no row follows it.
+pub(super) fn seq_after<'a>(query: Keyset<'a>, key: Option<&'a KeyValues>) -> Keyset<'a> {
+    match key {
         Some(KeyValues::Seq(seq)) => query.after_seq(seq),
+        Some(KeyValues::Created(..)) => query.constant("false"),
         None => query,
     }
 }

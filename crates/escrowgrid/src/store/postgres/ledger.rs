@@ -11,7 +11,7 @@ use crate::Result;
 use crate::store::{KeysetPage, Paginated, Scope, SortKey};
 
 use super::db::Db;
-use super::entities::created_after;
+use super::entities::seq_after;
 use super::paging::{self, KeyValues, Keyset};
 use super::{PgEscrowStore, rows};
 
@@ -82,7 +82,7 @@ impl PgEscrowStore {
             Some(position) => Keyset::new(LEDGER_KEYSET).filter("position_id", "=", Some(position)),
             None => Keyset::new(LEDGER_KEYSET).filter("institution_id", "=", own.as_ref()),
         };
-        let query = created_after(query, key.as_ref());
+        let query = seq_after(query, key.as_ref());
         let (sql, query) = match position {
             Some(_) => query.finish_under("positions", own.as_ref(), "seq", &limit),
             None => query.finish("seq", &limit),
