@@ -25,7 +25,7 @@ use crate::target::Target;
 /// Requests per case and run.
 const REPEATS: usize = 5;
 /// Page size of every request.
-const LIMIT: u64 = 100;
+pub(crate) const LIMIT: u64 = 100;
 /// Distinct holder references the seeded positions cycle through.
 const HOLDERS: u64 = 1_000;
 
@@ -179,7 +179,8 @@ impl Case {
     }
 }
 
-async fn get(conn: &mut Conn, path: &str) -> Result<Value, BoxError> {
+/// `GET path` as JSON, which must answer 200.
+pub(crate) async fn get(conn: &mut Conn, path: &str) -> Result<Value, BoxError> {
     let reply = conn.send(Method::GET, path, None).await?;
     if reply.status != StatusCode::OK {
         return Err(format!("{path}: got {}", reply.status).into());
@@ -188,7 +189,7 @@ async fn get(conn: &mut Conn, path: &str) -> Result<Value, BoxError> {
 }
 
 /// The median of [`REPEATS`] requests of `path`, in ms.
-async fn time(conn: &mut Conn, path: &str) -> Result<f64, BoxError> {
+pub(crate) async fn time(conn: &mut Conn, path: &str) -> Result<f64, BoxError> {
     let mut samples = Samples::default();
     for _ in 0..REPEATS {
         let reply = conn.send(Method::GET, path, None).await?;

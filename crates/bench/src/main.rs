@@ -15,12 +15,14 @@
 //! cargo run --release -p bench -- --scale-positions 500000 --server-bin target/release/escrowgrid
 //! cargo run --release -p bench -- --chain-events 2000 --chain-batch-sizes 1,10,50 --runs 3
 //! cargo run --release -p bench -- --keyset-positions 1000000 --runs 3
+//! cargo run --release -p bench -- --keyset-ledger 1000000 --runs 3
 //! ```
 
 mod chain;
 mod client;
 mod connections;
 mod keyset;
+mod ledger_pages;
 mod load;
 mod pgbench;
 mod report;
@@ -85,6 +87,10 @@ struct Args {
     /// and time list pages at depth by `offset` and by `cursor`.
     #[arg(long, conflicts_with_all = ["url", "server_bin", "scale_positions"])]
     keyset_positions: Option<u64>,
+    /// Instead of the load levels: seed this many ledger events of one position on a testkit
+    /// PostgreSQL (by SQL) and time the first and the last `GET /ledger-events` page.
+    #[arg(long, conflicts_with_all = ["url", "server_bin", "scale_positions", "keyset_positions"])]
+    keyset_ledger: Option<u64>,
     /// Root key of the `--url` server.
     #[arg(long)]
     root_key: Option<String>,
@@ -251,6 +257,10 @@ async fn run(args: &Args) -> Result<(), BoxError> {
             load_average()
         )?;
         return Ok(());
+    }
+    if let Some(events) = args.keyset_ledger {
+        return ledger_pages::run(args.database_url.clone(), args.pool_max, events, args.runs)
+            .await;
     }
     if let Some(positions) = args.keyset_positions {
         return keyset::run(
