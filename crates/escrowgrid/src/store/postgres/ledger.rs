@@ -3,11 +3,10 @@
 
 use gridstore::postgres::PgConnection;
 use gridstore::postgres::PgStatement;
-
-use crate::domain::{InstitutionId, LedgerEvent, PositionId};
 use tokio_postgres::Row;
 
 use crate::Result;
+use crate::domain::{InstitutionId, LedgerEvent, PositionId};
 use crate::store::{KeysetPage, Paginated, Scope, SortKey};
 
 use super::db::Db;
