@@ -10,6 +10,9 @@
 //! the list would cost what keyset pages avoid); `cursor` together with `offset` is refused, as
 //! is a cursor of another list or filter set. Every page, offset pages included, carries
 //! `nextCursor`: `null` on the last page.
+//!
+//! The lists answered as plain JSON arrays page by `limit`/`cursor` too, with a `Link` header
+//! instead of the envelope: [`array`].
 
 pub mod array;
 pub mod cursor;
