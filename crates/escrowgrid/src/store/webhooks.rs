@@ -21,7 +21,7 @@ use crate::domain::{
     InstitutionId, NewWebhook, ResourceType, Webhook, WebhookId, WebhookPatch,
 };
 
-use super::{KeysetPage, Page, Paginated, Scope, SortKey};
+use super::{KeysetPage, Page, Paginated, Scope};
 
 /// An endpoint with its sealed secret: what the dispatcher needs to sign. `Debug` redacts the
 /// secret.
@@ -130,7 +130,8 @@ pub trait WebhookStore: Send + Sync + fmt::Debug + 'static {
     ) -> Result<bool>;
 
     /// The deliveries of an endpoint in scope, newest first (`created_at` desc, then id): a
-    /// keyset page holds those after its key in that order ([`newest_first_after`]).
+    /// keyset page holds those after its key in that order (a write-order key names no
+    /// delivery: nothing follows it).
     async fn list_deliveries(
         &self,
         scope: &Scope,
@@ -180,22 +181,5 @@ pub(crate) fn webhook_record(new: NewWebhook, at: DateTime<Utc>) -> Webhook {
         enabled: new.enabled,
         created_at: at,
         updated_at: at,
-    }
-}
-
-/// Whether `row` comes after `key` in a newest-first list (`created_at` descending, ties by id
-/// ascending), the order of webhook deliveries.
-#[must_use]
-pub fn newest_first_after(row: &SortKey, key: &SortKey) -> bool {
-    match (row, key) {
-        (
-            SortKey::Created { at, id },
-            SortKey::Created {
-                at: key_at,
-                id: key_id,
-            },
-        ) => at < key_at || (at == key_at && id > key_id),
-        // Write-ordered keys never name a delivery.
-        _ => false,
     }
 }

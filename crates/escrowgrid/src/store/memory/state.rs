@@ -1,6 +1,7 @@
 //! The memory store's state and its scoped lookups.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
     InstitutionId, InstitutionPolicy, PolicyId, Position, PositionId, Region, TemplateId, Webhook,
+    WebhookId,
 };
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
@@ -44,7 +46,13 @@ pub(super) struct State {
     /// Webhook endpoints with their sealed secrets, and their deliveries.
     pub(super) webhooks: Table<StoredWebhook>,
     pub(super) deliveries: HashMap<DeliveryId, Delivery>,
+    /// Each endpoint's deliveries in list order (newest first, ties by id): a page seeks its
+    /// key in O(log n).
+    pub(super) deliveries_by_webhook: HashMap<WebhookId, BTreeMap<DeliveryKey, DeliveryId>>,
 }
+
+/// A delivery's place in its endpoint's list: `created_at` descending, then id ascending.
+pub(super) type DeliveryKey = (Reverse<DateTime<Utc>>, String);
 
 /// A webhook endpoint and its sealed secret.
 #[derive(Debug, Clone)]
