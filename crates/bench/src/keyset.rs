@@ -36,12 +36,8 @@ pub async fn run(
     positions: u64,
     runs: usize,
 ) -> Result<(), BoxError> {
-    let target = Target::postgres_with(database_url, pool_max, false, |_| {}).await?;
-    let fixture = crate::load::fixture(&target.authority, &target.root_key).await?;
-    let client = target
-        .connect_database()
-        .await
-        .ok_or("--keyset-positions seeds through a testkit database; omit --database-url")?;
+    let (target, fixture, client) =
+        seeding_target(database_url, pool_max, "--keyset-positions").await?;
     crate::progress(&format!("keyset: seeding {positions} positions with SQL"));
     let started = std::time::Instant::now();
     client
@@ -117,6 +113,31 @@ pub async fn run(
             deep_offset / page1_offset,
         ));
     }
+    finish(target, client, out).await
+}
+
+/// The in-process server on a throwaway testkit PostgreSQL, the fixture made through the API,
+/// and a connection to its database for seeding (`flag` names the option in errors).
+pub(crate) async fn seeding_target(
+    database_url: Option<String>,
+    pool_max: usize,
+    flag: &str,
+) -> Result<(Target, crate::load::Fixture, tokio_postgres::Client), BoxError> {
+    let target = Target::postgres_with(database_url, pool_max, false, |_| {}).await?;
+    let fixture = crate::load::fixture(&target.authority, &target.root_key).await?;
+    let client = target
+        .connect_database()
+        .await
+        .ok_or_else(|| format!("{flag} seeds through a testkit database; omit --database-url"))?;
+    Ok((target, fixture, client))
+}
+
+/// Prints `out` and the load average, and stops the server.
+pub(crate) async fn finish(
+    target: Target,
+    client: tokio_postgres::Client,
+    mut out: String,
+) -> Result<(), BoxError> {
     out.push_str(&format!(
         "\nload average after: {}\n",
         crate::load_average()

@@ -9,17 +9,14 @@
 //! the 101st event from the end; the bench checks that it answers exactly the last 100 events
 //! read by SQL). Medians of `--runs` runs (at least 3) of 5 requests each.
 
-use std::io::Write as _;
-
 use escrowgrid::api::pagination::cursor::{self, Binding};
 use escrowgrid::store::SortKey;
 use serde_json::Value;
 
 use crate::BoxError;
 use crate::client::Conn;
-use crate::keyset::{LIMIT, get, time};
+use crate::keyset::{LIMIT, finish, get, seeding_target, time};
 use crate::stats::median;
-use crate::target::Target;
 
 /// Runs the measurement and prints its table.
 pub async fn run(
@@ -28,12 +25,8 @@ pub async fn run(
     events: u64,
     runs: usize,
 ) -> Result<(), BoxError> {
-    let target = Target::postgres_with(database_url, pool_max, false, |_| {}).await?;
-    let fixture = crate::load::fixture(&target.authority, &target.root_key).await?;
-    let client = target
-        .connect_database()
-        .await
-        .ok_or("--keyset-ledger seeds through a testkit database; omit --database-url")?;
+    let (target, fixture, client) =
+        seeding_target(database_url, pool_max, "--keyset-ledger").await?;
     let position = format!("pos_{}", uuid::Uuid::new_v4());
     crate::progress(&format!(
         "ledger pages: seeding {events} ledger events with SQL"
@@ -92,14 +85,7 @@ pub async fn run(
             deepest / page1
         ));
     }
-    out.push_str(&format!(
-        "\nload average after: {}\n",
-        crate::load_average()
-    ));
-    drop(client);
-    target.stop().await?;
-    writeln!(std::io::stdout(), "{out}")?;
-    Ok(())
+    finish(target, client, out).await
 }
 
 /// The cursor of the last full page of the ledger (of one position, or all of it) and how
