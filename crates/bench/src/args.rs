@@ -44,6 +44,10 @@ pub struct Args {
     /// and time list pages at depth by `offset` and by `cursor`.
     #[arg(long, conflicts_with_all = ["url", "server_bin", "scale_positions"])]
     pub keyset_positions: Option<u64>,
+    /// Instead of the load levels: seed this many ledger events of one position on a testkit
+    /// PostgreSQL (by SQL) and time the first and the last `GET /ledger-events` page.
+    #[arg(long, conflicts_with_all = ["url", "server_bin", "scale_positions", "keyset_positions"])]
+    pub keyset_ledger: Option<u64>,
     /// Root key of the `--url` server.
     #[arg(long)]
     pub root_key: Option<String>,

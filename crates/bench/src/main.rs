@@ -15,6 +15,7 @@
 //! cargo run --release -p bench -- --scale-positions 500000 --server-bin target/release/escrowgrid
 //! cargo run --release -p bench -- --chain-events 2000 --chain-batch-sizes 1,10,50 --runs 3
 //! cargo run --release -p bench -- --keyset-positions 1000000 --runs 3
+//! cargo run --release -p bench -- --keyset-ledger 1000000 --runs 3
 //! ```
 
 mod args;
@@ -22,6 +23,7 @@ mod chain;
 mod client;
 mod connections;
 mod keyset;
+mod ledger_pages;
 mod load;
 mod pgbench;
 mod report;
@@ -151,6 +153,10 @@ async fn run(args: &Args) -> Result<(), BoxError> {
             load_average()
         )?;
         return Ok(());
+    }
+    if let Some(events) = args.keyset_ledger {
+        return ledger_pages::run(args.database_url.clone(), args.pool_max, events, args.runs)
+            .await;
     }
     if let Some(positions) = args.keyset_positions {
         return keyset::run(

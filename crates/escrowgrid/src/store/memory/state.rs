@@ -1,6 +1,7 @@
 //! The memory store's state and its scoped lookups.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
     InstitutionId, InstitutionPolicy, PolicyId, Position, PositionId, Region, TemplateId, Webhook,
+    WebhookId,
 };
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
@@ -27,9 +29,10 @@ pub(super) struct State {
     /// Positions, each shared with the events that render it (see `events.rs`).
     pub(super) positions: Table<Arc<Position>>,
     /// Ledger events in write order (shared with their events), and their indexes per
-    /// position.
+    /// position and per institution.
     pub(super) ledger: Vec<Arc<LedgerRow>>,
     pub(super) ledger_by_position: HashMap<PositionId, Vec<usize>>,
+    pub(super) ledger_by_institution: HashMap<InstitutionId, Vec<usize>>,
     /// Ledger checkpoints; a checkpoint's fence is the ledger length it covers up to.
     pub(super) checkpoints: Vec<Checkpoint>,
     pub(super) api_keys: Table<ApiKey>,
@@ -43,7 +46,13 @@ pub(super) struct State {
     /// Webhook endpoints with their sealed secrets, and their deliveries.
     pub(super) webhooks: Table<StoredWebhook>,
     pub(super) deliveries: HashMap<DeliveryId, Delivery>,
+    /// Each endpoint's deliveries in list order (newest first, ties by id): a page seeks its
+    /// key in O(log n).
+    pub(super) deliveries_by_webhook: HashMap<WebhookId, BTreeMap<DeliveryKey, DeliveryId>>,
 }
+
+/// A delivery's place in its endpoint's list: `created_at` descending, then id ascending.
+pub(super) type DeliveryKey = (Reverse<DateTime<Utc>>, String);
 
 /// A webhook endpoint and its sealed secret.
 #[derive(Debug, Clone)]
@@ -202,8 +211,13 @@ impl State {
     }
 
     pub(super) fn push_ledger(&mut self, event: Arc<LedgerRow>) {
+        let header = event.header();
         self.ledger_by_position
-            .entry(event.header().position_id.clone())
+            .entry(header.position_id.clone())
+            .or_default()
+            .push(self.ledger.len());
+        self.ledger_by_institution
+            .entry(header.institution_id.clone())
             .or_default()
             .push(self.ledger.len());
         self.ledger.push(event);

@@ -19,7 +19,7 @@ use crate::domain::{
 };
 use crate::ledger::checkpoint::Checkpoint;
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PoolStatus,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, KeysetPage, Page, Paginated, PoolStatus,
     PositionFilter, Scope, TemplateFilter,
 };
 
@@ -65,9 +65,13 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.select_institution(scope, id)).await
     }
 
-    #[tracing::instrument(name = "store.list_institutions", skip_all)]
-    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
-        retry(&self.retry, || self.select_institutions(scope)).await
+    #[tracing::instrument(name = "store.institutions_page", skip_all)]
+    async fn institutions_page(
+        &self,
+        scope: &Scope,
+        page: KeysetPage,
+    ) -> Result<Paginated<Institution>> {
+        retry(&self.retry, || self.select_institutions(scope, &page)).await
     }
 
     #[tracing::instrument(name = "store.create_asset_template", skip_all)]
@@ -161,8 +165,13 @@ impl EscrowStore for PgEscrowStore {
     }
 
     #[tracing::instrument(name = "store.get_position", skip_all)]
-    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
-        retry(&self.retry, || self.select_position(scope, id)).await
+    async fn get_position_shared(
+        &self,
+        scope: &Scope,
+        id: &PositionId,
+    ) -> Result<std::sync::Arc<Position>> {
+        let position = retry(&self.retry, || self.select_position(scope, id)).await?;
+        Ok(std::sync::Arc::new(position))
     }
 
     #[tracing::instrument(name = "store.list_positions", skip_all)]
@@ -221,13 +230,17 @@ impl EscrowStore for PgEscrowStore {
         self.find_api_key_at(token, std::time::Instant::now()).await
     }
 
-    #[tracing::instrument(name = "store.list_api_keys", skip_all)]
-    async fn list_api_keys(
+    #[tracing::instrument(name = "store.api_keys_page", skip_all)]
+    async fn api_keys_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<ApiKey>> {
-        retry(&self.retry, || self.active_api_keys(scope, institution_id)).await
+        page: KeysetPage,
+    ) -> Result<Paginated<ApiKey>> {
+        retry(&self.retry, || {
+            self.active_api_keys(scope, institution_id, &page)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.revoke_api_key", skip_all)]
@@ -280,13 +293,17 @@ impl EscrowStore for PgEscrowStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.list_policies", skip_all)]
-    async fn list_policies(
+    #[tracing::instrument(name = "store.policies_page", skip_all)]
+    async fn policies_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<InstitutionPolicy>> {
-        retry(&self.retry, || self.select_policies(scope, institution_id)).await
+        page: KeysetPage,
+    ) -> Result<Paginated<InstitutionPolicy>> {
+        retry(&self.retry, || {
+            self.select_policies(scope, institution_id, &page)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.record_audit", skip_all)]
@@ -306,13 +323,14 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.audit_page(scope, filter, &page)).await
     }
 
-    #[tracing::instrument(name = "store.list_ledger_events", skip_all)]
-    async fn list_ledger_events(
+    #[tracing::instrument(name = "store.ledger_events_page", skip_all)]
+    async fn ledger_events_page(
         &self,
         scope: &Scope,
         position_id: Option<&PositionId>,
-    ) -> Result<Vec<LedgerEvent>> {
-        retry(&self.retry, || self.ledger(scope, position_id)).await
+        page: KeysetPage,
+    ) -> Result<Paginated<LedgerEvent>> {
+        retry(&self.retry, || self.ledger_page(scope, position_id, &page)).await
     }
 
     #[tracing::instrument(name = "store.create_ledger_checkpoint", skip_all)]
