@@ -44,12 +44,12 @@ where ($1::text is null or institution_id = $1)
 order by seq";
 
 /// Inserts one ledger event (its `created_at` is its `at`) with `statement`, prepared from
-/// [`INSERT_LEDGER`].
+/// [`INSERT_LEDGER`]; the request goes out on the first poll. Returns the rows inserted.
 pub(super) async fn insert<C: PgConnection>(
     db: &Db<'_, C>,
     statement: &PgStatement,
     event: &LedgerEvent,
-) -> gridstore::Result<()> {
+) -> gridstore::Result<u64> {
     db.execute_prepared(
         statement,
         &[
@@ -66,8 +66,7 @@ pub(super) async fn insert<C: PgConnection>(
             &event.previous_hash,
         ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 impl PgEscrowStore {
