@@ -131,7 +131,7 @@ impl PgTransaction {
         let mut writes: Vec<MaybeDone<PgWrite<'_>>> = writes.into_iter().map(maybe_done).collect();
         // First polls, in order: each write's request goes out now.
         poll_fn(|cx| {
-            poll_all(&mut writes, cx);
+            let _all_sent_or_done = poll_all(&mut writes, cx);
             Poll::Ready(())
         })
         .await;
