@@ -160,7 +160,7 @@ async fn a_guard_dropped_after_an_insert_rolls_back_before_its_connection_is_reu
     let (_, statement) = prepared(&pool).await;
     let tx = PgTransaction::new(pool.get().await.expect("checkout"));
     let inserted = tx
-        .begin_with(statement.execute(&tx, &[&1_i64, &"dropped"]))
+        .begin_with(async { Ok::<_, Error>(statement.execute(&tx, &[&1_i64, &"dropped"]).await?) })
         .await
         .expect("begin and insert");
     assert_eq!(inserted, 1);
@@ -179,7 +179,7 @@ async fn a_transaction_cancelled_mid_flight_leaves_no_open_transaction() {
     let (_db, pool, _) = one_connection(false).await;
     let (_, statement) = prepared(&pool).await;
     let tx = PgTransaction::new(pool.get().await.expect("checkout"));
-    tx.begin_with(statement.execute(&tx, &[&1_i64, &"cancelled"]))
+    tx.begin_with(async { Ok::<_, Error>(statement.execute(&tx, &[&1_i64, &"cancelled"]).await?) })
         .await
         .expect("begin and insert");
     let sleep = pool
