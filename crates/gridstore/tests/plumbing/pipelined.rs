@@ -49,6 +49,15 @@ async fn next_checkout_is_outside_a_transaction(pool: &PgPool) -> bool {
     client.batch_execute("savepoint probe").await.is_err()
 }
 
+/// A transaction on `client` whose `BEGIN` has been answered.
+async fn begun(client: gridstore::postgres::PgClient) -> PgTransaction {
+    let tx = PgTransaction::new(client);
+    tx.begin_with(async { Ok::<_, Error>(()) })
+        .await
+        .expect("begin");
+    tx
+}
+
 /// A write of `(id, note)` with `statement`.
 fn insert<'a>(tx: &'a PgTransaction, statement: &'a PgStatement, id: &'a i64) -> PgWrite<'a> {
     Box::pin(async move { Ok(statement.execute(tx, &[id, &"note"]).await?) })
@@ -104,10 +113,7 @@ async fn a_write_failing_on_the_server_commits_nothing_of_its_flight() {
     // Arrange
     let (_db, pool, _) = one_connection(false).await;
     let (_, statement) = prepared(&pool).await;
-    let tx = PgTransaction::new(pool.get().await.expect("checkout"));
-    tx.begin_with(async { Ok::<_, Error>(()) })
-        .await
-        .expect("begin");
+    let tx = begun(pool.get().await.expect("checkout")).await;
 
     // Act: the second write repeats the first one's key, the third would succeed.
     let result = tx
@@ -133,10 +139,7 @@ async fn a_write_failing_before_it_is_sent_sends_no_commit() {
     // Arrange
     let (_db, pool, _) = one_connection(false).await;
     let (_, statement) = prepared(&pool).await;
-    let tx = PgTransaction::new(pool.get().await.expect("checkout"));
-    tx.begin_with(async { Ok::<_, Error>(()) })
-        .await
-        .expect("begin");
+    let tx = begun(pool.get().await.expect("checkout")).await;
 
     // Act: the first write goes out, the second fails on its first poll (as an invalid event
     // batch or a parameter that cannot be encoded would).
@@ -221,10 +224,7 @@ async fn a_connection_lost_during_the_commit_flight_is_an_unknown_outcome() {
     let (_, statement) = prepared(&pool).await;
     let client = pool.get().await.expect("checkout");
     let pid = backend_pid(&client).await;
-    let tx = PgTransaction::new(client);
-    tx.begin_with(async { Ok::<_, Error>(()) })
-        .await
-        .expect("begin");
+    let tx = begun(client).await;
     let sleep = pool
         .prepare(&tx, "select pg_sleep(30)")
         .await

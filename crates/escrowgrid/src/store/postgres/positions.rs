@@ -45,14 +45,15 @@ select id, institution_id, asset_id, holder_reference, currency, amount, state,
 from positions
 where id = $1 and ($2::text is null or institution_id = $2)";
 
-/// [`GET_POSITION`], locking the row: a concurrent transition waits for this transaction and
-/// then reads the version it committed.
+/// [`GET_POSITION`], locking the row with the lock its update takes (`for no key update`: it
+/// does not block the foreign-key checks of rows that refer to the position): a concurrent
+/// transition waits for this transaction and then reads the version it committed.
 const GET_POSITION_FOR_UPDATE: &str = "\
 select id, institution_id, asset_id, holder_reference, currency, amount, state,
     external_reference, version, created_at, updated_at
 from positions
 where id = $1 and ($2::text is null or institution_id = $2)
-for update";
+for no key update";
 
 const LIST_POSITIONS: &str = "\
 select id, institution_id, asset_id, holder_reference, currency, amount, state,
@@ -202,7 +203,7 @@ pub(super) async fn load<C: PgConnection>(
     load_with(db, GET_POSITION, scope, id).await
 }
 
-/// [`load`], locking the position's row until the transaction ends (`for update`): the reads
+/// [`load`], locking the position's row until the transaction ends: the reads
 /// of a transition, so that its version-guarded update cannot lose a race. The events are
 /// read after the lock is granted, so they are those of the version read.
 pub(super) async fn load_for_update(

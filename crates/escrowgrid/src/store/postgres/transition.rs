@@ -1,5 +1,5 @@
 //! Position transitions in one transaction of two round trips: `BEGIN` with the reads (the
-//! position, locked `for update`, its events and the head of its ledger chain), the pure
+//! position, locked `for no key update`, its events and the head of its ledger chain), the pure
 //! lifecycle rules, then the writes (the position guarded by its `version`, its lifecycle
 //! event, its ledger event, its audit row and the outbox append) with `COMMIT`.
 //!
