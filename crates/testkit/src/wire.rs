@@ -78,7 +78,9 @@ impl WireProxy {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(io("bind the wire proxy"))?;
-        let addr = listener.local_addr().map_err(io("read the proxy address"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("read the proxy address"))?;
         let counters = Arc::new(Counters::default());
         let shared = Arc::clone(&counters);
         tokio::spawn(async move {

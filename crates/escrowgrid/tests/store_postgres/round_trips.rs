@@ -62,5 +62,8 @@ async fn a_create_and_a_transition_each_take_two_flights_once_warm() {
     );
     assert_eq!((moved.state, moved.version), (PositionState::Funded, 2));
     let stored = store.get_position(&Scope::Root, &created.id).await.unwrap();
-    assert_eq!((stored.state, stored.events.len()), (PositionState::Funded, 1));
+    assert_eq!(
+        (stored.state, stored.events.len()),
+        (PositionState::Funded, 1)
+    );
 }

@@ -126,7 +126,9 @@ impl PgTransaction {
     /// connection was lost during the flight. [`Error::InvalidInput`] before `BEGIN`.
     pub async fn commit_with(&self, writes: Vec<PgWrite<'_>>) -> Result<Vec<u64>> {
         if self.state.load(Ordering::Acquire) != OPEN {
-            return Err(Error::InvalidInput("no open transaction to commit".to_owned()));
+            return Err(Error::InvalidInput(
+                "no open transaction to commit".to_owned(),
+            ));
         }
         let mut writes: Vec<MaybeDone<PgWrite<'_>>> = writes.into_iter().map(maybe_done).collect();
         // First polls, in order: each write's request goes out now.

@@ -312,7 +312,9 @@ impl Statements {
         let types: Arc<[Type]> = if client.in_transaction() {
             // Closed (on drop) before anything else this transaction sends.
             Box::pin(async {
-                Ok::<_, tokio_postgres::Error>(Arc::from(client.driver().prepare(sql).await?.params()))
+                Ok::<_, tokio_postgres::Error>(Arc::from(
+                    client.driver().prepare(sql).await?.params(),
+                ))
             })
             .await?
         } else {

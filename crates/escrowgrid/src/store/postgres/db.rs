@@ -152,7 +152,10 @@ impl Db<'_, PgTransaction> {
 
     /// Sends `writes` (see the [module docs](self)) and then `COMMIT` in one round trip; the
     /// rows each write affected, in order. See [`PgTransaction::commit_with`].
-    pub(crate) async fn commit_with(&self, writes: Vec<PgWrite<'_>>) -> gridstore::Result<Vec<u64>> {
+    pub(crate) async fn commit_with(
+        &self,
+        writes: Vec<PgWrite<'_>>,
+    ) -> gridstore::Result<Vec<u64>> {
         self.client.commit_with(writes).await
     }
 }

@@ -99,15 +99,16 @@ impl PgEscrowStore {
         let db = Db::new(&tx, &self.counter);
         let context_params: &Params<'_> = &[&new.institution_id.as_str(), &new.asset_id.as_str()];
         // Round trip 1: `BEGIN`, the context and the prepares (free once cached).
+        // Boxed: the joined reads and prepares make a large future.
         let (context, insert, insert_ledger, insert_audit) = db
-            .begin_with(async {
+            .begin_with(Box::pin(async {
                 tokio::try_join!(
                     db.query_opt(POSITION_CONTEXT, context_params),
                     db.prepare(INSERT_POSITION),
                     db.prepare(ledger::INSERT_LEDGER),
                     db.prepare(audit::INSERT_AUDIT),
                 )
-            })
+            }))
             .await?;
         // A refusal drops the transaction, which rolls it back.
         check_policy(context.as_ref(), &new)?;

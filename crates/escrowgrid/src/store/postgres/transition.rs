@@ -59,14 +59,15 @@ impl PgEscrowStore {
         let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
         // Round trip 1: `BEGIN`, the locked reads and the prepares (free once cached).
+        // Boxed: the joined reads and prepares make a large future.
         let (current, previous_hash, prepared) = db
-            .begin_with(async {
+            .begin_with(Box::pin(async {
                 tokio::try_join!(
                     positions::load_for_update(&db, scope, id),
                     last_hash(&db, id),
                     prepare(&db),
                 )
-            })
+            }))
             .await?;
         // Every early return drops the transaction, which rolls it back.
         if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
