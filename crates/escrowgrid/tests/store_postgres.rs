@@ -19,6 +19,9 @@ mod statements;
 #[path = "store_postgres/atomicity.rs"]
 mod atomicity;
 
+#[path = "store_postgres/round_trips.rs"]
+mod round_trips;
+
 #[path = "store_postgres/plans.rs"]
 mod plans;
 

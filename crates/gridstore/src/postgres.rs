@@ -11,6 +11,7 @@
 //! | numbered migrations under an advisory lock | [`migrate`](mod@migrate) |
 //! | SQLSTATE classification into [`Error`](crate::Error) | [`error`] |
 //! | retrying transactions, commit with unknown outcome | [`retry`](mod@retry) |
+//! | transactions whose `BEGIN` and `COMMIT` share round trips | [`pipelined`] |
 //! | gridstore's migrations (`gridstore_migrations`) | [`migrations`] |
 //! | sessions backend | [`session`] |
 //! | key-value backend | [`kv`] |
@@ -55,6 +56,7 @@ pub mod listener;
 pub mod lock;
 pub mod migrate;
 pub mod migrations;
+pub mod pipelined;
 pub mod pool;
 pub mod replicas;
 pub mod retry;
@@ -72,6 +74,7 @@ pub use kv::PgKvStore;
 pub use listener::{ChannelNotice, ListenerOptions, PgListener};
 pub use lock::{PgLocks, advisory_key, try_advisory_xact_lock, with_advisory_xact_lock};
 pub use migrate::{Migration, migrate};
+pub use pipelined::{PgTransaction, PgWrite};
 pub use pool::{PgClient, PgPool, PoolStatus};
 pub use replicas::{PgReadPools, ReplicaOptions};
 pub use retry::{RetryPolicy, commit, retry, transaction, transaction_with};

@@ -95,3 +95,61 @@ mod leases {
 
     gridstore::lock_contract_tests!(store);
 }
+
+/// `PgTransaction` through a transaction pooler: pipelined `BEGIN` and `COMMIT`, and a guard
+/// dropped open whose queued `ROLLBACK` reaches the server connection that holds it.
+mod pipelined {
+    use gridstore::Error;
+    use gridstore::postgres::{PgPool, PgTransaction};
+
+    const SCHEMA: &str = "create table items (id bigint primary key)";
+    const INSERT: &str = "insert into items (id) values ($1)";
+
+    async fn count(pool: &PgPool) -> i64 {
+        let client = pool.get().await.expect("checkout");
+        let statement = pool
+            .prepare(&client, "select count(*) from items")
+            .await
+            .expect("prepare");
+        statement
+            .query_one(&client, &[])
+            .await
+            .expect("count")
+            .get(0)
+    }
+
+    #[tokio::test]
+    async fn a_pipelined_transaction_commits_and_a_dropped_one_rolls_back_through_pgbouncer() {
+        // Arrange
+        let (pool, _, _db) = super::bounced_pool().await;
+        pool.get()
+            .await
+            .expect("checkout")
+            .batch_execute(SCHEMA)
+            .await
+            .expect("schema");
+
+        // Act: one transaction commits, a second one is dropped after its insert.
+        let tx = PgTransaction::new(pool.get().await.expect("checkout"));
+        let insert = tx
+            .begin_with(async { pool.prepare(&tx, INSERT).await })
+            .await
+            .expect("begin and prepare");
+        tx.commit_with(vec![Box::pin(async {
+            Ok::<_, Error>(insert.execute(&tx, &[&1_i64]).await?)
+        })])
+        .await
+        .expect("insert and commit");
+        drop(tx);
+        let dropped = PgTransaction::new(pool.get().await.expect("checkout"));
+        let inserted = dropped
+            .begin_with(async { Ok::<_, Error>(insert.execute(&dropped, &[&2_i64]).await?) })
+            .await
+            .expect("begin and insert");
+        drop(dropped);
+
+        // Assert
+        assert_eq!(inserted, 1);
+        assert_eq!(count(&pool).await, 1, "only the committed insert");
+    }
+}

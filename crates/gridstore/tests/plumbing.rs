@@ -10,6 +10,8 @@ mod commit;
 mod config;
 #[path = "plumbing/migrate.rs"]
 mod migrate;
+#[path = "plumbing/pipelined.rs"]
+mod pipelined;
 #[path = "plumbing/pool.rs"]
 mod pool;
 #[path = "plumbing/retry.rs"]

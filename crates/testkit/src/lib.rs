@@ -39,6 +39,9 @@
 //! [`TestAnvil`] runs a throwaway EVM node (Foundry's `anvil`, from the npm package
 //! `@foundry-rs/anvil`) with the on-chain ledger's contract deployed, and decodes its logs.
 //!
+//! [`WireProxy`] is a loopback proxy that counts what clients send (round trips and flights),
+//! for tests of round-trip budgets.
+//!
 //! `TESTKIT_KEEP=1` keeps server directories and test databases for debugging.
 //!
 //! Linux only (it reads `/proc`). The async functions must run inside a tokio runtime (they spawn the connection task).
@@ -62,6 +65,7 @@ mod runtime;
 mod server;
 mod shared;
 mod tls;
+mod wire;
 
 pub use anvil::{AnchoredCheckpoint, RecordedPositionEvent, TestAnvil};
 pub use database::TestDatabase;
@@ -70,3 +74,4 @@ pub use pgbouncer::{TestPgBouncer, pgbouncer};
 pub use server::{TestBaseBackup, TestPostgres, TestPostgresBuilder};
 pub use shared::{TEST_DATABASE_URL, database, database_at};
 pub use tls::TestCertificates;
+pub use wire::{WireCounts, WireProxy};

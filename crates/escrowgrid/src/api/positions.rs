@@ -6,8 +6,10 @@
 //!   template's own min/max: 400 with the policy strings). Position, ledger event and audit
 //!   row are one transaction.
 //! - Transition: the lifecycle table (400 `Failed to transition position` /
-//!   `Invalid transition from X to Y`); a same-state request is 200 and writes nothing; a lost
-//!   race is 409 `Concurrent modification detected` and audited as `CONCURRENCY_CONFLICT`.
+//!   `Invalid transition from X to Y`); a same-state request is 200 and writes nothing;
+//!   concurrent transitions of one position apply one after the other (each sees the state the
+//!   previous one left, on both backends); a store conflict (a stale expected version) is 409
+//!   `Concurrent modification detected` and audited as `CONCURRENCY_CONFLICT`.
 //! - Another tenant's position answers 404 `Position not found` (the original: 403).
 //! - `GET /lifecycle` serves the state machine's table ([`crate::lifecycle::is_allowed`]) so
 //!   clients offer only the transitions the server accepts.

@@ -146,8 +146,8 @@ pub async fn thirty_two_concurrent_transitions_have_one_winner_per_version(
         .unwrap();
     assert_eq!(audited.total.unwrap(), 3);
 
-    // The outbox: the losers' events (appended, on PostgreSQL, before their guarded update
-    // found no row and rolled back) are gone; the winners' are there, once each.
+    // The outbox: the winners' events are there, once each, and no loser's (on PostgreSQL a
+    // loser reads the winner's version under the row lock and writes nothing).
     let filter = gridstore::EventFilter::all()
         .correlation_id(id.as_str())
         .event_type("position.state_changed");

@@ -20,6 +20,11 @@ $$;
 create trigger fail_boom before insert on audit_events
     for each row execute function fail_boom();";
 
+/// Runs `sql` (a trigger and its function) on the test's database.
+async fn install(database: &testkit::TestDatabase, sql: &str) {
+    database.connect().await.batch_execute(sql).await.unwrap();
+}
+
 fn boom() -> AuditContext {
     AuditContext {
         path: "/boom".into(),
@@ -30,12 +35,7 @@ fn boom() -> AuditContext {
 #[tokio::test]
 async fn a_failed_audit_write_rolls_back_the_created_entity() {
     let (store, database) = migrated_store().await;
-    database
-        .connect()
-        .await
-        .batch_execute(FAIL_AUDIT_ON_BOOM)
-        .await
-        .unwrap();
+    install(&database, FAIL_AUDIT_ON_BOOM).await;
 
     let new = NewInstitution::new("Doomed".into(), vec![Region::Us], None);
     let result = store.create_institution(new, &boom()).await;
@@ -57,12 +57,7 @@ async fn a_failed_audit_write_rolls_back_the_created_entity() {
 async fn a_failed_audit_write_rolls_back_the_whole_transition() {
     let (store, database) = migrated_store().await;
     let (_, _, position) = fixtures::position_setup(&store).await;
-    database
-        .connect()
-        .await
-        .batch_execute(FAIL_AUDIT_ON_BOOM)
-        .await
-        .unwrap();
+    install(&database, FAIL_AUDIT_ON_BOOM).await;
 
     let request = TransitionRequest::to(PositionState::Funded);
     let result = store
@@ -109,12 +104,7 @@ async fn a_write_that_fails_at_commit_after_its_events_were_appended_leaves_no_e
     let (store, database) = migrated_store().await;
     let (_, _, position) = fixtures::position_setup(&store).await;
     let events_before = escrowgrid::testing::outbox::all_events(&store).await;
-    database
-        .connect()
-        .await
-        .batch_execute(FAIL_AT_COMMIT_ON_LATE_BOOM)
-        .await
-        .unwrap();
+    install(&database, FAIL_AT_COMMIT_ON_LATE_BOOM).await;
     let late_boom = AuditContext {
         path: "/late-boom".into(),
         ..fixtures::audit()
@@ -148,4 +138,57 @@ async fn a_write_that_fails_at_commit_after_its_events_were_appended_leaves_no_e
         events.last().unwrap().payload["data"]["id"],
         fine.id.as_str()
     );
+}
+
+/// Makes every update of a position change nothing (a trigger returning null skips the row),
+/// standing in for a version-guarded update that matches no row.
+const SKIP_POSITION_UPDATES: &str = "
+create function skip_position_update() returns trigger language plpgsql as $$
+begin
+    return null;
+end;
+$$;
+create trigger skip_position_update before update on positions
+    for each row execute function skip_position_update();";
+
+#[tokio::test]
+async fn a_transition_whose_guarded_update_changes_no_row_commits_none_of_its_rows() {
+    let (store, database) = migrated_store().await;
+    let (_, _, position) = fixtures::position_setup(&store).await;
+    let events_before = escrowgrid::testing::outbox::all_events(&store).await;
+    install(&database, SKIP_POSITION_UPDATES).await;
+
+    let request = TransitionRequest::to(PositionState::Funded);
+    let result = store
+        .transition_position(&Scope::Root, &position.id, request, &fixtures::audit())
+        .await;
+
+    // The update raises on its count of zero, so the COMMIT pipelined behind the other
+    // writes ends the transaction as a rollback.
+    assert!(
+        matches!(result, Err(escrowgrid::Error::Storage(_))),
+        "{result:?}"
+    );
+    let stored = store
+        .get_position(&Scope::Root, &position.id)
+        .await
+        .unwrap();
+    assert_eq!((stored.state, stored.version), (PositionState::Created, 1));
+    assert!(stored.events.is_empty(), "no lifecycle event");
+    let ledger = store
+        .list_ledger_events(&Scope::Root, Some(&position.id))
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 1, "only the creation event");
+    let filter = AuditFilter {
+        action: Some(escrowgrid::domain::AuditAction::PositionTransitioned),
+        ..AuditFilter::default()
+    };
+    let audited = store
+        .list_audit_events(&Scope::Root, &filter, Page::default())
+        .await
+        .unwrap();
+    assert_eq!(audited.total.unwrap(), 0, "no audit row");
+    let events_after = escrowgrid::testing::outbox::all_events(&store).await;
+    assert_eq!(events_after, events_before, "no outbox event");
 }

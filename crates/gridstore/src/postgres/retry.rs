@@ -108,19 +108,23 @@ where
 /// lost while committing: the transaction may or may not have been applied. Other failures
 /// (e.g. 40001 at commit under `serializable`, a deferred constraint) are classified as usual.
 pub async fn commit(tx: Transaction<'_>) -> Result<()> {
-    let Err(err) = tx.commit().await else {
-        return Ok(());
-    };
-    let err = Error::from(err);
-    if is_connection_loss(&err) {
-        tracing::error!(error = %err, "connection lost during commit; the outcome is unknown");
-        let source = match err {
-            Error::Connection(source) | Error::Shutdown(source) => source,
-            other => Box::new(other),
-        };
-        return Err(Error::CommitOutcomeUnknown(source));
+    tx.commit()
+        .await
+        .map_err(|err| commit_error(Error::from(err)))
+}
+
+/// An error met while committing: a lost connection becomes [`Error::CommitOutcomeUnknown`]
+/// (logged at `error`), any other error is returned as it is.
+pub(crate) fn commit_error(err: Error) -> Error {
+    if !is_connection_loss(&err) {
+        return err;
     }
-    Err(err)
+    tracing::error!(error = %err, "connection lost during commit; the outcome is unknown");
+    let source = match err {
+        Error::Connection(source) | Error::Shutdown(source) => source,
+        other => Box::new(other),
+    };
+    Error::CommitOutcomeUnknown(source)
 }
 
 /// Checks a connection out, begins a transaction, runs `f` on it and commits, all inside

@@ -25,47 +25,63 @@ mod name;
 
 pub use name::statement_name;
 
-use deadpool_postgres::GenericClient;
+use deadpool_postgres::StatementCache;
 use futures_util::TryStreamExt;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, Statement};
 
-use super::PgTls;
+use super::{PgTls, PgTransaction};
 
 /// Parameters of one statement.
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-/// A pooled connection or a transaction on one; see the [module docs](self).
-pub trait PgConnection: GenericClient + sealed::Sealed {
+/// A pooled connection, a transaction on one, or a [`PgTransaction`] (whose `BEGIN` and
+/// `COMMIT` share round trips with statements); see the [module docs](self).
+pub trait PgConnection: Sync + sealed::Sealed {
     /// Whether statements on it run inside an explicit transaction.
     #[doc(hidden)]
-    const IN_TRANSACTION: bool;
-    /// The driver's client or transaction, for the unnamed-statement calls.
+    fn in_transaction(&self) -> bool;
+    /// The driver's client: a transaction's statements are sent on its connection's client.
     #[doc(hidden)]
-    fn driver(&self) -> Driver<'_>;
-}
-
-/// The driver object behind a [`PgConnection`].
-#[doc(hidden)]
-#[allow(missing_debug_implementations)]
-pub enum Driver<'a> {
-    /// A connection outside a transaction.
-    Client(&'a tokio_postgres::Client),
-    /// A transaction.
-    Transaction(&'a tokio_postgres::Transaction<'a>),
+    fn driver(&self) -> &tokio_postgres::Client;
+    /// The connection's cache of named statements.
+    #[doc(hidden)]
+    fn statement_cache(&self) -> &StatementCache;
 }
 
 impl PgConnection for deadpool_postgres::Client {
-    const IN_TRANSACTION: bool = false;
-    fn driver(&self) -> Driver<'_> {
-        Driver::Client(self)
+    fn in_transaction(&self) -> bool {
+        false
+    }
+    fn driver(&self) -> &tokio_postgres::Client {
+        self
+    }
+    fn statement_cache(&self) -> &StatementCache {
+        &self.statement_cache
     }
 }
 
 impl PgConnection for deadpool_postgres::Transaction<'_> {
-    const IN_TRANSACTION: bool = true;
-    fn driver(&self) -> Driver<'_> {
-        Driver::Transaction(self)
+    fn in_transaction(&self) -> bool {
+        true
+    }
+    fn driver(&self) -> &tokio_postgres::Client {
+        self.client()
+    }
+    fn statement_cache(&self) -> &StatementCache {
+        &self.statement_cache
+    }
+}
+
+impl PgConnection for PgTransaction {
+    fn in_transaction(&self) -> bool {
+        self.begun()
+    }
+    fn driver(&self) -> &tokio_postgres::Client {
+        self.client()
+    }
+    fn statement_cache(&self) -> &StatementCache {
+        &self.client().statement_cache
     }
 }
 
@@ -73,6 +89,7 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for deadpool_postgres::Client {}
     impl Sealed for deadpool_postgres::Transaction<'_> {}
+    impl Sealed for super::PgTransaction {}
 }
 
 /// A statement ready to run on the connection it was prepared for (see
@@ -122,15 +139,12 @@ impl PgStatement {
     ) -> Result<Vec<Row>, tokio_postgres::Error> {
         async {
             match &self.0 {
-                Kind::Named(statement, _) => client.query(statement, params).await,
+                Kind::Named(statement, _) => client.driver().query(statement, params).await,
                 // Boxed: the driver's typed futures are large, and callers join several.
                 Kind::Unnamed { sql, types } => {
                     Box::pin(async move {
                         let params = typed(params, types);
-                        match client.driver() {
-                            Driver::Client(c) => c.query_typed(sql, &params).await,
-                            Driver::Transaction(t) => t.query_typed(sql, &params).await,
-                        }
+                        client.driver().query_typed(sql, &params).await
                     })
                     .await
                 }
@@ -152,14 +166,11 @@ impl PgStatement {
     ) -> Result<Option<Row>, tokio_postgres::Error> {
         async {
             match &self.0 {
-                Kind::Named(statement, _) => client.query_opt(statement, params).await,
+                Kind::Named(statement, _) => client.driver().query_opt(statement, params).await,
                 Kind::Unnamed { sql, types } => {
                     Box::pin(async move {
                         let params = typed(params, types);
-                        match client.driver() {
-                            Driver::Client(c) => c.query_typed_opt(sql, &params).await,
-                            Driver::Transaction(t) => t.query_typed_opt(sql, &params).await,
-                        }
+                        client.driver().query_typed_opt(sql, &params).await
                     })
                     .await
                 }
@@ -181,14 +192,11 @@ impl PgStatement {
     ) -> Result<Row, tokio_postgres::Error> {
         async {
             match &self.0 {
-                Kind::Named(statement, _) => client.query_one(statement, params).await,
+                Kind::Named(statement, _) => client.driver().query_one(statement, params).await,
                 Kind::Unnamed { sql, types } => {
                     Box::pin(async move {
                         let params = typed(params, types);
-                        match client.driver() {
-                            Driver::Client(c) => c.query_typed_one(sql, &params).await,
-                            Driver::Transaction(t) => t.query_typed_one(sql, &params).await,
-                        }
+                        client.driver().query_typed_one(sql, &params).await
                     })
                     .await
                 }
@@ -210,14 +218,11 @@ impl PgStatement {
     ) -> Result<u64, tokio_postgres::Error> {
         async {
             match &self.0 {
-                Kind::Named(statement, _) => client.execute(statement, params).await,
+                Kind::Named(statement, _) => client.driver().execute(statement, params).await,
                 Kind::Unnamed { sql, types } => {
                     Box::pin(async move {
                         let params = typed(params, types);
-                        let stream = match client.driver() {
-                            Driver::Client(c) => c.query_typed_raw(sql, params).await?,
-                            Driver::Transaction(t) => t.query_typed_raw(sql, params).await?,
-                        };
+                        let stream = client.driver().query_typed_raw(sql, params).await?;
                         futures_util::pin_mut!(stream);
                         while stream.try_next().await?.is_some() {}
                         Ok(stream.rows_affected().unwrap_or(0))
@@ -294,17 +299,22 @@ impl Statements {
         sql: &str,
     ) -> Result<PgStatement, tokio_postgres::Error> {
         let Some(uncached) = &self.inner else {
-            let statement = client.prepare_cached(sql).await?;
+            let statement = client
+                .statement_cache()
+                .prepare(client.driver(), sql)
+                .await?;
             return Ok(PgStatement(Kind::Named(statement, Arc::from(sql))));
         };
         if let Some((sql, types)) = uncached.known(sql) {
             return Ok(PgStatement(Kind::Unnamed { sql, types }));
         }
         // Boxed: this runs once per statement text, and callers join several prepares.
-        let types: Arc<[Type]> = if C::IN_TRANSACTION {
+        let types: Arc<[Type]> = if client.in_transaction() {
             // Closed (on drop) before anything else this transaction sends.
             Box::pin(async {
-                Ok::<_, tokio_postgres::Error>(Arc::from(client.prepare(sql).await?.params()))
+                Ok::<_, tokio_postgres::Error>(Arc::from(
+                    client.driver().prepare(sql).await?.params(),
+                ))
             })
             .await?
         } else {

@@ -2,7 +2,7 @@
 //! in write order (`seq`) with filters and a page.
 
 use gridstore::NewEvent;
-use gridstore::postgres::{PgConnection, PgStatement};
+use gridstore::postgres::{PgConnection, PgStatement, PgTransaction};
 use tokio_postgres::types::Json;
 
 use crate::Result;
@@ -71,52 +71,35 @@ where ($1::text is null or institution_id = $1)
   and ($9::timestamptz is null or occurred_at <= $9)";
 
 /// Inserts an entity row (`sql` with `params`), its audit row and its domain events (the
-/// outbox), pipelined in that order on the caller's transaction: the statements are prepared,
-/// then sent together, and the first error wins. Used by every create that writes no ledger
-/// event.
-pub(super) async fn insert_entity_with_audit<C: PgConnection>(
-    db: &Db<'_, C>,
+/// outbox) in one transaction of two round trips: `BEGIN` with the prepares (free once
+/// cached), then the three writes in that order with `COMMIT`; the first error wins. Used by
+/// every create that writes no ledger event.
+pub(super) async fn insert_entity_with_audit(
+    db: &Db<'_, PgTransaction>,
     sql: &str,
     params: &Params<'_>,
     event: &AuditEvent,
     events: &[NewEvent],
 ) -> gridstore::Result<()> {
-    let (insert_entity, insert_audit) =
-        tokio::try_join!(db.prepare(sql), db.prepare(INSERT_AUDIT))?;
-    let (inserted, audited, appended) = tokio::join!(
-        biased;
-        db.execute_prepared(&insert_entity, params),
-        insert(db, &insert_audit, event),
-        db.append_events(events),
-    );
-    inserted?;
-    audited?;
-    appended
+    let (insert_entity, insert_audit) = db
+        .begin_with(async { tokio::try_join!(db.prepare(sql), db.prepare(INSERT_AUDIT)) })
+        .await?;
+    db.commit_with(vec![
+        Box::pin(db.execute_prepared(&insert_entity, params)),
+        Box::pin(insert(db, &insert_audit, event)),
+        Box::pin(db.append_events(events)),
+    ])
+    .await?;
+    Ok(())
 }
 
-/// Inserts an audit row and the domain events of the same write, pipelined on the caller's
-/// transaction (for updates whose entity row was written by an earlier statement).
-pub(super) async fn insert_with_events<C: PgConnection>(
-    db: &Db<'_, C>,
-    event: &AuditEvent,
-    events: &[NewEvent],
-) -> gridstore::Result<()> {
-    let insert_audit = db.prepare(INSERT_AUDIT).await?;
-    let (audited, appended) = tokio::join!(
-        biased;
-        insert(db, &insert_audit, event),
-        db.append_events(events),
-    );
-    audited?;
-    appended
-}
-
-/// Inserts one audit row with `statement`, prepared from [`INSERT_AUDIT`].
+/// Inserts one audit row with `statement`, prepared from [`INSERT_AUDIT`]; the request goes
+/// out on the first poll. Returns the rows inserted.
 pub(super) async fn insert<C: PgConnection>(
     db: &Db<'_, C>,
     statement: &PgStatement,
     event: &AuditEvent,
-) -> gridstore::Result<()> {
+) -> gridstore::Result<u64> {
     let status_code = event.status_code.map(i32::from);
     db.execute_prepared(
         statement,
@@ -139,8 +122,7 @@ pub(super) async fn insert<C: PgConnection>(
             &event.client_ip,
         ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 impl PgEscrowStore {
@@ -148,7 +130,8 @@ impl PgEscrowStore {
         let client = self.pool.get().await?;
         let db = Db::new(&client, &self.counter);
         let statement = db.prepare(INSERT_AUDIT).await?;
-        Ok(insert(&db, &statement, event).await?)
+        insert(&db, &statement, event).await?;
+        Ok(())
     }
 
     pub(super) async fn audit_page(

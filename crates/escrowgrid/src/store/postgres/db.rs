@@ -10,13 +10,23 @@
 //! the first poll, in `join!(biased; ..)` order. The results are then checked in that order:
 //! after a failed statement the later ones only report the aborted transaction (25P02), so
 //! the first error is the one that says what happened.
+//!
+//! Writes run on a [`PgTransaction`] in two round trips: [`Db::begin_with`] sends `BEGIN` with
+//! the reads before the write (or the prepares, which cost nothing once cached), and
+//! [`Db::commit_with`] sends the writes with `COMMIT`. The writes given to it must be
+//! executions of prepared statements ([`Db::execute_prepared`] and the helpers built on it) or
+//! [`Db::append_events`], whose request goes out on the first poll: anything that awaited
+//! first would reach the server after the `COMMIT`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use deadpool_postgres::Transaction;
 use gridstore::NewEvent;
-use gridstore::postgres::{PgClient, PgConnection, PgEventLog, PgPool, PgStatement, classify};
+use gridstore::postgres::{
+    PgClient, PgConnection, PgEventLog, PgPool, PgStatement, PgTransaction, PgWrite, classify,
+};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
@@ -111,13 +121,14 @@ impl<'a, C: PgConnection> Db<'a, C> {
 
     /// Appends domain events to the event log in this transaction (the outbox): one
     /// statement, sent on the first poll once its statement is cached on the connection.
-    pub(crate) async fn append_events(&self, events: &[NewEvent]) -> gridstore::Result<()> {
+    /// Returns the number of events appended.
+    pub(crate) async fn append_events(&self, events: &[NewEvent]) -> gridstore::Result<u64> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         self.counter.increment();
-        PgEventLog::append_in(self.client, events).await?;
-        Ok(())
+        let appended = PgEventLog::append_in(self.client, events).await?;
+        Ok(u64::try_from(appended.len()).unwrap_or(u64::MAX))
     }
 
     /// Runs a statement and returns the number of rows it affected.
@@ -128,6 +139,27 @@ impl<'a, C: PgConnection> Db<'a, C> {
             .execute(self.client, params)
             .await
             .map_err(classify)
+    }
+}
+
+impl Db<'_, PgTransaction> {
+    /// Sends `BEGIN` and then `first` (the reads before the writes) in one round trip; see
+    /// [`PgTransaction::begin_with`].
+    pub(crate) async fn begin_with<T, E, F>(&self, first: F) -> Result<T, E>
+    where
+        E: From<gridstore::Error>,
+        F: Future<Output = Result<T, E>>,
+    {
+        self.client.begin_with(first).await
+    }
+
+    /// Sends `writes` (see the [module docs](self)) and then `COMMIT` in one round trip; the
+    /// rows each write affected, in order. See [`PgTransaction::commit_with`].
+    pub(crate) async fn commit_with(
+        &self,
+        writes: Vec<PgWrite<'_>>,
+    ) -> gridstore::Result<Vec<u64>> {
+        self.client.commit_with(writes).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! Institutions, asset templates and assets: create (entity + audit row in one transaction,
 //! pipelined), get and list within a scope.
 
-use gridstore::postgres::commit;
+use gridstore::postgres::PgTransaction;
 use tokio_postgres::types::Json;
 
 use crate::domain::{
@@ -14,7 +14,7 @@ use crate::store::{
 };
 use crate::{Error, Result};
 
-use super::db::{Db, Params, begin};
+use super::db::{Db, Params};
 use super::paging::{KeyValues, Keyset};
 use super::{PgEscrowStore, audit, paging, rows};
 
@@ -121,8 +121,7 @@ impl PgEscrowStore {
         let (institution, event) = records::institution(new, audit_context, now_millis());
         let regions: Vec<&str> = institution.regions.iter().map(|r| r.as_str()).collect();
         let verticals: Vec<&str> = institution.verticals.iter().map(|v| v.as_str()).collect();
-        let mut client = self.pool.get().await?;
-        let tx = begin(&mut client).await?;
+        let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
         let params: &Params<'_> = &[
             &institution.id.as_str(),
@@ -134,7 +133,6 @@ impl PgEscrowStore {
         ];
         let events = outbox::institution_created(&institution)?;
         audit::insert_entity_with_audit(&db, INSERT_INSTITUTION, params, &event, &events).await?;
-        commit(tx).await?;
         Ok(institution)
     }
 
@@ -191,8 +189,7 @@ impl PgEscrowStore {
             return Err(err.into());
         }
         let (template, event) = records::asset_template(new, audit_context, now_millis());
-        let mut client = self.pool.get().await?;
-        let tx = begin(&mut client).await?;
+        let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
         let params: &Params<'_> = &[
             &template.id.as_str(),
@@ -207,7 +204,6 @@ impl PgEscrowStore {
         ];
         let events = outbox::asset_template_created(&template)?;
         audit::insert_entity_with_audit(&db, INSERT_TEMPLATE, params, &event, &events).await?;
-        commit(tx).await?;
         Ok(template)
     }
 
@@ -278,8 +274,7 @@ impl PgEscrowStore {
     ) -> Result<Asset> {
         ensure_scope(scope, &new.institution_id)?;
         let (asset, event) = records::asset(new, audit_context, now_millis());
-        let mut client = self.pool.get().await?;
-        let tx = begin(&mut client).await?;
+        let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
         let params: &Params<'_> = &[
             &asset.id.as_str(),
@@ -292,7 +287,6 @@ impl PgEscrowStore {
         ];
         let events = outbox::asset_created(&asset)?;
         audit::insert_entity_with_audit(&db, INSERT_ASSET, params, &event, &events).await?;
-        commit(tx).await?;
         Ok(asset)
     }
 

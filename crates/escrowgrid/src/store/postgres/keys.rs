@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use gridstore::postgres::commit;
+use gridstore::postgres::PgTransaction;
 
 use crate::domain::{
     ApiKey, ApiKeyId, AuditContext, InstitutionId, NewApiKey, hash_token, now_millis,
@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::store::{CreatedApiKey, KeysetPage, Paginated, Scope, SortKey, outbox, records};
 use crate::{Error, Result};
 
-use super::db::{Db, Params, begin};
+use super::db::{Db, Params};
 use super::entities::{created_after, ensure_scope};
 use super::paging::{self, KeyValues, Keyset};
 use super::{API_KEYS_CHANNEL, PgEscrowStore, audit, rows};
@@ -55,8 +55,7 @@ impl PgEscrowStore {
     ) -> Result<CreatedApiKey> {
         ensure_scope(scope, &new.institution_id)?;
         let (api_key, token, event) = records::api_key(new, audit_context, now_millis());
-        let mut client = self.pool.get().await?;
-        let tx = begin(&mut client).await?;
+        let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
         let params: &Params<'_> = &[
             &api_key.id.as_str(),
@@ -69,7 +68,6 @@ impl PgEscrowStore {
         ];
         let events = outbox::api_key_created(&api_key)?;
         audit::insert_entity_with_audit(&db, INSERT_KEY, params, &event, &events).await?;
-        commit(tx).await?;
         Ok(CreatedApiKey { api_key, token })
     }
 
@@ -136,11 +134,17 @@ impl PgEscrowStore {
     ) -> Result<ApiKey> {
         ensure_scope(scope, institution_id)?;
         let at = now_millis();
-        let mut client = self.pool.get().await?;
-        let tx = begin(&mut client).await?;
+        let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
-        let row = db
-            .query_opt(REVOKE_KEY, &[&id.as_str(), &institution_id.as_str(), &at])
+        let revoke: &Params<'_> = &[&id.as_str(), &institution_id.as_str(), &at];
+        let (row, insert_audit, notify) = db
+            .begin_with(async {
+                tokio::try_join!(
+                    db.query_opt(REVOKE_KEY, revoke),
+                    db.prepare(audit::INSERT_AUDIT),
+                    db.prepare(NOTIFY_REVOKED),
+                )
+            })
             .await?;
         let Some(row) = row else {
             let institution = db
@@ -154,12 +158,13 @@ impl PgEscrowStore {
         let (revoked, event) = records::revoked_api_key(&rows::api_key(&row)?, audit_context, at);
         let events = outbox::api_key_revoked(&revoked)?;
         let revoked_id = revoked.id.as_str();
-        let notify: &Params<'_> = &[&API_KEYS_CHANNEL, &revoked_id];
-        tokio::try_join!(
-            audit::insert_with_events(&db, &event, &events),
-            db.execute(NOTIFY_REVOKED, notify),
-        )?;
-        commit(tx).await?;
+        let notify_params: &Params<'_> = &[&API_KEYS_CHANNEL, &revoked_id];
+        db.commit_with(vec![
+            Box::pin(audit::insert(&db, &insert_audit, &event)),
+            Box::pin(db.append_events(&events)),
+            Box::pin(db.execute_prepared(&notify, notify_params)),
+        ])
+        .await?;
         if let Some(cache) = &self.keys {
             cache.invalidate(revoked.id.as_str());
         }

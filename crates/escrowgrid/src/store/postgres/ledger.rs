@@ -40,12 +40,12 @@ select seq, id, institution_id, kind, position_id, at, previous_state, new_state
 from ledger_events";
 
 /// Inserts one ledger event (its `created_at` is its `at`) with `statement`, prepared from
-/// [`INSERT_LEDGER`].
+/// [`INSERT_LEDGER`]; the request goes out on the first poll. Returns the rows inserted.
 pub(super) async fn insert<C: PgConnection>(
     db: &Db<'_, C>,
     statement: &PgStatement,
     event: &LedgerEvent,
-) -> gridstore::Result<()> {
+) -> gridstore::Result<u64> {
     db.execute_prepared(
         statement,
         &[
@@ -62,8 +62,7 @@ pub(super) async fn insert<C: PgConnection>(
             &event.previous_hash,
         ],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 impl PgEscrowStore {

@@ -1,7 +1,7 @@
 //! Per-region institution policies: an upsert (`on conflict (institution_id, region) do
 //! update`) audited as `POLICY_UPDATED` in the same transaction.
 
-use gridstore::postgres::commit;
+use gridstore::postgres::PgTransaction;
 use tokio_postgres::types::Json;
 
 use crate::domain::{
@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::store::{KeysetPage, Paginated, Scope, SortKey, outbox, records};
 use crate::{Error, Result};
 
-use super::db::{Db, Params, begin};
+use super::db::{Db, Params};
 use super::entities::{created_after, ensure_scope};
 use super::paging::{self, KeyValues, Keyset};
 use super::{PgEscrowStore, audit, rows};
@@ -58,8 +58,7 @@ impl PgEscrowStore {
             audit_context,
             at,
         );
-        let mut client = self.pool.get().await?;
-        let tx = begin(&mut client).await?;
+        let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
         let params: &Params<'_> = &[
             &candidate.id.as_str(),
@@ -69,7 +68,14 @@ impl PgEscrowStore {
             &candidate.created_at,
             &candidate.updated_at,
         ];
-        let row = db.query_opt(UPSERT_POLICY, params).await?;
+        let (row, insert_audit) = db
+            .begin_with(async {
+                tokio::try_join!(
+                    db.query_opt(UPSERT_POLICY, params),
+                    db.prepare(audit::INSERT_AUDIT),
+                )
+            })
+            .await?;
         let stored = row
             .as_ref()
             .map(rows::policy)
@@ -85,8 +91,11 @@ impl PgEscrowStore {
             at,
         );
         let events = outbox::policy_updated(&policy)?;
-        audit::insert_with_events(&db, &event, &events).await?;
-        commit(tx).await?;
+        db.commit_with(vec![
+            Box::pin(audit::insert(&db, &insert_audit, &event)),
+            Box::pin(db.append_events(&events)),
+        ])
+        .await?;
         Ok(policy)
     }
 

@@ -6,8 +6,7 @@
 
 use std::collections::HashMap;
 
-use gridstore::postgres::PgConnection;
-use gridstore::postgres::commit;
+use gridstore::postgres::{PgConnection, PgTransaction};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 
@@ -18,7 +17,7 @@ use crate::domain::{
 use crate::store::{Page, Paginated, PositionFilter, Scope, SortKey, Start, outbox, records};
 use crate::{Error, Result};
 
-use super::db::{Db, Params, begin};
+use super::db::{Db, Params};
 use super::entities::{created_after, ensure_scope, list_institution};
 use super::paging::{KeyValues, Keyset};
 use super::{PgEscrowStore, audit, ledger, paging, rows};
@@ -45,6 +44,16 @@ select id, institution_id, asset_id, holder_reference, currency, amount, state,
     external_reference, version, created_at, updated_at
 from positions
 where id = $1 and ($2::text is null or institution_id = $2)";
+
+/// [`GET_POSITION`], locking the row with the lock its update takes (`for no key update`: it
+/// does not block the foreign-key checks of rows that refer to the position): a concurrent
+/// transition waits for this transaction and then reads the version it committed.
+const GET_POSITION_FOR_UPDATE: &str = "\
+select id, institution_id, asset_id, holder_reference, currency, amount, state,
+    external_reference, version, created_at, updated_at
+from positions
+where id = $1 and ($2::text is null or institution_id = $2)
+for no key update";
 
 const LIST_POSITIONS: &str = "\
 select id, institution_id, asset_id, holder_reference, currency, amount, state,
@@ -86,15 +95,22 @@ impl PgEscrowStore {
         audit_context: &AuditContext,
     ) -> Result<Position> {
         ensure_scope(scope, &new.institution_id)?;
-        let mut client = self.pool.get().await?;
-        let tx = begin(&mut client).await?;
+        let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
-        let context = db
-            .query_opt(
-                POSITION_CONTEXT,
-                &[&new.institution_id.as_str(), &new.asset_id.as_str()],
-            )
+        let context_params: &Params<'_> = &[&new.institution_id.as_str(), &new.asset_id.as_str()];
+        // Round trip 1: `BEGIN`, the context and the prepares (free once cached).
+        // Boxed: the joined reads and prepares make a large future.
+        let (context, insert, insert_ledger, insert_audit) = db
+            .begin_with(Box::pin(async {
+                tokio::try_join!(
+                    db.query_opt(POSITION_CONTEXT, context_params),
+                    db.prepare(INSERT_POSITION),
+                    db.prepare(ledger::INSERT_LEDGER),
+                    db.prepare(audit::INSERT_AUDIT),
+                )
+            }))
             .await?;
+        // A refusal drops the transaction, which rolls it back.
         check_policy(context.as_ref(), &new)?;
         let (position, ledger_event, event) = records::position(new, audit_context, now_millis());
         let amount = Decimal::from(position.amount);
@@ -111,25 +127,16 @@ impl PgEscrowStore {
             &position.created_at,
             &position.updated_at,
         ];
-        let (insert, insert_ledger, insert_audit) = tokio::try_join!(
-            db.prepare(INSERT_POSITION),
-            db.prepare(ledger::INSERT_LEDGER),
-            db.prepare(audit::INSERT_AUDIT),
-        )?;
-        // In this order: the ledger row refers to the position.
         let events = outbox::position_created(&position, &ledger_event)?;
-        let (inserted, ledgered, audited, appended) = tokio::join!(
-            biased;
-            db.execute_prepared(&insert, params),
-            ledger::insert(&db, &insert_ledger, &ledger_event),
-            audit::insert(&db, &insert_audit, &event),
-            db.append_events(&events),
-        );
-        inserted?;
-        ledgered?;
-        audited?;
-        appended?;
-        commit(tx).await?;
+        // Round trip 2: the writes, in this order (the ledger row refers to the position),
+        // and `COMMIT`.
+        db.commit_with(vec![
+            Box::pin(db.execute_prepared(&insert, params)),
+            Box::pin(ledger::insert(&db, &insert_ledger, &ledger_event)),
+            Box::pin(audit::insert(&db, &insert_audit, &event)),
+            Box::pin(db.append_events(&events)),
+        ])
+        .await?;
         Ok(position)
     }
 
@@ -194,13 +201,34 @@ pub(super) async fn load<C: PgConnection>(
     scope: &Scope,
     id: &PositionId,
 ) -> Result<Position> {
+    load_with(db, GET_POSITION, scope, id).await
+}
+
+/// [`load`], locking the position's row until the transaction ends: the reads
+/// of a transition, so that its version-guarded update cannot lose a race. The events are
+/// read after the lock is granted, so they are those of the version read.
+pub(super) async fn load_for_update(
+    db: &Db<'_, PgTransaction>,
+    scope: &Scope,
+    id: &PositionId,
+) -> Result<Position> {
+    load_with(db, GET_POSITION_FOR_UPDATE, scope, id).await
+}
+
+/// Loads a position with `position_sql` ([`GET_POSITION`] or a variant) and its events.
+async fn load_with<C: PgConnection>(
+    db: &Db<'_, C>,
+    position_sql: &str,
+    scope: &Scope,
+    id: &PositionId,
+) -> Result<Position> {
     let own = scope.institution().map(InstitutionId::as_str);
     let ids = [id.as_str()];
     let ids = ids.as_slice();
     let position_params: &Params<'_> = &[&id.as_str(), &own];
     let event_params: &Params<'_> = &[&ids];
     let (row, events) = tokio::try_join!(
-        db.query_opt(GET_POSITION, position_params),
+        db.query_opt(position_sql, position_params),
         db.query(EVENTS_OF, event_params),
     )?;
     let row = row.ok_or_else(|| Error::not_found(PositionId::RESOURCE, id.as_str()))?;

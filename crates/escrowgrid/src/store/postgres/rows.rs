@@ -272,8 +272,3 @@ pub(super) fn audit_event(row: &Row) -> Result<AuditEvent> {
         client_ip: get(row, "client_ip")?,
     })
 }
-
-/// A position state column.
-pub(super) fn state(row: &Row, column: &str) -> Result<crate::domain::PositionState> {
-    parse(row, column)
-}

@@ -1,41 +1,52 @@
-//! Position transitions: load, apply the pure lifecycle rules, then write the position
-//! (guarded by its `version`), its lifecycle event, its ledger event and its audit row in one
-//! transaction, the four statements pipelined.
+//! Position transitions in one transaction of two round trips: `BEGIN` with the reads (the
+//! position, locked `for no key update`, its events and the head of its ledger chain), the pure
+//! lifecycle rules, then the writes (the position guarded by its `version`, its lifecycle
+//! event, its ledger event, its audit row and the outbox append) with `COMMIT`.
 //!
-//! A lost race shows as an update of zero rows (another writer bumped the version first); the
-//! position is then read again to report [`Error::Conflict`] with the stored version and state.
+//! Concurrent transitions of one position queue on the row lock: each reads the version the
+//! previous one committed, so a stale `expectedVersion` is a [`Error::Conflict`] before
+//! anything is written. The guarded update is a defence on top: when it matches no row, the
+//! statement raises (division by zero on a count of zero, 22012), which aborts the transaction,
+//! so the `COMMIT` pipelined behind it rolls everything back; the store then reports a storage
+//! error (it cannot happen while the lock is held).
 
-use gridstore::postgres::PgConnection;
-use gridstore::postgres::commit;
+use gridstore::postgres::{PgStatement, PgTransaction};
 use tokio_postgres::types::Json;
 
 use crate::domain::{
-    AuditContext, InstitutionId, LifecycleEventId, Position, PositionId, TransitionRequest,
-    now_millis,
+    AuditContext, LifecycleEventId, Position, PositionId, TransitionRequest, now_millis,
 };
 use crate::lifecycle::{self, Applied};
 use crate::store::{Scope, outbox, records};
 use crate::{Error, Result};
 
-use super::db::{Db, Params, begin};
+use super::db::{Db, Params};
 use super::{PgEscrowStore, audit, ledger, positions, rows};
 
-/// The optimistic write: only if the version is still the one read.
+/// The guarded write: only if the version is still the one read, else it raises (see the
+/// module docs); its one row is the number of positions updated.
 const UPDATE_POSITION: &str = "\
-update positions
-set state = $4, updated_at = $5, version = version + 1
-where id = $1 and institution_id = $2 and version = $3";
+with updated as (
+    update positions
+    set state = $4, updated_at = $5, version = version + 1
+    where id = $1 and institution_id = $2 and version = $3
+    returning 1
+)
+select 1 / count(*) as updated
+from updated";
 
 const INSERT_EVENT: &str = "\
 insert into position_events (id, institution_id, position_id, from_state, to_state, reason, at,
     metadata, created_at)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-/// The stored version and state, after a lost race.
-const CURRENT_VERSION: &str = "\
-select version, state
-from positions
-where id = $1 and ($2::text is null or institution_id = $2)";
+/// The statements of a transition's writes, prepared in its first round trip.
+struct Prepared {
+    update: PgStatement,
+    insert_event: PgStatement,
+    insert_ledger: PgStatement,
+    insert_audit: PgStatement,
+}
 
 impl PgEscrowStore {
     pub(super) async fn apply_transition(
@@ -45,16 +56,20 @@ impl PgEscrowStore {
         request: TransitionRequest,
         audit_context: &AuditContext,
     ) -> Result<Position> {
-        let mut client = self.pool.get().await?;
-        let tx = begin(&mut client).await?;
+        let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
-        let (current, previous_hash) = tokio::try_join!(positions::load(&db, scope, id), async {
-            let row = db.query_opt(ledger::LAST_HASH, &[&id.as_str()]).await?;
-            let hash = row
-                .map(|row| rows::get::<Option<String>>(&row, "hash"))
-                .transpose()?;
-            Ok::<_, Error>(hash.flatten())
-        },)?;
+        // Round trip 1: `BEGIN`, the locked reads and the prepares (free once cached).
+        // Boxed: the joined reads and prepares make a large future.
+        let (current, previous_hash, prepared) = db
+            .begin_with(Box::pin(async {
+                tokio::try_join!(
+                    positions::load_for_update(&db, scope, id),
+                    last_hash(&db, id),
+                    prepare(&db),
+                )
+            }))
+            .await?;
+        // Every early return drops the transaction, which rolls it back.
         if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
             return Err(Error::Conflict {
                 position_id: id.clone(),
@@ -73,24 +88,47 @@ impl PgEscrowStore {
             LifecycleEventId::seeded(audit_context.id_seed.as_ref()),
         )?;
         let Some(applied) = applied else {
-            // Same state: a no-op that writes nothing (the transaction is rolled back).
+            // Same state: a no-op that writes nothing.
             return Ok(current);
         };
-        if write(&db, &applied, audit_context, previous_hash).await? == 0 {
-            return Err(conflict(&db, scope, &current).await);
-        }
-        commit(tx).await?;
+        write(&db, &prepared, &applied, audit_context, previous_hash).await?;
         Ok(applied.position)
     }
 }
 
-/// Writes an applied transition; returns how many position rows the guarded update changed.
-async fn write<C: PgConnection>(
-    db: &Db<'_, C>,
+/// The hash at the head of the position's ledger chain, if it has one.
+async fn last_hash(db: &Db<'_, PgTransaction>, id: &PositionId) -> Result<Option<String>> {
+    let row = db.query_opt(ledger::LAST_HASH, &[&id.as_str()]).await?;
+    let hash = row
+        .map(|row| rows::get::<Option<String>>(&row, "hash"))
+        .transpose()?;
+    Ok(hash.flatten())
+}
+
+/// Prepares the statements of the writes (cached per connection: usually no round trip).
+async fn prepare(db: &Db<'_, PgTransaction>) -> Result<Prepared> {
+    let (update, insert_event, insert_ledger, insert_audit) = tokio::try_join!(
+        db.prepare(UPDATE_POSITION),
+        db.prepare(INSERT_EVENT),
+        db.prepare(ledger::INSERT_LEDGER),
+        db.prepare(audit::INSERT_AUDIT),
+    )?;
+    Ok(Prepared {
+        update,
+        insert_event,
+        insert_ledger,
+        insert_audit,
+    })
+}
+
+/// Round trip 2: writes an applied transition and commits.
+async fn write(
+    db: &Db<'_, PgTransaction>,
+    prepared: &Prepared,
     applied: &Applied,
     audit_context: &AuditContext,
     previous_hash: Option<String>,
-) -> Result<u64> {
+) -> Result<()> {
     let (ledger_event, audit_event) = records::transition(applied, audit_context, previous_hash);
     let events = outbox::position_state_changed(applied, &ledger_event)?;
     let position = &applied.position;
@@ -116,50 +154,13 @@ async fn write<C: PgConnection>(
         &metadata,
         &event.at,
     ];
-    let (update, insert_event, insert_ledger, insert_audit) = tokio::try_join!(
-        db.prepare(UPDATE_POSITION),
-        db.prepare(INSERT_EVENT),
-        db.prepare(ledger::INSERT_LEDGER),
-        db.prepare(audit::INSERT_AUDIT),
-    )?;
-    // The events go last: a lost race (no row updated) rolls them back with everything else.
-    let (updated, evented, ledgered, audited, appended) = tokio::join!(
-        biased;
-        db.execute_prepared(&update, update_params),
-        db.execute_prepared(&insert_event, event_params),
-        ledger::insert(db, &insert_ledger, &ledger_event),
-        audit::insert(db, &insert_audit, &audit_event),
-        db.append_events(&events),
-    );
-    let updated = updated?;
-    evented?;
-    ledgered?;
-    audited?;
-    appended?;
-    Ok(updated)
-}
-
-/// The conflict a lost race reports: what was read against what is stored now.
-async fn conflict<C: PgConnection>(db: &Db<'_, C>, scope: &Scope, read: &Position) -> Error {
-    let own = scope.institution().map(InstitutionId::as_str);
-    let row = match db
-        .query_opt(CURRENT_VERSION, &[&read.id.as_str(), &own])
-        .await
-    {
-        Ok(Some(row)) => row,
-        Ok(None) => return Error::not_found(PositionId::RESOURCE, read.id.as_str()),
-        Err(err) => return err.into(),
-    };
-    let stored =
-        rows::int8(&row, "version").and_then(|version| Ok((version, rows::state(&row, "state")?)));
-    match stored {
-        Ok((actual_version, actual_state)) => Error::Conflict {
-            position_id: read.id.clone(),
-            expected_version: read.version,
-            actual_version,
-            expected_state: read.state,
-            actual_state,
-        },
-        Err(err) => err.into(),
-    }
+    db.commit_with(vec![
+        Box::pin(db.execute_prepared(&prepared.update, update_params)),
+        Box::pin(db.execute_prepared(&prepared.insert_event, event_params)),
+        Box::pin(ledger::insert(db, &prepared.insert_ledger, &ledger_event)),
+        Box::pin(audit::insert(db, &prepared.insert_audit, &audit_event)),
+        Box::pin(db.append_events(&events)),
+    ])
+    .await?;
+    Ok(())
 }
