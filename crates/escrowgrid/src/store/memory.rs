@@ -5,8 +5,11 @@
 //! for its whole "transaction" (check, then mutate), so writes are atomic and serialized. No
 //! lock is held across an `.await`. Data lives only as long as the process.
 
+mod audit_row;
 mod compact;
 mod events;
+mod packed;
+mod position_row;
 mod reads;
 mod rows;
 mod state;
@@ -151,7 +154,7 @@ impl EscrowStore for MemoryStore {
     }
 
     async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
-        self.read().position(scope, id).cloned()
+        self.read().position(scope, id).map(|row| row.position())
     }
 
     async fn list_positions(

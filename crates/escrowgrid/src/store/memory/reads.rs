@@ -10,7 +10,9 @@ use crate::store::{
     TemplateFilter,
 };
 
-use super::compact::AuditRow;
+use super::audit_row::AuditRow;
+use super::compact::LedgerRow;
+use super::position_row::PositionRow;
 use super::rows::{AssetList, PositionList};
 use super::state::State;
 use super::table::seq_window;
@@ -91,17 +93,17 @@ impl State {
         if let Some(holder) = &filter.holder_reference {
             lists.push(PositionList::Holder(holder.clone()));
         }
-        let keep = |p: &std::sync::Arc<Position>| {
-            scope.matches(filter.institution_id.as_ref(), &p.institution_id)
-                && filter.asset_id.as_ref().is_none_or(|a| *a == p.asset_id)
+        let keep = |p: &std::sync::Arc<PositionRow>| {
+            scope.matches(filter.institution_id.as_ref(), p.institution_id())
+                && filter.asset_id.as_ref().is_none_or(|a| a == p.asset_id())
                 && filter
                     .holder_reference
                     .as_ref()
-                    .is_none_or(|h| *h == p.holder_reference)
+                    .is_none_or(|h| h == p.holder_reference())
         };
         self.positions
             .page_of(&lists, keep, page)
-            .map(|p| (**p).clone())
+            .map(|p| p.position())
     }
 
     pub(super) fn find_api_key_by_token(&self, token: &str) -> Option<ApiKey> {
@@ -175,7 +177,7 @@ impl State {
                 let from = after.map_or(0, |after| after.saturating_add(1));
                 let seqs = from..self.audit.len() as u64;
                 let accepted =
-                    seqs.filter(|seq| event_at(*seq).is_some_and(|e| filter.accepts(e.header())));
+                    seqs.filter(|seq| event_at(*seq).is_some_and(|e| e.accepted_by(filter)));
                 page.apply(accepted, |seq| SortKey::Seq(*seq))
             }
             (Some(indexes), false) => {
@@ -183,7 +185,7 @@ impl State {
                 let accepted = indexes[from..]
                     .iter()
                     .map(|i| *i as u64)
-                    .filter(|seq| event_at(*seq).is_some_and(|e| filter.accepts(e.header())));
+                    .filter(|seq| event_at(*seq).is_some_and(|e| e.accepted_by(filter)));
                 page.apply(accepted, |seq| SortKey::Seq(*seq))
             }
         };
@@ -209,18 +211,15 @@ impl State {
             return Ok(self
                 .ledger
                 .iter()
-                .filter(|e| scope.allows(&e.header().institution_id))
+                .filter(|e| scope.allows(e.institution_id()))
                 .map(|e| e.event())
                 .collect());
         };
         self.position(scope, position_id)?;
         Ok(self
-            .ledger_by_position
-            .get(position_id)
+            .ledger_of(position_id)
             .into_iter()
-            .flatten()
-            .filter_map(|index| self.ledger.get(*index))
-            .map(|e| e.event())
+            .map(LedgerRow::event)
             .collect())
     }
 }

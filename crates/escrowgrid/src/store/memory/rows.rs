@@ -6,8 +6,11 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, Institution, InstitutionId, InstitutionPolicy,
-    PolicyId, Position, PositionId, TemplateId, WebhookId,
+    PolicyId, TemplateId, WebhookId,
 };
+
+use super::packed::Packed;
+use super::position_row::PositionRow;
 
 use super::state::StoredWebhook;
 use super::table::Row;
@@ -102,20 +105,20 @@ impl Row for Asset {
     }
 }
 
-impl Row for Position {
-    type Key = PositionId;
+impl Row for PositionRow {
+    type Key = Packed;
     type List = PositionList;
-    fn key(&self) -> &PositionId {
-        &self.id
+    fn key(&self) -> &Packed {
+        self.id()
     }
     fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
+        PositionRow::created_at(self)
     }
     fn lists(&self) -> Vec<PositionList> {
         vec![
-            PositionList::Institution(self.institution_id.clone()),
-            PositionList::Asset(self.asset_id.clone()),
-            PositionList::Holder(self.holder_reference.clone()),
+            PositionList::Institution(self.institution_id().clone()),
+            PositionList::Asset(self.asset_id().clone()),
+            PositionList::Holder(self.holder_reference().to_owned()),
         ]
     }
 }

@@ -144,7 +144,7 @@ pub(super) struct Stored {
     pub(super) position: EventPosition,
     pub(super) stream: Arc<str>,
     pub(super) event_type: Arc<str>,
-    pub(super) correlation_id: Option<Box<str>>,
+    pub(super) correlation_id: Option<Arc<str>>,
     pub(super) payload: StoredPayload,
     pub(super) recorded_at: DateTime<Utc>,
 }
