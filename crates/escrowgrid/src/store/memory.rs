@@ -8,6 +8,8 @@
 mod audit_row;
 mod compact;
 mod events;
+#[cfg(test)]
+mod footprint;
 mod packed;
 mod position_row;
 mod reads;

@@ -20,7 +20,7 @@ use crate::store::outbox::{Envelope, EventId, EventType, StateChange, stream_of}
 
 /// A position event whose payload is rendered on read.
 #[derive(Debug)]
-enum Rendered {
+pub(super) enum Rendered {
     /// `position.created`: the position as created (state `CREATED`, no events).
     PositionCreated {
         id: EventId,

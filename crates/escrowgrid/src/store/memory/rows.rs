@@ -1,5 +1,6 @@
 //! What each memory table is keyed, ordered and listed by ([`Row`] for every stored row).
 
+use std::hash::Hash;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +15,25 @@ use super::position_row::PositionRow;
 
 use super::state::StoredWebhook;
 use super::table::Row;
+
+/// A row's primary key: it orders as its text does, which it lends without allocating when
+/// it can.
+pub(super) trait Key: Clone + Eq + Hash + Ord {
+    /// Calls `f` with the key's text.
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R;
+}
+
+impl<T: Clone + Eq + Hash + Ord + AsRef<str>> Key for T {
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(self.as_ref())
+    }
+}
+
+impl Key for Packed {
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        Packed::with_text(self, f)
+    }
+}
 
 /// The ordered lists positions are on: one per filter a position list accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

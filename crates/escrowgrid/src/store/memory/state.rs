@@ -18,7 +18,8 @@ use super::audit_row::AuditRow;
 use super::compact::{LedgerRow, Payload};
 use super::packed::{Packed, Shared};
 use super::position_row::PositionRow;
-use super::table::{Key as _, Row, Table};
+use super::rows::Key as _;
+use super::table::{Row, Table};
 
 /// Everything the memory store holds. One `RwLock` guards it all, so a write holding the
 /// write lock is a transaction: it validates first and only then mutates, so it never leaves

@@ -15,26 +15,9 @@ use std::hash::Hash;
 use chrono::{DateTime, Utc};
 
 use crate::store::{Page, Paginated, SortKey, Start};
+
+use super::rows::Key;
 use crate::{Error, Result};
-
-/// A row's primary key: it orders as its text does, which it lends without allocating when
-/// it can.
-pub(super) trait Key: Clone + Eq + Hash + Ord {
-    /// Calls `f` with the key's text.
-    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R;
-}
-
-impl<T: Clone + Eq + Hash + Ord + AsRef<str>> Key for T {
-    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-        f(self.as_ref())
-    }
-}
-
-impl Key for super::packed::Packed {
-    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-        super::packed::Packed::with_text(self, f)
-    }
-}
 
 /// A row a [`Table`] can hold: its key, its creation time and the secondary lists it is on.
 /// None of the three may change while the row is in the table.

@@ -190,4 +190,13 @@ mod tests {
         assert!(has_nul(&both));
         assert!(!has_nul(br#"{"a":"\u0001"}"#));
     }
+
+    #[test]
+    fn a_stored_event_is_at_most_104_bytes_besides_its_payload() {
+        assert!(
+            std::mem::size_of::<Stored>() <= 104,
+            "{}",
+            std::mem::size_of::<Stored>()
+        );
+    }
 }
