@@ -187,7 +187,9 @@ impl fmt::Debug for Digest {
 }
 
 /// One shared copy of each value handed to it: rows that repeat a value (the institution or
-/// API key of a request, its method and path) hold an `Arc` on the same copy.
+/// API key of a request, its method and path) hold an `Arc` on the same copy. A value stays
+/// once interned, even when the write that interned it fails: the interner is a cache of
+/// copies, not data anyone reads.
 #[derive(Debug)]
 pub(super) struct Interner<T: ?Sized>(HashSet<Arc<T>>);
 
