@@ -68,12 +68,9 @@ impl Packed {
         }
     }
 
-    /// Whether this is the text `text`, without building the text.
+    /// Whether this is the text `text` (an id's text is built on the stack).
     pub(super) fn is(&self, text: &str) -> bool {
-        match self {
-            Self::Text(own) => **own == *text,
-            Self::Id { .. } => *self == Self::new(text),
-        }
+        self.with_text(|own| own == text)
     }
 
     /// Calls `f` with the text, built on the stack for an id.
@@ -97,7 +94,7 @@ impl Packed {
     /// The typed id with this text (as an id deserializes: unchecked, any text).
     pub(super) fn to_id<T: DeserializeOwned>(&self) -> T {
         let text: serde::de::value::StringDeserializer<serde::de::value::Error> =
-            self.to_string().into_deserializer();
+            self.with_text(str::to_owned).into_deserializer();
         T::deserialize(text).unwrap_or_else(|e| unreachable!("an id is a string newtype: {e}"))
     }
 }
@@ -110,19 +107,7 @@ fn is_canonical(uuid: &Uuid, text: &str) -> bool {
 
 impl fmt::Display for Packed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Id { prefix, uuid } => {
-                let prefix = PREFIXES.get(usize::from(*prefix)).copied().unwrap_or("");
-                let mut buffer = Uuid::encode_buffer();
-                f.write_str(prefix)?;
-                f.write_str(
-                    Uuid::from_bytes(*uuid)
-                        .hyphenated()
-                        .encode_lower(&mut buffer),
-                )
-            }
-            Self::Text(text) => f.write_str(text),
-        }
+        self.with_text(|text| f.write_str(text))
     }
 }
 
