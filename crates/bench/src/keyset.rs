@@ -25,7 +25,7 @@ use crate::target::Target;
 /// Requests per case and run.
 const REPEATS: usize = 5;
 /// Page size of every request.
-const LIMIT: u64 = 100;
+pub(crate) const LIMIT: u64 = 100;
 /// Distinct holder references the seeded positions cycle through.
 const HOLDERS: u64 = 1_000;
 
@@ -36,12 +36,8 @@ pub async fn run(
     positions: u64,
     runs: usize,
 ) -> Result<(), BoxError> {
-    let target = Target::postgres_with(database_url, pool_max, false, |_| {}).await?;
-    let fixture = crate::load::fixture(&target.authority, &target.root_key).await?;
-    let client = target
-        .connect_database()
-        .await
-        .ok_or("--keyset-positions seeds through a testkit database; omit --database-url")?;
+    let (target, fixture, client) =
+        seeding_target(database_url, pool_max, "--keyset-positions").await?;
     crate::progress(&format!("keyset: seeding {positions} positions with SQL"));
     let started = std::time::Instant::now();
     client
@@ -117,6 +113,31 @@ pub async fn run(
             deep_offset / page1_offset,
         ));
     }
+    finish(target, client, out).await
+}
+
+/// The in-process server on a throwaway testkit PostgreSQL, the fixture made through the API,
+/// and a connection to its database for seeding (`flag` names the option in errors).
+pub(crate) async fn seeding_target(
+    database_url: Option<String>,
+    pool_max: usize,
+    flag: &str,
+) -> Result<(Target, crate::load::Fixture, tokio_postgres::Client), BoxError> {
+    let target = Target::postgres_with(database_url, pool_max, false, |_| {}).await?;
+    let fixture = crate::load::fixture(&target.authority, &target.root_key).await?;
+    let client = target
+        .connect_database()
+        .await
+        .ok_or_else(|| format!("{flag} seeds through a testkit database; omit --database-url"))?;
+    Ok((target, fixture, client))
+}
+
+/// Prints `out` and the load average, and stops the server.
+pub(crate) async fn finish(
+    target: Target,
+    client: tokio_postgres::Client,
+    mut out: String,
+) -> Result<(), BoxError> {
     out.push_str(&format!(
         "\nload average after: {}\n",
         crate::load_average()
@@ -179,7 +200,8 @@ impl Case {
     }
 }
 
-async fn get(conn: &mut Conn, path: &str) -> Result<Value, BoxError> {
+/// `GET path` as JSON, which must answer 200.
+pub(crate) async fn get(conn: &mut Conn, path: &str) -> Result<Value, BoxError> {
     let reply = conn.send(Method::GET, path, None).await?;
     if reply.status != StatusCode::OK {
         return Err(format!("{path}: got {}", reply.status).into());
@@ -188,7 +210,7 @@ async fn get(conn: &mut Conn, path: &str) -> Result<Value, BoxError> {
 }
 
 /// The median of [`REPEATS`] requests of `path`, in ms.
-async fn time(conn: &mut Conn, path: &str) -> Result<f64, BoxError> {
+pub(crate) async fn time(conn: &mut Conn, path: &str) -> Result<f64, BoxError> {
     let mut samples = Samples::default();
     for _ in 0..REPEATS {
         let reply = conn.send(Method::GET, path, None).await?;

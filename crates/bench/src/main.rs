@@ -15,12 +15,15 @@
 //! cargo run --release -p bench -- --scale-positions 500000 --server-bin target/release/escrowgrid
 //! cargo run --release -p bench -- --chain-events 2000 --chain-batch-sizes 1,10,50 --runs 3
 //! cargo run --release -p bench -- --keyset-positions 1000000 --runs 3
+//! cargo run --release -p bench -- --keyset-ledger 1000000 --runs 3
 //! ```
 
+mod args;
 mod chain;
 mod client;
 mod connections;
 mod keyset;
+mod ledger_pages;
 mod load;
 mod pgbench;
 mod report;
@@ -34,125 +37,15 @@ mod webhook_latency;
 use std::io::Write;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
+use crate::args::{Args, Backend, Load};
 use crate::load::{Fixture, LevelOutcome};
 use crate::report::Row;
 use crate::target::Target;
 
 /// Error type of the load generator (a binary: any error ends the run with a message).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Load generator for EscrowGrid with a pgbench baseline.
-#[derive(Debug, Parser)]
-#[command(name = "escrowgrid-loadgen", version, about)]
-struct Args {
-    /// Backends to measure.
-    #[arg(long, value_enum, default_value = "both")]
-    backend: Backend,
-    /// Client counts (one keep-alive connection each).
-    #[arg(long, value_delimiter = ',', default_value = "1,4,32,256")]
-    clients: Vec<usize>,
-    /// Seconds per measured level.
-    #[arg(long, default_value_t = 10)]
-    duration_secs: u64,
-    /// Seconds of unmeasured warm-up per backend.
-    #[arg(long, default_value_t = 3)]
-    warmup_secs: u64,
-    /// Repetitions; the table shows medians.
-    #[arg(long, default_value_t = 1)]
-    runs: usize,
-    /// Loads: `pairs` (create + transition) and/or `creates` (create only).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "pairs,creates"
-    )]
-    loads: Vec<Load>,
-    /// Target a running server instead of starting one in-process (http://host:port).
-    #[arg(long, requires = "root_key")]
-    url: Option<String>,
-    /// Start this `escrowgrid` binary (e.g. `target/release/escrowgrid`) as a separate process
-    /// on the memory backend and report its own CPU per request (from `/proc/<pid>/stat`).
-    #[arg(long, conflicts_with = "url")]
-    server_bin: Option<std::path::PathBuf>,
-    /// Instead of the load levels: seed this many positions on the memory backend, then
-    /// report resident bytes per position and the latency of deep list pages.
-    #[arg(long)]
-    scale_positions: Option<u64>,
-    /// Instead of the load levels: seed this many positions on a testkit PostgreSQL (by SQL)
-    /// and time list pages at depth by `offset` and by `cursor`.
-    #[arg(long, conflicts_with_all = ["url", "server_bin", "scale_positions"])]
-    keyset_positions: Option<u64>,
-    /// Root key of the `--url` server.
-    #[arg(long)]
-    root_key: Option<String>,
-    /// PostgreSQL for the in-process server and pgbench, instead of a throwaway testkit server.
-    #[arg(long)]
-    database_url: Option<String>,
-    /// Start the throwaway testkit server durable (`fsync`, `synchronous_commit` and
-    /// `full_page_writes` on, PostgreSQL's defaults) instead of with durability off.
-    #[arg(long, conflicts_with = "database_url")]
-    durable: bool,
-    /// Also measure PostgreSQL with the API-key cache off (rows `postgres-nokeycache`, a
-    /// second server measured alternately with the default one in every run).
-    #[arg(long, conflicts_with_all = ["url", "database_url"])]
-    compare_key_cache: bool,
-    /// Pool size of the in-process server.
-    #[arg(long, default_value_t = 16)]
-    pool_max: usize,
-    /// Skip the pgbench baseline.
-    #[arg(long)]
-    no_pgbench: bool,
-    /// Also run the pgbench baseline without the outbox statements (the outbox's SQL cost).
-    #[arg(long)]
-    outbox_cost: bool,
-    /// Also run the pgbench baseline without the ledger's hash chain (no hash columns, no
-    /// chain-head read): the tamper-evident ledger's SQL cost.
-    #[arg(long)]
-    hash_cost: bool,
-    /// Instead of the load levels: commit → SSE latency of `GET /events/stream` on
-    /// PostgreSQL with a writer at this many creates/s (two events each), `--duration-secs`
-    /// per run.
-    #[arg(long)]
-    stream_creates_per_s: Option<u32>,
-    /// Instead of the load levels: this many keep-alive connections to an `escrowgrid` child
-    /// process on PostgreSQL (pool `--pool-max`), each sending `GET /positions/{id}` so that
-    /// `--rate` requests per second arrive in total, for `--duration-secs`; reports errors,
-    /// latency and the server's memory per idle connection.
-    #[arg(long)]
-    keep_alive_connections: Option<usize>,
-    /// Requests per second in total of `--keep-alive-connections`.
-    #[arg(long, default_value_t = 1000)]
-    rate: u32,
-    /// Instead of the load levels: commit → webhook receiver latency on PostgreSQL (an
-    /// endpoint for `position.created` on 127.0.0.1) with a writer at this many creates/s,
-    /// `--duration-secs` per run (a new endpoint and receiver each run).
-    #[arg(long, conflicts_with = "stream_creates_per_s")]
-    webhook_creates_per_s: Option<u32>,
-    /// Instead of the load levels: queue this many on-chain position events (memory backend,
-    /// a testkit anvil) per run and measure the sender's drain rate and commit → confirmed
-    /// latency at each `--chain-batch-sizes`.
-    #[arg(long)]
-    chain_events: Option<usize>,
-    /// `ONCHAIN_RETRY_BATCH_SIZE` values of `--chain-events`; the first is the baseline.
-    #[arg(long, value_delimiter = ',', default_value = "1,10,50")]
-    chain_batch_sizes: Vec<usize>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Backend {
-    Memory,
-    Postgres,
-    Both,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Load {
-    Pairs,
-    Creates,
-}
 
 /// The rows of `--compare-key-cache`: PostgreSQL with `API_KEY_CACHE_TTL_MS=0`.
 const NO_KEY_CACHE: &str = "postgres-nokeycache";
@@ -214,6 +107,15 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: &Args) -> Result<(), BoxError> {
+    if let Some(dir) = &args.write_pgbench_scripts {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("pairs.sql"), pgbench::script(true, true))?;
+        std::fs::write(
+            dir.join("pairs_no_outbox.sql"),
+            pgbench::script(false, true),
+        )?;
+        return Ok(());
+    }
     if let Some(rate) = args.stream_creates_per_s {
         return stream_latency(args, rate, Follower::Stream).await;
     }
@@ -251,6 +153,10 @@ async fn run(args: &Args) -> Result<(), BoxError> {
             load_average()
         )?;
         return Ok(());
+    }
+    if let Some(events) = args.keyset_ledger {
+        return ledger_pages::run(args.database_url.clone(), args.pool_max, events, args.runs)
+            .await;
     }
     if let Some(positions) = args.keyset_positions {
         return keyset::run(

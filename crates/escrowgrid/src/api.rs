@@ -169,6 +169,7 @@ fn cors_layer(settings: &ApiSettings) -> Option<CorsLayer> {
                 HeaderName::from_static("x-request-id"),
                 HeaderName::from_static("idempotency-replayed"),
                 header::RETRY_AFTER,
+                header::LINK,
             ]),
     )
 }

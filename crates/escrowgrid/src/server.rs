@@ -41,6 +41,12 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     info!(settings = ?settings, "starting escrowgrid");
+    if cfg!(feature = "bench-without-outbox") {
+        tracing::warn!(
+            "built with the bench-without-outbox feature: position events are not recorded \
+             (benchmarks only)"
+        );
+    }
     let app::App {
         router,
         resources,

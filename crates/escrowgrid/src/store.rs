@@ -22,6 +22,9 @@
 //!   [`SortKey`] in list order, uncounted, at a cost that does not grow with the depth. Both
 //!   return the key of their last row when more follow ([`Paginated::next`]); walking a list by
 //!   those keys yields the offset walk, and rows created meanwhile appear once or not at all.
+//!   The lists without offset pages (institutions, API keys, policies, ledger events,
+//!   webhooks) take a [`KeysetPage`] in their `*_page` method; their `list_*` method is the
+//!   whole list ([`KeysetPage::all`]).
 //! - **Optimistic concurrency.** A transition is written only if the position's `version` is
 //!   still the one read (or the request's `expected_version`); otherwise
 //!   [`Error::Conflict`]. A same-state request is a no-op that writes nothing.
@@ -80,7 +83,7 @@ use crate::domain::{
 };
 use crate::ledger::checkpoint::Checkpoint;
 
-pub use page::{DEFAULT_LIMIT, MAX_LIMIT, Page, Paginated, SortKey, Start};
+pub use page::{DEFAULT_LIMIT, KeysetPage, MAX_LIMIT, Page, Paginated, SortKey, Start};
 pub use pool::PoolStatus;
 pub use query::{AssetFilter, AuditFilter, CreatedApiKey, PositionFilter, Scope, TemplateFilter};
 pub use webhooks::{WebhookStore, WebhookTarget};
@@ -120,7 +123,19 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     async fn get_institution(&self, scope: &Scope, id: &InstitutionId) -> Result<Institution>;
 
     /// Lists the institutions in scope (root: all; tenant: its own, if it exists).
-    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>>;
+    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
+        Ok(self
+            .institutions_page(scope, KeysetPage::all())
+            .await?
+            .items)
+    }
+
+    /// One keyset page of [`EscrowStore::list_institutions`] (see "Pages" above).
+    async fn institutions_page(
+        &self,
+        scope: &Scope,
+        page: KeysetPage,
+    ) -> Result<Paginated<Institution>>;
 
     // ---- asset templates ----
 
@@ -183,7 +198,17 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Position>;
 
     /// Loads a position in scope, with its events.
-    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position>;
+    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
+        Ok(Arc::unwrap_or_clone(
+            self.get_position_shared(scope, id).await?,
+        ))
+    }
+
+    /// [`EscrowStore::get_position`] as a shared value: PostgreSQL hands out the one it read;
+    /// the memory backend builds it from its compact row (the lifecycle events and their
+    /// metadata are copied: the memory store keeps no `Position`). What a read that only
+    /// serializes the position wants.
+    async fn get_position_shared(&self, scope: &Scope, id: &PositionId) -> Result<Arc<Position>>;
 
     /// Lists positions in scope matching the filter, one page of them (with their events)
     /// (see "Pages" above).
@@ -228,7 +253,18 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<ApiKey>>;
+    ) -> Result<Vec<ApiKey>> {
+        let page = self.api_keys_page(scope, institution_id, KeysetPage::all());
+        Ok(page.await?.items)
+    }
+
+    /// One keyset page of [`EscrowStore::list_api_keys`] (see "Pages" above).
+    async fn api_keys_page(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        page: KeysetPage,
+    ) -> Result<Paginated<ApiKey>>;
 
     /// Revokes an active key of the institution and writes its audit row. Unknown, another
     /// institution's and already revoked keys are all NotFound `"api key"`.
@@ -266,7 +302,18 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<InstitutionPolicy>>;
+    ) -> Result<Vec<InstitutionPolicy>> {
+        let page = self.policies_page(scope, institution_id, KeysetPage::all());
+        Ok(page.await?.items)
+    }
+
+    /// One keyset page of [`EscrowStore::list_policies`] (see "Pages" above).
+    async fn policies_page(
+        &self,
+        scope: &Scope,
+        institution_id: &InstitutionId,
+        page: KeysetPage,
+    ) -> Result<Paginated<InstitutionPolicy>>;
 
     // ---- audit ----
 
@@ -292,7 +339,19 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
         &self,
         scope: &Scope,
         position_id: Option<&PositionId>,
-    ) -> Result<Vec<LedgerEvent>>;
+    ) -> Result<Vec<LedgerEvent>> {
+        let page = self.ledger_events_page(scope, position_id, KeysetPage::all());
+        Ok(page.await?.items)
+    }
+
+    /// One keyset page of [`EscrowStore::list_ledger_events`], keyed by write order
+    /// ([`SortKey::Seq`]; see "Pages" above).
+    async fn ledger_events_page(
+        &self,
+        scope: &Scope,
+        position_id: Option<&PositionId>,
+        page: KeysetPage,
+    ) -> Result<Paginated<LedgerEvent>>;
 
     /// Takes the next ledger checkpoint at `at`: every event committed since the previous
     /// checkpoint, in commit order (PostgreSQL: below the oldest running transaction, so a late

@@ -26,6 +26,7 @@
 )]
 
 pub mod api_keys;
+pub mod array_windows;
 pub mod assets;
 pub mod audit;
 pub mod audit_filters;
@@ -82,6 +83,8 @@ macro_rules! escrow_store_contract_tests {
             list_windows::asset_and_audit_pages_respect_scope_and_filters_together,
             keyset::walking_every_list_by_cursor_yields_its_offset_walk_for_every_filter,
             keyset::rows_created_during_a_cursor_walk_appear_once_or_not_at_all_and_shift_nothing,
+            array_windows::array_lists_walked_by_key_are_their_whole_lists_for_every_scope_and_filter,
+            array_windows::a_page_of_an_unknown_or_foreign_parent_is_not_found,
             transitions::a_valid_transition_writes_the_event_the_ledger_entry_and_the_audit_row,
             transitions::a_same_state_transition_is_a_no_op_that_writes_nothing,
             transitions::an_invalid_transition_is_rejected_and_writes_nothing,

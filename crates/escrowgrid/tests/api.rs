@@ -9,6 +9,7 @@ mod api {
     mod helpers;
 
     mod api_keys;
+    mod array_cursors;
     mod auth;
     mod backends_agree;
     mod concurrency;

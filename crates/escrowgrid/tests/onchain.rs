@@ -7,6 +7,7 @@ mod onchain {
 
     mod anchoring;
     mod delivery;
+    mod failed_pages;
     mod faults;
     mod kill;
 }

@@ -201,6 +201,9 @@ pub struct DlqFilter {
     pub failed_from: Option<DateTime<Utc>>,
     /// Only items that failed strictly before this instant.
     pub failed_before: Option<DateTime<Utc>>,
+    /// Only items whose id is above this one (a keyset page: the last id of the previous
+    /// page; served by the id order, so a deep page costs what the first costs).
+    pub after_id: Option<i64>,
     /// At most this many items (`None`: all).
     pub limit: Option<usize>,
 }

@@ -115,6 +115,9 @@ async fn eight_writers_with_random_commit_delays_are_delivered_once_in_order_acr
     let log = PgEventLog::new(f.pool.clone()).with_listener(listener.clone());
     let log: Arc<dyn EventLog> = Arc::new(log);
     let mut sub = Subscription::new(log, None, EventFilter::all(), options(17, 200));
+    // The writers announce their commits as another process would, through their own listener.
+    let writer_log = PgEventLog::new(f.pool.clone())
+        .with_listener(PgListener::start(&f.config).await.expect("writer listener"));
 
     // Writers: each transaction appends two events, then waits 0-20 ms before committing, so
     // commits land out of xid order all the time. Halfway through, each writer waits until the
@@ -123,6 +126,7 @@ async fn eight_writers_with_random_commit_delays_are_delivered_once_in_order_acr
     let mut writers = Vec::new();
     for w in 0..WRITERS {
         let pool = f.pool.clone();
+        let writer_log = writer_log.clone();
         let mut killed = killed_rx.clone();
         writers.push(tokio::spawn(async move {
             let stream = format!("writer-{w}");
@@ -141,6 +145,7 @@ async fn eight_writers_with_random_commit_delays_are_delivered_once_in_order_acr
                 let delay = rand::thread_rng().gen_range(0..20);
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 tx.commit().await.expect("commit");
+                writer_log.announce();
             }
         }));
     }
@@ -196,17 +201,60 @@ async fn a_terminated_listener_reconnects_and_wakes_subscribers_again() {
     })
     .await;
 
-    // A ten-minute poll interval: only a wake-up delivers within the 10 s deadline.
+    // A ten-minute poll interval: only a wake-up delivers within the 10 s deadline. The
+    // writer is another process (its own listener), so the wake-up must come through the
+    // reconnected LISTEN connection.
     let log: Arc<dyn EventLog> = Arc::new(PgEventLog::new(f.pool.clone()).with_listener(listener));
-    let mut sub = Subscription::new(log.clone(), None, EventFilter::all(), options(10, 600_000));
+    let mut sub = Subscription::new(log, None, EventFilter::all(), options(10, 600_000));
     let waiter = tokio::spawn(async move { sub.next_batch().await.map(|b| b.len()) });
-    log.append(vec![event("s", 0)]).await.expect("append");
+    let writer = PgListener::start(&f.config).await.expect("writer listener");
+    let writer = PgEventLog::new(f.pool.clone()).with_listener(writer);
+    writer.append(vec![event("s", 0)]).await.expect("append");
     let n = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
         .expect("no wake-up after reconnect")
         .expect("join")
         .expect("batch");
     assert_eq!(n, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_announced_by_one_process_wakes_the_listener_of_another() {
+    // Arrange: two processes' listeners; the reader has seen every wake-up so far.
+    let f = fixture().await;
+    let reader = PgListener::start(&f.config).await.expect("reader listener");
+    let mut wakeups = reader.wakeups();
+    wakeups.mark_seen();
+    let writer = PgEventLog::new(f.pool.clone())
+        .with_listener(PgListener::start(&f.config).await.expect("writer listener"));
+    let mut client = f.pool.get().await.expect("client");
+    let tx = client.transaction().await.expect("begin");
+    PgEventLog::append_in(&tx, &[event("s", 0), event("s", 1)])
+        .await
+        .expect("append");
+    tx.commit().await.expect("commit");
+
+    // Act
+    writer.announce();
+
+    // Assert: the reader's connection heard it (appending transactions no longer notify).
+    tokio::time::timeout(Duration::from_secs(10), wakeups.changed())
+        .await
+        .expect("the reader was not woken within 10 s");
+    let admin = f.pool.get().await.expect("admin");
+    let triggers: i64 = admin
+        .query_one(
+            "select count(*) from pg_trigger where tgrelid = 'gs_events'::regclass \
+             and not tgisinternal",
+            &[],
+        )
+        .await
+        .expect("triggers")
+        .get(0);
+    assert_eq!(
+        triggers, 0,
+        "no trigger notifies inside appending transactions"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 //! Another tenant's institution is 404 `Institution not found` (the original: 403).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -15,9 +15,10 @@ use super::auth::AuthRole;
 use super::caller::Caller;
 use super::earlier_attempt::{committed, secret_lost};
 use super::error::{ApiError, ApiResult};
-use super::extract::JsonBody;
+use super::extract::{JsonBody, QueryMap};
 use super::institutions::visible_institution;
 use super::openapi::Op;
+use super::pagination::array::{ArrayPage, ArrayPaging};
 use super::routes::{Route, created};
 use super::state::AppState;
 use super::validate;
@@ -52,8 +53,9 @@ pub(super) fn routes() -> Vec<Route> {
             handler: get(list),
             doc: || {
                 Op::new("api-keys", "List an institution's active API keys")
+                    .array_paginated()
                     .response_list(200, "ApiKey")
-                    .errors(&[401, 403, 404])
+                    .errors(&[400, 401, 403, 404])
                     .build()
             },
         },
@@ -133,14 +135,17 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<ApiKey>>> {
+    query: QueryMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<ArrayPage<ApiKey>> {
     let forbidden = "Forbidden to list API keys for this institution";
     let institution_id = managed_institution(&state, &caller, &id, forbidden).await?;
+    let paging = ArrayPaging::from_query(&query, &format!("api-keys:{institution_id}"), &[])?;
     let keys = state
         .store()
-        .list_api_keys(&caller.auth.scope(), &institution_id)
+        .api_keys_page(&caller.auth.scope(), &institution_id, paging.page())
         .await?;
-    Ok(Json(keys))
+    Ok(paging.answer(&uri, keys))
 }
 
 async fn revoke(

@@ -4,7 +4,7 @@
 //! original answered 403 `Forbidden to access this institution`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 
@@ -13,8 +13,9 @@ use crate::domain::{Institution, InstitutionId, JsonObject};
 use super::caller::Caller;
 use super::earlier_attempt::committed;
 use super::error::{ApiError, ApiResult};
-use super::extract::JsonBody;
+use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
+use super::pagination::array::{ArrayPage, ArrayPaging};
 use super::routes::{Route, created};
 use super::state::AppState;
 use super::validate;
@@ -46,8 +47,9 @@ pub(super) fn routes() -> Vec<Route> {
                     "institutions",
                     "List institutions (root: all; keys: their own)",
                 )
+                .array_paginated()
                 .response_list(200, "Institution")
-                .errors(&[401])
+                .errors(&[400, 401])
                 .build()
             },
         },
@@ -86,12 +88,18 @@ async fn create(
     Ok(created(institution))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Institution>>> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<ArrayPage<Institution>> {
+    let paging = ArrayPaging::from_query(&query, "institutions", &[])?;
     let institutions = state
         .store()
-        .list_institutions(&caller.auth.scope())
+        .institutions_page(&caller.auth.scope(), paging.page())
         .await?;
-    Ok(Json(institutions))
+    Ok(paging.answer(&uri, institutions))
 }
 
 async fn fetch(

@@ -1,5 +1,5 @@
-//! `GET /ledger-events[?positionId=]`: the immutable ledger, in write order (not paginated,
-//! as in the original).
+//! `GET /ledger-events[?positionId=]`: the immutable ledger, in write order: all of it as in
+//! the original, or keyset pages with `limit`/`cursor` (see [`super::pagination::array`]).
 //!
 //! Without `positionId` root gets every event and other keys 400
 //! `positionId is required for non-root ledger queries`. Another tenant's position answers 404
@@ -13,7 +13,7 @@
 //! (admin and read-only) their own institution's.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::Method;
 use axum::routing::get;
 
@@ -26,6 +26,7 @@ use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryMap;
 use super::openapi::Op;
+use super::pagination::array::{ArrayPage, ArrayPaging};
 use super::routes::Route;
 use super::state::AppState;
 
@@ -41,6 +42,7 @@ pub(super) fn routes() -> Vec<Route> {
                     "List ledger events (of one position, or all for root)",
                 )
                 .query("positionId", "string", "Required for non-root keys")
+                .array_paginated()
                 .response_list(200, "LedgerEvent")
                 .errors(&[400, 401, 404])
                 .build()
@@ -125,7 +127,8 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryMap,
-) -> ApiResult<Json<Vec<LedgerEventView>>> {
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<ArrayPage<LedgerEventView>> {
     let position_id = match query.get("positionId").filter(|raw| !raw.is_empty()) {
         Some(raw) => {
             Some(PositionId::parse(raw).map_err(|_| ApiError::not_found("Position not found"))?)
@@ -137,30 +140,25 @@ async fn list(
             ));
         }
     };
+    let paging = ArrayPaging::from_query(&query, "ledger-events", &["positionId"])?;
     let events = state
         .store()
-        .list_ledger_events(&caller.auth.scope(), position_id.as_ref())
+        .ledger_events_page(&caller.auth.scope(), position_id.as_ref(), paging.page())
         .await?;
+    let page = paging.answer(&uri, events);
     let Some(onchain) = state.onchain() else {
-        let views = events.into_iter().map(|event| LedgerEventView {
+        return Ok(page.map(|event| LedgerEventView {
             event,
             onchain: None,
-        });
-        return Ok(Json(views.collect()));
+        }));
     };
-    // Every event's record in one KV call.
-    let ids: Vec<_> = events.iter().map(|event| event.id.clone()).collect();
-    let views: Vec<OnchainView> = onchain.records.views(&ids).await?;
-    Ok(Json(
-        events
-            .into_iter()
-            .zip(views)
-            .map(|(event, view)| LedgerEventView {
-                event,
-                onchain: Some(view),
-            })
-            .collect(),
-    ))
+    // Every event's record of the page in one KV call.
+    let ids: Vec<_> = page.items().iter().map(|event| event.id.clone()).collect();
+    let mut views = onchain.records.views(&ids).await?.into_iter();
+    Ok(page.map(|event| LedgerEventView {
+        event,
+        onchain: views.next(),
+    }))
 }
 
 /// A ledger event as the API shows it: with `onchain: {status, txHash, blockNumber, chainId}`

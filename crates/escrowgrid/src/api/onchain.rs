@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use gridstore::{DeadLetterQueue, DlqFilter, DlqItem, DlqOutcome};
@@ -15,11 +15,13 @@ use serde_json::{Value, json};
 use crate::domain::PositionId;
 use crate::domain::time::format_millis;
 use crate::onchain::{DLQ_JOB, OnchainStatus};
-use crate::store::Scope;
+use crate::store::{Paginated, Scope, SortKey};
 
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
+use super::extract::QueryMap;
 use super::openapi::Op;
+use super::pagination::array::{ArrayPage, ArrayPaging};
 use super::routes::Route;
 use super::state::AppState;
 
@@ -85,8 +87,9 @@ pub(super) fn routes() -> Vec<Route> {
                     "ledger",
                     "List ledger events whose on-chain retries ran out (root only)",
                 )
+                .array_paginated()
                 .response_any(200, json!({"type": "array", "items": item_schema()}))
-                .errors(&[401, 403, 404])
+                .errors(&[400, 401, 403, 404])
                 .build()
             },
         },
@@ -154,14 +157,30 @@ fn root_dlq<'a>(state: &'a AppState, caller: &Caller) -> ApiResult<&'a dyn DeadL
         .ok_or_else(|| ApiError::not_found("On-chain ledger not enabled"))
 }
 
-async fn list_failed(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Value>>> {
+async fn list_failed(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: QueryMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<ArrayPage<Value>> {
     let dlq = root_dlq(&state, &caller)?;
+    let paging = ArrayPaging::from_query(&query, "onchain-failed", &[])?;
+    let page = paging.page();
+    let after_id = page.key().map(|key| match key {
+        SortKey::Seq(id) => i64::try_from(*id).unwrap_or(i64::MAX),
+        // Never the key of this list: nothing follows it.
+        SortKey::Created { .. } => i64::MAX,
+    });
     let filter = DlqFilter {
         job_id: Some(DLQ_JOB.to_owned()),
+        after_id,
+        limit: Some(usize::try_from(page.limit()).map_or(usize::MAX, |n| n.saturating_add(1))),
         ..DlqFilter::default()
     };
     let items = dlq.list(&filter).await.map_err(crate::Error::from)?;
-    Ok(Json(items.iter().map(show).collect()))
+    let id_of = |item: &DlqItem| SortKey::Seq(u64::try_from(item.id).unwrap_or_default());
+    let items = Paginated::after_key(items, page.limit(), id_of);
+    Ok(paging.answer(&uri, items.map(|item| show(&item))))
 }
 
 async fn retry_failed(

@@ -10,13 +10,17 @@
 //! the list would cost what keyset pages avoid); `cursor` together with `offset` is refused, as
 //! is a cursor of another list or filter set. Every page, offset pages included, carries
 //! `nextCursor`: `null` on the last page.
+//!
+//! The lists answered as plain JSON arrays page by `limit`/`cursor` too, with a `Link` header
+//! instead of the envelope: [`array`].
 
+pub mod array;
 pub mod cursor;
 
 use serde::Serialize;
 
 use crate::domain::FieldError;
-use crate::store::{DEFAULT_LIMIT, Page, Paginated};
+use crate::store::{DEFAULT_LIMIT, Page, Paginated, SortKey};
 
 use self::cursor::{Binding, CursorError};
 use super::error::ApiError;
@@ -36,11 +40,7 @@ impl Paging {
     /// # Errors
     /// 400 `Invalid pagination parameters` naming every bad field.
     pub fn from_query(query: &QueryMap, list: &str, filters: &[&str]) -> Result<Self, ApiError> {
-        let values: Vec<(&str, Option<&str>)> = filters
-            .iter()
-            .map(|name| (*name, query.get(name)))
-            .collect();
-        let binding = Binding::new(list, &values);
+        let binding = binding(query, list, filters);
         let page = page_from_query(query, &binding)?;
         Ok(Self { page, binding })
     }
@@ -70,21 +70,22 @@ impl Paging {
     }
 }
 
+/// What the cursors of list `list` filtered by the query parameters `filters` are bound to.
+fn binding(query: &QueryMap, list: &str, filters: &[&str]) -> Binding {
+    let values: Vec<(&str, Option<&str>)> = filters
+        .iter()
+        .map(|name| (*name, query.get(name)))
+        .collect();
+    Binding::new(list, &values)
+}
+
 /// Reads and validates `limit` and `offset` or `cursor` (bound to `binding`) from the query.
 fn page_from_query(query: &QueryMap, binding: &Binding) -> Result<Page, ApiError> {
     let mut problems = Vec::new();
-    let mut read = |field: &str, default: i64| match query.get(field).map(parse_integer) {
-        None => default,
-        Some(Ok(value)) => value,
-        Some(Err(message)) => {
-            problems.push(FieldError::new(field, message));
-            default
-        }
-    };
-    let limit = read("limit", i64::from(DEFAULT_LIMIT));
+    let limit = read_integer(query, "limit", i64::from(DEFAULT_LIMIT), &mut problems);
     let page = match query.get("cursor") {
         None => {
-            let offset = read("offset", 0);
+            let offset = read_integer(query, "offset", 0, &mut problems);
             Page::new(limit, offset)
         }
         Some(raw) => {
@@ -94,26 +95,49 @@ fn page_from_query(query: &QueryMap, binding: &Binding) -> Result<Page, ApiError
                     "Offset cannot be combined with cursor",
                 ));
             }
-            let key = match raw {
-                "" => None,
-                raw => match cursor::decode(binding, raw) {
-                    Ok(key) => Some(key),
-                    Err(CursorError::Malformed) => {
-                        problems.push(FieldError::new("cursor", "Invalid cursor"));
-                        None
-                    }
-                    Err(CursorError::OtherList) => {
-                        problems.push(FieldError::new(
-                            "cursor",
-                            "Cursor belongs to another list or filter set",
-                        ));
-                        None
-                    }
-                },
-            };
-            Page::after(limit, key)
+            Page::after(limit, read_cursor(raw, binding, &mut problems))
         }
     };
+    checked(page, problems)
+}
+
+/// The integer query parameter `field` (`default` when absent), or a problem.
+fn read_integer(
+    query: &QueryMap,
+    field: &str,
+    default: i64,
+    problems: &mut Vec<FieldError>,
+) -> i64 {
+    match query.get(field).map(parse_integer) {
+        None => default,
+        Some(Ok(value)) => value,
+        Some(Err(message)) => {
+            problems.push(FieldError::new(field, message));
+            default
+        }
+    }
+}
+
+/// The key a `cursor` value continues after (`None` for an empty one, which starts at the
+/// first row), or a problem.
+fn read_cursor(raw: &str, binding: &Binding, problems: &mut Vec<FieldError>) -> Option<SortKey> {
+    if raw.is_empty() {
+        return None;
+    }
+    let message = match cursor::decode(binding, raw) {
+        Ok(key) => return Some(key),
+        Err(CursorError::Malformed) => "Invalid cursor",
+        Err(CursorError::OtherList) => "Cursor belongs to another list or filter set",
+    };
+    problems.push(FieldError::new("cursor", message));
+    None
+}
+
+/// The page, or 400 `Invalid pagination parameters` with every problem found.
+fn checked<P>(
+    page: Result<P, Vec<FieldError>>,
+    mut problems: Vec<FieldError>,
+) -> Result<P, ApiError> {
     match page {
         Ok(page) if problems.is_empty() => Ok(page),
         Ok(_) => Err(invalid(problems)),
@@ -176,7 +200,8 @@ pub struct PageBody<T> {
 mod tests {
     use super::*;
 
-    fn query(pairs: &[(&str, &str)]) -> QueryMap {
+    /// The query of `pairs` (also for the array lists' tests).
+    pub(super) fn query(pairs: &[(&str, &str)]) -> QueryMap {
         QueryMap(
             pairs
                 .iter()

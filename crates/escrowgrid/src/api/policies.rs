@@ -5,7 +5,7 @@
 //! Upserts are audited as `POLICY_UPDATED` (the original never recorded it).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::Method;
 use axum::routing::get;
 
@@ -14,9 +14,10 @@ use crate::domain::{InstitutionId, InstitutionPolicy, JsonObject, Region};
 use super::auth::AuthRole;
 use super::caller::Caller;
 use super::error::{ApiError, ApiResult};
-use super::extract::JsonBody;
+use super::extract::{JsonBody, QueryMap};
 use super::institutions::visible_institution;
 use super::openapi::Op;
+use super::pagination::array::{ArrayPage, ArrayPaging};
 use super::routes::Route;
 use super::state::AppState;
 use super::validate;
@@ -29,8 +30,9 @@ pub(super) fn routes() -> Vec<Route> {
             handler: get(list),
             doc: || {
                 Op::new("policies", "List an institution's policies")
+                    .array_paginated()
                     .response_list(200, "InstitutionPolicy")
-                    .errors(&[401, 404])
+                    .errors(&[400, 401, 404])
                     .build()
             },
         },
@@ -84,14 +86,16 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Vec<InstitutionPolicy>>> {
+    query: QueryMap,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<ArrayPage<InstitutionPolicy>> {
     let id = visible_institution(&caller, &id)?;
-    let id = existing_institution(&state, &caller, id).await?;
+    let paging = ArrayPaging::from_query(&query, &format!("policies:{id}"), &[])?;
     let policies = state
         .store()
-        .list_policies(&caller.auth.scope(), &id)
+        .policies_page(&caller.auth.scope(), &id, paging.page())
         .await?;
-    Ok(Json(policies))
+    Ok(paging.answer(&uri, policies))
 }
 
 async fn fetch(

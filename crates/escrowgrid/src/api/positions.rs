@@ -15,6 +15,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use serde_json::{Value, json};
@@ -224,13 +225,14 @@ async fn fetch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Position>> {
+) -> ApiResult<Response> {
     let id = parse_position_id(&id)?;
+    // Shared: serialized in place (the memory store builds it from its compact row).
     let position = state
         .store()
-        .get_position(&caller.auth.scope(), &id)
+        .get_position_shared(&caller.auth.scope(), &id)
         .await?;
-    Ok(Json(position))
+    Ok(Json(&*position).into_response())
 }
 
 async fn transition(

@@ -10,7 +10,7 @@
 //! - Without a webhook runtime (none configured) every route answers 404 `Webhooks disabled`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::routing::{delete, get, patch, post};
 use serde_json::Value;
@@ -27,6 +27,7 @@ use super::earlier_attempt::{committed, secret_lost};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryMap};
 use super::openapi::Op;
+use super::pagination::array::{ArrayPage, ArrayPaging};
 use super::pagination::{PageBody, Paging};
 use super::routes::{Route, created};
 use super::state::AppState;
@@ -67,8 +68,9 @@ pub(super) fn routes() -> Vec<Route> {
                         "string",
                         "Root only: filter by institution",
                     )
+                    .array_paginated()
                     .response_list(200, "Webhook")
-                    .errors(&[401, 404])
+                    .errors(&[400, 401, 404])
                     .build()
             },
         },
@@ -223,14 +225,16 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     query: QueryMap,
-) -> ApiResult<Json<Vec<Webhook>>> {
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<ArrayPage<Webhook>> {
     let service = service(&state)?;
     let institution = root_filter(&caller, query.get("institutionId"));
+    let paging = ArrayPaging::from_query(&query, "webhooks", &["institutionId"])?;
     let webhooks = service
         .store()
-        .list_webhooks(&caller.auth.scope(), institution.as_ref())
+        .webhooks_page(&caller.auth.scope(), institution.as_ref(), paging.page())
         .await?;
-    Ok(Json(webhooks))
+    Ok(paging.answer(&uri, webhooks))
 }
 
 async fn fetch(

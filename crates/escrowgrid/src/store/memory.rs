@@ -34,8 +34,8 @@ use crate::domain::{
 };
 use crate::ledger::checkpoint::Checkpoint;
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
-    TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, KeysetPage, Page, Paginated,
+    PositionFilter, Scope, TemplateFilter,
 };
 use crate::{Error, Result};
 
@@ -93,8 +93,12 @@ impl EscrowStore for MemoryStore {
         self.read().institution(scope, id).cloned()
     }
 
-    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
-        Ok(self.read().list_institutions(scope))
+    async fn institutions_page(
+        &self,
+        scope: &Scope,
+        page: KeysetPage,
+    ) -> Result<Paginated<Institution>> {
+        Ok(self.read().institutions_page(scope, &page))
     }
 
     async fn create_asset_template(
@@ -155,8 +159,12 @@ impl EscrowStore for MemoryStore {
             .create_position(scope, new, audit, &self.events)
     }
 
-    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
-        self.read().position(scope, id).map(|row| row.position())
+    /// Builds the position from its compact row (see `position_row.rs`): the memory store
+    /// keeps no `Position` to share, so this copies the position's lifecycle events, their
+    /// metadata included (outside the lock: the row is shared, then read).
+    async fn get_position_shared(&self, scope: &Scope, id: &PositionId) -> Result<Arc<Position>> {
+        let row = Arc::clone(self.read().position(scope, id)?);
+        Ok(Arc::new(row.position()))
     }
 
     async fn list_positions(
@@ -194,12 +202,13 @@ impl EscrowStore for MemoryStore {
         Ok(self.read().find_api_key_by_token(token))
     }
 
-    async fn list_api_keys(
+    async fn api_keys_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<ApiKey>> {
-        self.read().list_api_keys(scope, institution_id)
+        page: KeysetPage,
+    ) -> Result<Paginated<ApiKey>> {
+        self.read().api_keys_page(scope, institution_id, &page)
     }
 
     async fn revoke_api_key(
@@ -240,12 +249,13 @@ impl EscrowStore for MemoryStore {
             .ok_or_else(|| Error::not_found(PolicyId::RESOURCE, region.as_str()))
     }
 
-    async fn list_policies(
+    async fn policies_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<InstitutionPolicy>> {
-        self.read().list_policies(scope, institution_id)
+        page: KeysetPage,
+    ) -> Result<Paginated<InstitutionPolicy>> {
+        self.read().policies_page(scope, institution_id, &page)
     }
 
     async fn record_audit(&self, event: AuditEvent) -> Result<()> {
@@ -262,12 +272,13 @@ impl EscrowStore for MemoryStore {
         Ok(self.read().list_audit_events(scope, filter, &page))
     }
 
-    async fn list_ledger_events(
+    async fn ledger_events_page(
         &self,
         scope: &Scope,
         position_id: Option<&PositionId>,
-    ) -> Result<Vec<LedgerEvent>> {
-        self.read().list_ledger_events(scope, position_id)
+        page: KeysetPage,
+    ) -> Result<Paginated<LedgerEvent>> {
+        self.read().ledger_events_page(scope, position_id, &page)
     }
 
     async fn create_ledger_checkpoint(&self, at: DateTime<Utc>) -> Result<Option<Checkpoint>> {

@@ -90,14 +90,7 @@ impl Page {
     /// # Errors
     /// `Limit must be at least 1`, `Limit must not exceed 1000`.
     pub fn after(limit: i64, key: Option<SortKey>) -> Result<Self, Vec<FieldError>> {
-        let errors = limit_errors(limit);
-        match u32::try_from(limit) {
-            Ok(limit) if errors.is_empty() => Ok(Self {
-                limit,
-                start: Start::After(key),
-            }),
-            _ => Err(errors),
-        }
+        KeysetPage::after(limit, key).map(|page| page.page())
     }
 
     /// The page size.
@@ -148,6 +141,59 @@ impl Page {
                     .collect();
                 Paginated::after_key(rows, self.limit, key)
             }
+        }
+    }
+}
+
+/// A keyset page of a list that has no offset pages (the lists answered as plain arrays): at
+/// most `limit` rows after a key in list order, or every row ([`KeysetPage::all`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysetPage {
+    limit: u32,
+    after: Option<SortKey>,
+}
+
+impl KeysetPage {
+    /// The whole list: every row from the first (what these lists answer without paging
+    /// parameters).
+    #[must_use]
+    pub const fn all() -> Self {
+        Self {
+            limit: u32::MAX,
+            after: None,
+        }
+    }
+
+    /// Validates a page of at most `limit` rows after `key` (from the first row for `None`).
+    ///
+    /// # Errors
+    /// `Limit must be at least 1`, `Limit must not exceed 1000`.
+    pub fn after(limit: i64, key: Option<SortKey>) -> Result<Self, Vec<FieldError>> {
+        let errors = limit_errors(limit);
+        match u32::try_from(limit) {
+            Ok(limit) if errors.is_empty() => Ok(Self { limit, after: key }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The page size (`u32::MAX` for the whole list).
+    #[must_use]
+    pub const fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// The key the page starts after (`None`: from the first row).
+    #[must_use]
+    pub const fn key(&self) -> Option<&SortKey> {
+        self.after.as_ref()
+    }
+
+    /// The same request as a [`Page`] (whose `Start` is always `After`).
+    #[must_use]
+    pub fn page(&self) -> Page {
+        Page {
+            limit: self.limit,
+            start: Start::After(self.after.clone()),
         }
     }
 }
@@ -217,6 +263,17 @@ impl<T> Paginated<T> {
         self.next.is_some()
     }
 
+    /// The same page with each item mapped, those mapped to `None` left out (keys and total
+    /// unchanged: for maps that drop nothing in practice, such as looking rows up by a key the
+    /// page was read from).
+    pub fn filter_map<U>(self, f: impl FnMut(T) -> Option<U>) -> Paginated<U> {
+        Paginated {
+            items: self.items.into_iter().filter_map(f).collect(),
+            total: self.total,
+            next: self.next,
+        }
+    }
+
     /// The same page with each item mapped (keys and total unchanged).
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paginated<U> {
         Paginated {
@@ -279,6 +336,15 @@ mod tests {
             Page::after(0, None).unwrap_err(),
             vec![FieldError::new("limit", "Limit must be at least 1")]
         );
+    }
+
+    #[test]
+    fn a_keyset_page_is_a_page_after_its_key_and_all_is_every_row() {
+        let page = KeysetPage::after(2, Some(SortKey::Seq(3))).unwrap();
+        assert_eq!(page.page(), Page::after(2, Some(SortKey::Seq(3))).unwrap());
+        let all = KeysetPage::all().page().apply(0..5000_u64, seq);
+        assert_eq!((all.items.len(), all.next), (5000, None));
+        assert!(KeysetPage::after(1001, None).is_err());
     }
 
     #[test]

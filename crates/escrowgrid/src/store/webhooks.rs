@@ -21,7 +21,7 @@ use crate::domain::{
     InstitutionId, NewWebhook, ResourceType, Webhook, WebhookId, WebhookPatch,
 };
 
-use super::{Page, Paginated, Scope, SortKey};
+use super::{KeysetPage, Page, Paginated, Scope};
 
 /// An endpoint with its sealed secret: what the dispatcher needs to sign. `Debug` redacts the
 /// secret.
@@ -63,7 +63,19 @@ pub trait WebhookStore: Send + Sync + fmt::Debug + 'static {
         &self,
         scope: &Scope,
         institution_id: Option<&InstitutionId>,
-    ) -> Result<Vec<Webhook>>;
+    ) -> Result<Vec<Webhook>> {
+        let page = self.webhooks_page(scope, institution_id, KeysetPage::all());
+        Ok(page.await?.items)
+    }
+
+    /// One keyset page of [`WebhookStore::list_webhooks`] (see "Pages" in
+    /// [`crate::store`]).
+    async fn webhooks_page(
+        &self,
+        scope: &Scope,
+        institution_id: Option<&InstitutionId>,
+        page: KeysetPage,
+    ) -> Result<Paginated<Webhook>>;
 
     /// Applies a validated patch and writes the `WEBHOOK_UPDATED` audit row.
     async fn update_webhook(
@@ -118,7 +130,8 @@ pub trait WebhookStore: Send + Sync + fmt::Debug + 'static {
     ) -> Result<bool>;
 
     /// The deliveries of an endpoint in scope, newest first (`created_at` desc, then id): a
-    /// keyset page holds those after its key in that order ([`newest_first_after`]).
+    /// keyset page holds those after its key in that order (a write-order key names no
+    /// delivery: nothing follows it).
     async fn list_deliveries(
         &self,
         scope: &Scope,
@@ -168,22 +181,5 @@ pub(crate) fn webhook_record(new: NewWebhook, at: DateTime<Utc>) -> Webhook {
         enabled: new.enabled,
         created_at: at,
         updated_at: at,
-    }
-}
-
-/// Whether `row` comes after `key` in a newest-first list (`created_at` descending, ties by id
-/// ascending), the order of webhook deliveries.
-#[must_use]
-pub fn newest_first_after(row: &SortKey, key: &SortKey) -> bool {
-    match (row, key) {
-        (
-            SortKey::Created { at, id },
-            SortKey::Created {
-                at: key_at,
-                id: key_id,
-            },
-        ) => at < key_at || (at == key_at && id > key_id),
-        // Write-ordered keys never name a delivery.
-        _ => false,
     }
 }

@@ -26,7 +26,7 @@ const MAX_PAGES: usize = 1_000;
 /// Walks a list by keys: the first keyset page, then the page after each page's `next`, until
 /// a page has none. Checks that a keyset page counts nothing and that only the last page is
 /// short.
-async fn walk<T: Clone, F, Fut>(limit: i64, mut fetch: F) -> Vec<T>
+pub(super) async fn walk<T: Clone, F, Fut>(limit: i64, mut fetch: F) -> Vec<T>
 where
     F: FnMut(Page) -> Fut,
     Fut: Future<Output = Paginated<T>>,

@@ -12,6 +12,7 @@ use crate::domain::{
 };
 use crate::store::{AuditFilter, EscrowStore, Page, Scope, WebhookStore};
 
+pub use super::array_windows::webhook_pages_walked_by_key_are_the_whole_list_for_every_filter;
 use super::fixtures::{assert_invalid_fields, assert_not_found, audit, institution, page, scope};
 pub use super::keyset::deliveries_walked_by_cursor_are_the_offset_walk_newest_first;
 
@@ -27,6 +28,7 @@ macro_rules! webhook_store_contract_tests {
             a_delivery_is_one_record_per_endpoint_and_event_listed_newest_first,
             concurrent_transitions_of_one_delivery_let_exactly_one_win,
             deliveries_walked_by_cursor_are_the_offset_walk_newest_first,
+            webhook_pages_walked_by_key_are_the_whole_list_for_every_filter,
         );
     };
     (@each $factory:expr; $($name:ident),+ $(,)?) => {

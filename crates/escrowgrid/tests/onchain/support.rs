@@ -175,6 +175,17 @@ impl Instance {
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let (status, _, body) = self.call_with_headers(method, path, body).await;
+        (status, body)
+    }
+
+    /// [`Instance::call`], with the answer's headers.
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
         let mut builder = Request::builder()
             .method(method)
             .uri(path)
@@ -193,11 +204,13 @@ impl Instance {
             .await
             .expect("infallible");
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = to_bytes(response.into_body(), usize::MAX)
             .await
             .expect("body");
         (
             status,
+            headers,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
     }

@@ -1,6 +1,7 @@
 //! The audit list's resource and time filters have indexes that serve them (migration 0003),
 //! so do the reads that do not know the tenant since the tenant keys (migration 0008), and
-//! so does every filter of a keyset page (migration 0009).
+//! so does every filter of a keyset page (migrations 0009 and, for the lists answered as
+//! arrays, 0010).
 //!
 //! The statement's shape is `($n is null or column = $n)` with every filter a parameter; a
 //! custom plan folds the null tests away, which is what the literals below reproduce. A tiny
@@ -68,6 +69,21 @@ async fn resource_and_time_filters_of_the_audit_list_use_their_indexes() {
     );
 }
 
+/// A connection to a fresh migrated database on which sequential and bitmap scans and sorts
+/// are switched off (the tables are empty): a plan that still sorts has no index that serves
+/// it in order. The database lives as long as the second value.
+async fn index_only_client() -> (tokio_postgres::Client, impl Sized) {
+    let (_store, database) = migrated_store().await;
+    let client = database.connect().await;
+    client
+        .batch_execute(
+            "set enable_seqscan = off; set enable_bitmapscan = off; set enable_sort = off",
+        )
+        .await
+        .unwrap();
+    (client, database)
+}
+
 async fn explain(client: &tokio_postgres::Client, sql: &str) -> String {
     let rows = client.query(&format!("explain {sql}"), &[]).await.unwrap();
     rows.iter()
@@ -126,14 +142,7 @@ async fn reads_without_the_tenant_keep_their_indexes_after_the_tenant_keys() {
 /// this in order?": a plan that still sorts means none can.
 #[tokio::test]
 async fn every_keyset_page_filter_reads_an_index_in_list_order() {
-    let (_store, database) = migrated_store().await;
-    let client = database.connect().await;
-    client
-        .batch_execute(
-            "set enable_seqscan = off; set enable_bitmapscan = off; set enable_sort = off",
-        )
-        .await
-        .unwrap();
+    let (client, _database) = index_only_client().await;
     for (table, condition, index) in [
         ("positions", "true", "idx_positions_created"),
         (
@@ -178,4 +187,63 @@ async fn every_keyset_page_filter_reads_an_index_in_list_order() {
     .await;
     assert!(plan.contains("idx_audit_events_api_key_seq"), "{plan}");
     assert!(!plan.contains("Sort"), "{plan}");
+}
+
+/// The keyset pages of the lists answered as arrays (migration 0010), written as the store
+/// writes them, read an index from the key in list order: the ledger (root's whole ledger,
+/// one institution's, one position's under its position row) at a deep cursor, webhooks
+/// across institutions, institutions, and an institution's API keys under its row. No sort
+/// of the list: whatever the depth, a page reads the page.
+#[tokio::test]
+async fn deep_keyset_pages_of_the_array_lists_read_an_index_in_list_order() {
+    let (client, _database) = index_only_client().await;
+    let ledger = "select seq, id from ledger_events";
+    let deep = "seq > 900000000 order by seq limit 101";
+    for (sql, index) in [
+        (format!("{ledger} where {deep}"), "idx_ledger_events_seq"),
+        (
+            format!("{ledger} where institution_id = 'inst_a' and {deep}"),
+            "ledger_events_institution_id_seq_key",
+        ),
+        (
+            "select id from webhooks where (created_at, id) > ('2026-01-01T00:00:00Z', 'wh_0') \
+             order by created_at, id limit 101"
+                .to_owned(),
+            "idx_webhooks_created",
+        ),
+        (
+            "select id from institutions where (created_at, id) > ('2026-01-01T00:00:00Z', \
+             'inst_0') order by created_at, id limit 101"
+                .to_owned(),
+            "idx_institutions_created",
+        ),
+    ] {
+        let plan = explain(&client, &sql).await;
+        assert!(plan.contains(index), "{sql}: {plan}");
+        assert!(!plan.contains("Sort"), "{sql}: {plan}");
+    }
+    // Under the parent row: the page itself is read from the index in order; only the outer
+    // `order by` of the joined page (at most a page of rows) may sort.
+    for (sql, index) in [
+        (
+            format!(
+                "select p.id as parent_found, k.* from positions p left join lateral \
+                 ({ledger} where position_id = 'pos_a' and {deep}) k on true \
+                 where p.id = 'pos_a' and p.institution_id = 'inst_a' order by k.seq"
+            ),
+            "idx_ledger_events_position",
+        ),
+        (
+            "select p.id as parent_found, k.* from institutions p left join lateral \
+             (select id, created_at from api_keys where institution_id = 'inst_a' \
+             and revoked_at is null and (created_at, id) > ('2026-01-01T00:00:00Z', 'ak_0') \
+             order by created_at, id limit 101) k on true where p.id = 'inst_a' \
+             order by k.created_at, k.id"
+                .to_owned(),
+            "idx_api_keys_institution",
+        ),
+    ] {
+        let plan = explain(&client, &sql).await;
+        assert!(plan.contains(index), "{sql}: {plan}");
+    }
 }

@@ -203,11 +203,14 @@ impl DeadLetterQueue for MemoryDeadLetterQueue {
     async fn list(&self, filter: &DlqFilter) -> Result<Vec<DlqItem>> {
         let started = Instant::now();
         let now = self.now();
+        let from = filter
+            .after_id
+            .map_or(i64::MIN, |after| after.saturating_add(1));
         let result = Ok(self
             .lock()
             .items
-            .values()
-            .map(|i| effective(i, now))
+            .range(from..)
+            .map(|(_, i)| effective(i, now))
             .filter(|i| matches(filter, i))
             .take(filter.limit.unwrap_or(usize::MAX))
             .collect());

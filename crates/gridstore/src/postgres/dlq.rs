@@ -141,6 +141,9 @@ impl PgDeadLetterQueue {
         if let Some(t) = filter.failed_before {
             push("failed_at < ?", Box::new(t));
         }
+        if let Some(after) = filter.after_id {
+            push("id > ?", Box::new(after));
+        }
         if let Some(n) = filter.limit {
             params.push(Box::new(i64::try_from(n).unwrap_or(i64::MAX)));
         }

@@ -24,6 +24,15 @@
 //! every disconnect and reconnect (whatever was notified meanwhile is lost: drop what the
 //! notifications were keeping fresh).
 //!
+//! Announcements: appending transactions do not notify (a `NOTIFY` in a transaction takes a
+//! database-wide lock from its commit until it ends, so notifying writers commit one at a time;
+//! see migration 0010). A process that appended events calls [`PgListener::announce`] after its
+//! commit instead: that wakes its own subscribers at once and sends one `notify gs_events` on
+//! this connection, outside any writer's transaction and with `synchronous_commit` off (a lost
+//! hint costs a poll, not an event); announcements made while one is in flight are folded into
+//! the next, so a burst of commits costs one or two notifications. The connection hears its
+//! own notifications and ignores them (it has woken its subscribers already).
+//!
 //! The task stops when the last handle is dropped. It runs on the Tokio runtime that called
 //! [`PgListener::start`].
 
@@ -31,20 +40,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio::sync::{broadcast, mpsc, watch};
-use tokio::task::AbortHandle;
-use tokio::time::MissedTickBehavior;
-use tokio_postgres::AsyncMessage;
+mod session;
 
-use super::{PgConfig, PgTls};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::AbortHandle;
+
+use self::session::{connect, run};
+use super::PgConfig;
 use crate::Result;
 use crate::event_log::Wakeups;
 
 /// The channel the event log notifies on (see migration 0004).
 pub const EVENTS_CHANNEL: &str = "gs_events";
 
-const LISTEN: &str = "listen gs_events";
+/// Every session starts with this: announcements need no durable commit, and the event log's
+/// channel; the application's channels are appended.
+const LISTEN: &str = "set synchronous_commit = off; listen gs_events";
+/// What [`PgListener::announce`] sends.
+const ANNOUNCE: &str = "notify gs_events";
 const BACKEND_PID: &str = "select pg_backend_pid()";
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -108,6 +121,8 @@ impl Drop for Inner {
 #[derive(Debug)]
 struct Shared {
     wake: watch::Sender<u64>,
+    /// Set by [`PgListener::announce`], taken by the session, which then notifies once.
+    announce: Notify,
     /// Notifications of the application's channels, and resets.
     notices: broadcast::Sender<ChannelNotice>,
     /// The `listen` statements run on every connection (`gs_events` and the others).
@@ -186,6 +201,7 @@ impl PgListener {
             .keepalives_retries(KEEPALIVES_RETRIES);
         let shared = Arc::new(Shared {
             wake: watch::Sender::new(0),
+            announce: Notify::new(),
             notices: broadcast::Sender::new(NOTICE_BUFFER),
             listen,
             backend_pid: AtomicI32::new(0),
@@ -206,6 +222,19 @@ impl PgListener {
         Wakeups::new(self.inner.shared.wake.subscribe())
     }
 
+    /// Tells every subscriber that events were committed: wakes this process's subscribers at
+    /// once and has the listener's connection send one `notify gs_events` for the other
+    /// processes (see the [module docs](self)). Call it after the commit of a transaction that
+    /// appended events ([`PgEventLog::append_in`](super::PgEventLog::append_in)); without it,
+    /// other processes see the events at their next poll.
+    ///
+    /// Never blocks and never fails: while the connection is down, the announcement waits for
+    /// the next one (whose reconnect wakes every subscriber anyway).
+    pub fn announce(&self) {
+        self.inner.shared.bump();
+        self.inner.shared.announce.notify_one();
+    }
+
     /// Notifications of the channels given to [`PgListener::start_with_channels`] from now on,
     /// and a [`ChannelNotice::Reset`] at every disconnect and reconnect. A receiver that falls
     /// more than 1,024 notices behind gets `RecvError::Lagged`: treat it as a reset.
@@ -216,7 +245,8 @@ impl PgListener {
     /// Whether this listener listens on `channel` (given to
     /// [`PgListener::start_with_channels`]).
     pub fn listens_on(&self, channel: &str) -> bool {
-        let mut listened = self.inner.shared.listen.split("; listen ").skip(1);
+        // The first two parts are the `set` and the event log's own channel.
+        let mut listened = self.inner.shared.listen.split("; listen ").skip(2);
         listened.any(|c| c == channel)
     }
 
@@ -234,149 +264,6 @@ impl PgListener {
     /// How many times the connection was re-established.
     pub fn reconnects(&self) -> u64 {
         self.inner.shared.reconnects.load(Ordering::Acquire)
-    }
-}
-
-/// A live LISTEN session: the client (kept alive, and pinged) and the stream of notifications.
-struct Session {
-    client: tokio_postgres::Client,
-    notifications: mpsc::UnboundedReceiver<(String, String)>,
-    /// The task driving the socket, aborted with the session: a silently dead connection
-    /// would otherwise keep its task and socket forever.
-    connection: AbortHandle,
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.connection.abort();
-    }
-}
-
-impl Session {
-    /// Forwards notifications until the connection ends or a ping fails or times out.
-    async fn serve(&mut self, options: ListenerOptions, shared: &Shared) {
-        let mut ping = tokio::time::interval_at(
-            tokio::time::Instant::now() + options.ping_interval,
-            options.ping_interval,
-        );
-        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                notification = self.notifications.recv() => match notification {
-                    Some((channel, _)) if channel == EVENTS_CHANNEL => {
-                        metrics::counter!("gridstore_listener_notifications_total").increment(1);
-                        shared.bump();
-                    }
-                    Some((channel, payload)) => {
-                        // No receiver: nobody to tell.
-                        let _ = shared
-                            .notices
-                            .send(ChannelNotice::Notification { channel, payload });
-                    }
-                    None => return,
-                },
-                _ = ping.tick() => {
-                    let answered = tokio::time::timeout(
-                        options.ping_timeout,
-                        self.client.simple_query(PING),
-                    )
-                    .await;
-                    match answered {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(err)) => {
-                            tracing::warn!(error = %err, "event listener ping failed");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::warn!(
-                                timeout_ms = options.ping_timeout.as_millis(),
-                                "event listener ping timed out"
-                            );
-                            metrics::counter!("gridstore_listener_ping_timeouts_total")
-                                .increment(1);
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Connects, listens and records the backend pid.
-async fn connect(config: &tokio_postgres::Config, tls: &PgTls, shared: &Shared) -> Result<Session> {
-    let (client, mut connection) = config.connect(tls.clone()).await?;
-    let (tx, notifications) = mpsc::unbounded_channel();
-    let connection = tokio::spawn(async move {
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(AsyncMessage::Notification(n)) => {
-                    if tx
-                        .send((n.channel().to_owned(), n.payload().to_owned()))
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, "event listener connection failed");
-                    return;
-                }
-            }
-        }
-    })
-    .abort_handle();
-    // Dropped on an early return below: that aborts the connection task too.
-    let session = Session {
-        client,
-        notifications,
-        connection,
-    };
-    let client = &session.client;
-    client.batch_execute(&shared.listen).await?;
-    let pid: i32 = client.query_one(BACKEND_PID, &[]).await?.try_get(0)?;
-    shared.backend_pid.store(pid, Ordering::Release);
-    shared.connected.store(true, Ordering::Release);
-    // Anything committed while we were not listening has lost its notification: wake everyone.
-    shared.reset();
-    tracing::debug!(backend_pid = pid, "event listener connected");
-    Ok(session)
-}
-
-/// Forwards notifications; reconnects with backoff whenever the connection ends or its ping
-/// fails.
-async fn run(
-    config: tokio_postgres::Config,
-    tls: PgTls,
-    options: ListenerOptions,
-    shared: Arc<Shared>,
-    first: Session,
-) {
-    let mut session = Some(first);
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        if let Some(mut live) = session.take() {
-            live.serve(options, &shared).await;
-            drop(live);
-            shared.connected.store(false, Ordering::Release);
-            shared.reset();
-            tracing::warn!("event listener disconnected; reconnecting");
-            backoff = MIN_BACKOFF;
-        }
-        tokio::time::sleep(backoff).await;
-        match connect(&config, &tls, &shared).await {
-            Ok(live) => {
-                shared.reconnects.fetch_add(1, Ordering::AcqRel);
-                metrics::counter!("gridstore_listener_reconnects_total").increment(1);
-                session = Some(live);
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, backoff_ms = backoff.as_millis(), "event listener reconnect failed");
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
     }
 }
 

@@ -54,6 +54,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "checkpoint_fencing",
         sql: include_str!("../../migrations/0009_checkpoint_fencing.sql"),
     },
+    Migration {
+        version: 10,
+        name: "announced_wakeups",
+        sql: include_str!("../../migrations/0010_announced_wakeups.sql"),
+    },
 ];
 
 /// Applies the pending gridstore migrations (safe to call from several instances at once);

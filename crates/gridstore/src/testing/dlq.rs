@@ -154,6 +154,19 @@ pub async fn list_filters_by_job_status_retries_and_time(dlq: impl DeadLetterQue
         ..DlqFilter::default()
     };
     assert_eq!(list(past).await, [0, 1]);
+    let all = dlq.list(&DlqFilter::default()).await.expect("list");
+    let after_second = DlqFilter {
+        after_id: Some(all[1].id),
+        limit: Some(1),
+        ..DlqFilter::default()
+    };
+    assert_eq!(list(after_second).await, [2]);
+    let even_after_first = DlqFilter {
+        job_id: Some("even".into()),
+        after_id: Some(all[0].id),
+        ..DlqFilter::default()
+    };
+    assert_eq!(list(even_after_first).await, [2]);
     let none = DlqFilter {
         limit: Some(0),
         ..DlqFilter::default()

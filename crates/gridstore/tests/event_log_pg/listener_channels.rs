@@ -38,7 +38,7 @@ async fn application_channel_notices_carry_their_payloads_and_a_lost_connection_
     let admin = f.pool.get().await.expect("admin");
     let log = PgEventLog::new(f.pool.clone());
 
-    // Act + Assert: an event-log append notifies gs_events, which is no notice.
+    // Act + Assert: an event-log append is no notice.
     log.append(vec![event("s", 0)]).await.expect("append");
     admin
         .execute("select pg_notify('app_keys', 'k1')", &[])

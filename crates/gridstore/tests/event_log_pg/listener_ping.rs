@@ -66,11 +66,14 @@ async fn a_silently_dead_listener_connection_is_found_by_the_ping_and_replaced()
     .await;
     assert!(listener.reconnects() >= 1);
 
-    // A ten-minute poll interval: only a wake-up on the new connection delivers in time.
+    // A ten-minute poll interval: only a wake-up on the new connection delivers in time. The
+    // writer announces as another process would, through a listener of its own.
     let log: Arc<dyn EventLog> = Arc::new(PgEventLog::new(pool.clone()).with_listener(listener));
-    let mut sub = Subscription::new(log.clone(), None, EventFilter::all(), options(10, 600_000));
+    let mut sub = Subscription::new(log, None, EventFilter::all(), options(10, 600_000));
     let waiter = tokio::spawn(async move { sub.next_batch().await.map(|b| b.len()) });
-    log.append(vec![event("s", 0)]).await.expect("append");
+    let writer = PgListener::start(&config).await.expect("writer listener");
+    let writer = PgEventLog::new(pool.clone()).with_listener(writer);
+    writer.append(vec![event("s", 0)]).await.expect("append");
     let n = tokio::time::timeout(Duration::from_secs(10), waiter)
         .await
         .expect("woken within 10 s")

@@ -43,8 +43,8 @@ fn parts() -> Vec<(&'static str, usize)> {
         ),
         ("ledger row (Arc block)", arc_block::<LedgerRow>()),
         (
-            "ledger: its slot and the position's chain head",
-            size_of::<Arc<LedgerRow>>() + map_entry::<(Packed, u32)>(),
+            "ledger: its slot, the position's chain head, its institution's index entry",
+            size_of::<Arc<LedgerRow>>() + map_entry::<(Packed, u32)>() + size_of::<u32>(),
         ),
         (
             "audit row (inline) and its institution index",

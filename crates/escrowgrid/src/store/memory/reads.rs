@@ -6,24 +6,31 @@ use crate::domain::{
     LedgerEvent, Position, PositionId, hash_token,
 };
 use crate::store::{
-    AssetFilter, AuditFilter, Page, Paginated, PositionFilter, Scope, SortKey, Start,
+    AssetFilter, AuditFilter, KeysetPage, Page, Paginated, PositionFilter, Scope, SortKey, Start,
     TemplateFilter,
 };
 
 use super::audit_row::AuditRow;
-use super::compact::LedgerRow;
 use super::position_row::PositionRow;
 use super::rows::{AssetList, PositionList};
 use super::state::State;
-use super::table::seq_window;
+use super::table::{seq_window, sort_key};
 
 impl State {
-    pub(super) fn list_institutions(&self, scope: &Scope) -> Vec<Institution> {
-        self.institutions
-            .iter()
-            .filter(|institution| scope.allows(&institution.id))
-            .cloned()
-            .collect()
+    /// A page of the institutions in scope: O(page + log n) for root; a tenant's list is its
+    /// own row.
+    pub(super) fn institutions_page(
+        &self,
+        scope: &Scope,
+        page: &KeysetPage,
+    ) -> Paginated<Institution> {
+        match scope.institution() {
+            None => cloned_page(self.institutions.rows(None).page(&page.page())),
+            Some(own) => {
+                let own = self.institutions.get(own).into_iter();
+                cloned_page(page.page().apply(own, |row| sort_key(*row)))
+            }
+        }
     }
 
     pub(super) fn list_asset_templates(
@@ -114,32 +121,29 @@ impl State {
             .cloned()
     }
 
-    pub(super) fn list_api_keys(
+    /// A page of an institution's active keys: O(page + log n), as only active keys are on
+    /// their institution's list (a revoke moves the key off it).
+    pub(super) fn api_keys_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<ApiKey>> {
+        page: &KeysetPage,
+    ) -> Result<Paginated<ApiKey>> {
         self.institution(scope, institution_id)?;
-        Ok(self
-            .api_keys
-            .iter()
-            .filter(|key| key.institution_id == *institution_id && key.revoked_at.is_none())
-            .cloned()
-            .collect())
+        let active = self.api_keys.rows(Some(institution_id));
+        Ok(cloned_page(active.page(&page.page())))
     }
 
-    pub(super) fn list_policies(
+    /// A page of an institution's policies, O(page + log n).
+    pub(super) fn policies_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<InstitutionPolicy>> {
+        page: &KeysetPage,
+    ) -> Result<Paginated<InstitutionPolicy>> {
         self.institution(scope, institution_id)?;
-        Ok(self
-            .policies
-            .iter()
-            .filter(|policy| policy.institution_id == *institution_id)
-            .cloned()
-            .collect())
+        let policies = self.policies.rows(Some(institution_id));
+        Ok(cloned_page(policies.page(&page.page())))
     }
 
     /// A page of audit events: O(page) over one institution's events (or all of them) when
@@ -190,43 +194,48 @@ impl State {
             }
         };
         // Every seq of a page names a stored event.
-        let Paginated { items, total, next } = page_of_seqs;
-        Paginated {
-            items: items
-                .into_iter()
-                .filter_map(event_at)
-                .map(AuditRow::event)
-                .collect(),
-            total,
-            next,
-        }
+        page_of_seqs.filter_map(|seq| event_at(seq).map(AuditRow::event))
     }
 
-    pub(super) fn list_ledger_events(
+    /// A page of ledger events in write order (an event's seq is its index in the ledger),
+    /// O(page + log n): of one position, of the scope's institution, or of every one.
+    pub(super) fn ledger_events_page(
         &self,
         scope: &Scope,
         position_id: Option<&PositionId>,
-    ) -> Result<Vec<LedgerEvent>> {
-        let Some(position_id) = position_id else {
-            return Ok(self
-                .ledger
-                .iter()
-                .filter(|e| scope.allows(e.institution_id()))
-                .map(|e| e.event())
-                .collect());
+        page: &KeysetPage,
+    ) -> Result<Paginated<LedgerEvent>> {
+        // A position's events by its chain (at most a few), an institution's by its index.
+        let of_position;
+        let indexes: Option<&[u32]> = match (position_id, scope.institution()) {
+            (Some(position_id), _) => {
+                self.position(scope, position_id)?;
+                of_position = self.ledger_of(position_id);
+                Some(&of_position)
+            }
+            (None, Some(own)) => Some(
+                self.ledger_by_institution
+                    .get(own)
+                    .map_or(&[][..], Vec::as_slice),
+            ),
+            (None, None) => None,
         };
-        self.position(scope, position_id)?;
-        Ok(self
-            .ledger_of(position_id)
-            .into_iter()
-            .map(LedgerRow::event)
-            .collect())
+        let page = page.page();
+        let seqs = match indexes {
+            None => seq_window(self.ledger.len(), &page, |i| i as u64),
+            Some(indexes) => seq_window(indexes.len(), &page, |i| u64::from(indexes[i])),
+        };
+        // Every seq of a page names a stored event.
+        Ok(seqs.filter_map(|seq| {
+            let row = usize::try_from(seq).ok().and_then(|i| self.ledger.get(i));
+            row.map(|row| row.event())
+        }))
     }
 }
 
 /// The one institution a list is limited to by the scope and the filter together: `Some(None)`
 /// for none (root without a filter), `None` when they disagree (an empty list).
-fn institution_of<'a>(
+pub(super) fn institution_of<'a>(
     scope: &'a Scope,
     filter: Option<&'a InstitutionId>,
 ) -> Option<Option<&'a InstitutionId>> {

@@ -90,9 +90,27 @@ macro_rules! per_institution {
 
 per_institution!(
     AssetTemplate => TemplateId, institution_id;
-    ApiKey => ApiKeyId, institution_id;
     InstitutionPolicy => PolicyId, institution_id;
 );
+
+/// Only active keys are on their institution's list (the list of active keys); a revoke
+/// re-inserts the key, which takes it off.
+impl Row for ApiKey {
+    type Key = ApiKeyId;
+    type List = InstitutionId;
+    fn key(&self) -> &ApiKeyId {
+        &self.id
+    }
+    fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn lists(&self) -> Vec<InstitutionId> {
+        if self.revoked_at.is_some() {
+            return Vec::new();
+        }
+        vec![self.institution_id.clone()]
+    }
+}
 
 impl Row for Institution {
     type Key = InstitutionId;

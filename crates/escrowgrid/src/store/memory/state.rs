@@ -1,6 +1,7 @@
 //! The memory store's state and its scoped lookups.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -8,11 +9,11 @@ use chrono::{DateTime, Utc};
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
     InstitutionId, InstitutionPolicy, LedgerEvent, PolicyId, PositionId, Region, TemplateId,
-    Webhook,
+    Webhook, WebhookId,
 };
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
-use crate::{Error, Result};
+use crate::{Error, Result, lifecycle};
 
 use super::audit_row::AuditRow;
 use super::compact::{LedgerRow, Payload};
@@ -31,10 +32,12 @@ pub(super) struct State {
     pub(super) assets: Table<Asset>,
     /// Positions, each shared with the events that render it (see `events.rs`).
     pub(super) positions: Table<Arc<PositionRow>>,
-    /// Ledger events in write order (shared with their events), and the index of each
-    /// position's latest one (each row links to the one before it).
+    /// Ledger events in write order (shared with their events); the index of each position's
+    /// latest one (each row links to the one before it, see [`State::ledger_of`]) and the
+    /// indexes of each institution's, in write order.
     pub(super) ledger: Vec<Arc<LedgerRow>>,
     pub(super) ledger_heads: HashMap<Packed, u32>,
+    pub(super) ledger_by_institution: HashMap<InstitutionId, Vec<u32>>,
     /// Ledger checkpoints; a checkpoint's fence is the ledger length it covers up to.
     pub(super) checkpoints: Vec<Checkpoint>,
     pub(super) api_keys: Table<ApiKey>,
@@ -48,9 +51,15 @@ pub(super) struct State {
     /// Webhook endpoints with their sealed secrets, and their deliveries.
     pub(super) webhooks: Table<StoredWebhook>,
     pub(super) deliveries: HashMap<DeliveryId, Delivery>,
+    /// Each endpoint's deliveries in list order (newest first, ties by id): a page seeks its
+    /// key in O(log n).
+    pub(super) deliveries_by_webhook: HashMap<WebhookId, BTreeMap<DeliveryKey, DeliveryId>>,
     /// The values rows share (institution ids, request paths, ...).
     pub(super) shared: Shared,
 }
+
+/// A delivery's place in its endpoint's list: `created_at` descending, then id ascending.
+pub(super) type DeliveryKey = (Reverse<DateTime<Utc>>, String);
 
 /// A webhook endpoint and its sealed secret.
 #[derive(Debug, Clone)]
@@ -203,20 +212,18 @@ impl State {
         self.ledger.get(index as usize)?.hash()
     }
 
-    /// The ledger events of a position, oldest first.
-    pub(super) fn ledger_of(&self, position_id: &PositionId) -> Vec<&LedgerRow> {
+    /// The ledger indexes of a position's events, oldest first, by walking its chain back
+    /// from the head: O(1), as a position has at most [`lifecycle::MAX_LEDGER_EVENTS`] (its
+    /// creation and the longest run of state changes the lifecycle allows).
+    pub(super) fn ledger_of(&self, position_id: &PositionId) -> Vec<u32> {
         let head = self.ledger_heads.get(&Packed::new(position_id.as_str()));
-        let mut rows: Vec<&LedgerRow> =
-            std::iter::successors(head.and_then(|i| self.ledger_at(*i)), |row| {
-                row.previous().and_then(|i| self.ledger_at(i))
-            })
-            .collect();
-        rows.reverse();
-        rows
-    }
-
-    fn ledger_at(&self, index: u32) -> Option<&LedgerRow> {
-        self.ledger.get(index as usize).map(|row| &**row)
+        let mut indexes: Vec<u32> = std::iter::successors(head.copied(), |index| {
+            self.ledger.get(*index as usize)?.previous()
+        })
+        .collect();
+        debug_assert!(indexes.len() <= lifecycle::MAX_LEDGER_EVENTS);
+        indexes.reverse();
+        indexes
     }
 
     /// Appends an audit event and indexes it under its acting institution.
@@ -246,10 +253,15 @@ impl State {
         Arc::new(LedgerRow::new(event, payload, previous, &mut self.shared))
     }
 
-    /// Appends a row made by [`State::ledger_row`] as its position's latest event.
+    /// Appends a row made by [`State::ledger_row`] as its position's latest event, and on
+    /// its institution's list.
     pub(super) fn push_ledger(&mut self, row: Arc<LedgerRow>) {
         let index = u32::try_from(self.ledger.len()).expect("fewer than 2^32 ledger events");
         self.ledger_heads.insert(row.position_id().clone(), index);
+        self.ledger_by_institution
+            .entry(row.institution_id().clone())
+            .or_default()
+            .push(index);
         self.ledger.push(row);
     }
 }

@@ -1,17 +1,23 @@
 //! [`WebhookStore`] on the memory backend: endpoints and deliveries under the store's one lock.
 
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
 use async_trait::async_trait;
 
 use crate::domain::{
     AuditAction, AuditContext, AuditEvent, Delivery, DeliveryId, DeliveryStatus, InstitutionId,
     NewWebhook, Webhook, WebhookId, WebhookPatch, now_millis,
 };
-use crate::store::webhooks::newest_first_after;
 use crate::store::webhooks::{webhook_audit, webhook_record};
-use crate::store::{Page, Paginated, Scope, SortKey, Start, WebhookStore, WebhookTarget};
+use crate::store::{
+    KeysetPage, Page, Paginated, Scope, SortKey, Start, WebhookStore, WebhookTarget,
+};
 use crate::{Error, Result};
 
 use super::MemoryStore;
+use super::reads::institution_of;
 use super::state::{State, StoredWebhook, scoped};
 
 impl State {
@@ -48,6 +54,11 @@ impl State {
         if let Some(existing) = self.deliveries.get(&delivery.id) {
             record.created_at = existing.created_at;
         }
+        let place = (Reverse(record.created_at), record.id.as_str().to_owned());
+        self.deliveries_by_webhook
+            .entry(record.webhook_id.clone())
+            .or_default()
+            .insert(place, record.id.clone());
         self.deliveries.insert(record.id.clone(), record);
     }
 }
@@ -83,18 +94,19 @@ impl WebhookStore for MemoryStore {
         Ok(self.read().webhook(scope, id)?.webhook.clone())
     }
 
-    async fn list_webhooks(
+    async fn webhooks_page(
         &self,
         scope: &Scope,
         institution_id: Option<&InstitutionId>,
-    ) -> Result<Vec<Webhook>> {
-        Ok(self
-            .read()
-            .webhooks
-            .iter()
-            .filter(|stored| scope.matches(institution_id, &stored.webhook.institution_id))
-            .map(|stored| stored.webhook.clone())
-            .collect())
+        page: KeysetPage,
+    ) -> Result<Paginated<Webhook>> {
+        let page = page.page();
+        let Some(institution) = institution_of(scope, institution_id) else {
+            return Ok(Paginated::empty(&page));
+        };
+        let state = self.read();
+        let endpoints = state.webhooks.rows(institution).page(&page);
+        Ok(endpoints.map(|stored| stored.webhook.clone()))
     }
 
     async fn update_webhook(
@@ -131,6 +143,7 @@ impl WebhookStore for MemoryStore {
         state
             .deliveries
             .retain(|_, delivery| delivery.webhook_id != *id);
+        state.deliveries_by_webhook.remove(id);
         let event = webhook_audit(
             AuditAction::WebhookDeleted,
             &stored.webhook,
@@ -217,32 +230,37 @@ impl WebhookStore for MemoryStore {
     ) -> Result<Paginated<Delivery>> {
         let state = self.read();
         state.webhook(scope, webhook_id)?;
-        let mut matching: Vec<&Delivery> = state
-            .deliveries
-            .values()
-            .filter(|delivery| delivery.webhook_id == *webhook_id)
-            .collect();
-        matching.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        // The endpoint's deliveries in list order: a key is found in O(log n).
+        let empty = BTreeMap::new();
+        let ordered = state
+            .deliveries_by_webhook
+            .get(webhook_id)
+            .unwrap_or(&empty);
+        let delivery = |id: &DeliveryId| state.deliveries.get(id);
         let key = |delivery: &&Delivery| SortKey::created(delivery.created_at, &delivery.id);
         let page_of = match page.start() {
             Start::Offset(offset) => {
-                let total = matching.len() as u64;
-                let items = matching
-                    .into_iter()
+                let items = ordered
+                    .values()
                     .skip(usize::try_from(*offset).unwrap_or(usize::MAX))
                     .take(page.limit() as usize)
+                    .filter_map(delivery)
                     .collect();
-                Paginated::counted(items, total, *offset, key)
+                Paginated::counted(items, ordered.len() as u64, *offset, key)
             }
             Start::After(after) => {
-                let rows = matching
-                    .into_iter()
-                    .filter(|delivery| {
-                        after
-                            .as_ref()
-                            .is_none_or(|after| newest_first_after(&key(delivery), after))
-                    })
+                let from = match after {
+                    None => Bound::Unbounded,
+                    Some(SortKey::Created { at, id }) => {
+                        Bound::Excluded((Reverse(*at), id.clone()))
+                    }
+                    // A write-order key names no delivery: nothing follows it.
+                    Some(SortKey::Seq(_)) => return Ok(Paginated::empty(&page)),
+                };
+                let rows = ordered
+                    .range((from, Bound::Unbounded))
                     .take(page.limit() as usize + 1)
+                    .filter_map(|(_, id)| delivery(id))
                     .collect();
                 Paginated::after_key(rows, page.limit(), key)
             }

@@ -215,9 +215,8 @@ impl State {
             .ok_or_else(|| Error::not_found(ApiKeyId::RESOURCE, id.as_str()))?;
         let (revoked, event) = records::revoked_api_key(active, audit, now_millis());
         append(log, outbox::api_key_revoked(&revoked))?;
-        if let Some(stored) = self.api_keys.get_mut(id) {
-            *stored = revoked.clone();
-        }
+        // Re-inserted, not updated in place: the key leaves the list of active keys.
+        self.api_keys.insert(revoked.clone());
         self.push_audit(event);
         Ok(revoked)
     }

@@ -112,6 +112,9 @@ impl<'a, C: PgConnection> Db<'a, C> {
     /// Appends domain events to the event log in this transaction (the outbox): one
     /// statement, sent on the first poll once its statement is cached on the connection.
     pub(crate) async fn append_events(&self, events: &[NewEvent]) -> gridstore::Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
         self.counter.increment();
         PgEventLog::append_in(self.client, events).await?;
         Ok(())

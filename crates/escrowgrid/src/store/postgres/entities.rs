@@ -9,7 +9,8 @@ use crate::domain::{
     NewAssetTemplate, NewInstitution, TemplateId, now_millis, validate_template_config,
 };
 use crate::store::{
-    AssetFilter, Page, Paginated, Scope, SortKey, Start, TemplateFilter, outbox, records,
+    AssetFilter, KeysetPage, Page, Paginated, Scope, SortKey, Start, TemplateFilter, outbox,
+    records,
 };
 use crate::{Error, Result};
 
@@ -26,11 +27,11 @@ select id, name, regions, verticals, created_at, updated_at
 from institutions
 where id = $1 and ($2::text is null or id = $2)";
 
-const LIST_INSTITUTIONS: &str = "\
+/// A keyset page of institutions (index: `idx_institutions_created`; a tenant's list is its
+/// own row, by primary key).
+const INSTITUTION_KEYSET: &str = "\
 select id, name, regions, verticals, created_at, updated_at
-from institutions
-where ($1::text is null or id = $1)
-order by created_at, id";
+from institutions";
 
 const INSERT_TEMPLATE: &str = "\
 insert into asset_templates (id, institution_id, code, name, vertical, region, config,
@@ -151,16 +152,29 @@ impl PgEscrowStore {
         Ok(rows::institution(&row)?)
     }
 
-    pub(super) async fn select_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
+    pub(super) async fn select_institutions(
+        &self,
+        scope: &Scope,
+        page: &KeysetPage,
+    ) -> Result<Paginated<Institution>> {
         let own = scope.institution().map(InstitutionId::as_str);
+        let key = page.key().map(KeyValues::of);
+        let limit = paging::limit_plus_one(&page.page());
+        let query = Keyset::new(INSTITUTION_KEYSET).filter("id", "=", own.as_ref());
+        let (sql, query) = created_after(query, key.as_ref()).finish("created_at, id", &limit);
         let client = self.pool.get().await?;
         let found = Db::new(&client, &self.counter)
-            .query(LIST_INSTITUTIONS, &[&own])
+            .query(&sql, query.params())
             .await?;
-        Ok(found
+        let rows = found
             .iter()
             .map(rows::institution)
-            .collect::<gridstore::Result<_>>()?)
+            .collect::<gridstore::Result<_>>()?;
+        Ok(Paginated::after_key(
+            rows,
+            page.limit(),
+            |i: &Institution| SortKey::created(i.created_at, &i.id),
+        ))
     }
 
     pub(super) async fn insert_template(
@@ -338,11 +352,23 @@ impl PgEscrowStore {
     }
 }
 
-/// Adds "after `key`" (entity order) to a keyset statement; nothing for the first page.
+/// Adds "after `key`" (entity order) to a keyset statement; nothing for the first page. A
+/// write-order key names no entity row (a cursor can be forged: it is not signed), so no row
+/// follows it.
 pub(super) fn created_after<'a>(query: Keyset<'a>, key: Option<&'a KeyValues>) -> Keyset<'a> {
     match key {
         Some(KeyValues::Created(at, id)) => query.after_created(at, id),
+        Some(KeyValues::Seq(_)) => query.constant("false"),
+        None => query,
+    }
+}
+
+/// Adds "after `key`" (write order) to a keyset statement; nothing for the first page. An
+/// entity key names no row of a write-ordered list, so no row follows it.
+pub(super) fn seq_after<'a>(query: Keyset<'a>, key: Option<&'a KeyValues>) -> Keyset<'a> {
+    match key {
         Some(KeyValues::Seq(seq)) => query.after_seq(seq),
+        Some(KeyValues::Created(..)) => query.constant("false"),
         None => query,
     }
 }

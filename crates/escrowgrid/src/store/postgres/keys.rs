@@ -10,11 +10,12 @@ use gridstore::postgres::commit;
 use crate::domain::{
     ApiKey, ApiKeyId, AuditContext, InstitutionId, NewApiKey, hash_token, now_millis,
 };
-use crate::store::{CreatedApiKey, Scope, outbox, records};
+use crate::store::{CreatedApiKey, KeysetPage, Paginated, Scope, SortKey, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
-use super::entities::ensure_scope;
+use super::entities::{created_after, ensure_scope};
+use super::paging::{self, KeyValues, Keyset};
 use super::{API_KEYS_CHANNEL, PgEscrowStore, audit, rows};
 
 const INSERT_KEY: &str = "\
@@ -26,15 +27,12 @@ select id, institution_id, key_hash, label, role, created_at, revoked_at
 from api_keys
 where key_hash = $1 and revoked_at is null";
 
-/// The institution row is always returned when it exists, so an unknown institution is told
-/// apart from one without keys in a single statement.
-const LIST_KEYS: &str = "\
-select i.id as institution_found, k.id, k.institution_id, k.key_hash, k.label, k.role,
-    k.created_at, k.revoked_at
-from institutions i
-left join api_keys k on k.institution_id = i.id and k.revoked_at is null
-where i.id = $1
-order by k.created_at, k.id";
+/// A keyset page of an institution's active keys, under its institution row
+/// ([`Keyset::finish_under`]: an unknown institution is told apart from one without keys in a
+/// single statement; index `idx_api_keys_institution`).
+const KEY_KEYSET: &str = "\
+select id, institution_id, key_hash, label, role, created_at, revoked_at
+from api_keys";
 
 const REVOKE_KEY: &str = "\
 update api_keys
@@ -103,25 +101,30 @@ impl PgEscrowStore {
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<ApiKey>> {
+        page: &KeysetPage,
+    ) -> Result<Paginated<ApiKey>> {
         ensure_scope(scope, institution_id)?;
+        let institution = institution_id.as_str();
+        let key = page.key().map(KeyValues::of);
+        let limit = paging::limit_plus_one(&page.page());
+        let query = Keyset::new(KEY_KEYSET)
+            .filter("institution_id", "=", Some(&institution))
+            .constant("revoked_at is null");
+        let (sql, query) = created_after(query, key.as_ref()).finish_under(
+            "institutions",
+            None::<&&str>,
+            "created_at, id",
+            &limit,
+        );
         let client = self.pool.get().await?;
         let found = Db::new(&client, &self.counter)
-            .query(LIST_KEYS, &[&institution_id.as_str()])
+            .query(&sql, query.params())
             .await?;
-        if found.is_empty() {
-            return Err(Error::not_found(
-                InstitutionId::RESOURCE,
-                institution_id.as_str(),
-            ));
-        }
-        let mut keys = Vec::with_capacity(found.len());
-        for row in &found {
-            if rows::present(row, "id")? {
-                keys.push(rows::api_key(row)?);
-            }
-        }
-        Ok(keys)
+        let keys =
+            paging::under_parent(&found, InstitutionId::RESOURCE, institution, rows::api_key)?;
+        Ok(Paginated::after_key(keys, page.limit(), |k: &ApiKey| {
+            SortKey::created(k.created_at, &k.id)
+        }))
     }
 
     pub(super) async fn revoke(

@@ -3,12 +3,15 @@
 
 use gridstore::postgres::PgConnection;
 use gridstore::postgres::PgStatement;
+use tokio_postgres::Row;
 
+use crate::Result;
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
-use crate::store::Scope;
-use crate::{Error, Result};
+use crate::store::{KeysetPage, Paginated, Scope, SortKey};
 
 use super::db::Db;
+use super::entities::seq_after;
+use super::paging::{self, KeyValues, Keyset};
 use super::{PgEscrowStore, rows};
 
 pub(super) const INSERT_LEDGER: &str = "\
@@ -26,22 +29,15 @@ where position_id = $1
 order by seq desc
 limit 1";
 
-/// One position's events; the position row is always returned (when in scope) so that an
-/// unknown position is told apart from one without events in a single statement.
-const LEDGER_OF_POSITION: &str = "\
-select p.id as position_found, l.id, l.institution_id, l.kind, l.position_id, l.at,
-    l.previous_state, l.new_state, l.payload, l.hash, l.previous_hash
-from positions p
-left join ledger_events l on l.position_id = p.id
-where p.id = $1 and ($2::text is null or p.institution_id = $2)
-order by l.seq";
-
-const LEDGER_IN_SCOPE: &str = "\
-select id, institution_id, kind, position_id, at, previous_state, new_state, payload, hash,
+/// A keyset page of ledger events in write order: of one position under its position row
+/// ([`Keyset::finish_under`]: an unknown or out-of-scope position is told apart from one
+/// without events in a single statement; index `idx_ledger_events_position`), of one
+/// institution (`ledger_events_institution_id_seq_key`) or of all (`idx_ledger_events_seq`,
+/// migration 0010).
+const LEDGER_KEYSET: &str = "\
+select seq, id, institution_id, kind, position_id, at, previous_state, new_state, payload, hash,
     previous_hash
-from ledger_events
-where ($1::text is null or institution_id = $1)
-order by seq";
+from ledger_events";
 
 /// Inserts one ledger event (its `created_at` is its `at`) with `statement`, prepared from
 /// [`INSERT_LEDGER`].
@@ -71,33 +67,42 @@ pub(super) async fn insert<C: PgConnection>(
 }
 
 impl PgEscrowStore {
-    pub(super) async fn ledger(
+    pub(super) async fn ledger_page(
         &self,
         scope: &Scope,
         position_id: Option<&PositionId>,
-    ) -> Result<Vec<LedgerEvent>> {
+        page: &KeysetPage,
+    ) -> Result<Paginated<LedgerEvent>> {
         let own = scope.institution().map(InstitutionId::as_str);
-        let client = self.reads.get().await?;
-        let db = Db::new(&client, &self.counter);
-        let Some(position_id) = position_id else {
-            let found = db.query(LEDGER_IN_SCOPE, &[&own]).await?;
-            return Ok(found
-                .iter()
-                .map(rows::ledger_event)
-                .collect::<gridstore::Result<_>>()?);
+        let position = position_id.map(PositionId::as_str);
+        let key = page.key().map(KeyValues::of);
+        let limit = paging::limit_plus_one(&page.page());
+        let query = match &position {
+            Some(position) => Keyset::new(LEDGER_KEYSET).filter("position_id", "=", Some(position)),
+            None => Keyset::new(LEDGER_KEYSET).filter("institution_id", "=", own.as_ref()),
         };
-        let found = db
-            .query(LEDGER_OF_POSITION, &[&position_id.as_str(), &own])
+        let query = seq_after(query, key.as_ref());
+        let (sql, query) = match position {
+            Some(_) => query.finish_under("positions", own.as_ref(), "seq", &limit),
+            None => query.finish("seq", &limit),
+        };
+        let client = self.reads.get().await?;
+        let found = Db::new(&client, &self.counter)
+            .query(&sql, query.params())
             .await?;
-        if found.is_empty() {
-            return Err(Error::not_found(PositionId::RESOURCE, position_id.as_str()));
-        }
-        let mut events = Vec::with_capacity(found.len());
-        for row in &found {
-            if rows::present(row, "id")? {
-                events.push(rows::ledger_event(row)?);
+        let with_seq = |row: &Row| -> gridstore::Result<(i64, LedgerEvent)> {
+            Ok((rows::int8(row, "seq")?, rows::ledger_event(row)?))
+        };
+        let events = match position {
+            Some(position) => {
+                paging::under_parent(&found, PositionId::RESOURCE, position, with_seq)?
             }
-        }
-        Ok(events)
+            None => found
+                .iter()
+                .map(with_seq)
+                .collect::<gridstore::Result<_>>()?,
+        };
+        let seq_of = |(seq, _): &(i64, LedgerEvent)| SortKey::Seq(u64::try_from(*seq).unwrap_or(0));
+        Ok(Paginated::after_key(events, page.limit(), seq_of).map(|(_, event)| event))
     }
 }

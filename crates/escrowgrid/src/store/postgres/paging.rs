@@ -101,6 +101,12 @@ impl<'a> Keyset<'a> {
         self
     }
 
+    /// Adds a condition without parameters (say `revoked_at is null`).
+    pub(super) fn constant(mut self, condition: &str) -> Self {
+        self.condition(condition);
+        self
+    }
+
     /// Adds `(created_at, id) > (key)` (entity lists, ascending).
     pub(super) fn after_created(mut self, at: &'a DateTime<Utc>, id: &'a String) -> Self {
         let (a, b) = (self.bind(at), self.bind(id));
@@ -136,6 +142,35 @@ impl<'a> Keyset<'a> {
         (sql, self)
     }
 
+    /// Ends as the page of one parent's rows, joined to the parent row so that the parent
+    /// comes back (with null row columns) even when the page is empty:
+    /// `select p.id as parent_found, k.* from <parent> p left join lateral (<page>) k on true
+    /// where p.id = $1 [and p.institution_id = <tenant>] order by k.<order>`. The first filter
+    /// must bind the parent's id (`$1`). An unknown parent, or one outside `tenant`, returns
+    /// no row at all (see [`under_parent`]).
+    pub(super) fn finish_under<T: ToSql + Sync>(
+        self,
+        parent: &str,
+        tenant: Option<&'a T>,
+        order: &str,
+        limit_plus_one: &'a i64,
+    ) -> (String, Self) {
+        let (page, mut query) = self.finish(order, limit_plus_one);
+        let tenant = tenant.map_or_else(String::new, |tenant| {
+            format!(" and p.institution_id = ${}", query.bind(tenant))
+        });
+        let order: Vec<String> = order
+            .split(", ")
+            .map(|column| format!("k.{column}"))
+            .collect();
+        let sql = format!(
+            "select p.id as parent_found, k.* from {parent} p left join lateral ({page}) k on \
+             true where p.id = $1{tenant} order by {}",
+            order.join(", ")
+        );
+        (sql, query)
+    }
+
     /// The bind values, in `$n` order.
     pub(super) fn params(&self) -> &[&'a (dyn ToSql + Sync)] {
         &self.params
@@ -156,6 +191,26 @@ impl<'a> Keyset<'a> {
         self.sql.push_str(condition);
         self.conditions += 1;
     }
+}
+
+/// The rows of a [`Keyset::finish_under`] statement, mapped by `map`: NotFound `resource`
+/// (`parent_id`) when the parent row did not come back.
+pub(super) fn under_parent<T>(
+    found: &[Row],
+    resource: &'static str,
+    parent_id: &str,
+    map: impl Fn(&Row) -> gridstore::Result<T>,
+) -> crate::Result<Vec<T>> {
+    if found.is_empty() {
+        return Err(crate::Error::not_found(resource, parent_id));
+    }
+    let mut items = Vec::with_capacity(found.len());
+    for row in found {
+        if rows::present(row, "id")? {
+            items.push(map(row)?);
+        }
+    }
+    Ok(items)
 }
 
 /// A keyset page's `limit` + 1 as SQL `bigint`.
@@ -182,6 +237,23 @@ mod tests {
             sql,
             "select id from positions where institution_id = $1 \
              and (created_at, id) > ($2, $3) order by created_at, id limit $4"
+        );
+        assert_eq!(query.params().len(), 4);
+    }
+
+    #[test]
+    fn a_page_under_a_parent_joins_it_so_that_an_empty_page_still_finds_the_parent() {
+        let (position, tenant, seq, limit) = ("pos_a", "inst_a", 7_i64, 3_i64);
+        let (sql, query) = Keyset::new("select seq, id from ledger_events")
+            .filter("position_id", "=", Some(&position))
+            .after_seq(&seq)
+            .finish_under("positions", Some(&tenant), "seq", &limit);
+        assert_eq!(
+            sql,
+            "select p.id as parent_found, k.* from positions p left join lateral \
+             (select seq, id from ledger_events where position_id = $1 and seq > $2 \
+             order by seq limit $3) k on true where p.id = $1 and p.institution_id = $4 \
+             order by k.seq"
         );
         assert_eq!(query.params().len(), 4);
     }

@@ -7,11 +7,12 @@ use tokio_postgres::types::Json;
 use crate::domain::{
     AuditContext, InstitutionId, InstitutionPolicy, PolicyId, PositionPolicy, Region, now_millis,
 };
-use crate::store::{Scope, outbox, records};
+use crate::store::{KeysetPage, Paginated, Scope, SortKey, outbox, records};
 use crate::{Error, Result};
 
 use super::db::{Db, Params, begin};
-use super::entities::ensure_scope;
+use super::entities::{created_after, ensure_scope};
+use super::paging::{self, KeyValues, Keyset};
 use super::{PgEscrowStore, audit, rows};
 
 /// Replaces the whole config of an existing policy, keeping its id and `created_at`.
@@ -31,13 +32,12 @@ from institutions i
 left join institution_policies p on p.institution_id = i.id and p.region = $2
 where i.id = $1";
 
-const LIST_POLICIES: &str = "\
-select i.id as institution_found, p.id, p.institution_id, p.region, p.config, p.created_at,
-    p.updated_at
-from institutions i
-left join institution_policies p on p.institution_id = i.id
-where i.id = $1
-order by p.created_at, p.id";
+/// A keyset page of an institution's policies, under its institution row
+/// ([`Keyset::finish_under`]). An institution has at most one policy per region, so the
+/// primary key's `institution_id` prefix finds them all and the sort is of a handful of rows.
+const POLICY_KEYSET: &str = "\
+select id, institution_id, region, config, created_at, updated_at
+from institution_policies";
 
 impl PgEscrowStore {
     pub(super) async fn write_policy(
@@ -112,24 +112,29 @@ impl PgEscrowStore {
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<InstitutionPolicy>> {
+        page: &KeysetPage,
+    ) -> Result<Paginated<InstitutionPolicy>> {
         ensure_scope(scope, institution_id)?;
+        let institution = institution_id.as_str();
+        let key = page.key().map(KeyValues::of);
+        let limit = paging::limit_plus_one(&page.page());
+        let query = Keyset::new(POLICY_KEYSET).filter("institution_id", "=", Some(&institution));
+        let (sql, query) = created_after(query, key.as_ref()).finish_under(
+            "institutions",
+            None::<&&str>,
+            "created_at, id",
+            &limit,
+        );
         let client = self.pool.get().await?;
         let found = Db::new(&client, &self.counter)
-            .query(LIST_POLICIES, &[&institution_id.as_str()])
+            .query(&sql, query.params())
             .await?;
-        if found.is_empty() {
-            return Err(Error::not_found(
-                InstitutionId::RESOURCE,
-                institution_id.as_str(),
-            ));
-        }
-        let mut policies = Vec::with_capacity(found.len());
-        for row in &found {
-            if rows::present(row, "id")? {
-                policies.push(rows::policy(row)?);
-            }
-        }
-        Ok(policies)
+        let policies =
+            paging::under_parent(&found, InstitutionId::RESOURCE, institution, rows::policy)?;
+        Ok(Paginated::after_key(
+            policies,
+            page.limit(),
+            |p: &InstitutionPolicy| SortKey::created(p.created_at, &p.id),
+        ))
     }
 }

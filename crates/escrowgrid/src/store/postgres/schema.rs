@@ -52,6 +52,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "keyset_indexes",
         sql: include_str!("../../../migrations/0009_keyset_indexes.sql"),
     },
+    Migration {
+        version: 10,
+        name: "list_keysets",
+        sql: include_str!("../../../migrations/0010_list_keysets.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! [`EscrowStore`] for [`PgEscrowStore`]: validate the input, run the operation inside
 //! gridstore's `retry` (a write is one transaction per attempt, so serialization failures,
 //! deadlocks and connections lost before commit are retried; a commit with an unknown
-//! outcome never is), then translate storage errors into domain errors. Each method runs in a
+//! outcome never is), then translate storage errors into domain errors. A write that appended
+//! domain events announces them once committed (gridstore's `PgEventLog::announce`: it wakes
+//! event-stream and webhook subscribers here and in other instances). Each method runs in a
 //! `store.<method>` tracing span, parent of its `sql` spans (see `docs/OBSERVABILITY.md`).
 
 use async_trait::async_trait;
@@ -17,7 +19,7 @@ use crate::domain::{
 };
 use crate::ledger::checkpoint::Checkpoint;
 use crate::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PoolStatus,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, KeysetPage, Page, Paginated, PoolStatus,
     PositionFilter, Scope, TemplateFilter,
 };
 
@@ -54,6 +56,7 @@ impl EscrowStore for PgEscrowStore {
         new.validate()?;
         retry(&self.retry, || self.insert_institution(new.clone(), audit))
             .await
+            .inspect(|_| self.events.announce())
             .map_err(|err| translate(err, &Subject::default()))
     }
 
@@ -62,9 +65,13 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.select_institution(scope, id)).await
     }
 
-    #[tracing::instrument(name = "store.list_institutions", skip_all)]
-    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
-        retry(&self.retry, || self.select_institutions(scope)).await
+    #[tracing::instrument(name = "store.institutions_page", skip_all)]
+    async fn institutions_page(
+        &self,
+        scope: &Scope,
+        page: KeysetPage,
+    ) -> Result<Paginated<Institution>> {
+        retry(&self.retry, || self.select_institutions(scope, &page)).await
     }
 
     #[tracing::instrument(name = "store.create_asset_template", skip_all)]
@@ -83,6 +90,7 @@ impl EscrowStore for PgEscrowStore {
             self.insert_template(scope, new.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
@@ -116,6 +124,7 @@ impl EscrowStore for PgEscrowStore {
         };
         retry(&self.retry, || self.insert_asset(scope, new.clone(), audit))
             .await
+            .inspect(|_| self.events.announce())
             .map_err(|err| translate(err, &subject))
     }
 
@@ -151,12 +160,18 @@ impl EscrowStore for PgEscrowStore {
             self.insert_position(scope, new.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
     #[tracing::instrument(name = "store.get_position", skip_all)]
-    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
-        retry(&self.retry, || self.select_position(scope, id)).await
+    async fn get_position_shared(
+        &self,
+        scope: &Scope,
+        id: &PositionId,
+    ) -> Result<std::sync::Arc<Position>> {
+        let position = retry(&self.retry, || self.select_position(scope, id)).await?;
+        Ok(std::sync::Arc::new(position))
     }
 
     #[tracing::instrument(name = "store.list_positions", skip_all)]
@@ -186,6 +201,7 @@ impl EscrowStore for PgEscrowStore {
             self.apply_transition(scope, id, request.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
@@ -205,6 +221,7 @@ impl EscrowStore for PgEscrowStore {
             self.insert_api_key(scope, new.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
@@ -213,13 +230,17 @@ impl EscrowStore for PgEscrowStore {
         self.find_api_key_at(token, std::time::Instant::now()).await
     }
 
-    #[tracing::instrument(name = "store.list_api_keys", skip_all)]
-    async fn list_api_keys(
+    #[tracing::instrument(name = "store.api_keys_page", skip_all)]
+    async fn api_keys_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<ApiKey>> {
-        retry(&self.retry, || self.active_api_keys(scope, institution_id)).await
+        page: KeysetPage,
+    ) -> Result<Paginated<ApiKey>> {
+        retry(&self.retry, || {
+            self.active_api_keys(scope, institution_id, &page)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.revoke_api_key", skip_all)]
@@ -234,6 +255,7 @@ impl EscrowStore for PgEscrowStore {
             self.revoke(scope, institution_id, id, audit)
         })
         .await
+        .inspect(|_| self.events.announce())
     }
 
     #[tracing::instrument(name = "store.upsert_policy", skip_all)]
@@ -254,6 +276,7 @@ impl EscrowStore for PgEscrowStore {
             self.write_policy(scope, institution_id, region, position.clone(), audit)
         })
         .await
+        .inspect(|_| self.events.announce())
         .map_err(|err| translate(err, &subject))
     }
 
@@ -270,13 +293,17 @@ impl EscrowStore for PgEscrowStore {
         .await
     }
 
-    #[tracing::instrument(name = "store.list_policies", skip_all)]
-    async fn list_policies(
+    #[tracing::instrument(name = "store.policies_page", skip_all)]
+    async fn policies_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<InstitutionPolicy>> {
-        retry(&self.retry, || self.select_policies(scope, institution_id)).await
+        page: KeysetPage,
+    ) -> Result<Paginated<InstitutionPolicy>> {
+        retry(&self.retry, || {
+            self.select_policies(scope, institution_id, &page)
+        })
+        .await
     }
 
     #[tracing::instrument(name = "store.record_audit", skip_all)]
@@ -296,13 +323,14 @@ impl EscrowStore for PgEscrowStore {
         retry(&self.retry, || self.audit_page(scope, filter, &page)).await
     }
 
-    #[tracing::instrument(name = "store.list_ledger_events", skip_all)]
-    async fn list_ledger_events(
+    #[tracing::instrument(name = "store.ledger_events_page", skip_all)]
+    async fn ledger_events_page(
         &self,
         scope: &Scope,
         position_id: Option<&PositionId>,
-    ) -> Result<Vec<LedgerEvent>> {
-        retry(&self.retry, || self.ledger(scope, position_id)).await
+        page: KeysetPage,
+    ) -> Result<Paginated<LedgerEvent>> {
+        retry(&self.retry, || self.ledger_page(scope, position_id, &page)).await
     }
 
     #[tracing::instrument(name = "store.create_ledger_checkpoint", skip_all)]

@@ -10,12 +10,13 @@ use crate::domain::{
     NewWebhook, Webhook, WebhookId, WebhookPatch, now_millis,
 };
 use crate::store::webhooks::{webhook_audit, webhook_record};
-use crate::store::{Page, Paginated, Scope, WebhookStore, WebhookTarget};
+use crate::store::{KeysetPage, Page, Paginated, Scope, SortKey, WebhookStore, WebhookTarget};
 use crate::{Error, Result};
 
 use super::db::{Db, begin};
-use super::entities::ensure_scope;
+use super::entities::{created_after, ensure_scope, list_institution};
 use super::error::{Subject, translate};
+use super::paging::{self, KeyValues, Keyset};
 use super::{PgEscrowStore, audit, rows};
 
 const COLUMNS: &str =
@@ -207,20 +208,25 @@ impl WebhookStore for PgEscrowStore {
         retry(&self.retry, || self.scoped_webhook(scope, id)).await
     }
 
-    async fn list_webhooks(
+    async fn webhooks_page(
         &self,
         scope: &Scope,
         institution_id: Option<&InstitutionId>,
-    ) -> Result<Vec<Webhook>> {
-        let own = scope.institution().map(InstitutionId::as_str);
-        let wanted = institution_id.map(InstitutionId::as_str);
-        let sql = select(
-            "($1::text is null or institution_id = $1) and ($2::text is null or institution_id = $2)",
-        );
-        retry(&self.retry, || async {
-            self.webhook_query(&sql, &[&own, &wanted]).await
-        })
-        .await
+        page: KeysetPage,
+    ) -> Result<Paginated<Webhook>> {
+        let Some(institution) = list_institution(scope, institution_id) else {
+            return Ok(Paginated::empty(&page.page()));
+        };
+        // Indexes: `idx_webhooks_institution`, `idx_webhooks_created` (migration 0010).
+        let select_from = format!("select {COLUMNS} from webhooks");
+        let key = page.key().map(KeyValues::of);
+        let limit = paging::limit_plus_one(&page.page());
+        let query = Keyset::new(&select_from).filter("institution_id", "=", institution.as_ref());
+        let (sql, query) = created_after(query, key.as_ref()).finish("created_at, id", &limit);
+        let found = retry(&self.retry, || self.webhook_query(&sql, query.params())).await?;
+        Ok(Paginated::after_key(found, page.limit(), |w: &Webhook| {
+            SortKey::created(w.created_at, &w.id)
+        }))
     }
 
     async fn update_webhook(

@@ -13,8 +13,8 @@ use escrowgrid::domain::{
 };
 use escrowgrid::store::memory::MemoryStore;
 use escrowgrid::store::{
-    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, Page, Paginated, PositionFilter, Scope,
-    TemplateFilter,
+    AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, KeysetPage, Page, Paginated,
+    PositionFilter, Scope, TemplateFilter,
 };
 use escrowgrid::{Error, Result};
 
@@ -97,9 +97,13 @@ impl EscrowStore for OutageStore {
         self.inner.get_institution(scope, id).await
     }
 
-    async fn list_institutions(&self, scope: &Scope) -> Result<Vec<Institution>> {
+    async fn institutions_page(
+        &self,
+        scope: &Scope,
+        page: KeysetPage,
+    ) -> Result<Paginated<Institution>> {
         self.gate().await?;
-        self.inner.list_institutions(scope).await
+        self.inner.institutions_page(scope, page).await
     }
 
     async fn create_asset_template(
@@ -166,9 +170,9 @@ impl EscrowStore for OutageStore {
         self.after_commit(applied)
     }
 
-    async fn get_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
+    async fn get_position_shared(&self, scope: &Scope, id: &PositionId) -> Result<Arc<Position>> {
         self.gate().await?;
-        self.inner.get_position(scope, id).await
+        self.inner.get_position_shared(scope, id).await
     }
 
     async fn list_positions(
@@ -221,13 +225,14 @@ impl EscrowStore for OutageStore {
         self.inner.find_api_key_by_token(token).await
     }
 
-    async fn list_api_keys(
+    async fn api_keys_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<ApiKey>> {
+        page: KeysetPage,
+    ) -> Result<Paginated<ApiKey>> {
         self.gate().await?;
-        self.inner.list_api_keys(scope, institution_id).await
+        self.inner.api_keys_page(scope, institution_id, page).await
     }
 
     async fn revoke_api_key(
@@ -267,13 +272,14 @@ impl EscrowStore for OutageStore {
         self.inner.get_policy(scope, institution_id, region).await
     }
 
-    async fn list_policies(
+    async fn policies_page(
         &self,
         scope: &Scope,
         institution_id: &InstitutionId,
-    ) -> Result<Vec<InstitutionPolicy>> {
+        page: KeysetPage,
+    ) -> Result<Paginated<InstitutionPolicy>> {
         self.gate().await?;
-        self.inner.list_policies(scope, institution_id).await
+        self.inner.policies_page(scope, institution_id, page).await
     }
 
     async fn record_audit(&self, event: AuditEvent) -> Result<()> {
@@ -291,13 +297,16 @@ impl EscrowStore for OutageStore {
         self.inner.list_audit_events(scope, filter, page).await
     }
 
-    async fn list_ledger_events(
+    async fn ledger_events_page(
         &self,
         scope: &Scope,
         position_id: Option<&PositionId>,
-    ) -> Result<Vec<LedgerEvent>> {
+        page: KeysetPage,
+    ) -> Result<Paginated<LedgerEvent>> {
         self.gate().await?;
-        self.inner.list_ledger_events(scope, position_id).await
+        self.inner
+            .ledger_events_page(scope, position_id, page)
+            .await
     }
 
     async fn create_ledger_checkpoint(
