@@ -42,6 +42,11 @@ pub const fn is_allowed(from: PositionState, to: PositionState) -> bool {
     )
 }
 
+/// The most ledger events a position can have: its creation and the longest run of state
+/// changes the table allows (`CREATED -> FUNDED -> PARTIALLY_RELEASED -> RELEASED`; a
+/// same-state request writes nothing, so the `PARTIALLY_RELEASED` self-loop adds none).
+pub const MAX_LEDGER_EVENTS: usize = 4;
+
 /// Whether a state has no way out.
 #[must_use]
 pub const fn is_terminal(state: PositionState) -> bool {
@@ -190,6 +195,23 @@ mod tests {
                 assert_eq!(count, 1, "{from} -> {to}");
             }
         }
+    }
+
+    #[test]
+    fn a_position_has_at_most_max_ledger_events_as_no_cycle_of_the_table_writes() {
+        fn longest(from: PositionState, depth: usize) -> usize {
+            assert!(
+                depth <= PositionState::ALL.len(),
+                "changes cycle through {from}"
+            );
+            PositionState::ALL
+                .iter()
+                .filter(|to| matches!(decide(from, **to), Ok(Some(_))))
+                .map(|to| 1 + longest(*to, depth + 1))
+                .max()
+                .unwrap_or(0)
+        }
+        assert_eq!(1 + longest(Created, 0), MAX_LEDGER_EVENTS);
     }
 
     #[test]

@@ -204,9 +204,10 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
         ))
     }
 
-    /// [`EscrowStore::get_position`] as a shared value: the memory backend hands out the
-    /// position it keeps (no copy of its events and their metadata), PostgreSQL the one it
-    /// read. What a read that only serializes the position wants.
+    /// [`EscrowStore::get_position`] as a shared value: PostgreSQL hands out the one it read;
+    /// the memory backend builds it from its compact row (the lifecycle events and their
+    /// metadata are copied: the memory store keeps no `Position`). What a read that only
+    /// serializes the position wants.
     async fn get_position_shared(&self, scope: &Scope, id: &PositionId) -> Result<Arc<Position>>;
 
     /// Lists positions in scope matching the filter, one page of them (with their events)

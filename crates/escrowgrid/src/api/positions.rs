@@ -229,7 +229,7 @@ async fn fetch(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = parse_position_id(&id)?;
-    // Shared, not copied: the memory store's own position is serialized as it is.
+    // Shared: serialized in place (the memory store builds it from its compact row).
     let position = state
         .store()
         .get_position_shared(&caller.auth.scope(), &id)

@@ -5,8 +5,13 @@
 //! for its whole "transaction" (check, then mutate), so writes are atomic and serialized. No
 //! lock is held across an `.await`. Data lives only as long as the process.
 
+mod audit_row;
 mod compact;
 mod events;
+#[cfg(test)]
+mod footprint;
+mod packed;
+mod position_row;
 mod reads;
 mod rows;
 mod state;
@@ -154,8 +159,12 @@ impl EscrowStore for MemoryStore {
             .create_position(scope, new, audit, &self.events)
     }
 
+    /// Builds the position from its compact row (see `position_row.rs`): the memory store
+    /// keeps no `Position` to share, so this copies the position's lifecycle events, their
+    /// metadata included (outside the lock: the row is shared, then read).
     async fn get_position_shared(&self, scope: &Scope, id: &PositionId) -> Result<Arc<Position>> {
-        state::scoped(&self.read().positions, scope, id, PositionId::RESOURCE).cloned()
+        let row = Arc::clone(self.read().position(scope, id)?);
+        Ok(Arc::new(row.position()))
     }
 
     async fn list_positions(

@@ -145,17 +145,6 @@ pub fn position(
         events: Vec::new(),
         version: 1,
     };
-    let mut payload = Map::new();
-    payload.insert("institutionId".into(), json!(position.institution_id));
-    payload.insert("assetId".into(), json!(position.asset_id));
-    payload.insert("currency".into(), json!(position.currency));
-    payload.insert("amount".into(), json!(position.amount));
-    if let Some(reference) = &position.external_reference {
-        payload.insert("externalReference".into(), json!(reference));
-    }
-    if let Some(request_id) = &audit.request_id {
-        payload.insert("requestId".into(), json!(request_id));
-    }
     let ledger = LedgerEvent {
         id: LedgerEventId::new(),
         kind: LedgerEventKind::PositionCreated,
@@ -164,18 +153,12 @@ pub fn position(
         at,
         previous_state: None,
         new_state: PositionState::Created,
-        payload: Value::Object(payload),
+        payload: created_ledger_payload(&position, audit.request_id.as_deref()),
         hash: None,
         previous_hash: None,
     };
     let ledger = ledger::seal(ledger, None);
-    let audit_payload = json!({
-        "institutionId": position.institution_id,
-        "assetId": position.asset_id,
-        "holderReference": position.holder_reference,
-        "currency": position.currency,
-        "amount": position.amount,
-    });
+    let audit_payload = created_audit_payload(&position);
     let resource = (ResourceType::Position, position.id.to_string());
     let event = success(
         audit,
@@ -185,6 +168,36 @@ pub fn position(
         at,
     );
     (position, ledger, event)
+}
+
+/// The payload of a created position's ledger event (`POSITION_CREATED`), made under the
+/// request `request_id`.
+#[must_use]
+pub fn created_ledger_payload(position: &Position, request_id: Option<&str>) -> Value {
+    let mut payload = Map::new();
+    payload.insert("institutionId".into(), json!(position.institution_id));
+    payload.insert("assetId".into(), json!(position.asset_id));
+    payload.insert("currency".into(), json!(position.currency));
+    payload.insert("amount".into(), json!(position.amount));
+    if let Some(reference) = &position.external_reference {
+        payload.insert("externalReference".into(), json!(reference));
+    }
+    if let Some(request_id) = request_id {
+        payload.insert("requestId".into(), json!(request_id));
+    }
+    Value::Object(payload)
+}
+
+/// The payload of a created position's audit row.
+#[must_use]
+pub fn created_audit_payload(position: &Position) -> Value {
+    json!({
+        "institutionId": position.institution_id,
+        "assetId": position.asset_id,
+        "holderReference": position.holder_reference,
+        "currency": position.currency,
+        "amount": position.amount,
+    })
 }
 
 /// The `POSITION_STATE_CHANGED` ledger event (payload `{reason?, metadata?}`, chained to

@@ -13,7 +13,7 @@
 mod stored;
 
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -107,17 +107,23 @@ impl MemoryEventLog {
         let tx_id = state.last_tx;
         let recorded_at = Utc::now().trunc_subsecs(3);
         let mut positions = Vec::with_capacity(events.len());
+        // The events of one batch often share their correlation id: they share one copy.
+        let mut correlation: Option<Arc<str>> = None;
         for (event, payload) in events.into_iter().zip(payloads) {
             state.last_seq += 1;
             let position = EventPosition::new(tx_id, state.last_seq);
             positions.push(position);
             let stream = state.names.intern(event.stream);
             let event_type = state.names.intern(event.event_type);
+            let correlation_id = event.correlation_id.map(|id| match &correlation {
+                Some(previous) if **previous == *id => Arc::clone(previous),
+                _ => Arc::clone(correlation.insert(id.into())),
+            });
             state.events.push(Stored {
                 position,
                 stream,
                 event_type,
-                correlation_id: event.correlation_id.map(String::into_boxed_str),
+                correlation_id,
                 payload,
                 recorded_at,
             });

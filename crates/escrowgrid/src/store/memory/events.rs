@@ -3,7 +3,7 @@
 //! log keeps only a handle on them (event id, the snapshot) and renders the payload when the
 //! event is read, from the same [`Envelope`] as the `Value` payloads, so the JSON is the same.
 //!
-//! A snapshot never changes: a transition stores a new `Arc<Position>`, the one an earlier
+//! A snapshot never changes: a transition stores a new `Arc<PositionRow>`, the one an earlier
 //! event holds stays as it was.
 
 use std::sync::Arc;
@@ -14,21 +14,22 @@ use serde::Serialize;
 use crate::domain::{Position, PositionState};
 
 use super::compact::LedgerRow;
+use super::position_row::PositionRow;
 
 use crate::store::outbox::{Envelope, EventId, EventType, StateChange, stream_of};
 
 /// A position event whose payload is rendered on read.
 #[derive(Debug)]
-enum Rendered {
+pub(super) enum Rendered {
     /// `position.created`: the position as created (state `CREATED`, no events).
     PositionCreated {
         id: EventId,
-        position: Arc<Position>,
+        position: Arc<PositionRow>,
     },
     /// `position.state_changed`: the position after the change, which is its last event.
     StateChanged {
         id: EventId,
-        position: Arc<Position>,
+        position: Arc<PositionRow>,
         from: PositionState,
     },
     /// `ledger_event.recorded`.
@@ -38,15 +39,13 @@ enum Rendered {
 impl RenderPayload for Rendered {
     fn render(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
         match self {
-            Self::PositionCreated { id, position } => write(
-                out,
-                *id,
-                EventType::PositionCreated,
-                position,
-                position.created_at,
-                &**position,
-            ),
+            Self::PositionCreated { id, position } => {
+                let position = position.position();
+                let kind = EventType::PositionCreated;
+                write(out, *id, kind, &position, position.created_at, &position)
+            }
             Self::StateChanged { id, position, from } => {
+                let position = &position.position();
                 let change = StateChange {
                     position,
                     from_state: *from,
@@ -89,16 +88,16 @@ fn write<T: Serialize>(
     serde_json::to_writer(out, &envelope)
 }
 
-fn memory_event(kind: EventType, position: &Position, payload: Rendered) -> MemoryEvent {
+fn memory_event(kind: EventType, position: &PositionRow, payload: Rendered) -> MemoryEvent {
     MemoryEvent {
-        stream: stream_of(&position.institution_id),
+        stream: stream_of(position.institution_id()),
         event_type: kind.as_str().to_owned(),
-        correlation_id: Some(position.id.as_str().to_owned()),
+        correlation_id: Some(position.id().to_string()),
         payload: MemoryPayload::Rendered(Arc::new(payload)),
     }
 }
 
-fn ledger_recorded(position: &Position, ledger: &Arc<LedgerRow>) -> MemoryEvent {
+fn ledger_recorded(position: &PositionRow, ledger: &Arc<LedgerRow>) -> MemoryEvent {
     let payload = Rendered::LedgerRecorded {
         id: EventId::new(),
         ledger: Arc::clone(ledger),
@@ -111,7 +110,7 @@ fn ledger_recorded(position: &Position, ledger: &Arc<LedgerRow>) -> MemoryEvent 
 /// position) and `ledger` (its ledger event).
 #[must_use]
 pub(super) fn position_created(
-    position: &Arc<Position>,
+    position: &Arc<PositionRow>,
     ledger: &Arc<LedgerRow>,
 ) -> Vec<MemoryEvent> {
     let created = Rendered::PositionCreated {
@@ -129,7 +128,7 @@ pub(super) fn position_created(
 /// change (its last lifecycle event is the change), `from` the state before.
 #[must_use]
 pub(super) fn position_state_changed(
-    position: &Arc<Position>,
+    position: &Arc<PositionRow>,
     from: PositionState,
     ledger: &Arc<LedgerRow>,
 ) -> Vec<MemoryEvent> {
@@ -149,9 +148,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::domain::{
-        AuditContext, Currency, InstitutionId, LifecycleEventId, NewPosition, PositionId,
-    };
+    use crate::domain::{AuditContext, Currency, InstitutionId, LifecycleEventId, NewPosition};
     use crate::store::{outbox, records};
 
     /// The payload of a rendered event, parsed.
@@ -189,8 +186,11 @@ mod tests {
         let (position, ledger, _) = records::position(new, &audit, at);
         let values = outbox::position_created(&position, &ledger).expect("serializes");
         let hash = ledger.hash.clone();
-        let (position, ledger) = (Arc::new(position), Arc::new(LedgerRow::new(ledger)));
-        let rendered = position_created(&position, &ledger);
+        let mut shared = super::super::packed::Shared::default();
+        let row = Arc::new(PositionRow::new(&position, &mut shared));
+        let payload = super::super::compact::Payload::created(&row, Some("req-1"));
+        let ledger = Arc::new(LedgerRow::new(&ledger, payload, None, &mut shared));
+        let rendered = position_created(&row, &ledger);
         assert_eq!(rendered.len(), values.len());
         for (rendered, value) in rendered.iter().zip(&values) {
             assert_eq!(rendered.stream, value.stream);
@@ -215,8 +215,9 @@ mod tests {
         .expect("a change");
         let (ledger, _) = records::transition(&applied, &audit, hash);
         let values = outbox::position_state_changed(&applied, &ledger).expect("serializes");
-        let ledger = Arc::new(LedgerRow::new(ledger));
-        let after = Arc::new(applied.position.clone());
+        let payload = super::super::compact::Payload::text(&ledger.payload);
+        let ledger = Arc::new(LedgerRow::new(&ledger, payload, None, &mut shared));
+        let after = Arc::new(PositionRow::new(&applied.position, &mut shared));
         let rendered = position_state_changed(&after, applied.from, &ledger);
         for (rendered, value) in rendered.iter().zip(&values) {
             assert_eq!(rendered.event_type, value.event_type);
@@ -229,7 +230,7 @@ mod tests {
         assert_eq!(parsed(&rendered[0])["data"]["reason"], "wire received");
         assert_eq!(
             parsed(&rendered[0])["data"]["position"]["id"],
-            PositionId::as_str(&after.id)
+            applied.position.id.as_str()
         );
     }
 }

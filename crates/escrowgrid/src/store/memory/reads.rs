@@ -10,7 +10,8 @@ use crate::store::{
     TemplateFilter,
 };
 
-use super::compact::AuditRow;
+use super::audit_row::AuditRow;
+use super::position_row::PositionRow;
 use super::rows::{AssetList, PositionList};
 use super::state::State;
 use super::table::{seq_window, sort_key};
@@ -99,17 +100,17 @@ impl State {
         if let Some(holder) = &filter.holder_reference {
             lists.push(PositionList::Holder(holder.clone()));
         }
-        let keep = |p: &std::sync::Arc<Position>| {
-            scope.matches(filter.institution_id.as_ref(), &p.institution_id)
-                && filter.asset_id.as_ref().is_none_or(|a| *a == p.asset_id)
+        let keep = |p: &std::sync::Arc<PositionRow>| {
+            scope.matches(filter.institution_id.as_ref(), p.institution_id())
+                && filter.asset_id.as_ref().is_none_or(|a| a == p.asset_id())
                 && filter
                     .holder_reference
                     .as_ref()
-                    .is_none_or(|h| *h == p.holder_reference)
+                    .is_none_or(|h| h == p.holder_reference())
         };
         self.positions
             .page_of(&lists, keep, page)
-            .map(|p| (**p).clone())
+            .map(|p| p.position())
     }
 
     pub(super) fn find_api_key_by_token(&self, token: &str) -> Option<ApiKey> {
@@ -180,7 +181,7 @@ impl State {
                 let from = after.map_or(0, |after| after.saturating_add(1));
                 let seqs = from..self.audit.len() as u64;
                 let accepted =
-                    seqs.filter(|seq| event_at(*seq).is_some_and(|e| filter.accepts(e.header())));
+                    seqs.filter(|seq| event_at(*seq).is_some_and(|e| e.accepted_by(filter)));
                 page.apply(accepted, |seq| SortKey::Seq(*seq))
             }
             (Some(indexes), false) => {
@@ -188,7 +189,7 @@ impl State {
                 let accepted = indexes[from..]
                     .iter()
                     .map(|i| *i as u64)
-                    .filter(|seq| event_at(*seq).is_some_and(|e| filter.accepts(e.header())));
+                    .filter(|seq| event_at(*seq).is_some_and(|e| e.accepted_by(filter)));
                 page.apply(accepted, |seq| SortKey::Seq(*seq))
             }
         };
@@ -204,21 +205,25 @@ impl State {
         position_id: Option<&PositionId>,
         page: &KeysetPage,
     ) -> Result<Paginated<LedgerEvent>> {
-        let indexes = match (position_id, scope.institution()) {
+        // A position's events by its chain (at most a few), an institution's by its index.
+        let of_position;
+        let indexes: Option<&[u32]> = match (position_id, scope.institution()) {
             (Some(position_id), _) => {
                 self.position(scope, position_id)?;
-                Some(self.ledger_by_position.get(position_id))
+                of_position = self.ledger_of(position_id);
+                Some(&of_position)
             }
-            (None, Some(own)) => Some(self.ledger_by_institution.get(own)),
+            (None, Some(own)) => Some(
+                self.ledger_by_institution
+                    .get(own)
+                    .map_or(&[][..], Vec::as_slice),
+            ),
             (None, None) => None,
         };
         let page = page.page();
         let seqs = match indexes {
             None => seq_window(self.ledger.len(), &page, |i| i as u64),
-            Some(indexes) => {
-                let indexes = indexes.map_or(&[][..], Vec::as_slice);
-                seq_window(indexes.len(), &page, |i| indexes[i] as u64)
-            }
+            Some(indexes) => seq_window(indexes.len(), &page, |i| u64::from(indexes[i])),
         };
         // Every seq of a page names a stored event.
         Ok(seqs.filter_map(|seq| {

@@ -1,16 +1,39 @@
 //! What each memory table is keyed, ordered and listed by ([`Row`] for every stored row).
 
+use std::hash::Hash;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, Institution, InstitutionId, InstitutionPolicy,
-    PolicyId, Position, PositionId, TemplateId, WebhookId,
+    PolicyId, TemplateId, WebhookId,
 };
+
+use super::packed::Packed;
+use super::position_row::PositionRow;
 
 use super::state::StoredWebhook;
 use super::table::Row;
+
+/// A row's primary key: it orders as its text does, which it lends without allocating when
+/// it can.
+pub(super) trait Key: Clone + Eq + Hash + Ord {
+    /// Calls `f` with the key's text.
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R;
+}
+
+impl<T: Clone + Eq + Hash + Ord + AsRef<str>> Key for T {
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(self.as_ref())
+    }
+}
+
+impl Key for Packed {
+    fn with_text<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        Packed::with_text(self, f)
+    }
+}
 
 /// The ordered lists positions are on: one per filter a position list accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -120,20 +143,20 @@ impl Row for Asset {
     }
 }
 
-impl Row for Position {
-    type Key = PositionId;
+impl Row for PositionRow {
+    type Key = Packed;
     type List = PositionList;
-    fn key(&self) -> &PositionId {
-        &self.id
+    fn key(&self) -> &Packed {
+        self.id()
     }
     fn created_at(&self) -> DateTime<Utc> {
-        self.created_at
+        PositionRow::created_at(self)
     }
     fn lists(&self) -> Vec<PositionList> {
         vec![
-            PositionList::Institution(self.institution_id.clone()),
-            PositionList::Asset(self.asset_id.clone()),
-            PositionList::Holder(self.holder_reference.clone()),
+            PositionList::Institution(self.institution_id().clone()),
+            PositionList::Asset(self.asset_id().clone()),
+            PositionList::Holder(self.holder_reference().to_owned()),
         ]
     }
 }

@@ -8,14 +8,18 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
-    InstitutionId, InstitutionPolicy, PolicyId, Position, PositionId, Region, TemplateId, Webhook,
-    WebhookId,
+    InstitutionId, InstitutionPolicy, LedgerEvent, PolicyId, PositionId, Region, TemplateId,
+    Webhook, WebhookId,
 };
 use crate::ledger::checkpoint::{self, Checkpoint};
 use crate::store::Scope;
-use crate::{Error, Result};
+use crate::{Error, Result, lifecycle};
 
-use super::compact::{AuditRow, LedgerRow};
+use super::audit_row::AuditRow;
+use super::compact::{LedgerRow, Payload};
+use super::packed::{Packed, Shared};
+use super::position_row::PositionRow;
+use super::rows::Key as _;
 use super::table::{Row, Table};
 
 /// Everything the memory store holds. One `RwLock` guards it all, so a write holding the
@@ -27,12 +31,13 @@ pub(super) struct State {
     pub(super) templates: Table<AssetTemplate>,
     pub(super) assets: Table<Asset>,
     /// Positions, each shared with the events that render it (see `events.rs`).
-    pub(super) positions: Table<Arc<Position>>,
-    /// Ledger events in write order (shared with their events), and their indexes per
-    /// position and per institution.
+    pub(super) positions: Table<Arc<PositionRow>>,
+    /// Ledger events in write order (shared with their events); the index of each position's
+    /// latest one (each row links to the one before it, see [`State::ledger_of`]) and the
+    /// indexes of each institution's, in write order.
     pub(super) ledger: Vec<Arc<LedgerRow>>,
-    pub(super) ledger_by_position: HashMap<PositionId, Vec<usize>>,
-    pub(super) ledger_by_institution: HashMap<InstitutionId, Vec<usize>>,
+    pub(super) ledger_heads: HashMap<Packed, u32>,
+    pub(super) ledger_by_institution: HashMap<InstitutionId, Vec<u32>>,
     /// Ledger checkpoints; a checkpoint's fence is the ledger length it covers up to.
     pub(super) checkpoints: Vec<Checkpoint>,
     pub(super) api_keys: Table<ApiKey>,
@@ -49,6 +54,8 @@ pub(super) struct State {
     /// Each endpoint's deliveries in list order (newest first, ties by id): a page seeks its
     /// key in O(log n).
     pub(super) deliveries_by_webhook: HashMap<WebhookId, BTreeMap<DeliveryKey, DeliveryId>>,
+    /// The values rows share (institution ids, request paths, ...).
+    pub(super) shared: Shared,
 }
 
 /// A delivery's place in its endpoint's list: `created_at` descending, then id ascending.
@@ -72,6 +79,12 @@ pub(super) trait Owned {
     fn owner(&self) -> &InstitutionId;
 }
 
+impl Owned for PositionRow {
+    fn owner(&self) -> &InstitutionId {
+        self.institution_id()
+    }
+}
+
 impl<T: Owned> Owned for Arc<T> {
     fn owner(&self) -> &InstitutionId {
         (**self).owner()
@@ -92,7 +105,6 @@ owned!(
     Institution => id,
     AssetTemplate => institution_id,
     Asset => institution_id,
-    Position => institution_id,
     ApiKey => institution_id,
     InstitutionPolicy => institution_id,
 );
@@ -106,12 +118,11 @@ pub(super) fn scoped<'a, V>(
 ) -> Result<&'a V>
 where
     V: Owned + Row,
-    V::Key: AsRef<str>,
 {
     table
         .get(key)
         .filter(|row| scope.allows(row.owner()))
-        .ok_or_else(|| Error::not_found(resource, key.as_ref()))
+        .ok_or_else(|| key.with_text(|key| Error::not_found(resource, key)))
 }
 
 impl State {
@@ -127,8 +138,13 @@ impl State {
         scoped(&self.assets, scope, id, AssetId::RESOURCE)
     }
 
-    pub(super) fn position(&self, scope: &Scope, id: &PositionId) -> Result<&Position> {
-        scoped(&self.positions, scope, id, PositionId::RESOURCE).map(|p| &**p)
+    pub(super) fn position(&self, scope: &Scope, id: &PositionId) -> Result<&Arc<PositionRow>> {
+        scoped(
+            &self.positions,
+            scope,
+            &Packed::new(id.as_str()),
+            PositionId::RESOURCE,
+        )
     }
 
     /// The template `id` if it belongs to `institution_id` (else NotFound, even for root).
@@ -164,7 +180,7 @@ impl State {
             .ledger
             .get(from..)?
             .iter()
-            .map(|row| checkpoint::leaf(row.header()))
+            .map(|row| row.leaf())
             .collect();
         if leaves.is_empty() {
             return None;
@@ -183,10 +199,7 @@ impl State {
             let covered = self.ledger.get(from..to).unwrap_or_default();
             out.push((
                 taken.clone(),
-                covered
-                    .iter()
-                    .map(|row| checkpoint::leaf(row.header()))
-                    .collect(),
+                covered.iter().map(|row| row.leaf()).collect(),
             ));
             from = to;
         }
@@ -195,31 +208,60 @@ impl State {
 
     /// The hash of the position's latest ledger event (the head of its chain).
     pub(super) fn last_ledger_hash(&self, position_id: &PositionId) -> Option<String> {
-        let index = *self.ledger_by_position.get(position_id)?.last()?;
-        self.ledger.get(index)?.header().hash.clone()
+        let index = *self.ledger_heads.get(&Packed::new(position_id.as_str()))?;
+        self.ledger.get(index as usize)?.hash()
+    }
+
+    /// The ledger indexes of a position's events, oldest first, by walking its chain back
+    /// from the head: O(1), as a position has at most [`lifecycle::MAX_LEDGER_EVENTS`] (its
+    /// creation and the longest run of state changes the lifecycle allows).
+    pub(super) fn ledger_of(&self, position_id: &PositionId) -> Vec<u32> {
+        let head = self.ledger_heads.get(&Packed::new(position_id.as_str()));
+        let mut indexes: Vec<u32> = std::iter::successors(head.copied(), |index| {
+            self.ledger.get(*index as usize)?.previous()
+        })
+        .collect();
+        debug_assert!(indexes.len() <= lifecycle::MAX_LEDGER_EVENTS);
+        indexes.reverse();
+        indexes
     }
 
     /// Appends an audit event and indexes it under its acting institution.
     pub(super) fn push_audit(&mut self, event: AuditEvent) {
-        if let Some(institution) = &event.institution_id {
+        self.push_audit_of(event, None);
+    }
+
+    /// [`State::push_audit`] for an event that may record the creation of `created`.
+    pub(super) fn push_audit_of(&mut self, event: AuditEvent, created: Option<&Arc<PositionRow>>) {
+        let row = AuditRow::new(event, created, &mut self.shared);
+        if let Some(institution) = row.institution_id() {
             self.audit_by_institution
                 .entry(institution.clone())
                 .or_default()
                 .push(self.audit.len());
         }
-        self.audit.push(AuditRow::new(event));
+        self.audit.push(row);
     }
 
-    pub(super) fn push_ledger(&mut self, event: Arc<LedgerRow>) {
-        let header = event.header();
-        self.ledger_by_position
-            .entry(header.position_id.clone())
-            .or_default()
-            .push(self.ledger.len());
+    /// The row of a ledger event to be pushed next (linked to its position's latest one),
+    /// its payload kept as `payload`.
+    pub(super) fn ledger_row(&mut self, event: &LedgerEvent, payload: Payload) -> Arc<LedgerRow> {
+        let previous = self
+            .ledger_heads
+            .get(&Packed::new(event.position_id.as_str()))
+            .copied();
+        Arc::new(LedgerRow::new(event, payload, previous, &mut self.shared))
+    }
+
+    /// Appends a row made by [`State::ledger_row`] as its position's latest event, and on
+    /// its institution's list.
+    pub(super) fn push_ledger(&mut self, row: Arc<LedgerRow>) {
+        let index = u32::try_from(self.ledger.len()).expect("fewer than 2^32 ledger events");
+        self.ledger_heads.insert(row.position_id().clone(), index);
         self.ledger_by_institution
-            .entry(header.institution_id.clone())
+            .entry(row.institution_id().clone())
             .or_default()
-            .push(self.ledger.len());
-        self.ledger.push(event);
+            .push(index);
+        self.ledger.push(row);
     }
 }

@@ -15,13 +15,15 @@ use std::hash::Hash;
 use chrono::{DateTime, Utc};
 
 use crate::store::{Page, Paginated, SortKey, Start};
+
+use super::rows::Key;
 use crate::{Error, Result};
 
 /// A row a [`Table`] can hold: its key, its creation time and the secondary lists it is on.
 /// None of the three may change while the row is in the table.
 pub(super) trait Row {
     /// The primary key (its text compares in byte order, as the list order wants).
-    type Key: Clone + Eq + Hash + Ord + AsRef<str>;
+    type Key: Key;
     /// Names a secondary list (for example "the positions of institution X").
     type List: Clone + Eq + Hash;
     /// The row's key.
@@ -100,9 +102,12 @@ impl<'a, V: Row> Rows<'a, V> {
         };
         let table = self.table;
         self.slots.partition_point(|slot| {
-            table
-                .at(*slot)
-                .is_none_or(|row| (row.created_at(), row.key().as_ref()) <= (*at, id.as_str()))
+            table.at(*slot).is_none_or(|row| {
+                row.created_at()
+                    .cmp(at)
+                    .then_with(|| row.key().with_text(|key| key.cmp(id.as_str())))
+                    .is_le()
+            })
         })
     }
 
@@ -127,7 +132,8 @@ impl<'a, V: Row> Rows<'a, V> {
 
 /// A row's key in list order.
 pub(super) fn sort_key<V: Row>(row: &V) -> SortKey {
-    SortKey::created(row.created_at(), row.key())
+    row.key()
+        .with_text(|key| SortKey::created(row.created_at(), key))
 }
 
 /// One page of a list in write order of `len` items whose `i`-th item has the write-order key
@@ -212,14 +218,11 @@ impl<V: Row> Table<V> {
 
     /// [`Error::Duplicate`] of `resource` when a row with `key` exists: a create never
     /// overwrites a row (a seeded id, see [`crate::domain::IdSeed`], can name an existing one).
-    pub(super) fn ensure_vacant(&self, resource: &'static str, key: &V::Key) -> Result<()>
-    where
-        V::Key: AsRef<str>,
-    {
+    pub(super) fn ensure_vacant(&self, resource: &'static str, key: &V::Key) -> Result<()> {
         if self.by_key.contains_key(key) {
             return Err(Error::Duplicate {
                 resource,
-                key: key.as_ref().to_owned(),
+                key: key.with_text(str::to_owned),
             });
         }
         Ok(())

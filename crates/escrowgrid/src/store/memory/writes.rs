@@ -13,8 +13,10 @@ use crate::lifecycle;
 use crate::store::{CreatedApiKey, Scope, outbox, records};
 use crate::{Error, Result};
 
-use super::compact::LedgerRow;
+use super::compact::Payload;
 use super::events as rendered;
+use super::packed::Packed;
+use super::position_row::PositionRow;
 use super::state::State;
 
 /// The event log the writes append to, under the store's write lock: each write appends after
@@ -103,13 +105,15 @@ impl State {
         )?;
         let (position, ledger, event) = records::position(new, audit, now_millis());
         self.positions
-            .ensure_vacant(PositionId::RESOURCE, &position.id)?;
-        let (position, ledger) = (Arc::new(position), Arc::new(LedgerRow::new(ledger)));
-        append_rendered(log, rendered::position_created(&position, &ledger))?;
-        self.positions.insert(Arc::clone(&position));
+            .ensure_vacant(PositionId::RESOURCE, &Packed::new(position.id.as_str()))?;
+        let row = Arc::new(PositionRow::new(&position, &mut self.shared));
+        let payload = Payload::created(&row, audit.request_id.as_deref());
+        let ledger = self.ledger_row(&ledger, payload);
+        append_rendered(log, rendered::position_created(&row, &ledger))?;
+        self.positions.insert(Arc::clone(&row));
         self.push_ledger(ledger);
-        self.push_audit(event);
-        Ok(Position::clone(&position))
+        self.push_audit_of(event, Some(&row));
+        Ok(position)
     }
 
     pub(super) fn transition_position(
@@ -120,7 +124,7 @@ impl State {
         audit: &AuditContext,
         log: &Log,
     ) -> Result<Position> {
-        let current = self.position(scope, id)?;
+        let current = self.position(scope, id)?.position();
         if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
             tracing::debug!(
                 position.id = %id,
@@ -138,7 +142,7 @@ impl State {
         }
         let at = now_millis();
         let applied = lifecycle::apply(
-            current,
+            &current,
             request.to_state,
             request.reason,
             request.metadata,
@@ -146,28 +150,28 @@ impl State {
             LifecycleEventId::seeded(audit.id_seed.as_ref()),
         )?;
         let Some(applied) = applied else {
-            return Ok(current.clone());
+            return Ok(current);
         };
         let (ledger, event) = records::transition(&applied, audit, self.last_ledger_hash(id));
-        let ledger = Arc::new(LedgerRow::new(ledger));
-        let position = Arc::new(applied.position);
+        let ledger = self.ledger_row(&ledger, Payload::text(&ledger.payload));
+        let row = Arc::new(PositionRow::new(&applied.position, &mut self.shared));
         append_rendered(
             log,
-            rendered::position_state_changed(&position, applied.from, &ledger),
+            rendered::position_state_changed(&row, applied.from, &ledger),
         )?;
         tracing::debug!(
             position.id = %id,
             from = %applied.from,
             to = %applied.event.to_state,
-            version = position.version,
+            version = applied.position.version,
             "position transitioned"
         );
-        if let Some(stored) = self.positions.get_mut(id) {
-            *stored = Arc::clone(&position);
+        if let Some(stored) = self.positions.get_mut(row.id()) {
+            *stored = Arc::clone(&row);
         }
         self.push_ledger(ledger);
         self.push_audit(event);
-        Ok(Position::clone(&position))
+        Ok(applied.position)
     }
 
     pub(super) fn create_api_key(

@@ -144,7 +144,7 @@ pub(super) struct Stored {
     pub(super) position: EventPosition,
     pub(super) stream: Arc<str>,
     pub(super) event_type: Arc<str>,
-    pub(super) correlation_id: Option<Box<str>>,
+    pub(super) correlation_id: Option<Arc<str>>,
     pub(super) payload: StoredPayload,
     pub(super) recorded_at: DateTime<Utc>,
 }
@@ -189,5 +189,48 @@ mod tests {
         let both = serde_json::to_vec(&Value::from("\\\0")).unwrap();
         assert!(has_nul(&both));
         assert!(!has_nul(br#"{"a":"\u0001"}"#));
+    }
+
+    #[test]
+    fn a_stored_event_is_at_most_104_bytes_besides_its_payload() {
+        assert!(
+            std::mem::size_of::<Stored>() <= 104,
+            "{}",
+            std::mem::size_of::<Stored>()
+        );
+    }
+
+    #[test]
+    fn events_of_a_batch_share_one_copy_of_their_correlation_id() {
+        let log = super::super::MemoryEventLog::new();
+        let event = |correlation: Option<&str>| NewEvent {
+            stream: "s".into(),
+            event_type: "t".into(),
+            correlation_id: correlation.map(str::to_owned),
+            payload: Value::Object(serde_json::Map::new()),
+        };
+        log.append_sync(vec![
+            event(Some("c1")),
+            event(Some("c1")),
+            event(None),
+            event(Some("c2")),
+        ])
+        .unwrap();
+        log.append_sync(vec![event(Some("c1"))]).unwrap();
+        let state = log.read();
+        let ids: Vec<_> = state
+            .events
+            .iter()
+            .map(|e| e.correlation_id.clone())
+            .collect();
+        let texts: Vec<_> = ids.iter().map(|id| id.as_deref()).collect();
+        assert_eq!(
+            texts,
+            [Some("c1"), Some("c1"), None, Some("c2"), Some("c1")]
+        );
+        let same =
+            |a: usize, b: usize| Arc::ptr_eq(ids[a].as_ref().unwrap(), ids[b].as_ref().unwrap());
+        assert!(same(0, 1));
+        assert!(!same(0, 4));
     }
 }
