@@ -80,6 +80,7 @@
 //! # }
 //! ```
 
+mod append;
 pub mod partitions;
 mod read;
 mod sql;
@@ -88,11 +89,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use tokio::task::JoinHandle;
-use tokio_postgres::types::Type;
 
-use self::sql::{APPEND, Shape, Statement, parse_tx_id};
+use self::sql::{Shape, Statement};
 
 /// [`partitions::ensure`] in a transaction of its own: its statement is prepared by name, and a
 /// transaction pooler keeps a transaction on one server connection.
@@ -107,20 +106,12 @@ async fn ensure_in_transaction(
     Ok(created)
 }
 
-/// The parameter types of [`APPEND`].
-const APPEND_TYPES: [Type; 4] = [
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::TEXT_ARRAY,
-    Type::JSONB_ARRAY,
-];
+use crate::Result;
 use crate::event_log::{
     Event, EventFilter, EventLog, EventPosition, NewEvent, ScannedBatch, StreamStats, Wakeups,
-    validate_batch,
 };
 use crate::metrics::observe;
-use crate::postgres::{PgClient, PgConnection, PgListener, PgPool, PgStatement};
-use crate::{Error, Result};
+use crate::postgres::{PgClient, PgListener, PgPool};
 
 pub(crate) use partitions::MISSING as MISSING_PARTITIONS;
 pub use partitions::{DEFAULT_MONTHS_AHEAD, DEFAULT_PARTITION_LOCK_TIMEOUT};
@@ -172,43 +163,6 @@ impl PgEventLog {
         if let Some(listener) = &self.listener {
             listener.announce();
         }
-    }
-
-    /// Appends a batch inside the caller's transaction (or on any client): the events commit
-    /// or roll back with the caller's other writes. After the commit, call
-    /// [`PgEventLog::announce`] to wake subscribers at once; without it they see the events at
-    /// their next poll.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] for an empty stream or type; classified database errors.
-    pub async fn append_in(
-        client: &impl PgConnection,
-        events: &[NewEvent],
-    ) -> Result<Vec<EventPosition>> {
-        validate_batch(events)?;
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let correlations: Vec<Option<&str>> =
-            events.iter().map(|e| e.correlation_id.as_deref()).collect();
-        let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
-        // Typed, so that it needs no prepare and works on any connection, also behind a
-        // transaction pooler.
-        let rows = PgStatement::unnamed(APPEND, &APPEND_TYPES)
-            .query(client, &[&streams, &types, &correlations, &payloads])
-            .await?;
-        let mut positions = rows
-            .iter()
-            .map(|row| {
-                let tx: String = row.try_get(1)?;
-                Ok(EventPosition::new(parse_tx_id(&tx)?, row.try_get(0)?))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // seq follows the batch order; sort in case `returning` did not.
-        positions.sort_unstable();
-        Ok(positions)
     }
 
     /// Creates the missing partitions of the current month (by the database clock, read once)
@@ -269,48 +223,6 @@ impl PgEventLog {
                 .await?;
         Ok(removed.into_iter().map(|(name, _)| name).collect())
     }
-
-    async fn append_once(&self, events: &[NewEvent]) -> Result<Vec<EventPosition>> {
-        let client = self.pool.get().await?;
-        Self::append_in(&client, events).await
-    }
-
-    async fn append_creating_partitions(&self, events: &[NewEvent]) -> Result<Vec<EventPosition>> {
-        let mut client = self.pool.get().await?;
-        match Self::append_in_raw(&client, events).await {
-            Err(AppendError::NoPartition) => {
-                tracing::warn!("no event log partition for this month; creating it now");
-                ensure_in_transaction(&mut client, DEFAULT_MONTHS_AHEAD, None).await?;
-                drop(client);
-                self.append_once(events).await
-            }
-            Err(AppendError::Other(err)) => Err(err),
-            Ok(positions) => Ok(positions),
-        }
-    }
-
-    /// [`PgEventLog::append_in`], telling a missing partition apart from other failures.
-    async fn append_in_raw(
-        client: &impl PgConnection,
-        events: &[NewEvent],
-    ) -> Result<Vec<EventPosition>, AppendError> {
-        // PostgreSQL reports "no partition of relation ... found for row" as check_violation
-        // (23514) without a constraint name; named check constraints always carry theirs.
-        Self::append_in(client, events)
-            .await
-            .map_err(|err| match &err {
-                Error::CheckViolation { constraint } if constraint.is_empty() => {
-                    AppendError::NoPartition
-                }
-                _ => AppendError::Other(err),
-            })
-    }
-}
-
-/// Why an append failed, keeping "no partition for this row" apart.
-enum AppendError {
-    NoPartition,
-    Other(Error),
 }
 
 #[async_trait]

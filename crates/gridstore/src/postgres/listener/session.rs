@@ -17,6 +17,13 @@ use super::{
 use crate::Result;
 use crate::postgres::PgTls;
 
+/// Why a statement on the listener's connection did not go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Failed,
+    TimedOut,
+}
+
 /// A notification as the connection task forwards it.
 struct Heard {
     channel: String,
@@ -71,7 +78,7 @@ impl Session {
                 },
                 () = shared.announce.notified() => {
                     // Announcements made from now on are folded into the next one.
-                    if !self.send(ANNOUNCE, "announcement", options).await {
+                    if self.send(ANNOUNCE, "announcement", options).await.is_err() {
                         // Not sent: keep it for the next connection.
                         shared.announce.notify_one();
                         return;
@@ -79,7 +86,11 @@ impl Session {
                     metrics::counter!("gridstore_listener_announcements_total").increment(1);
                 }
                 _ = ping.tick() => {
-                    if !self.send(PING, "ping", options).await {
+                    if let Err(failure) = self.send(PING, "ping", options).await {
+                        if failure == Failure::TimedOut {
+                            metrics::counter!("gridstore_listener_ping_timeouts_total")
+                                .increment(1);
+                        }
                         return;
                     }
                 }
@@ -87,15 +98,20 @@ impl Session {
         }
     }
 
-    /// Runs `statement` within the ping timeout; false (logged) when it failed or timed out.
-    async fn send(&self, statement: &str, what: &'static str, options: ListenerOptions) -> bool {
+    /// Runs `statement` within the ping timeout; the failure is logged.
+    async fn send(
+        &self,
+        statement: &str,
+        what: &'static str,
+        options: ListenerOptions,
+    ) -> std::result::Result<(), Failure> {
         let answered =
             tokio::time::timeout(options.ping_timeout, self.client.batch_execute(statement)).await;
         match answered {
-            Ok(Ok(())) => true,
+            Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, what, "event listener statement failed");
-                false
+                Err(Failure::Failed)
             }
             Err(_) => {
                 tracing::warn!(
@@ -103,10 +119,7 @@ impl Session {
                     what,
                     "event listener statement timed out"
                 );
-                if what == "ping" {
-                    metrics::counter!("gridstore_listener_ping_timeouts_total").increment(1);
-                }
-                false
+                Err(Failure::TimedOut)
             }
         }
     }

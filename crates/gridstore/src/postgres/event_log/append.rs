@@ -1,0 +1,104 @@
+//! Appends: one `insert … select * from unnest(…)` statement per batch, in the caller's
+//! transaction ([`PgEventLog::append_in`], the transactional outbox) or in one of its own that
+//! creates this month's partition when it is missing.
+
+use serde_json::Value;
+use tokio_postgres::types::Type;
+
+use super::sql::{APPEND, parse_tx_id};
+use super::{DEFAULT_MONTHS_AHEAD, PgEventLog, ensure_in_transaction};
+use crate::event_log::{EventPosition, NewEvent, validate_batch};
+use crate::postgres::{PgConnection, PgStatement};
+use crate::{Error, Result};
+
+/// The parameter types of [`APPEND`].
+const APPEND_TYPES: [Type; 4] = [
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::JSONB_ARRAY,
+];
+
+impl PgEventLog {
+    /// Appends a batch inside the caller's transaction (or on any client): the events commit
+    /// or roll back with the caller's other writes. After the commit, call
+    /// [`PgEventLog::announce`] to wake subscribers at once; without it they see the events at
+    /// their next poll.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty stream or type; classified database errors.
+    pub async fn append_in(
+        client: &impl PgConnection,
+        events: &[NewEvent],
+    ) -> Result<Vec<EventPosition>> {
+        validate_batch(events)?;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let correlations: Vec<Option<&str>> =
+            events.iter().map(|e| e.correlation_id.as_deref()).collect();
+        let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
+        // Typed, so that it needs no prepare and works on any connection, also behind a
+        // transaction pooler.
+        let rows = PgStatement::unnamed(APPEND, &APPEND_TYPES)
+            .query(client, &[&streams, &types, &correlations, &payloads])
+            .await?;
+        let mut positions = rows
+            .iter()
+            .map(|row| {
+                let tx: String = row.try_get(1)?;
+                Ok(EventPosition::new(parse_tx_id(&tx)?, row.try_get(0)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // seq follows the batch order; sort in case `returning` did not.
+        positions.sort_unstable();
+        Ok(positions)
+    }
+
+    async fn append_once(&self, events: &[NewEvent]) -> Result<Vec<EventPosition>> {
+        let client = self.pool.get().await?;
+        Self::append_in(&client, events).await
+    }
+
+    pub(super) async fn append_creating_partitions(
+        &self,
+        events: &[NewEvent],
+    ) -> Result<Vec<EventPosition>> {
+        let mut client = self.pool.get().await?;
+        match Self::append_in_raw(&client, events).await {
+            Err(AppendError::NoPartition) => {
+                tracing::warn!("no event log partition for this month; creating it now");
+                ensure_in_transaction(&mut client, DEFAULT_MONTHS_AHEAD, None).await?;
+                drop(client);
+                self.append_once(events).await
+            }
+            Err(AppendError::Other(err)) => Err(err),
+            Ok(positions) => Ok(positions),
+        }
+    }
+
+    /// [`PgEventLog::append_in`], telling a missing partition apart from other failures.
+    async fn append_in_raw(
+        client: &impl PgConnection,
+        events: &[NewEvent],
+    ) -> Result<Vec<EventPosition>, AppendError> {
+        // PostgreSQL reports "no partition of relation ... found for row" as check_violation
+        // (23514) without a constraint name; named check constraints always carry theirs.
+        Self::append_in(client, events)
+            .await
+            .map_err(|err| match &err {
+                Error::CheckViolation { constraint } if constraint.is_empty() => {
+                    AppendError::NoPartition
+                }
+                _ => AppendError::Other(err),
+            })
+    }
+}
+
+/// Why an append failed, keeping "no partition for this row" apart.
+enum AppendError {
+    NoPartition,
+    Other(Error),
+}
