@@ -13,7 +13,6 @@
 
 mod op;
 mod schemas;
-mod webhook_schemas;
 
 use std::collections::BTreeMap;
 

@@ -4,13 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::{ALL_EVENTS, EVENT_TYPES};
 
-fn timestamp() -> Value {
-    json!({ "type": "string", "format": "date-time", "examples": ["2026-11-21T19:04:02.147Z"] })
-}
-
-fn id(prefix: &str) -> Value {
-    json!({ "type": "string", "pattern": format!("^{prefix}_[0-9a-f-]{{36}}$") })
-}
+use super::{id, timestamp};
 
 fn event_types() -> Value {
     let mut names: Vec<&str> = EVENT_TYPES.to_vec();
