@@ -38,6 +38,7 @@ pub mod keyset;
 pub mod ledger;
 pub mod list_windows;
 pub mod outbox;
+mod outbox_order;
 pub mod policies;
 pub mod positions;
 pub mod race;
@@ -45,6 +46,7 @@ pub mod seeded_ids;
 pub mod slow_kv;
 pub mod templates;
 pub mod transitions;
+mod webhook_deliveries;
 pub mod webhooks;
 
 /// Keeps a backend's test resources alive for the duration of one test.
