@@ -5,6 +5,9 @@
 use gridstore::postgres::{PgConfig, PgPool, migrations};
 use testkit::TestDatabase;
 
+#[path = "shared/schema.rs"]
+mod schema;
+
 /// A fresh database, and a migrated pool on it through PgBouncer.
 async fn bounced_pool() -> (PgPool, PgConfig, TestDatabase) {
     let db = testkit::database().await;
@@ -122,12 +125,7 @@ mod pipelined {
     async fn a_pipelined_transaction_commits_and_a_dropped_one_rolls_back_through_pgbouncer() {
         // Arrange
         let (pool, _, _db) = super::bounced_pool().await;
-        pool.get()
-            .await
-            .expect("checkout")
-            .batch_execute(SCHEMA)
-            .await
-            .expect("schema");
+        super::schema::create_schema(&pool, SCHEMA).await;
 
         // Act: one transaction commits, a second one is dropped after its insert.
         let tx = PgTransaction::new(pool.get().await.expect("checkout"));

@@ -16,6 +16,8 @@ mod pipelined;
 mod pool;
 #[path = "plumbing/retry.rs"]
 mod retry;
+#[path = "shared/schema.rs"]
+mod schema;
 #[path = "plumbing/support.rs"]
 mod support;
 #[path = "plumbing/tls.rs"]

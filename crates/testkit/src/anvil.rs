@@ -14,14 +14,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::network::TransactionBuilder as _;
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::{Address, Bytes};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::rpc::types::{Filter, Log, TransactionRequest};
-use alloy::sol_types::SolEvent as _;
+use alloy::rpc::types::TransactionRequest;
 
 use crate::TestkitError;
 use crate::runtime::poll_until;
 use crate::server::keep_requested;
+
+mod logs;
+
+pub use self::logs::{AnchoredCheckpoint, RecordedPositionEvent};
 
 /// Where `.ci/run` installs the npm package's native binary.
 const NPM_ANVIL: &str =
@@ -44,45 +47,6 @@ while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done
 [ -f "$2/anvil.pid" ] && kill -s KILL "$(cat "$2/anvil.pid")" 2>/dev/null
 [ "$3" = 1 ] || rm -rf "$2"
 "#;
-
-alloy::sol! {
-    /// The on-chain ledger's event, as `contracts/PositionLedger.sol` declares it.
-    event PositionEventRecorded(address indexed recorder, string positionId, string kind, string payloadJson);
-    /// A ledger checkpoint's anchor, as the contract declares it.
-    event CheckpointAnchored(address indexed recorder, uint64 indexed number, bytes32 checkpointHash);
-}
-
-/// One `CheckpointAnchored` log, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnchoredCheckpoint {
-    /// The account that sent the transaction.
-    pub recorder: Address,
-    /// The checkpoint's number.
-    pub number: u64,
-    /// The checkpoint's hash.
-    pub checkpoint_hash: B256,
-    /// The transaction that emitted it.
-    pub tx_hash: Option<B256>,
-    /// The block that holds it.
-    pub block_number: Option<u64>,
-}
-
-/// One `PositionEventRecorded` log, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedPositionEvent {
-    /// The account that sent the transaction.
-    pub recorder: Address,
-    /// `positionId` as sent.
-    pub position_id: String,
-    /// `kind` as sent.
-    pub kind: String,
-    /// `payloadJson` as sent.
-    pub payload_json: String,
-    /// The transaction that emitted it.
-    pub tx_hash: Option<B256>,
-    /// The block that holds it.
-    pub block_number: Option<u64>,
-}
 
 /// A running anvil node with the `PositionLedger` contract deployed by account 0.
 #[derive(Debug)]
@@ -183,60 +147,6 @@ impl TestAnvil {
             .disable_recommended_fillers()
             .connect_http(url)
             .erased()
-    }
-
-    /// Every log of the contract with the event `signature`, in chain order.
-    async fn logs_of(&self, signature: B256) -> Result<Vec<Log>, TestkitError> {
-        let filter = Filter::new()
-            .address(self.contract)
-            .event_signature(signature)
-            .from_block(0);
-        self.provider().get_logs(&filter).await.map_err(chain_error)
-    }
-
-    /// Every `PositionEventRecorded` log of the contract, in chain order.
-    ///
-    /// # Errors
-    ///
-    /// [`TestkitError::Chain`] when the node cannot be queried.
-    pub async fn position_events(&self) -> Result<Vec<RecordedPositionEvent>, TestkitError> {
-        self.logs_of(PositionEventRecorded::SIGNATURE_HASH)
-            .await?
-            .into_iter()
-            .map(|log| {
-                let decoded = PositionEventRecorded::decode_log(&log.inner).map_err(chain_error)?;
-                Ok(RecordedPositionEvent {
-                    recorder: decoded.data.recorder,
-                    position_id: decoded.data.positionId.clone(),
-                    kind: decoded.data.kind.clone(),
-                    payload_json: decoded.data.payloadJson.clone(),
-                    tx_hash: log.transaction_hash,
-                    block_number: log.block_number,
-                })
-            })
-            .collect()
-    }
-
-    /// Every `CheckpointAnchored` log of the contract, in chain order.
-    ///
-    /// # Errors
-    ///
-    /// [`TestkitError::Chain`] when the node cannot be queried.
-    pub async fn checkpoint_anchors(&self) -> Result<Vec<AnchoredCheckpoint>, TestkitError> {
-        self.logs_of(CheckpointAnchored::SIGNATURE_HASH)
-            .await?
-            .into_iter()
-            .map(|log| {
-                let decoded = CheckpointAnchored::decode_log(&log.inner).map_err(chain_error)?;
-                Ok(AnchoredCheckpoint {
-                    recorder: decoded.data.recorder,
-                    number: decoded.data.number,
-                    checkpoint_hash: decoded.data.checkpointHash,
-                    tx_hash: log.transaction_hash,
-                    block_number: log.block_number,
-                })
-            })
-            .collect()
     }
 
     /// Mines `blocks` empty blocks (`anvil_mine`).
@@ -374,21 +284,8 @@ impl TestAnvil {
     }
 
     fn spawn_watchdog(&self) -> Result<(), TestkitError> {
-        Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("testkit-anvil-watchdog")
-            .arg(std::process::id().to_string())
-            .arg(&self.dir)
-            .arg(if self.keep { "1" } else { "0" })
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map(drop)
-            .map_err(TestkitError::io("spawn the anvil watchdog"))
+        let args = [self.dir.as_os_str(), crate::process::flag(self.keep)];
+        crate::process::spawn_watchdog(WATCHDOG, "testkit-anvil-watchdog", args, "anvil watchdog")
     }
 }
 

@@ -1,9 +1,8 @@
 //! [`TestPgBouncer`]: PgBouncer in transaction mode in front of a test server.
 
 use std::fmt::Write as _;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -182,21 +181,13 @@ impl TestPgBouncer {
     }
 
     fn spawn_watchdog(&self) -> Result<(), TestkitError> {
-        Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG)
-            .arg("testkit-pgbouncer-watchdog")
-            .arg(std::process::id().to_string())
-            .arg(&self.dir)
-            .arg(if self.keep { "1" } else { "0" })
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map(drop)
-            .map_err(TestkitError::io("spawn the pgbouncer watchdog"))
+        let args = [self.dir.as_os_str(), crate::process::flag(self.keep)];
+        crate::process::spawn_watchdog(
+            WATCHDOG,
+            "testkit-pgbouncer-watchdog",
+            args,
+            "pgbouncer watchdog",
+        )
     }
 }
 

@@ -3,7 +3,9 @@
 //! As root, PostgreSQL programs run as the `postgres` OS user through `runuser`, because
 //! `initdb` and `postgres` refuse to run as root.
 
+use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -173,6 +175,40 @@ fn parse_stat(text: &str) -> Option<Stat> {
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
     Some(Stat { state, ppid, pgrp })
+}
+
+/// Spawns the cleanup watchdog `sh -c script name <this process's pid> args…`: in `/`, without
+/// stdio, and in its own process group, so a Ctrl-C to the tests spares it. `what` names it in
+/// the error.
+pub(crate) fn spawn_watchdog<I, S>(
+    script: &str,
+    name: &str,
+    args: I,
+    what: &str,
+) -> Result<(), TestkitError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(name)
+        .arg(std::process::id().to_string())
+        .args(args)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map(drop)
+        .map_err(TestkitError::io(format!("spawn the {what}")))
+}
+
+/// A shell flag: `1` when `on`, else `0`.
+pub(crate) fn flag(on: bool) -> &'static OsStr {
+    OsStr::new(if on { "1" } else { "0" })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use gridstore::postgres::{PgPool, classify};
 use gridstore::{Error, Retryable};
 use tokio_postgres::IsolationLevel;
 
+use crate::schema::create_schema;
 use crate::support::{backend_pid, fresh_pool, fresh_pool_with, terminate_backend};
 
 const SCHEMA: &str = "
@@ -22,12 +23,7 @@ const SCHEMA: &str = "
 
 async fn pool_with_schema() -> (testkit::TestDatabase, PgPool) {
     let (db, pool) = fresh_pool().await;
-    pool.get()
-        .await
-        .expect("checkout")
-        .batch_execute(SCHEMA)
-        .await
-        .expect("schema");
+    create_schema(&pool, SCHEMA).await;
     (db, pool)
 }
 

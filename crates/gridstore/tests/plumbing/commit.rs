@@ -7,23 +7,21 @@ use gridstore::postgres::{PgPool, RetryPolicy, commit, transaction};
 use gridstore::{Error, Result, Retryable};
 use tokio_postgres::IsolationLevel;
 
+use crate::schema::create_schema;
 use crate::support::{backend_pid, fresh_pool, terminate_backend};
 
 async fn pool_with_items() -> (testkit::TestDatabase, PgPool) {
     let (db, pool) = fresh_pool().await;
-    pool.get()
-        .await
-        .expect("checkout")
-        .batch_execute(
-            "create table items (id bigint primary key);
-             create table refs (
-                 item_id bigint references items (id) deferrable initially deferred
-             );
-             create table counters (id bigint primary key, n bigint not null);
-             insert into counters values (1, 0), (2, 0);",
-        )
-        .await
-        .expect("schema");
+    create_schema(
+        &pool,
+        "create table items (id bigint primary key);
+         create table refs (
+             item_id bigint references items (id) deferrable initially deferred
+         );
+         create table counters (id bigint primary key, n bigint not null);
+         insert into counters values (1, 0), (2, 0);",
+    )
+    .await;
     (db, pool)
 }
 

@@ -9,6 +9,7 @@ use gridstore::{Error, Result};
 use tokio::sync::Barrier;
 use tokio_postgres::IsolationLevel;
 
+use crate::schema::create_schema;
 use crate::support::fresh_pool;
 
 fn fast_policy(max_attempts: u32) -> RetryPolicy {
@@ -21,15 +22,12 @@ fn fast_policy(max_attempts: u32) -> RetryPolicy {
 
 async fn pool_with_counters() -> (testkit::TestDatabase, PgPool) {
     let (db, pool) = fresh_pool().await;
-    pool.get()
-        .await
-        .expect("checkout")
-        .batch_execute(
-            "create table counters (id bigint primary key, n bigint not null);
-             insert into counters values (1, 0), (2, 0);",
-        )
-        .await
-        .expect("schema");
+    create_schema(
+        &pool,
+        "create table counters (id bigint primary key, n bigint not null);
+         insert into counters values (1, 0), (2, 0);",
+    )
+    .await;
     (db, pool)
 }
 

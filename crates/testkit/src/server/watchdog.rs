@@ -6,11 +6,9 @@
 //! removes its directory (keeping it under `TESTKIT_KEEP=1`). This is cleanup, not a wait
 //! for a race: nothing waits on it.
 
-use std::os::unix::process::CommandExt as _;
-use std::process::{Command, Stdio};
-
 use super::TestPostgres;
 use crate::TestkitError;
+use crate::process::{flag, spawn_watchdog};
 
 /// `$1` parent pid, `$2` base dir, `$3` pg_ctl, `$4` 1 to run it via runuser, `$5` 1 to keep.
 const SCRIPT: &str = r#"
@@ -28,23 +26,13 @@ fi
 impl TestPostgres {
     /// Spawns the watchdog in its own process group, so a Ctrl-C to the tests spares it.
     pub(super) fn spawn_watchdog(&self) -> Result<(), TestkitError> {
-        let flag = |on: bool| if on { "1" } else { "0" };
-        Command::new("sh")
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg("testkit-watchdog")
-            .arg(std::process::id().to_string())
-            .arg(&self.base_dir)
-            .arg(self.binaries.pg_ctl())
-            .arg(flag(self.runner.as_server_user()))
-            .arg(flag(self.keep))
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map(drop)
-            .map_err(TestkitError::io("spawn the cleanup watchdog"))
+        let pg_ctl = self.binaries.pg_ctl();
+        let args = [
+            self.base_dir.as_os_str(),
+            pg_ctl.as_os_str(),
+            flag(self.runner.as_server_user()),
+            flag(self.keep),
+        ];
+        spawn_watchdog(SCRIPT, "testkit-watchdog", args, "cleanup watchdog")
     }
 }
