@@ -14,6 +14,7 @@
 //! | the `EscrowStore` trait and its memory / PostgreSQL backends | [`store`] |
 //! | webhook delivery: signing, SSRF checks, dispatcher, retries, DLQ | [`webhooks`] |
 //! | the on-chain ledger: contract bindings, payloads, sender | [`onchain`] |
+//! | the leased-worker loop the sender and the webhook dispatcher share (lease, checkpoint, next batch) | `worker` |
 //! | metrics pipeline (metrics-exporter-prometheus) and the optional OTLP exporter | [`observability`] |
 //! | the pure position state machine | [`lifecycle`] |
 //! | entities, ids, money, validation, template rules, policy evaluation | [`domain`] |
@@ -36,5 +37,6 @@ pub mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;
 pub mod webhooks;
+mod worker;
 
 pub use error::{Error, Result, StorageCause};

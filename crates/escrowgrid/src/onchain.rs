@@ -40,7 +40,6 @@ use std::time::Duration;
 
 use gridstore::{CheckpointStore, DeadLetterQueue, EventLog, Locks};
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::config::OnchainConfig;
@@ -242,44 +241,13 @@ impl OnchainSender {
         target: ChainTarget,
         settings: SenderSettings,
     ) -> SenderHandle {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(manage(store, ports, target, settings, stop_rx));
-        SenderHandle {
-            task: Some(task),
-            stop: stop_tx,
-        }
+        SenderHandle::spawn(|stop| manage(store, ports, target, settings, stop))
     }
 }
 
-/// The running sender. Dropping it aborts it (like a crash: the lease expires).
-#[derive(Debug)]
-pub struct SenderHandle {
-    task: Option<JoinHandle<()>>,
-    stop: watch::Sender<bool>,
-}
-
-impl SenderHandle {
-    /// Stops after the current event and gives the lease back.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    /// Stops at once, mid-send: the lease is not given back.
-    pub fn abort(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for SenderHandle {
-    fn drop(&mut self) {
-        self.abort();
-    }
-}
+/// The running sender: [`SenderHandle::shutdown`] stops it after the current event and gives the
+/// lease back; dropping it aborts it (like a crash: the lease expires).
+pub use crate::worker::TaskHandle as SenderHandle;
 
 async fn manage(
     store: Arc<dyn EscrowStore>,

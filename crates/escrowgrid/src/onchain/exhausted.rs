@@ -1,7 +1,7 @@
 //! Retries exhausted: the event goes to the gridstore DLQ (job `onchain`), its record
 //! becomes `failed`, and an audit row `ONCHAIN_LEDGER_RETRY_EXHAUSTED` is written.
 
-use gridstore::{DlqOutcome, NewDlqItem};
+use gridstore::NewDlqItem;
 use serde_json::json;
 use tracing::warn;
 
@@ -9,6 +9,7 @@ use crate::Result;
 use crate::domain::{
     AuditAction, AuditContext, AuditError, AuditOutcome, LedgerEvent, ResourceType, now_millis,
 };
+use crate::worker::park_in_dlq;
 
 use super::DLQ_JOB;
 use super::record::{OnchainStatus, TxRecord};
@@ -40,16 +41,7 @@ pub(super) async fn dead_letter(
     )
     .with_details(json!({"attempts": record.attempts}));
     item.retry_count = record.attempts;
-    let stored = ctx.ports.dlq.enqueue(item).await?;
-    ctx.ports
-        .dlq
-        .force_settle(
-            stored.id,
-            DlqOutcome::Ineligible {
-                reason: error.clone(),
-            },
-        )
-        .await?;
+    let parked = park_in_dlq(&*ctx.ports.dlq, item).await?;
     record.view.status = OnchainStatus::Failed;
     ctx.records.store(&ledger.id, &record).await?;
     let audit = AuditContext {
@@ -66,7 +58,7 @@ pub(super) async fn dead_letter(
             "ledgerEventId": ledger.id,
             "attempts": record.attempts,
             "chainId": chain_id,
-            "dlqItemId": stored.id,
+            "dlqItemId": parked,
         })),
         now_millis(),
     );
@@ -79,7 +71,7 @@ pub(super) async fn dead_letter(
     warn!(
         ledger_event_id = %ledger.id,
         attempts = record.attempts,
-        dlq_item_id = stored.id,
+        dlq_item_id = parked,
         "on-chain event dead-lettered"
     );
     Ok(())

@@ -15,14 +15,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gridstore::{EventFilter, EventPosition, Lease, Subscription, SubscriptionOptions};
-use serde_json::{Value, json};
+use gridstore::{EventFilter, Lease, SubscriptionOptions};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::Error;
 use crate::domain::{AssetId, AssetTemplate};
 use crate::store::{EscrowStore, Scope};
+use crate::worker::{self, LeasedCursor, Step, Stop};
 
 use super::chain::ChainClient;
 use super::payload::{self, Skip};
@@ -30,36 +30,9 @@ use super::record::Records;
 use super::{OnchainPorts, SenderSettings, sender_key};
 
 mod anchor;
+mod attempt;
 mod batch;
 mod redrive;
-
-/// Why a worker stopped.
-#[derive(Debug)]
-pub(super) enum Stop {
-    /// Shutdown.
-    Done,
-    /// Another holder has the lease (or a newer fencing token wrote the checkpoint).
-    LostLease,
-    /// A storage failure; the manager starts again on its next round.
-    Failed(Error),
-}
-
-impl From<Error> for Stop {
-    fn from(err: Error) -> Self {
-        Self::Failed(err)
-    }
-}
-
-impl From<gridstore::Error> for Stop {
-    fn from(err: gridstore::Error) -> Self {
-        match err {
-            gridstore::Error::LockNotHeld { .. } => Self::LostLease,
-            other => Self::Failed(other.into()),
-        }
-    }
-}
-
-type Step<T> = std::result::Result<T, Stop>;
 
 /// Everything a worker uses.
 #[derive(Debug)]
@@ -73,10 +46,16 @@ pub(super) struct Context {
 
 /// Runs the sender under `lease` until it stops.
 pub(super) async fn run(ctx: Arc<Context>, lease: Lease, stop: watch::Receiver<bool>) {
+    let cursor = LeasedCursor::new(
+        Arc::clone(&ctx.ports.locks),
+        Arc::clone(&ctx.ports.checkpoints),
+        sender_key(ctx.chain.chain_id()),
+        lease,
+        ctx.settings.lease_ttl,
+    );
     let mut worker = Worker {
         ctx,
-        lease,
-        extended: Instant::now(),
+        cursor,
         templates: HashMap::new(),
         anchor_not_before: None,
     };
@@ -85,13 +64,13 @@ pub(super) async fn run(ctx: Arc<Context>, lease: Lease, stop: watch::Receiver<b
         Err(Stop::LostLease) => info!("on-chain sender lease lost, worker stops"),
         Err(Stop::Failed(err)) => warn!(error = %err, "on-chain sender failed"),
     }
-    let _ = worker.ctx.ports.locks.release(&worker.lease).await;
+    worker.cursor.release().await;
 }
 
 pub(super) struct Worker {
     ctx: Arc<Context>,
-    lease: Lease,
-    extended: Instant,
+    /// The sender's lease and checkpoint.
+    cursor: LeasedCursor,
     /// Templates by asset (assets and templates never change).
     templates: HashMap<AssetId, Option<AssetTemplate>>,
     /// When checkpoint anchoring may try again after a failed round.
@@ -99,85 +78,29 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    fn key(&self) -> String {
-        sender_key(self.ctx.chain.chain_id())
-    }
-
     async fn work(&mut self, mut stop: watch::Receiver<bool>) -> Step<()> {
-        let start = self.checkpoint().await?;
         let filter = EventFilter::all().event_type("ledger_event.recorded");
         let options = SubscriptionOptions {
             batch_size: self.ctx.settings.batch_size.max(1),
             poll_interval: self.ctx.settings.poll_interval,
         };
-        let mut subscription =
-            Subscription::new(Arc::clone(&self.ctx.ports.events), start, filter, options)
-                .with_name(self.key());
+        let mut subscription = self
+            .cursor
+            .subscribe(&self.ctx.ports.events, filter, options)
+            .await?;
         let tick = self.ctx.settings.poll_interval;
         loop {
-            let next = tokio::select! {
-                next = tokio::time::timeout(tick, subscription.next_batch()) => next,
-                _ = stop.changed() => return Err(Stop::Done),
-            };
-            if let Ok(batch) = next {
-                self.handle_batch(&batch?, &mut stop).await?;
-                self.save_checkpoint(subscription.position()).await?;
+            if let Some(batch) = worker::next_batch(&mut subscription, tick, &mut stop).await? {
+                self.handle_batch(&batch, &mut stop).await?;
+                self.cursor.save_checked(subscription.position()).await?;
             }
-            self.keep_lease().await?;
+            self.cursor.keep().await?;
             self.redrive().await?;
             self.anchor().await?;
             if *stop.borrow() {
                 return Err(Stop::Done);
             }
         }
-    }
-
-    /// Extends the lease when a third of its TTL has passed.
-    async fn keep_lease(&mut self) -> Step<()> {
-        if self.extended.elapsed() >= self.ctx.settings.lease_ttl / 3 {
-            self.extend_lease().await?;
-        }
-        Ok(())
-    }
-
-    /// Extends the lease: the fencing check before every send (fails once another instance
-    /// took it).
-    async fn extend_lease(&mut self) -> Step<()> {
-        self.lease = self
-            .ctx
-            .ports
-            .locks
-            .extend(&self.lease, self.ctx.settings.lease_ttl)
-            .await?;
-        self.extended = Instant::now();
-        Ok(())
-    }
-
-    /// Where to resume; stops when a newer lease holder already wrote a checkpoint.
-    async fn checkpoint(&self) -> Step<Option<EventPosition>> {
-        let Some(saved) = self.ctx.ports.checkpoints.load_latest(&self.key()).await? else {
-            return Ok(None);
-        };
-        let token = saved.data.get("fencingToken").and_then(Value::as_u64);
-        if token.is_some_and(|token| token > self.lease.fencing_token) {
-            return Err(Stop::LostLease);
-        }
-        Ok(saved
-            .data
-            .get("position")
-            .and_then(Value::as_str)
-            .and_then(|text| text.parse().ok()))
-    }
-
-    async fn save_checkpoint(&mut self, position: EventPosition) -> Step<()> {
-        self.extend_lease().await?;
-        self.checkpoint().await?;
-        let data =
-            json!({"position": position.to_string(), "fencingToken": self.lease.fencing_token});
-        let key = self.key();
-        self.ctx.ports.checkpoints.save(&key, data).await?;
-        self.ctx.ports.checkpoints.keep_last(&key, 1).await?;
-        Ok(())
     }
 
     /// The original's skip rules on the position's template (`Ok(Err(skip))` to skip); a
@@ -216,12 +139,12 @@ impl Worker {
         let delay = (self.ctx.settings.retry_delay * factor).min(Duration::from_secs(300));
         let until = Instant::now() + delay;
         while Instant::now() < until {
-            let beat = (self.ctx.settings.lease_ttl / 3).min(until - Instant::now());
+            let beat = self.cursor.beat().min(until - Instant::now());
             tokio::select! {
                 () = tokio::time::sleep(beat) => {}
                 _ = stop.changed() => return Err(Stop::Done),
             }
-            self.keep_lease().await?;
+            self.cursor.keep().await?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::domain::{
     ResourceType, Webhook, WebhookSecret, WebhookUrl, now_millis,
 };
 use crate::store::Scope;
+use crate::worker::park_in_dlq;
 use crate::{Error, Result};
 
 use super::client::AttemptOutcome;
@@ -230,20 +231,11 @@ async fn dead_letter(ctx: &Context, mut record: Delivery, message: &Message) -> 
     )
     .with_details(json!({"attempts": record.attempts, "lastStatusCode": record.last_status_code}));
     item.retry_count = record.attempts;
-    let stored = ctx.ports.dlq.enqueue(item).await?;
     // Parked until someone re-drives it (`POST .../retry` re-opens it).
-    ctx.ports
-        .dlq
-        .force_settle(
-            stored.id,
-            DlqOutcome::Ineligible {
-                reason: error.clone(),
-            },
-        )
-        .await?;
+    let parked = park_in_dlq(&*ctx.ports.dlq, item).await?;
     record.status = DeliveryStatus::Failed;
     record.next_attempt_at = None;
-    record.dlq_item_id = Some(stored.id);
+    record.dlq_item_id = Some(parked);
     let audit = AuditContext {
         institution_id: Some(record.institution_id.clone()),
         method: "POST".into(),
@@ -259,7 +251,7 @@ async fn dead_letter(ctx: &Context, mut record: Delivery, message: &Message) -> 
             "eventId": record.event_id,
             "eventType": record.event_type,
             "attempts": record.attempts,
-            "dlqItemId": stored.id,
+            "dlqItemId": parked,
         })),
         record.updated_at,
     );

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use gridstore::DlqStatus;
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use crate::domain::WebhookId;
@@ -57,45 +57,13 @@ impl Dispatcher {
             settings,
             metrics,
         });
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(manage(context, stop_rx));
-        DispatcherHandle {
-            task: Some(task),
-            stop: stop_tx,
-        }
+        DispatcherHandle::spawn(|stop| manage(context, stop))
     }
 }
 
-/// The running dispatcher. Dropping it aborts every worker (like a crash).
-#[derive(Debug)]
-pub struct DispatcherHandle {
-    task: Option<JoinHandle<()>>,
-    stop: watch::Sender<bool>,
-}
-
-impl DispatcherHandle {
-    /// Asks every worker to stop after its current batch, waits for them (they give their
-    /// leases back) and returns.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-
-    /// Stops everything at once, mid-delivery: leases are not given back (they expire).
-    pub fn abort(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for DispatcherHandle {
-    fn drop(&mut self) {
-        self.abort();
-    }
-}
+/// The running dispatcher: [`DispatcherHandle::shutdown`] lets workers finish their current batch and
+/// give their leases back; dropping it aborts every worker (like a crash).
+pub use crate::worker::TaskHandle as DispatcherHandle;
 
 async fn manage(ctx: Arc<Context>, mut stop: watch::Receiver<bool>) {
     // Owned here: aborting this task drops the set, which aborts every worker.

@@ -2,48 +2,20 @@
 //! delivers each batch in lanes (one per position), moves the checkpoint, keeps its lease.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt as _;
-use gridstore::{Event, EventFilter, EventPosition, Lease, Subscription, SubscriptionOptions};
-use serde_json::json;
+use gridstore::{Event, EventFilter, EventPosition, Lease, SubscriptionOptions};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::Error;
 use crate::domain::{WebhookId, WebhookUrl};
+use crate::worker::{self, LeasedCursor, Step, Stop};
 
 use super::delivery::{self, Endpoint, Message};
 use super::dispatcher::Context;
 use super::endpoint_key;
-
-/// Why a worker stopped.
-#[derive(Debug)]
-enum Stop {
-    /// The endpoint was deleted or disabled, the worker idled long enough, or shutdown.
-    Done,
-    /// Another holder has the lease (or a newer fencing token wrote the checkpoint).
-    LostLease,
-    /// A storage failure; the manager starts a new worker on its next round.
-    Failed(Error),
-}
-
-impl From<Error> for Stop {
-    fn from(err: Error) -> Self {
-        Self::Failed(err)
-    }
-}
-
-impl From<gridstore::Error> for Stop {
-    fn from(err: gridstore::Error) -> Self {
-        match err {
-            gridstore::Error::LockNotHeld { .. } | gridstore::Error::Fenced { .. } => {
-                Self::LostLease
-            }
-            other => Self::Failed(other.into()),
-        }
-    }
-}
 
 /// Runs the worker of `id` under `lease` until it stops; returns `id` for the manager.
 pub(super) async fn run(
@@ -52,36 +24,39 @@ pub(super) async fn run(
     id: WebhookId,
     stop: watch::Receiver<bool>,
 ) -> WebhookId {
+    let cursor = LeasedCursor::new(
+        Arc::clone(&ctx.ports.locks),
+        Arc::clone(&ctx.ports.checkpoints),
+        endpoint_key(&id),
+        lease,
+        ctx.settings.lease_ttl,
+    );
     let mut worker = Worker {
         ctx,
-        lease,
+        cursor,
         id: id.clone(),
         saves: 0,
-        extended: Instant::now(),
     };
     match worker.work(stop).await {
         Err(Stop::Done) | Ok(()) => {}
         Err(Stop::LostLease) => info!(webhook_id = %id, "webhook lease lost, worker stops"),
         Err(Stop::Failed(err)) => warn!(webhook_id = %id, error = %err, "webhook worker failed"),
     }
-    let _ = worker.ctx.ports.locks.release(&worker.lease).await;
+    worker.cursor.release().await;
     id
 }
 
 struct Worker {
     ctx: Arc<Context>,
-    lease: Lease,
+    /// The endpoint's lease and checkpoint.
+    cursor: LeasedCursor,
     id: WebhookId,
     saves: u64,
-    /// When the lease was last extended (it is extended every third of its TTL).
-    extended: Instant,
 }
 
 impl Worker {
-    async fn work(&mut self, mut stop: watch::Receiver<bool>) -> std::result::Result<(), Stop> {
-        let key = endpoint_key(&self.id);
+    async fn work(&mut self, mut stop: watch::Receiver<bool>) -> Step<()> {
         let mut endpoint = self.endpoint().await?;
-        let start = self.checkpoint().await?;
         let filter = EventFilter::all()
             .stream(format!("inst:{}", endpoint.webhook.institution_id))
             .recorded_between(Some(endpoint.webhook.created_at), None);
@@ -89,23 +64,19 @@ impl Worker {
             batch_size: self.ctx.settings.batch_size.max(1),
             poll_interval: self.ctx.settings.refresh_interval,
         };
-        let mut subscription =
-            Subscription::new(Arc::clone(&self.ctx.ports.events), start, filter, options)
-                .with_name(key);
+        let mut subscription = self
+            .cursor
+            .subscribe(&self.ctx.ports.events, filter, options)
+            .await?;
         let tick = self.ctx.settings.refresh_interval;
         let mut idle = Duration::ZERO;
         // The first batch after taking the lease may repeat one an earlier holder did not
         // finish: its deliveries resume from their records (see `delivery::deliver`).
         let mut resume = true;
         loop {
-            let next = tokio::select! {
-                next = tokio::time::timeout(tick, subscription.next_batch()) => next,
-                _ = stop.changed() => return Err(Stop::Done),
-            };
-            match next {
-                Err(_) => idle += tick,
-                Ok(batch) => {
-                    let batch = batch?;
+            match worker::next_batch(&mut subscription, tick, &mut stop).await? {
+                None => idle += tick,
+                Some(batch) => {
                     idle = Duration::ZERO;
                     self.deliver_batch(&endpoint, &batch, resume, &mut stop)
                         .await?;
@@ -113,9 +84,7 @@ impl Worker {
                     self.save_checkpoint(subscription.position()).await?;
                 }
             }
-            if self.extended.elapsed() >= self.ctx.settings.lease_ttl / 3 {
-                self.extend_lease().await?;
-            }
+            self.cursor.keep().await?;
             delivery::redrive(&self.ctx, &endpoint).await?;
             if *stop.borrow() || idle >= self.ctx.settings.idle_release {
                 return Err(Stop::Done);
@@ -124,20 +93,8 @@ impl Worker {
         }
     }
 
-    /// Extends the lease; [`Stop::LostLease`] when another holder has it.
-    async fn extend_lease(&mut self) -> std::result::Result<(), Stop> {
-        self.lease = self
-            .ctx
-            .ports
-            .locks
-            .extend(&self.lease, self.ctx.settings.lease_ttl)
-            .await?;
-        self.extended = Instant::now();
-        Ok(())
-    }
-
     /// The endpoint as stored now (URL, types and secret may have changed).
-    async fn endpoint(&self) -> std::result::Result<Endpoint, Stop> {
+    async fn endpoint(&self) -> Step<Endpoint> {
         let target = self.ctx.store.webhook_target(&self.id).await?;
         let Some(target) = target.filter(|target| target.webhook.enabled) else {
             return Err(Stop::Done);
@@ -165,48 +122,12 @@ impl Worker {
         })
     }
 
-    /// Where to resume; stops when a newer lease holder already wrote a checkpoint.
-    async fn checkpoint(&self) -> std::result::Result<Option<EventPosition>, Stop> {
-        let Some(saved) = self
-            .ctx
-            .ports
-            .checkpoints
-            .load_latest(&endpoint_key(&self.id))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let token = saved
-            .data
-            .get("fencingToken")
-            .and_then(serde_json::Value::as_u64);
-        if token.is_some_and(|token| token > self.lease.fencing_token) {
-            return Err(Stop::LostLease);
-        }
-        Ok(saved
-            .data
-            .get("position")
-            .and_then(serde_json::Value::as_str)
-            .and_then(|text| text.parse().ok()))
-    }
-
-    /// Extends the lease and saves the cursor fenced by the lease's token: once a newer holder
-    /// saved, the store refuses this worker's saves ([`Stop::LostLease`]), so a stale worker
-    /// can never move the endpoint's progress back.
-    async fn save_checkpoint(&mut self, position: EventPosition) -> std::result::Result<(), Stop> {
-        let workflow = endpoint_key(&self.id);
-        self.extend_lease().await?;
-        let token = self.lease.fencing_token;
-        let data = json!({"position": position.to_string(), "fencingToken": token});
-        self.ctx
-            .ports
-            .checkpoints
-            .save_fenced(&workflow, token, data)
-            .await?;
+    /// Saves the cursor fenced by the lease's token ([`LeasedCursor::save_fenced`]), dropping
+    /// the older checkpoints every 64 saves.
+    async fn save_checkpoint(&mut self, position: EventPosition) -> Step<()> {
+        let prune = (self.saves + 1) % 64 == 0;
+        self.cursor.save_fenced(position, prune).await?;
         self.saves += 1;
-        if self.saves % 64 == 0 {
-            self.ctx.ports.checkpoints.keep_last(&workflow, 1).await?;
-        }
         Ok(())
     }
 
@@ -218,7 +139,7 @@ impl Worker {
         batch: &[Event],
         resume: bool,
         stop: &mut watch::Receiver<bool>,
-    ) -> std::result::Result<(), Stop> {
+    ) -> Step<()> {
         let lanes = lanes(endpoint, batch);
         let ctx = Arc::clone(&self.ctx);
         let parallelism = ctx.settings.endpoint_parallelism.max(1);
@@ -235,14 +156,14 @@ impl Worker {
             .buffer_unordered(parallelism)
             .fold(Ok(()), |acc, lane| async move { acc.and(lane) });
         tokio::pin!(work);
-        let beat = self.ctx.settings.lease_ttl / 3;
+        let beat = self.cursor.beat();
         loop {
             tokio::select! {
                 done = &mut work => return done.map_err(Stop::Failed),
                 // Shutdown mid-batch: the batch is delivered again by the next holder.
                 _ = stop.changed() => return Err(Stop::Done),
                 () = tokio::time::sleep(beat) => {
-                    self.extend_lease().await?;
+                    self.cursor.extend().await?;
                 }
             }
         }

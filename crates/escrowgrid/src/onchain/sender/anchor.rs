@@ -16,14 +16,16 @@ use alloy::primitives::B256;
 use serde_json::json;
 use tracing::{info, warn};
 
+use crate::worker::Step;
+
 use super::super::contract;
 use super::super::record::{OnchainStatus, TxRecord, checkpoint_key};
+use super::Worker;
 use super::batch::{Job, Outcome};
-use super::{Step, Worker};
 
 impl Worker {
     fn anchored_key(&self) -> String {
-        format!("{}:anchored", self.key())
+        format!("{}:anchored", self.cursor.key())
     }
 
     /// Anchors the checkpoints taken since the last round (unless a failed round is still

@@ -8,11 +8,12 @@ use tracing::{info, warn};
 
 use crate::domain::{LedgerEventId, PositionId};
 use crate::store::Scope;
+use crate::worker::Step;
 
 use super::super::record::{OnchainStatus, key as record_key};
 use super::super::{DLQ_JOB, contract, payload};
+use super::Worker;
 use super::batch::{Job, Outcome};
-use super::{Step, Worker};
 
 impl Worker {
     /// Claims re-opened items and attempts each once.
