@@ -9,6 +9,13 @@
 #            commit, migration 0010)
 #   trigger  the same with 0004's statement trigger that called pg_notify in every appending
 #            transaction (the design before 0010)
+#   nogin    outbox without the GIN index on payloads
+#   lean     outbox without the GIN index and the event-type index
+#   minimal  lean without the correlation-id index too
+#
+# Each run reports pairs/s, the cluster's CPU per pair (postmaster, backends and background
+# processes, from /proc: field 14-17 of stat, in clock ticks) and the WAL written per pair; on
+# a shared machine those two hold when the throughput does not.
 #
 # Usage: scripts/outbox_variants.sh [clients...]   (default: 1 4 32)
 # Knobs: ROUNDS (3), SECS (8 per run), VARIANTS ("none outbox trigger"), FAST=1 (fsync,
@@ -69,8 +76,31 @@ begin perform pg_notify('gs_events', ''); return null; end \$\$;
 create trigger gs_events_notify after insert on gs_events
     for each statement execute function gs_events_notify();"
 
-echo "| round | clients | variant | pairs/s | load average |"
-echo "|---:|---:|---|---:|---:|"
+# CPU ticks of the cluster so far: the postmaster (with its reaped children) and its live
+# children. Unlike throughput, it does not depend on how much of the machine the run got.
+pg_cpu_ticks() {
+  python3 - "$(head -1 "$work/data/postmaster.pid")" <<'PY'
+import os, sys
+pm = sys.argv[1]
+def fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+total = sum(int(x) for x in fields(pm)[11:15])
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        f = fields(pid)
+    except OSError:
+        continue
+    if pid != pm and f[1] == pm:
+        total += int(f[11]) + int(f[12])
+print(total)
+PY
+}
+wal_lsn() { "${psql[@]}" -d postgres -At -c "select pg_current_wal_lsn() - '0/0'::pg_lsn"; }
+hz="$(getconf CLK_TCK)"
+
+echo "| round | clients | variant | pairs/s | PostgreSQL CPU µs per pair | WAL bytes per pair | load average |"
+echo "|---:|---:|---|---:|---:|---:|---:|"
 for round in $(seq 1 "$ROUNDS"); do
   for clients in $CLIENTS; do
     for variant in $VARIANTS; do
@@ -82,13 +112,22 @@ for round in $(seq 1 "$ROUNDS"); do
         none) script="$work/scripts/pairs_no_outbox.sql" ;;
         outbox) ;;
         trigger) "${psql[@]}" -d "$db" -c "$TRIGGER" ;;
+        nogin) "${psql[@]}" -d "$db" -c "drop index gs_events_payload_idx" ;;
+        lean) "${psql[@]}" -d "$db" -c "drop index gs_events_payload_idx; drop index gs_events_type_idx" ;;
+        minimal) "${psql[@]}" -d "$db" -c "drop index gs_events_payload_idx; drop index gs_events_type_idx; drop index gs_events_correlation_idx" ;;
         *) echo "unknown variant $variant" >&2; exit 2 ;;
       esac
       "${psql[@]}" -d "$db" -c checkpoint
-      tps="$("$PG_BIN/pgbench" -n -M prepared -h 127.0.0.1 -p "$port" -U postgres -f "$script" \
-        -c "$clients" -j 2 -T "$SECS" -D inst=inst_b -D asset=ast_b -D key=ak_b "$db" 2>&1 \
-        | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)"
-      echo "| $round | $clients | $variant | ${tps:-failed} | $(cut -d' ' -f1 /proc/loadavg) |"
+      cpu_before="$(pg_cpu_ticks)"; wal_before="$(wal_lsn)"
+      out="$("$PG_BIN/pgbench" -n -M prepared -h 127.0.0.1 -p "$port" -U postgres -f "$script" \
+        -c "$clients" -j 2 -T "$SECS" -D inst=inst_b -D asset=ast_b -D key=ak_b "$db" 2>&1)"
+      cpu_after="$(pg_cpu_ticks)"; wal_after="$(wal_lsn)"
+      tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)"
+      pairs="$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")"
+      per_pair() { python3 -c "print(round(($1) / max(${pairs:-0}, 1)))"; }
+      cpu_us="$(per_pair "($cpu_after - $cpu_before) * 1e6 / $hz")"
+      wal_bytes="$(per_pair "$wal_after - $wal_before")"
+      echo "| $round | $clients | $variant | ${tps:-failed} | $cpu_us | $wal_bytes | $(cut -d' ' -f1 /proc/loadavg) |"
     done
   done
 done

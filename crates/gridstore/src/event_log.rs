@@ -108,7 +108,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Error, Result};
+use crate::{Error, Payload, Result};
 
 pub use subscription::{ScannedBatch, Subscription, SubscriptionOptions, Wakeups};
 
@@ -172,18 +172,22 @@ pub struct NewEvent {
     pub event_type: String,
     /// Correlates events across streams.
     pub correlation_id: Option<String>,
-    /// The event's JSON payload.
-    pub payload: Value,
+    /// The event's JSON payload: a [`Value`], or text encoded once ([`Payload::encode`]).
+    pub payload: Payload,
 }
 
 impl NewEvent {
     /// Builds an event without a correlation id.
-    pub fn new(stream: impl Into<String>, event_type: impl Into<String>, payload: Value) -> Self {
+    pub fn new(
+        stream: impl Into<String>,
+        event_type: impl Into<String>,
+        payload: impl Into<Payload>,
+    ) -> Self {
         Self {
             stream: stream.into(),
             event_type: event_type.into(),
             correlation_id: None,
-            payload,
+            payload: payload.into(),
         }
     }
 
@@ -383,7 +387,7 @@ pub(crate) fn validate_batch(events: &[NewEvent]) -> Result<()> {
             &event.event_type,
             event.correlation_id.as_deref(),
         )?;
-        crate::payload::check_storable(&event.payload)?;
+        event.payload.check_storable()?;
     }
     Ok(())
 }

@@ -56,6 +56,7 @@ pub use event_log::{
 };
 pub use kv::{Counter, KvStats, KvStore};
 pub use lock::{Lease, Locks};
+pub use payload::Payload;
 pub use session::{
     Session, SessionQuery, SessionState, SessionStats, SessionStore, SessionSummary,
 };

@@ -19,6 +19,8 @@ mod listener_channels;
 mod listener_ping;
 #[path = "event_log_pg/maintenance.rs"]
 mod maintenance;
+#[path = "event_log_pg/payloads.rs"]
+mod payloads;
 #[path = "event_log_pg/xid_digits.rs"]
 mod xid_digits;
 

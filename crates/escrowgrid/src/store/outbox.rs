@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use gridstore::NewEvent;
+use gridstore::{NewEvent, Payload};
 use serde::Serialize;
 
 use crate::Result;
@@ -103,7 +103,7 @@ impl FromStr for EventType {
 }
 
 /// The payload of every event: `{id, type, institutionId, occurredAt, data}`. Both the
-/// `Value` payloads ([`NewEvent`]) and the memory log's rendered ones (`memory/events.rs`) are
+/// encoded payloads ([`NewEvent`]) and the memory log's rendered ones (`memory/events.rs`) are
 /// serialized from it, so they are the same JSON.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -144,7 +144,7 @@ pub(in crate::store) struct StateChange<'a> {
     pub(in crate::store) reason: Option<&'a str>,
 }
 
-/// One event of `kind` with `data`, its payload as a `Value`.
+/// One event of `kind` with `data`, its payload encoded once as JSON text.
 fn event<T: Serialize>(
     kind: EventType,
     institution_id: &InstitutionId,
@@ -159,7 +159,7 @@ fn event<T: Serialize>(
         occurred_at,
         data,
     };
-    let payload = serde_json::to_value(payload).map_err(gridstore::Error::from)?;
+    let payload = Payload::encode(&payload)?;
     let new = NewEvent::new(stream_of(institution_id), kind.as_str(), payload);
     Ok(match position_id {
         Some(id) => new.with_correlation_id(id.as_str()),

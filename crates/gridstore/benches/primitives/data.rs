@@ -100,6 +100,6 @@ pub fn copy_line(event: &NewEvent) -> String {
         event.stream,
         event.event_type,
         event.correlation_id.as_deref().unwrap_or("\\N"),
-        event.payload
+        event.payload.to_value()
     )
 }

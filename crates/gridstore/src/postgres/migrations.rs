@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "announced_wakeups",
         sql: include_str!("../../migrations/0010_announced_wakeups.sql"),
     },
+    Migration {
+        version: 11,
+        name: "containment_index_opt_in",
+        sql: include_str!("../../migrations/0011_containment_index_opt_in.sql"),
+    },
 ];
 
 /// Applies the pending gridstore migrations (safe to call from several instances at once);

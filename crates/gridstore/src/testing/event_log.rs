@@ -29,6 +29,7 @@ macro_rules! event_log_contract_tests {
             appending_an_empty_batch_stores_nothing,
             a_batch_with_an_invalid_event_is_rejected_as_a_whole,
             events_round_trip_every_field,
+            an_encoded_payload_reads_back_as_the_value_it_encodes,
             query_filters_by_stream_type_and_correlation_id,
             query_filters_by_json_containment,
             query_filters_by_full_text,
@@ -106,6 +107,37 @@ pub async fn a_batch_with_an_invalid_event_is_rejected_as_a_whole(log: impl Even
     let nul_stream = log.append(vec![event("job\u{0}", "a", json!(1))]).await;
     assert!(matches!(nul_stream, Err(crate::Error::InvalidInput(_))));
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
+}
+
+/// A payload encoded once ([`crate::Payload::encode`]) is stored and read back as the value it
+/// encodes, exact decimals included, beside a `Value` payload in the same batch.
+pub async fn an_encoded_payload_reads_back_as_the_value_it_encodes(log: impl EventLog) {
+    #[derive(serde::Serialize)]
+    struct Typed<'a> {
+        amount: &'a str,
+        exact: Value,
+        tags: [&'a str; 2],
+    }
+    let exact = serde_json::from_str::<Value>("1250.50").expect("num");
+    let typed = Typed {
+        amount: "1250.50",
+        exact: exact.clone(),
+        tags: ["é", "✓"],
+    };
+    let encoded = crate::Payload::encode(&typed).expect("encodes");
+    let value = json!({"tags": ["é", "✓"], "exact": exact, "amount": "1250.50"});
+    log.append(vec![
+        NewEvent::new("job-1", "encoded", encoded),
+        NewEvent::new("job-1", "value", value.clone()),
+    ])
+    .await
+    .expect("append");
+    let events = log
+        .query(&EventFilter::all(), None, 10)
+        .await
+        .expect("query");
+    let payloads: Vec<_> = events.iter().map(|e| &e.payload).collect();
+    assert_eq!(payloads, [&value, &value]);
 }
 
 /// Stream, type, correlation id, payload (exact numbers, unicode) and timestamps round-trip.

@@ -198,7 +198,7 @@ mod tests {
             assert_eq!(rendered.correlation_id, value.correlation_id);
             assert_eq!(
                 without_id(parsed(rendered)),
-                without_id(value.payload.clone())
+                without_id(value.payload.to_value())
             );
         }
 
@@ -224,7 +224,7 @@ mod tests {
             assert_eq!(rendered.correlation_id, value.correlation_id);
             assert_eq!(
                 without_id(parsed(rendered)),
-                without_id(value.payload.clone())
+                without_id(value.payload.to_value())
             );
         }
         assert_eq!(parsed(&rendered[0])["data"]["reason"], "wire received");

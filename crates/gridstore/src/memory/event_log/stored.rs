@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::event_log::{Event, EventPosition, NewEvent};
-use crate::{Error, Result};
+use crate::payload::text_has_nul;
+use crate::{Error, Payload, Result};
 
 /// A payload rendered on every read instead of kept as text (see
 /// [`MemoryEventLog::append_events_sync`](super::MemoryEventLog::append_events_sync)).
@@ -31,8 +32,8 @@ pub trait RenderPayload: Send + Sync + fmt::Debug {
 /// The payload of a [`MemoryEvent`].
 #[derive(Debug, Clone)]
 pub enum MemoryPayload {
-    /// A JSON value, kept as its compact text.
-    Value(Value),
+    /// A JSON payload (a value or encoded text), kept as its compact text.
+    Json(Payload),
     /// A payload rendered when read; the log keeps only the handle.
     Rendered(Arc<dyn RenderPayload>),
 }
@@ -57,7 +58,7 @@ impl From<NewEvent> for MemoryEvent {
             stream: event.stream,
             event_type: event.event_type,
             correlation_id: event.correlation_id,
-            payload: MemoryPayload::Value(event.payload),
+            payload: MemoryPayload::Json(event.payload),
         }
     }
 }
@@ -72,16 +73,15 @@ impl MemoryEvent {
             self.correlation_id.as_deref(),
         )?;
         match &self.payload {
-            MemoryPayload::Value(value) => {
-                crate::payload::check_storable(value)?;
-                let text = serde_json::to_string(value).map_err(unserializable)?;
-                Ok(StoredPayload::Text(text.into_boxed_str()))
+            MemoryPayload::Json(payload) => {
+                payload.check_storable()?;
+                Ok(StoredPayload::Text(payload.to_text()?))
             }
             MemoryPayload::Rendered(source) => {
                 let mut text = Vec::with_capacity(1024);
                 source.render(&mut text).map_err(unserializable)?;
                 serde_json::from_slice::<serde::de::IgnoredAny>(&text).map_err(unserializable)?;
-                if has_nul(&text) {
+                if text_has_nul(&text) {
                     return Err(Error::InvalidInput(
                         "json payload must not contain the nul character".into(),
                     ));
@@ -95,25 +95,6 @@ impl MemoryEvent {
 #[allow(clippy::needless_pass_by_value)] // the shape `map_err` hands over
 fn unserializable(e: serde_json::Error) -> Error {
     Error::InvalidInput(format!("payload does not serialize: {e}"))
-}
-
-/// Whether serde_json's text of a value holds the nul character (written `\u0000`; a
-/// backslash only ever starts an escape, so escapes are skipped whole).
-fn has_nul(json: &[u8]) -> bool {
-    let mut i = 0;
-    while i < json.len() {
-        match json[i] {
-            0 => return true,
-            b'\\' => {
-                if json.get(i + 1) == Some(&b'u') && json.get(i + 2..i + 6) == Some(b"0000") {
-                    return true;
-                }
-                i += 2;
-            }
-            _ => i += 1,
-        }
-    }
-    false
 }
 
 /// A payload as the log keeps it.
@@ -181,17 +162,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_nul_is_found_in_text_but_not_in_an_escaped_backslash() {
-        let nul = serde_json::to_vec(&Value::from("a\0b")).unwrap();
-        assert!(has_nul(&nul));
-        let backslash_u = serde_json::to_vec(&Value::from("a\\u0000b")).unwrap();
-        assert!(!has_nul(&backslash_u));
-        let both = serde_json::to_vec(&Value::from("\\\0")).unwrap();
-        assert!(has_nul(&both));
-        assert!(!has_nul(br#"{"a":"\u0001"}"#));
-    }
-
-    #[test]
     fn a_stored_event_is_at_most_104_bytes_besides_its_payload() {
         assert!(
             std::mem::size_of::<Stored>() <= 104,
@@ -207,7 +177,7 @@ mod tests {
             stream: "s".into(),
             event_type: "t".into(),
             correlation_id: correlation.map(str::to_owned),
-            payload: Value::Object(serde_json::Map::new()),
+            payload: Value::Object(serde_json::Map::new()).into(),
         };
         log.append_sync(vec![
             event(Some("c1")),

@@ -2,14 +2,15 @@
 //! transaction ([`PgEventLog::append_in`], the transactional outbox) or in one of its own that
 //! creates this month's partition when it is missing.
 
-use serde_json::Value;
-use tokio_postgres::types::Type;
+use bytes::{BufMut, BytesMut};
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use super::sql::{APPEND, parse_tx_id};
 use super::{DEFAULT_MONTHS_AHEAD, PgEventLog, ensure_in_transaction};
 use crate::event_log::{EventPosition, NewEvent, validate_batch};
+use crate::payload::Json;
 use crate::postgres::{PgConnection, PgStatement};
-use crate::{Error, Result};
+use crate::{Error, Payload, Result};
 
 /// The parameter types of [`APPEND`].
 const APPEND_TYPES: [Type; 4] = [
@@ -39,7 +40,7 @@ impl PgEventLog {
         let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let correlations: Vec<Option<&str>> =
             events.iter().map(|e| e.correlation_id.as_deref()).collect();
-        let payloads: Vec<&Value> = events.iter().map(|e| &e.payload).collect();
+        let payloads: Vec<Jsonb<'_>> = events.iter().map(|e| Jsonb(&e.payload)).collect();
         // Typed, so that it needs no prepare and works on any connection, also behind a
         // transaction pooler.
         let rows = PgStatement::unnamed(APPEND, &APPEND_TYPES)
@@ -101,4 +102,30 @@ impl PgEventLog {
 enum AppendError {
     NoPartition,
     Other(Error),
+}
+
+/// A payload bound as `jsonb` in binary format: the format version (1), then the JSON text,
+/// written once (encoded payloads as they are, values serialized straight into the buffer).
+#[derive(Debug)]
+struct Jsonb<'a>(&'a Payload);
+
+impl ToSql for Jsonb<'_> {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.put_u8(1);
+        match self.0.as_json() {
+            Json::Text(text) => out.put_slice(text.as_bytes()),
+            Json::Value(value) => serde_json::to_writer(out.writer(), value)?,
+        }
+        Ok(IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSONB
+    }
+
+    to_sql_checked!();
 }

@@ -1,0 +1,14 @@
+-- The GIN index on event payloads becomes opt-in.
+--
+-- 0004 indexed every payload with GIN (jsonb_path_ops) so that EventFilter::contains (`@>`)
+-- would not scan. Every append paid for it: one index entry per path of the payload, queued in
+-- the GIN pending list and merged later by whichever append or vacuum finds the list full.
+-- Measured with pgbench on a durable server (scripts/outbox_variants.sh), an escrow create +
+-- transition pair with its four outbox events wrote ~12.1 KB of WAL with the index and
+-- ~10.3 KB without it (5.8 KB without the outbox at all).
+--
+-- Containment is a filter like full-text search: it runs over the rows the other predicates
+-- (stream, type, correlation id, time) narrow down. An application that queries by
+-- containment alone creates the index once with PgEventLog::create_containment_index (the
+-- same statement as 0004's, `if not exists`); it covers every partition, present and future.
+drop index if exists gs_events_payload_idx;
