@@ -116,7 +116,12 @@ pub fn apply(
     next.state = to;
     next.updated_at = at;
     next.version += 1;
-    next.events.push(event.clone());
+    next.events = position
+        .events
+        .iter()
+        .cloned()
+        .chain([event.clone()])
+        .collect();
     Ok(Some(Applied {
         position: next,
         event,
@@ -247,7 +252,7 @@ mod tests {
             external_reference: None,
             created_at: at,
             updated_at: at,
-            events: Vec::new(),
+            events: std::sync::Arc::default(),
             version: 1,
         }
     }
@@ -270,9 +275,51 @@ mod tests {
         assert_eq!(applied.position.state, PartiallyReleased);
         assert_eq!(applied.position.version, 2);
         assert_eq!(applied.position.updated_at, at);
-        assert_eq!(applied.position.events, vec![applied.event.clone()]);
+        assert_eq!(
+            *applied.position.events,
+            *std::slice::from_ref(&applied.event)
+        );
         assert_eq!(applied.event.from_state, Some(Funded));
         assert_eq!(applied.event.reason.as_deref(), Some("part"));
+    }
+
+    #[test]
+    fn a_transition_makes_a_new_events_slice_that_serializes_as_a_list() {
+        let first = apply(
+            &position(Created),
+            Funded,
+            None,
+            None,
+            now_millis(),
+            LifecycleEventId::new(),
+        )
+        .unwrap()
+        .unwrap()
+        .position;
+        let metadata = serde_json::json!({"n": 1.50, "s": "é"})
+            .as_object()
+            .cloned();
+        let second = apply(
+            &first,
+            PartiallyReleased,
+            None,
+            metadata,
+            now_millis(),
+            LifecycleEventId::new(),
+        )
+        .unwrap()
+        .unwrap()
+        .position;
+        assert_eq!((first.events.len(), second.events.len()), (1, 2));
+        assert_eq!(first.events[0], second.events[0]);
+        let shared = second.clone();
+        assert!(std::sync::Arc::ptr_eq(&shared.events, &second.events));
+        let text = serde_json::to_string(&second).unwrap();
+        let list = serde_json::to_string(&second.events.to_vec()).unwrap();
+        assert!(text.contains(&format!("\"events\":{list}")), "{text}");
+        let back: Position = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.events, second.events);
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
     }
 
     #[test]

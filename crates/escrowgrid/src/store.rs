@@ -205,9 +205,9 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
     }
 
     /// [`EscrowStore::get_position`] as a shared value: PostgreSQL hands out the one it read;
-    /// the memory backend builds it from its compact row (the lifecycle events and their
-    /// metadata are copied: the memory store keeps no `Position`). What a read that only
-    /// serializes the position wants.
+    /// the memory backend builds it from its compact row (the ids unpacked, the lifecycle
+    /// events shared with the row, not copied). What a read that only serializes the position
+    /// wants.
     async fn get_position_shared(&self, scope: &Scope, id: &PositionId) -> Result<Arc<Position>>;
 
     /// Lists positions in scope matching the filter, one page of them (with their events)

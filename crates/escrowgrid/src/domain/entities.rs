@@ -1,6 +1,8 @@
 //! The entities, with the exact JSON shape of the original API (camelCase, optional fields
 //! omitted when absent, timestamps with milliseconds, amounts as exact numbers).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -107,8 +109,10 @@ pub struct Position {
     /// Last update time (bumped by every transition that changes the state).
     #[serde(with = "millis")]
     pub updated_at: DateTime<Utc>,
-    /// Lifecycle events, oldest first (empty on creation).
-    pub events: Vec<PositionLifecycleEvent>,
+    /// Lifecycle events, oldest first (empty on creation). Shared: a clone of the position
+    /// (a get from the memory store, a page of rows) shares them; a transition makes a new
+    /// slice. Serialized as a JSON array, as a `Vec` is.
+    pub events: Arc<[PositionLifecycleEvent]>,
     /// Optimistic-locking version: 1 on creation, +1 per applied transition. Internal, not
     /// part of the JSON contract.
     #[serde(skip)]
@@ -283,7 +287,7 @@ mod tests {
             external_reference: None,
             created_at: at,
             updated_at: at,
-            events: Vec::new(),
+            events: Arc::default(),
             version: 1,
         }
     }

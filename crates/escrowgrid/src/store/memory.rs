@@ -159,9 +159,9 @@ impl EscrowStore for MemoryStore {
             .create_position(scope, new, audit, &self.events)
     }
 
-    /// Builds the position from its compact row (see `position_row.rs`): the memory store
-    /// keeps no `Position` to share, so this copies the position's lifecycle events, their
-    /// metadata included (outside the lock: the row is shared, then read).
+    /// Builds the position from its compact row (see `position_row.rs`), outside the lock (the
+    /// row is shared, then read): the ids are unpacked, the lifecycle events shared with the
+    /// row (a reference count, no copy of their metadata).
     async fn get_position_shared(&self, scope: &Scope, id: &PositionId) -> Result<Arc<Position>> {
         let row = Arc::clone(self.read().position(scope, id)?);
         Ok(Arc::new(row.position()))

@@ -142,7 +142,7 @@ pub fn position(
         external_reference: new.external_reference,
         created_at: at,
         updated_at: at,
-        events: Vec::new(),
+        events: std::sync::Arc::default(),
         version: 1,
     };
     let ledger = LedgerEvent {

@@ -1,6 +1,8 @@
 //! Positions as the memory store keeps them: the id packed, the institution, asset and holder
-//! reference shared with the other positions that have them (see [`super::packed`]). A
-//! position is read back as a [`Position`] (the rows of a page, a get, a rendered event).
+//! reference shared with the other positions that have them (see [`super::packed`]), the
+//! lifecycle events shared with the [`Position`] the row was made from. A position is read back
+//! as a [`Position`] (the rows of a page, a get, a rendered event): the ids unpacked, the
+//! events shared, never copied.
 
 use std::sync::Arc;
 
@@ -25,7 +27,7 @@ pub(super) struct PositionRow {
     updated_at: DateTime<Utc>,
     version: i64,
     external_reference: Option<Box<str>>,
-    events: Box<[PositionLifecycleEvent]>,
+    events: Arc<[PositionLifecycleEvent]>,
     state: PositionState,
 }
 
@@ -43,7 +45,7 @@ impl PositionRow {
             updated_at: position.updated_at,
             version: position.version,
             external_reference: position.external_reference.as_deref().map(Box::from),
-            events: position.events.as_slice().into(),
+            events: shared_events(&position.events),
             state: position.state,
         }
     }
@@ -61,7 +63,7 @@ impl PositionRow {
             external_reference: self.external_reference.as_deref().map(str::to_owned),
             created_at: self.created_at,
             updated_at: self.updated_at,
-            events: self.events.to_vec(),
+            events: Arc::clone(&self.events),
             version: self.version,
         }
     }
@@ -92,6 +94,15 @@ impl PositionRow {
     }
 }
 
+/// `events`, shared; no events are the one empty slice every row shares (no heap block).
+fn shared_events(events: &Arc<[PositionLifecycleEvent]>) -> Arc<[PositionLifecycleEvent]> {
+    if events.is_empty() {
+        Arc::default()
+    } else {
+        Arc::clone(events)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -113,7 +124,7 @@ mod tests {
             external_reference: Some(String::new()),
             created_at: at,
             updated_at: at,
-            events: Vec::new(),
+            events: Arc::default(),
             version: 1,
         };
         let funded = crate::lifecycle::apply(
@@ -132,6 +143,8 @@ mod tests {
         let second = PositionRow::new(&funded, &mut shared);
         assert_eq!(first.position(), position);
         assert_eq!(second.position(), funded);
+        assert!(Arc::ptr_eq(&second.position().events, &funded.events));
+        assert!(Arc::ptr_eq(&first.events, &Arc::default()));
         assert!(Arc::ptr_eq(&first.asset_id, &second.asset_id));
         assert!(Arc::ptr_eq(
             &first.holder_reference,

@@ -5,6 +5,7 @@
 //! every position of the page (`position_id = any($1)`), assembled here.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use gridstore::postgres::{PgConnection, PgTransaction};
 use rust_decimal::Decimal;
@@ -259,7 +260,10 @@ async fn attach_events<C: PgConnection>(
             .push(event);
     }
     for position in positions {
-        position.events = by_position.remove(&position.id).unwrap_or_default();
+        position.events = by_position
+            .remove(&position.id)
+            .map(Arc::from)
+            .unwrap_or_default();
     }
     Ok(())
 }

@@ -186,7 +186,7 @@ pub(super) fn position(row: &Row) -> Result<Position> {
         external_reference: get(row, "external_reference")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
-        events: Vec::new(),
+        events: std::sync::Arc::default(),
         version: get(row, "version")?,
     })
 }
