@@ -82,7 +82,8 @@ impl MemoryEventLog {
 
     /// [`MemoryEventLog::append_sync`] for events whose payloads may be
     /// [`MemoryPayload::Rendered`]: each such payload is rendered once here and checked like
-    /// any other (it must be JSON without the nul character), then only its handle is kept
+    /// any other (it must be JSON without the nul character; release builds skip this for a
+    /// payload [`RenderPayload::storable_by_construction`]), then only its handle is kept
     /// and it is rendered again whenever the event is read.
     ///
     /// # Errors

@@ -5,13 +5,22 @@
 //!
 //! A snapshot never changes: a transition stores a new `Arc<PositionRow>`, the one an earlier
 //! event holds stays as it was.
+//!
+//! The payloads are storable by construction ([`RenderPayload::storable_by_construction`]):
+//! typed data serialized by serde_json is JSON, and the free text a write adds to its events
+//! (holder and external references, the request id, a transition's reason and metadata) is
+//! checked for the nul character before the append ([`check_created`], [`check_transition`],
+//! the log's rule and error), so release builds skip rendering each event once at append.
 
 use std::sync::Arc;
 
 use gridstore::memory::{MemoryEvent, MemoryPayload, RenderPayload};
 use serde::Serialize;
 
-use crate::domain::{Position, PositionState};
+use serde_json::Value;
+
+use crate::domain::{Position, PositionLifecycleEvent, PositionState};
+use crate::{Error, Result};
 
 use super::compact::LedgerRow;
 use super::position_row::PositionRow;
@@ -68,6 +77,65 @@ impl RenderPayload for Rendered {
             }
         }
     }
+
+    /// True: see the module docs. Each payload is built by the functions below, called by
+    /// the writes after [`check_created`] or [`check_transition`] accepted its free text.
+    fn storable_by_construction(&self) -> bool {
+        true
+    }
+}
+
+/// The log's error for a payload holding the nul character (PostgreSQL's `jsonb` cannot).
+fn nul_error() -> Error {
+    Error::from(gridstore::Error::InvalidInput(
+        "json payload must not contain the nul character".into(),
+    ))
+}
+
+fn reject_nul(text: Option<&str>) -> Result<()> {
+    match text {
+        Some(text) if text.contains('\0') => Err(nul_error()),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the free text the events of a new position render (its references and the
+/// request id of its ledger payload) for the nul character, as the log would at append.
+///
+/// # Errors
+/// The log's `InvalidInput` error when one holds it.
+pub(super) fn check_created(position: &Position, request_id: Option<&str>) -> Result<()> {
+    reject_nul(Some(&position.holder_reference))?;
+    reject_nul(position.external_reference.as_deref())?;
+    reject_nul(request_id)
+}
+
+/// [`check_created`] for a transition: the new lifecycle event's reason and metadata (the
+/// position's earlier events were checked when they were applied).
+///
+/// # Errors
+/// The log's `InvalidInput` error when one holds it.
+pub(super) fn check_transition(event: &PositionLifecycleEvent) -> Result<()> {
+    reject_nul(event.reason.as_deref())?;
+    let mut pending = Vec::new();
+    for (key, value) in event.metadata.iter().flatten() {
+        reject_nul(Some(key))?;
+        pending.push(value);
+    }
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::String(text) => reject_nul(Some(text))?,
+            Value::Array(items) => pending.extend(items),
+            Value::Object(fields) => {
+                for (key, item) in fields {
+                    reject_nul(Some(key))?;
+                    pending.push(item);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    Ok(())
 }
 
 fn write<T: Serialize>(
@@ -166,6 +234,55 @@ mod tests {
         let id = payload["id"].take();
         assert!(id.as_str().is_some_and(|id| id.starts_with("evt_")), "{id}");
         payload
+    }
+
+    #[test]
+    fn the_free_text_of_position_events_is_checked_for_the_nul_character_as_the_log_does() {
+        let at = crate::domain::now_millis();
+        let position = |holder: &str, external: Option<&str>| Position {
+            id: crate::domain::PositionId::new(),
+            institution_id: InstitutionId::new(),
+            asset_id: crate::domain::AssetId::new(),
+            holder_reference: holder.into(),
+            currency: Currency::USD,
+            amount: "1".parse().expect("an amount"),
+            state: PositionState::Created,
+            external_reference: external.map(str::to_owned),
+            created_at: at,
+            updated_at: at,
+            events: Vec::new(),
+            version: 1,
+        };
+        let log_error = Error::from(gridstore::Error::InvalidInput(
+            "json payload must not contain the nul character".into(),
+        ));
+        assert!(check_created(&position("h", Some("e")), Some("r")).is_ok());
+        for (holder, external, request) in [
+            ("h\0", None, None),
+            ("h", Some("e\0"), None),
+            ("h", None, Some("r\0")),
+        ] {
+            let err = check_created(&position(holder, external), request).expect_err("a nul");
+            assert_eq!(err.to_string(), log_error.to_string());
+        }
+        let applied = |reason: &str, metadata: Value| {
+            crate::lifecycle::apply(
+                &position("h", None),
+                PositionState::Funded,
+                Some(reason.into()),
+                metadata.as_object().cloned(),
+                at,
+                LifecycleEventId::new(),
+            )
+            .expect("allowed")
+            .expect("a change")
+            .event
+        };
+        assert!(check_transition(&applied("r", json!({"k": [{"a": "b"}]}))).is_ok());
+        assert!(check_transition(&applied("r\0", json!({}))).is_err());
+        assert!(check_transition(&applied("r", json!({"k\u{0}": 1}))).is_err());
+        assert!(check_transition(&applied("r", json!({"k": [{"a\u{0}": 1}]}))).is_err());
+        assert!(check_transition(&applied("r", json!({"k": [1, {"a": "b\u{0}"}]}))).is_err());
     }
 
     #[test]

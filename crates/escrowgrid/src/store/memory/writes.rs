@@ -109,6 +109,7 @@ impl State {
         let row = Arc::new(PositionRow::new(&position, &mut self.shared));
         let payload = Payload::created(&row, audit.request_id.as_deref());
         let ledger = self.ledger_row(&ledger, payload);
+        rendered::check_created(&position, audit.request_id.as_deref())?;
         append_rendered(log, rendered::position_created(&row, &ledger))?;
         self.positions.insert(Arc::clone(&row));
         self.push_ledger(ledger);
@@ -155,6 +156,7 @@ impl State {
         let (ledger, event) = records::transition(&applied, audit, self.last_ledger_hash(id));
         let ledger = self.ledger_row(&ledger, Payload::text(&ledger.payload));
         let row = Arc::new(PositionRow::new(&applied.position, &mut self.shared));
+        rendered::check_transition(&applied.event)?;
         append_rendered(
             log,
             rendered::position_state_changed(&row, applied.from, &ledger),

@@ -27,6 +27,15 @@ pub trait RenderPayload: Send + Sync + fmt::Debug {
     /// # Errors
     /// Only if the payload cannot be serialized.
     fn render(&self, out: &mut Vec<u8>) -> serde_json::Result<()>;
+
+    /// Whether `render` is known to write JSON without the nul character, so the log need not
+    /// render the payload at append to check it: true only when that holds by construction
+    /// (typed data serialized by serde_json, its free text checked for the nul character by
+    /// the caller before the append). The default, false, renders once at append and checks.
+    /// Debug builds render and check either way.
+    fn storable_by_construction(&self) -> bool {
+        false
+    }
 }
 
 /// The payload of a [`MemoryEvent`].
@@ -65,7 +74,8 @@ impl From<NewEvent> for MemoryEvent {
 
 impl MemoryEvent {
     /// Checks the event as [`NewEvent`]s are checked, then turns its payload into what the
-    /// log keeps: a value's text, or a rendered payload after rendering it once to check it.
+    /// log keeps: a value's text, or a rendered payload after rendering it once to check it
+    /// (except, in release builds, one [`RenderPayload::storable_by_construction`]).
     pub(super) fn checked_payload(&self) -> Result<StoredPayload> {
         crate::event_log::validate_header(
             &self.stream,
@@ -78,18 +88,33 @@ impl MemoryEvent {
                 Ok(StoredPayload::Text(payload.to_text()?))
             }
             MemoryPayload::Rendered(source) => {
-                let mut text = Vec::with_capacity(1024);
-                source.render(&mut text).map_err(unserializable)?;
-                serde_json::from_slice::<serde::de::IgnoredAny>(&text).map_err(unserializable)?;
-                if text_has_nul(&text) {
-                    return Err(Error::InvalidInput(
-                        "json payload must not contain the nul character".into(),
-                    ));
+                let by_construction = source.storable_by_construction();
+                if by_construction && !cfg!(debug_assertions) {
+                    return Ok(StoredPayload::Rendered(Arc::clone(source)));
                 }
+                let checked = check_rendered(source.as_ref());
+                assert!(
+                    !by_construction || checked.is_ok(),
+                    "a payload storable by construction failed its check: {checked:?}"
+                );
+                checked?;
                 Ok(StoredPayload::Rendered(Arc::clone(source)))
             }
         }
     }
+}
+
+/// Renders `source` once and checks the text: JSON without the nul character.
+fn check_rendered(source: &dyn RenderPayload) -> Result<()> {
+    let mut text = Vec::with_capacity(1024);
+    source.render(&mut text).map_err(unserializable)?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(&text).map_err(unserializable)?;
+    if text_has_nul(&text) {
+        return Err(Error::InvalidInput(
+            "json payload must not contain the nul character".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[allow(clippy::needless_pass_by_value)] // the shape `map_err` hands over
@@ -160,6 +185,50 @@ impl Stored {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A payload of fixed text that claims to be storable by construction.
+    #[derive(Debug)]
+    struct Claimed(&'static str);
+
+    impl RenderPayload for Claimed {
+        fn render(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+            out.extend_from_slice(self.0.as_bytes());
+            Ok(())
+        }
+
+        fn storable_by_construction(&self) -> bool {
+            true
+        }
+    }
+
+    fn claimed(text: &'static str) -> MemoryEvent {
+        MemoryEvent {
+            stream: "s".into(),
+            event_type: "t".into(),
+            correlation_id: None,
+            payload: MemoryPayload::Rendered(Arc::new(Claimed(text))),
+        }
+    }
+
+    #[test]
+    fn a_payload_storable_by_construction_is_kept_and_rendered_on_read() {
+        let log = super::super::MemoryEventLog::new();
+        log.append_events_sync(vec![claimed(r#"{"a":[1,"b"]}"#)])
+            .unwrap();
+        let state = log.read();
+        assert_eq!(
+            state.events[0].payload(),
+            serde_json::json!({"a": [1, "b"]})
+        );
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "storable by construction failed its check")]
+    fn a_broken_promise_of_a_storable_payload_panics_in_debug_builds() {
+        let log = super::super::MemoryEventLog::new();
+        let _ = log.append_events_sync(vec![claimed(r#"{"a":"\u0000"}"#)]);
+    }
 
     #[test]
     fn a_stored_event_is_at_most_104_bytes_besides_its_payload() {
