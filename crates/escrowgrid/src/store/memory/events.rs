@@ -250,7 +250,7 @@ mod tests {
             external_reference: external.map(str::to_owned),
             created_at: at,
             updated_at: at,
-            events: Vec::new(),
+            events: Arc::default(),
             version: 1,
         };
         let log_error = Error::from(gridstore::Error::InvalidInput(
