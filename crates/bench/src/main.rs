@@ -22,6 +22,7 @@ mod args;
 mod chain;
 mod client;
 mod connections;
+mod event_latency;
 mod keyset;
 mod ledger_pages;
 mod load;
@@ -40,6 +41,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::args::{Args, Backend, Load};
+use crate::event_latency::Follower;
 use crate::load::{Fixture, LevelOutcome};
 use crate::report::Row;
 use crate::target::Target;
@@ -117,10 +119,10 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         return Ok(());
     }
     if let Some(rate) = args.stream_creates_per_s {
-        return stream_latency(args, rate, Follower::Stream).await;
+        return event_latency::run(args, rate, Follower::Stream).await;
     }
     if let Some(rate) = args.webhook_creates_per_s {
-        return stream_latency(args, rate, Follower::Webhook).await;
+        return event_latency::run(args, rate, Follower::Webhook).await;
     }
     if let Some(events) = args.chain_events {
         let load_before = load_average();
@@ -351,73 +353,6 @@ fn http_row(
             .map(|cpu| cpu.as_secs_f64() * 1e6 / (o.creates + o.transitions) as f64),
         errors: o.errors.values().sum(),
     }
-}
-
-/// Who receives the events in a latency run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Follower {
-    /// An SSE client of `GET /events/stream`.
-    Stream,
-    /// A webhook receiver on 127.0.0.1.
-    Webhook,
-}
-
-/// `--stream-creates-per-s` / `--webhook-creates-per-s`: commit → SSE client or webhook
-/// receiver latency on PostgreSQL, `--runs` times.
-async fn stream_latency(args: &Args, rate: u32, follower: Follower) -> Result<(), BoxError> {
-    let target = match &args.url {
-        Some(url) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
-        None => {
-            let private = follower == Follower::Webhook;
-            Target::postgres_with(
-                args.database_url.clone(),
-                args.pool_max,
-                args.durable,
-                |settings| {
-                    settings.webhooks.allow_private_targets = private;
-                },
-            )
-            .await?
-        }
-    };
-    let fixture = load::fixture(&target.authority, &target.root_key).await?;
-    progress(&format!("stream: warm-up {} s", args.warmup_secs));
-    load::run_level(&fixture, 4, Duration::from_secs(args.warmup_secs), true).await?;
-    let mut out = String::from(
-        "| run | events/s | creates | received | ack → event p50 / p95 ms | \
-         send → event p50 / p95 ms |\n|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for run in 1..=args.runs {
-        progress(&format!("{follower:?}: run {run}, {rate} creates/s"));
-        let duration = Duration::from_secs(args.duration_secs);
-        let mut o = match follower {
-            Follower::Stream => stream::measure(&fixture, rate, duration).await?,
-            Follower::Webhook => webhook_latency::measure(&fixture, rate, duration).await?,
-        };
-        let pair = |s: &mut stats::Samples| {
-            format!(
-                "{:.2} / {:.2}",
-                s.quantile_ms(0.5).unwrap_or(f64::NAN),
-                s.quantile_ms(0.95).unwrap_or(f64::NAN)
-            )
-        };
-        out.push_str(&format!(
-            "| {run} | {:.0} | {} | {} | {} | {} |\n",
-            o.events_per_s,
-            o.creates,
-            o.received,
-            pair(&mut o.after_ack),
-            pair(&mut o.after_send)
-        ));
-    }
-    target.stop().await?;
-    writeln!(
-        std::io::stdout(),
-        "\n{follower:?} latency, {} s per run; load average after: {}\n\n{out}",
-        args.duration_secs,
-        load_average()
-    )?;
-    Ok(())
 }
 
 fn quantiles(s: &mut stats::Samples) -> Option<(f64, f64)> {
