@@ -4,6 +4,9 @@
 //! so both backends reject such payloads with [`Error::InvalidInput`] instead of the memory
 //! backend accepting what PostgreSQL would refuse.
 //!
+//! Arrays and objects nest at most [`MAX_DEPTH`] (127) levels deep, the most serde_json reads
+//! back from JSON text, so every stored payload can be read back.
+//!
 //! Numbers keep their value but not always their written form in PostgreSQL: `jsonb` stores
 //! them as `numeric`, so `1e3` reads back as `1000` (while `0.1`, `1.50` and long decimals
 //! keep their digits). Write numbers in plain decimal form when their text matters.
@@ -13,23 +16,42 @@ use serde_json::Value;
 
 use crate::{Error, Result};
 
+/// The deepest nesting of arrays and objects a payload may have: the most serde_json reads
+/// back from JSON text (its recursion limit is 128). A deeper payload could be stored but never
+/// read back.
+pub const MAX_DEPTH: usize = 127;
+
 /// Checks that `value` can be stored by every backend (see the module docs).
 pub(crate) fn check_storable(value: &Value) -> Result<()> {
-    let mut pending = vec![value];
-    while let Some(value) = pending.pop() {
+    let mut pending = vec![(value, 0_usize)];
+    while let Some((value, depth)) = pending.pop() {
         match value {
             Value::String(s) => reject_nul(s)?,
-            Value::Array(items) => pending.extend(items),
+            Value::Array(items) => {
+                let depth = nested(depth)?;
+                pending.extend(items.iter().map(|item| (item, depth)));
+            }
             Value::Object(map) => {
+                let depth = nested(depth)?;
                 for (key, item) in map {
                     reject_nul(key)?;
-                    pending.push(item);
+                    pending.push((item, depth));
                 }
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }
     Ok(())
+}
+
+/// The depth inside one more array or object, if allowed.
+fn nested(depth: usize) -> Result<usize> {
+    if depth >= MAX_DEPTH {
+        return Err(Error::InvalidInput(format!(
+            "json payload must not nest arrays and objects more than {MAX_DEPTH} deep"
+        )));
+    }
+    Ok(depth + 1)
 }
 
 fn reject_nul(s: &str) -> Result<()> {
@@ -71,21 +93,20 @@ impl Payload {
     /// Encodes `value` as compact JSON text, once.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when `value` does not serialize to JSON (a map with non-string
-    /// keys, a failing `Serialize`) or holds the NUL character.
+    /// [`Error::InvalidInput`] when `value` does not serialize to JSON (a map whose keys are
+    /// not strings, numbers or booleans, a failing `Serialize`), holds the NUL character or
+    /// nests deeper than [`MAX_DEPTH`].
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self> {
         let text = serde_json::to_string(value)
             .map_err(|e| Error::InvalidInput(format!("payload does not serialize: {e}")))?;
-        if text_has_nul(text.as_bytes()) {
-            return Err(nul_error());
-        }
+        check_text(text.as_bytes())?;
         Ok(Self(Repr::Text(text.into_boxed_str())))
     }
 
     /// The payload as a JSON value (parsed again when it was encoded).
     ///
     /// # Panics
-    /// Never: encoded text is always JSON.
+    /// Never: encoded text is JSON that [`Payload::encode`] checked to be readable.
     #[must_use]
     pub fn to_value(&self) -> Value {
         match &self.0 {
@@ -152,23 +173,28 @@ impl PartialEq<Value> for Payload {
     }
 }
 
-/// Whether JSON text (as serde_json writes it) holds the NUL character, raw or written
-/// `\u0000`; a backslash always starts an escape, so escapes are skipped whole.
-pub(crate) fn text_has_nul(json: &[u8]) -> bool {
-    let mut i = 0;
+/// Checks JSON text as serde_json writes it: no NUL character (raw or written `\u0000`; a
+/// backslash always starts an escape, so escapes are skipped whole) and no nesting deeper than
+/// [`MAX_DEPTH`] (brackets outside strings).
+pub(crate) fn check_text(json: &[u8]) -> Result<()> {
+    let (mut depth, mut in_string, mut i) = (0_usize, false, 0);
     while i < json.len() {
         match json[i] {
-            0 => return true,
+            0 => return Err(nul_error()),
             b'\\' => {
                 if json.get(i + 1) == Some(&b'u') && json.get(i + 2..i + 6) == Some(b"0000") {
-                    return true;
+                    return Err(nul_error());
                 }
-                i += 2;
+                i += 1;
             }
-            _ => i += 1,
+            b'"' => in_string = !in_string,
+            b'[' | b'{' if !in_string => depth = nested(depth)?,
+            b']' | b'}' if !in_string => depth = depth.saturating_sub(1),
+            _ => {}
         }
+        i += 1;
     }
-    false
+    Ok(())
 }
 
 fn nul_error() -> Error {
@@ -190,13 +216,37 @@ mod tests {
 
     #[test]
     fn a_nul_is_found_in_text_but_not_in_an_escaped_backslash() {
-        let nul = serde_json::to_vec(&Value::from("a\0b")).unwrap();
-        assert!(text_has_nul(&nul));
-        let backslash_u = serde_json::to_vec(&Value::from("a\\u0000b")).unwrap();
-        assert!(!text_has_nul(&backslash_u));
-        let both = serde_json::to_vec(&Value::from("\\\0")).unwrap();
-        assert!(text_has_nul(&both));
-        assert!(!text_has_nul(br#"{"a":"\u0001"}"#));
+        let has_nul = |v: &Value| check_text(&serde_json::to_vec(v).unwrap()).is_err();
+        assert!(has_nul(&Value::from("a\0b")));
+        assert!(!has_nul(&Value::from("a\\u0000b")));
+        assert!(has_nul(&Value::from("\\\0")));
+        assert!(check_text(br#"{"a":"\u0001"}"#).is_ok());
+    }
+
+    #[test]
+    fn payloads_nest_exactly_as_deep_as_serde_json_reads_back() {
+        for depth in [MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2] {
+            let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let readable = serde_json::from_str::<Value>(&text).is_ok();
+            assert_eq!(
+                check_text(text.as_bytes()).is_ok(),
+                readable,
+                "depth {depth}"
+            );
+            assert_eq!(readable, depth <= MAX_DEPTH, "depth {depth}");
+            let quoted = format!("[\"{}\"]", "[{".repeat(depth));
+            assert!(
+                check_text(quoted.as_bytes()).is_ok(),
+                "brackets inside strings"
+            );
+        }
+        let mut deep = json!(1);
+        for _ in 0..=MAX_DEPTH {
+            deep = json!({ "k": deep });
+        }
+        assert!(check_storable(&deep).is_err());
+        assert!(Payload::encode(&deep).is_err());
+        assert!(check_storable(&deep["k"]).is_ok());
     }
 
     #[test]

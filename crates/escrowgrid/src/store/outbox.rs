@@ -170,7 +170,8 @@ fn event<T: Serialize>(
 /// `institution.created`.
 ///
 /// # Errors
-/// Only if the entity cannot be serialized (never for well-formed entities).
+/// [`crate::Error`] from gridstore's `InvalidInput` if the entity cannot be encoded: it does
+/// not serialize, holds the NUL character or nests too deep (never for validated entities).
 pub fn institution_created(institution: &Institution) -> Result<Vec<NewEvent>> {
     let kind = EventType::InstitutionCreated;
     let at = institution.created_at;

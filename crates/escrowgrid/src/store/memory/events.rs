@@ -1,7 +1,8 @@
 //! The position events of the memory backend as rendered payloads: the memory store keeps each
 //! position version and ledger event it writes anyway (shared through an `Arc`), so its event
 //! log keeps only a handle on them (event id, the snapshot) and renders the payload when the
-//! event is read, from the same [`Envelope`] as the `Value` payloads, so the JSON is the same.
+//! event is read, from the same [`Envelope`] as the outbox's encoded payloads, so the JSON is the
+//! same.
 //!
 //! A snapshot never changes: a transition stores a new `Arc<PositionRow>`, the one an earlier
 //! event holds stays as it was.

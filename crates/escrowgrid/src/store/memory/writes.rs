@@ -106,10 +106,10 @@ impl State {
         let (position, ledger, event) = records::position(new, audit, now_millis());
         self.positions
             .ensure_vacant(PositionId::RESOURCE, &Packed::new(position.id.as_str()))?;
+        rendered::check_created(&position, audit.request_id.as_deref())?;
         let row = Arc::new(PositionRow::new(&position, &mut self.shared));
         let payload = Payload::created(&row, audit.request_id.as_deref());
         let ledger = self.ledger_row(&ledger, payload);
-        rendered::check_created(&position, audit.request_id.as_deref())?;
         append_rendered(log, rendered::position_created(&row, &ledger))?;
         self.positions.insert(Arc::clone(&row));
         self.push_ledger(ledger);
@@ -153,10 +153,10 @@ impl State {
         let Some(applied) = applied else {
             return Ok(current);
         };
+        rendered::check_transition(&applied.event)?;
         let (ledger, event) = records::transition(&applied, audit, self.last_ledger_hash(id));
         let ledger = self.ledger_row(&ledger, Payload::text(&ledger.payload));
         let row = Arc::new(PositionRow::new(&applied.position, &mut self.shared));
-        rendered::check_transition(&applied.event)?;
         append_rendered(
             log,
             rendered::position_state_changed(&row, applied.from, &ledger),

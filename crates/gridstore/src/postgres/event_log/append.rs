@@ -27,7 +27,8 @@ impl PgEventLog {
     /// their next poll.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for an empty stream or type; classified database errors.
+    /// [`Error::InvalidInput`] for an empty stream or type, or a payload the
+    /// [payload rules](crate::payload) refuse; classified database errors.
     pub async fn append_in(
         client: &impl PgConnection,
         events: &[NewEvent],
