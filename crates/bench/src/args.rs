@@ -33,9 +33,15 @@ pub struct Args {
     #[arg(long, requires = "root_key")]
     pub url: Option<String>,
     /// Start this `escrowgrid` binary (e.g. `target/release/escrowgrid`) as a separate process
-    /// on the memory backend and report its own CPU per request (from `/proc/<pid>/stat`).
+    /// (memory, or PostgreSQL on the testkit server or `--database-url`) and report its own CPU
+    /// per request (from `/proc/<pid>/stat`).
     #[arg(long, conflicts_with = "url")]
     pub server_bin: Option<std::path::PathBuf>,
+    /// With `--backend memory`: also run the same loads, alternating, against this HTTP floor
+    /// (`target/release/escrowgrid-floor`: the same HTTP stack answering canned positions, no
+    /// application), as a separate process; its rows are the backend `floor`.
+    #[arg(long, conflicts_with = "url")]
+    pub floor_bin: Option<std::path::PathBuf>,
     /// Instead of the load levels: seed this many positions on the memory backend, then
     /// report resident bytes per position and the latency of deep list pages.
     #[arg(long)]

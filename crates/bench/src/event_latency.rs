@@ -28,6 +28,7 @@ pub(crate) async fn run(args: &Args, rate: u32, follower: Follower) -> Result<()
                 args.database_url.clone(),
                 args.pool_max,
                 args.durable,
+                None,
                 |settings| {
                     settings.webhooks.allow_private_targets = private;
                 },

@@ -123,7 +123,7 @@ pub(crate) async fn seeding_target(
     pool_max: usize,
     flag: &str,
 ) -> Result<(Target, crate::load::Fixture, tokio_postgres::Client), BoxError> {
-    let target = Target::postgres_with(database_url, pool_max, false, |_| {}).await?;
+    let target = Target::postgres_with(database_url, pool_max, false, None, |_| {}).await?;
     let fixture = crate::load::fixture(&target.authority, &target.root_key).await?;
     let client = target
         .connect_database()

@@ -30,6 +30,9 @@ pub struct Fixture {
     /// Process id of the server when it runs as a separate process: CPU figures are then its
     /// own; otherwise they are this process's (load generator and in-process server).
     pub server_pid: Option<u32>,
+    /// The PostgreSQL postmaster's pid when the run started the cluster (its CPU is read
+    /// from `/proc`: [`crate::stats::cluster_cpu`]).
+    pub db_pid: Option<u32>,
 }
 
 /// Creates the institution, an admin key, a template and an asset through the API (as root).
@@ -93,6 +96,7 @@ pub async fn fixture(authority: &str, root_key: &str) -> Result<Fixture, BoxErro
         admin_key,
         admin_key_id,
         server_pid: None,
+        db_pid: None,
     })
 }
 
@@ -123,6 +127,8 @@ pub struct LevelOutcome {
     /// CPU time the server used meanwhile: the server process's when it is separate
     /// ([`Fixture::server_pid`]), else this process's (load generator + in-process server).
     pub cpu: Option<Duration>,
+    /// CPU time the PostgreSQL cluster used meanwhile, when the run started it.
+    pub db_cpu: Option<Duration>,
     /// Successful creates (201).
     pub creates: u64,
     /// Successful transitions to FUNDED (200).
@@ -159,6 +165,7 @@ pub async fn run_level(
     barrier.wait().await;
     let started = Instant::now();
     let cpu_before = crate::stats::process_cpu(fixture.server_pid);
+    let db_before = fixture.db_pid.and_then(crate::stats::cluster_cpu);
     let mut outcome = LevelOutcome::default();
     for task in tasks {
         let one = task.await?;
@@ -174,6 +181,11 @@ pub async fn run_level(
     outcome.elapsed = started.elapsed();
     outcome.cpu = crate::stats::process_cpu(fixture.server_pid)
         .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    outcome.db_cpu = fixture
+        .db_pid
+        .and_then(crate::stats::cluster_cpu)
+        .zip(db_before)
         .map(|(after, before)| after.saturating_sub(before));
     Ok(outcome)
 }

@@ -11,7 +11,9 @@
 //! cargo build --release -p escrowgrid -p bench && \
 //!   target/release/escrowgrid-loadgen --keep-alive-connections 10000 --pool-max 64 --rate 1000 --duration-secs 30
 //! cargo run --release -p bench -- --webhook-creates-per-s 100 --duration-secs 20 --runs 3
-//! cargo run --release -p bench -- --backend memory --server-bin target/release/escrowgrid
+//! cargo run --release -p bench -- --backend memory --server-bin target/release/escrowgrid \
+//!   --floor-bin target/release/escrowgrid-floor
+//! cargo run --release -p bench -- --backend postgres --durable --server-bin target/release/escrowgrid
 //! cargo run --release -p bench -- --scale-positions 500000 --server-bin target/release/escrowgrid
 //! cargo run --release -p bench -- --chain-events 2000 --chain-batch-sizes 1,10,50 --runs 3
 //! cargo run --release -p bench -- --keyset-positions 1000000 --runs 3
@@ -35,6 +37,11 @@ mod stream;
 mod target;
 mod webhook_latency;
 
+/// The in-process server runs on the allocator the `escrowgrid` binary uses (see its
+/// `main.rs`), so that its CPU figures are those of the server as deployed.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::time::Duration;
 
@@ -56,6 +63,9 @@ const NO_KEY_CACHE: &str = "postgres-nokeycache";
 async fn start_target(args: &Args, backend: &'static str) -> Result<Target, BoxError> {
     Ok(match (&args.url, backend) {
         (Some(url), _) => Target::external(url, args.root_key.as_deref().unwrap_or_default())?,
+        (None, "floor") => {
+            Target::spawn(args.floor_bin.as_deref().ok_or("no --floor-bin")?).await?
+        }
         (None, "memory") => match &args.server_bin {
             Some(bin) => Target::spawn(bin).await?,
             None => Target::memory().await?,
@@ -66,6 +76,7 @@ async fn start_target(args: &Args, backend: &'static str) -> Result<Target, BoxE
                 args.database_url.clone(),
                 args.pool_max,
                 args.durable,
+                args.server_bin.as_deref(),
                 |settings| {
                     if no_cache {
                         settings.store.api_key_cache_ttl_ms = 0;
@@ -175,7 +186,11 @@ async fn run(args: &Args) -> Result<(), BoxError> {
     // Variants measured alternately within each run share a group.
     let mut groups: Vec<Vec<&'static str>> = Vec::new();
     if matches!(args.backend, Backend::Memory | Backend::Both) {
-        groups.push(vec!["memory"]);
+        if args.floor_bin.is_some() {
+            groups.push(vec!["floor", "memory"]);
+        } else {
+            groups.push(vec!["memory"]);
+        }
     }
     if matches!(args.backend, Backend::Postgres | Backend::Both) {
         if args.compare_key_cache {
@@ -192,6 +207,7 @@ async fn run(args: &Args) -> Result<(), BoxError> {
             let target = start_target(args, backend).await?;
             let mut fixture = load::fixture(&target.authority, &target.root_key).await?;
             fixture.server_pid = target.pid;
+            fixture.db_pid = target.db_pid().await;
             if let Some(pid) = target.pid {
                 progress(&format!(
                     "{backend}: server process {pid}, CPU figures are its own"
@@ -230,8 +246,10 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         .collect();
     let mut out = std::io::stdout();
     let cpu_of = if args.server_bin.is_some() {
-        "memory rows: the server process's own (user + system from /proc/<pid>/stat); \
-         postgres rows: this process's (load generator + in-process server)"
+        "the server process's own (user + system from /proc/<pid>/stat)"
+    } else if args.floor_bin.is_some() {
+        "floor rows: the floor process's own; other rows: this process's (load generator + \
+         in-process server)"
     } else {
         "this process's (load generator + in-process server)"
     };
@@ -296,6 +314,7 @@ async fn measure(
             levels.flat_map(|c| variants.iter().map(move |v| (c, v)))
         {
             progress(&format!("{backend}: {load} with {clients} clients"));
+            let db_before = fixture.db_pid.and_then(stats::cluster_cpu);
             let url = url.to_owned();
             let (ids, pgbench) = (ids.clone(), pgbench.clone());
             let mut b = tokio::task::spawn_blocking(move || {
@@ -310,6 +329,11 @@ async fn measure(
                 )
             })
             .await??;
+            let db_cpu = fixture
+                .db_pid
+                .and_then(stats::cluster_cpu)
+                .zip(db_before)
+                .map(|(after, before)| after.saturating_sub(before));
             rows.push(Row {
                 backend,
                 load,
@@ -320,6 +344,7 @@ async fn measure(
                 transition_ms: None,
                 pair_ms: quantiles(&mut b.pair_latency),
                 cpu_us_per_request: None,
+                db_cpu_us_per_op: db_cpu.and_then(|cpu| per_op(cpu, b.pairs)),
                 errors: b.failed,
             });
         }
@@ -351,8 +376,17 @@ fn http_row(
             .cpu
             .filter(|_| o.creates + o.transitions > 0)
             .map(|cpu| cpu.as_secs_f64() * 1e6 / (o.creates + o.transitions) as f64),
+        db_cpu_us_per_op: o
+            .db_cpu
+            .and_then(|cpu| per_op(cpu, if pairs { o.transitions } else { o.creates })),
         errors: o.errors.values().sum(),
     }
+}
+
+/// Microseconds of `cpu` per operation (a pair, or a create), `None` without operations.
+fn per_op(cpu: Duration, ops: u64) -> Option<f64> {
+    #[allow(clippy::cast_precision_loss)]
+    (ops > 0).then(|| cpu.as_secs_f64() * 1e6 / ops as f64)
 }
 
 fn quantiles(s: &mut stats::Samples) -> Option<(f64, f64)> {

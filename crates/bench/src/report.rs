@@ -23,6 +23,9 @@ pub struct Row {
     pub pair_ms: Option<(f64, f64)>,
     /// CPU microseconds of this process (load generator + in-process server) per request.
     pub cpu_us_per_request: Option<f64>,
+    /// CPU microseconds of the PostgreSQL cluster per pair (per create for the creates load),
+    /// when the run started the cluster.
+    pub db_cpu_us_per_op: Option<f64>,
     /// Unexpected responses or failed pgbench transactions.
     pub errors: u64,
 }
@@ -48,6 +51,7 @@ impl Row {
             transition_ms: pair(&|r| r.transition_ms),
             pair_ms: pair(&|r| r.pair_ms),
             cpu_us_per_request: med(&|r| r.cpu_us_per_request),
+            db_cpu_us_per_op: med(&|r| r.db_cpu_us_per_op),
             errors: runs.iter().map(|r| r.errors).sum(),
         })
     }
@@ -69,13 +73,14 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str(
         "| backend | load | clients | pairs/s | creates/s | create p50 / p99 ms | \
-         transition p50 / p99 ms | pair p50 / p99 ms | CPU µs/request | errors |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         transition p50 / p99 ms | pair p50 / p99 ms | CPU µs/request | PostgreSQL CPU µs/pair | \
+         errors |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.backend,
             r.load,
             r.clients,
@@ -85,6 +90,7 @@ pub fn table(rows: &[Row]) -> String {
             lat(r.transition_ms),
             lat(r.pair_ms),
             num(r.cpu_us_per_request),
+            num(r.db_cpu_us_per_op),
             r.errors
         );
     }

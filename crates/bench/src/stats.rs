@@ -69,6 +69,53 @@ pub fn process_cpu(pid: Option<u32>) -> Option<Duration> {
     Some(Duration::from_millis((user + system) * 10))
 }
 
+/// CPU time (user + system) of a PostgreSQL cluster so far: its postmaster with the children
+/// it has reaped (fields 14–17 of `/proc/<pid>/stat`) plus every live child (backends,
+/// background writer, WAL writer, ...), so connections that end between two readings still
+/// count. Linux; `None` when the postmaster cannot be read.
+pub fn cluster_cpu(postmaster: u32) -> Option<Duration> {
+    let own = stat_fields(postmaster)?;
+    let mut ticks: u64 = own.iter().take(4).sum();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // A child that exits between the listing and the read is counted in the parent's
+        // reaped time at the next reading instead.
+        if let Some(f) = stat_fields_with_parent(pid).filter(|(parent, _)| *parent == postmaster) {
+            ticks += f.1[0] + f.1[1];
+        }
+    }
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The parent of process `pid` (Linux; `None` when it cannot be read).
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    stat_fields_with_parent(pid).map(|(parent, _)| parent)
+}
+
+/// utime, stime, cutime, cstime (clock ticks) of `pid`.
+fn stat_fields(pid: u32) -> Option<[u64; 4]> {
+    stat_fields_with_parent(pid).map(|(_, f)| f)
+}
+
+/// The parent pid and utime, stime, cutime, cstime of `pid`.
+fn stat_fields_with_parent(pid: u32) -> Option<(u32, [u64; 4])> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces): state, ppid, ...
+    let rest: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    let parent = rest.get(1)?.parse().ok()?;
+    let mut f = [0_u64; 4];
+    for (i, slot) in f.iter_mut().enumerate() {
+        *slot = rest.get(11 + i)?.parse().ok()?;
+    }
+    Some((parent, f))
+}
+
 /// Resident set size in bytes of process `pid` (this process when `None`), from the `VmRSS`
 /// line of `/proc/<pid>/status` (Linux; `None` elsewhere).
 pub fn resident_bytes(pid: Option<u32>) -> Option<u64> {

@@ -42,13 +42,16 @@ impl Target {
         Self::start(settings, None, None, None).await
     }
 
-    /// An in-process server on PostgreSQL: `database_url` if given, else a fresh database on
-    /// a throwaway testkit server (durability off as in the tests, unless `durable`), with
-    /// `adjust` applied to the server's settings last.
+    /// A server on PostgreSQL: `database_url` if given, else a fresh database on a throwaway
+    /// testkit server (durability off as in the tests, unless `durable`), with `adjust`
+    /// applied to the server's settings last. In this process, or the binary `server_bin` as
+    /// a child process (see [`Target::spawn`]; the settings it honours there are the pool size
+    /// and the API-key cache TTL).
     pub async fn postgres_with(
         database_url: Option<String>,
         pool_max: usize,
         durable: bool,
+        server_bin: Option<&Path>,
         adjust: impl FnOnce(&mut Settings),
     ) -> Result<Self, BoxError> {
         let (url, database, postgres) = match database_url {
@@ -65,14 +68,37 @@ impl Target {
         settings.store.database_url = Some(Secret::new(url.clone()));
         settings.store.pool_max = pool_max;
         adjust(&mut settings);
-        Self::start(settings, Some(url), database, postgres).await
+        match server_bin {
+            None => Self::start(settings, Some(url), database, postgres).await,
+            Some(bin) => {
+                let env = vec![
+                    ("STORE_BACKEND", "postgres".to_owned()),
+                    ("DATABASE_URL", url.clone()),
+                    ("DATABASE_POOL_MAX", settings.store.pool_max.to_string()),
+                    (
+                        "API_KEY_CACHE_TTL_MS",
+                        settings.store.api_key_cache_ttl_ms.to_string(),
+                    ),
+                ];
+                let mut target = Self::spawn_with(bin, env).await?;
+                target.database_url = Some(url);
+                target._database = database;
+                target._postgres = postgres;
+                Ok(target)
+            }
+        }
     }
 
-    /// The real server binary `bin` (`escrowgrid`) started as a child process on the memory
-    /// backend, on a free port of 127.0.0.1, with only the environment it needs (and
-    /// `RUST_LOG`, `TOKIO_WORKER_THREADS` and `LD_PRELOAD` when this process has them).
-    /// Returns once `GET /health` answers (within 30 s).
+    /// The real server binary `bin` (`escrowgrid`, or `escrowgrid-floor`) started as a child
+    /// process on the memory backend, on a free port of 127.0.0.1, with only the environment
+    /// it needs (and `RUST_LOG`, `TOKIO_WORKER_THREADS` and `LD_PRELOAD` when this process has
+    /// them). Returns once `GET /health` answers (within 30 s).
     pub async fn spawn(bin: &Path) -> Result<Self, BoxError> {
+        Self::spawn_with(bin, vec![("STORE_BACKEND", "memory".to_owned())]).await
+    }
+
+    /// [`Target::spawn`] with the store's environment `store_env`.
+    async fn spawn_with(bin: &Path, store_env: Vec<(&str, String)>) -> Result<Self, BoxError> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -88,7 +114,7 @@ impl Target {
             .arg("serve")
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
-            .env("STORE_BACKEND", "memory")
+            .envs(store_env)
             .env("ROOT_API_KEY", ROOT_KEY)
             .env(
                 "RUST_LOG",
@@ -183,6 +209,25 @@ impl Target {
             Some(database) => Some(database.connect().await),
             None => None,
         }
+    }
+
+    /// The pid of the postmaster serving the target's database, when it runs on this machine
+    /// (`None` otherwise, or for the memory backend): the parent of a backend's pid
+    /// (`pg_backend_pid()`), read from `/proc`.
+    pub async fn db_pid(&self) -> Option<u32> {
+        let url = self.database_url.as_deref()?;
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .ok()?;
+        let connection = tokio::spawn(connection);
+        let backend: i32 = client
+            .query_one("select pg_backend_pid()", &[])
+            .await
+            .ok()?
+            .get(0);
+        drop(client);
+        let _ = connection.await;
+        crate::stats::parent_pid(u32::try_from(backend).ok()?)
     }
 
     /// Stops the in-process server (if any) and waits for it to drain.
