@@ -12,6 +12,8 @@ use rand::Rng;
 use serde_json::json;
 use testkit::TestDatabase;
 
+#[path = "event_log_pg/announcements.rs"]
+mod announcements;
 #[path = "event_log_pg/listener_channels.rs"]
 mod listener_channels;
 #[path = "event_log_pg/listener_ping.rs"]
@@ -26,7 +28,7 @@ mod payloads;
 mod xid_digits;
 
 struct Fixture {
-    _db: TestDatabase,
+    db: TestDatabase,
     config: PgConfig,
     pool: PgPool,
 }
@@ -36,11 +38,7 @@ async fn fixture() -> Fixture {
     let config = PgConfig::from_url(db.url()).expect("config");
     let pool = PgPool::connect(&config).await.expect("pool");
     migrations::migrate(&pool).await.expect("migrate");
-    Fixture {
-        _db: db,
-        config,
-        pool,
-    }
+    Fixture { db, config, pool }
 }
 
 fn event(stream: &str, n: u64) -> NewEvent {

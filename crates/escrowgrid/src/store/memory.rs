@@ -4,6 +4,11 @@
 //! All state sits behind one `RwLock`: readers share it, and every write holds the write lock
 //! for its whole "transaction" (check, then mutate), so writes are atomic and serialized. No
 //! lock is held across an `.await`. Data lives only as long as the process.
+//!
+//! The one exception is the lookup every request makes, its API key by token: the active keys
+//! also sit in a small map of their own ([`ActiveKeys`]), written under the state's write lock
+//! by the writes that create and revoke keys (state first, then the map, always in that
+//! order), so that authenticating a request never waits for a concurrent write of positions.
 
 mod audit_row;
 mod compact;
@@ -19,6 +24,7 @@ mod table;
 mod webhooks;
 mod writes;
 
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -30,12 +36,12 @@ use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, AuditEvent, Institution,
     InstitutionId, InstitutionPolicy, LedgerEvent, NewApiKey, NewAsset, NewAssetTemplate,
     NewInstitution, NewPosition, PolicyId, Position, PositionId, PositionPolicy, Region,
-    TemplateId, TransitionRequest,
+    TemplateId, TransitionRequest, hash_token, now_millis,
 };
 use crate::ledger::checkpoint::Checkpoint;
 use crate::store::{
     AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, KeysetPage, Page, Paginated,
-    PositionFilter, Scope, TemplateFilter,
+    PositionFilter, Scope, TemplateFilter, records,
 };
 use crate::{Error, Result};
 
@@ -48,7 +54,30 @@ use state::State;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
+    active_keys: ActiveKeys,
     events: Arc<MemoryEventLog>,
+}
+
+/// Active API keys by the hash of their token (see the module docs): a key is added when it
+/// is created and removed when it is revoked, both under the state's write lock.
+#[derive(Debug, Default)]
+struct ActiveKeys(RwLock<HashMap<String, ApiKey>>);
+
+impl ActiveKeys {
+    fn find(&self, key_hash: &str) -> Option<ApiKey> {
+        let keys = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        keys.get(key_hash).cloned()
+    }
+
+    fn insert(&self, key: &ApiKey) {
+        let mut keys = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        keys.insert(key.key_hash.clone(), key.clone());
+    }
+
+    fn remove(&self, key_hash: &str) {
+        let mut keys = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        keys.remove(key_hash);
+    }
 }
 
 impl MemoryStore {
@@ -155,8 +184,11 @@ impl EscrowStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<Position> {
         new.validate()?;
+        // The records are pure (see `State::create_position`): made before the write lock, so
+        // that concurrent writes wait less.
+        let records = records::position(new, audit, now_millis());
         self.write()
-            .create_position(scope, new, audit, &self.events)
+            .create_position(scope, records, audit, &self.events)
     }
 
     /// Builds the position from its compact row (see `position_row.rs`), outside the lock (the
@@ -195,11 +227,15 @@ impl EscrowStore for MemoryStore {
         audit: &AuditContext,
     ) -> Result<CreatedApiKey> {
         new.validate()?;
-        self.write().create_api_key(scope, new, audit, &self.events)
+        let mut state = self.write();
+        let created = state.create_api_key(scope, new, audit, &self.events)?;
+        self.active_keys.insert(&created.api_key);
+        drop(state);
+        Ok(created)
     }
 
     async fn find_api_key_by_token(&self, token: &str) -> Result<Option<ApiKey>> {
-        Ok(self.read().find_api_key_by_token(token))
+        Ok(self.active_keys.find(&hash_token(token)))
     }
 
     async fn api_keys_page(
@@ -218,8 +254,11 @@ impl EscrowStore for MemoryStore {
         id: &ApiKeyId,
         audit: &AuditContext,
     ) -> Result<ApiKey> {
-        self.write()
-            .revoke_api_key(scope, institution_id, id, audit, &self.events)
+        let mut state = self.write();
+        let revoked = state.revoke_api_key(scope, institution_id, id, audit, &self.events)?;
+        self.active_keys.remove(&revoked.key_hash);
+        drop(state);
+        Ok(revoked)
     }
 
     async fn upsert_policy(

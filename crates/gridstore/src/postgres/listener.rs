@@ -29,8 +29,9 @@
 //! see migration 0010). A process that appended events calls [`PgListener::announce`] after its
 //! commit instead: that wakes its own subscribers at once and sends one `notify gs_events` on
 //! this connection, outside any writer's transaction and with `synchronous_commit` off (a lost
-//! hint costs a poll, not an event); announcements made while one is in flight are folded into
-//! the next, so a burst of commits costs one or two notifications. The connection hears its
+//! hint costs a poll, not an event); announcements made while one is in flight, or within
+//! [`ListenerOptions::announce_interval`] of the last one, are folded into the next, so a burst
+//! of commits costs one or two notifications and a busy process at most ~100 a second. The connection hears its
 //! own notifications and ignores them (it has woken its subscribers already).
 //!
 //! The task stops when the last handle is dropped. It runs on the Tokio runtime that called
@@ -82,13 +83,20 @@ pub enum ChannelNotice {
     Reset,
 }
 
-/// How the listener checks that its connection is alive; see the [module docs](self).
+/// How the listener checks that its connection is alive and how often it announces; see the
+/// [module docs](self).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListenerOptions {
     /// How often the health ping (`select 1`) runs (default 30 s).
     pub ping_interval: Duration,
     /// How long a ping may take before the connection is declared dead (default 10 s).
     pub ping_timeout: Duration,
+    /// The least time between two announcements sent to other processes (default 10 ms):
+    /// announcements made meanwhile are folded into the next, so a busy process sends at most
+    /// ~100 `NOTIFY`s a second (each is a transaction for PostgreSQL, and wakes every
+    /// listening session), and other processes hear of a commit at most this much later. This
+    /// process's own subscribers are woken at once whatever the interval.
+    pub announce_interval: Duration,
 }
 
 impl Default for ListenerOptions {
@@ -96,6 +104,7 @@ impl Default for ListenerOptions {
         Self {
             ping_interval: Duration::from_secs(30),
             ping_timeout: Duration::from_secs(10),
+            announce_interval: Duration::from_millis(10),
         }
     }
 }

@@ -52,6 +52,7 @@ async fn a_silently_dead_listener_connection_is_found_by_the_ping_and_replaced()
     let ping = ListenerOptions {
         ping_interval: Duration::from_millis(200),
         ping_timeout: Duration::from_millis(500),
+        ..ListenerOptions::default()
     };
     let listener = PgListener::start_with(&config, ping)
         .await

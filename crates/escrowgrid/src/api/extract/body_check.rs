@@ -10,7 +10,12 @@
 //! Numbers are not touched (with `arbitrary_precision` they arrive as their exact text), so the
 //! exactness of amounts is unaffected. Syntax errors are left to the real parse, which reports
 //! them with the parser's position.
+//!
+//! A clean body costs no allocation beyond the keys that contain escapes: keys are borrowed
+//! from the body, an object's keys are compared in a small vector (a hash set past
+//! [`LINEAR_KEYS`] keys), and a field's path is built only when a defect is found.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
@@ -27,13 +32,18 @@ pub const DUPLICATE_MESSAGE: &str = "Invalid input: duplicate key in JSON object
 /// The key under which serde_json hands out a number's text with `arbitrary_precision`.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
+/// Objects with at most this many keys are checked for duplicates by comparing them in a
+/// vector; larger ones move to a hash set, so a body of many keys stays linear.
+const LINEAR_KEYS: usize = 16;
+
 /// Checks `bytes`: `Ok` when the document is free of duplicate keys and NUL characters (or is
 /// not JSON at all: the real parse reports that), `Err(Some(field error))` for the first defect.
 pub fn check(bytes: &[u8]) -> Result<(), Option<FieldError>> {
     let found = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let seed = Check {
-        path: String::new(),
+        parent: None,
+        segment: Segment::Root,
         found: &found,
     };
     match seed.deserialize(&mut deserializer) {
@@ -47,34 +57,46 @@ pub fn printable(text: &str) -> String {
     text.replace('\0', "\\u0000")
 }
 
-fn join(path: &str, segment: &str) -> String {
-    if path.is_empty() {
-        segment.to_owned()
-    } else {
-        format!("{path}.{segment}")
+/// Where a value sits in its parent.
+#[derive(Clone, Copy)]
+enum Segment<'k> {
+    Root,
+    Key(&'k str),
+    Index(usize),
+}
+
+/// The check of one value: its place (a chain of parents, turned into a dotted path only for
+/// an error) and where the first defect is reported.
+struct Check<'p, 'k> {
+    parent: Option<&'p Check<'p, 'k>>,
+    segment: Segment<'k>,
+    found: &'p RefCell<Option<FieldError>>,
+}
+
+impl Check<'_, '_> {
+    /// The dotted path of this value (`position.minAmount`, `m.1.k`), keys made printable.
+    fn path(&self) -> String {
+        let mut segments = Vec::new();
+        let mut at = Some(self);
+        while let Some(check) = at {
+            match check.segment {
+                Segment::Root => {}
+                Segment::Key(key) => segments.push(printable(key)),
+                Segment::Index(index) => segments.push(index.to_string()),
+            }
+            at = check.parent;
+        }
+        segments.reverse();
+        segments.join(".")
     }
-}
 
-struct Check<'a> {
-    path: String,
-    found: &'a RefCell<Option<FieldError>>,
-}
-
-impl Check<'_> {
-    fn fail<E: serde::de::Error>(&self, field: String, message: &str) -> E {
-        *self.found.borrow_mut() = Some(FieldError::new(field, message));
+    fn fail<E: serde::de::Error>(&self, message: &str) -> E {
+        *self.found.borrow_mut() = Some(FieldError::new(self.path(), message));
         E::custom("body check")
     }
-
-    fn child(&self, segment: &str) -> Check<'_> {
-        Check {
-            path: join(&self.path, segment),
-            found: self.found,
-        }
-    }
 }
 
-impl<'de> DeserializeSeed<'de> for Check<'_> {
+impl<'de> DeserializeSeed<'de> for Check<'_, '_> {
     type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
@@ -82,7 +104,67 @@ impl<'de> DeserializeSeed<'de> for Check<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Check<'_> {
+/// An object key, borrowed from the body unless it contains escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(key.to_owned()))
+    }
+}
+
+/// The keys of one object seen so far.
+enum Seen<'de> {
+    Few(Vec<Cow<'de, str>>),
+    Many(HashSet<Cow<'de, str>>),
+}
+
+impl<'de> Seen<'de> {
+    fn contains(&self, key: &str) -> bool {
+        match self {
+            Seen::Few(keys) => keys.iter().any(|k| k == key),
+            Seen::Many(set) => set.contains(key),
+        }
+    }
+
+    /// Records `key` (not seen before: see [`Seen::contains`]).
+    fn insert(&mut self, key: Cow<'de, str>) {
+        match self {
+            Seen::Few(keys) if keys.len() < LINEAR_KEYS => keys.push(key),
+            Seen::Few(keys) => {
+                let mut set: HashSet<_> = keys.drain(..).collect();
+                set.insert(key);
+                *self = Seen::Many(set);
+            }
+            Seen::Many(set) => {
+                set.insert(key);
+            }
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Check<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,37 +193,47 @@ impl<'de> Visitor<'de> for Check<'_> {
 
     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<(), E> {
         if text.contains('\0') {
-            return Err(self.fail(self.path.clone(), NUL_MESSAGE));
+            return Err(self.fail(NUL_MESSAGE));
         }
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0_usize;
-        while seq
-            .next_element_seed(self.child(&index.to_string()))?
-            .is_some()
-        {
+        loop {
+            let element = Check {
+                parent: Some(&self),
+                segment: Segment::Index(index),
+                found: self.found,
+            };
+            if seq.next_element_seed(element)?.is_none() {
+                return Ok(());
+            }
             index += 1;
         }
-        Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(key) = map.next_key::<String>()? {
+        let mut seen = Seen::Few(Vec::new());
+        while let Some(key) = map.next_key_seed(Key)? {
             if key == NUMBER_TOKEN {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let field = join(&self.path, &printable(&key));
+            let field = Check {
+                parent: Some(&self),
+                segment: Segment::Key(&key),
+                found: self.found,
+            };
             if key.contains('\0') {
-                return Err(self.fail(field, NUL_MESSAGE));
+                return Err(field.fail(NUL_MESSAGE));
             }
-            if !seen.insert(key.clone()) {
-                return Err(self.fail(field, DUPLICATE_MESSAGE));
+            // The object's keys are compared as text: `{"a":1,"\u0061":2}` is a duplicate.
+            if seen.contains(&key) {
+                return Err(field.fail(DUPLICATE_MESSAGE));
             }
-            map.next_value_seed(self.child(&key))?;
+            map.next_value_seed(field)?;
+            seen.insert(key);
         }
         Ok(())
     }
@@ -183,6 +275,28 @@ mod tests {
         assert_eq!(
             defect(r#"{"a":"x","\u0061":"y"}"#),
             Some(("a".into(), DUPLICATE_MESSAGE.into()))
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_objects_past_the_linear_scan() {
+        let keys: Vec<String> = (0..LINEAR_KEYS * 3)
+            .map(|i| format!("\"k{i}\":{i}"))
+            .collect();
+        let clean = format!("{{{}}}", keys.join(","));
+        assert_eq!(check(clean.as_bytes()), Ok(()));
+        for duplicate in ["k0", "k16", "k47"] {
+            let body = format!("{{{},\"{duplicate}\":0}}", keys.join(","));
+            assert_eq!(
+                defect(&body),
+                Some((duplicate.into(), DUPLICATE_MESSAGE.into())),
+                "{duplicate}"
+            );
+        }
+        let nested = format!(r#"{{"outer":[{{}},{{{},"k5":1}}]}}"#, keys.join(","));
+        assert_eq!(
+            defect(&nested),
+            Some(("outer.1.k5".into(), DUPLICATE_MESSAGE.into()))
         );
     }
 

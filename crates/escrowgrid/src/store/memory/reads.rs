@@ -3,7 +3,7 @@
 use crate::Result;
 use crate::domain::{
     ApiKey, Asset, AssetTemplate, AuditEvent, Institution, InstitutionId, InstitutionPolicy,
-    LedgerEvent, Position, PositionId, hash_token,
+    LedgerEvent, Position, PositionId,
 };
 use crate::store::{
     AssetFilter, AuditFilter, KeysetPage, Page, Paginated, PositionFilter, Scope, SortKey, Start,
@@ -111,14 +111,6 @@ impl State {
         self.positions
             .page_of(&lists, keep, page)
             .map(|p| p.position())
-    }
-
-    pub(super) fn find_api_key_by_token(&self, token: &str) -> Option<ApiKey> {
-        self.key_by_hash
-            .get(&hash_token(token))
-            .and_then(|id| self.api_keys.get(id))
-            .filter(|key| key.revoked_at.is_none())
-            .cloned()
     }
 
     /// A page of an institution's active keys: O(page + log n), as only active keys are on

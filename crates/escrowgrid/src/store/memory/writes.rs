@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use crate::domain::{
-    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, Institution, InstitutionId,
-    InstitutionPolicy, LifecycleEventId, NewApiKey, NewAsset, NewAssetTemplate, NewInstitution,
-    NewPosition, Position, PositionId, PositionPolicy, Region, TemplateId, TransitionRequest,
-    evaluate, now_millis, validate_template_config,
+    ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditContext, AuditEvent, Institution,
+    InstitutionId, InstitutionPolicy, LedgerEvent, LifecycleEventId, NewApiKey, NewAsset,
+    NewAssetTemplate, NewInstitution, Position, PositionId, PositionPolicy, Region, TemplateId,
+    TransitionRequest, evaluate, now_millis, validate_template_config,
 };
 use crate::lifecycle;
 use crate::store::{CreatedApiKey, Scope, outbox, records};
@@ -86,24 +86,27 @@ impl State {
         Ok(asset)
     }
 
+    /// Stores a position made by [`records::position`] (before the lock is taken: its ids, its
+    /// sealed ledger event, which starts the position's chain and so reads no shared state,
+    /// and its audit row are pure) after the checks of the institution, asset, template and
+    /// policy.
     pub(super) fn create_position(
         &mut self,
         scope: &Scope,
-        new: NewPosition,
+        (position, ledger, event): (Position, LedgerEvent, AuditEvent),
         audit: &AuditContext,
         log: &Log,
     ) -> Result<Position> {
-        self.institution(scope, &new.institution_id)?;
-        let asset = self.asset_of(&new.institution_id, &new.asset_id)?;
-        let template = self.template_of(&new.institution_id, &asset.template_id)?;
-        let policy = self.policy(&new.institution_id, template.region);
+        self.institution(scope, &position.institution_id)?;
+        let asset = self.asset_of(&position.institution_id, &position.asset_id)?;
+        let template = self.template_of(&position.institution_id, &asset.template_id)?;
+        let policy = self.policy(&position.institution_id, template.region);
         evaluate(
             policy.map(|p| &p.config.position),
             template,
-            new.currency,
-            new.amount,
+            position.currency,
+            position.amount,
         )?;
-        let (position, ledger, event) = records::position(new, audit, now_millis());
         self.positions
             .ensure_vacant(PositionId::RESOURCE, &Packed::new(position.id.as_str()))?;
         rendered::check_created(&position, audit.request_id.as_deref())?;

@@ -59,6 +59,11 @@ impl Session {
             options.ping_interval,
         );
         ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // An announcement waits until `announce_interval` has passed since the last one sent;
+        // those made meanwhile fold into it.
+        let mut pending = false;
+        let next_announcement = tokio::time::sleep(std::time::Duration::ZERO);
+        tokio::pin!(next_announcement);
         loop {
             tokio::select! {
                 notification = self.notifications.recv() => match notification {
@@ -76,7 +81,12 @@ impl Session {
                     }
                     None => return,
                 },
-                () = shared.announce.notified() => {
+                () = shared.announce.notified(), if !pending => pending = true,
+                () = &mut next_announcement, if pending => {
+                    pending = false;
+                    next_announcement
+                        .as_mut()
+                        .reset(tokio::time::Instant::now() + options.announce_interval);
                     // Announcements made from now on are folded into the next one.
                     if self.send(ANNOUNCE, "announcement", options).await.is_err() {
                         // Not sent: keep it for the next connection.
