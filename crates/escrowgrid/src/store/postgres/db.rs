@@ -131,6 +131,22 @@ impl<'a, C: PgConnection> Db<'a, C> {
         Ok(u64::try_from(appended.len()).unwrap_or(u64::MAX))
     }
 
+    /// [`Db::append_events`] with the append statement prepared beforehand
+    /// ([`PgEventLog::APPEND_SQL`] through [`Db::prepare`]), so that a statement cached on the
+    /// connection is not parsed and planned again at every write.
+    pub(crate) async fn append_prepared(
+        &self,
+        statement: &PgStatement,
+        events: &[NewEvent],
+    ) -> gridstore::Result<u64> {
+        if events.is_empty() {
+            return Ok(0);
+        }
+        self.counter.increment();
+        let appended = PgEventLog::append_prepared(self.client, statement, events).await?;
+        Ok(u64::try_from(appended.len()).unwrap_or(u64::MAX))
+    }
+
     /// Runs a statement and returns the number of rows it affected.
     pub(crate) async fn execute(&self, sql: &str, params: &Params<'_>) -> gridstore::Result<u64> {
         let statement = self.prepare(sql).await?;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gridstore::postgres::{PgConnection, PgTransaction};
+use gridstore::postgres::{PgConnection, PgEventLog, PgTransaction};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
 
@@ -88,6 +88,16 @@ from position_events
 where position_id = any($1)
 order by seq";
 
+/// The lifecycle events of one position, in write order: [`EVENTS_OF`] for one id, written
+/// without an array so that PostgreSQL keeps one generic plan for the prepared statement
+/// (`= any($1)` over an array of unknown length looks costlier in general than for the one
+/// id given, so its plan was made anew at every execution, ~60 µs of the server's CPU).
+const EVENTS_OF_ONE: &str = "\
+select id, position_id, from_state, to_state, reason, at, metadata
+from position_events
+where position_id = $1
+order by seq";
+
 impl PgEscrowStore {
     pub(super) async fn insert_position(
         &self,
@@ -101,13 +111,14 @@ impl PgEscrowStore {
         let context_params: &Params<'_> = &[&new.institution_id.as_str(), &new.asset_id.as_str()];
         // Round trip 1: `BEGIN`, the context and the prepares (free once cached).
         // Boxed: the joined reads and prepares make a large future.
-        let (context, insert, insert_ledger, insert_audit) = db
+        let (context, insert, insert_ledger, insert_audit, append) = db
             .begin_with(Box::pin(async {
                 tokio::try_join!(
                     db.query_opt(POSITION_CONTEXT, context_params),
                     db.prepare(INSERT_POSITION),
                     db.prepare(ledger::INSERT_LEDGER),
                     db.prepare(audit::INSERT_AUDIT),
+                    db.prepare(PgEventLog::APPEND_SQL),
                 )
             }))
             .await?;
@@ -135,7 +146,7 @@ impl PgEscrowStore {
             Box::pin(db.execute_prepared(&insert, params)),
             Box::pin(ledger::insert(&db, &insert_ledger, &ledger_event)),
             Box::pin(audit::insert(&db, &insert_audit, &event)),
-            Box::pin(db.append_events(&events)),
+            Box::pin(db.append_prepared(&append, &events)),
         ])
         .await?;
         Ok(position)
@@ -224,13 +235,11 @@ async fn load_with<C: PgConnection>(
     id: &PositionId,
 ) -> Result<Position> {
     let own = scope.institution().map(InstitutionId::as_str);
-    let ids = [id.as_str()];
-    let ids = ids.as_slice();
     let position_params: &Params<'_> = &[&id.as_str(), &own];
-    let event_params: &Params<'_> = &[&ids];
+    let event_params: &Params<'_> = &[&id.as_str()];
     let (row, events) = tokio::try_join!(
         db.query_opt(position_sql, position_params),
-        db.query(EVENTS_OF, event_params),
+        db.query(EVENTS_OF_ONE, event_params),
     )?;
     let row = row.ok_or_else(|| Error::not_found(PositionId::RESOURCE, id.as_str()))?;
     let mut position = rows::position(&row)?;

@@ -10,7 +10,7 @@
 //! so the `COMMIT` pipelined behind it rolls everything back; the store then reports a storage
 //! error (it cannot happen while the lock is held).
 
-use gridstore::postgres::{PgStatement, PgTransaction};
+use gridstore::postgres::{PgEventLog, PgStatement, PgTransaction};
 use tokio_postgres::types::Json;
 
 use crate::domain::{
@@ -46,6 +46,7 @@ struct Prepared {
     insert_event: PgStatement,
     insert_ledger: PgStatement,
     insert_audit: PgStatement,
+    append: PgStatement,
 }
 
 impl PgEscrowStore {
@@ -107,17 +108,19 @@ async fn last_hash(db: &Db<'_, PgTransaction>, id: &PositionId) -> Result<Option
 
 /// Prepares the statements of the writes (cached per connection: usually no round trip).
 async fn prepare(db: &Db<'_, PgTransaction>) -> Result<Prepared> {
-    let (update, insert_event, insert_ledger, insert_audit) = tokio::try_join!(
+    let (update, insert_event, insert_ledger, insert_audit, append) = tokio::try_join!(
         db.prepare(UPDATE_POSITION),
         db.prepare(INSERT_EVENT),
         db.prepare(ledger::INSERT_LEDGER),
         db.prepare(audit::INSERT_AUDIT),
+        db.prepare(PgEventLog::APPEND_SQL),
     )?;
     Ok(Prepared {
         update,
         insert_event,
         insert_ledger,
         insert_audit,
+        append,
     })
 }
 
@@ -159,7 +162,7 @@ async fn write(
         Box::pin(db.execute_prepared(&prepared.insert_event, event_params)),
         Box::pin(ledger::insert(db, &prepared.insert_ledger, &ledger_event)),
         Box::pin(audit::insert(db, &prepared.insert_audit, &audit_event)),
-        Box::pin(db.append_events(&events)),
+        Box::pin(db.append_prepared(&prepared.append, &events)),
     ])
     .await?;
     Ok(())

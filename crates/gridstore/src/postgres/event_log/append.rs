@@ -33,6 +33,28 @@ impl PgEventLog {
         client: &impl PgConnection,
         events: &[NewEvent],
     ) -> Result<Vec<EventPosition>> {
+        // Typed, so that it needs no prepare and works on any connection, also behind a
+        // transaction pooler.
+        Self::append_prepared(client, &PgStatement::unnamed(APPEND, &APPEND_TYPES), events).await
+    }
+
+    /// The statement of an append, for [`PgEventLog::append_prepared`]: prepare it with
+    /// [`PgPool::prepare`](crate::postgres::PgPool::prepare).
+    pub const APPEND_SQL: &'static str = APPEND;
+
+    /// [`PgEventLog::append_in`] with [`PgEventLog::APPEND_SQL`] prepared by the caller: a
+    /// statement cached on the connection is parsed and planned once, where the unnamed one of
+    /// `append_in` is parsed and planned at every append. Like `append_in`, the request goes
+    /// out when the future is first polled, so it can be pipelined behind the caller's other
+    /// writes.
+    ///
+    /// # Errors
+    /// As [`PgEventLog::append_in`].
+    pub async fn append_prepared(
+        client: &impl PgConnection,
+        statement: &PgStatement,
+        events: &[NewEvent],
+    ) -> Result<Vec<EventPosition>> {
         validate_batch(events)?;
         if events.is_empty() {
             return Ok(Vec::new());
@@ -42,9 +64,7 @@ impl PgEventLog {
         let correlations: Vec<Option<&str>> =
             events.iter().map(|e| e.correlation_id.as_deref()).collect();
         let payloads: Vec<Jsonb<'_>> = events.iter().map(|e| Jsonb(&e.payload)).collect();
-        // Typed, so that it needs no prepare and works on any connection, also behind a
-        // transaction pooler.
-        let rows = PgStatement::unnamed(APPEND, &APPEND_TYPES)
+        let rows = statement
             .query(client, &[&streams, &types, &correlations, &payloads])
             .await?;
         let mut positions = rows
@@ -59,9 +79,12 @@ impl PgEventLog {
         Ok(positions)
     }
 
+    /// Appends on a pooled connection with [`APPEND`] prepared through the pool (cached per
+    /// connection unless the statement cache is off).
     async fn append_once(&self, events: &[NewEvent]) -> Result<Vec<EventPosition>> {
         let client = self.pool.get().await?;
-        Self::append_in(&client, events).await
+        let statement = self.pool.prepare(&client, APPEND).await?;
+        Self::append_prepared(&client, &statement, events).await
     }
 
     pub(super) async fn append_creating_partitions(
@@ -69,7 +92,8 @@ impl PgEventLog {
         events: &[NewEvent],
     ) -> Result<Vec<EventPosition>> {
         let mut client = self.pool.get().await?;
-        match Self::append_in_raw(&client, events).await {
+        let statement = self.pool.prepare(&client, APPEND).await?;
+        match Self::append_in_raw(&client, &statement, events).await {
             Err(AppendError::NoPartition) => {
                 tracing::warn!("no event log partition for this month; creating it now");
                 ensure_in_transaction(&mut client, DEFAULT_MONTHS_AHEAD, None).await?;
@@ -81,14 +105,15 @@ impl PgEventLog {
         }
     }
 
-    /// [`PgEventLog::append_in`], telling a missing partition apart from other failures.
+    /// [`PgEventLog::append_prepared`], telling a missing partition apart from other failures.
     async fn append_in_raw(
         client: &impl PgConnection,
+        statement: &PgStatement,
         events: &[NewEvent],
     ) -> Result<Vec<EventPosition>, AppendError> {
         // PostgreSQL reports "no partition of relation ... found for row" as check_violation
         // (23514) without a constraint name; named check constraints always carry theirs.
-        Self::append_in(client, events)
+        Self::append_prepared(client, statement, events)
             .await
             .map_err(|err| match &err {
                 Error::CheckViolation { constraint } if constraint.is_empty() => {
