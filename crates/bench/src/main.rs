@@ -49,7 +49,7 @@ use clap::Parser;
 
 use crate::args::{Args, Backend, Load};
 use crate::event_latency::Follower;
-use crate::load::{Fixture, LevelOutcome};
+use crate::load::Fixture;
 use crate::report::Row;
 use crate::target::Target;
 
@@ -287,7 +287,7 @@ async fn measure(
             let name = if pairs { "pairs" } else { "creates" };
             progress(&format!("{backend}: {name} with {clients} clients"));
             let outcome = load::run_level(fixture, clients, duration, pairs).await?;
-            rows.push(http_row(backend, name, clients, pairs, outcome));
+            rows.push(report::http_row(backend, name, clients, pairs, outcome));
         }
     }
     let pgbench = match (database_url, args.no_pgbench) {
@@ -342,55 +342,14 @@ async fn measure(
                 creates_per_s: b.tps,
                 create_ms: None,
                 transition_ms: None,
-                pair_ms: quantiles(&mut b.pair_latency),
+                pair_ms: report::quantiles(&mut b.pair_latency),
                 cpu_us_per_request: None,
-                db_cpu_us_per_op: db_cpu.and_then(|cpu| per_op(cpu, b.pairs)),
+                db_cpu_us_per_op: db_cpu.and_then(|cpu| report::per_op(cpu, b.pairs)),
                 errors: b.failed,
             });
         }
     }
     Ok(rows)
-}
-
-fn http_row(
-    backend: &'static str,
-    load: &'static str,
-    clients: usize,
-    pairs: bool,
-    mut o: LevelOutcome,
-) -> Row {
-    let secs = o.elapsed.as_secs_f64().max(1e-9);
-    #[allow(clippy::cast_precision_loss)]
-    let per_s = |n: u64| n as f64 / secs;
-    Row {
-        backend,
-        load,
-        clients,
-        pairs_per_s: pairs.then(|| per_s(o.transitions)),
-        creates_per_s: per_s(o.creates),
-        create_ms: quantiles(&mut o.create_latency),
-        transition_ms: quantiles(&mut o.transition_latency),
-        pair_ms: quantiles(&mut o.pair_latency),
-        #[allow(clippy::cast_precision_loss)]
-        cpu_us_per_request: o
-            .cpu
-            .filter(|_| o.creates + o.transitions > 0)
-            .map(|cpu| cpu.as_secs_f64() * 1e6 / (o.creates + o.transitions) as f64),
-        db_cpu_us_per_op: o
-            .db_cpu
-            .and_then(|cpu| per_op(cpu, if pairs { o.transitions } else { o.creates })),
-        errors: o.errors.values().sum(),
-    }
-}
-
-/// Microseconds of `cpu` per operation (a pair, or a create), `None` without operations.
-fn per_op(cpu: Duration, ops: u64) -> Option<f64> {
-    #[allow(clippy::cast_precision_loss)]
-    (ops > 0).then(|| cpu.as_secs_f64() * 1e6 / ops as f64)
-}
-
-fn quantiles(s: &mut stats::Samples) -> Option<(f64, f64)> {
-    Some((s.quantile_ms(0.5)?, s.quantile_ms(0.99)?))
 }
 
 /// The 1/5/15-minute load averages (other processes compete for the same cores).

@@ -1,6 +1,7 @@
 //! Result rows, medians over runs, and the printed table.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// One measured configuration (medians over runs once [`Row::median_of`] is applied).
 #[derive(Debug, Clone)]
@@ -131,4 +132,47 @@ pub fn table(rows: &[Row]) -> String {
         );
     }
     out
+}
+
+/// The row of one HTTP level.
+pub fn http_row(
+    backend: &'static str,
+    load: &'static str,
+    clients: usize,
+    pairs: bool,
+    mut o: crate::load::LevelOutcome,
+) -> Row {
+    let secs = o.elapsed.as_secs_f64().max(1e-9);
+    #[allow(clippy::cast_precision_loss)]
+    let per_s = |n: u64| n as f64 / secs;
+    Row {
+        backend,
+        load,
+        clients,
+        pairs_per_s: pairs.then(|| per_s(o.transitions)),
+        creates_per_s: per_s(o.creates),
+        create_ms: quantiles(&mut o.create_latency),
+        transition_ms: quantiles(&mut o.transition_latency),
+        pair_ms: quantiles(&mut o.pair_latency),
+        #[allow(clippy::cast_precision_loss)]
+        cpu_us_per_request: o
+            .cpu
+            .filter(|_| o.creates + o.transitions > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1e6 / (o.creates + o.transitions) as f64),
+        db_cpu_us_per_op: o
+            .db_cpu
+            .and_then(|cpu| per_op(cpu, if pairs { o.transitions } else { o.creates })),
+        errors: o.errors.values().sum(),
+    }
+}
+
+/// Microseconds of `cpu` per operation (a pair, or a create), `None` without operations.
+pub fn per_op(cpu: Duration, ops: u64) -> Option<f64> {
+    #[allow(clippy::cast_precision_loss)]
+    (ops > 0).then(|| cpu.as_secs_f64() * 1e6 / ops as f64)
+}
+
+/// p50 and p99 in ms, `None` without samples.
+pub fn quantiles(s: &mut crate::stats::Samples) -> Option<(f64, f64)> {
+    Some((s.quantile_ms(0.5)?, s.quantile_ms(0.99)?))
 }
