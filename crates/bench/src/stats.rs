@@ -60,12 +60,7 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
 /// from `/proc/<pid>/stat` (Linux; `None` elsewhere). `/proc` counts in USER_HZ = 100 ticks per
 /// second, so a figure is exact to 10 ms: measure levels long enough for that not to matter.
 pub fn process_cpu(pid: Option<u32>) -> Option<Duration> {
-    let stat = std::fs::read_to_string(proc_path(pid, "stat")).ok()?;
-    // The command name (field 2) may contain spaces: count fields after its closing paren.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
+    let (_, [user, system, ..]) = read_stat(&proc_path(pid, "stat"))?;
     Some(Duration::from_millis((user + system) * 10))
 }
 
@@ -74,8 +69,8 @@ pub fn process_cpu(pid: Option<u32>) -> Option<Duration> {
 /// background writer, WAL writer, ...), so connections that end between two readings still
 /// count. Linux; `None` when the postmaster cannot be read.
 pub fn cluster_cpu(postmaster: u32) -> Option<Duration> {
-    let own = stat_fields(postmaster)?;
-    let mut ticks: u64 = own.iter().take(4).sum();
+    let (_, own) = read_stat(&format!("/proc/{postmaster}/stat"))?;
+    let mut ticks: u64 = own.iter().sum();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let Some(pid) = entry
             .file_name()
@@ -86,8 +81,10 @@ pub fn cluster_cpu(postmaster: u32) -> Option<Duration> {
         };
         // A child that exits between the listing and the read is counted in the parent's
         // reaped time at the next reading instead.
-        if let Some(f) = stat_fields_with_parent(pid).filter(|(parent, _)| *parent == postmaster) {
-            ticks += f.1[0] + f.1[1];
+        if let Some((_, [user, system, ..])) =
+            read_stat(&format!("/proc/{pid}/stat")).filter(|(parent, _)| *parent == postmaster)
+        {
+            ticks += user + system;
         }
     }
     Some(Duration::from_millis(ticks * 10))
@@ -95,18 +92,15 @@ pub fn cluster_cpu(postmaster: u32) -> Option<Duration> {
 
 /// The parent of process `pid` (Linux; `None` when it cannot be read).
 pub fn parent_pid(pid: u32) -> Option<u32> {
-    stat_fields_with_parent(pid).map(|(parent, _)| parent)
+    read_stat(&format!("/proc/{pid}/stat")).map(|(parent, _)| parent)
 }
 
-/// utime, stime, cutime, cstime (clock ticks) of `pid`.
-fn stat_fields(pid: u32) -> Option<[u64; 4]> {
-    stat_fields_with_parent(pid).map(|(_, f)| f)
-}
-
-/// The parent pid and utime, stime, cutime, cstime of `pid`.
-fn stat_fields_with_parent(pid: u32) -> Option<(u32, [u64; 4])> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces): state, ppid, ...
+/// The parent pid and utime, stime, cutime, cstime (clock ticks) from a `/proc/<pid>/stat`
+/// file at `path`.
+fn read_stat(path: &str) -> Option<(u32, [u64; 4])> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may contain spaces: count fields after its closing paren
+    // (state, ppid, ...).
     let rest: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
     let parent = rest.get(1)?.parse().ok()?;
     let mut f = [0_u64; 4];

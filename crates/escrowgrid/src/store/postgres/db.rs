@@ -123,12 +123,7 @@ impl<'a, C: PgConnection> Db<'a, C> {
     /// statement, sent on the first poll once its statement is cached on the connection.
     /// Returns the number of events appended.
     pub(crate) async fn append_events(&self, events: &[NewEvent]) -> gridstore::Result<u64> {
-        if events.is_empty() {
-            return Ok(0);
-        }
-        self.counter.increment();
-        let appended = PgEventLog::append_in(self.client, events).await?;
-        Ok(u64::try_from(appended.len()).unwrap_or(u64::MAX))
+        self.append(None, events).await
     }
 
     /// [`Db::append_events`] with the append statement prepared beforehand
@@ -139,11 +134,23 @@ impl<'a, C: PgConnection> Db<'a, C> {
         statement: &PgStatement,
         events: &[NewEvent],
     ) -> gridstore::Result<u64> {
+        self.append(Some(statement), events).await
+    }
+
+    /// An outbox append with `statement`, or gridstore's unnamed one when `None`.
+    async fn append(
+        &self,
+        statement: Option<&PgStatement>,
+        events: &[NewEvent],
+    ) -> gridstore::Result<u64> {
         if events.is_empty() {
             return Ok(0);
         }
         self.counter.increment();
-        let appended = PgEventLog::append_prepared(self.client, statement, events).await?;
+        let appended = match statement {
+            Some(statement) => PgEventLog::append_prepared(self.client, statement, events).await?,
+            None => PgEventLog::append_in(self.client, events).await?,
+        };
         Ok(u64::try_from(appended.len()).unwrap_or(u64::MAX))
     }
 
