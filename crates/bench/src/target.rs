@@ -13,6 +13,10 @@ use tokio::task::JoinHandle;
 
 use crate::BoxError;
 
+/// The environment variable whose value becomes the server child's `TOKIO_WORKER_THREADS`,
+/// so that the server's runtime can be sized without resizing the load generator's.
+pub const SERVER_WORKER_THREADS: &str = "LOADGEN_SERVER_WORKER_THREADS";
+
 /// A running server and what it runs on. Dropping it stops everything it started.
 #[derive(Debug)]
 pub struct Target {
@@ -92,7 +96,7 @@ impl Target {
     /// The real server binary `bin` (`escrowgrid`, or `escrowgrid-floor`) started as a child
     /// process on the memory backend, on a free port of 127.0.0.1, with only the environment
     /// it needs (and `RUST_LOG`, `TOKIO_WORKER_THREADS` and `LD_PRELOAD` when this process has
-    /// them). Returns once `GET /health` answers (within 30 s).
+    /// them; [`SERVER_WORKER_THREADS`] sets the child's `TOKIO_WORKER_THREADS` alone). Returns once `GET /health` answers (within 30 s).
     pub async fn spawn(bin: &Path) -> Result<Self, BoxError> {
         Self::spawn_with(bin, vec![("STORE_BACKEND", "memory".to_owned())]).await
     }
@@ -109,6 +113,10 @@ impl Target {
             if let Ok(value) = std::env::var(name) {
                 command.env(name, value);
             }
+        }
+        // The server's worker count alone, leaving this process's runtime as it is.
+        if let Ok(value) = std::env::var(SERVER_WORKER_THREADS) {
+            command.env("TOKIO_WORKER_THREADS", value);
         }
         let mut child = command
             .arg("serve")

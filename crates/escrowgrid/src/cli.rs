@@ -75,9 +75,11 @@ pub fn run(cli: Cli) -> Result<()> {
     };
     let settings = Settings::load(config_path.as_deref(), args)?;
     let _telemetry = logging::init(&settings.log)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = settings.server.worker_threads {
+        runtime.worker_threads(threads);
+    }
+    let runtime = runtime.enable_all().build()?;
     match cli.command {
         Command::Serve(_) => runtime.block_on(serve(settings)),
         Command::Migrate(_) => runtime.block_on(migrate(&settings)),

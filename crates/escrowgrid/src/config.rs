@@ -155,6 +155,9 @@ impl Settings {
                 "DATABASE_URL is required when STORE_BACKEND=postgres",
             );
         }
+        if self.server.worker_threads == Some(0) {
+            return fail("WORKER_THREADS", "must be at least 1");
+        }
         if self.store.pool_max == 0 {
             return fail("DATABASE_POOL_MAX", "must be at least 1");
         }

@@ -30,6 +30,9 @@ pub struct SettingsArgs {
     /// Per-request timeout in milliseconds [env: REQUEST_TIMEOUT_MS]
     #[arg(long)]
     pub request_timeout_ms: Option<u64>,
+    /// Threads of the async runtime (default one per CPU) [env: WORKER_THREADS]
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
     /// `memory` or `postgres` [env: STORE_BACKEND]
     #[arg(long, value_parser = parse_backend)]
     pub store_backend: Option<StoreBackend>,
@@ -126,6 +129,9 @@ impl SettingsArgs {
         }
         set(&mut s.server.shutdown_timeout_ms, self.shutdown_timeout_ms);
         set(&mut s.server.request_timeout_ms, self.request_timeout_ms);
+        if let Some(v) = self.worker_threads {
+            s.server.worker_threads = Some(v);
+        }
         set(&mut s.store.backend, self.store_backend);
         if let Some(v) = &self.database_url {
             s.store.database_url = Some(Secret::new(v.clone()));

@@ -21,6 +21,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("REQUEST_TIMEOUT_MS", "per-request timeout (default 30000)"),
     (
+        "WORKER_THREADS",
+        "threads of the async runtime (default one per CPU)",
+    ),
+    (
         "STORE_BACKEND",
         "`memory` (default) or `postgres`; anything else is an error",
     ),
@@ -181,6 +185,9 @@ pub(super) fn apply(settings: &mut Settings, env: &dyn Fn(&str) -> Option<String
     }
     if let Some(v) = get("REQUEST_TIMEOUT_MS") {
         settings.server.request_timeout_ms = parse("REQUEST_TIMEOUT_MS", &v)?;
+    }
+    if let Some(v) = get("WORKER_THREADS") {
+        settings.server.worker_threads = Some(parse("WORKER_THREADS", &v)?);
     }
     if let Some(v) = get("STORE_BACKEND") {
         settings.store.backend = parse("STORE_BACKEND", &v)?;

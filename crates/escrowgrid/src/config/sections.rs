@@ -56,6 +56,11 @@ pub struct ServerSettings {
     pub shutdown_timeout_ms: u64,
     /// Per-request timeout (`REQUEST_TIMEOUT_MS`, default 30 s).
     pub request_timeout_ms: u64,
+    /// Threads of the async runtime (`WORKER_THREADS`; default one per CPU, or tokio's
+    /// `TOKIO_WORKER_THREADS`). Fewer than the host's cores when the server shares them with
+    /// PostgreSQL or other busy processes: each wake-up of another worker costs a cross-core
+    /// hand-off (`docs/BENCHMARKS.md`, "Worker threads").
+    pub worker_threads: Option<usize>,
 }
 
 impl Default for ServerSettings {
@@ -66,6 +71,7 @@ impl Default for ServerSettings {
             environment: None,
             shutdown_timeout_ms: 10_000,
             request_timeout_ms: 30_000,
+            worker_threads: None,
         }
     }
 }

@@ -291,3 +291,26 @@ fn the_log_format_is_text_on_a_terminal_json_otherwise_and_an_explicit_setting_w
     let s = Settings::from_layers(None, &env, &flags(&["--log-format=text"])).expect("valid");
     assert_eq!(s.log.format, LogFormat::Text);
 }
+
+#[test]
+fn worker_threads_default_to_the_runtime_s_choice_and_zero_is_an_error() {
+    let s = Settings::from_layers(None, &no_env(), &SettingsArgs::default()).expect("valid");
+    assert_eq!(s.server.worker_threads, None);
+
+    let s = Settings::from_layers(None, &env_of(&[("WORKER_THREADS", "1")]), &flags(&[]))
+        .expect("valid");
+    assert_eq!(s.server.worker_threads, Some(1));
+    let s = Settings::from_layers(
+        Some("[server]\nworker_threads = 3\n"),
+        &env_of(&[("WORKER_THREADS", "2")]),
+        &flags(&["--worker-threads", "4"]),
+    )
+    .expect("valid");
+    assert_eq!(s.server.worker_threads, Some(4), "the flag wins");
+
+    for env in [[("WORKER_THREADS", "0")], [("WORKER_THREADS", "two")]] {
+        let err = Settings::from_layers(None, &env_of(&env), &SettingsArgs::default())
+            .expect_err("invalid");
+        assert!(err.to_string().contains("WORKER_THREADS"), "{err}");
+    }
+}
