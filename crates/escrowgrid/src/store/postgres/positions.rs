@@ -62,7 +62,8 @@ const GET_POSITION_IN: &str = concat!(position_columns!(), "where institution_id
 /// [`GET_POSITION`], locking the row with the lock its update takes (`for no key update`: it
 /// does not block the foreign-key checks of rows that refer to the position): a concurrent
 /// transition waits for this transaction and then reads the version it committed.
-const GET_POSITION_FOR_UPDATE: &str = concat!(position_columns!(), "where id = $1\nfor no key update");
+const GET_POSITION_FOR_UPDATE: &str =
+    concat!(position_columns!(), "where id = $1\nfor no key update");
 
 /// [`GET_POSITION_IN`], locked as [`GET_POSITION_FOR_UPDATE`] is.
 const GET_POSITION_IN_FOR_UPDATE: &str = concat!(
