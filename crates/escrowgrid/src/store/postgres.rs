@@ -32,6 +32,7 @@
 
 mod audit;
 mod checkpoints;
+mod combined;
 mod db;
 mod deliveries;
 mod entities;

@@ -3,10 +3,10 @@
 
 use gridstore::NewEvent;
 use gridstore::postgres::{PgConnection, PgStatement, PgTransaction};
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{Json, ToSql};
 
 use crate::Result;
-use crate::domain::AuditEvent;
+use crate::domain::{AuditError, AuditEvent};
 use crate::store::{AuditFilter, Page, Paginated, Scope, SortKey, Start};
 
 use super::PgEscrowStore;
@@ -93,6 +93,58 @@ pub(super) async fn insert_entity_with_audit(
     Ok(())
 }
 
+/// The parameters of [`INSERT_AUDIT`] for one audit row.
+pub(super) struct AuditParams<'a> {
+    event: &'a AuditEvent,
+    id: &'a str,
+    api_key_id: Option<&'a str>,
+    institution_id: Option<&'a str>,
+    action: &'static str,
+    outcome: &'static str,
+    resource_type: Option<&'static str>,
+    error: Option<Json<&'a AuditError>>,
+    status_code: Option<i32>,
+}
+
+impl<'a> AuditParams<'a> {
+    pub(super) fn new(event: &'a AuditEvent) -> Self {
+        Self {
+            event,
+            id: event.id.as_str(),
+            api_key_id: event.api_key_id.as_ref().map(|id| id.as_str()),
+            institution_id: event.institution_id.as_ref().map(|id| id.as_str()),
+            action: event.action.as_str(),
+            outcome: event.outcome.as_str(),
+            resource_type: event.resource_type.map(|kind| kind.as_str()),
+            error: event.error.as_ref().map(Json),
+            status_code: event.status_code.map(i32::from),
+        }
+    }
+
+    /// `$1..$16` of [`INSERT_AUDIT`], in order.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 16] {
+        let event = self.event;
+        [
+            &self.id,
+            &event.occurred_at,
+            &event.created_at,
+            &event.request_id,
+            &self.api_key_id,
+            &self.institution_id,
+            &event.method,
+            &event.path,
+            &self.action,
+            &self.outcome,
+            &self.resource_type,
+            &event.resource_id,
+            &event.payload,
+            &self.error,
+            &self.status_code,
+            &event.client_ip,
+        ]
+    }
+}
+
 /// Inserts one audit row with `statement`, prepared from [`INSERT_AUDIT`]; the request goes
 /// out on the first poll. Returns the rows inserted.
 pub(super) async fn insert<C: PgConnection>(
@@ -100,29 +152,8 @@ pub(super) async fn insert<C: PgConnection>(
     statement: &PgStatement,
     event: &AuditEvent,
 ) -> gridstore::Result<u64> {
-    let status_code = event.status_code.map(i32::from);
-    db.execute_prepared(
-        statement,
-        &[
-            &event.id.as_str(),
-            &event.occurred_at,
-            &event.created_at,
-            &event.request_id,
-            &event.api_key_id.as_ref().map(|id| id.as_str()),
-            &event.institution_id.as_ref().map(|id| id.as_str()),
-            &event.method,
-            &event.path,
-            &event.action.as_str(),
-            &event.outcome.as_str(),
-            &event.resource_type.map(|kind| kind.as_str()),
-            &event.resource_id,
-            &event.payload,
-            &event.error.as_ref().map(Json),
-            &status_code,
-            &event.client_ip,
-        ],
-    )
-    .await
+    db.execute_prepared(statement, &AuditParams::new(event).params())
+        .await
 }
 
 impl PgEscrowStore {

@@ -1,9 +1,8 @@
 //! The append-only ledger: inserted inside the writes' transactions (the schema rejects
 //! UPDATE, DELETE and TRUNCATE), listed in write order (`seq`).
 
-use gridstore::postgres::PgConnection;
-use gridstore::postgres::PgStatement;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::Result;
 use crate::domain::{InstitutionId, LedgerEvent, PositionId};
@@ -39,30 +38,47 @@ select seq, id, institution_id, kind, position_id, at, previous_state, new_state
     previous_hash
 from ledger_events";
 
-/// Inserts one ledger event (its `created_at` is its `at`) with `statement`, prepared from
-/// [`INSERT_LEDGER`]; the request goes out on the first poll. Returns the rows inserted.
-pub(super) async fn insert<C: PgConnection>(
-    db: &Db<'_, C>,
-    statement: &PgStatement,
-    event: &LedgerEvent,
-) -> gridstore::Result<u64> {
-    db.execute_prepared(
-        statement,
-        &[
-            &event.id.as_str(),
-            &event.institution_id.as_str(),
-            &event.kind.as_str(),
-            &event.position_id.as_str(),
+/// The parameters of [`INSERT_LEDGER`] for one event (its `created_at` is its `at`).
+pub(super) struct LedgerParams<'a> {
+    event: &'a LedgerEvent,
+    id: &'a str,
+    institution_id: &'a str,
+    kind: &'static str,
+    position_id: &'a str,
+    previous_state: Option<&'static str>,
+    new_state: &'static str,
+}
+
+impl<'a> LedgerParams<'a> {
+    pub(super) fn new(event: &'a LedgerEvent) -> Self {
+        Self {
+            event,
+            id: event.id.as_str(),
+            institution_id: event.institution_id.as_str(),
+            kind: event.kind.as_str(),
+            position_id: event.position_id.as_str(),
+            previous_state: event.previous_state.map(|state| state.as_str()),
+            new_state: event.new_state.as_str(),
+        }
+    }
+
+    /// `$1..$11` of [`INSERT_LEDGER`], in order.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        let event = self.event;
+        [
+            &self.id,
+            &self.institution_id,
+            &self.kind,
+            &self.position_id,
             &event.at,
-            &event.previous_state.map(|state| state.as_str()),
-            &event.new_state.as_str(),
+            &self.previous_state,
+            &self.new_state,
             &event.payload,
             &event.at,
             &event.hash,
             &event.previous_hash,
-        ],
-    )
-    .await
+        ]
+    }
 }
 
 impl PgEscrowStore {

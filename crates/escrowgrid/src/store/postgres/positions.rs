@@ -5,7 +5,7 @@
 //! every position of the page (`position_id = any($1)`), assembled here.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use gridstore::postgres::{PgConnection, PgEventLog, PgTransaction};
 use rust_decimal::Decimal;
@@ -18,8 +18,11 @@ use crate::domain::{
 use crate::store::{Page, Paginated, PositionFilter, Scope, SortKey, Start, outbox, records};
 use crate::{Error, Result};
 
+use super::audit::AuditParams;
+use super::combined::combined;
 use super::db::{Db, Params};
 use super::entities::{created_after, ensure_scope, list_institution};
+use super::ledger::LedgerParams;
 use super::paging::{KeyValues, Keyset};
 use super::{PgEscrowStore, audit, ledger, paging, rows};
 
@@ -39,6 +42,20 @@ const INSERT_POSITION: &str = "\
 insert into positions (id, institution_id, asset_id, holder_reference, currency, amount, state,
     external_reference, version, created_at, updated_at)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
+/// A create's writes as one statement ([`combined`]): the position ([`INSERT_POSITION`]), its
+/// `POSITION_CREATED` ledger event ([`ledger::INSERT_LEDGER`]) and its audit row
+/// ([`audit::INSERT_AUDIT`]); the ledger row's foreign key to the position is checked at the
+/// end of the statement, when both are there.
+static CREATE_WRITES: LazyLock<String> = LazyLock::new(|| {
+    combined(
+        &[
+            ("position", INSERT_POSITION),
+            ("ledger", ledger::INSERT_LEDGER),
+        ],
+        audit::INSERT_AUDIT,
+    )
+});
 
 /// The columns of a position row, as `rows::position` reads them.
 macro_rules! position_columns {
@@ -126,13 +143,11 @@ impl PgEscrowStore {
         let context_params: &Params<'_> = &[&new.institution_id.as_str(), &new.asset_id.as_str()];
         // Round trip 1: `BEGIN`, the context and the prepares (free once cached).
         // Boxed: the joined reads and prepares make a large future.
-        let (context, insert, insert_ledger, insert_audit, append) = db
+        let (context, writes, append) = db
             .begin_with(Box::pin(async {
                 tokio::try_join!(
                     db.query_opt(POSITION_CONTEXT, context_params),
-                    db.prepare(INSERT_POSITION),
-                    db.prepare(ledger::INSERT_LEDGER),
-                    db.prepare(audit::INSERT_AUDIT),
+                    db.prepare(&CREATE_WRITES),
                     db.prepare(PgEventLog::APPEND_SQL),
                 )
             }))
@@ -141,7 +156,7 @@ impl PgEscrowStore {
         check_policy(context.as_ref(), &new)?;
         let (position, ledger_event, event) = records::position(new, audit_context, now_millis());
         let amount = Decimal::from(position.amount);
-        let params: &Params<'_> = &[
+        let position_params: &Params<'_> = &[
             &position.id.as_str(),
             &position.institution_id.as_str(),
             &position.asset_id.as_str(),
@@ -155,12 +170,17 @@ impl PgEscrowStore {
             &position.updated_at,
         ];
         let events = outbox::position_created(&position, &ledger_event)?;
-        // Round trip 2: the writes, in this order (the ledger row refers to the position),
-        // and `COMMIT`.
+        let ledger_params = LedgerParams::new(&ledger_event);
+        let audit_params = AuditParams::new(&event);
+        let params: Vec<_> = position_params
+            .iter()
+            .copied()
+            .chain(ledger_params.params())
+            .chain(audit_params.params())
+            .collect();
+        // Round trip 2: the rows (one statement), the outbox append and `COMMIT`.
         db.commit_with(vec![
-            Box::pin(db.execute_prepared(&insert, params)),
-            Box::pin(ledger::insert(&db, &insert_ledger, &ledger_event)),
-            Box::pin(audit::insert(&db, &insert_audit, &event)),
+            Box::pin(db.execute_prepared(&writes, &params)),
             Box::pin(db.append_prepared(&append, &events)),
         ])
         .await?;

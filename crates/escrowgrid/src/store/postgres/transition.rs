@@ -1,7 +1,9 @@
 //! Position transitions in one transaction of two round trips: `BEGIN` with the reads (the
 //! position, locked `for no key update`, its events and the head of its ledger chain), the pure
-//! lifecycle rules, then the writes (the position guarded by its `version`, its lifecycle
-//! event, its ledger event, its audit row and the outbox append) with `COMMIT`.
+//! lifecycle rules, then the writes (one statement: the position guarded by its `version`, its
+//! lifecycle event, its ledger event and its audit row; then the outbox append) with `COMMIT`.
+//! The reads stay separate statements: pipelined behind the locking read, they run after its
+//! lock is granted and so see what the version read committed.
 //!
 //! Concurrent transitions of one position queue on the row lock: each reads the version the
 //! previous one committed, so a stale `expectedVersion` is a [`Error::Conflict`] before
@@ -9,6 +11,8 @@
 //! statement raises (division by zero on a count of zero, 22012), which aborts the transaction,
 //! so the `COMMIT` pipelined behind it rolls everything back; the store then reports a storage
 //! error (it cannot happen while the lock is held).
+
+use std::sync::LazyLock;
 
 use gridstore::postgres::{PgEventLog, PgStatement, PgTransaction};
 use tokio_postgres::types::Json;
@@ -20,32 +24,42 @@ use crate::lifecycle::{self, Applied};
 use crate::store::{Scope, outbox, records};
 use crate::{Error, Result};
 
+use super::audit::AuditParams;
+use super::combined::combined;
 use super::db::{Db, Params};
+use super::ledger::LedgerParams;
 use super::{PgEscrowStore, audit, ledger, positions, rows};
 
-/// The guarded write: only if the version is still the one read, else it raises (see the
-/// module docs); its one row is the number of positions updated.
+/// The guarded update: only if the version is still the one read.
 const UPDATE_POSITION: &str = "\
-with updated as (
-    update positions
-    set state = $4, updated_at = $5, version = version + 1
-    where id = $1 and institution_id = $2 and version = $3
-    returning 1
-)
-select 1 / count(*) as updated
-from updated";
+update positions
+set state = $4, updated_at = $5, version = version + 1
+where id = $1 and institution_id = $2 and version = $3
+returning 1";
 
 const INSERT_EVENT: &str = "\
 insert into position_events (id, institution_id, position_id, from_state, to_state, reason, at,
     metadata, created_at)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
+/// A transition's writes as one statement ([`combined`]): the guarded update, the lifecycle
+/// event, the ledger event and the audit row. Its one row divides by the number of positions
+/// updated, so a lost version raises (see the module docs) and nothing of the statement stays.
+static WRITES: LazyLock<String> = LazyLock::new(|| {
+    combined(
+        &[
+            ("updated", UPDATE_POSITION),
+            ("event", INSERT_EVENT),
+            ("ledger", ledger::INSERT_LEDGER),
+            ("audit", audit::INSERT_AUDIT),
+        ],
+        "select 1 / count(*) as updated from updated",
+    )
+});
+
 /// The statements of a transition's writes, prepared in its first round trip.
 struct Prepared {
-    update: PgStatement,
-    insert_event: PgStatement,
-    insert_ledger: PgStatement,
-    insert_audit: PgStatement,
+    writes: PgStatement,
     append: PgStatement,
 }
 
@@ -108,20 +122,9 @@ async fn last_hash(db: &Db<'_, PgTransaction>, id: &PositionId) -> Result<Option
 
 /// Prepares the statements of the writes (cached per connection: usually no round trip).
 async fn prepare(db: &Db<'_, PgTransaction>) -> Result<Prepared> {
-    let (update, insert_event, insert_ledger, insert_audit, append) = tokio::try_join!(
-        db.prepare(UPDATE_POSITION),
-        db.prepare(INSERT_EVENT),
-        db.prepare(ledger::INSERT_LEDGER),
-        db.prepare(audit::INSERT_AUDIT),
-        db.prepare(PgEventLog::APPEND_SQL),
-    )?;
-    Ok(Prepared {
-        update,
-        insert_event,
-        insert_ledger,
-        insert_audit,
-        append,
-    })
+    let (writes, append) =
+        tokio::try_join!(db.prepare(&WRITES), db.prepare(PgEventLog::APPEND_SQL),)?;
+    Ok(Prepared { writes, append })
 }
 
 /// Round trip 2: writes an applied transition and commits.
@@ -157,11 +160,17 @@ async fn write(
         &metadata,
         &event.at,
     ];
+    let ledger_params = LedgerParams::new(&ledger_event);
+    let audit_params = AuditParams::new(&audit_event);
+    let params: Vec<_> = update_params
+        .iter()
+        .chain(event_params)
+        .copied()
+        .chain(ledger_params.params())
+        .chain(audit_params.params())
+        .collect();
     db.commit_with(vec![
-        Box::pin(db.execute_prepared(&prepared.update, update_params)),
-        Box::pin(db.execute_prepared(&prepared.insert_event, event_params)),
-        Box::pin(ledger::insert(db, &prepared.insert_ledger, &ledger_event)),
-        Box::pin(audit::insert(db, &prepared.insert_audit, &audit_event)),
+        Box::pin(db.execute_prepared(&prepared.writes, &params)),
         Box::pin(db.append_prepared(&prepared.append, &events)),
     ])
     .await?;
