@@ -57,9 +57,9 @@ pub struct ServerSettings {
     /// Per-request timeout (`REQUEST_TIMEOUT_MS`, default 30 s).
     pub request_timeout_ms: u64,
     /// Threads of the async runtime (`WORKER_THREADS`; default one per CPU, or tokio's
-    /// `TOKIO_WORKER_THREADS`). Fewer than the host's cores when the server shares them with
-    /// PostgreSQL or other busy processes: each wake-up of another worker costs a cross-core
-    /// hand-off (`docs/BENCHMARKS.md`, "Worker threads").
+    /// `TOKIO_WORKER_THREADS`). Fewer than the host's cores when they are shared with other
+    /// busy processes: each wake-up of another worker costs a cross-core hand-off
+    /// (`docs/BENCHMARKS.md`, "Worker threads, metric handles, a plan per scope").
     pub worker_threads: Option<usize>,
 }
 
