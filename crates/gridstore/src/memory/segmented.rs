@@ -86,12 +86,12 @@ impl<T> Segmented<T> {
     }
 
     /// Every element, in order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + FusedIterator<Item = &T> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + FusedIterator {
         self.segments.iter().flatten()
     }
 
     /// The elements from `start` on, in order (none when `start` is past the end).
-    pub fn iter_from(&self, start: usize) -> impl FusedIterator<Item = &T> {
+    pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &T> + FusedIterator {
         let first = start / SEGMENT;
         let skip = start % SEGMENT;
         self.segments
