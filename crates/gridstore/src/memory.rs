@@ -6,7 +6,6 @@ pub mod dlq;
 pub mod event_log;
 pub mod kv;
 pub mod lock;
-pub mod segmented;
 pub mod session;
 
 pub use checkpoint::MemoryCheckpointStore;
@@ -15,5 +14,4 @@ pub use dlq::MemoryDeadLetterQueue;
 pub use event_log::{MemoryEvent, MemoryEventLog, MemoryPayload, RenderPayload};
 pub use kv::MemoryKvStore;
 pub use lock::MemoryLocks;
-pub use segmented::Segmented;
 pub use session::MemorySessionStore;

@@ -27,7 +27,6 @@ use crate::event_log::{
 use crate::metrics::record;
 use crate::{Error, Result};
 
-use super::Segmented;
 pub use stored::{MemoryEvent, MemoryPayload, RenderPayload};
 use stored::{Names, Stored};
 
@@ -43,8 +42,7 @@ pub struct MemoryEventLog {
 
 #[derive(Debug, Default)]
 struct State {
-    /// In position order; segmented, so that an append never copies the log.
-    events: Segmented<Stored>,
+    events: Vec<Stored>,
     names: Names,
     last_tx: u64,
     last_seq: i64,
@@ -159,9 +157,8 @@ impl MemoryEventLog {
         let state = self.read();
         // Events are stored in position order: skip to the first one after the cursor.
         let start = state.events.partition_point(|e| e.position <= after);
-        let events: Vec<Event> = state
-            .events
-            .iter_from(start)
+        let events: Vec<Event> = state.events[start..]
+            .iter()
             .filter(|e| matches(filter, e))
             .take(limit)
             .map(Stored::to_event)

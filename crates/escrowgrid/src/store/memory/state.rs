@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use gridstore::memory::Segmented;
 
 use crate::domain::{
     ApiKey, ApiKeyId, Asset, AssetId, AssetTemplate, AuditEvent, Delivery, DeliveryId, Institution,
@@ -46,9 +45,8 @@ pub(super) struct State {
     pub(super) key_by_hash: HashMap<String, ApiKeyId>,
     pub(super) policies: Table<InstitutionPolicy>,
     pub(super) policy_by_region: HashMap<(InstitutionId, Region), PolicyId>,
-    /// Audit events in write order (segmented: an append never copies the trail), and their
-    /// indexes per acting institution.
-    pub(super) audit: Segmented<AuditRow>,
+    /// Audit events in write order, and their indexes per acting institution.
+    pub(super) audit: Vec<AuditRow>,
     pub(super) audit_by_institution: HashMap<InstitutionId, Vec<usize>>,
     /// Webhook endpoints with their sealed secrets, and their deliveries.
     pub(super) webhooks: Table<StoredWebhook>,

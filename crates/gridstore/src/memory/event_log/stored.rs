@@ -213,7 +213,7 @@ mod tests {
             .unwrap();
         let state = log.read();
         assert_eq!(
-            state.events.get(0).expect("one event").payload(),
+            state.events[0].payload(),
             serde_json::json!({"a": [1, "b"]})
         );
     }
