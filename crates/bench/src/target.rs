@@ -96,7 +96,8 @@ impl Target {
     /// The real server binary `bin` (`escrowgrid`, or `escrowgrid-floor`) started as a child
     /// process on the memory backend, on a free port of 127.0.0.1, with only the environment
     /// it needs (and `RUST_LOG`, `TOKIO_WORKER_THREADS` and `LD_PRELOAD` when this process has
-    /// them; [`SERVER_WORKER_THREADS`] sets the child's `TOKIO_WORKER_THREADS` alone). Returns once `GET /health` answers (within 30 s).
+    /// them; [`SERVER_WORKER_THREADS`] sets the child's `TOKIO_WORKER_THREADS` alone). Returns
+    /// once `GET /health` answers (within 30 s).
     pub async fn spawn(bin: &Path) -> Result<Self, BoxError> {
         Self::spawn_with(bin, vec![("STORE_BACKEND", "memory".to_owned())]).await
     }

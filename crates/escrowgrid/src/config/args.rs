@@ -129,9 +129,7 @@ impl SettingsArgs {
         }
         set(&mut s.server.shutdown_timeout_ms, self.shutdown_timeout_ms);
         set(&mut s.server.request_timeout_ms, self.request_timeout_ms);
-        if let Some(v) = self.worker_threads {
-            s.server.worker_threads = Some(v);
-        }
+        s.server.worker_threads = self.worker_threads.or(s.server.worker_threads);
         set(&mut s.store.backend, self.store_backend);
         if let Some(v) = &self.database_url {
             s.store.database_url = Some(Secret::new(v.clone()));

@@ -5,7 +5,7 @@
 //!
 //! Pipelining: futures of one connection polled together (`tokio::try_join!`) share round
 //! trips, and tokio-postgres sends each request when its future is first polled. Statements
-//! whose order matters (a ledger row after its position) are therefore prepared first
+//! whose order matters (a write's rows, then its outbox append) are therefore prepared first
 //! ([`Db::prepare`]) and then executed with [`Db::execute_prepared`], whose request goes out on
 //! the first poll, in `join!(biased; ..)` order. The results are then checked in that order:
 //! after a failed statement the later ones only report the aborted transaction (25P02), so

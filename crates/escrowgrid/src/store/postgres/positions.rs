@@ -113,22 +113,26 @@ where ($1::text is null or institution_id = $1)
   and ($2::text is null or asset_id = $2)
   and ($3::text is null or holder_reference = $3)";
 
-/// The lifecycle events of several positions, in write order.
-const EVENTS_OF: &str = "\
-select id, position_id, from_state, to_state, reason, at, metadata
+/// The columns of a lifecycle event, as `rows::lifecycle_event` reads them.
+macro_rules! event_columns {
+    () => {
+        "select id, position_id, from_state, to_state, reason, at, metadata
 from position_events
-where position_id = any($1)
-order by seq";
+"
+    };
+}
+
+/// The lifecycle events of several positions, in write order.
+const EVENTS_OF: &str = concat!(
+    event_columns!(),
+    "where position_id = any($1)\norder by seq"
+);
 
 /// The lifecycle events of one position, in write order: [`EVENTS_OF`] for one id, written
 /// without an array so that PostgreSQL keeps one generic plan for the prepared statement
 /// (`= any($1)` over an array of unknown length looks costlier in general than for the one
 /// id given, so its plan was made anew at every execution, ~60 µs of the server's CPU).
-const EVENTS_OF_ONE: &str = "\
-select id, position_id, from_state, to_state, reason, at, metadata
-from position_events
-where position_id = $1
-order by seq";
+const EVENTS_OF_ONE: &str = concat!(event_columns!(), "where position_id = $1\norder by seq");
 
 impl PgEscrowStore {
     pub(super) async fn insert_position(
