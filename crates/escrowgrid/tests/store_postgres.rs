@@ -48,3 +48,6 @@ mod tamper;
 
 #[path = "store_postgres/key_cache.rs"]
 mod key_cache;
+
+#[path = "store_postgres/policy_guard.rs"]
+mod policy_guard;

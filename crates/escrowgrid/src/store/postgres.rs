@@ -33,6 +33,8 @@
 mod audit;
 mod checkpoints;
 mod combined;
+mod contexts;
+mod create;
 mod db;
 mod deliveries;
 mod entities;
@@ -60,6 +62,7 @@ use gridstore::postgres::{
 
 use crate::Result;
 
+use contexts::ContextCache;
 use db::StatementCounter;
 use key_cache::KeyCache;
 
@@ -80,6 +83,9 @@ pub struct PgEscrowStore {
     events: PgEventLog,
     /// Active API keys by token hash, when enabled ([`PgEscrowStore::with_api_key_cache`]).
     keys: Option<Arc<KeyCache>>,
+    /// Creation contexts by institution and asset, so a create is one round trip
+    /// (`store/postgres/create.rs`).
+    contexts: Arc<ContextCache>,
 }
 
 impl PgEscrowStore {
@@ -102,6 +108,7 @@ impl PgEscrowStore {
             pool,
             retry: RetryPolicy::default(),
             keys: None,
+            contexts: Arc::default(),
         }
     }
 

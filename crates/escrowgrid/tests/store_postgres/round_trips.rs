@@ -1,6 +1,8 @@
 //! Round trips of the writes, counted on the wire by testkit's proxy: once its statements are
-//! cached on the connection, a write is two flights (`BEGIN` with the reads, the writes with
-//! `COMMIT`).
+//! cached on the connection, a transition is two flights (`BEGIN` with the reads, the writes
+//! with `COMMIT`), the first create of an asset two (`BEGIN` with its creation context, the
+//! writes with `COMMIT`) and every later create of it one (`BEGIN`, the writes guarded by the
+//! policy they were checked against, `COMMIT`).
 
 use std::time::Duration;
 
@@ -28,10 +30,12 @@ async fn proxied_store() -> (PgEscrowStore, WireProxy, TestDatabase) {
 }
 
 #[tokio::test]
-async fn a_create_and_a_transition_each_take_two_flights_once_warm() {
-    // Arrange: one create and one transition first, so that their statements are cached.
+async fn a_create_of_a_known_asset_takes_one_flight_and_a_transition_two_once_warm() {
+    // Arrange: two creates (the first reads the context, the second writes guarded) and a
+    // transition first, so that their statements are cached.
     let (store, wire, _database) = proxied_store().await;
     let (institution, asset, warm) = fixtures::position_setup(&store).await;
+    fixtures::position(&store, &asset, "holder-warm").await;
     let scope = fixtures::scope(&institution);
     let funded = || TransitionRequest::to(PositionState::Funded);
     store
@@ -52,8 +56,8 @@ async fn a_create_and_a_transition_each_take_two_flights_once_warm() {
     // Assert
     assert_eq!(
         (after_create - before).flights,
-        2,
-        "BEGIN with the policy context, then four writes with COMMIT"
+        1,
+        "BEGIN, the guarded rows, the outbox append and COMMIT"
     );
     assert_eq!(
         (after_transition - after_create).flights,
@@ -65,5 +69,49 @@ async fn a_create_and_a_transition_each_take_two_flights_once_warm() {
     assert_eq!(
         (stored.state, stored.events.len()),
         (PositionState::Funded, 1)
+    );
+    let ledger = store
+        .list_ledger_events(&Scope::Root, Some(&created.id))
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 2, "the created and the funded ledger events");
+}
+
+#[tokio::test]
+async fn the_first_create_of_an_asset_reads_its_context_in_a_flight_of_its_own() {
+    // Arrange: two positions on one asset, so that both ways' statements are cached; then a
+    // second asset of the same template.
+    let (store, wire, _database) = proxied_store().await;
+    let (institution, asset, _) = fixtures::position_setup(&store).await;
+    fixtures::position(&store, &asset, "holder-warm").await;
+    let template = store
+        .get_asset(&Scope::Root, &asset.id)
+        .await
+        .unwrap()
+        .template_id;
+    let template = store
+        .get_asset_template(&Scope::Root, &template)
+        .await
+        .unwrap();
+    let other = fixtures::asset(&store, &template).await;
+    assert_eq!(other.institution_id, institution.id);
+
+    // Act
+    let before = wire.counts();
+    fixtures::position(&store, &other, "holder-2").await;
+    let after_first = wire.counts();
+    fixtures::position(&store, &other, "holder-3").await;
+    let after_second = wire.counts();
+
+    // Assert
+    assert_eq!(
+        (after_first - before).flights,
+        2,
+        "BEGIN with the creation context, then the rows with COMMIT"
+    );
+    assert_eq!(
+        (after_second - after_first).flights,
+        1,
+        "the context is kept"
     );
 }

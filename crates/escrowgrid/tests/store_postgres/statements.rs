@@ -65,32 +65,38 @@ async fn a_page_of_one_hundred_positions_with_events_takes_two_statements() {
 }
 
 #[tokio::test]
-async fn a_create_is_one_read_then_its_rows_in_one_statement_and_the_outbox_append() {
+async fn a_create_is_its_rows_in_one_statement_and_the_outbox_append_after_a_first_read() {
     let (store, _database) = migrated_store().await;
-    let (institution, asset, _) = fixtures::position_setup(&store).await;
+    let institution = fixtures::institution(&store, "Acme").await;
+    let template = fixtures::template(&store, &institution.id).await;
+    let asset = fixtures::asset(&store, &template).await;
+    let (scope, audit) = (fixtures::scope(&institution), fixtures::audit());
+    let create = |holder: &'static str| {
+        store.create_position(&scope, fixtures::new_position(&asset, holder, "10"), &audit)
+    };
 
     let before = store.statement_count();
-    let position = store
-        .create_position(
-            &fixtures::scope(&institution),
-            fixtures::new_position(&asset, "holder-2", "10"),
-            &fixtures::audit(),
-        )
-        .await
-        .unwrap();
+    let first = create("holder-1").await.unwrap();
+    let after_first = store.statement_count();
+    let second = create("holder-2").await.unwrap();
+    let after_second = store.statement_count();
 
     // The creation context, then position + ledger event + audit row (one statement) and
-    // the outbox append of its domain events.
-    assert_eq!(store.statement_count() - before, 3);
-    let ledger = store
-        .list_ledger_events(&Scope::Root, Some(&position.id))
-        .await
-        .unwrap();
-    assert_eq!(
-        ledger.len(),
-        1,
-        "the ledger row was written with the position"
-    );
+    // the outbox append of its domain events; once the context is kept, the guarded rows and
+    // the append alone.
+    assert_eq!(after_first - before, 3);
+    assert_eq!(after_second - after_first, 2);
+    for position in [&first, &second] {
+        let ledger = store
+            .list_ledger_events(&Scope::Root, Some(&position.id))
+            .await
+            .unwrap();
+        assert_eq!(
+            ledger.len(),
+            1,
+            "the ledger row was written with the position"
+        );
+    }
 }
 
 #[tokio::test]

@@ -96,6 +96,9 @@ impl PgEscrowStore {
             Box::pin(db.append_events(&events)),
         ])
         .await?;
+        // This instance's creates read the new policy at once; other instances' creates find
+        // it changed through their guard (`store/postgres/create.rs`).
+        self.contexts.forget_institution(institution_id);
         Ok(policy)
     }
 

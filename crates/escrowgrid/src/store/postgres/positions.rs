@@ -1,61 +1,22 @@
-//! Positions: create (policy check, then position + ledger + audit rows in one transaction),
-//! get and list with their lifecycle events.
+//! Positions: get and list with their lifecycle events (create: `create.rs`, transition:
+//! `transition.rs`).
 //!
 //! No N+1: a page is one statement (rows and total), then one statement fetches the events of
 //! every position of the page (`position_id = any($1)`), assembled here.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
-use gridstore::postgres::{PgConnection, PgEventLog, PgTransaction};
-use rust_decimal::Decimal;
-use tokio_postgres::Row;
+use gridstore::postgres::{PgConnection, PgTransaction};
 
-use crate::domain::{
-    AssetId, AuditContext, InstitutionId, NewPosition, PolicyConfig, Position, PositionId,
-    PositionLifecycleEvent, TemplateId, evaluate, now_millis,
-};
-use crate::store::{Page, Paginated, PositionFilter, Scope, SortKey, Start, outbox, records};
+use crate::domain::{AssetId, Position, PositionId, PositionLifecycleEvent};
+use crate::store::{Page, Paginated, PositionFilter, Scope, SortKey, Start};
 use crate::{Error, Result};
 
-use super::audit::AuditParams;
-use super::combined::combined;
 use super::db::{Db, Params};
-use super::entities::{created_after, ensure_scope, list_institution};
-use super::ledger::LedgerParams;
+use super::entities::{created_after, list_institution};
 use super::paging::{KeyValues, Keyset};
-use super::{PgEscrowStore, audit, ledger, paging, rows};
-
-/// The institution, the asset, its template and the institution's policy for the template's
-/// region, in one statement; missing pieces come back as nulls.
-const POSITION_CONTEXT: &str = "\
-select i.id as institution_found, a.id as asset_found,
-    t.id, t.institution_id, t.code, t.name, t.vertical, t.region, t.config, t.created_at,
-    t.updated_at, p.config as policy_config
-from institutions i
-left join assets a on a.institution_id = i.id and a.id = $2
-left join asset_templates t on t.institution_id = a.institution_id and t.id = a.template_id
-left join institution_policies p on p.institution_id = i.id and p.region = t.region
-where i.id = $1";
-
-const INSERT_POSITION: &str = "\
-insert into positions (id, institution_id, asset_id, holder_reference, currency, amount, state,
-    external_reference, version, created_at, updated_at)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-
-/// A create's writes as one statement ([`combined`]): the position ([`INSERT_POSITION`]), its
-/// `POSITION_CREATED` ledger event ([`ledger::INSERT_LEDGER`]) and its audit row
-/// ([`audit::INSERT_AUDIT`]); the ledger row's foreign key to the position is checked at the
-/// end of the statement, when both are there.
-static CREATE_WRITES: LazyLock<String> = LazyLock::new(|| {
-    combined(
-        &[
-            ("position", INSERT_POSITION),
-            ("ledger", ledger::INSERT_LEDGER),
-        ],
-        audit::INSERT_AUDIT,
-    )
-});
+use super::{PgEscrowStore, paging, rows};
 
 /// The columns of a position row, as `rows::position` reads them.
 macro_rules! position_columns {
@@ -135,62 +96,6 @@ const EVENTS_OF: &str = concat!(
 const EVENTS_OF_ONE: &str = concat!(event_columns!(), "where position_id = $1\norder by seq");
 
 impl PgEscrowStore {
-    pub(super) async fn insert_position(
-        &self,
-        scope: &Scope,
-        new: NewPosition,
-        audit_context: &AuditContext,
-    ) -> Result<Position> {
-        ensure_scope(scope, &new.institution_id)?;
-        let tx = PgTransaction::new(self.pool.get().await?);
-        let db = Db::new(&tx, &self.counter);
-        let context_params: &Params<'_> = &[&new.institution_id.as_str(), &new.asset_id.as_str()];
-        // Round trip 1: `BEGIN`, the context and the prepares (free once cached).
-        // Boxed: the joined reads and prepares make a large future.
-        let (context, writes, append) = db
-            .begin_with(Box::pin(async {
-                tokio::try_join!(
-                    db.query_opt(POSITION_CONTEXT, context_params),
-                    db.prepare(&CREATE_WRITES),
-                    db.prepare(PgEventLog::APPEND_SQL),
-                )
-            }))
-            .await?;
-        // A refusal drops the transaction, which rolls it back.
-        check_policy(context.as_ref(), &new)?;
-        let (position, ledger_event, event) = records::position(new, audit_context, now_millis());
-        let amount = Decimal::from(position.amount);
-        let position_params: &Params<'_> = &[
-            &position.id.as_str(),
-            &position.institution_id.as_str(),
-            &position.asset_id.as_str(),
-            &position.holder_reference,
-            &position.currency.as_str(),
-            &amount,
-            &position.state.as_str(),
-            &position.external_reference,
-            &position.version,
-            &position.created_at,
-            &position.updated_at,
-        ];
-        let events = outbox::position_created(&position, &ledger_event)?;
-        let ledger_params = LedgerParams::new(&ledger_event);
-        let audit_params = AuditParams::new(&event);
-        let params: Vec<_> = position_params
-            .iter()
-            .copied()
-            .chain(ledger_params.params())
-            .chain(audit_params.params())
-            .collect();
-        // Round trip 2: the rows (one statement), the outbox append and `COMMIT`.
-        db.commit_with(vec![
-            Box::pin(db.execute_prepared(&writes, &params)),
-            Box::pin(db.append_prepared(&append, &events)),
-        ])
-        .await?;
-        Ok(position)
-    }
-
     pub(super) async fn select_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
         let client = self.pool.get().await?;
         let db = Db::new(&client, &self.counter);
@@ -323,27 +228,5 @@ async fn attach_events<C: PgConnection>(
             .map(Arc::from)
             .unwrap_or_default();
     }
-    Ok(())
-}
-
-/// Reads the creation context (see [`POSITION_CONTEXT`]) and evaluates the policy and the
-/// template's limits. Missing pieces are NotFound, in the order institution, asset, template.
-fn check_policy(context: Option<&Row>, new: &NewPosition) -> Result<()> {
-    let context = context
-        .ok_or_else(|| Error::not_found(InstitutionId::RESOURCE, new.institution_id.as_str()))?;
-    if !rows::present(context, "asset_found")? {
-        return Err(Error::not_found(AssetId::RESOURCE, new.asset_id.as_str()));
-    }
-    if !rows::present(context, "id")? {
-        return Err(Error::not_found(TemplateId::RESOURCE, ""));
-    }
-    let template = rows::template(context)?;
-    let policy: Option<PolicyConfig> = rows::json_opt(context, "policy_config")?;
-    evaluate(
-        policy.as_ref().map(|config| &config.position),
-        &template,
-        new.currency,
-        new.amount,
-    )?;
     Ok(())
 }

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "list_keysets",
         sql: include_str!("../../../migrations/0010_list_keysets.sql"),
     },
+    Migration {
+        version: 11,
+        name: "policy_guard",
+        sql: include_str!("../../../migrations/0011_policy_guard.sql"),
+    },
 ];
 
 #[cfg(test)]
