@@ -21,6 +21,11 @@ pub struct Args {
     /// Repetitions; the table shows medians.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
+    /// Alternate each level's HTTP load and its pgbench baseline in this many slices of
+    /// `--duration-secs / n` whole seconds, summed, so that a drift of the machine (the disk's
+    /// fsync latency, a neighbour's load) falls on both sides of the share.
+    #[arg(long, default_value_t = 1)]
+    pub slices: usize,
     /// Loads: `pairs` (create + transition) and/or `creates` (create only).
     #[arg(
         long,

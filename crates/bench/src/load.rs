@@ -143,6 +143,24 @@ pub struct LevelOutcome {
     pub errors: BTreeMap<u16, u64>,
 }
 
+impl LevelOutcome {
+    /// Adds `other` (a later slice of the same level on the same fixture): counts, times and
+    /// samples summed.
+    pub fn absorb(&mut self, other: LevelOutcome) {
+        self.elapsed += other.elapsed;
+        self.cpu = self.cpu.zip(other.cpu).map(|(a, b)| a + b);
+        self.db_cpu = self.db_cpu.zip(other.db_cpu).map(|(a, b)| a + b);
+        self.creates += other.creates;
+        self.transitions += other.transitions;
+        self.create_latency.absorb(other.create_latency);
+        self.transition_latency.absorb(other.transition_latency);
+        self.pair_latency.absorb(other.pair_latency);
+        for (status, count) in other.errors {
+            *self.errors.entry(status).or_default() += count;
+        }
+    }
+}
+
 /// Runs `clients` connections, each looping create (+ transition when `pairs`) until `duration`
 /// has passed since the common start.
 pub async fn run_level(

@@ -28,6 +28,7 @@ mod event_latency;
 mod keyset;
 mod ledger_pages;
 mod load;
+mod measure;
 mod pgbench;
 mod report;
 mod scale;
@@ -47,9 +48,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::args::{Args, Backend, Load};
+use crate::args::{Args, Backend};
 use crate::event_latency::Follower;
-use crate::load::Fixture;
 use crate::report::Row;
 use crate::target::Target;
 
@@ -87,9 +87,6 @@ async fn start_target(args: &Args, backend: &'static str) -> Result<Target, BoxE
         }
     })
 }
-
-/// pgbench needs one server connection per client; testkit servers allow 200 in total.
-const PGBENCH_MAX_CLIENTS: usize = 150;
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -224,7 +221,7 @@ async fn run(args: &Args) -> Result<(), BoxError> {
                     .database_url
                     .as_deref()
                     .filter(|_| backend != NO_KEY_CACHE);
-                let rows = measure(args, backend, fixture, baseline).await?;
+                let rows = measure::measure(args, backend, fixture, baseline).await?;
                 if all_runs.len() <= run {
                     all_runs.push(Vec::new());
                 }
@@ -271,85 +268,6 @@ async fn run(args: &Args) -> Result<(), BoxError> {
         report::table(&medians)
     )?;
     Ok(())
-}
-
-async fn measure(
-    args: &Args,
-    backend: &'static str,
-    fixture: &Fixture,
-    database_url: Option<&str>,
-) -> Result<Vec<Row>, BoxError> {
-    let duration = Duration::from_secs(args.duration_secs);
-    let mut rows = Vec::new();
-    for load in &args.loads {
-        for &clients in &args.clients {
-            let pairs = *load == Load::Pairs;
-            let name = if pairs { "pairs" } else { "creates" };
-            progress(&format!("{backend}: {name} with {clients} clients"));
-            let outcome = load::run_level(fixture, clients, duration, pairs).await?;
-            rows.push(report::http_row(backend, name, clients, pairs, outcome));
-        }
-    }
-    let pgbench = match (database_url, args.no_pgbench) {
-        (Some(url), false) => Some((
-            url,
-            pgbench::find()
-                .ok_or("pgbench not found; install postgresql-client or pass --no-pgbench")?,
-        )),
-        _ => None,
-    };
-    if let Some((url, pgbench)) = pgbench {
-        let ids = pgbench::BaselineIds::of(fixture);
-        // (outbox, hashing, row name): the store's transactions, then what they cost without
-        // the outbox or without the hash chain.
-        let mut variants: Vec<(bool, bool, &'static str)> = vec![(true, true, "pgbench")];
-        if args.outbox_cost {
-            variants.push((false, true, "pgbench-no-outbox"));
-        }
-        if args.hash_cost {
-            variants.push((true, false, "pgbench-no-hash"));
-        }
-        let levels = args.clients.iter().filter(|&&c| c <= PGBENCH_MAX_CLIENTS);
-        for (&clients, &(outbox, hashing, load)) in
-            levels.flat_map(|c| variants.iter().map(move |v| (c, v)))
-        {
-            progress(&format!("{backend}: {load} with {clients} clients"));
-            let db_before = fixture.db_pid.and_then(stats::cluster_cpu);
-            let url = url.to_owned();
-            let (ids, pgbench) = (ids.clone(), pgbench.clone());
-            let mut b = tokio::task::spawn_blocking(move || {
-                pgbench::run(
-                    &pgbench,
-                    &url,
-                    &ids,
-                    clients,
-                    pgbench::Limit::Duration(duration),
-                    outbox,
-                    hashing,
-                )
-            })
-            .await??;
-            let db_cpu = fixture
-                .db_pid
-                .and_then(stats::cluster_cpu)
-                .zip(db_before)
-                .map(|(after, before)| after.saturating_sub(before));
-            rows.push(Row {
-                backend,
-                load,
-                clients,
-                pairs_per_s: Some(b.tps),
-                creates_per_s: b.tps,
-                create_ms: None,
-                transition_ms: None,
-                pair_ms: report::quantiles(&mut b.pair_latency),
-                cpu_us_per_request: None,
-                db_cpu_us_per_op: db_cpu.and_then(|cpu| report::per_op(cpu, b.pairs)),
-                errors: b.failed,
-            });
-        }
-    }
-    Ok(rows)
 }
 
 /// The 1/5/15-minute load averages (other processes compete for the same cores).

@@ -26,6 +26,31 @@ pub struct BaselineOutcome {
     pub pair_latency: Samples,
 }
 
+impl BaselineOutcome {
+    /// Adds `other` (a later slice of the same level): pairs, failures and samples summed, the
+    /// rate that of all pairs over the time of both runs (each without its connection time).
+    pub fn absorb(&mut self, other: BaselineOutcome) {
+        let seconds = self.seconds() + other.seconds();
+        self.pairs += other.pairs;
+        self.failed += other.failed;
+        self.pair_latency.absorb(other.pair_latency);
+        #[allow(clippy::cast_precision_loss)]
+        let pairs = self.pairs as f64;
+        self.tps = if seconds > 0.0 { pairs / seconds } else { 0.0 };
+    }
+
+    /// The time the run's pairs took at its rate.
+    fn seconds(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        let pairs = self.pairs as f64;
+        if self.tps > 0.0 {
+            pairs / self.tps
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Finds `pgbench` on PATH or under `/usr/lib/postgresql/*/bin` (newest first).
 pub fn find() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|paths| {
@@ -289,6 +314,27 @@ mod tests {
         );
         assert_eq!(count("select count(*) from audit_events").await, 20);
         assert_eq!(count("select count(*) from gs_events").await, 40);
+    }
+
+    #[test]
+    fn slices_add_up_to_all_pairs_over_the_time_of_both_runs() {
+        let mut first = BaselineOutcome {
+            tps: 100.0,
+            pairs: 200,
+            failed: 1,
+            ..BaselineOutcome::default()
+        };
+        let second = BaselineOutcome {
+            tps: 50.0,
+            pairs: 100,
+            failed: 2,
+            ..BaselineOutcome::default()
+        };
+
+        first.absorb(second);
+
+        assert_eq!((first.pairs, first.failed), (300, 3));
+        assert!((first.tps - 75.0).abs() < 1e-9, "300 pairs in 2 + 2 s");
     }
 
     #[test]
