@@ -144,8 +144,9 @@ pub struct LevelOutcome {
 }
 
 impl LevelOutcome {
-    /// Adds `other` (a later slice of the same level on the same fixture): counts, times and
-    /// samples summed.
+    /// Adds `other` (another client of the level, or a later slice of the same level on the
+    /// same fixture): counts, samples and elapsed time summed, CPU times summed when both have
+    /// them.
     pub fn absorb(&mut self, other: LevelOutcome) {
         self.elapsed += other.elapsed;
         self.cpu = self.cpu.zip(other.cpu).map(|(a, b)| a + b);
@@ -186,15 +187,8 @@ pub async fn run_level(
     let db_before = fixture.db_pid.and_then(crate::stats::cluster_cpu);
     let mut outcome = LevelOutcome::default();
     for task in tasks {
-        let one = task.await?;
-        outcome.creates += one.creates;
-        outcome.transitions += one.transitions;
-        outcome.create_latency.absorb(one.create_latency);
-        outcome.transition_latency.absorb(one.transition_latency);
-        outcome.pair_latency.absorb(one.pair_latency);
-        for (status, count) in one.errors {
-            *outcome.errors.entry(status).or_default() += count;
-        }
+        // A client's outcome has counts and samples only: the times are the level's, below.
+        outcome.absorb(task.await?);
     }
     outcome.elapsed = started.elapsed();
     outcome.cpu = crate::stats::process_cpu(fixture.server_pid)

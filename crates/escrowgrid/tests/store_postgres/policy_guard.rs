@@ -3,7 +3,7 @@
 //! stores on one database stand for two instances, each with its own kept contexts.
 
 use escrowgrid::Error;
-use escrowgrid::domain::{Amount, PolicyViolation, PositionPolicy, Region};
+use escrowgrid::domain::{Amount, InstitutionId, PolicyViolation, PositionPolicy, Region};
 use escrowgrid::store::postgres::PgEscrowStore;
 use escrowgrid::store::{EscrowStore, Scope};
 use escrowgrid::testing::fixtures;
@@ -33,11 +33,22 @@ async fn rows(database: &TestDatabase) -> [i64; 4] {
     [row.get(0), row.get(1), row.get(2), row.get(3)]
 }
 
-fn at_most(max: &str) -> PositionPolicy {
-    PositionPolicy {
+/// Sets the institution's US policy to a maximum amount of `max` through `store`.
+async fn set_maximum(store: &PgEscrowStore, institution: &InstitutionId, max: &str) {
+    let rules = PositionPolicy {
         max_amount: Some(max.parse::<Amount>().unwrap()),
         ..PositionPolicy::default()
-    }
+    };
+    store
+        .upsert_policy(
+            &Scope::Root,
+            institution,
+            Region::Us,
+            rules,
+            &fixtures::audit(),
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -46,16 +57,7 @@ async fn a_policy_tightened_by_another_instance_refuses_the_next_create_and_writ
     let (store, database) = migrated_store().await;
     let (institution, asset, _) = fixtures::position_setup(&store).await;
     let other = other_instance(&database).await;
-    other
-        .upsert_policy(
-            &Scope::Root,
-            &institution.id,
-            Region::Us,
-            at_most("50"),
-            &fixtures::audit(),
-        )
-        .await
-        .unwrap();
+    set_maximum(&other, &institution.id, "50").await;
     let before = rows(&database).await;
 
     // Act
@@ -94,16 +96,7 @@ async fn a_policy_relaxed_by_another_instance_lets_the_next_create_through() {
     // raises it to 500.
     let (store, database) = migrated_store().await;
     let institution = fixtures::institution(&store, "Acme").await;
-    store
-        .upsert_policy(
-            &Scope::Root,
-            &institution.id,
-            Region::Us,
-            at_most("50"),
-            &fixtures::audit(),
-        )
-        .await
-        .unwrap();
+    set_maximum(&store, &institution.id, "50").await;
     let template = fixtures::template(&store, &institution.id).await;
     let asset = fixtures::asset(&store, &template).await;
     store
@@ -114,17 +107,7 @@ async fn a_policy_relaxed_by_another_instance_lets_the_next_create_through() {
         )
         .await
         .unwrap();
-    other_instance(&database)
-        .await
-        .upsert_policy(
-            &Scope::Root,
-            &institution.id,
-            Region::Us,
-            at_most("500"),
-            &fixtures::audit(),
-        )
-        .await
-        .unwrap();
+    set_maximum(&other_instance(&database).await, &institution.id, "500").await;
 
     // Act: the kept context would refuse it.
     let created = store
@@ -147,17 +130,7 @@ async fn a_create_whose_guard_finds_the_policy_changed_reads_the_context_again_a
     // next position meets.
     let (store, database) = migrated_store().await;
     let (institution, asset, _) = fixtures::position_setup(&store).await;
-    other_instance(&database)
-        .await
-        .upsert_policy(
-            &Scope::Root,
-            &institution.id,
-            Region::Us,
-            at_most("500"),
-            &fixtures::audit(),
-        )
-        .await
-        .unwrap();
+    set_maximum(&other_instance(&database).await, &institution.id, "500").await;
     let (root, audit) = (Scope::Root, fixtures::audit());
     let create = |holder: &'static str| {
         store.create_position(&root, fixtures::new_position(&asset, holder, "100"), &audit)
