@@ -100,23 +100,47 @@ async fn a_create_is_its_rows_in_one_statement_and_the_outbox_append_after_a_fir
 }
 
 #[tokio::test]
-async fn a_transition_is_one_read_then_its_rows_in_one_statement_and_the_outbox_append() {
+async fn a_transition_is_the_locked_position_its_events_then_its_rows_and_the_outbox_append() {
     let (store, _database) = migrated_store().await;
     let (institution, _, position) = fixtures::position_setup(&store).await;
+    let scope = fixtures::scope(&institution);
+    let to = |state| TransitionRequest::to(state);
 
     let before = store.statement_count();
     store
         .transition_position(
-            &fixtures::scope(&institution),
+            &scope,
             &position.id,
-            TransitionRequest::to(PositionState::Funded),
+            to(PositionState::Funded),
             &fixtures::audit(),
         )
         .await
         .unwrap();
+    let after_first = store.statement_count();
+    let released = store
+        .transition_position(
+            &scope,
+            &position.id,
+            to(PositionState::Released),
+            &fixtures::audit(),
+        )
+        .await
+        .unwrap();
+    let after_second = store.statement_count();
 
-    // Position + events + the head of the position's ledger chain (pipelined, one round
-    // trip), then update + lifecycle event + ledger event + audit row (one statement) and the
-    // outbox append of its domain events.
-    assert_eq!(store.statement_count() - before, 5);
+    // The locked position, then its events with the head of its ledger chain (one statement,
+    // in the same round trip), then update + lifecycle event + ledger event + audit row (one
+    // statement) and the outbox append of its domain events.
+    assert_eq!(after_first - before, 4);
+    assert_eq!(after_second - after_first, 4);
+    // The second transition read the first one's event and chained to its ledger event.
+    assert_eq!(released.events.len(), 2);
+    let ledger = store
+        .list_ledger_events(&Scope::Root, Some(&position.id))
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 3);
+    for pair in ledger.windows(2) {
+        assert_eq!(pair[1].previous_hash, pair[0].hash, "one unbroken chain");
+    }
 }

@@ -18,16 +18,6 @@ insert into ledger_events (id, institution_id, kind, position_id, at, previous_s
     new_state, payload, created_at, hash, previous_hash)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
-/// The head of a position's chain: the hash of its latest ledger event. Read in the
-/// transition's transaction; the version-guarded update makes it the head at commit (a
-/// concurrent transition of the same position makes this one lose with a conflict).
-pub(super) const LAST_HASH: &str = "\
-select hash
-from ledger_events
-where position_id = $1
-order by seq desc
-limit 1";
-
 /// A keyset page of ledger events in write order: of one position under its position row
 /// ([`Keyset::finish_under`]: an unknown or out-of-scope position is told apart from one
 /// without events in a single statement; index `idx_ledger_events_position`), of one

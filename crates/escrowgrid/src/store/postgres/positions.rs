@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gridstore::postgres::{PgConnection, PgTransaction};
+use tokio_postgres::Row;
 
 use crate::domain::{AssetId, Position, PositionId, PositionLifecycleEvent};
 use crate::store::{Page, Paginated, PositionFilter, Scope, SortKey, Start};
@@ -95,6 +96,19 @@ const EVENTS_OF: &str = concat!(
 /// id given, so its plan was made anew at every execution, ~60 µs of the server's CPU).
 const EVENTS_OF_ONE: &str = concat!(event_columns!(), "where position_id = $1\norder by seq");
 
+/// A transition's reads behind its locked read: the position's lifecycle events in write order
+/// and the head of its ledger chain, in one statement (one row per event with the head on each;
+/// without events, one row with the head alone). Pipelined behind the lock, it starts after
+/// the lock is granted, so it sees the events and the chain head of the version it locked.
+const EVENTS_AND_CHAIN_HEAD: &str = "\
+select h.chain_head, e.id, e.position_id, e.from_state, e.to_state, e.reason, e.at, e.metadata
+from (
+    select (select hash from ledger_events where position_id = $1 order by seq desc limit 1)
+        as chain_head
+) h
+left join position_events e on e.position_id = $1
+order by e.seq";
+
 impl PgEscrowStore {
     pub(super) async fn select_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
         let client = self.pool.get().await?;
@@ -157,34 +171,53 @@ pub(super) async fn load<C: PgConnection>(
     scope: &Scope,
     id: &PositionId,
 ) -> Result<Position> {
-    load_with(db, [GET_POSITION, GET_POSITION_IN], scope, id).await
+    let queries = ([GET_POSITION, GET_POSITION_IN], EVENTS_OF_ONE);
+    let (row, events) = position_rows(db, queries, scope, id).await?;
+    let mut position = rows::position(&row)?;
+    position.events = events
+        .iter()
+        .map(rows::lifecycle_event)
+        .collect::<gridstore::Result<_>>()?;
+    Ok(position)
 }
 
-/// [`load`], locking the position's row until the transaction ends: the reads
-/// of a transition, so that its version-guarded update cannot lose a race. The events are
-/// read after the lock is granted, so they are those of the version read.
-pub(super) async fn load_for_update(
+/// Loads a position for a transition: its row locked (`for no key update`, so concurrent
+/// transitions queue on it), then in the same flight its events and the head of its ledger
+/// chain ([`EVENTS_AND_CHAIN_HEAD`]).
+pub(super) async fn load_for_transition(
     db: &Db<'_, PgTransaction>,
     scope: &Scope,
     id: &PositionId,
-) -> Result<Position> {
-    load_with(
-        db,
+) -> Result<(Position, Option<String>)> {
+    let queries = (
         [GET_POSITION_FOR_UPDATE, GET_POSITION_IN_FOR_UPDATE],
-        scope,
-        id,
-    )
-    .await
+        EVENTS_AND_CHAIN_HEAD,
+    );
+    let (row, events) = position_rows(db, queries, scope, id).await?;
+    let mut position = rows::position(&row)?;
+    let chain_head = match events.first() {
+        Some(first) => rows::get::<Option<String>>(first, "chain_head")?,
+        None => None,
+    };
+    let mut lifecycle = Vec::with_capacity(events.len());
+    for event in &events {
+        if rows::present(event, "id")? {
+            lifecycle.push(rows::lifecycle_event(event)?);
+        }
+    }
+    position.events = lifecycle.into();
+    Ok((position, chain_head))
 }
 
-/// Loads a position and its events with `[root, scoped]`: [`GET_POSITION`] and
-/// [`GET_POSITION_IN`], or their locking variants.
-async fn load_with<C: PgConnection>(
+/// The position's row (`[root, scoped]`: by id for root, by the primary key in an
+/// institution's scope) and the rows of `events` (its one parameter: the position's id), in one
+/// flight; NotFound when the position is not in scope.
+async fn position_rows<C: PgConnection>(
     db: &Db<'_, C>,
-    [root, scoped]: [&str; 2],
+    ([root, scoped], events): ([&str; 2], &str),
     scope: &Scope,
     id: &PositionId,
-) -> Result<Position> {
+) -> Result<(Row, Vec<Row>)> {
     let id_text = id.as_str();
     let (position_sql, position_params): (&str, &Params<'_>) = match scope.institution() {
         None => (root, &[&id_text]),
@@ -193,15 +226,10 @@ async fn load_with<C: PgConnection>(
     let event_params: &Params<'_> = &[&id_text];
     let (row, events) = tokio::try_join!(
         db.query_opt(position_sql, position_params),
-        db.query(EVENTS_OF_ONE, event_params),
+        db.query(events, event_params),
     )?;
     let row = row.ok_or_else(|| Error::not_found(PositionId::RESOURCE, id.as_str()))?;
-    let mut position = rows::position(&row)?;
-    position.events = events
-        .iter()
-        .map(rows::lifecycle_event)
-        .collect::<gridstore::Result<_>>()?;
-    Ok(position)
+    Ok((row, events))
 }
 
 /// Fetches the events of every position in `positions` in one statement and attaches them.

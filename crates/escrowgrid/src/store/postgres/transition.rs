@@ -2,8 +2,10 @@
 //! position, locked `for no key update`, its events and the head of its ledger chain), the pure
 //! lifecycle rules, then the writes (one statement: the position guarded by its `version`, its
 //! lifecycle event, its ledger event and its audit row; then the outbox append) with `COMMIT`.
-//! The reads stay separate statements: pipelined behind the locking read, they run after its
-//! lock is granted and so see what the version read committed.
+//! The events and the chain head are one statement apart from the locking read: pipelined
+//! behind it, it runs after the lock is granted and so sees what the version read committed
+//! (in the locking statement itself it would read the snapshot taken before the wait). The
+//! version-guarded update makes that head the head at commit.
 //!
 //! Concurrent transitions of one position queue on the row lock: each reads the version the
 //! previous one committed, so a stale `expectedVersion` is a [`Error::Conflict`] before
@@ -28,7 +30,7 @@ use super::audit::AuditParams;
 use super::combined::combined;
 use super::db::{Db, Params};
 use super::ledger::LedgerParams;
-use super::{PgEscrowStore, audit, ledger, positions, rows};
+use super::{PgEscrowStore, audit, ledger, positions};
 
 /// The guarded update: only if the version is still the one read.
 const UPDATE_POSITION: &str = "\
@@ -75,13 +77,9 @@ impl PgEscrowStore {
         let db = Db::new(&tx, &self.counter);
         // Round trip 1: `BEGIN`, the locked reads and the prepares (free once cached).
         // Boxed: the joined reads and prepares make a large future.
-        let (current, previous_hash, prepared) = db
+        let ((current, previous_hash), prepared) = db
             .begin_with(Box::pin(async {
-                tokio::try_join!(
-                    positions::load_for_update(&db, scope, id),
-                    last_hash(&db, id),
-                    prepare(&db),
-                )
+                tokio::try_join!(positions::load_for_transition(&db, scope, id), prepare(&db),)
             }))
             .await?;
         // Every early return drops the transaction, which rolls it back.
@@ -109,15 +107,6 @@ impl PgEscrowStore {
         write(&db, &prepared, &applied, audit_context, previous_hash).await?;
         Ok(applied.position)
     }
-}
-
-/// The hash at the head of the position's ledger chain, if it has one.
-async fn last_hash(db: &Db<'_, PgTransaction>, id: &PositionId) -> Result<Option<String>> {
-    let row = db.query_opt(ledger::LAST_HASH, &[&id.as_str()]).await?;
-    let hash = row
-        .map(|row| rows::get::<Option<String>>(&row, "hash"))
-        .transpose()?;
-    Ok(hash.flatten())
 }
 
 /// Prepares the statements of the writes (cached per connection: usually no round trip).
