@@ -1,5 +1,6 @@
 //! Transactions in two round trips: [`PgTransaction`] sends `BEGIN` in the same flight as the
-//! first statements (the reads before a write) and `COMMIT` in the same flight as the writes.
+//! first statements (the reads before a write) and `COMMIT` in the same flight as the writes;
+//! or in one, when the writes need nothing read first ([`PgTransaction::run_with`]).
 //!
 //! tokio-postgres sends a request when its future is first polled and answers requests in
 //! order, so futures polled together on one connection share a round trip (see
@@ -38,6 +39,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::{MaybeDone, maybe_done};
 
 use super::PgClient;
+use super::error::is_connection_loss;
 use super::retry::commit_error;
 use crate::{Error, Result};
 
@@ -154,6 +156,22 @@ impl PgTransaction {
         }
         committed.map_err(|err| commit_error(Error::from(err)))?;
         Ok(counts)
+    }
+
+    /// Sends `BEGIN`, `writes` (each on its first poll) and `COMMIT` in one flight: a
+    /// transaction whose writes need nothing read first. Returns the rows each write affected.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgTransaction::commit_with`], except that a connection lost anywhere in the flight
+    /// is [`Error::CommitOutcomeUnknown`], even when `BEGIN`'s answer is what went missing: the
+    /// `COMMIT` was already on its way, so the server may have committed, and an operation run
+    /// again on such an error could write twice.
+    pub async fn run_with(&self, writes: Vec<PgWrite<'_>>) -> Result<Vec<u64>> {
+        match self.begin_with(self.commit_with(writes)).await {
+            Err(err) if is_connection_loss(&err) => Err(commit_error(err)),
+            other => other,
+        }
     }
 
     /// Commits with no further writes (one round trip).

@@ -261,3 +261,57 @@ async fn a_connection_lost_during_the_commit_flight_is_an_unknown_outcome() {
     drop(tx);
     assert_eq!(count(&pool).await, 0, "the server never committed");
 }
+
+#[tokio::test]
+async fn a_flight_from_begin_to_commit_on_a_lost_connection_is_an_unknown_outcome_never_a_retry() {
+    // Arrange: the pool's one connection, whose backend is gone before the flight is sent.
+    let (db, pool, _) = one_connection(false).await;
+    let (_, statement) = prepared(&pool).await;
+    let client = pool.get().await.expect("checkout");
+    let pid = backend_pid(&client).await;
+    let observer = direct_connection(db.url()).await;
+    let killed: bool = observer
+        .query_one("select pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(killed);
+    let tx = PgTransaction::new(client);
+
+    // Act: `BEGIN`'s answer never comes, so only the whole flight can say what happened.
+    let result = tx.run_with(vec![insert(&tx, &statement, &1)]).await;
+
+    // Assert: not a lost connection (which callers retry), though here nothing was committed.
+    assert!(
+        matches!(&result, Err(Error::CommitOutcomeUnknown(_))),
+        "{result:?}"
+    );
+    drop(tx);
+    assert_eq!(count(&pool).await, 0);
+}
+
+#[tokio::test]
+async fn a_flight_from_begin_to_commit_writes_and_commits_in_one_round_trip() {
+    // Arrange: statements cached, so that no prepare needs a flight of its own.
+    let (_db, pool, wire) = one_connection(true).await;
+    let wire = wire.expect("proxied");
+    let (_, statement) = prepared(&pool).await;
+    let tx = PgTransaction::new(pool.get().await.expect("checkout"));
+
+    // Act
+    let before = wire.counts();
+    let rows = tx
+        .run_with(vec![
+            insert(&tx, &statement, &1),
+            insert(&tx, &statement, &2),
+        ])
+        .await
+        .expect("run");
+    let flights = (wire.counts() - before).flights;
+
+    // Assert
+    assert_eq!(rows, vec![1, 1]);
+    assert_eq!(flights, 1, "BEGIN, both inserts and COMMIT");
+    drop(tx);
+    assert_eq!(count(&pool).await, 2);
+}

@@ -142,10 +142,10 @@ impl PgEscrowStore {
             &context.policy_json,
         ];
         let params: Vec<_> = guard.iter().copied().chain(rows.params()).collect();
-        let flight = db.begin_with(db.commit_with(vec![
+        let flight = db.run_with(vec![
             Box::pin(db.execute_prepared(&writes, &params)),
             Box::pin(db.append_prepared(&append, &events)),
-        ]));
+        ]);
         match flight.await {
             Ok(_) => Ok(Some(position)),
             Err(gridstore::Error::VersionConflict { key, .. })

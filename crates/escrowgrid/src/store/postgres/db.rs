@@ -184,6 +184,12 @@ impl Db<'_, PgTransaction> {
     ) -> gridstore::Result<Vec<u64>> {
         self.client.commit_with(writes).await
     }
+
+    /// Sends `BEGIN`, `writes` and `COMMIT` in one flight; a connection lost anywhere in it is
+    /// an unknown outcome. See [`PgTransaction::run_with`].
+    pub(crate) async fn run_with(&self, writes: Vec<PgWrite<'_>>) -> gridstore::Result<Vec<u64>> {
+        self.client.run_with(writes).await
+    }
 }
 
 /// Begins a transaction (read committed) on a pooled connection.
