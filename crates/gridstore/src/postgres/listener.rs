@@ -218,7 +218,7 @@ impl PgListener {
             reconnects: AtomicU64::new(0),
         });
         let tls = config.tls()?;
-        let first = connect(&driver_config, &tls, &shared).await?;
+        let first = connect(&driver_config, &tls, &shared, false).await?;
         let task =
             tokio::spawn(run(driver_config, tls, options, shared.clone(), first)).abort_handle();
         Ok(Self {

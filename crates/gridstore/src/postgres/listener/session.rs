@@ -135,11 +135,13 @@ impl Session {
     }
 }
 
-/// Connects, listens and records the backend pid.
+/// Connects, listens and records the backend pid; a `reconnect` is counted before the new
+/// connection is published as connected, so whoever sees it connected sees it counted.
 pub(super) async fn connect(
     config: &tokio_postgres::Config,
     tls: &PgTls,
     shared: &Shared,
+    reconnect: bool,
 ) -> Result<Session> {
     let (client, mut connection) = config.connect(tls.clone()).await?;
     let (tx, notifications) = mpsc::unbounded_channel();
@@ -177,6 +179,10 @@ pub(super) async fn connect(
     client.batch_execute(&shared.listen).await?;
     let pid: i32 = client.query_one(BACKEND_PID, &[]).await?.try_get(0)?;
     session.pid = pid;
+    if reconnect {
+        shared.reconnects.fetch_add(1, Ordering::AcqRel);
+        metrics::counter!("gridstore_listener_reconnects_total").increment(1);
+    }
     shared.backend_pid.store(pid, Ordering::Release);
     shared.connected.store(true, Ordering::Release);
     // Anything committed while we were not listening has lost its notification: wake everyone.
@@ -206,10 +212,8 @@ pub(super) async fn run(
             backoff = MIN_BACKOFF;
         }
         tokio::time::sleep(backoff).await;
-        match connect(&config, &tls, &shared).await {
+        match connect(&config, &tls, &shared, true).await {
             Ok(live) => {
-                shared.reconnects.fetch_add(1, Ordering::AcqRel);
-                metrics::counter!("gridstore_listener_reconnects_total").increment(1);
                 session = Some(live);
             }
             Err(err) => {
