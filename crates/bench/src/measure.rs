@@ -63,24 +63,12 @@ pub(crate) async fn measure(
             for _ in 0..slices {
                 progress(&format!("{backend}: {name} with {clients} clients"));
                 let outcome = load::run_level(fixture, clients, slice, pairs).await?;
-                http = Some(match http {
-                    Some(mut sum) => {
-                        sum.absorb(outcome);
-                        sum
-                    }
-                    None => outcome,
-                });
+                add(&mut http, outcome, LevelOutcome::absorb);
+                let Some(b) = baseline else { continue };
                 for (variant, sum) in variants.iter().zip(&mut bases) {
-                    let b = baseline.ok_or("no baseline")?;
                     progress(&format!("{backend}: {} with {clients} clients", variant.2));
                     let measured = b.run(fixture, clients, slice, *variant).await?;
-                    *sum = Some(match sum.take() {
-                        Some(mut sum) => {
-                            sum.absorb(measured);
-                            sum
-                        }
-                        None => measured,
-                    });
+                    add(sum, measured, Measured::absorb);
                 }
             }
             let http = http.ok_or("no slice measured")?;
@@ -93,6 +81,14 @@ pub(crate) async fn measure(
     }
     rows.extend(baseline_rows);
     Ok(rows)
+}
+
+/// Adds a slice's `next` to the `sum` of the slices before it (the first slice is the sum).
+fn add<T>(sum: &mut Option<T>, next: T, absorb: fn(&mut T, T)) {
+    match sum {
+        Some(sum) => absorb(sum, next),
+        None => *sum = Some(next),
+    }
 }
 
 /// The store's transactions, then what they cost without the outbox or without the hash
