@@ -51,3 +51,6 @@ mod key_cache;
 
 #[path = "store_postgres/policy_guard.rs"]
 mod policy_guard;
+
+#[path = "store_postgres/position_guard.rs"]
+mod position_guard;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use gridstore::postgres::event_log::AppendRows;
 use gridstore::postgres::{PgConfig, PgEventLog, PgListener, PgPool, migrations};
 use gridstore::testing::event_log::assert_delivered_once_in_order;
 use gridstore::{Event, EventFilter, EventLog, NewEvent, Subscription, SubscriptionOptions};
@@ -269,4 +270,41 @@ async fn appends_in_a_rolled_back_transaction_leave_no_events() {
         .expect("append");
     tx.rollback().await.expect("rollback");
     assert_eq!(log.count(&EventFilter::all()).await.expect("count"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_folded_into_a_statement_commits_with_its_rows_or_not_at_all() {
+    // Arrange: a table of the caller's, and an append folded into the caller's insert.
+    let f = fixture().await;
+    let log = PgEventLog::new(f.pool.clone());
+    let client = f.pool.get().await.expect("client");
+    client
+        .batch_execute("create table orders (id bigint primary key)")
+        .await
+        .expect("schema");
+    let sql = format!(
+        "with appended as ({}) insert into orders (id) values ($5)",
+        PgEventLog::APPEND_SQL
+    );
+    let events = [event("orders", 0), event("orders", 1)];
+    let rows = AppendRows::new(&events).expect("valid batch");
+    let params = |id: &'static i64| {
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = rows.params().to_vec();
+        params.push(id);
+        params
+    };
+
+    // Act: one statement outside a transaction block commits on its own; the same statement
+    // again fails on the order's primary key.
+    client.execute(&sql, &params(&1)).await.expect("first");
+    let again = client.execute(&sql, &params(&1)).await;
+
+    // Assert: the events of the first, in batch order, and nothing of the failed one.
+    assert!(again.is_err(), "the duplicate order fails");
+    let stored = log
+        .read_after(gridstore::EventPosition::START, &EventFilter::all(), 10)
+        .await
+        .expect("read");
+    let ns: Vec<_> = stored.iter().map(|e| e.payload["n"].clone()).collect();
+    assert_eq!(ns, vec![json!(0), json!(1)]);
 }

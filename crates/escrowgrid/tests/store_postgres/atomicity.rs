@@ -163,8 +163,8 @@ async fn a_transition_whose_guarded_update_changes_no_row_commits_none_of_its_ro
         .transition_position(&Scope::Root, &position.id, request, &fixtures::audit())
         .await;
 
-    // The update raises on its count of zero, so the COMMIT pipelined behind the other
-    // writes ends the transaction as a rollback.
+    // The guard raises on the update's count of zero, both without a transaction block and
+    // then with the row locked, so nothing of either statement stays.
     assert!(
         matches!(result, Err(escrowgrid::Error::Storage(_))),
         "{result:?}"

@@ -1,8 +1,9 @@
 //! Round trips of the writes, counted on the wire by testkit's proxy: once its statements are
-//! cached on the connection, a transition is two flights (`BEGIN` with the reads, the writes
-//! with `COMMIT`), the first create of an asset two (`BEGIN` with its creation context, the
-//! writes with `COMMIT`) and every later create of it one (`BEGIN`, the writes guarded by the
-//! policy they were checked against, `COMMIT`).
+//! cached on the connection, a transition is two flights of one message each (the read, then
+//! the guarded write, without a transaction block), the first create of an asset two
+//! (`BEGIN` with its creation context, the writes with `COMMIT`) and every later create of it
+//! one flight of one message (the writes guarded by the policy they were checked against,
+//! committed on their own).
 
 use std::time::Duration;
 
@@ -54,15 +55,16 @@ async fn a_create_of_a_known_asset_takes_one_flight_and_a_transition_two_once_wa
     let after_transition = wire.counts();
 
     // Assert
+    let (create, transition) = (after_create - before, after_transition - after_create);
     assert_eq!(
-        (after_create - before).flights,
-        1,
-        "BEGIN, the guarded rows, the outbox append and COMMIT"
+        (create.flights, create.round_trips),
+        (1, 1),
+        "the guarded rows and outbox events, one statement committed on its own"
     );
     assert_eq!(
-        (after_transition - after_create).flights,
-        2,
-        "BEGIN with the locked reads, then five writes with COMMIT"
+        (transition.flights, transition.round_trips),
+        (2, 2),
+        "the read, then the guarded write committed on its own"
     );
     assert_eq!((moved.state, moved.version), (PositionState::Funded, 2));
     let stored = store.get_position(&Scope::Root, &created.id).await.unwrap();
@@ -104,9 +106,10 @@ async fn the_first_create_of_an_asset_reads_its_context_in_a_flight_of_its_own()
     let after_second = wire.counts();
 
     // Assert
+    let first = after_first - before;
     assert_eq!(
-        (after_first - before).flights,
-        2,
+        (first.flights, first.round_trips),
+        (2, 4),
         "BEGIN with the creation context, then the rows with COMMIT"
     );
     assert_eq!(

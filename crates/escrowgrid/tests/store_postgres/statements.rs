@@ -65,7 +65,7 @@ async fn a_page_of_one_hundred_positions_with_events_takes_two_statements() {
 }
 
 #[tokio::test]
-async fn a_create_is_its_rows_in_one_statement_and_the_outbox_append_after_a_first_read() {
+async fn a_create_is_its_rows_and_outbox_events_in_one_statement_after_a_first_read() {
     let (store, _database) = migrated_store().await;
     let institution = fixtures::institution(&store, "Acme").await;
     let template = fixtures::template(&store, &institution.id).await;
@@ -81,11 +81,10 @@ async fn a_create_is_its_rows_in_one_statement_and_the_outbox_append_after_a_fir
     let second = create("holder-2").await.unwrap();
     let after_second = store.statement_count();
 
-    // The creation context, then position + ledger event + audit row (one statement) and
-    // the outbox append of its domain events; once the context is kept, the guarded rows and
-    // the append alone.
-    assert_eq!(after_first - before, 3);
-    assert_eq!(after_second - after_first, 2);
+    // The creation context, then position + ledger event + outbox events + audit row (one
+    // statement); once the context is kept, that statement guarded, alone.
+    assert_eq!(after_first - before, 2);
+    assert_eq!(after_second - after_first, 1);
     for position in [&first, &second] {
         let ledger = store
             .list_ledger_events(&Scope::Root, Some(&position.id))
@@ -100,7 +99,7 @@ async fn a_create_is_its_rows_in_one_statement_and_the_outbox_append_after_a_fir
 }
 
 #[tokio::test]
-async fn a_transition_is_the_locked_position_its_events_then_its_rows_and_the_outbox_append() {
+async fn a_transition_is_one_read_of_the_position_its_events_and_chain_head_then_one_write() {
     let (store, _database) = migrated_store().await;
     let (institution, _, position) = fixtures::position_setup(&store).await;
     let scope = fixtures::scope(&institution);
@@ -128,11 +127,11 @@ async fn a_transition_is_the_locked_position_its_events_then_its_rows_and_the_ou
         .unwrap();
     let after_second = store.statement_count();
 
-    // The locked position, then its events with the head of its ledger chain (one statement,
-    // in the same round trip), then update + lifecycle event + ledger event + audit row (one
-    // statement) and the outbox append of its domain events.
-    assert_eq!(after_first - before, 4);
-    assert_eq!(after_second - after_first, 4);
+    // The position with its events and the head of its ledger chain (one statement), then
+    // guarded update + lifecycle event + ledger event + outbox events + audit row (one
+    // statement).
+    assert_eq!(after_first - before, 2);
+    assert_eq!(after_second - after_first, 2);
     // The second transition read the first one's event and chained to its ledger event.
     assert_eq!(released.events.len(), 2);
     let ledger = store

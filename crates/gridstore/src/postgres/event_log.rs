@@ -84,6 +84,7 @@
 //! ```
 
 mod append;
+pub use append::AppendRows;
 pub mod partitions;
 mod read;
 mod sql;

@@ -1,6 +1,7 @@
 //! Transactions in two round trips: [`PgTransaction`] sends `BEGIN` in the same flight as the
 //! first statements (the reads before a write) and `COMMIT` in the same flight as the writes;
-//! or in one, when the writes need nothing read first ([`PgTransaction::run_with`]).
+//! or in one, when the writes need nothing read first ([`PgTransaction::run_with`]); or a
+//! single statement as a transaction of its own, without `BEGIN` ([`PgTransaction::run_alone`]).
 //!
 //! tokio-postgres sends a request when its future is first polled and answers requests in
 //! order, so futures polled together on one connection share a round trip (see
@@ -156,6 +157,30 @@ impl PgTransaction {
         }
         committed.map_err(|err| commit_error(Error::from(err)))?;
         Ok(counts)
+    }
+
+    /// Runs `write` as the whole transaction, without `BEGIN`: PostgreSQL runs a statement
+    /// sent outside a transaction block in a transaction of its own and commits it before it
+    /// answers (with `synchronous_commit`, after the commit record is flushed), so the write
+    /// is one message each way. `write` must send exactly one statement, on its first poll (as
+    /// for [`PgTransaction::commit_with`]): each further one would commit on its own. Returns
+    /// the rows it affected.
+    ///
+    /// # Errors
+    ///
+    /// The statement's error, when nothing was committed; [`Error::CommitOutcomeUnknown`] when
+    /// the connection was lost before the answer came, since the commit may have happened.
+    /// [`Error::InvalidInput`] when a transaction was already begun on this guard.
+    pub async fn run_alone(&self, write: PgWrite<'_>) -> Result<u64> {
+        let alone =
+            self.state
+                .compare_exchange(IDLE, FINISHED, Ordering::AcqRel, Ordering::Acquire);
+        if alone.is_err() {
+            return Err(Error::InvalidInput(
+                "a statement runs alone only outside a transaction".to_owned(),
+            ));
+        }
+        write.await.map_err(commit_error)
     }
 
     /// Sends `BEGIN`, `writes` (each on its first poll) and `COMMIT` in one flight: a

@@ -315,3 +315,65 @@ async fn a_flight_from_begin_to_commit_writes_and_commits_in_one_round_trip() {
     drop(tx);
     assert_eq!(count(&pool).await, 2);
 }
+
+#[tokio::test]
+async fn a_statement_run_alone_commits_in_one_message_each_way() {
+    // Arrange: statements cached, so that no prepare needs a flight of its own.
+    let (_db, pool, wire) = one_connection(true).await;
+    let wire = wire.expect("proxied");
+    let (_, statement) = prepared(&pool).await;
+    let tx = PgTransaction::new(pool.get().await.expect("checkout"));
+
+    // Act
+    let before = wire.counts();
+    let rows = tx
+        .run_alone(insert(&tx, &statement, &1))
+        .await
+        .expect("run");
+    let sent = wire.counts() - before;
+
+    // Assert: no `BEGIN`, no `COMMIT`; committed, and the connection outside any transaction.
+    assert_eq!(rows, 1);
+    assert_eq!((sent.flights, sent.round_trips), (1, 1));
+    drop(tx);
+    assert_eq!(count(&pool).await, 1);
+    assert!(next_checkout_is_outside_a_transaction(&pool).await);
+}
+
+#[tokio::test]
+async fn a_statement_run_alone_on_a_lost_connection_is_an_unknown_outcome_never_a_retry() {
+    // Arrange: the pool's one connection, whose backend is gone before the statement is sent.
+    let (db, pool, _) = one_connection(false).await;
+    let (_, statement) = prepared(&pool).await;
+    let client = pool.get().await.expect("checkout");
+    let pid = backend_pid(&client).await;
+    let observer = direct_connection(db.url()).await;
+    let killed: bool = observer
+        .query_one("select pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(killed);
+    let tx = PgTransaction::new(client);
+
+    // Act
+    let result = tx.run_alone(insert(&tx, &statement, &1)).await;
+
+    // Assert
+    assert!(
+        matches!(&result, Err(Error::CommitOutcomeUnknown(_))),
+        "{result:?}"
+    );
+    assert!(!result.expect_err("failed").is_retryable());
+}
+
+#[tokio::test]
+async fn a_statement_runs_alone_only_on_a_guard_that_began_nothing() {
+    let (_db, pool, _) = one_connection(false).await;
+    let (_, statement) = prepared(&pool).await;
+    let tx = begun(pool.get().await.expect("checkout")).await;
+
+    let result = tx.run_alone(insert(&tx, &statement, &1)).await;
+
+    assert!(matches!(&result, Err(Error::InvalidInput(_))), "{result:?}");
+}

@@ -3,15 +3,16 @@
 //!
 //! - **The first create of an asset on this instance**, two round trips: `BEGIN` with the
 //!   creation context ([`POSITION_CONTEXT`]: institution, asset, template, policy), checked
-//!   here; then the rows in one statement ([`CREATE_WRITES`]), the outbox append and `COMMIT`.
-//!   The context is kept ([`ContextCache`]).
-//! - **Later creates of that asset**, one round trip: checked against the kept context, then
-//!   `BEGIN`, the rows in one statement guarded by the policy they were checked against
-//!   ([`GUARDED_CREATE_WRITES`], migration `0011_policy_guard.sql`), the outbox append and
-//!   `COMMIT`, in one flight. When the policy changed (on any instance) the guard raises, the
-//!   `COMMIT` behind it ends the transaction as a rollback, and the create starts again the
-//!   first way. A create the kept context would refuse also goes the first way, so a refusal is
-//!   always decided on what the database holds.
+//!   here; then the rows and the outbox events in one statement ([`CREATE_WRITES`]) with
+//!   `COMMIT`. The context is kept ([`ContextCache`]).
+//! - **Later creates of that asset**, one round trip and one message each way: checked against
+//!   the kept context, then one statement with the rows and the outbox events, guarded by the
+//!   policy they were checked against ([`GUARDED_CREATE_WRITES`], migration
+//!   `0011_policy_guard.sql`), sent without `BEGIN`: PostgreSQL runs it as a transaction of
+//!   its own and commits it before it answers. When the policy changed (on any instance) the
+//!   guard raises, which fails the statement and so writes nothing, and the create starts
+//!   again the first way. A create the kept context would refuse also goes the first way, so
+//!   a refusal is always decided on what the database holds.
 //!
 //! The guarded statement checks the policy on its own snapshot, with the rows it writes; the
 //! first way reads it one statement earlier. Neither locks the policy: a policy committed while
@@ -19,6 +20,8 @@
 
 use std::sync::LazyLock;
 
+use gridstore::NewEvent;
+use gridstore::postgres::event_log::AppendRows;
 use gridstore::postgres::{PgEventLog, PgTransaction};
 use rust_decimal::Decimal;
 use tokio_postgres::Row;
@@ -57,14 +60,16 @@ insert into positions (id, institution_id, asset_id, holder_reference, currency,
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 /// A create's writes as one statement ([`combined`]): the position ([`INSERT_POSITION`]), its
-/// `POSITION_CREATED` ledger event ([`ledger::INSERT_LEDGER`]) and its audit row
-/// ([`audit::INSERT_AUDIT`]); the ledger row's foreign key to the position is checked at the
-/// end of the statement, when both are there.
+/// `POSITION_CREATED` ledger event ([`ledger::INSERT_LEDGER`]), its audit row
+/// ([`audit::INSERT_AUDIT`]) and its outbox events ([`PgEventLog::APPEND_SQL`]); the ledger
+/// row's foreign key to the position is checked at the end of the statement, when both are
+/// there.
 static CREATE_WRITES: LazyLock<String> = LazyLock::new(|| {
     combined(
         &[
             ("position", INSERT_POSITION),
             ("ledger", ledger::INSERT_LEDGER),
+            ("outbox", PgEventLog::APPEND_SQL),
         ],
         audit::INSERT_AUDIT,
     )
@@ -78,13 +83,15 @@ const POLICY_GUARD: &str = "select escrowgrid_policy_unchanged($1, $2, $3::jsonb
 const POLICY_GUARD_KEY: &str = "policy/";
 
 /// [`CREATE_WRITES`] behind [`POLICY_GUARD`]: the final `select` makes the statement evaluate
-/// the guard (a `WITH` part no one reads is not run; data-modifying ones always are).
+/// the guard (a `WITH` part no one reads is not run; data-modifying ones always are). Sent
+/// outside a transaction block, it is the whole transaction.
 static GUARDED_CREATE_WRITES: LazyLock<String> = LazyLock::new(|| {
     combined(
         &[
             ("guard", POLICY_GUARD),
             ("position", INSERT_POSITION),
             ("ledger", ledger::INSERT_LEDGER),
+            ("outbox", PgEventLog::APPEND_SQL),
             ("audit", audit::INSERT_AUDIT),
         ],
         "select unchanged from guard",
@@ -118,8 +125,9 @@ impl PgEscrowStore {
         self.insert_reading_context(new, audit_context).await
     }
 
-    /// One round trip: `BEGIN`, the guarded rows, the outbox append and `COMMIT`. `None` when
-    /// the guard found the policy changed (nothing was written).
+    /// One statement, one message each way: the guarded rows and the outbox events, sent
+    /// without `BEGIN`, so that PostgreSQL commits them as a transaction of their own before it
+    /// answers. `None` when the guard found the policy changed (nothing was written).
     async fn insert_guarded(
         &self,
         new: NewPosition,
@@ -129,24 +137,18 @@ impl PgEscrowStore {
         let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
         // Free once cached on the connection.
-        let (writes, append) = tokio::try_join!(
-            db.prepare(&GUARDED_CREATE_WRITES),
-            db.prepare(PgEventLog::APPEND_SQL),
-        )?;
+        let writes = db.prepare(&GUARDED_CREATE_WRITES).await?;
         let (position, ledger_event, event) = records::position(new, audit_context, now_millis());
         let events = outbox::position_created(&position, &ledger_event)?;
-        let rows = RowParams::new(&position, &ledger_event, &event);
+        let rows = RowParams::new(&position, &ledger_event, &event, &events)?;
         let guard: &Params<'_> = &[
             &position.institution_id.as_str(),
             &context.template.region.as_str(),
             &context.policy_json,
         ];
         let params: Vec<_> = guard.iter().copied().chain(rows.params()).collect();
-        let flight = db.run_with(vec![
-            Box::pin(db.execute_prepared(&writes, &params)),
-            Box::pin(db.append_prepared(&append, &events)),
-        ]);
-        match flight.await {
+        let written = db.run_alone(Box::pin(db.execute_prepared(&writes, &params)));
+        match written.await {
             Ok(_) => Ok(Some(position)),
             Err(gridstore::Error::VersionConflict { key, .. })
                 if key.starts_with(POLICY_GUARD_KEY) =>
@@ -169,12 +171,11 @@ impl PgEscrowStore {
         let context_params: &Params<'_> = &[&new.institution_id.as_str(), &new.asset_id.as_str()];
         // Round trip 1: `BEGIN`, the context and the prepares (free once cached).
         // Boxed: the joined reads and prepares make a large future.
-        let (row, writes, append) = db
+        let (row, writes) = db
             .begin_with(Box::pin(async {
                 tokio::try_join!(
                     db.query_opt(POSITION_CONTEXT, context_params),
                     db.prepare(&CREATE_WRITES),
-                    db.prepare(PgEventLog::APPEND_SQL),
                 )
             }))
             .await?;
@@ -186,19 +187,17 @@ impl PgEscrowStore {
         checked?;
         let (position, ledger_event, event) = records::position(new, audit_context, now_millis());
         let events = outbox::position_created(&position, &ledger_event)?;
-        let rows = RowParams::new(&position, &ledger_event, &event);
+        let rows = RowParams::new(&position, &ledger_event, &event, &events)?;
         let params: Vec<_> = rows.params().collect();
-        // Round trip 2: the rows (one statement), the outbox append and `COMMIT`.
-        db.commit_with(vec![
-            Box::pin(db.execute_prepared(&writes, &params)),
-            Box::pin(db.append_prepared(&append, &events)),
-        ])
-        .await?;
+        // Round trip 2: the rows and the outbox events (one statement), and `COMMIT`.
+        db.commit_with(vec![Box::pin(db.execute_prepared(&writes, &params))])
+            .await?;
         Ok(position)
     }
 }
 
-/// The parameters of [`CREATE_WRITES`]: the position's, its ledger event's, its audit row's.
+/// The parameters of [`CREATE_WRITES`]: the position's, its ledger event's, its outbox
+/// events', its audit row's.
 struct RowParams<'a> {
     position: &'a Position,
     id: &'a str,
@@ -208,12 +207,18 @@ struct RowParams<'a> {
     amount: Decimal,
     state: &'static str,
     ledger: LedgerParams<'a>,
+    outbox: AppendRows<'a>,
     audit: AuditParams<'a>,
 }
 
 impl<'a> RowParams<'a> {
-    fn new(position: &'a Position, ledger: &'a LedgerEvent, audit: &'a AuditEvent) -> Self {
-        Self {
+    fn new(
+        position: &'a Position,
+        ledger: &'a LedgerEvent,
+        audit: &'a AuditEvent,
+        outbox: &'a [NewEvent],
+    ) -> Result<Self> {
+        Ok(Self {
             position,
             id: position.id.as_str(),
             institution_id: position.institution_id.as_str(),
@@ -222,8 +227,9 @@ impl<'a> RowParams<'a> {
             amount: Decimal::from(position.amount),
             state: position.state.as_str(),
             ledger: LedgerParams::new(ledger),
+            outbox: AppendRows::new(outbox)?,
             audit: AuditParams::new(audit),
-        }
+        })
     }
 
     fn params(&self) -> impl Iterator<Item = &(dyn ToSql + Sync)> {
@@ -243,6 +249,7 @@ impl<'a> RowParams<'a> {
         ];
         own.into_iter()
             .chain(self.ledger.params())
+            .chain(self.outbox.params())
             .chain(self.audit.params())
     }
 }

@@ -120,37 +120,15 @@ impl<'a, C: PgConnection> Db<'a, C> {
     }
 
     /// Appends domain events to the event log in this transaction (the outbox): one
-    /// statement, sent on the first poll once its statement is cached on the connection.
-    /// Returns the number of events appended.
+    /// statement, sent on the first poll. Returns the number of events appended. The writes
+    /// of positions fold their append into their own statement instead
+    /// (`gridstore::postgres::event_log::AppendRows`).
     pub(crate) async fn append_events(&self, events: &[NewEvent]) -> gridstore::Result<u64> {
-        self.append(None, events).await
-    }
-
-    /// [`Db::append_events`] with the append statement prepared beforehand
-    /// ([`PgEventLog::APPEND_SQL`] through [`Db::prepare`]), so that a statement cached on the
-    /// connection is not parsed and planned again at every write.
-    pub(crate) async fn append_prepared(
-        &self,
-        statement: &PgStatement,
-        events: &[NewEvent],
-    ) -> gridstore::Result<u64> {
-        self.append(Some(statement), events).await
-    }
-
-    /// An outbox append with `statement`, or gridstore's unnamed one when `None`.
-    async fn append(
-        &self,
-        statement: Option<&PgStatement>,
-        events: &[NewEvent],
-    ) -> gridstore::Result<u64> {
         if events.is_empty() {
             return Ok(0);
         }
         self.counter.increment();
-        let appended = match statement {
-            Some(statement) => PgEventLog::append_prepared(self.client, statement, events).await?,
-            None => PgEventLog::append_in(self.client, events).await?,
-        };
+        let appended = PgEventLog::append_in(self.client, events).await?;
         Ok(u64::try_from(appended.len()).unwrap_or(u64::MAX))
     }
 
@@ -185,10 +163,10 @@ impl Db<'_, PgTransaction> {
         self.client.commit_with(writes).await
     }
 
-    /// Sends `BEGIN`, `writes` and `COMMIT` in one flight; a connection lost anywhere in it is
-    /// an unknown outcome. See [`PgTransaction::run_with`].
-    pub(crate) async fn run_with(&self, writes: Vec<PgWrite<'_>>) -> gridstore::Result<Vec<u64>> {
-        self.client.run_with(writes).await
+    /// Runs `write` (one prepared statement) as a transaction of its own, without `BEGIN`: one
+    /// message each way. See [`PgTransaction::run_alone`].
+    pub(crate) async fn run_alone(&self, write: PgWrite<'_>) -> gridstore::Result<u64> {
+        self.client.run_alone(write).await
     }
 }
 

@@ -109,6 +109,36 @@ from (
 left join position_events e on e.position_id = $1
 order by e.seq";
 
+/// A transition's reads without a lock, in one statement and so on one snapshot: the position
+/// with its lifecycle events (one row per event, the position's columns on each; one row
+/// without events) and the head of its ledger chain. `$1` the id; the scoped variant adds
+/// `$2`, the institution (see [`GET_POSITION`] for why each scope has its own statement).
+macro_rules! position_events_and_chain_head {
+    ($where:literal) => {
+        concat!(
+            "select p.id, p.institution_id, p.asset_id, p.holder_reference, p.currency, p.amount,
+    p.state, p.external_reference, p.version, p.created_at, p.updated_at, h.chain_head,
+    e.id as event_id, e.position_id, e.from_state, e.to_state, e.reason, e.at, e.metadata
+from positions p
+left join lateral (
+    select l.hash as chain_head from ledger_events l
+    where l.position_id = p.id
+    order by l.seq desc
+    limit 1
+) h on true
+left join position_events e on e.position_id = p.id
+",
+            $where,
+            "\norder by e.seq"
+        )
+    };
+}
+
+const POSITION_EVENTS_AND_CHAIN_HEAD: &str = position_events_and_chain_head!("where p.id = $1");
+
+const POSITION_EVENTS_AND_CHAIN_HEAD_IN: &str =
+    position_events_and_chain_head!("where p.institution_id = $2 and p.id = $1");
+
 impl PgEscrowStore {
     pub(super) async fn select_position(&self, scope: &Scope, id: &PositionId) -> Result<Position> {
         let client = self.pool.get().await?;
@@ -203,6 +233,41 @@ pub(super) async fn load_for_transition(
     for event in &events {
         if rows::present(event, "id")? {
             lifecycle.push(rows::lifecycle_event(event)?);
+        }
+    }
+    position.events = lifecycle.into();
+    Ok((position, chain_head))
+}
+
+/// Reads a position for a transition without locking it, in one statement
+/// ([`POSITION_EVENTS_AND_CHAIN_HEAD`]): its row, its lifecycle events and the head of its
+/// ledger chain, all of one snapshot. A write decided on them must be guarded by the version
+/// read (migration `0012_position_guard.sql`).
+pub(super) async fn read_for_transition<C: PgConnection>(
+    db: &Db<'_, C>,
+    scope: &Scope,
+    id: &PositionId,
+) -> Result<(Position, Option<String>)> {
+    let id_text = id.as_str();
+    let found = match scope.institution() {
+        None => {
+            db.query(POSITION_EVENTS_AND_CHAIN_HEAD, &[&id_text])
+                .await?
+        }
+        Some(own) => {
+            let params: &Params<'_> = &[&id_text, &own.as_str()];
+            db.query(POSITION_EVENTS_AND_CHAIN_HEAD_IN, params).await?
+        }
+    };
+    let first = found
+        .first()
+        .ok_or_else(|| Error::not_found(PositionId::RESOURCE, id.as_str()))?;
+    let mut position = rows::position(first)?;
+    let chain_head = rows::get::<Option<String>>(first, "chain_head")?;
+    let mut lifecycle = Vec::with_capacity(found.len());
+    for row in &found {
+        if rows::present(row, "event_id")? {
+            lifecycle.push(rows::lifecycle_event_with_id(row, "event_id")?);
         }
     }
     position.events = lifecycle.into();

@@ -193,8 +193,17 @@ pub(super) fn position(row: &Row) -> Result<Position> {
 
 /// `position_events` row.
 pub(super) fn lifecycle_event(row: &Row) -> Result<PositionLifecycleEvent> {
+    lifecycle_event_with_id(row, "id")
+}
+
+/// [`lifecycle_event`] from a row whose event id is the column `id_column` (a row that joins
+/// the event to a position, whose own `id` comes first).
+pub(super) fn lifecycle_event_with_id(
+    row: &Row,
+    id_column: &str,
+) -> Result<PositionLifecycleEvent> {
     Ok(PositionLifecycleEvent {
-        id: id(row, "id", LifecycleEventId::parse)?,
+        id: id(row, id_column, LifecycleEventId::parse)?,
         position_id: id(row, "position_id", PositionId::parse)?,
         from_state: parse_opt(row, "from_state")?,
         to_state: parse(row, "to_state")?,

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "policy_guard",
         sql: include_str!("../../../migrations/0011_policy_guard.sql"),
     },
+    Migration {
+        version: 12,
+        name: "position_guard",
+        sql: include_str!("../../../migrations/0012_position_guard.sql"),
+    },
 ];
 
 #[cfg(test)]

@@ -1,26 +1,41 @@
-//! Position transitions in one transaction of two round trips: `BEGIN` with the reads (the
-//! position, locked `for no key update`, its events and the head of its ledger chain), the pure
-//! lifecycle rules, then the writes (one statement: the position guarded by its `version`, its
-//! lifecycle event, its ledger event and its audit row; then the outbox append) with `COMMIT`.
-//! The events and the chain head are one statement apart from the locking read: pipelined
-//! behind it, it runs after the lock is granted and so sees what the version read committed
-//! (in the locking statement itself it would read the snapshot taken before the wait). The
-//! version-guarded update makes that head the head at commit.
+//! Position transitions, two ways with one outcome:
 //!
-//! Concurrent transitions of one position queue on the row lock: each reads the version the
-//! previous one committed, so a stale `expectedVersion` is a [`Error::Conflict`] before
-//! anything is written. The guarded update is a defence on top: when it matches no row, the
-//! statement raises (division by zero on a count of zero, 22012), which aborts the transaction,
-//! so the `COMMIT` pipelined behind it rolls everything back; the store then reports a storage
-//! error (it cannot happen while the lock is held).
+//! - **First, without a lock or a transaction block**: one statement reads the position, its
+//!   lifecycle events and the head of its ledger chain (one snapshot:
+//!   `positions::read_for_transition`); the pure lifecycle rules decide; then one statement
+//!   ([`WRITES`]) writes the position guarded by the version read, its lifecycle event, its
+//!   ledger event, its outbox events and its audit row, sent without `BEGIN`, so PostgreSQL
+//!   commits it as a transaction of its own before it answers. Two round trips, one message
+//!   each way each.
+//! - **Again with the row locked**, when the guard found that another transition committed
+//!   since the read: `BEGIN` with the position locked `for no key update` (concurrent
+//!   transitions queue on it), its events and its chain head (`positions::load_for_transition`),
+//!   then [`WRITES`] with `COMMIT`. Each transition of a queue reads the version the one
+//!   before it committed, so it cannot lose the race again.
+//!
+//! **The guard** (migration `0012_position_guard.sql`): the update matches the row only while
+//! its version is the one read, and the statement raises GS409 when it matched none, so
+//! nothing of it stays. Every ledger event of a position after its first is written by a
+//! transition, with its version bumped in the same statement, so a version unchanged at the
+//! update means a chain head unchanged too: the head read is the head the new ledger event
+//! links to. A concurrent transition still running holds the row; the update waits for it and
+//! then checks the version it committed.
+//!
+//! **Decisions on the unlocked read** (a refusal, a stale `expectedVersion`, a transition to
+//! the state the position is in) are decisions on a committed state, read during the request:
+//! as if the request had run just before any transition that commits after that read.
+//! A stale `expectedVersion` is a [`Error::Conflict`] before anything is written.
 
 use std::sync::LazyLock;
 
-use gridstore::postgres::{PgEventLog, PgStatement, PgTransaction};
-use tokio_postgres::types::Json;
+use gridstore::NewEvent;
+use gridstore::postgres::PgTransaction;
+use gridstore::postgres::event_log::AppendRows;
+use tokio_postgres::types::{Json, ToSql};
 
 use crate::domain::{
-    AuditContext, LifecycleEventId, Position, PositionId, TransitionRequest, now_millis,
+    AuditContext, AuditEvent, JsonObject, LedgerEvent, LifecycleEventId, Position, PositionId,
+    TransitionRequest, now_millis,
 };
 use crate::lifecycle::{self, Applied};
 use crate::store::{Scope, outbox, records};
@@ -28,7 +43,7 @@ use crate::{Error, Result};
 
 use super::audit::AuditParams;
 use super::combined::combined;
-use super::db::{Db, Params};
+use super::db::Db;
 use super::ledger::LedgerParams;
 use super::{PgEscrowStore, audit, ledger, positions};
 
@@ -44,26 +59,24 @@ insert into position_events (id, institution_id, position_id, from_state, to_sta
     metadata, created_at)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
+/// The key of the version conflict the guard raises starts with this.
+const POSITION_GUARD_KEY: &str = "position/";
+
 /// A transition's writes as one statement ([`combined`]): the guarded update, the lifecycle
-/// event, the ledger event and the audit row. Its one row divides by the number of positions
-/// updated, so a lost version raises (see the module docs) and nothing of the statement stays.
+/// event, the ledger event, the outbox events and the audit row. Its one row is the guard's
+/// (`$1` of the final part: the position's id), which raises when no position was updated.
 static WRITES: LazyLock<String> = LazyLock::new(|| {
     combined(
         &[
             ("updated", UPDATE_POSITION),
             ("event", INSERT_EVENT),
             ("ledger", ledger::INSERT_LEDGER),
+            ("outbox", gridstore::postgres::PgEventLog::APPEND_SQL),
             ("audit", audit::INSERT_AUDIT),
         ],
-        "select 1 / count(*) as updated from updated",
+        "select escrowgrid_position_unchanged(count(*), $1) as updated from updated",
     )
 });
-
-/// The statements of a transition's writes, prepared in its first round trip.
-struct Prepared {
-    writes: PgStatement,
-    append: PgStatement,
-}
 
 impl PgEscrowStore {
     pub(super) async fn apply_transition(
@@ -73,95 +86,206 @@ impl PgEscrowStore {
         request: TransitionRequest,
         audit_context: &AuditContext,
     ) -> Result<Position> {
+        if let Some(position) = self
+            .transition_unlocked(scope, id, &request, audit_context)
+            .await?
+        {
+            return Ok(position);
+        }
+        tracing::debug!(
+            position_id = %id,
+            "another transition committed since the read; transitioning with the row locked"
+        );
+        self.transition_locked(scope, id, &request, audit_context)
+            .await
+    }
+
+    /// The read, then the guarded write alone; `None` when the guard found the version moved
+    /// (nothing was written).
+    async fn transition_unlocked(
+        &self,
+        scope: &Scope,
+        id: &PositionId,
+        request: &TransitionRequest,
+        audit_context: &AuditContext,
+    ) -> Result<Option<Position>> {
         let tx = PgTransaction::new(self.pool.get().await?);
         let db = Db::new(&tx, &self.counter);
-        // Round trip 1: `BEGIN`, the locked reads and the prepares (free once cached).
-        // Boxed: the joined reads and prepares make a large future.
-        let ((current, previous_hash), prepared) = db
+        // The prepare is free once cached on the connection.
+        let ((current, chain_head), writes) =
+            tokio::try_join!(positions::read_for_transition(&db, scope, id), async {
+                Ok(db.prepare(&WRITES).await?)
+            },)?;
+        let Some(applied) = decide(&current, request, audit_context)? else {
+            return Ok(Some(current));
+        };
+        let records = Records::new(&applied, audit_context, chain_head)?;
+        let written = WriteParams::new(&applied, &records)?;
+        let params = written.params();
+        match db
+            .run_alone(Box::pin(db.execute_prepared(&writes, &params)))
+            .await
+        {
+            Ok(_) => Ok(Some(applied.position)),
+            Err(gridstore::Error::VersionConflict { key, .. })
+                if key.starts_with(POSITION_GUARD_KEY) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// `BEGIN` with the locked reads, then the writes with `COMMIT`.
+    async fn transition_locked(
+        &self,
+        scope: &Scope,
+        id: &PositionId,
+        request: &TransitionRequest,
+        audit_context: &AuditContext,
+    ) -> Result<Position> {
+        let tx = PgTransaction::new(self.pool.get().await?);
+        let db = Db::new(&tx, &self.counter);
+        // Round trip 1: `BEGIN`, the locked reads and the prepare (free once cached).
+        // Boxed: the joined reads and prepare make a large future.
+        let ((current, chain_head), writes) = db
             .begin_with(Box::pin(async {
-                tokio::try_join!(positions::load_for_transition(&db, scope, id), prepare(&db),)
+                tokio::try_join!(positions::load_for_transition(&db, scope, id), async {
+                    Ok(db.prepare(&WRITES).await?)
+                },)
             }))
             .await?;
         // Every early return drops the transaction, which rolls it back.
-        if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
-            return Err(Error::Conflict {
-                position_id: id.clone(),
-                expected_version: expected,
-                actual_version: current.version,
-                expected_state: current.state_at_version(expected).unwrap_or(current.state),
-                actual_state: current.state,
-            });
-        }
-        let applied = lifecycle::apply(
-            &current,
-            request.to_state,
-            request.reason,
-            request.metadata,
-            now_millis(),
-            LifecycleEventId::seeded(audit_context.id_seed.as_ref()),
-        )?;
-        let Some(applied) = applied else {
-            // Same state: a no-op that writes nothing.
+        let Some(applied) = decide(&current, request, audit_context)? else {
             return Ok(current);
         };
-        write(&db, &prepared, &applied, audit_context, previous_hash).await?;
+        let records = Records::new(&applied, audit_context, chain_head)?;
+        let written = WriteParams::new(&applied, &records)?;
+        let params = written.params();
+        // Round trip 2: the writes (one statement) and `COMMIT`.
+        db.commit_with(vec![Box::pin(db.execute_prepared(&writes, &params))])
+            .await?;
         Ok(applied.position)
     }
 }
 
-/// Prepares the statements of the writes (cached per connection: usually no round trip).
-async fn prepare(db: &Db<'_, PgTransaction>) -> Result<Prepared> {
-    let (writes, append) =
-        tokio::try_join!(db.prepare(&WRITES), db.prepare(PgEventLog::APPEND_SQL),)?;
-    Ok(Prepared { writes, append })
+/// The lifecycle rules for `request` on `current`: the applied transition, `None` for the
+/// state the position is already in, or why not (a stale `expectedVersion`, a refused
+/// transition).
+fn decide(
+    current: &Position,
+    request: &TransitionRequest,
+    audit_context: &AuditContext,
+) -> Result<Option<Applied>> {
+    if let Some(expected) = request.expected_version.filter(|v| *v != current.version) {
+        return Err(Error::Conflict {
+            position_id: current.id.clone(),
+            expected_version: expected,
+            actual_version: current.version,
+            expected_state: current.state_at_version(expected).unwrap_or(current.state),
+            actual_state: current.state,
+        });
+    }
+    Ok(lifecycle::apply(
+        current,
+        request.to_state,
+        request.reason.clone(),
+        request.metadata.clone(),
+        now_millis(),
+        LifecycleEventId::seeded(audit_context.id_seed.as_ref()),
+    )?)
 }
 
-/// Round trip 2: writes an applied transition and commits.
-async fn write(
-    db: &Db<'_, PgTransaction>,
-    prepared: &Prepared,
-    applied: &Applied,
-    audit_context: &AuditContext,
-    previous_hash: Option<String>,
-) -> Result<()> {
-    let (ledger_event, audit_event) = records::transition(applied, audit_context, previous_hash);
-    let events = outbox::position_state_changed(applied, &ledger_event)?;
-    let position = &applied.position;
-    let event = &applied.event;
-    let previous_version = position.version - 1;
-    let update_params: &Params<'_> = &[
-        &position.id.as_str(),
-        &position.institution_id.as_str(),
-        &previous_version,
-        &position.state.as_str(),
-        &position.updated_at,
-    ];
-    let from_state = event.from_state.map(|state| state.as_str());
-    let metadata = event.metadata.as_ref().map(Json);
-    let event_params: &Params<'_> = &[
-        &event.id.as_str(),
-        &position.institution_id.as_str(),
-        &event.position_id.as_str(),
-        &from_state,
-        &event.to_state.as_str(),
-        &event.reason,
-        &event.at,
-        &metadata,
-        &event.at,
-    ];
-    let ledger_params = LedgerParams::new(&ledger_event);
-    let audit_params = AuditParams::new(&audit_event);
-    let params: Vec<_> = update_params
-        .iter()
-        .chain(event_params)
-        .copied()
-        .chain(ledger_params.params())
-        .chain(audit_params.params())
-        .collect();
-    db.commit_with(vec![
-        Box::pin(db.execute_prepared(&prepared.writes, &params)),
-        Box::pin(db.append_prepared(&prepared.append, &events)),
-    ])
-    .await?;
-    Ok(())
+/// The records an applied transition writes besides the position and its lifecycle event.
+struct Records {
+    ledger: LedgerEvent,
+    audit: AuditEvent,
+    outbox: Vec<NewEvent>,
+}
+
+impl Records {
+    /// The ledger event linked to `chain_head`, the audit row and the outbox events.
+    fn new(
+        applied: &Applied,
+        audit_context: &AuditContext,
+        chain_head: Option<String>,
+    ) -> Result<Self> {
+        let (ledger, audit) = records::transition(applied, audit_context, chain_head);
+        let outbox = outbox::position_state_changed(applied, &ledger)?;
+        Ok(Self {
+            ledger,
+            audit,
+            outbox,
+        })
+    }
+}
+
+/// The parameters of [`WRITES`] for an applied transition and its records.
+struct WriteParams<'a> {
+    applied: &'a Applied,
+    id: &'a str,
+    institution_id: &'a str,
+    previous_version: i64,
+    state: &'static str,
+    event_id: &'a str,
+    from_state: Option<&'static str>,
+    to_state: &'static str,
+    metadata: Option<Json<&'a JsonObject>>,
+    ledger: LedgerParams<'a>,
+    outbox: AppendRows<'a>,
+    audit: AuditParams<'a>,
+}
+
+impl<'a> WriteParams<'a> {
+    fn new(applied: &'a Applied, records: &'a Records) -> Result<Self> {
+        let position = &applied.position;
+        let event = &applied.event;
+        Ok(Self {
+            applied,
+            id: position.id.as_str(),
+            institution_id: position.institution_id.as_str(),
+            previous_version: position.version - 1,
+            state: position.state.as_str(),
+            event_id: event.id.as_str(),
+            from_state: event.from_state.map(|state| state.as_str()),
+            to_state: event.to_state.as_str(),
+            metadata: event.metadata.as_ref().map(Json),
+            ledger: LedgerParams::new(&records.ledger),
+            outbox: AppendRows::new(&records.outbox)?,
+            audit: AuditParams::new(&records.audit),
+        })
+    }
+
+    /// The update's, the lifecycle event's, the ledger event's, the outbox's and the audit
+    /// row's parameters, then the guard's (the position's id).
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let position = &self.applied.position;
+        let event = &self.applied.event;
+        let update: [&(dyn ToSql + Sync); 5] = [
+            &self.id,
+            &self.institution_id,
+            &self.previous_version,
+            &self.state,
+            &position.updated_at,
+        ];
+        let lifecycle_event: [&(dyn ToSql + Sync); 9] = [
+            &self.event_id,
+            &self.institution_id,
+            &self.id,
+            &self.from_state,
+            &self.to_state,
+            &event.reason,
+            &event.at,
+            &self.metadata,
+            &event.at,
+        ];
+        update
+            .into_iter()
+            .chain(lifecycle_event)
+            .chain(self.ledger.params())
+            .chain(self.outbox.params())
+            .chain(self.audit.params())
+            .chain([&self.id as &(dyn ToSql + Sync)])
+            .collect()
+    }
 }

@@ -55,18 +55,11 @@ impl PgEventLog {
         statement: &PgStatement,
         events: &[NewEvent],
     ) -> Result<Vec<EventPosition>> {
-        validate_batch(events)?;
+        let batch = AppendRows::new(events)?;
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let streams: Vec<&str> = events.iter().map(|e| e.stream.as_str()).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let correlations: Vec<Option<&str>> =
-            events.iter().map(|e| e.correlation_id.as_deref()).collect();
-        let payloads: Vec<Jsonb<'_>> = events.iter().map(|e| Jsonb(&e.payload)).collect();
-        let rows = statement
-            .query(client, &[&streams, &types, &correlations, &payloads])
-            .await?;
+        let rows = statement.query(client, &batch.params()).await?;
         let mut positions = rows
             .iter()
             .map(|row| {
@@ -121,6 +114,59 @@ impl PgEventLog {
                 }
                 _ => AppendError::Other(err),
             })
+    }
+}
+
+/// The parameters of an append ([`PgEventLog::APPEND_SQL`]) for a batch: for a caller that
+/// folds the append into a statement of its own, as a data-modifying `WITH` part, so that its
+/// rows and its events are one statement (one message each way; on a connection outside a
+/// transaction, one transaction that PostgreSQL commits before it answers).
+///
+/// ```
+/// use gridstore::NewEvent;
+/// use gridstore::postgres::PgEventLog;
+/// use gridstore::postgres::event_log::AppendRows;
+///
+/// let events = [NewEvent::new("orders", "OrderPlaced", serde_json::json!({"id": "o-1"}))];
+/// let rows = AppendRows::new(&events)?;
+/// // Its parameters follow those of the statement's other parts (here none).
+/// let sql = format!("with appended as ({}) select count(*) from appended", PgEventLog::APPEND_SQL);
+/// # let _ = sql;
+/// assert_eq!(rows.params().len(), 4);
+/// # Ok::<(), gridstore::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct AppendRows<'a> {
+    streams: Vec<&'a str>,
+    types: Vec<&'a str>,
+    correlations: Vec<Option<&'a str>>,
+    payloads: Vec<Jsonb<'a>>,
+}
+
+impl<'a> AppendRows<'a> {
+    /// The parameters of `events`, in batch order (an empty batch appends nothing).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty stream or type, or a payload the
+    /// [payload rules](crate::payload) refuse.
+    pub fn new(events: &'a [NewEvent]) -> Result<Self> {
+        validate_batch(events)?;
+        Ok(Self {
+            streams: events.iter().map(|e| e.stream.as_str()).collect(),
+            types: events.iter().map(|e| e.event_type.as_str()).collect(),
+            correlations: events.iter().map(|e| e.correlation_id.as_deref()).collect(),
+            payloads: events.iter().map(|e| Jsonb(&e.payload)).collect(),
+        })
+    }
+
+    /// `$1..$4` of [`PgEventLog::APPEND_SQL`], in order.
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [
+            &self.streams,
+            &self.types,
+            &self.correlations,
+            &self.payloads,
+        ]
     }
 }
 

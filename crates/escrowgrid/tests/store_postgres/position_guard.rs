@@ -1,0 +1,136 @@
+//! A transition decided on an unlocked read (`store/postgres/transition.rs`) is written only
+//! while the position is at the version it read: a transition another instance commits in
+//! between sends it the locked way, to decide again on what that one committed.
+
+use std::time::{Duration, Instant};
+
+use escrowgrid::domain::{AuditContext, PositionState, TransitionRequest};
+use escrowgrid::store::postgres::PgEscrowStore;
+use escrowgrid::store::{EscrowStore, Scope};
+use escrowgrid::testing::fixtures;
+use gridstore::postgres::PgConfig;
+
+use super::support::migrated_store;
+
+/// The advisory lock the test holds to keep a transition audited at `/slow` from committing.
+const HOLD: i64 = 4242;
+
+/// A transition audited at `/slow` waits for [`HOLD`] at the end of its write statement,
+/// after its update: it holds the position's row, updated and not committed.
+const HOLD_SLOW_TRANSITIONS: &str = "
+create function hold_slow() returns trigger language plpgsql as $$
+begin
+    if new.path = '/slow' then
+        perform pg_advisory_xact_lock(4242);
+    end if;
+    return null;
+end;
+$$;
+create trigger hold_slow after insert on audit_events
+    for each row execute function hold_slow();";
+
+/// Polls `sql` (one boolean) until it is true, failing after 30 s.
+async fn wait_until(client: &tokio_postgres::Client, sql: &str, what: &str) {
+    let started = Instant::now();
+    loop {
+        let done: bool = client.query_one(sql, &[]).await.expect(what).get(0);
+        if done {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_transition_committed_between_the_read_and_the_write_sends_the_write_the_locked_way() {
+    // Arrange: a position in CREATED; another instance whose transition to FUNDED will hold
+    // the row until the test lets it commit.
+    let (store, database) = migrated_store().await;
+    let (_, _, position) = fixtures::position_setup(&store).await;
+    let observer = database.connect().await;
+    observer.batch_execute(HOLD_SLOW_TRANSITIONS).await.unwrap();
+    observer
+        .execute("select pg_advisory_lock($1)", &[&HOLD])
+        .await
+        .unwrap();
+    let other = PgEscrowStore::connect(&PgConfig::from_url(database.url()).unwrap())
+        .await
+        .unwrap();
+    let slow = AuditContext {
+        path: "/slow".into(),
+        ..fixtures::audit()
+    };
+    let to = |state| TransitionRequest::to(state);
+    let funded =
+        other.transition_position(&Scope::Root, &position.id, to(PositionState::Funded), &slow);
+
+    // Act: CANCELLED, read while FUNDED is not yet committed (allowed from CREATED), written
+    // behind it (its update waits for the row), once FUNDED has committed.
+    let audit = fixtures::audit();
+    let before = store.statement_count();
+    let cancelled = async {
+        wait_until(
+            &observer,
+            "select count(*) = 1 from pg_stat_activity where wait_event = 'advisory'",
+            "the transition to FUNDED holds the row",
+        )
+        .await;
+        let cancel = store.transition_position(
+            &Scope::Root,
+            &position.id,
+            to(PositionState::Cancelled),
+            &audit,
+        );
+        let release = async {
+            wait_until(
+                &observer,
+                "select count(*) = 1 from pg_stat_activity \
+                 where wait_event in ('transactionid', 'tuple')",
+                "the transition to CANCELLED waits for the row",
+            )
+            .await;
+            observer
+                .execute("select pg_advisory_unlock($1)", &[&HOLD])
+                .await
+                .unwrap();
+        };
+        tokio::join!(cancel, release).0
+    };
+    let (funded, cancelled) = tokio::join!(funded, cancelled);
+
+    // Assert: both committed, CANCELLED after FUNDED, and one unbroken ledger chain.
+    let funded = funded.unwrap();
+    let cancelled = cancelled.unwrap();
+    assert_eq!((funded.state, funded.version), (PositionState::Funded, 2));
+    assert_eq!(
+        (cancelled.state, cancelled.version),
+        (PositionState::Cancelled, 3)
+    );
+    let from: Vec<_> = cancelled.events.iter().map(|e| e.from_state).collect();
+    assert_eq!(
+        from,
+        [Some(PositionState::Created), Some(PositionState::Funded)]
+    );
+    assert_eq!(
+        store.statement_count() - before,
+        5,
+        "the unlocked read and write, then the locked read (two statements) and the write"
+    );
+    let stored = store
+        .get_position(&Scope::Root, &position.id)
+        .await
+        .unwrap();
+    assert_eq!((stored.version, stored.events.len()), (3, 2));
+    let ledger = store
+        .list_ledger_events(&Scope::Root, Some(&position.id))
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), 3);
+    for pair in ledger.windows(2) {
+        assert_eq!(pair[1].previous_hash, pair[0].hash, "one unbroken chain");
+    }
+}
