@@ -118,3 +118,23 @@ async fn the_first_create_of_an_asset_reads_its_context_in_a_flight_of_its_own()
         "the context is kept"
     );
 }
+
+#[tokio::test]
+async fn a_create_that_reads_nothing_first_is_one_message_each_way_once_warm() {
+    // Arrange: one institution first, so that its statement is cached.
+    let (store, wire, _database) = proxied_store().await;
+    fixtures::institution(&store, "Warm").await;
+
+    // Act
+    let before = wire.counts();
+    let created = fixtures::institution(&store, "Acme").await;
+    let sent = wire.counts() - before;
+
+    // Assert: the row, its outbox events and its audit row, one statement committed alone.
+    assert_eq!((sent.flights, sent.round_trips), (1, 1));
+    let stored = store
+        .get_institution(&Scope::Root, &created.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.name, "Acme");
+}

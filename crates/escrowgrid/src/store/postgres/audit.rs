@@ -2,7 +2,8 @@
 //! in write order (`seq`) with filters and a page.
 
 use gridstore::NewEvent;
-use gridstore::postgres::{PgConnection, PgStatement, PgTransaction};
+use gridstore::postgres::event_log::AppendRows;
+use gridstore::postgres::{PgConnection, PgEventLog, PgStatement, PgTransaction};
 use tokio_postgres::types::{Json, ToSql};
 
 use crate::Result;
@@ -10,6 +11,7 @@ use crate::domain::{AuditError, AuditEvent};
 use crate::store::{AuditFilter, Page, Paginated, Scope, SortKey, Start};
 
 use super::PgEscrowStore;
+use super::combined::combined;
 use super::db::{Db, Params};
 use super::paging::{KeyValues, Keyset};
 use super::{paging, rows};
@@ -70,10 +72,11 @@ where ($1::text is null or institution_id = $1)
   and ($8::timestamptz is null or occurred_at >= $8)
   and ($9::timestamptz is null or occurred_at <= $9)";
 
-/// Inserts an entity row (`sql` with `params`), its audit row and its domain events (the
-/// outbox) in one transaction of two round trips: `BEGIN` with the prepares (free once
-/// cached), then the three writes in that order with `COMMIT`; the first error wins. Used by
-/// every create that writes no ledger event.
+/// Inserts an entity row (`sql`, one `insert`, with `params`), its domain events (the outbox)
+/// and its audit row as one statement ([`combined`]) sent without `BEGIN`: PostgreSQL commits
+/// it as a transaction of its own before it answers, one message each way once the statement
+/// is cached on the connection (see `PgTransaction::run_alone`). Used by every create that
+/// writes no ledger event.
 pub(super) async fn insert_entity_with_audit(
     db: &Db<'_, PgTransaction>,
     sql: &str,
@@ -81,15 +84,21 @@ pub(super) async fn insert_entity_with_audit(
     event: &AuditEvent,
     events: &[NewEvent],
 ) -> gridstore::Result<()> {
-    let (insert_entity, insert_audit) = db
-        .begin_with(async { tokio::try_join!(db.prepare(sql), db.prepare(INSERT_AUDIT)) })
+    let writes = combined(
+        &[("entity", sql), ("outbox", PgEventLog::APPEND_SQL)],
+        INSERT_AUDIT,
+    );
+    let writes = db.prepare(&writes).await?;
+    let outbox = AppendRows::new(events)?;
+    let audit = AuditParams::new(event);
+    let params: Vec<_> = params
+        .iter()
+        .copied()
+        .chain(outbox.params())
+        .chain(audit.params())
+        .collect();
+    db.run_alone(Box::pin(db.execute_prepared(&writes, &params)))
         .await?;
-    db.commit_with(vec![
-        Box::pin(db.execute_prepared(&insert_entity, params)),
-        Box::pin(insert(db, &insert_audit, event)),
-        Box::pin(db.append_events(events)),
-    ])
-    .await?;
     Ok(())
 }
 
