@@ -10,7 +10,7 @@ use escrowgrid::store::{EscrowStore, Scope};
 use escrowgrid::testing::fixtures;
 use gridstore::postgres::PgConfig;
 
-use super::support::migrated_store;
+use super::support::{assert_one_unbroken_chain, migrated_store};
 
 /// The advisory lock the test holds to keep a transition audited at `/slow` from committing.
 const HOLD: i64 = 4242;
@@ -125,12 +125,5 @@ async fn a_transition_committed_between_the_read_and_the_write_sends_the_write_t
         .await
         .unwrap();
     assert_eq!((stored.version, stored.events.len()), (3, 2));
-    let ledger = store
-        .list_ledger_events(&Scope::Root, Some(&position.id))
-        .await
-        .unwrap();
-    assert_eq!(ledger.len(), 3);
-    for pair in ledger.windows(2) {
-        assert_eq!(pair[1].previous_hash, pair[0].hash, "one unbroken chain");
-    }
+    assert_one_unbroken_chain(&store, &position.id, 3).await;
 }

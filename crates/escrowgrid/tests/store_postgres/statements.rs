@@ -4,7 +4,7 @@ use escrowgrid::domain::{PositionState, TransitionRequest};
 use escrowgrid::store::{EscrowStore, PositionFilter, Scope};
 use escrowgrid::testing::fixtures;
 
-use super::support::migrated_store;
+use super::support::{assert_one_unbroken_chain, migrated_store};
 
 #[tokio::test]
 async fn a_page_of_one_hundred_positions_with_events_takes_two_statements() {
@@ -134,12 +134,5 @@ async fn a_transition_is_one_read_of_the_position_its_events_and_chain_head_then
     assert_eq!(after_second - after_first, 2);
     // The second transition read the first one's event and chained to its ledger event.
     assert_eq!(released.events.len(), 2);
-    let ledger = store
-        .list_ledger_events(&Scope::Root, Some(&position.id))
-        .await
-        .unwrap();
-    assert_eq!(ledger.len(), 3);
-    for pair in ledger.windows(2) {
-        assert_eq!(pair[1].previous_hash, pair[0].hash, "one unbroken chain");
-    }
+    assert_one_unbroken_chain(&store, &position.id, 3).await;
 }

@@ -35,3 +35,19 @@ pub async fn postgres_kv() -> (Arc<dyn gridstore::KvStore>, StoreGuard) {
     let (store, database) = migrated_store().await;
     (Arc::new(store.kv_store()), Box::new(database))
 }
+
+/// Asserts that the position's ledger has `len` events, each linked to the one before it.
+pub async fn assert_one_unbroken_chain(
+    store: &PgEscrowStore,
+    position: &escrowgrid::domain::PositionId,
+    len: usize,
+) {
+    let ledger = store
+        .list_ledger_events(&escrowgrid::store::Scope::Root, Some(position))
+        .await
+        .unwrap();
+    assert_eq!(ledger.len(), len);
+    for pair in ledger.windows(2) {
+        assert_eq!(pair[1].previous_hash, pair[0].hash, "one unbroken chain");
+    }
+}

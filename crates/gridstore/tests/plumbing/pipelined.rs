@@ -71,6 +71,23 @@ async fn prepared(pool: &PgPool) -> (PgStatement, PgStatement) {
     (select, insert)
 }
 
+/// The pool's one connection (its insert prepared) as a transaction guard, with its backend
+/// terminated: nothing sent on it gets an answer.
+async fn on_a_dead_connection() -> (TestDatabase, PgPool, PgStatement, PgTransaction) {
+    let (db, pool, _) = one_connection(false).await;
+    let (_, statement) = prepared(&pool).await;
+    let client = pool.get().await.expect("checkout");
+    let pid = backend_pid(&client).await;
+    let killed: bool = direct_connection(db.url())
+        .await
+        .query_one("select pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate")
+        .get(0);
+    assert!(killed);
+    (db, pool, statement, PgTransaction::new(client))
+}
+
 #[tokio::test]
 async fn begin_travels_with_the_reads_and_commit_with_the_writes() {
     // Arrange: statements cached, so that no prepare needs a flight of its own.
@@ -265,18 +282,7 @@ async fn a_connection_lost_during_the_commit_flight_is_an_unknown_outcome() {
 #[tokio::test]
 async fn a_flight_from_begin_to_commit_on_a_lost_connection_is_an_unknown_outcome_never_a_retry() {
     // Arrange: the pool's one connection, whose backend is gone before the flight is sent.
-    let (db, pool, _) = one_connection(false).await;
-    let (_, statement) = prepared(&pool).await;
-    let client = pool.get().await.expect("checkout");
-    let pid = backend_pid(&client).await;
-    let observer = direct_connection(db.url()).await;
-    let killed: bool = observer
-        .query_one("select pg_terminate_backend($1)", &[&pid])
-        .await
-        .expect("terminate")
-        .get(0);
-    assert!(killed);
-    let tx = PgTransaction::new(client);
+    let (_db, pool, statement, tx) = on_a_dead_connection().await;
 
     // Act: `BEGIN`'s answer never comes, so only the whole flight can say what happened.
     let result = tx.run_with(vec![insert(&tx, &statement, &1)]).await;
@@ -343,18 +349,7 @@ async fn a_statement_run_alone_commits_in_one_message_each_way() {
 #[tokio::test]
 async fn a_statement_run_alone_on_a_lost_connection_is_an_unknown_outcome_never_a_retry() {
     // Arrange: the pool's one connection, whose backend is gone before the statement is sent.
-    let (db, pool, _) = one_connection(false).await;
-    let (_, statement) = prepared(&pool).await;
-    let client = pool.get().await.expect("checkout");
-    let pid = backend_pid(&client).await;
-    let observer = direct_connection(db.url()).await;
-    let killed: bool = observer
-        .query_one("select pg_terminate_backend($1)", &[&pid])
-        .await
-        .expect("terminate")
-        .get(0);
-    assert!(killed);
-    let tx = PgTransaction::new(client);
+    let (_db, pool, statement, tx) = on_a_dead_connection().await;
 
     // Act
     let result = tx.run_alone(insert(&tx, &statement, &1)).await;
@@ -365,6 +360,8 @@ async fn a_statement_run_alone_on_a_lost_connection_is_an_unknown_outcome_never_
         "{result:?}"
     );
     assert!(!result.expect_err("failed").is_retryable());
+    drop(tx);
+    assert_eq!(count(&pool).await, 0);
 }
 
 #[tokio::test]
