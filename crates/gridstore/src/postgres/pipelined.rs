@@ -16,7 +16,8 @@
 //!   answers `COMMIT` in an aborted transaction with a rollback), so nothing is committed; the
 //!   results are checked in order and the first error is returned.
 //! - **Unknown outcomes.** A connection lost during the commit flight (in a write or in the
-//!   `COMMIT`) is [`Error::CommitOutcomeUnknown`], as with [`commit`](super::commit).
+//!   `COMMIT`) is [`Error::CommitOutcomeUnknown`], as with [`commit`](super::commit), and
+//!   the connection is discarded when the guard is dropped, never handed back to the pool.
 //! - **Cancellation.** A guard dropped while its transaction is open (the request future was
 //!   dropped at any await, or the caller returned early) queues a `ROLLBACK` on the connection
 //!   before the connection goes back to the pool, like tokio-postgres' own `Transaction`: the
@@ -54,6 +55,8 @@ const IDLE: u8 = 0;
 const OPEN: u8 = 1;
 /// Committed or rolled back by the server.
 const FINISHED: u8 = 2;
+/// The connection was lost during the commit: never handed back to the pool.
+const LOST: u8 = 3;
 
 /// A read-committed transaction on a pooled connection whose `BEGIN` and `COMMIT` share round
 /// trips with statements; see the [module docs](self).
@@ -151,12 +154,22 @@ impl PgTransaction {
         for write in &mut writes {
             match Pin::new(write).take_output() {
                 Some(Ok(count)) => counts.push(count),
-                Some(Err(err)) => return Err(commit_error(err)),
+                Some(Err(err)) => return Err(self.commit_error(err)),
                 None => return Err(Error::InvalidInput("write result taken twice".to_owned())),
             }
         }
-        committed.map_err(|err| commit_error(Error::from(err)))?;
+        committed.map_err(|err| self.commit_error(Error::from(err)))?;
         Ok(counts)
+    }
+
+    /// [`commit_error`] of an error of the commit's flight; a lost connection also marks the
+    /// guard, so that the connection is discarded when it is dropped instead of going back to
+    /// the pool, where the next checkout could get it before its close is noticed.
+    fn commit_error(&self, err: Error) -> Error {
+        if is_connection_loss(&err) {
+            self.state.store(LOST, Ordering::Release);
+        }
+        commit_error(err)
     }
 
     /// Runs `write` as the whole transaction, without `BEGIN`: PostgreSQL runs a statement
@@ -180,7 +193,7 @@ impl PgTransaction {
                 "a statement runs alone only outside a transaction".to_owned(),
             ));
         }
-        write.await.map_err(commit_error)
+        write.await.map_err(|err| self.commit_error(err))
     }
 
     /// Sends `BEGIN`, `writes` (each on its first poll) and `COMMIT` in one flight: a
@@ -194,7 +207,7 @@ impl PgTransaction {
     /// again on such an error could write twice.
     pub async fn run_with(&self, writes: Vec<PgWrite<'_>>) -> Result<Vec<u64>> {
         match self.begin_with(self.commit_with(writes)).await {
-            Err(err) if is_connection_loss(&err) => Err(commit_error(err)),
+            Err(err) if is_connection_loss(&err) => Err(self.commit_error(err)),
             other => other,
         }
     }
@@ -231,12 +244,18 @@ fn early_error(writes: &mut [MaybeDone<PgWrite<'_>>]) -> Option<Error> {
 
 impl Drop for PgTransaction {
     fn drop(&mut self) {
-        if *self.state.get_mut() != OPEN {
+        let state = *self.state.get_mut();
+        if state != OPEN && state != LOST {
             return;
         }
         let Some(client) = self.client.take() else {
             return;
         };
+        if state == LOST {
+            // Its server is gone, though the pool's own check may not know it yet.
+            drop(PgClient::take(client));
+            return;
+        }
         // The first poll queues the request; nobody reads its answer.
         let queued = client.batch_execute("rollback").now_or_never();
         if let Some(Err(err)) = queued {

@@ -71,6 +71,16 @@ async fn prepared(pool: &PgPool) -> (PgStatement, PgStatement) {
     (select, insert)
 }
 
+/// The pool's one connection through the counting proxy, its insert prepared (so that no
+/// prepare needs a flight of its own), as a transaction guard.
+async fn on_a_warm_proxied_connection()
+-> (TestDatabase, PgPool, WireProxy, PgStatement, PgTransaction) {
+    let (db, pool, wire) = one_connection(true).await;
+    let (_, statement) = prepared(&pool).await;
+    let tx = PgTransaction::new(pool.get().await.expect("checkout"));
+    (db, pool, wire.expect("proxied"), statement, tx)
+}
+
 /// The pool's one connection (its insert prepared) as a transaction guard, with its backend
 /// terminated: nothing sent on it gets an answer.
 async fn on_a_dead_connection() -> (TestDatabase, PgPool, PgStatement, PgTransaction) {
@@ -299,10 +309,7 @@ async fn a_flight_from_begin_to_commit_on_a_lost_connection_is_an_unknown_outcom
 #[tokio::test]
 async fn a_flight_from_begin_to_commit_writes_and_commits_in_one_round_trip() {
     // Arrange: statements cached, so that no prepare needs a flight of its own.
-    let (_db, pool, wire) = one_connection(true).await;
-    let wire = wire.expect("proxied");
-    let (_, statement) = prepared(&pool).await;
-    let tx = PgTransaction::new(pool.get().await.expect("checkout"));
+    let (_db, pool, wire, statement, tx) = on_a_warm_proxied_connection().await;
 
     // Act
     let before = wire.counts();
@@ -325,10 +332,7 @@ async fn a_flight_from_begin_to_commit_writes_and_commits_in_one_round_trip() {
 #[tokio::test]
 async fn a_statement_run_alone_commits_in_one_message_each_way() {
     // Arrange: statements cached, so that no prepare needs a flight of its own.
-    let (_db, pool, wire) = one_connection(true).await;
-    let wire = wire.expect("proxied");
-    let (_, statement) = prepared(&pool).await;
-    let tx = PgTransaction::new(pool.get().await.expect("checkout"));
+    let (_db, pool, wire, statement, tx) = on_a_warm_proxied_connection().await;
 
     // Act
     let before = wire.counts();
