@@ -37,7 +37,7 @@ use crate::{Error, Result};
 use super::audit::AuditParams;
 use super::combined::combined;
 use super::contexts::CreateContext;
-use super::db::{Db, Params};
+use super::db::{Db, Params, guard_held};
 use super::entities::ensure_scope;
 use super::ledger::LedgerParams;
 use super::{PgEscrowStore, audit, ledger, rows};
@@ -147,16 +147,10 @@ impl PgEscrowStore {
             &context.policy_json,
         ];
         let params: Vec<_> = guard.iter().copied().chain(rows.params()).collect();
-        let written = db.run_alone(Box::pin(db.execute_prepared(&writes, &params)));
-        match written.await {
-            Ok(_) => Ok(Some(position)),
-            Err(gridstore::Error::VersionConflict { key, .. })
-                if key.starts_with(POLICY_GUARD_KEY) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(err.into()),
-        }
+        let written = db
+            .run_alone(Box::pin(db.execute_prepared(&writes, &params)))
+            .await;
+        Ok(guard_held(written, POLICY_GUARD_KEY)?.then_some(position))
     }
 
     /// Two round trips: `BEGIN` with the creation context (kept for the next create), then

@@ -170,6 +170,22 @@ impl Db<'_, PgTransaction> {
     }
 }
 
+/// Whether a guarded write went through: `true` when it did, `false` when its guard raised
+/// the version conflict (GS409) whose key starts with `key_prefix` (nothing was written); any
+/// other error as it is. The guards are the functions of migrations 0011 and 0012.
+pub(crate) fn guard_held(
+    written: gridstore::Result<u64>,
+    key_prefix: &str,
+) -> gridstore::Result<bool> {
+    match written {
+        Ok(_) => Ok(true),
+        Err(gridstore::Error::VersionConflict { key, .. }) if key.starts_with(key_prefix) => {
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
 /// Begins a transaction (read committed) on a pooled connection.
 pub(crate) async fn begin(client: &mut PgClient) -> gridstore::Result<Transaction<'_>> {
     client.transaction().await.map_err(classify)

@@ -101,7 +101,7 @@ const EVENTS_OF_ONE: &str = concat!(event_columns!(), "where position_id = $1\no
 /// without events, one row with the head alone). Pipelined behind the lock, it starts after
 /// the lock is granted, so it sees the events and the chain head of the version it locked.
 const EVENTS_AND_CHAIN_HEAD: &str = "\
-select h.chain_head, e.id, e.position_id, e.from_state, e.to_state, e.reason, e.at, e.metadata
+select h.chain_head, e.id as event_id, e.position_id, e.from_state, e.to_state, e.reason, e.at, e.metadata
 from (
     select (select hash from ledger_events where position_id = $1 order by seq desc limit 1)
         as chain_head
@@ -225,17 +225,7 @@ pub(super) async fn load_for_transition(
     );
     let (row, events) = position_rows(db, queries, scope, id).await?;
     let mut position = rows::position(&row)?;
-    let chain_head = match events.first() {
-        Some(first) => rows::get::<Option<String>>(first, "chain_head")?,
-        None => None,
-    };
-    let mut lifecycle = Vec::with_capacity(events.len());
-    for event in &events {
-        if rows::present(event, "id")? {
-            lifecycle.push(rows::lifecycle_event(event)?);
-        }
-    }
-    position.events = lifecycle.into();
+    let chain_head = events_and_chain_head(&mut position, &events)?;
     Ok((position, chain_head))
 }
 
@@ -263,15 +253,26 @@ pub(super) async fn read_for_transition<C: PgConnection>(
         .first()
         .ok_or_else(|| Error::not_found(PositionId::RESOURCE, id.as_str()))?;
     let mut position = rows::position(first)?;
-    let chain_head = rows::get::<Option<String>>(first, "chain_head")?;
+    let chain_head = events_and_chain_head(&mut position, &found)?;
+    Ok((position, chain_head))
+}
+
+/// Sets `position`'s lifecycle events from rows with the chain head on each and an event
+/// (`event_id` and its columns) on those that have one; returns the head (none without rows,
+/// or before the position's first ledger event).
+fn events_and_chain_head(position: &mut Position, found: &[Row]) -> Result<Option<String>> {
+    let chain_head = match found.first() {
+        Some(first) => rows::get::<Option<String>>(first, "chain_head")?,
+        None => None,
+    };
     let mut lifecycle = Vec::with_capacity(found.len());
-    for row in &found {
+    for row in found {
         if rows::present(row, "event_id")? {
             lifecycle.push(rows::lifecycle_event_with_id(row, "event_id")?);
         }
     }
     position.events = lifecycle.into();
-    Ok((position, chain_head))
+    Ok(chain_head)
 }
 
 /// The position's row (`[root, scoped]`: by id for root, by the primary key in an

@@ -43,7 +43,7 @@ use crate::{Error, Result};
 
 use super::audit::AuditParams;
 use super::combined::combined;
-use super::db::Db;
+use super::db::{Db, guard_held};
 use super::ledger::LedgerParams;
 use super::{PgEscrowStore, audit, ledger, positions};
 
@@ -122,18 +122,10 @@ impl PgEscrowStore {
         let records = Records::new(&applied, audit_context, chain_head)?;
         let written = WriteParams::new(&applied, &records)?;
         let params = written.params();
-        match db
+        let written = db
             .run_alone(Box::pin(db.execute_prepared(&writes, &params)))
-            .await
-        {
-            Ok(_) => Ok(Some(applied.position)),
-            Err(gridstore::Error::VersionConflict { key, .. })
-                if key.starts_with(POSITION_GUARD_KEY) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(err.into()),
-        }
+            .await;
+        Ok(guard_held(written, POSITION_GUARD_KEY)?.then_some(applied.position))
     }
 
     /// `BEGIN` with the locked reads, then the writes with `COMMIT`.
