@@ -39,6 +39,7 @@ mod db;
 mod deliveries;
 mod entities;
 mod error;
+mod kept_positions;
 mod key_cache;
 mod keys;
 mod ledger;
@@ -64,6 +65,7 @@ use crate::Result;
 
 use contexts::ContextCache;
 use db::StatementCounter;
+use kept_positions::KeptPositions;
 use key_cache::KeyCache;
 
 pub use key_cache::API_KEYS_CHANNEL;
@@ -86,6 +88,9 @@ pub struct PgEscrowStore {
     /// Creation contexts by institution and asset, so a create is one round trip
     /// (`store/postgres/create.rs`).
     contexts: Arc<ContextCache>,
+    /// Positions as this instance last wrote them, so a transition is one round trip
+    /// (`store/postgres/transition.rs`).
+    kept: Arc<KeptPositions>,
 }
 
 impl PgEscrowStore {
@@ -109,6 +114,7 @@ impl PgEscrowStore {
             retry: RetryPolicy::default(),
             keys: None,
             contexts: Arc::default(),
+            kept: Arc::default(),
         }
     }
 

@@ -1,18 +1,22 @@
 //! Round trips of the writes, counted on the wire by testkit's proxy: once its statements are
-//! cached on the connection, a transition is two flights of one message each (the read, then
-//! the guarded write, without a transaction block), the first create of an asset two
+//! cached on the connection, a transition of a position this instance wrote last is one
+//! flight of one message (the write guarded by the version it kept, without a transaction
+//! block), of any other position two (the read, then the guarded write), the first create of
+//! an asset two
 //! (`BEGIN` with its creation context, the writes with `COMMIT`) and every later create of it
 //! one flight of one message (the writes guarded by the policy they were checked against,
 //! committed on their own).
 
 use std::time::Duration;
 
-use escrowgrid::domain::{PositionState, TransitionRequest};
+use escrowgrid::domain::{Position, PositionId, PositionState, TransitionRequest};
 use escrowgrid::store::postgres::PgEscrowStore;
 use escrowgrid::store::{EscrowStore, Scope};
 use escrowgrid::testing::fixtures;
 use gridstore::postgres::PgConfig;
 use testkit::{TestDatabase, WireProxy};
+
+use super::support::another_instance;
 
 /// A migrated store whose one pooled connection goes through a counting proxy, never verified
 /// on checkout (the check is a flight of its own, paid only after a second of idling).
@@ -30,28 +34,40 @@ async fn proxied_store() -> (PgEscrowStore, WireProxy, TestDatabase) {
     (store, wire, database)
 }
 
+/// Transitions position `id` to FUNDED.
+async fn fund(store: &PgEscrowStore, scope: &Scope, id: &PositionId) -> Position {
+    let request = TransitionRequest::to(PositionState::Funded);
+    store
+        .transition_position(scope, id, request, &fixtures::audit())
+        .await
+        .unwrap()
+}
+
+/// Asserts that `moved` is its position funded once, as `store` reads it.
+async fn assert_funded_once(store: &PgEscrowStore, moved: &Position) {
+    assert_eq!((moved.state, moved.version), (PositionState::Funded, 2));
+    let stored = store.get_position(&Scope::Root, &moved.id).await.unwrap();
+    assert_eq!(
+        (stored.state, stored.events.len()),
+        (PositionState::Funded, 1)
+    );
+}
+
 #[tokio::test]
-async fn a_create_of_a_known_asset_takes_one_flight_and_a_transition_two_once_warm() {
+async fn a_create_of_a_known_asset_and_its_transition_take_one_flight_each_once_warm() {
     // Arrange: two creates (the first reads the context, the second writes guarded) and a
     // transition first, so that their statements are cached.
     let (store, wire, _database) = proxied_store().await;
     let (institution, asset, warm) = fixtures::position_setup(&store).await;
     fixtures::position(&store, &asset, "holder-warm").await;
     let scope = fixtures::scope(&institution);
-    let funded = || TransitionRequest::to(PositionState::Funded);
-    store
-        .transition_position(&scope, &warm.id, funded(), &fixtures::audit())
-        .await
-        .unwrap();
+    fund(&store, &scope, &warm.id).await;
 
     // Act
     let before = wire.counts();
     let created = fixtures::position(&store, &asset, "holder-2").await;
     let after_create = wire.counts();
-    let moved = store
-        .transition_position(&scope, &created.id, funded(), &fixtures::audit())
-        .await
-        .unwrap();
+    let moved = fund(&store, &scope, &created.id).await;
     let after_transition = wire.counts();
 
     // Assert
@@ -63,20 +79,40 @@ async fn a_create_of_a_known_asset_takes_one_flight_and_a_transition_two_once_wa
     );
     assert_eq!(
         (transition.flights, transition.round_trips),
-        (2, 2),
-        "the read, then the guarded write committed on its own"
+        (1, 1),
+        "the write guarded by the version the create kept, committed on its own"
     );
-    assert_eq!((moved.state, moved.version), (PositionState::Funded, 2));
-    let stored = store.get_position(&Scope::Root, &created.id).await.unwrap();
-    assert_eq!(
-        (stored.state, stored.events.len()),
-        (PositionState::Funded, 1)
-    );
+    assert_funded_once(&store, &moved).await;
     let ledger = store
         .list_ledger_events(&Scope::Root, Some(&created.id))
         .await
         .unwrap();
     assert_eq!(ledger.len(), 2, "the created and the funded ledger events");
+}
+
+#[tokio::test]
+async fn a_transition_of_a_position_another_instance_wrote_reads_it_first_in_a_flight_of_its_own() {
+    // Arrange: positions written by another instance (nothing of them is kept here), one of
+    // them transitioned here first, so that the read's and the write's statements are cached.
+    let (store, wire, database) = proxied_store().await;
+    let other = another_instance(&database).await;
+    let (institution, asset, warm) = fixtures::position_setup(&other).await;
+    let created = fixtures::position(&other, &asset, "holder-2").await;
+    let scope = fixtures::scope(&institution);
+    fund(&store, &scope, &warm.id).await;
+
+    // Act
+    let before = wire.counts();
+    let moved = fund(&store, &scope, &created.id).await;
+    let transition = wire.counts() - before;
+
+    // Assert
+    assert_eq!(
+        (transition.flights, transition.round_trips),
+        (2, 2),
+        "the read, then the guarded write committed on its own"
+    );
+    assert_funded_once(&other, &moved).await;
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use escrowgrid::domain::{PositionState, TransitionRequest};
 use escrowgrid::store::{EscrowStore, PositionFilter, Scope};
 use escrowgrid::testing::fixtures;
 
-use super::support::{assert_one_unbroken_chain, migrated_store};
+use super::support::{another_instance, assert_one_unbroken_chain, migrated_store};
 
 #[tokio::test]
 async fn a_page_of_one_hundred_positions_with_events_takes_two_statements() {
@@ -99,8 +99,9 @@ async fn a_create_is_its_rows_and_outbox_events_in_one_statement_after_a_first_r
 }
 
 #[tokio::test]
-async fn a_transition_is_one_read_of_the_position_its_events_and_chain_head_then_one_write() {
-    let (store, _database) = migrated_store().await;
+async fn a_transition_is_one_write_on_what_this_instance_kept_and_else_a_read_then_a_write() {
+    let (store, database) = migrated_store().await;
+    let other = another_instance(&database).await;
     let (institution, _, position) = fixtures::position_setup(&store).await;
     let scope = fixtures::scope(&institution);
     let to = |state| TransitionRequest::to(state);
@@ -115,8 +116,9 @@ async fn a_transition_is_one_read_of_the_position_its_events_and_chain_head_then
         )
         .await
         .unwrap();
-    let after_first = store.statement_count();
-    let released = store
+    let first = store.statement_count() - before;
+    let before = other.statement_count();
+    let released = other
         .transition_position(
             &scope,
             &position.id,
@@ -125,13 +127,14 @@ async fn a_transition_is_one_read_of_the_position_its_events_and_chain_head_then
         )
         .await
         .unwrap();
-    let after_second = store.statement_count();
+    let second = other.statement_count() - before;
 
-    // The position with its events and the head of its ledger chain (one statement), then
-    // guarded update + lifecycle event + ledger event + outbox events + audit row (one
-    // statement).
-    assert_eq!(after_first - before, 2);
-    assert_eq!(after_second - after_first, 2);
+    // The store that created the position kept it: guarded update + lifecycle event + ledger
+    // event + outbox events + audit row (one statement). The other instance kept nothing: the
+    // position with its events and the head of its ledger chain (one statement), then the
+    // same write.
+    assert_eq!(first, 1);
+    assert_eq!(second, 2);
     // The second transition read the first one's event and chained to its ledger event.
     assert_eq!(released.events.len(), 2);
     assert_one_unbroken_chain(&store, &position.id, 3).await;

@@ -17,6 +17,13 @@ pub async fn migrated_store() -> (PgEscrowStore, TestDatabase) {
     (store, database)
 }
 
+/// Another instance on `database` (already migrated): a store of its own, sharing nothing
+/// in memory with the others (no kept positions, contexts or keys).
+pub async fn another_instance(database: &TestDatabase) -> PgEscrowStore {
+    let config = PgConfig::from_url(database.url()).unwrap();
+    PgEscrowStore::connect(&config).await.unwrap()
+}
+
 /// The contract suite's factory: the database is the guard that keeps it alive.
 pub async fn postgres_store() -> (Arc<dyn EscrowStore>, StoreGuard) {
     let (store, database) = migrated_store().await;

@@ -150,7 +150,11 @@ impl PgEscrowStore {
         let written = db
             .run_alone(Box::pin(db.execute_prepared(&writes, &params)))
             .await;
-        Ok(guard_held(written, POLICY_GUARD_KEY)?.then_some(position))
+        if !guard_held(written, POLICY_GUARD_KEY)? {
+            return Ok(None);
+        }
+        self.kept.keep(position.clone(), ledger_event.hash.clone());
+        Ok(Some(position))
     }
 
     /// Two round trips: `BEGIN` with the creation context (kept for the next create), then
@@ -186,6 +190,7 @@ impl PgEscrowStore {
         // Round trip 2: the rows and the outbox events (one statement), and `COMMIT`.
         db.commit_with(vec![Box::pin(db.execute_prepared(&writes, &params))])
             .await?;
+        self.kept.keep(position.clone(), ledger_event.hash.clone());
         Ok(position)
     }
 }
