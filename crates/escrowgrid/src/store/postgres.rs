@@ -39,6 +39,7 @@ mod db;
 mod deliveries;
 mod entities;
 mod error;
+mod generations;
 mod kept_positions;
 mod key_cache;
 mod keys;

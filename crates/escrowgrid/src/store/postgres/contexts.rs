@@ -5,18 +5,23 @@
 //! (migration `0011_policy_guard.sql`) that rolls it back when the policy changed since (on
 //! any instance), and a create the cached context would refuse reads the database first.
 //! Templates and assets never change once created, so a cached one is never wrong; an asset
-//! that does not exist is never cached. At most [`CAPACITY`] contexts are kept: a fill beyond
-//! it starts over from empty, which costs the next create of each asset one read.
+//! that does not exist is never cached. At most [`CAPACITY`] contexts are kept in each of two
+//! [`Generations`]: the assets created on most recently; one aged out costs its next create
+//! one read.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
 
 use crate::domain::{AssetId, AssetTemplate, InstitutionId, PolicyConfig, PositionPolicy};
 
-/// Contexts kept at most.
+use super::generations::Generations;
+
+/// Contexts kept at most per generation.
 pub(super) const CAPACITY: usize = 4_096;
+
+/// A context's key: the institution and the asset.
+type Key = (InstitutionId, AssetId);
 
 /// What a create of a position of one asset is checked against.
 #[derive(Debug)]
@@ -37,10 +42,17 @@ impl CreateContext {
 }
 
 /// The cache; shared by every clone of the store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct ContextCache {
-    /// By institution, then asset.
-    by_institution: Mutex<HashMap<String, HashMap<String, Arc<CreateContext>>>>,
+    contexts: Mutex<Generations<Key, Arc<CreateContext>>>,
+}
+
+impl Default for ContextCache {
+    fn default() -> Self {
+        Self {
+            contexts: Mutex::new(Generations::new(CAPACITY)),
+        }
+    }
 }
 
 impl ContextCache {
@@ -50,47 +62,35 @@ impl ContextCache {
         institution: &InstitutionId,
         asset: &AssetId,
     ) -> Option<Arc<CreateContext>> {
-        self.lock()
-            .get(institution.as_str())?
-            .get(asset.as_str())
-            .cloned()
+        self.lock().get(&(institution.clone(), asset.clone()))
     }
 
     /// Keeps `context` for `asset` of `institution`.
     pub(super) fn put(&self, institution: &InstitutionId, asset: &AssetId, context: CreateContext) {
-        let mut by_institution = self.lock();
-        let kept: usize = by_institution.values().map(HashMap::len).sum();
-        if kept >= CAPACITY {
-            by_institution.clear();
-        }
-        by_institution
-            .entry(institution.as_str().to_owned())
-            .or_default()
-            .insert(asset.as_str().to_owned(), Arc::new(context));
+        self.lock()
+            .insert((institution.clone(), asset.clone()), Arc::new(context));
     }
 
     /// Drops what is kept of `institution` (its policy changed on this instance).
     pub(super) fn forget_institution(&self, institution: &InstitutionId) {
-        self.lock().remove(institution.as_str());
+        self.lock().retain(|(kept, _)| kept != institution);
     }
 
     /// Drops the context of `asset` of `institution` (its guard failed: it is stale).
     pub(super) fn forget(&self, institution: &InstitutionId, asset: &AssetId) {
-        if let Some(assets) = self.lock().get_mut(institution.as_str()) {
-            assets.remove(asset.as_str());
-        }
+        self.lock().remove(&(institution.clone(), asset.clone()));
     }
 
     /// How many contexts are kept.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.lock().values().map(HashMap::len).sum()
+        self.lock().len()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, HashMap<String, Arc<CreateContext>>>> {
+    fn lock(&self) -> MutexGuard<'_, Generations<Key, Arc<CreateContext>>> {
         // A panic while holding the lock cannot leave a map half updated in a way that
         // matters: every entry is a complete context.
-        self.by_institution
+        self.contexts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -147,17 +147,18 @@ mod tests {
     }
 
     #[test]
-    fn a_fill_beyond_the_capacity_starts_over_so_the_cache_stays_bounded() {
+    fn at_most_two_generations_of_contexts_are_kept() {
         let cache = ContextCache::default();
         let institution = InstitutionId::new();
-        for _ in 0..CAPACITY {
-            cache.put(&institution, &AssetId::new(), context(&institution));
+        let first = AssetId::new();
+        cache.put(&institution, &first, context(&institution));
+        let mut last = first.clone();
+        for _ in 0..3 * CAPACITY {
+            last = AssetId::new();
+            cache.put(&institution, &last, context(&institution));
+            assert!(cache.len() <= 2 * CAPACITY);
         }
-        assert_eq!(cache.len(), CAPACITY);
-
-        let last = AssetId::new();
-        cache.put(&institution, &last, context(&institution));
-        assert_eq!(cache.len(), 1);
+        assert!(cache.get(&institution, &first).is_none(), "aged out");
         assert!(cache.get(&institution, &last).is_some());
     }
 }

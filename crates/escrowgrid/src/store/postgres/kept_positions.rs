@@ -10,16 +10,14 @@
 //! a fresh read. A transition the kept position would refuse, or that would change nothing,
 //! reads the database first, so a refusal is always decided on what the database holds.
 //!
-//! Bounded: two generations of at most [`CAPACITY`] positions each. A write goes into the
-//! young generation; when it is full it becomes the old one and the oldest generation is
-//! dropped. A hit in the old generation moves back to the young one. So what is kept is the
-//! positions written or transitioned most recently, at most `2 × CAPACITY` of them, with no
-//! per-entry bookkeeping.
+//! Bounded: at most [`CAPACITY`] positions in each of two [`Generations`], so the positions
+//! written or transitioned most recently.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{Position, PositionId};
+
+use super::generations::Generations;
 
 /// Positions kept at most per generation.
 pub(super) const CAPACITY: usize = 4_096;
@@ -34,42 +32,36 @@ pub(super) struct KeptPosition {
 }
 
 /// The kept positions; shared by every clone of the store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct KeptPositions {
-    generations: Mutex<Generations>,
+    generations: Mutex<Generations<PositionId, Arc<KeptPosition>>>,
 }
 
-#[derive(Debug, Default)]
-struct Generations {
-    young: HashMap<PositionId, Arc<KeptPosition>>,
-    old: HashMap<PositionId, Arc<KeptPosition>>,
+impl Default for KeptPositions {
+    fn default() -> Self {
+        Self {
+            generations: Mutex::new(Generations::new(CAPACITY)),
+        }
+    }
 }
 
 impl KeptPositions {
     /// The position last written under `id` on this instance, if still kept.
     pub(super) fn get(&self, id: &PositionId) -> Option<Arc<KeptPosition>> {
-        let mut generations = self.lock();
-        if let Some(kept) = generations.young.get(id) {
-            return Some(Arc::clone(kept));
-        }
-        let kept = generations.old.remove(id)?;
-        generations.insert(id.clone(), Arc::clone(&kept));
-        Some(kept)
+        self.lock().get(id)
     }
 
     /// Keeps `position` as committed, with `chain_head` its last ledger event's hash, unless a
     /// later version of it is kept (two writes of one position that end in the other order).
     pub(super) fn keep(&self, position: Position, chain_head: Option<String>) {
-        let id = position.id.clone();
         let mut generations = self.lock();
-        let newer_kept = [&generations.young, &generations.old]
-            .into_iter()
-            .filter_map(|generation| generation.get(&id))
-            .any(|kept| kept.position.version > position.version);
-        if newer_kept {
+        if generations
+            .peek(&position.id)
+            .is_some_and(|kept| kept.position.version > position.version)
+        {
             return;
         }
-        generations.old.remove(&id);
+        let id = position.id.clone();
         let kept = Arc::new(KeptPosition {
             position,
             chain_head,
@@ -77,36 +69,23 @@ impl KeptPositions {
         generations.insert(id, kept);
     }
 
-    /// Drops what is kept of `id` (its guard found it stale).
+    /// Drops what is kept of `id` (its guard found it stale, or its write failed).
     pub(super) fn forget(&self, id: &PositionId) {
-        let mut generations = self.lock();
-        generations.young.remove(id);
-        generations.old.remove(id);
+        self.lock().remove(id);
     }
 
     /// How many positions are kept.
     #[cfg(test)]
     fn len(&self) -> usize {
-        let generations = self.lock();
-        generations.young.len() + generations.old.len()
+        self.lock().len()
     }
 
-    fn lock(&self) -> MutexGuard<'_, Generations> {
+    fn lock(&self) -> MutexGuard<'_, Generations<PositionId, Arc<KeptPosition>>> {
         // A panic while holding the lock cannot leave a map half updated in a way that
         // matters: every entry is a complete, committed position.
         self.generations
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Generations {
-    /// Inserts into the young generation, first ageing it when it is full.
-    fn insert(&mut self, id: PositionId, kept: Arc<KeptPosition>) {
-        if self.young.len() >= CAPACITY && !self.young.contains_key(&id) {
-            self.old = std::mem::take(&mut self.young);
-        }
-        self.young.insert(id, kept);
     }
 }
 
@@ -179,55 +158,19 @@ mod tests {
     }
 
     #[test]
-    fn the_oldest_generation_is_dropped_so_the_cache_stays_bounded() {
+    fn at_most_two_generations_of_positions_are_kept() {
         let kept = KeptPositions::default();
-        let oldest = position();
-        let oldest_id = oldest.id.clone();
-        kept.keep(oldest, None);
-        for _ in 1..CAPACITY {
-            kept.keep(position(), None);
+        let first = position();
+        let first_id = first.id.clone();
+        kept.keep(first, None);
+        let mut last_id = first_id.clone();
+        for _ in 0..3 * CAPACITY {
+            let next = position();
+            last_id = next.id.clone();
+            kept.keep(next, None);
+            assert!(kept.len() <= 2 * CAPACITY);
         }
-        assert_eq!(kept.len(), CAPACITY);
-
-        // The young generation is full: the next keep ages it, and one more full generation
-        // drops it.
-        for _ in 0..CAPACITY {
-            kept.keep(position(), None);
-        }
-        assert_eq!(kept.len(), 2 * CAPACITY);
-        assert!(
-            kept.get(&oldest_id).is_some(),
-            "still in the old generation"
-        );
-        for _ in 0..2 * CAPACITY {
-            kept.keep(position(), None);
-        }
-        assert!(kept.len() <= 2 * CAPACITY);
-    }
-
-    #[test]
-    fn a_hit_in_the_old_generation_survives_the_next_ageing() {
-        let kept = KeptPositions::default();
-        let used = position();
-        let used_id = used.id.clone();
-        let unused = position();
-        let unused_id = unused.id.clone();
-        kept.keep(used, None);
-        kept.keep(unused, None);
-        for _ in 2..CAPACITY {
-            kept.keep(position(), None);
-        }
-        // Ages the first generation: both are now old.
-        kept.keep(position(), None);
-        assert!(
-            kept.get(&used_id).is_some(),
-            "moved back to the young generation"
-        );
-        // Fill the young generation to age it again: the old one (with `unused`) is dropped.
-        for _ in 0..CAPACITY {
-            kept.keep(position(), None);
-        }
-        assert!(kept.get(&used_id).is_some());
-        assert!(kept.get(&unused_id).is_none());
+        assert!(kept.get(&first_id).is_none(), "aged out");
+        assert!(kept.get(&last_id).is_some());
     }
 }
