@@ -11,9 +11,13 @@
 //! reads the database first, so a refusal is always decided on what the database holds.
 //!
 //! Bounded: at most [`CAPACITY`] positions in each of two [`Generations`], so the positions
-//! written or transitioned most recently.
+//! written or transitioned most recently; and only positions whose lifecycle events' reasons
+//! and metadata take at most [`MAX_FREE_TEXT`] bytes of memory (each event may carry 64 KiB of
+//! metadata), so that the cache stays within tens of megabytes whatever clients send.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
 
 use crate::domain::{Position, PositionId};
 
@@ -21,6 +25,17 @@ use super::generations::Generations;
 
 /// Positions kept at most per generation.
 pub(super) const CAPACITY: usize = 4_096;
+
+/// The memory a kept position's events' reasons and metadata may take at most, in bytes by
+/// estimate ([`value_fits`]); a position with more is not kept, and its next transition reads
+/// it.
+pub(super) const MAX_FREE_TEXT: usize = 2_048;
+
+/// The estimated size of a JSON value's node, before any text it owns.
+const NODE: usize = 32;
+
+/// The estimated size of a string's handle, before its text.
+const STRING: usize = 24;
 
 /// A position as its last write on this instance committed it.
 #[derive(Debug)]
@@ -53,7 +68,13 @@ impl KeptPositions {
 
     /// Keeps `position` as committed, with `chain_head` its last ledger event's hash, unless a
     /// later version of it is kept (two writes of one position that end in the other order).
+    /// A position whose events carry more than [`MAX_FREE_TEXT`] is not kept (and what was
+    /// kept of it is dropped).
     pub(super) fn keep(&self, position: Position, chain_head: Option<String>) {
+        if !free_text_fits(&position) {
+            self.forget(&position.id);
+            return;
+        }
         let mut generations = self.lock();
         if generations
             .peek(&position.id)
@@ -86,6 +107,53 @@ impl KeptPositions {
         self.generations
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Whether the reasons and metadata of `position`'s events fit in [`MAX_FREE_TEXT`].
+fn free_text_fits(position: &Position) -> bool {
+    let mut budget = MAX_FREE_TEXT;
+    position.events.iter().all(|event| {
+        let reason = event
+            .reason
+            .as_ref()
+            .map_or(0, |reason| STRING + reason.len());
+        spend(&mut budget, reason)
+            && event.metadata.as_ref().is_none_or(|metadata| {
+                metadata
+                    .iter()
+                    .all(|(key, value)| entry_fits(key, value, &mut budget))
+            })
+    })
+}
+
+/// Takes the estimated memory of `value` from `budget` (a node each, plus the text of
+/// strings and keys); `false` as soon as it runs out.
+fn value_fits(value: &Value, budget: &mut usize) -> bool {
+    spend(budget, NODE)
+        && match value {
+            Value::String(text) => spend(budget, text.len()),
+            Value::Array(items) => items.iter().all(|item| value_fits(item, budget)),
+            Value::Object(entries) => entries
+                .iter()
+                .all(|(key, value)| entry_fits(key, value, budget)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => true,
+        }
+}
+
+/// [`value_fits`] for an object's entry: its key, then its value.
+fn entry_fits(key: &str, value: &Value, budget: &mut usize) -> bool {
+    spend(budget, STRING + key.len()) && value_fits(value, budget)
+}
+
+/// Takes `bytes` from `budget`; `false` when there were not that many left.
+fn spend(budget: &mut usize, bytes: usize) -> bool {
+    match budget.checked_sub(bytes) {
+        Some(left) => {
+            *budget = left;
+            true
+        }
+        None => false,
     }
 }
 
@@ -155,6 +223,38 @@ mod tests {
         let found = kept.get(&id).expect("kept");
         assert_eq!(found.position.version, 3);
         assert_eq!(found.chain_head.as_deref(), Some("three"));
+    }
+
+    #[test]
+    fn a_position_whose_events_carry_too_much_free_text_is_not_kept() {
+        let kept = KeptPositions::default();
+        let small = position();
+        let id = small.id.clone();
+        kept.keep(small.clone(), None);
+        let event = |metadata: serde_json::Value| crate::domain::PositionLifecycleEvent {
+            id: crate::domain::LifecycleEventId::new(),
+            position_id: id.clone(),
+            from_state: Some(PositionState::Created),
+            to_state: PositionState::Funded,
+            reason: Some("funded".into()),
+            at: now_millis(),
+            metadata: metadata.as_object().cloned(),
+        };
+        let mut fits = small.clone();
+        fits.version = 2;
+        fits.events = Arc::from([event(serde_json::json!({"note": "x".repeat(1_000)}))]);
+        let mut too_big = small;
+        too_big.version = 3;
+        let nested = serde_json::json!({"a": [{"b": "x".repeat(MAX_FREE_TEXT)}]});
+        too_big.events = Arc::from([event(nested)]);
+
+        kept.keep(fits, None);
+        assert_eq!(kept.get(&id).expect("kept").position.version, 2);
+        kept.keep(too_big, None);
+        assert!(
+            kept.get(&id).is_none(),
+            "not kept, and the smaller copy dropped"
+        );
     }
 
     #[test]
