@@ -84,7 +84,7 @@ use crate::domain::{
 use crate::ledger::checkpoint::Checkpoint;
 
 pub use page::{DEFAULT_LIMIT, KeysetPage, MAX_LIMIT, Page, Paginated, SortKey, Start};
-pub use pool::PoolStatus;
+pub use pool::{PoolStatus, TransitionWays};
 pub use query::{AssetFilter, AuditFilter, CreatedApiKey, PositionFilter, Scope, TemplateFilter};
 pub use webhooks::{WebhookStore, WebhookTarget};
 
@@ -107,6 +107,12 @@ pub trait EscrowStore: Send + Sync + std::fmt::Debug + 'static {
 
     /// The connection pool's gauges, for backends that have a pool (`None` otherwise).
     fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
+    /// How position transitions were decided, for backends that decide them more than one
+    /// way (`None` otherwise).
+    fn transition_ways(&self) -> Option<TransitionWays> {
         None
     }
 

@@ -91,6 +91,9 @@ async fn metrics_prometheus(State(state): State<AppState>, caller: Caller) -> Ap
     let webhooks = state
         .webhooks()
         .map(crate::webhooks::WebhookService::metrics);
+    if let Some(ways) = state.store().transition_ways() {
+        state.metrics().set_transition_ways(ways);
+    }
     let body = state
         .metrics()
         .render_prometheus(state.store().pool_status(), webhooks);

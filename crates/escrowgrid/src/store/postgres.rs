@@ -68,6 +68,7 @@ use contexts::ContextCache;
 use db::StatementCounter;
 use kept_positions::KeptPositions;
 use key_cache::KeyCache;
+use transition::WayCounters;
 
 pub use key_cache::API_KEYS_CHANNEL;
 pub use schema::{HISTORY_TABLE, MIGRATIONS};
@@ -92,6 +93,8 @@ pub struct PgEscrowStore {
     /// Positions as this instance last wrote them, so a transition is one round trip
     /// (`store/postgres/transition.rs`).
     kept: Arc<KeptPositions>,
+    /// How its transitions were decided, for the metrics.
+    ways: Arc<WayCounters>,
 }
 
 impl PgEscrowStore {
@@ -116,6 +119,7 @@ impl PgEscrowStore {
             keys: None,
             contexts: Arc::default(),
             kept: Arc::default(),
+            ways: Arc::default(),
         }
     }
 

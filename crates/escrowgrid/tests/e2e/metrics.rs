@@ -42,8 +42,9 @@ async fn the_prometheus_scrape_on_postgresql_shows_the_gridstore_series() {
     let tenant = flows::tenant(server.addr, ROOT_KEY).await;
     let mut admin = server.client(&tenant.admin_key).await;
 
-    // Act: an idempotent write goes through gridstore's KV on PostgreSQL
-    admin
+    // Act: an idempotent write goes through gridstore's KV on PostgreSQL; the position's
+    // transition is written on what the create kept
+    let id = admin
         .send(
             Method::POST,
             "/positions",
@@ -51,7 +52,15 @@ async fn the_prometheus_scrape_on_postgresql_shows_the_gridstore_series() {
             &[("idempotency-key", "metrics-1")],
         )
         .await
-        .expect(StatusCode::CREATED);
+        .expect(StatusCode::CREATED)
+        .str("id");
+    admin
+        .post(
+            &format!("/positions/{id}/transition"),
+            &serde_json::json!({"toState": "FUNDED"}),
+        )
+        .await
+        .expect(StatusCode::OK);
     let text = scrape_until(
         server.addr,
         &[
@@ -70,6 +79,8 @@ async fn the_prometheus_scrape_on_postgresql_shows_the_gridstore_series() {
         "taas_requests_status_total{status=\"201\"} ",
         "taas_db_pool_max_size 8",
         "taas_db_pool_in_use ",
+        "taas_position_transitions_total{way=\"kept\"} 1",
+        "taas_position_transitions_total{way=\"read\"} 0",
         "taas_http_request_duration_seconds_bucket{method=\"POST\",route=\"/positions\",le=\"+Inf\"} 1",
     ] {
         assert!(

@@ -179,6 +179,8 @@ async fn a_transition_on_a_kept_position_another_instance_moved_is_decided_again
         4,
         "the write on what was kept, then the locked read (two statements) and the write"
     );
+    let ways = store.transition_ways().unwrap();
+    assert_eq!((ways.kept, ways.read, ways.locked), (0, 0, 1));
     assert_one_unbroken_chain(&store, &position.id, 3).await;
 }
 

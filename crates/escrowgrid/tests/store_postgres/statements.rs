@@ -1,7 +1,7 @@
 //! Statement budgets, counted by the store itself (`statement_count`): no N+1.
 
 use escrowgrid::domain::{PositionState, TransitionRequest};
-use escrowgrid::store::{EscrowStore, PositionFilter, Scope};
+use escrowgrid::store::{EscrowStore, PositionFilter, Scope, TransitionWays};
 use escrowgrid::testing::fixtures;
 
 use super::support::{another_instance, assert_one_unbroken_chain, migrated_store};
@@ -135,6 +135,9 @@ async fn a_transition_is_one_write_on_what_this_instance_kept_and_else_a_read_th
     // same write.
     assert_eq!(first, 1);
     assert_eq!(second, 2);
+    let ways = |kept, read, locked| TransitionWays { kept, read, locked };
+    assert_eq!(store.transition_ways(), Some(ways(1, 0, 0)));
+    assert_eq!(other.transition_ways(), Some(ways(0, 1, 0)));
     // The second transition read the first one's event and chained to its ledger event.
     assert_eq!(released.events.len(), 2);
     assert_one_unbroken_chain(&store, &position.id, 3).await;

@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::snapshot::Snapshot;
 use super::stream::StreamMetrics;
 use crate::observability::{self, prometheus_recorder};
-use crate::store::PoolStatus;
+use crate::store::{PoolStatus, TransitionWays};
 use crate::webhooks::WebhookMetrics;
 use crate::webhooks::metrics::Outcome;
 
@@ -199,6 +199,20 @@ impl AppMetrics {
         text
     }
 
+    /// Sets `taas_position_transitions_total{way}` to the store's counts (read at scrape
+    /// time, like the pool's gauges).
+    pub fn set_transition_ways(&self, ways: TransitionWays) {
+        for (way, count) in [
+            ("kept", ways.kept),
+            ("read", ways.read),
+            ("locked", ways.locked),
+        ] {
+            let labels = vec![Label::from_static_parts("way", way)];
+            self.counter("taas_position_transitions_total", labels)
+                .absolute(count);
+        }
+    }
+
     #[allow(clippy::cast_precision_loss)] // pool sizes are far below 2^52
     fn set_pool(&self, pool: PoolStatus) {
         let in_use = pool.size.saturating_sub(pool.idle);
@@ -233,6 +247,25 @@ impl AppMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_transition_ways_are_counters_by_way() {
+        let metrics = AppMetrics::new();
+        metrics.set_transition_ways(TransitionWays {
+            kept: 5,
+            read: 2,
+            locked: 1,
+        });
+        let text = metrics.render_prometheus(None, None);
+        for expected in [
+            "# TYPE taas_position_transitions_total counter",
+            "taas_position_transitions_total{way=\"kept\"} 5",
+            "taas_position_transitions_total{way=\"read\"} 2",
+            "taas_position_transitions_total{way=\"locked\"} 1",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from:\n{text}");
+        }
+    }
 
     #[test]
     fn the_prometheus_text_has_the_original_series_and_route_histograms() {

@@ -20,7 +20,7 @@ use crate::domain::{
 use crate::ledger::checkpoint::Checkpoint;
 use crate::store::{
     AssetFilter, AuditFilter, CreatedApiKey, EscrowStore, KeysetPage, Page, Paginated, PoolStatus,
-    PositionFilter, Scope, TemplateFilter,
+    PositionFilter, Scope, TemplateFilter, TransitionWays,
 };
 
 use super::PgEscrowStore;
@@ -45,6 +45,10 @@ impl EscrowStore for PgEscrowStore {
             idle: status.available,
             waiting: status.waiting,
         })
+    }
+
+    fn transition_ways(&self) -> Option<TransitionWays> {
+        Some(self.ways.snapshot())
     }
 
     #[tracing::instrument(name = "store.create_institution", skip_all)]

@@ -36,6 +36,7 @@
 //! A stale `expectedVersion` is a [`Error::Conflict`] before anything is written.
 
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gridstore::NewEvent;
 use gridstore::postgres::event_log::AppendRows;
@@ -47,7 +48,7 @@ use crate::domain::{
     TransitionRequest, now_millis,
 };
 use crate::lifecycle::{self, Applied};
-use crate::store::{Scope, outbox, records};
+use crate::store::{Scope, TransitionWays, outbox, records};
 use crate::{Error, Result};
 
 use super::audit::AuditParams;
@@ -99,12 +100,16 @@ impl PgEscrowStore {
             .transition_kept(scope, id, &request, audit_context)
             .await?
         {
-            Kept::Written(position) => return Ok(*position),
+            Kept::Written(position) => {
+                WayCounters::count(&self.ways.kept);
+                return Ok(*position);
+            }
             Kept::NotTried => {
                 if let Some(position) = self
                     .transition_unlocked(scope, id, &request, audit_context)
                     .await?
                 {
+                    WayCounters::count(&self.ways.read);
                     return Ok(position);
                 }
             }
@@ -114,8 +119,11 @@ impl PgEscrowStore {
             position_id = %id,
             "another transition committed since the read; transitioning with the row locked"
         );
-        self.transition_locked(scope, id, &request, audit_context)
-            .await
+        let position = self
+            .transition_locked(scope, id, &request, audit_context)
+            .await?;
+        WayCounters::count(&self.ways.locked);
+        Ok(position)
     }
 
     /// The guarded write alone, decided on the position as this instance last wrote it
@@ -244,6 +252,29 @@ impl PgEscrowStore {
         self.kept
             .keep(applied.position.clone(), records.ledger.hash.clone());
         Ok(applied.position)
+    }
+}
+
+/// How many transitions were answered each way (see [`TransitionWays`]).
+#[derive(Debug, Default)]
+pub(super) struct WayCounters {
+    kept: AtomicU64,
+    read: AtomicU64,
+    locked: AtomicU64,
+}
+
+impl WayCounters {
+    fn count(way: &AtomicU64) {
+        way.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub(super) fn snapshot(&self) -> TransitionWays {
+        TransitionWays {
+            kept: self.kept.load(Ordering::Relaxed),
+            read: self.read.load(Ordering::Relaxed),
+            locked: self.locked.load(Ordering::Relaxed),
+        }
     }
 }
 
