@@ -11,6 +11,9 @@ export async function page(ctx, main, id) {
     call('listLedger', { query: { positionId: id } }),
   ]);
   const allowed = ctx.lifecycle.transitions[position.state] || [];
+  // A live update re-renders the page: what the user was typing as a reason stays.
+  const typing = main.querySelector('input[name=reason]');
+  const typed = typing ? { value: typing.value, focused: document.activeElement === typing } : null;
   const parts = [
     h('p', { class: 'crumbs' }, link('/positions', 'Positions'), ' / ', position.holderReference),
     h('h1', {}, `${position.holderReference}: `, h('span', { class: 'num' }, `${position.amount} ${position.currency}`)),
@@ -29,6 +32,11 @@ export async function page(ctx, main, id) {
   parts.push(h('section', { 'aria-labelledby': 'ledger-h' }, h('h2', { id: 'ledger-h' }, 'Ledger'),
     table('Ledger events of this position', ledgerColumns(ctx), ledger, 'No ledger events.')));
   replace(main, parts);
+  const reason = main.querySelector('input[name=reason]');
+  if (reason && typed) {
+    reason.value = typed.value;
+    if (typed.focused) reason.focus();
+  }
   ctx.onLive((event) => {
     const data = event.data && event.data.data;
     const subject = data && (data.position ? data.position.id : data.positionId || data.id);
@@ -59,6 +67,9 @@ function transitionForm(ctx, main, position, allowed) {
         if (reason.value.trim()) body.reason = reason.value.trim();
         try {
           await call('transitionPosition', { params: { id: position.id }, body, quiet: true });
+          // The reason was used: the next form starts empty (a live re-render may have
+          // carried it into a newer form meanwhile).
+          for (const input of [reason, ...main.querySelectorAll('input[name=reason]')]) input.value = '';
           await page(ctx, main, position.id);
         } catch (failure) {
           event.target.disabled = false;

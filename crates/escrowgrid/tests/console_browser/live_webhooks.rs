@@ -122,15 +122,25 @@ async fn live_pages_ledger_hashes_and_webhook_deliveries(
     b.until_text("main table", "Live LLC").await;
     b.screenshot("live-01-list-updated").await;
 
-    // The position page follows a transition made elsewhere.
+    // The position page follows a transition made elsewhere, keeping the reason being typed.
     b.route(&format!("#/positions/{position}")).await;
     b.until_text("#position-state", "CREATED").await;
+    b.fill("input[name=reason]", "half typed").await;
     with_api(&b, &format!(
         "await api.call('transitionPosition', {{ params: {{ id: {position} }}, body: {{ toState: 'FUNDED', reason: 'live wire' }} }}); return true;",
         position = json!(position)
     )).await;
+    // The update waits while the focus is in the form; once it leaves, the page reloads and
+    // keeps the reason typed so far.
+    b.run("document.activeElement.blur(); return true;").await;
     b.until_text("#position-state", "FUNDED").await;
     b.until_text("#timeline", "live wire").await;
+    assert_eq!(
+        b.run("return document.querySelector('input[name=reason]').value;")
+            .await,
+        json!("half typed"),
+        "a live update does not wipe what the user was typing"
+    );
 
     // The ledger shows each event's hash (64 hex digits), chained per position.
     b.until(
