@@ -51,6 +51,7 @@ mod rows;
 mod schema;
 mod store_impl;
 mod transition;
+mod transition_writes;
 mod webhooks;
 
 use std::sync::Arc;
